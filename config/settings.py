@@ -1,0 +1,248 @@
+"""Settings: embedded defaults, then a TOML file, then `QT_*` environment variables.
+
+Every section refuses unknown keys, so a typo in a file fails loudly instead of
+silently running on a default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from config.flags import IntegrationFlags, RolloutPreset, preset_flags
+from config.profiles import DEFAULT_EXIT_MODES, DEFAULT_PROFILES, ExitMode, ExitModeParams, RiskProfile, RiskProfileName
+
+ENV_PREFIX = "QT_"
+SECRET_KEYS = ("api_key", "api_secret")
+
+
+class ConfigError(Exception):
+    """Settings that cannot be used; the message names each field and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OrchestratorSettings(_Section):
+    preset: RolloutPreset = RolloutPreset.FULL_LIVE
+    flags: IntegrationFlags = IntegrationFlags()
+    cycle_seconds: float = Field(default=10.0, gt=0, le=3600, description="policy re-run interval besides closed candles")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flags_from_preset(cls, data: Any) -> Any:
+        """The preset gives every flag; flags written out in the file override it one by one."""
+        if not isinstance(data, dict):
+            return data
+        preset = RolloutPreset(data.get("preset", RolloutPreset.FULL_LIVE))
+        given = data.get("flags") or {}
+        if isinstance(given, IntegrationFlags):
+            return data
+        merged = preset_flags(preset).model_dump() | dict(given)
+        return {**data, "flags": merged}
+
+
+class RiskSettings(_Section):
+    profile: RiskProfileName = RiskProfileName.SAFE
+    atr_multiplier_sl: float = Field(default=1.5, gt=0, le=20)
+    min_position_usd: Decimal = Field(default=Decimal("10"), ge=0)
+    max_position_usd: Decimal = Field(default=Decimal("5000"), gt=0)
+    max_leverage: float = Field(default=5.0, ge=1, le=125)
+    correlation_threshold: float = Field(default=0.7, gt=0, le=1)
+    correlation_lookback: int = Field(default=120, ge=10, le=10_000)
+    max_spread_bps: float = Field(default=15.0, gt=0)
+    performance_min_trades: int = Field(default=10, ge=1)
+    performance_min_win_rate: float = Field(default=0.35, ge=0, le=1)
+    performance_min_avg_r: float = Field(default=0.5)
+
+    @model_validator(mode="after")
+    def _sizes_ordered(self) -> "RiskSettings":
+        if self.min_position_usd > self.max_position_usd:
+            raise ValueError("min_position_usd cannot exceed max_position_usd")
+        return self
+
+
+class ExchangeKind(StrEnum):
+    PAPER = "paper"
+    BINANCE = "binance"
+
+
+class PaperSettings(_Section):
+    starting_balance: Decimal = Field(default=Decimal("10000"), gt=0)
+    fee_rate: Decimal = Field(default=Decimal("0.0004"), ge=0, lt=Decimal("0.01"))
+    slippage_bps: Decimal = Field(default=Decimal("2"), ge=0, le=500)
+
+
+class ExchangeSettings(_Section):
+    kind: ExchangeKind = ExchangeKind.PAPER
+    testnet: bool = True
+    leverage: int = Field(default=3, ge=1, le=125)
+    client_id_prefix: str = Field(default="qt", pattern=r"^[a-z0-9]{1,8}$")
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    paper: PaperSettings = PaperSettings()
+
+
+class FeedKind(StrEnum):
+    SYNTHETIC = "synthetic"
+    FILE = "file"
+    BINANCE = "binance"
+
+
+class FeedSettings(_Section):
+    kind: FeedKind = FeedKind.SYNTHETIC
+    interval: str = Field(default="1m", pattern=r"^\d+[mhd]$")
+    seed: int = 7
+    files: tuple[Path, ...] = ()
+    synthetic_speed: float = Field(default=1.0, gt=0, description="synthetic candles per wall-clock second")
+
+
+class SignalSettings(_Section):
+    builtin: bool = True
+    inbox: Path | None = None
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///./quantum_trader.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if not url.startswith(("sqlite://", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True,
+    )
+
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
+    risk: RiskSettings = RiskSettings()
+    profiles: dict[RiskProfileName, RiskProfile] = Field(default_factory=lambda: dict(DEFAULT_PROFILES))
+    exit_modes: dict[ExitMode, ExitModeParams] = Field(default_factory=lambda: dict(DEFAULT_EXIT_MODES))
+    orchestrator: OrchestratorSettings = OrchestratorSettings()
+    exchange: ExchangeSettings = ExchangeSettings()
+    feed: FeedSettings = FeedSettings()
+    signals: SignalSettings = SignalSettings()
+    database: DatabaseSettings = DatabaseSettings()
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols_valid(cls, symbols: tuple[str, ...]) -> tuple[str, ...]:
+        if not symbols:
+            raise ValueError("needs at least one symbol")
+        for symbol in symbols:
+            if not symbol.isalnum() or symbol != symbol.upper():
+                raise ValueError(f"{symbol!r} is not an upper-case exchange symbol such as BTCUSDT")
+        if len(set(symbols)) != len(symbols):
+            raise ValueError("lists a symbol twice")
+        return symbols
+
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def _profiles_over_defaults(cls, given: Any) -> Any:
+        return _merge_table(given, DEFAULT_PROFILES)
+
+    @field_validator("exit_modes", mode="before")
+    @classmethod
+    def _exit_modes_over_defaults(cls, given: Any) -> Any:
+        return _merge_table(given, DEFAULT_EXIT_MODES)
+
+    @property
+    def profile(self) -> RiskProfile:
+        return self.profiles[self.risk.profile]
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the file (given as init values): operators override per host.
+        return (env_settings, init_settings)
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective settings as plain JSON-able data, secrets shown only as set or not."""
+        data = self.model_dump(mode="json")
+        for key in SECRET_KEYS:
+            data["exchange"][key] = "**********" if getattr(self.exchange, key) else None
+        return data
+
+
+def _merge_table(given: Any, defaults: dict[Any, BaseModel]) -> Any:
+    """Let a file change one number of a profile without restating the others."""
+    if not isinstance(given, dict):
+        return given
+    merged: dict[Any, Any] = {key: value.model_dump() for key, value in defaults.items()}
+    for key, value in given.items():
+        base = merged.get(key, {})
+        merged[key] = base | value if isinstance(value, dict) else value
+    return merged
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Defaults, the TOML file at `path` if given, then `QT_*` environment variables."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = _read_toml(Path(path))
+    try:
+        return Settings(**data)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such settings file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    exchange = data.get("exchange")
+    if isinstance(exchange, dict):
+        for key in SECRET_KEYS:
+            if key in exchange:
+                raise ConfigError(
+                    f"exchange.{key}: keys are read only from the environment "
+                    f"({ENV_PREFIX}EXCHANGE__{key.upper()}), never from a file"
+                )
+    return data
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per problem: the dotted field name, then why."""
+    lines = []
+    for problem in error.errors():
+        location = [str(part) for part in problem["loc"]]
+        field = ".".join(location) or "settings"
+        if problem["type"] == "extra_forbidden":
+            lines.append(f"{field}: unknown key{_did_you_mean(location)}")
+        else:
+            given = problem.get("input")
+            shown = "" if isinstance(given, (dict, list)) else f" (got {given!r})"
+            lines.append(f"{field}: {problem['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def _did_you_mean(location: list[str]) -> str:
+    model: Any = Settings
+    for part in location[:-1]:
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        annotation = getattr(field, "annotation", None)
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        if model is None:
+            return ""
+    close = difflib.get_close_matches(location[-1], list(model.model_fields), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
