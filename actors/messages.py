@@ -1,0 +1,127 @@
+"""Every message that crosses an actor boundary: frozen, slotted, keyword-only.
+
+Commands are imperative, events past tense. Each carries its event time from the
+injected clock (`at`, UTC milliseconds). Prices and quantities that reach the
+exchange or the database are `Decimal`; indicator values are floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from config.profiles import ExitMode
+
+
+class Side(StrEnum):
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.LONG else -1
+
+
+class Regime(StrEnum):
+    TRENDING_UP = "TRENDING_UP"
+    TRENDING_DOWN = "TRENDING_DOWN"
+    SIDEWAYS = "SIDEWAYS"
+    CHOPPY = "CHOPPY"
+
+
+class VolatilityLevel(StrEnum):
+    LOW = "LOW"
+    NORMAL = "NORMAL"
+    HIGH = "HIGH"
+    EXTREME = "EXTREME"
+
+
+class DecisionReason(StrEnum):
+    ACCEPTED = "ACCEPTED"
+    BLOCKED_BY_GATE = "BLOCKED_BY_GATE"
+    BLOCKED_BY_POLICY_FILTER = "BLOCKED_BY_POLICY_FILTER"
+    BLOCKED_BY_CONFIDENCE = "BLOCKED_BY_CONFIDENCE"
+    BLOCKED_BY_POSITION_LIMIT = "BLOCKED_BY_POSITION_LIMIT"
+    BLOCKED_BY_EXPOSURE = "BLOCKED_BY_EXPOSURE"
+    REJECTED_BY_EXCHANGE = "REJECTED_BY_EXCHANGE"
+    OBSERVED = "OBSERVED"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Candle:
+    """A closed candle; `open_time` in UTC milliseconds."""
+
+    symbol: str
+    open_time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    interval_ms: int = 60_000
+
+    @property
+    def close_time(self) -> int:
+        return self.open_time + self.interval_ms
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketSnapshot:
+    """What the market-data actor knows of one symbol after a closed candle."""
+
+    symbol: str
+    at: int
+    price: float
+    atr: float
+    atr_pct: float
+    volatility: VolatilityLevel
+    regime: Regime
+    spread_bps: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CandlesClosed:
+    """Event: one time step's closed candles of every symbol, with their snapshots."""
+
+    at: int
+    candles: tuple[Candle, ...]
+    snapshots: tuple[MarketSnapshot, ...]
+    correlations: tuple[tuple[str, str, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signal:
+    """A trading idea from a signal source."""
+
+    id: str
+    at: int
+    symbol: str
+    side: Side
+    confidence: float
+    source: str = "builtin"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradingPolicy:
+    """The orchestrator's output, in force until the next one."""
+
+    allow_new_trades: bool
+    min_confidence: float
+    max_risk_pct: float
+    exit_mode: ExitMode
+    risk_profile: str
+    max_open_positions: int
+    max_correlated_positions: int
+    max_symbol_exposure_pct: float
+    max_total_exposure_pct: float
+    allowed_symbols: tuple[str, ...] = ()
+    disallowed_symbols: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyUpdated:
+    at: int
+    policy: TradingPolicy
+    enforced: bool = field(default=True)

@@ -1,0 +1,1 @@
+"""SQLAlchemy models, the commit path for state changes, loading after restart, and migrations."""

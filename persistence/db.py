@@ -1,0 +1,87 @@
+"""Engines: the writer's (WAL, synchronous=FULL) and the inspector's (read-only, never creates a file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError, OperationalError
+
+from persistence.dialect import install_sqlite_pragmas
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+REQUIRED_TABLES = frozenset({"positions", "transitions", "gate", "alembic_version"})
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be used as asked: missing, foreign, or not migrated."""
+
+
+def sqlite_url(path: Path | str) -> str:
+    return f"sqlite:///{Path(path)}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
+    """The writer's engine. SQLite files are created on first use."""
+    path = sqlite_path(url)
+    if path is not None:
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        install_sqlite_pragmas(engine, read_only=False, synchronous=synchronous)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def open_read_only(url: str) -> Engine:
+    """An engine that can only read: no file is created, no write lock is taken.
+
+    Works beside a running service: WAL readers never block the writer.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        engine = create_engine(url, execution_options={"postgresql_readonly": True})
+    else:
+        _check_sqlite_file(path)
+        uri = f"file:{path.resolve()}?mode=ro"
+        engine = create_engine("sqlite://", creator=lambda: _sqlite_ro_connect(uri))
+        install_sqlite_pragmas(engine, read_only=True)
+    _check_schema(engine, url)
+    return engine
+
+
+def _sqlite_ro_connect(uri: str):  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+
+def _check_sqlite_file(path: Path) -> None:
+    if not path.exists():
+        raise DatabaseUnavailable(f"{path}: no such database file (start the service or run `quantum-trader db upgrade` first)")
+    if path.is_dir():
+        raise DatabaseUnavailable(f"{path}: is a directory, not a database file")
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        raise DatabaseUnavailable(f"{path}: not a SQLite database")
+
+
+def _check_schema(engine: Engine, url: str) -> None:
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+    except (OperationalError, DatabaseError) as error:
+        raise DatabaseUnavailable(f"{make_url(url).render_as_string(hide_password=True)}: cannot be read: {error.orig}") from None
+    missing = REQUIRED_TABLES - tables
+    if missing:
+        raise DatabaseUnavailable(
+            f"{make_url(url).render_as_string(hide_password=True)}: not a Quantum Trader database "
+            f"(missing tables: {', '.join(sorted(missing))})"
+        )

@@ -1,0 +1,196 @@
+"""The database schema as SQLAlchemy 2 typed models.
+
+Times are UTC milliseconds (integers: exact and portable); prices, quantities and
+money are Decimals stored as text, never binary floats.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class DecimalText(TypeDecorator[Decimal]):
+    """A Decimal kept exactly as its text, on every backend."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return str(Decimal(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {Decimal: DecimalText()}
+
+
+class Position(Base):
+    __tablename__ = "positions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32), index=True)
+    side: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    seq: Mapped[int]
+    client_order_id: Mapped[str] = mapped_column(String(36), unique=True)
+    quantity: Mapped[Decimal]
+    filled_quantity: Mapped[Decimal]
+    entry_price: Mapped[Decimal | None]
+    exit_price: Mapped[Decimal | None]
+    stop_price: Mapped[Decimal | None]
+    take_profit_price: Mapped[Decimal | None]
+    realized_pnl: Mapped[Decimal]
+    fees: Mapped[Decimal]
+    exit_mode: Mapped[str] = mapped_column(String(24))
+    signal_id: Mapped[str | None] = mapped_column(String(64))
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int]
+    opened_at: Mapped[int | None]
+    closed_at: Mapped[int | None]
+    details: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    position_id: Mapped[str] = mapped_column(ForeignKey("positions.id"), index=True)
+    client_order_id: Mapped[str] = mapped_column(String(36), unique=True)
+    exchange_order_id: Mapped[str | None] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(16))
+    side: Mapped[str] = mapped_column(String(8))
+    type: Mapped[str] = mapped_column(String(24))
+    quantity: Mapped[Decimal]
+    trigger_price: Mapped[Decimal | None]
+    reduce_only: Mapped[bool]
+    status: Mapped[str] = mapped_column(String(24))
+    filled_quantity: Mapped[Decimal]
+    average_price: Mapped[Decimal | None]
+    reject_code: Mapped[int | None]
+    reject_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int]
+    updated_at: Mapped[int]
+
+
+class Fill(Base):
+    __tablename__ = "fills"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    trade_id: Mapped[str] = mapped_column(String(64), unique=True)
+    quantity: Mapped[Decimal]
+    price: Mapped[Decimal]
+    fee: Mapped[Decimal]
+    realized_pnl: Mapped[Decimal]
+    at: Mapped[int]
+
+
+class Transition(Base):
+    """Append-only audit of every state change; the database refuses UPDATE and DELETE."""
+
+    __tablename__ = "transitions"
+    __table_args__ = (
+        UniqueConstraint("machine", "entity_id", "seq", name="uq_transitions_entity_seq"),
+        Index("ix_transitions_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    machine: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int]
+    source: Mapped[str] = mapped_column(String(24))
+    dest: Mapped[str] = mapped_column(String(24))
+    trigger: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    at: Mapped[int]
+
+
+class Gate(Base):
+    __tablename__ = "gate"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int]
+    reason: Mapped[str] = mapped_column(Text)
+    locked_until: Mapped[int | None]
+    updated_at: Mapped[int]
+
+
+class PolicySnapshot(Base):
+    __tablename__ = "policy_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(index=True)
+    enforced: Mapped[bool]
+    policy: Mapped[str] = mapped_column(Text)
+    inputs: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text)
+
+
+class SignalDecision(Base):
+    __tablename__ = "signal_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    signal_id: Mapped[str] = mapped_column(String(96), index=True)
+    at: Mapped[int] = mapped_column(index=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    confidence: Mapped[float]
+    source: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(32), index=True)
+    detail: Mapped[str] = mapped_column(Text)
+    position_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class EquitySnapshot(Base):
+    __tablename__ = "equity_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(index=True)
+    equity: Mapped[Decimal]
+    wallet: Mapped[Decimal]
+    unrealized_pnl: Mapped[Decimal]
+    day_start_equity: Mapped[Decimal]
+    daily_drawdown_pct: Mapped[float]
+
+
+class Heartbeat(Base):
+    __tablename__ = "heartbeat"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    pid: Mapped[int]
+    started_at: Mapped[int]
+    at: Mapped[int]
+    version: Mapped[str] = mapped_column(String(32))
+
+
+class OperatorCommand(Base):
+    __tablename__ = "operator_commands"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[int]
+    command: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    processed_at: Mapped[int | None]
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class ExchangeState(Base):
+    """The paper exchange's account, so a paper account survives a restart."""
+
+    __tablename__ = "exchange_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[int]

@@ -1,0 +1,150 @@
+"""The one commit path for state changes: entity row and transition row in one transaction.
+
+The entity row carries a sequence number; the UPDATE only matches the sequence the
+in-memory model was loaded with, so a lost update (another writer got there first)
+is detected instead of overwritten. If anything in the transaction fails, the
+in-memory model is put back in its previous state and the caller gets the error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, insert, select, update
+
+from persistence.models import Gate, Position, Transition
+from state_machines import GATE_TABLE, GateModel, GateState, PositionModel, PositionState, StateMachine
+from state_machines.gate import GATE_ENTITY_ID
+from state_machines.table import Stateful, TransitionRecord
+
+POSITIONS: Table = Position.__table__  # type: ignore[assignment]
+TRANSITIONS: Table = Transition.__table__  # type: ignore[assignment]
+GATE: Table = Gate.__table__  # type: ignore[assignment]
+ENTITY_TABLES: dict[str, Table] = {"position": POSITIONS, "gate": GATE}
+CREATED = "create"
+
+Also = Callable[[Connection], None]
+
+
+class StaleState(Exception):
+    """The entity row moved on since this model was loaded: a lost update was prevented."""
+
+    def __init__(self, machine: str, entity_id: str, expected_seq: int) -> None:
+        self.machine, self.entity_id, self.expected_seq = machine, entity_id, expected_seq
+        super().__init__(f"{machine} {entity_id}: expected sequence {expected_seq} on the row, found another; not overwritten")
+
+
+def dump_payload(payload: Mapping[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=_jsonable)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a transition payload")
+
+
+def transition_row(record: TransitionRecord) -> dict[str, Any]:
+    return {
+        "machine": record.machine, "entity_id": record.entity_id, "seq": record.seq,
+        "source": record.source, "dest": record.dest, "trigger": record.trigger,
+        "reason": record.reason, "payload": dump_payload(record.payload), "at": record.at,
+    }
+
+
+class Store:
+    """Commits through one connection, owned by one thread (an actor opens it in `on_start`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.connection = engine.connect()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def write(self, work: Also) -> None:
+        """Any other writes, in a transaction of their own."""
+        with self.connection.begin():
+            work(self.connection)
+
+    def create_position(
+        self, machine: StateMachine, values: Mapping[str, Any], *, reason: str, at: int,
+        payload: Mapping[str, Any] | None = None, also: Also | None = None,
+    ) -> PositionModel:
+        """Insert a position in `pending_entry` with its first transition, then attach its model."""
+        model = PositionModel(values["id"], seq=1)
+        record = TransitionRecord(
+            machine="position", entity_id=model.entity_id, seq=1, source="", dest=PositionState.PENDING_ENTRY,
+            trigger=CREATED, reason=reason, at=at, payload=dict(payload or {}),
+        )
+        with self.connection.begin():
+            self.connection.execute(
+                insert(POSITIONS).values(**values, state=PositionState.PENDING_ENTRY, seq=1, created_at=at)
+            )
+            self.connection.execute(insert(TRANSITIONS).values(**transition_row(record)))
+            if also is not None:
+                also(self.connection)
+        machine.add([model], PositionState.PENDING_ENTRY)
+        return model
+
+    def ensure_gate(self, at: int) -> None:
+        """The gate row exists from the first start on, opened by a recorded transition."""
+        with self.connection.begin():
+            if self.connection.execute(select(GATE.c.id)).first() is not None:
+                return
+            record = TransitionRecord(
+                machine="gate", entity_id=GATE_ENTITY_ID, seq=1, source="", dest=GateState.OPEN,
+                trigger=CREATED, reason="first start", at=at,
+            )
+            self.connection.execute(
+                insert(GATE).values(id=GATE_ENTITY_ID, state=GateState.OPEN, seq=1, reason="", locked_until=None, updated_at=at)
+            )
+            self.connection.execute(insert(TRANSITIONS).values(**transition_row(record)))
+
+    def fire(
+        self, machine: StateMachine, model: Stateful, trigger: str, *, reason: str, at: int,
+        changes: Mapping[str, Any] | None = None, also: Also | None = None, **payload: Any,
+    ) -> TransitionRecord:
+        """Move the model, then commit row and transition together; undo the move if that fails."""
+        previous_state, previous_seq = model.state, model.seq  # type: ignore[attr-defined]
+        previous_extra = _gate_fields(model)
+        record = machine.fire(model, trigger, reason=reason, at=at, **payload)
+        row_changes = dict(changes or {})
+        if machine.table is GATE_TABLE:
+            row_changes.update(reason=reason, updated_at=at, locked_until=payload.get("locked_until"))
+        try:
+            self._commit(record, previous_seq, row_changes, also)
+        except BaseException:
+            machine.restore(model, previous_state, previous_seq)
+            _set_gate_fields(model, previous_extra)
+            raise
+        _set_gate_fields(model, (reason, payload.get("locked_until")) if isinstance(model, GateModel) else None)
+        return record
+
+    def _commit(self, record: TransitionRecord, previous_seq: int, changes: Mapping[str, Any], also: Also | None) -> None:
+        table = ENTITY_TABLES[record.machine]
+        with self.connection.begin():
+            result = self.connection.execute(
+                update(table)
+                .where(table.c.id == record.entity_id, table.c.seq == previous_seq)
+                .values(state=record.dest, seq=record.seq, **changes)
+            )
+            if result.rowcount != 1:
+                raise StaleState(record.machine, record.entity_id, previous_seq)
+            self.connection.execute(insert(TRANSITIONS).values(**transition_row(record)))
+            if also is not None:
+                also(self.connection)
+
+
+def _gate_fields(model: Stateful) -> tuple[str, int | None] | None:
+    return (model.reason, model.locked_until) if isinstance(model, GateModel) else None
+
+
+def _set_gate_fields(model: Stateful, fields: tuple[str, int | None] | None) -> None:
+    if isinstance(model, GateModel) and fields is not None:
+        model.reason, model.locked_until = fields
