@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, func, select
 
-from persistence.store import GATE, POSITIONS, TRANSITIONS
+from persistence.tables import GATE, POSITIONS, TRANSITIONS
 from state_machines import POSITION_TABLE, GateModel, PositionModel, StateMachine
 
 

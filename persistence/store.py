@@ -15,14 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 
-from persistence.models import Gate, Position, Transition
+from persistence.loading import Loaded, load_machines
+from persistence.tables import GATE, POSITIONS, TRANSITIONS
 from state_machines import GATE_TABLE, GateModel, GateState, PositionModel, PositionState, StateMachine
 from state_machines.gate import GATE_ENTITY_ID
 from state_machines.table import Stateful, TransitionRecord
 
-POSITIONS: Table = Position.__table__  # type: ignore[assignment]
-TRANSITIONS: Table = Transition.__table__  # type: ignore[assignment]
-GATE: Table = Gate.__table__  # type: ignore[assignment]
 ENTITY_TABLES: dict[str, Table] = {"position": POSITIONS, "gate": GATE}
 CREATED = "create"
 
@@ -66,6 +64,11 @@ class Store:
 
     def close(self) -> None:
         self.connection.close()
+
+    def load(self, positions: StateMachine, gate: StateMachine) -> Loaded:
+        """Attach every non-final position and the gate to their machines (see persistence.loading)."""
+        with self.connection.begin():
+            return load_machines(self.connection, positions, gate)
 
     def write(self, work: Also) -> None:
         """Any other writes, in a transaction of their own."""

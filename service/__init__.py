@@ -1,0 +1,1 @@
+"""The command line (`quantum-trader ...`) and the service runner."""

@@ -1,0 +1,64 @@
+"""`quantum-trader`: the operator's command line. Commands are thin; the work lives elsewhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from persistence.db import make_engine
+from persistence.migrate import current_revision, upgrade
+from service import cli_inspect
+from service.cli_common import ConfigOption, DbOption, JsonOption, clean_errors, console, database_url, print_json, settings_from
+
+app = typer.Typer(help="Quantum Trader: a crash-safe trading service for Binance USD-M futures.", no_args_is_help=True, add_completion=False)
+config_app = typer.Typer(help="Check and show settings.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+gate_app = typer.Typer(help="The trading gate: show it (default), halt or resume it.", invoke_without_command=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+app.add_typer(gate_app, name="gate")
+
+app.command("positions")(cli_inspect.positions)
+app.command("transitions")(cli_inspect.transitions)
+app.command("diagram")(cli_inspect.diagram)
+
+
+@gate_app.callback()
+def gate(ctx: typer.Context, as_json: JsonOption = False, db: DbOption = None, config: ConfigOption = None) -> None:
+    if ctx.invoked_subcommand is None:
+        cli_inspect.show_gate(as_json=as_json, db=db, config=config)
+
+
+@config_app.command("check")
+def config_check(file: Annotated[Path, typer.Argument(help="Settings file (TOML) to validate.")], as_json: JsonOption = False) -> None:
+    """Validate a settings file and print the effective settings (file, then QT_* environment)."""
+    with clean_errors():
+        settings = settings_from(file)
+    if as_json:
+        print_json(settings.redacted())
+    else:
+        console.print(f"{file}: valid")
+        print_json(settings.redacted())
+
+
+@config_app.command("show")
+def config_show(config: ConfigOption = None) -> None:
+    """Print the effective settings, secrets redacted."""
+    with clean_errors():
+        settings = settings_from(config)
+    print_json(settings.redacted())
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None, config: ConfigOption = None) -> None:
+    """Create or migrate the database schema to the newest revision."""
+    with clean_errors():
+        engine = make_engine(database_url(db, config))
+        upgrade(engine)
+        console.print(f"database at revision {current_revision(engine)}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,105 @@
+"""Read-only queries behind `positions`, `transitions` and `gate`; rows as stable, JSON-ready dicts."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from persistence.tables import GATE, POSITIONS, TRANSITIONS
+from state_machines import POSITION_TABLE
+
+_RELATIVE = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_time(text: str, now: datetime) -> int:
+    """UTC milliseconds from ISO 8601 (`2026-11-22`, `2026-11-22T10:00`), `15m`/`2h`/`3d` ago, or epoch ms."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    relative = _RELATIVE.match(text)
+    if relative:
+        delta = timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+        return int((now - delta).timestamp() * 1000)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time: use ISO 8601 (2026-11-22T10:00), 15m / 2h / 3d ago, or epoch ms") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+def iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def positions(engine: Engine, *, open_only: bool = False, symbol: str | None = None) -> list[dict[str, Any]]:
+    query = select(POSITIONS).order_by(POSITIONS.c.created_at, POSITIONS.c.id)
+    if open_only:
+        query = query.where(POSITIONS.c.state.not_in([str(s) for s in POSITION_TABLE.final]))
+    if symbol:
+        query = query.where(POSITIONS.c.symbol == symbol.upper())
+    with engine.connect() as connection:
+        rows = connection.execute(query).mappings().all()
+    return [
+        {
+            "id": row["id"], "symbol": row["symbol"], "side": row["side"], "state": row["state"], "seq": row["seq"],
+            "client_order_id": row["client_order_id"], "quantity": _plain(row["quantity"]),
+            "filled_quantity": _plain(row["filled_quantity"]), "entry_price": _plain(row["entry_price"]),
+            "exit_price": _plain(row["exit_price"]), "stop_price": _plain(row["stop_price"]),
+            "take_profit_price": _plain(row["take_profit_price"]), "realized_pnl": _plain(row["realized_pnl"]),
+            "fees": _plain(row["fees"]), "exit_mode": row["exit_mode"], "close_reason": row["close_reason"],
+            "created_at": iso(row["created_at"]), "opened_at": iso(row["opened_at"]), "closed_at": iso(row["closed_at"]),
+        }
+        for row in rows
+    ]
+
+
+def transitions(
+    engine: Engine, *, position: str | None = None, machine: str | None = None,
+    since: int | None = None, limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Oldest first; with a limit, the newest `limit` rows (still oldest first)."""
+    query = select(TRANSITIONS)
+    if position:
+        query = query.where(TRANSITIONS.c.machine == "position", TRANSITIONS.c.entity_id == position)
+    elif machine:
+        query = query.where(TRANSITIONS.c.machine == machine)
+    if since is not None:
+        query = query.where(TRANSITIONS.c.at >= since)
+    query = query.order_by(TRANSITIONS.c.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as connection:
+        rows = connection.execute(query).mappings().all()
+    return [
+        {
+            "id": row["id"], "at": iso(row["at"]), "machine": row["machine"], "entity_id": row["entity_id"],
+            "seq": row["seq"], "from": row["source"] or None, "to": row["dest"], "trigger": row["trigger"],
+            "reason": row["reason"], "payload": json.loads(row["payload"]),
+        }
+        for row in reversed(rows)
+    ]
+
+
+def gate(engine: Engine) -> dict[str, Any] | None:
+    with engine.connect() as connection:
+        row = connection.execute(select(GATE)).mappings().first()
+    if row is None:
+        return None
+    return {
+        "state": row["state"], "reason": row["reason"], "locked_until": iso(row["locked_until"]),
+        "updated_at": iso(row["updated_at"]), "seq": row["seq"],
+    }

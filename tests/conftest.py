@@ -1,0 +1,48 @@
+"""Shared fixtures: real SQLite files in a temporary directory, migrated to head."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from persistence.db import make_engine
+from persistence.migrate import upgrade
+from persistence.store import Store
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "qt.db"
+
+
+@pytest.fixture
+def engine(db_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{db_path}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(engine: Engine) -> Iterator[Store]:
+    store = Store(engine)
+    yield store
+    store.close()
+
+
+def position_values(index: int, symbol: str = "BTCUSDT") -> dict[str, Any]:
+    """The columns of a new position row, as the execution actor writes them."""
+    return {
+        "id": f"pos-{index}", "symbol": symbol, "side": "LONG", "client_order_id": f"qt-e-{index}",
+        "quantity": Decimal("0.010"), "filled_quantity": Decimal("0"), "entry_price": None, "exit_price": None,
+        "stop_price": None, "take_profit_price": None, "realized_pnl": Decimal("0"), "fees": Decimal("0"),
+        "exit_mode": "FAST_TP", "signal_id": None, "close_reason": None, "opened_at": None, "closed_at": None,
+        "details": "{}",
+    }
