@@ -42,9 +42,12 @@ class OrchestratorSettings(_Section):
         """The preset gives every flag; flags written out in the file override it one by one."""
         if not isinstance(data, dict):
             return data
-        preset = RolloutPreset(data.get("preset", RolloutPreset.FULL_LIVE))
         given = data.get("flags") or {}
-        if isinstance(given, IntegrationFlags):
+        try:
+            preset = RolloutPreset(data.get("preset", RolloutPreset.FULL_LIVE))
+        except ValueError:
+            return data  # the field's own validation names the bad preset
+        if isinstance(given, IntegrationFlags) or not isinstance(given, dict):
             return data
         merged = preset_flags(preset).model_dump() | dict(given)
         return {**data, "flags": merged}
@@ -244,5 +247,5 @@ def _did_you_mean(location: list[str]) -> str:
         model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
         if model is None:
             return ""
-    close = difflib.get_close_matches(location[-1], list(model.model_fields), n=1)
+    close = difflib.get_close_matches(location[-1], list(model.model_fields), n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else ""

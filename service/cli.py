@@ -10,7 +10,9 @@ import typer
 from persistence.db import make_engine
 from persistence.migrate import current_revision, upgrade
 from service import cli_inspect
-from service.cli_common import ConfigOption, DbOption, JsonOption, clean_errors, console, database_url, print_json, settings_from
+from service.cli_common import (
+    ConfigOption, DbOption, JsonOption, clean_errors, console, database_url, errors, print_json, settings_from,
+)
 
 app = typer.Typer(help="Quantum Trader: a crash-safe trading service for Binance USD-M futures.", no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Check and show settings.", no_args_is_help=True)
@@ -36,11 +38,9 @@ def config_check(file: Annotated[Path, typer.Argument(help="Settings file (TOML)
     """Validate a settings file and print the effective settings (file, then QT_* environment)."""
     with clean_errors():
         settings = settings_from(file)
-    if as_json:
-        print_json(settings.redacted())
-    else:
-        console.print(f"{file}: valid")
-        print_json(settings.redacted())
+    if not as_json:
+        errors.print(f"{file}: valid; the effective settings follow", soft_wrap=True)
+    print_json(settings.redacted())
 
 
 @config_app.command("show")

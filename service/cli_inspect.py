@@ -33,13 +33,13 @@ def positions(
         print_json(rows)
         return
     table = Table(title=f"{len(rows)} position(s)")
-    for column in ("id", "symbol", "side", "state", "qty", "entry", "exit", "stop", "take profit", "realized PnL", "created", "why closed"):
+    for column in ("id", "symbol", "side", "state", "qty", "entry", "stop", "take profit", "exit", "PnL", "why closed"):
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
             row["id"], row["symbol"], row["side"], row["state"], row["quantity"], row["entry_price"] or "-",
-            row["exit_price"] or "-", row["stop_price"] or "-", row["take_profit_price"] or "-",
-            row["realized_pnl"], row["created_at"], row["close_reason"] or "",
+            row["stop_price"] or "-", row["take_profit_price"] or "-", row["exit_price"] or "-",
+            row["realized_pnl"], row["close_reason"] or "",
         )
     console.print(table)
 

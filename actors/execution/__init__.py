@@ -1,0 +1,1 @@
+"""Execution: the exchange port, the embedded paper exchange and (later) the Binance adapter."""

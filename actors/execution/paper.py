@@ -1,0 +1,378 @@
+"""The embedded paper exchange: one USDT-margined account, one-way mode, driven by candles.
+
+Time and prices come only from the candles fed to `on_candle`; nothing reads the
+wall clock, so a replay is deterministic.
+
+Matching, per candle of a symbol with open orders:
+
+1. Market orders placed since the previous candle fill at this candle's open
+   (the next price seen after the order), plus slippage against the taker.
+2. Resting STOP_MARKET / TAKE_PROFIT_MARKET orders trigger from the candle's
+   range. An order already through its trigger at the open (a gap) fills at the
+   open, before anything inside the candle. Inside the candle, when a stop and a
+   take-profit could both have triggered, the stop fills first: the candle does
+   not say which came first and assuming the worse one keeps paper results
+   honest. Intrabar fills are at the trigger price, plus slippage.
+3. After every fill, reduce-only orders that can no longer reduce (the position
+   is flat or flipped) expire; a reduce-only fill is clipped to the position, so
+   it never increases or flips it.
+
+Fill prices are rounded to the tick against the taker. Fees are fee_rate x
+notional. There is no margin or liquidation model: the paper account never
+refuses an order for lack of margin.
+
+A rejected request raises `OrderRejected` and leaves no trace, as on Binance; its
+client id stays free. Every accepted order is kept forever, so a client id can be
+looked up (`get_order`) and never reused: a double send is rejected with
+DUPLICATED_CLIENT_ORDER_ID.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from actors.execution import codec
+from actors.execution.paper_rules import (
+    DEFAULT_FILTERS, ZERO, apply_fill, fee_for, filters_for_price, is_multiple, is_triggered, reduces,
+    taker_price, triggers_on_rise, unrealized_pnl,
+)
+from actors.execution.port import (
+    CLIENT_ORDER_ID_PATTERN, Balance, ExchangeEvent, ExchangePosition, Fill, OrderRejected, OrderRequest,
+    OrderState, OrderStatus, OrderType, RejectCode, SymbolFilters, UnknownSymbol,
+)
+from actors.messages import Candle
+
+if TYPE_CHECKING:
+    from config.settings import PaperSettings
+
+STATE_VERSION = 1
+_BPS = Decimal(10_000)
+
+
+def _dec(value: float) -> Decimal:
+    # repr is the shortest string that round-trips the float: 100.1, not 100.09999999999999.
+    return Decimal(repr(value))
+
+
+class PaperExchange:
+    """Implements `ExchangePort`; feed it every closed candle with `on_candle`."""
+
+    def __init__(
+        self, *, starting_balance: Decimal, fee_rate: Decimal, slippage_bps: Decimal,
+        filters: Mapping[str, SymbolFilters] | None = None,
+    ) -> None:
+        self._starting_balance = Decimal(starting_balance)
+        self._fee_rate = Decimal(fee_rate)
+        self._slippage_bps = Decimal(slippage_bps)
+        self._slippage = self._slippage_bps / _BPS
+        self._filters: dict[str, SymbolFilters] = dict(DEFAULT_FILTERS if filters is None else filters)
+        self._wallet = self._starting_balance
+        self._now = 0
+        self._next_order_id = 1
+        self._next_trade_id = 1
+        self._last: dict[str, float] = {}
+        self._positions: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (signed qty, entry); never flat
+        self._orders: dict[str, OrderState] = {}  # every accepted order, by client id
+        self._open: dict[str, dict[str, None]] = {}  # symbol -> open client ids, in placement order
+        # symbol -> (market order pending, highest falling trigger, lowest rising trigger): lets
+        # on_candle skip, with three float comparisons, a candle that cannot fill anything.
+        self._watch: dict[str, tuple[bool, float, float]] = {}
+        self._events: list[ExchangeEvent] = []
+
+    @classmethod
+    def from_settings(
+        cls, settings: PaperSettings, filters: Mapping[str, SymbolFilters] | None = None,
+    ) -> PaperExchange:
+        return cls(
+            starting_balance=settings.starting_balance, fee_rate=settings.fee_rate,
+            slippage_bps=settings.slippage_bps, filters=filters,
+        )
+
+    # --- market data -------------------------------------------------------------
+
+    def on_candle(self, candle: Candle) -> None:
+        """Advance the exchange by one closed candle of one symbol (candles in time order)."""
+        symbol = candle.symbol
+        self._last[symbol] = candle.close
+        close_time = candle.open_time + candle.interval_ms
+        if close_time > self._now:
+            self._now = close_time
+        watch = self._watch.get(symbol)
+        if watch is None:
+            return
+        # Float pre-check is safe: float() of a Decimal trigger rounds monotonically, so a
+        # low strictly above every falling trigger (as floats) is above it exactly too.
+        if not watch[0] and candle.low > watch[1] and candle.high < watch[2]:
+            return
+        self._match(candle)
+
+    @property
+    def now(self) -> int:
+        """The exchange's time: the latest candle close seen (UTC ms), 0 before any."""
+        return self._now
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        last = self._last.get(symbol)
+        return None if last is None else _dec(last)
+
+    # --- ExchangePort ------------------------------------------------------------
+
+    def place_order(self, request: OrderRequest) -> OrderState:
+        self._validate(request)
+        state = OrderState(
+            client_order_id=request.client_order_id, exchange_order_id=self._next_order_id,
+            symbol=request.symbol, side=request.side, type=request.type, quantity=request.quantity,
+            trigger_price=request.trigger_price, reduce_only=request.reduce_only,
+            status=OrderStatus.NEW, updated_at=self._now,
+        )
+        self._next_order_id += 1
+        self._orders[state.client_order_id] = state
+        self._open.setdefault(state.symbol, {})[state.client_order_id] = None
+        self._refresh_watch(state.symbol)
+        self._events.append(state)
+        return state
+
+    def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        order = self._orders.get(client_order_id)
+        if order is None or order.symbol != symbol or order.status.is_final:
+            raise OrderRejected(RejectCode.UNKNOWN_ORDER, "Unknown order sent.")
+        return self._close_order(replace(order, status=OrderStatus.CANCELED, updated_at=self._now))
+
+    def get_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        order = self._orders.get(client_order_id)
+        return order if order is not None and order.symbol == symbol else None
+
+    def open_orders(self, symbol: str | None = None) -> tuple[OrderState, ...]:
+        symbols = [symbol] if symbol is not None else list(self._open)
+        found = [self._orders[cid] for s in symbols for cid in self._open.get(s, ())]
+        return tuple(sorted(found, key=lambda o: o.exchange_order_id))
+
+    def positions(self) -> tuple[ExchangePosition, ...]:
+        return tuple(self._position(symbol) for symbol in sorted(self._positions))
+
+    def balance(self) -> Balance:
+        unrealized = sum((p.unrealized_pnl for p in self.positions()), ZERO)
+        return Balance(asset="USDT", wallet_balance=self._wallet, unrealized_pnl=unrealized)
+
+    def equity(self) -> Decimal:
+        return self.balance().equity
+
+    def symbol_filters(self, symbol: str) -> SymbolFilters:
+        filters = self._filters.get(symbol)
+        if filters is not None:
+            return filters
+        last = self.last_price(symbol)
+        if last is None or last <= 0:
+            raise UnknownSymbol(symbol)
+        # Derived once and kept, so the rules of a symbol do not drift with its price.
+        filters = self._filters[symbol] = filters_for_price(last)
+        return filters
+
+    def set_symbol_filters(self, symbol: str, filters: SymbolFilters) -> None:
+        self._filters[symbol] = filters
+
+    def drain_events(self) -> tuple[ExchangeEvent, ...]:
+        events, self._events = tuple(self._events), []
+        return events
+
+    # --- validation (before any change of state) -----------------------------------
+
+    def _validate(self, request: OrderRequest) -> None:
+        cid = request.client_order_id
+        if not 1 <= len(cid) <= 36:
+            raise OrderRejected(RejectCode.INVALID_CLIENT_ORDER_ID, "Client order id length should be 1 to 36 chars.")
+        if not CLIENT_ORDER_ID_PATTERN.match(cid):
+            raise OrderRejected(RejectCode.ILLEGAL_CHARS, "Illegal characters found in parameter 'newClientOrderId'.")
+        if cid in self._orders:
+            raise OrderRejected(RejectCode.DUPLICATED_CLIENT_ORDER_ID, "Duplicated clientOrderId.")
+        try:
+            filters = self.symbol_filters(request.symbol)
+        except UnknownSymbol:
+            raise OrderRejected(RejectCode.BAD_SYMBOL, "Invalid symbol.") from None
+        self._validate_quantity(request, filters)
+        self._validate_trigger(request, filters)
+        position_qty = self._positions.get(request.symbol, (ZERO, ZERO))[0]
+        if request.reduce_only and not reduces(request.side, position_qty):
+            raise OrderRejected(RejectCode.REDUCE_ONLY_REJECT, "ReduceOnly Order is rejected.")
+        # As on Binance, reduce-only orders are exempt: closing a small remainder must stay possible.
+        reference = request.trigger_price or self.last_price(request.symbol)
+        if not request.reduce_only and reference is not None and request.quantity * reference < filters.min_notional:
+            raise OrderRejected(
+                RejectCode.MIN_NOTIONAL, f"Order's notional must be no smaller than {filters.min_notional}.",
+            )
+
+    @staticmethod
+    def _validate_quantity(request: OrderRequest, filters: SymbolFilters) -> None:
+        if request.quantity <= 0:
+            raise OrderRejected(RejectCode.QTY_LESS_THAN_ZERO, "Quantity less than or equal to zero.")
+        if not is_multiple(request.quantity, filters.step_size):
+            raise OrderRejected(RejectCode.QTY_NOT_INCREASED_BY_STEP_SIZE, "Qty not increased by step size.")
+        if request.quantity < filters.min_qty:
+            raise OrderRejected(RejectCode.QTY_LESS_THAN_MIN_QTY, "Quantity less than min quantity.")
+
+    def _validate_trigger(self, request: OrderRequest, filters: SymbolFilters) -> None:
+        if request.type is OrderType.MARKET:
+            if request.trigger_price is not None:
+                raise OrderRejected(RejectCode.PARAM_NOT_REQUIRED, "Parameter 'stopPrice' sent when not required.")
+            return
+        trigger = request.trigger_price
+        if trigger is None or trigger <= 0:
+            raise OrderRejected(
+                RejectCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, "Mandatory parameter 'stopPrice' was not sent.",
+            )
+        if not is_multiple(trigger, filters.tick_size):
+            raise OrderRejected(RejectCode.PRICE_NOT_INCREASED_BY_TICK_SIZE, "Price not increased by tick size.")
+        last = self.last_price(request.symbol)
+        if last is not None and (last >= trigger if triggers_on_rise(request.side, request.type) else last <= trigger):
+            raise OrderRejected(RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER, "Order would immediately trigger.")
+
+    # --- matching -----------------------------------------------------------------
+
+    def _match(self, candle: Candle) -> None:
+        symbol = candle.symbol
+        open_ = _dec(candle.open)
+        for cid in list(self._open.get(symbol, ())):
+            order = self._orders[cid]
+            if order.type is OrderType.MARKET and not order.status.is_final:
+                self._execute(order, open_, candle.open_time)
+        high, low = _dec(candle.high), _dec(candle.low)
+        triggered: list[tuple[int, int, int, OrderState]] = []
+        for cid in self._open.get(symbol, ()):
+            order = self._orders[cid]
+            if is_triggered(order, open_):
+                gap = 0
+            elif is_triggered(order, high if triggers_on_rise(order.side, order.type) else low):
+                gap = 1
+            else:
+                continue
+            rank = 0 if order.type is OrderType.STOP_MARKET else 1
+            triggered.append((gap, rank, order.exchange_order_id, order))
+        for gap, _, _, order in sorted(triggered, key=lambda t: t[:3]):
+            current = self._orders[order.client_order_id]
+            if current.status.is_final:  # expired by an earlier fill in this candle
+                continue
+            if gap == 0:
+                self._execute(current, open_, candle.open_time)
+            else:
+                assert current.trigger_price is not None
+                self._execute(current, current.trigger_price, candle.open_time + candle.interval_ms)
+
+    def _execute(self, order: OrderState, reference: Decimal, at: int) -> None:
+        symbol = order.symbol
+        position_qty, entry = self._positions.get(symbol, (ZERO, ZERO))
+        quantity = order.quantity
+        if order.reduce_only:
+            if not reduces(order.side, position_qty):
+                self._close_order(replace(order, status=OrderStatus.EXPIRED, updated_at=at))
+                return
+            quantity = min(quantity, abs(position_qty))
+        price = taker_price(reference, order.side, self._slippage, self.symbol_filters(symbol))
+        fee = fee_for(quantity, price, self._fee_rate)
+        new_qty, new_entry, realized = apply_fill(position_qty, entry, order.side, quantity, price)
+        self._wallet += realized - fee
+        if new_qty == 0:
+            self._positions.pop(symbol, None)
+        else:
+            self._positions[symbol] = (new_qty, new_entry)
+        self._events.append(Fill(
+            client_order_id=order.client_order_id, symbol=symbol, side=order.side, quantity=quantity,
+            price=price, fee=fee, realized_pnl=realized, at=at, trade_id=self._next_trade_id,
+        ))
+        self._next_trade_id += 1
+        filled = replace(order, status=OrderStatus.FILLED, filled_qty=quantity, avg_price=price, updated_at=at)
+        self._close_order(filled)
+        self._expire_stale_reduce_only(symbol, new_qty, at)
+
+    def _expire_stale_reduce_only(self, symbol: str, position_qty: Decimal, at: int) -> None:
+        for cid in list(self._open.get(symbol, ())):
+            order = self._orders[cid]
+            if order.reduce_only and not reduces(order.side, position_qty):
+                self._close_order(replace(order, status=OrderStatus.EXPIRED, updated_at=at))
+
+    def _close_order(self, state: OrderState) -> OrderState:
+        """Record a final state: out of the open book, onto the event queue."""
+        self._orders[state.client_order_id] = state
+        book = self._open.get(state.symbol)
+        if book is not None:
+            book.pop(state.client_order_id, None)
+        self._refresh_watch(state.symbol)
+        self._events.append(state)
+        return state
+
+    def _refresh_watch(self, symbol: str) -> None:
+        book = self._open.get(symbol)
+        if not book:
+            self._open.pop(symbol, None)
+            self._watch.pop(symbol, None)
+            return
+        market, falling, rising = False, -math.inf, math.inf
+        for cid in book:
+            order = self._orders[cid]
+            if order.type is OrderType.MARKET:
+                market = True
+            elif triggers_on_rise(order.side, order.type):
+                rising = min(rising, float(order.trigger_price))  # type: ignore[arg-type]
+            else:
+                falling = max(falling, float(order.trigger_price))  # type: ignore[arg-type]
+        self._watch[symbol] = (market, falling, rising)
+
+    def _position(self, symbol: str) -> ExchangePosition:
+        quantity, entry = self._positions[symbol]
+        mark = self.last_price(symbol)
+        pnl = ZERO if mark is None else unrealized_pnl(quantity, entry, mark)
+        return ExchangePosition(
+            symbol=symbol, quantity=quantity, entry_price=entry, unrealized_pnl=pnl, mark_price=mark,
+        )
+
+    # --- persistence ---------------------------------------------------------------
+
+    @property
+    def starting_balance(self) -> Decimal:
+        return self._starting_balance
+
+    def to_state(self) -> dict[str, Any]:
+        """The whole account as JSON-able data; the simulation terms (fee, slippage) are part of it."""
+        return {
+            "version": STATE_VERSION,
+            "starting_balance": str(self._starting_balance),
+            "fee_rate": str(self._fee_rate),
+            "slippage_bps": str(self._slippage_bps),
+            "wallet_balance": str(self._wallet),
+            "now": self._now,
+            "next_order_id": self._next_order_id,
+            "next_trade_id": self._next_trade_id,
+            "last_prices": {symbol: repr(price) for symbol, price in self._last.items()},
+            "filters": {symbol: codec.encode_filters(f) for symbol, f in self._filters.items()},
+            "positions": {s: {"quantity": str(q), "entry_price": str(e)} for s, (q, e) in self._positions.items()},
+            "orders": [codec.encode(order) for order in self._orders.values()],
+            "open": {symbol: list(book) for symbol, book in self._open.items()},
+            "events": [codec.encode_event(event) for event in self._events],
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> PaperExchange:
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"paper exchange state version {state.get('version')!r}, expected {STATE_VERSION}")
+        exchange = cls(
+            starting_balance=Decimal(state["starting_balance"]), fee_rate=Decimal(state["fee_rate"]),
+            slippage_bps=Decimal(state["slippage_bps"]),
+            filters={symbol: codec.decode_filters(f) for symbol, f in state["filters"].items()},
+        )
+        exchange._wallet = Decimal(state["wallet_balance"])
+        exchange._now = int(state["now"])
+        exchange._next_order_id = int(state["next_order_id"])
+        exchange._next_trade_id = int(state["next_trade_id"])
+        exchange._last = {symbol: float(price) for symbol, price in state["last_prices"].items()}
+        exchange._positions = {
+            symbol: (Decimal(p["quantity"]), Decimal(p["entry_price"])) for symbol, p in state["positions"].items()
+        }
+        exchange._orders = {o["client_order_id"]: codec.decode(OrderState, o) for o in state["orders"]}
+        exchange._open = {symbol: dict.fromkeys(cids) for symbol, cids in state["open"].items()}
+        for symbol in list(exchange._open):
+            exchange._refresh_watch(symbol)
+        exchange._events = [codec.decode_event(e) for e in state["events"]]
+        return exchange

@@ -1,0 +1,249 @@
+"""The exchange port: what the execution actor needs from an exchange, and nothing more.
+
+Both the embedded paper exchange and the Binance adapter implement `ExchangePort`.
+Everything that crosses the port is a frozen dataclass with `Decimal` prices,
+quantities and money, so the execution actor handles both the same way.
+
+Failure semantics, shared by every implementation:
+
+* `OrderRejected(code, message)`: the exchange refused the request and nothing
+  happened. Codes are Binance USD-M futures error codes (`RejectCode`), so the
+  paper exchange rejects in the words the real one would.
+* `OutcomeUnknown`: the request may or may not have reached the matching engine
+  (timeout, 5xx, `-1006`/`-1007`). The caller must resolve it with
+  `get_order(symbol, client_order_id)`, never by sending the order again.
+* `RateLimited(retry_after_s)`: nothing happened; the caller may retry after
+  the given delay with the same client order id.
+
+Fills and order updates arrive through `drain_events()`: every implementation
+queues them in the order the exchange produced them, and each call returns (and
+forgets) what was queued since the previous call. Events may repeat what a call
+already returned (a NEW after `place_order`): consumers apply them idempotently,
+keyed by client order id and trade id.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from enum import IntEnum, StrEnum
+from typing import Protocol, runtime_checkable
+
+# Binance's own rule for newClientOrderId; enforced by the paper exchange too so
+# that an id that would fail live fails in paper first.
+CLIENT_ORDER_ID_PATTERN = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+
+
+class OrderSide(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is OrderSide.BUY else -1
+
+    @property
+    def opposite(self) -> OrderSide:
+        return OrderSide.SELL if self is OrderSide.BUY else OrderSide.BUY
+
+
+class OrderType(StrEnum):
+    MARKET = "MARKET"
+    STOP_MARKET = "STOP_MARKET"
+    TAKE_PROFIT_MARKET = "TAKE_PROFIT_MARKET"
+
+
+class OrderStatus(StrEnum):
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"  # by our own cancel_order
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"  # removed by the exchange: a reduce-only order with nothing left to reduce
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+class RejectCode(IntEnum):
+    """Binance USD-M futures error codes used by the port's implementations."""
+
+    ILLEGAL_CHARS = -1100
+    MANDATORY_PARAM_EMPTY_OR_MALFORMED = -1102
+    PARAM_NOT_REQUIRED = -1106
+    BAD_SYMBOL = -1121
+    UNKNOWN_ORDER = -2011  # cancel of an order that is not open
+    NO_SUCH_ORDER = -2013
+    ORDER_WOULD_IMMEDIATELY_TRIGGER = -2021
+    REDUCE_ONLY_REJECT = -2022
+    QTY_LESS_THAN_ZERO = -4003
+    QTY_LESS_THAN_MIN_QTY = -4004
+    PRICE_NOT_INCREASED_BY_TICK_SIZE = -4014
+    INVALID_CLIENT_ORDER_ID = -4015
+    QTY_NOT_INCREASED_BY_STEP_SIZE = -4023
+    DUPLICATED_CLIENT_ORDER_ID = -4116
+    MIN_NOTIONAL = -4164
+
+
+class ExchangeError(Exception):
+    """Base of every failure an exchange port raises."""
+
+
+class OrderRejected(ExchangeError):
+    """The exchange refused the request; nothing was done."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class OutcomeUnknown(ExchangeError):
+    """The request may have been executed: resolve with `get_order`, never resend."""
+
+
+class RateLimited(ExchangeError):
+    """The exchange throttled us; nothing was done."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"rate limited, retry after {retry_after_s}s")
+        self.retry_after_s = retry_after_s
+
+
+class UnknownSymbol(ExchangeError, KeyError):
+    """No trading rules are known for the symbol."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SymbolFilters:
+    """A symbol's trading rules (Binance PRICE_FILTER, LOT_SIZE, MIN_NOTIONAL)."""
+
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+
+    def floor_quantity(self, quantity: Decimal) -> Decimal:
+        """Round down to the step: sizing must never exceed what risk allowed."""
+        return (quantity / self.step_size).to_integral_value(ROUND_FLOOR) * self.step_size
+
+    def round_price(self, price: Decimal, *, up: bool) -> Decimal:
+        """Round to the tick; the caller picks the direction that is conservative for it."""
+        mode = ROUND_CEILING if up else ROUND_FLOOR
+        return (price / self.tick_size).to_integral_value(mode) * self.tick_size
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderRequest:
+    """An order as the execution actor asks for it; `client_order_id` is the idempotency key."""
+
+    client_order_id: str
+    symbol: str
+    side: OrderSide
+    type: OrderType
+    quantity: Decimal
+    trigger_price: Decimal | None = None  # required for STOP_MARKET / TAKE_PROFIT_MARKET only
+    reduce_only: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderState:
+    """The exchange's view of one order at `updated_at` (UTC ms).
+
+    `filled_qty` may stay below `quantity` on a FILLED reduce-only order: the
+    exchange clipped it to the position it closed.
+    """
+
+    client_order_id: str
+    exchange_order_id: int
+    symbol: str
+    side: OrderSide
+    type: OrderType
+    quantity: Decimal
+    trigger_price: Decimal | None
+    reduce_only: bool
+    status: OrderStatus
+    filled_qty: Decimal = Decimal(0)
+    avg_price: Decimal | None = None
+    reject_code: int | None = None
+    reject_message: str = ""
+    updated_at: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fill:
+    """One execution. `realized_pnl` excludes the fee, as Binance reports it."""
+
+    client_order_id: str
+    symbol: str
+    side: OrderSide
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    realized_pnl: Decimal
+    at: int
+    trade_id: int
+    fee_asset: str = "USDT"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExchangePosition:
+    """Net position of a symbol (one-way mode): quantity > 0 long, < 0 short."""
+
+    symbol: str
+    quantity: Decimal
+    entry_price: Decimal
+    unrealized_pnl: Decimal
+    mark_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Balance:
+    asset: str
+    wallet_balance: Decimal  # deposits + realized PnL - fees
+    unrealized_pnl: Decimal
+
+    @property
+    def equity(self) -> Decimal:
+        """What Binance calls the margin balance."""
+        return self.wallet_balance + self.unrealized_pnl
+
+
+ExchangeEvent = Fill | OrderState
+
+
+@runtime_checkable
+class ExchangePort(Protocol):
+    """One account on one exchange, one-way position mode, USDT-margined."""
+
+    def place_order(self, request: OrderRequest) -> OrderState:
+        """Submit; raises OrderRejected, OutcomeUnknown or RateLimited."""
+        ...
+
+    def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        """Cancel an open order; OrderRejected(UNKNOWN_ORDER) when it is not open."""
+        ...
+
+    def get_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        """The order with this client id, or None if the exchange never accepted it."""
+        ...
+
+    def open_orders(self, symbol: str | None = None) -> tuple[OrderState, ...]:
+        ...
+
+    def positions(self) -> tuple[ExchangePosition, ...]:
+        """Every non-flat position."""
+        ...
+
+    def balance(self) -> Balance:
+        ...
+
+    def symbol_filters(self, symbol: str) -> SymbolFilters:
+        """Raises UnknownSymbol when the exchange has no rules for it."""
+        ...
+
+    def drain_events(self) -> tuple[ExchangeEvent, ...]:
+        """Fills and order updates since the previous call, oldest first."""
+        ...

@@ -1,0 +1,147 @@
+"""Exit math of the three exit modes (TREND_FOLLOW / FAST_TP / DEFENSIVE_TRAIL).
+
+Pure: prices in, prices out. The exit actor keeps each position's plan and best
+price; the execution actor places the orders.
+
+Rules, documented once here:
+- Stop-loss at the sized stop distance (sizing's ATR stop) when given, never further
+  than the mode's stop-loss percent; take-profit at the mode's percent of entry. Both
+  round toward the entry (see actors/risk/sizing.py). R = entry-to-stop distance.
+- Partial take-profit at the mode's R multiple, for the mode's fraction rounded down
+  to the step; skipped when that is zero, below min qty, leaves a remainder below min
+  qty, or lies at or beyond the full take-profit (the full target would fill first).
+- Trailing activates once the partial take-profit has filled, or once the best price
+  has moved 1R in the position's favour, whichever comes first: before that, the
+  initial stop gives the trade the room it was sized for.
+- Within one candle, if the stop could trigger it is taken to trigger first: a candle
+  does not say whether its high or its low came first, so assume the worse.
+- A new exit mode does not rewrite an open position's plan, except that a switch to
+  DEFENSIVE_TRAIL tightens the trailing percent (never loosens it); stops are never
+  widened by a switch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import StrEnum
+
+from actors.messages import Side
+from actors.risk.sizing import SymbolFilters, round_down_to_step, round_price_toward
+from config.profiles import ExitMode, ExitModeParams
+
+TRAILING_ACTIVATION_R = Decimal(1)
+
+
+class ExitKind(StrEnum):
+    STOP_LOSS = "STOP_LOSS"
+    PARTIAL_TAKE_PROFIT = "PARTIAL_TAKE_PROFIT"
+    TAKE_PROFIT = "TAKE_PROFIT"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExitPlan:
+    side: Side
+    entry_price: Decimal
+    quantity: Decimal
+    stop_price: Decimal
+    take_profit_price: Decimal
+    risk_per_unit: Decimal  # R: entry-to-stop distance
+    partial_price: Decimal | None = None
+    partial_quantity: Decimal = Decimal(0)
+    trailing_pct: float = 0.0
+
+
+def plan_exits(
+    mode_params: ExitModeParams,
+    side: Side,
+    entry_price: Decimal,
+    quantity: Decimal,
+    filters: SymbolFilters,
+    stop_distance: Decimal | None = None,
+) -> ExitPlan:
+    """The resting exits of a freshly filled position; ValueError if no stop fits the tick."""
+    if entry_price <= 0 or quantity <= 0:
+        raise ValueError(f"needs a positive entry price and quantity (got {entry_price}, {quantity})")
+    sign = side.sign
+    tick = filters.tick_size
+    cap = entry_price * _dec(mode_params.stop_loss_pct)
+    distance = cap if stop_distance is None else min(stop_distance, cap)
+    stop = round_price_toward(entry_price - sign * distance, tick, entry_price)
+    if stop == entry_price or stop <= 0:
+        raise ValueError(f"stop distance {distance} rounds to nothing at tick {tick}")
+    r = abs(entry_price - stop)
+    target_distance = entry_price * _dec(mode_params.take_profit_pct)
+    take_profit = round_price_toward(entry_price + sign * target_distance, tick, entry_price)
+
+    partial_price: Decimal | None = None
+    partial_quantity = Decimal(0)
+    partial_distance = r * _dec(mode_params.partial_tp_r)
+    if partial_distance < target_distance:
+        candidate = round_down_to_step(quantity * _dec(mode_params.partial_tp_fraction), filters.step_size)
+        remainder = quantity - candidate
+        if candidate > 0 and candidate >= filters.min_qty and remainder >= filters.min_qty and remainder > 0:
+            partial_price = round_price_toward(entry_price + sign * partial_distance, tick, entry_price)
+            partial_quantity = candidate
+    return ExitPlan(
+        side=side, entry_price=entry_price, quantity=quantity, stop_price=stop,
+        take_profit_price=take_profit, risk_per_unit=r, partial_price=partial_price,
+        partial_quantity=partial_quantity, trailing_pct=mode_params.trailing_pct,
+    )
+
+
+def trailing_active(plan: ExitPlan, best_price: Decimal, partial_filled: bool) -> bool:
+    """True once the partial take-profit filled or the best price is 1R in favour."""
+    if partial_filled:
+        return True
+    favourable = (best_price - plan.entry_price) * plan.side.sign
+    return favourable >= plan.risk_per_unit * TRAILING_ACTIVATION_R
+
+
+def trail_stop(side: Side, current_stop: Decimal, best_price: Decimal, trailing_pct: float, tick: Decimal) -> Decimal:
+    """The stop after trailing `best_price` by `trailing_pct`: it only ever moves in favour.
+
+    The trailed level rounds away from the best price (LONG down, SHORT up) so the
+    trailing distance is at least the mode's percent.
+    """
+    offset = best_price * _dec(trailing_pct)
+    if side is Side.LONG:
+        candidate = round_price_toward(best_price - offset, tick, Decimal("-Infinity"))
+        return max(current_stop, candidate)
+    candidate = round_price_toward(best_price + offset, tick, Decimal("Infinity"))
+    return min(current_stop, candidate)
+
+
+def first_triggered(
+    side: Side,
+    *,
+    stop_price: Decimal,
+    take_profit_price: Decimal,
+    high: Decimal | float,
+    low: Decimal | float,
+    partial_price: Decimal | None = None,
+) -> ExitKind | None:
+    """Which resting exit a candle with this high/low triggers first, if any (stop first)."""
+    high_d, low_d = _dec(high), _dec(low)
+    adverse, favourable = (low_d, high_d) if side is Side.LONG else (high_d, low_d)
+    sign = side.sign
+    if (stop_price - adverse) * sign >= 0:
+        return ExitKind.STOP_LOSS
+    if partial_price is not None and (favourable - partial_price) * sign >= 0:
+        # The partial is nearer the entry than the full target, so it fills first.
+        return ExitKind.PARTIAL_TAKE_PROFIT
+    if (favourable - take_profit_price) * sign >= 0:
+        return ExitKind.TAKE_PROFIT
+    return None
+
+
+def switch_exit_mode(plan: ExitPlan, new_mode: ExitMode, new_params: ExitModeParams) -> ExitPlan:
+    """An open position under a new policy exit mode: keep the plan, tighten trailing for
+    DEFENSIVE_TRAIL. The stop is untouched here; trailing then only moves it in favour."""
+    if new_mode is not ExitMode.DEFENSIVE_TRAIL:
+        return plan
+    return replace(plan, trailing_pct=min(plan.trailing_pct, new_params.trailing_pct))
+
+
+def _dec(value: Decimal | float) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
