@@ -1,0 +1,1 @@
+"""Market data: candle cleaning, feeds (synthetic, file replay) and indicators (ATR, volatility, regime)."""

@@ -1,0 +1,1 @@
+"""Signal sources: the built-in strategy and the external JSON-lines inbox."""
