@@ -8,7 +8,7 @@ exchange or the database are `Decimal`; indicator values are floats.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import StrEnum
 
 from config.profiles import ExitMode
@@ -125,3 +125,28 @@ class PolicyUpdated:
     at: int
     policy: TradingPolicy
     enforced: bool = field(default=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SymbolFilters:
+    """A symbol's trading rules (Binance PRICE_FILTER, LOT_SIZE, MIN_NOTIONAL), from the exchange."""
+
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    min_notional: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        if self.tick_size <= 0 or self.step_size <= 0:
+            raise ValueError("tick_size and step_size must be positive")
+        if self.min_qty < 0 or self.min_notional < 0:
+            raise ValueError("min_qty and min_notional cannot be negative")
+
+    def floor_quantity(self, quantity: Decimal) -> Decimal:
+        """Round down to the step: sizing must never exceed what risk allowed."""
+        return (quantity / self.step_size).to_integral_value(ROUND_FLOOR) * self.step_size
+
+    def round_price(self, price: Decimal, *, up: bool) -> Decimal:
+        """Round to the tick; the caller picks the direction that is conservative for it."""
+        mode = ROUND_CEILING if up else ROUND_FLOOR
+        return (price / self.tick_size).to_integral_value(mode) * self.tick_size

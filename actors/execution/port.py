@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import Protocol, runtime_checkable
+
+from actors.messages import SymbolFilters
 
 # Binance's own rule for newClientOrderId; enforced by the paper exchange too so
 # that an id that would fail live fails in paper first.
@@ -114,25 +116,6 @@ class RateLimited(ExchangeError):
 
 class UnknownSymbol(ExchangeError, KeyError):
     """No trading rules are known for the symbol."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SymbolFilters:
-    """A symbol's trading rules (Binance PRICE_FILTER, LOT_SIZE, MIN_NOTIONAL)."""
-
-    tick_size: Decimal
-    step_size: Decimal
-    min_qty: Decimal
-    min_notional: Decimal
-
-    def floor_quantity(self, quantity: Decimal) -> Decimal:
-        """Round down to the step: sizing must never exceed what risk allowed."""
-        return (quantity / self.step_size).to_integral_value(ROUND_FLOOR) * self.step_size
-
-    def round_price(self, price: Decimal, *, up: bool) -> Decimal:
-        """Round to the tick; the caller picks the direction that is conservative for it."""
-        mode = ROUND_CEILING if up else ROUND_FLOOR
-        return (price / self.tick_size).to_integral_value(mode) * self.tick_size
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

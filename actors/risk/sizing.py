@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from actors.messages import Side
+from actors.messages import Side, SymbolFilters
 from config.profiles import ExitModeParams, RiskProfile
 from config.settings import RiskSettings
 
@@ -32,22 +32,6 @@ PROFILE_FACTORS: dict[str, float] = {"REDUCED": 0.7, "NO_NEW_TRADES": 0.1}
 
 HIGH_CONFIDENCE = 0.85
 LOW_CONFIDENCE = 0.60
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SymbolFilters:
-    """The exchange's filters for one symbol (Binance PRICE_FILTER, LOT_SIZE, MIN_NOTIONAL)."""
-
-    tick_size: Decimal
-    step_size: Decimal
-    min_qty: Decimal
-    min_notional: Decimal = Decimal(0)
-
-    def __post_init__(self) -> None:
-        if self.tick_size <= 0 or self.step_size <= 0:
-            raise ValueError("tick_size and step_size must be positive")
-        if self.min_qty < 0 or self.min_notional < 0:
-            raise ValueError("min_qty and min_notional cannot be negative")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
