@@ -45,6 +45,8 @@ class DecisionReason(StrEnum):
     BLOCKED_BY_POSITION_LIMIT = "BLOCKED_BY_POSITION_LIMIT"
     BLOCKED_BY_EXPOSURE = "BLOCKED_BY_EXPOSURE"
     REJECTED_BY_EXCHANGE = "REJECTED_BY_EXCHANGE"
+    # Not in the seeds' list: the size rounded to nothing valid (DESIGN.md: "rejected with a reason, never sent").
+    REJECTED_BY_SIZING = "REJECTED_BY_SIZING"
     OBSERVED = "OBSERVED"
 
 
@@ -150,3 +152,159 @@ class SymbolFilters:
         """Round to the tick; the caller picks the direction that is conservative for it."""
         mode = ROUND_CEILING if up else ROUND_FLOOR
         return (price / self.tick_size).to_integral_value(mode) * self.tick_size
+
+
+# --- the time step: one message that flows market data -> execution -> exits -> signals
+# --- -> orchestrator -> risk -> execution, each actor adding its part (dataclasses.replace).
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionView:
+    """What the other actors may know of one live position."""
+
+    position_id: str
+    symbol: str
+    side: Side
+    state: str
+    quantity: Decimal  # open quantity now
+    entry_price: Decimal
+    stop_price: Decimal | None
+    exit_mode: ExitMode
+    risk_at_stop: Decimal  # quantity x distance to the stop, never below zero: the position's "exposure"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SymbolRecord:
+    """A symbol's closed trades so far (for the policy's symbol performance)."""
+
+    symbol: str
+    closed_trades: int
+    wins: int
+    sum_r: float
+    pnl: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Portfolio:
+    """The account as the execution actor sees it after applying this step's fills."""
+
+    equity: Decimal
+    day_start_equity: Decimal
+    positions: tuple[PositionView, ...] = ()
+    losing_streak: int = 0
+    records: tuple[SymbolRecord, ...] = ()
+    filters: tuple[tuple[str, SymbolFilters], ...] = ()
+
+    @property
+    def daily_drawdown_pct(self) -> float:
+        if self.day_start_equity <= 0:
+            return 0.0
+        return float(self.equity / self.day_start_equity - 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionOpened:
+    position_id: str
+    symbol: str
+    side: Side
+    entry_price: Decimal
+    quantity: Decimal
+    stop_price: Decimal
+    take_profit_price: Decimal
+    partial_price: Decimal | None
+    risk_per_unit: Decimal
+    trailing_pct: float
+    exit_mode: ExitMode
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartialTakeProfitFilled:
+    position_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionClosed:
+    position_id: str
+    reason: str
+
+
+PositionEvent = PositionOpened | PartialTakeProfitFilled | PositionClosed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderIntent:
+    """Risk's approved, sized entry; execution commits it before anything is sent."""
+
+    position_id: str
+    signal: Signal
+    quantity: Decimal
+    reference_price: Decimal
+    stop_distance: Decimal
+    exit_mode: ExitMode
+    risk_pct: float
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    """One time step (a batch of closed candles, or a timer tick with none).
+
+    `stage` names the hop it is on: market (to execution), portfolio (to exits),
+    exits (to signals), signals (to orchestrator), policy (to risk), intents (to execution).
+    """
+
+    at: int
+    stage: str = "market"
+    candles: tuple[Candle, ...] = ()
+    snapshots: tuple[MarketSnapshot, ...] = ()
+    correlations: tuple[tuple[str, str, float], ...] = ()
+    portfolio: Portfolio | None = None
+    events: tuple[PositionEvent, ...] = ()
+    signals: tuple[Signal, ...] = ()
+    policy: TradingPolicy | None = None
+    candidates: tuple[Signal, ...] = ()
+    intents: tuple[OrderIntent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CandleBatch:
+    """Command to the market-data actor: these candles closed."""
+
+    at: int
+    candles: tuple[Candle, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tick:
+    """Command to the market-data actor: run a cycle without new candles (the 10 s policy timer)."""
+
+    at: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MoveStop:
+    """Command to execution: replace a position's resting stop (trailing only moves it in favour)."""
+
+    position_id: str
+    stop_price: Decimal
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClosePosition:
+    position_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HaltGate:
+    """Command to the orchestrator: halt trading for a reason a person must look at."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Shutdown:
+    """Command: finish in-flight work, persist, accept no new entries."""
+
+    reason: str

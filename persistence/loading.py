@@ -52,15 +52,23 @@ def load_machines(connection: Connection, positions: StateMachine, gate: StateMa
         loaded[entity_id] = model
     for state, models in by_state.items():
         positions.add(models, state)
-    gate_model = None
-    gate_row = connection.execute(select(GATE.c.state, GATE.c.seq, GATE.c.reason, GATE.c.locked_until)).first()
-    if gate_row is not None:
-        gate_model = GateModel(seq=gate_row.seq, reason=gate_row.reason, locked_until=gate_row.locked_until)
-        gate.add([gate_model], gate_row.state)
-        for entity_id, state, seq, dest, last_seq in _entities_with_last_transition(connection, "gate"):
-            if dest != state or last_seq != seq:
-                mismatches.append(Mismatch("gate", entity_id, state, seq, dest, last_seq))
-    return Loaded(loaded, gate_model, tuple(mismatches))
+    gate_model, gate_mismatches = load_gate(connection, gate)
+    return Loaded(loaded, gate_model, tuple(mismatches) + gate_mismatches)
+
+
+def load_gate(connection: Connection, gate: StateMachine) -> tuple[GateModel | None, tuple[Mismatch, ...]]:
+    """The gate alone (the orchestrator needs no positions)."""
+    row = connection.execute(select(GATE.c.state, GATE.c.seq, GATE.c.reason, GATE.c.locked_until)).first()
+    if row is None:
+        return None, ()
+    model = GateModel(seq=row.seq, reason=row.reason, locked_until=row.locked_until)
+    gate.add([model], row.state)
+    mismatches = tuple(
+        Mismatch("gate", entity_id, state, seq, dest, last_seq)
+        for entity_id, state, seq, dest, last_seq in _entities_with_last_transition(connection, "gate")
+        if dest != state or last_seq != seq
+    )
+    return model, mismatches
 
 
 def _entities_with_last_transition(connection: Connection, machine: str) -> list[tuple[str, str, int, str | None, int | None]]:

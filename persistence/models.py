@@ -173,6 +173,7 @@ class Heartbeat(Base):
     started_at: Mapped[int]
     at: Mapped[int]
     version: Mapped[str] = mapped_column(String(32))
+    prices: Mapped[str] = mapped_column(Text, default="{}")  # last price per symbol, for `status`
 
 
 class OperatorCommand(Base):

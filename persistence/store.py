@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 
-from persistence.loading import Loaded, load_machines
+from persistence.loading import Loaded, Mismatch, load_gate, load_machines
 from persistence.tables import GATE, POSITIONS, TRANSITIONS
 from state_machines import GATE_TABLE, GateModel, GateState, PositionModel, PositionState, StateMachine
 from state_machines.gate import GATE_ENTITY_ID
@@ -69,6 +69,10 @@ class Store:
         """Attach every non-final position and the gate to their machines (see persistence.loading)."""
         with self.connection.begin():
             return load_machines(self.connection, positions, gate)
+
+    def load_gate(self, gate: StateMachine) -> tuple[GateModel | None, tuple[Mismatch, ...]]:
+        with self.connection.begin():
+            return load_gate(self.connection, gate)
 
     def write(self, work: Also) -> None:
         """Any other writes, in a transaction of their own."""

@@ -1,0 +1,119 @@
+"""What every actor shares: its context, the registry of live actors, and supervision hooks.
+
+pykka stops an actor whose `tell` handler raised (calling `on_failure`); a failure
+in `on_start` stops it without `on_failure`. Both reach the supervisor here.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import pykka
+from sqlalchemy import Engine
+
+from actors.clock import Clock
+from config import Settings
+
+log = logging.getLogger("quantum_trader.actors")
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    actor: str
+    phase: str  # "on_start" or "on_receive"
+    error: BaseException
+
+
+class Registry:
+    """Name -> live ActorRef. The supervisor swaps in a restarted actor; senders look up at send time."""
+
+    def __init__(self) -> None:
+        self._refs: dict[str, pykka.ActorRef[Any]] = {}
+        self._lock = threading.Lock()
+
+    def set(self, name: str, ref: pykka.ActorRef[Any]) -> None:
+        with self._lock:
+            self._refs[name] = ref
+
+    def get(self, name: str) -> pykka.ActorRef[Any] | None:
+        return self._refs.get(name)
+
+    def tell(self, name: str, message: Any) -> None:
+        ref = self._refs.get(name)
+        if ref is None:
+            raise LookupError(f"no actor named {name!r} is running")
+        try:
+            ref.tell(message)
+        except pykka.ActorDeadError:
+            # Dying or being restarted: the supervisor aborts the step this belonged to.
+            log.warning("%s is not running; %s dropped", name, type(message).__name__)
+
+    def names(self) -> list[str]:
+        return list(self._refs)
+
+
+@dataclass(slots=True)
+class ActorContext:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    registry: Registry
+    failures: "queue.Queue[Failure]"
+    step_done: "queue.Queue[tuple[str, int]]"
+    exchange: Any  # the ExchangePort; a real exchange outlives any actor restart, so the paper one does too
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class SupervisedActor(pykka.ThreadingActor):
+    """Base of every actor: reports failures; subclasses implement `start_up` and `handle`."""
+
+    name = "actor"
+
+    def __init__(self, context: ActorContext) -> None:
+        super().__init__()
+        self.ctx = context  # __init__ runs in the caller's thread: dependencies only
+
+    def on_start(self) -> None:
+        try:
+            self.start_up()
+        except BaseException as error:
+            self.ctx.failures.put(Failure(self.name, "on_start", error))
+            raise
+
+    def on_failure(
+        self, exception_type: type[BaseException] | None, exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        log.error("%s failed: %r", self.name, exception_value, exc_info=(exception_type, exception_value, traceback))  # type: ignore[arg-type]
+        self.ctx.failures.put(Failure(self.name, "on_receive", exception_value or RuntimeError("unknown failure")))
+
+    def on_receive(self, message: Any) -> Any:
+        hook = self.ctx.extras.get("fault_hook")
+        if hook is not None:  # fault injection for supervision tests: may raise for a chosen message
+            hook(self.name, message)
+        return self.handle(message)
+
+    def on_stop(self) -> None:
+        self.shut_down()
+
+    def start_up(self) -> None:
+        """Runs in the actor's own thread: open the database connection, reload state."""
+
+    def shut_down(self) -> None:
+        """Persist what must survive, close connections."""
+
+    def handle(self, message: Any) -> Any:
+        raise NotImplementedError
+
+    def tell(self, name: str, message: Any) -> None:
+        self.ctx.registry.tell(name, message)
+
+    def step_finished(self, at: int) -> None:
+        self.ctx.step_done.put(("done", at))
+
+

@@ -1,0 +1,220 @@
+"""The execution actor: owns the position machines and the exchange port.
+
+Write ahead: an intent and its deterministic client order id are committed
+(`pending_entry`) before the order leaves; an order whose outcome is unknown is
+looked up by client order id at the next step, never sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Connection
+
+from actors.base import SupervisedActor
+from actors.clock import utc_day
+from actors.execution import orders
+from actors.execution.book import LivePosition, Purpose, TradeRecords
+from actors.execution.loading import load_live_positions, load_trade_records, latest_day_start
+from actors.execution.port import Fill, OrderState, OrderStatus
+from actors.messages import (
+    ClosePosition, DecisionReason, HaltGate, MoveStop, OrderIntent, Portfolio, PositionClosed, PositionEvent, Shutdown, Step,
+)
+from persistence import records
+from persistence.store import Store
+from state_machines import PositionState, gate_machine, position_machine
+
+log = logging.getLogger("quantum_trader.execution")
+HOUR_MS = 3_600_000
+
+
+class ExecutionActor(SupervisedActor):
+    name = "execution"
+
+    def start_up(self) -> None:
+        self.store = Store(self.ctx.engine)
+        self.machine = position_machine()
+        loaded = self.store.load(self.machine, gate_machine())
+        self.live: dict[str, LivePosition] = load_live_positions(self.store.connection, loaded.positions)
+        self.by_client_id: dict[str, tuple[LivePosition, str]] = {}
+        for position in self.live.values():
+            self._index(position)
+        self.records: TradeRecords = load_trade_records(self.store.connection)
+        self.prefix = self.ctx.settings.exchange.client_id_prefix
+        self.exchange = self.ctx.exchange
+        self.writes: list[Any] = []
+        self.seen_trades: set[str] = set()
+        self.accepting = True
+        equity = self.exchange.balance().equity
+        self.day = utc_day(self.ctx.clock.now_ms())
+        self.day_start_equity = latest_day_start(self.store.connection, self.day) or equity
+        self.last_snapshot_hour = -1
+        if loaded.mismatches:
+            detail = "; ".join(m.describe() for m in loaded.mismatches)
+            self.tell("orchestrator", HaltGate(reason=f"state does not match the audit trail: {detail}"))
+        orders.reconcile(self)
+
+    def shut_down(self) -> None:
+        if hasattr(self, "store"):
+            self._flush()
+            self.store.close()
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case Step(stage="market"):
+                self._on_market(message)
+            case Step(stage="intents"):
+                self._on_intents(message)
+            case MoveStop():
+                orders.move_stop(self, message)
+            case ClosePosition():
+                orders.close_position(self, message)
+            case Shutdown():
+                self.accepting = False
+        return None
+
+    # --- the market stage: fills, transitions, the account ---------------------------
+
+    def _on_market(self, step: Step) -> None:
+        on_candle = getattr(self.exchange, "on_candle", None)
+        if on_candle is not None:
+            for candle in step.candles:
+                on_candle(candle)
+        orders.resolve_unknown(self)
+        events = self.apply_exchange_events()
+        portfolio = self.portfolio(step.at)
+        self._snapshot_equity(step.at, portfolio)
+        self._flush()
+        self.tell("exits", replace(step, stage="portfolio", portfolio=portfolio, events=events))
+
+    def apply_exchange_events(self) -> tuple[PositionEvent, ...]:
+        produced: list[PositionEvent] = []
+        for event in self.exchange.drain_events():
+            if isinstance(event, Fill):
+                produced.extend(self._on_fill(event))
+            else:
+                produced.extend(self._on_order_state(event))
+        return tuple(produced)
+
+    def _on_fill(self, fill: Fill) -> list[PositionEvent]:
+        trade_id = f"{fill.symbol}-{fill.trade_id}"
+        known = self.by_client_id.get(fill.client_order_id)
+        if known is None or trade_id in self.seen_trades:
+            return []
+        self.seen_trades.add(trade_id)
+        position, purpose = known
+        fill_row = dict(client_order_id=fill.client_order_id, trade_id=trade_id, quantity=fill.quantity,
+                        price=fill.price, fee=fill.fee, realized_pnl=fill.realized_pnl, at=fill.at)
+        if purpose == Purpose.ENTRY:
+            position.add_entry_fill(fill.quantity, fill.price, fill.fee)
+            return orders.on_entry_fill(self, position, fill_row)
+        position.add_exit_fill(fill.quantity, fill.price, fill.fee, fill.realized_pnl)
+        return orders.on_exit_fill(self, position, purpose, fill_row)
+
+    def _on_order_state(self, state: OrderState) -> list[PositionEvent]:
+        known = self.by_client_id.get(state.client_order_id)
+        if known is None:
+            return []
+        self.writes.append(lambda c, s=state: records.update_order(
+            c, s.client_order_id, status=str(s.status), filled_quantity=s.filled_qty, average_price=s.avg_price,
+            exchange_order_id=str(s.exchange_order_id), updated_at=s.updated_at))
+        position, purpose = known
+        if purpose == Purpose.ENTRY and state.status in (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED):
+            if position.state in (PositionState.ENTRY_SUBMITTED, PositionState.UNKNOWN) and position.filled == 0:
+                trigger = "reject" if state.status is OrderStatus.REJECTED else "cancel"
+                self.fire(position, trigger, reason=f"entry order {state.status.lower()} on the exchange")
+                return self.finish(position, f"entry {state.status.lower()}")
+        return []
+
+    # --- the intents stage: write ahead, then send -------------------------------------
+
+    def _on_intents(self, step: Step) -> None:
+        decisions = []
+        for intent in step.intents:
+            if not self.accepting:
+                break
+            decisions.append(orders.open_position(self, intent))
+        self.writes.append(lambda c, rows=[d for d in decisions if d]: records.insert_decisions(c, rows))
+        self._flush()
+        self.step_finished(step.at)
+
+    # --- shared helpers used by actors/execution/orders.py ------------------------------
+
+    def fire(self, position: LivePosition, trigger: str, *, reason: str, changes: dict[str, Any] | None = None,
+             also: Any = None, **payload: Any) -> None:
+        pending, self.writes = self.writes, []
+
+        def together(connection: Connection) -> None:
+            for write in pending:
+                write(connection)
+            if also is not None:
+                also(connection)
+
+        try:
+            self.store.fire(self.machine, position.model, trigger, reason=reason, at=self.ctx.clock.now_ms(),
+                            changes=changes, also=together, **payload)
+        except BaseException:
+            self.writes = pending + self.writes
+            raise
+
+    def finish(self, position: LivePosition, reason: str) -> list[PositionEvent]:
+        """Forget a position that reached a final state."""
+        for client_id in [cid for cid, (p, _) in self.by_client_id.items() if p is position]:
+            del self.by_client_id[client_id]
+        self.live.pop(position.id, None)
+        self.machine.remove(position.model)
+        if position.state == PositionState.CLOSED:
+            return [PositionClosed(position_id=position.id, reason=reason)]
+        return []
+
+    def _index(self, position: LivePosition) -> None:
+        self.by_client_id[orders.entry_client_id(self, position)] = (position, Purpose.ENTRY)
+        for purpose, client_id in position.orders.items():
+            self.by_client_id[client_id] = (position, purpose)
+
+    def index(self, position: LivePosition, purpose: str, client_id: str) -> None:
+        if purpose != Purpose.ENTRY:  # the entry's id is derived from the position id, not kept among resting orders
+            position.orders[purpose] = client_id
+        self.by_client_id[client_id] = (position, purpose)
+
+    def portfolio(self, at: int) -> Portfolio:
+        equity = self.exchange.balance().equity
+        if utc_day(at) != self.day:
+            self.day, self.day_start_equity = utc_day(at), equity
+        filters = getattr(self, "_filters_cache", None)
+        if filters is None:
+            filters = self._filters_cache = orders.known_filters(self)
+        return Portfolio(
+            equity=equity, day_start_equity=self.day_start_equity,
+            positions=tuple(p.view() for p in self.live.values()),
+            losing_streak=self.records.losing_streak, records=self.records.records(), filters=filters,
+        )
+
+    def _snapshot_equity(self, at: int, portfolio: Portfolio) -> None:
+        hour = at // HOUR_MS
+        if hour == self.last_snapshot_hour:
+            return
+        self.last_snapshot_hour = hour
+        balance = self.exchange.balance()
+        self.writes.append(lambda c: records.insert_equity_snapshot(
+            c, at=at, equity=balance.equity, wallet=balance.wallet_balance, unrealized_pnl=balance.unrealized_pnl,
+            day_start_equity=portfolio.day_start_equity, daily_drawdown_pct=portfolio.daily_drawdown_pct))
+
+    def snapshot_equity_now(self, at: int) -> None:
+        self.last_snapshot_hour = -1
+        self._snapshot_equity(at, self.portfolio(at))
+
+    def _flush(self) -> None:
+        if not self.writes:
+            return
+        pending, self.writes = self.writes, []
+        self.store.write(lambda c: [write(c) for write in pending])
+
+    def decision(self, intent: OrderIntent, reason: DecisionReason, detail: str) -> dict[str, Any]:
+        signal = intent.signal
+        return dict(signal_id=signal.id, at=self.ctx.clock.now_ms(), symbol=signal.symbol, side=str(signal.side),
+                    confidence=signal.confidence, source=signal.source, reason=str(reason), detail=detail,
+                    position_id=intent.position_id)
+

@@ -1,0 +1,173 @@
+"""The execution actor's bookkeeping of live positions: ids, quantities, PnL. Pure (no I/O)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from actors.execution.port import OrderSide
+from actors.messages import PositionView, Side, SymbolRecord
+from config.profiles import ExitMode
+from state_machines import PositionModel
+
+ZERO = Decimal(0)
+
+
+class Purpose:
+    ENTRY = "e"
+    STOP = "sl"
+    TAKE_PROFIT = "tp"
+    PARTIAL = "pt"
+    EXIT = "x"
+
+
+def position_id_for(signal_id: str) -> str:
+    """Deterministic: the same signal always names the same position (a re-delivered signal is a no-op)."""
+    return "p-" + hashlib.sha1(signal_id.encode()).hexdigest()[:12]
+
+
+def client_order_id(prefix: str, purpose: str, position_id: str, number: int = 0) -> str:
+    """Deterministic and within Binance's 36 characters, e.g. `qt-sl-3fa2b1c4d5e6-2`."""
+    return f"{prefix}-{purpose}-{position_id[2:]}-{number}"
+
+
+def parse_client_order_id(prefix: str, client_id: str) -> tuple[str, str, int] | None:
+    """(purpose, position_id, number) of one of our ids, or None for someone else's."""
+    parts = client_id.split("-")
+    if len(parts) != 4 or parts[0] != prefix or not parts[3].isdigit():
+        return None
+    return parts[1], "p-" + parts[2], int(parts[3])
+
+
+def entry_side(side: Side) -> OrderSide:
+    return OrderSide.BUY if side is Side.LONG else OrderSide.SELL
+
+
+def exit_side(side: Side) -> OrderSide:
+    return OrderSide.SELL if side is Side.LONG else OrderSide.BUY
+
+
+@dataclass(slots=True)
+class LivePosition:
+    """A position the execution actor is responsible for, beside its state-machine model."""
+
+    model: PositionModel
+    symbol: str
+    side: Side
+    quantity: Decimal  # requested entry quantity
+    exit_mode: ExitMode
+    stop_distance: Decimal
+    filled: Decimal = ZERO  # entry quantity filled
+    closed: Decimal = ZERO  # quantity closed by exits
+    entry_price: Decimal | None = None
+    entry_cost: Decimal = ZERO  # sum of fill qty x price, for the average entry
+    stop_price: Decimal | None = None
+    take_profit_price: Decimal | None = None
+    partial_price: Decimal | None = None
+    risk_per_unit: Decimal = ZERO
+    trailing_pct: float = 0.0
+    realized_pnl: Decimal = ZERO
+    fees: Decimal = ZERO
+    exit_cost: Decimal = ZERO
+    orders: dict[str, str] = field(default_factory=dict)  # purpose -> live client order id
+    stop_moves: int = 0
+    close_reason: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.model.entity_id
+
+    @property
+    def state(self) -> str:
+        return self.model.state  # type: ignore[no-any-return]
+
+    @property
+    def open_quantity(self) -> Decimal:
+        return self.filled - self.closed
+
+    def add_entry_fill(self, quantity: Decimal, price: Decimal, fee: Decimal) -> None:
+        self.filled += quantity
+        self.entry_cost += quantity * price
+        self.entry_price = self.entry_cost / self.filled
+        self.fees += fee
+
+    def add_exit_fill(self, quantity: Decimal, price: Decimal, fee: Decimal, pnl: Decimal) -> None:
+        self.closed += quantity
+        self.exit_cost += quantity * price
+        self.fees += fee
+        self.realized_pnl += pnl
+
+    @property
+    def exit_price(self) -> Decimal | None:
+        return self.exit_cost / self.closed if self.closed > 0 else None
+
+    def risk_at_stop(self) -> Decimal:
+        if self.entry_price is None or self.stop_price is None:
+            return self.quantity * self.stop_distance
+        loss = (self.entry_price - self.stop_price) * self.side.sign * self.open_quantity
+        return max(loss, ZERO)
+
+    def view(self) -> PositionView:
+        return PositionView(
+            position_id=self.id, symbol=self.symbol, side=self.side, state=self.state,
+            quantity=self.open_quantity if self.filled else self.quantity,
+            entry_price=self.entry_price or ZERO, stop_price=self.stop_price, exit_mode=self.exit_mode,
+            risk_at_stop=self.risk_at_stop(),
+        )
+
+    def details(self) -> str:
+        """What a restart needs beyond the row's columns."""
+        return json.dumps({
+            "stop_distance": str(self.stop_distance), "partial_price": _text(self.partial_price),
+            "risk_per_unit": str(self.risk_per_unit), "trailing_pct": self.trailing_pct,
+            "orders": self.orders, "stop_moves": self.stop_moves, "closed": str(self.closed),
+            "entry_cost": str(self.entry_cost), "exit_cost": str(self.exit_cost),
+        }, sort_keys=True)
+
+    def restore_details(self, raw: str) -> None:
+        data: dict[str, Any] = json.loads(raw or "{}")
+        self.stop_distance = Decimal(data.get("stop_distance", self.stop_distance))
+        self.partial_price = _decimal(data.get("partial_price"))
+        self.risk_per_unit = Decimal(data.get("risk_per_unit", "0"))
+        self.trailing_pct = float(data.get("trailing_pct", 0.0))
+        self.orders = dict(data.get("orders", {}))
+        self.stop_moves = int(data.get("stop_moves", 0))
+        self.closed = Decimal(data.get("closed", "0"))
+        self.entry_cost = Decimal(data.get("entry_cost", "0"))
+        self.exit_cost = Decimal(data.get("exit_cost", "0"))
+
+
+@dataclass(slots=True)
+class TradeRecords:
+    """Closed-trade statistics per symbol and the account's losing streak."""
+
+    by_symbol: dict[str, SymbolRecord] = field(default_factory=dict)
+    losing_streak: int = 0
+
+    def add(self, symbol: str, net_pnl: Decimal, r_multiple: float) -> None:
+        old = self.by_symbol.get(symbol) or SymbolRecord(symbol=symbol, closed_trades=0, wins=0, sum_r=0.0, pnl=ZERO)
+        win = net_pnl > 0
+        self.by_symbol[symbol] = SymbolRecord(
+            symbol=symbol, closed_trades=old.closed_trades + 1, wins=old.wins + int(win),
+            sum_r=old.sum_r + r_multiple, pnl=old.pnl + net_pnl,
+        )
+        self.losing_streak = 0 if win else self.losing_streak + 1
+
+    def records(self) -> tuple[SymbolRecord, ...]:
+        return tuple(self.by_symbol[s] for s in sorted(self.by_symbol))
+
+
+def r_multiple(position: LivePosition, net_pnl: Decimal) -> float:
+    risk = position.risk_per_unit * position.filled
+    return float(net_pnl / risk) if risk > 0 else 0.0
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)

@@ -1,0 +1,60 @@
+"""Rebuilding the execution actor's view after a (re)start, from the database."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import Connection, select
+
+from actors.execution.book import LivePosition, TradeRecords, r_multiple
+from actors.messages import Side
+from config.profiles import ExitMode
+from persistence.tables import EQUITY_SNAPSHOTS, POSITIONS
+from state_machines import PositionModel
+
+
+def load_live_positions(connection: Connection, models: dict[str, PositionModel]) -> dict[str, LivePosition]:
+    if not models:
+        return {}
+    rows = connection.execute(select(POSITIONS).where(POSITIONS.c.id.in_(list(models)))).mappings().all()
+    connection.rollback()
+    live = {}
+    for row in rows:
+        position = LivePosition(
+            model=models[row["id"]], symbol=row["symbol"], side=Side(row["side"]), quantity=row["quantity"],
+            exit_mode=ExitMode(row["exit_mode"]), stop_distance=Decimal(0), filled=row["filled_quantity"],
+            entry_price=row["entry_price"], stop_price=row["stop_price"], take_profit_price=row["take_profit_price"],
+            realized_pnl=row["realized_pnl"], fees=row["fees"],
+        )
+        position.restore_details(row["details"])
+        live[position.id] = position
+    return live
+
+
+def load_trade_records(connection: Connection) -> TradeRecords:
+    """Closed trades in the order they closed: per-symbol performance and the losing streak."""
+    query = (
+        select(POSITIONS.c.symbol, POSITIONS.c.realized_pnl, POSITIONS.c.fees, POSITIONS.c.details,
+               POSITIONS.c.filled_quantity)
+        .where(POSITIONS.c.state == "closed").order_by(POSITIONS.c.closed_at, POSITIONS.c.id)
+    )
+    trade_records = TradeRecords()
+    for row in connection.execute(query):
+        shell = LivePosition(model=PositionModel("closed"), symbol=row.symbol, side=Side.LONG, quantity=row.filled_quantity,
+                             exit_mode=ExitMode.FAST_TP, stop_distance=Decimal(0), filled=row.filled_quantity)
+        shell.restore_details(row.details)
+        net = row.realized_pnl - row.fees
+        trade_records.add(row.symbol, net, r_multiple(shell, net))
+    connection.rollback()
+    return trade_records
+
+
+def latest_day_start(connection: Connection, day: int) -> Decimal | None:
+    """The day's starting equity, if this UTC day already had a snapshot (a restart mid-day keeps it)."""
+    query = (
+        select(EQUITY_SNAPSHOTS.c.day_start_equity)
+        .where(EQUITY_SNAPSHOTS.c.at >= day * 86_400_000).order_by(EQUITY_SNAPSHOTS.c.id.desc()).limit(1)
+    )
+    value = connection.execute(query).scalar()
+    connection.rollback()
+    return value

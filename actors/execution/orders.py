@@ -1,0 +1,342 @@
+"""Order flows of the execution actor: open, protect, trail, close, resolve, reconcile.
+
+Every order row is committed before its order is sent (write ahead), and every
+client order id is deterministic, so a restart finds what it may have sent and
+looks it up instead of sending it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import IntegrityError
+
+from actors.execution.book import LivePosition, Purpose, client_order_id, entry_side, exit_side, r_multiple
+from actors.execution.port import OrderRejected, OrderRequest, OrderStatus, OrderType, OutcomeUnknown, RateLimited, RejectCode
+from actors.exits.strategies import plan_exits
+from actors.messages import (
+    ClosePosition, DecisionReason, MoveStop, OrderIntent, PartialTakeProfitFilled, PositionEvent, PositionOpened, SymbolFilters,
+)
+from persistence import records
+from state_machines import PositionState
+
+if TYPE_CHECKING:
+    from actors.execution.actor import ExecutionActor
+
+log = logging.getLogger("quantum_trader.execution")
+LIVE_EXIT_STATES = (PositionState.OPEN, PositionState.PARTIALLY_CLOSED)
+CLOSE_REASONS = {Purpose.TAKE_PROFIT: "take-profit", Purpose.PARTIAL: "take-profit"}
+
+
+def entry_client_id(ex: ExecutionActor, position: LivePosition) -> str:
+    return client_order_id(ex.prefix, Purpose.ENTRY, position.id)
+
+
+def known_filters(ex: ExecutionActor, symbols: tuple[str, ...] = ()) -> tuple[tuple[str, SymbolFilters], ...]:
+    found = []
+    for symbol in sorted(set(ex.ctx.settings.symbols) | set(symbols)):
+        try:
+            found.append((symbol, ex.exchange.symbol_filters(symbol)))
+        except KeyError:  # a symbol without filters until its first price
+            continue
+    return tuple(found)
+
+
+def _order_row(ex: ExecutionActor, position_id: str, client_id: str, purpose: str, request: OrderRequest) -> Any:
+    now = ex.ctx.clock.now_ms()
+    return lambda c: records.insert_order(
+        c, position_id=position_id, client_order_id=client_id, purpose=purpose, side=str(request.side),
+        type=str(request.type), quantity=request.quantity, trigger_price=request.trigger_price,
+        reduce_only=request.reduce_only, status="PENDING", created_at=now, updated_at=now)
+
+
+def _sent(state: Any) -> Any:
+    return lambda c: records.update_order(
+        c, state.client_order_id, status=str(state.status), exchange_order_id=str(state.exchange_order_id),
+        updated_at=state.updated_at)
+
+
+def _refused(client_id: str, error: OrderRejected, at: int) -> Any:
+    return lambda c: records.update_order(
+        c, client_id, status="REJECTED", reject_code=error.code, reject_message=error.message, updated_at=at)
+
+
+# --- entries ------------------------------------------------------------------------------
+
+
+def open_position(ex: ExecutionActor, intent: OrderIntent) -> dict[str, Any] | None:
+    signal, pid = intent.signal, intent.position_id
+    entry_id = client_order_id(ex.prefix, Purpose.ENTRY, pid)
+    request = OrderRequest(client_order_id=entry_id, symbol=signal.symbol, side=entry_side(signal.side),
+                           type=OrderType.MARKET, quantity=intent.quantity)
+    now = ex.ctx.clock.now_ms()
+    values = dict(
+        id=pid, symbol=signal.symbol, side=str(signal.side), client_order_id=entry_id, quantity=intent.quantity,
+        filled_quantity=Decimal(0), entry_price=None, exit_price=None, stop_price=None, take_profit_price=None,
+        realized_pnl=Decimal(0), fees=Decimal(0), exit_mode=str(intent.exit_mode), signal_id=signal.id,
+        close_reason=None, opened_at=None, closed_at=None, details="{}",
+    )
+    position = LivePosition(model=None, symbol=signal.symbol, side=signal.side, quantity=intent.quantity,  # type: ignore[arg-type]
+                            exit_mode=intent.exit_mode, stop_distance=intent.stop_distance)
+    values["details"] = position.details()
+    try:
+        position.model = ex.store.create_position(
+            ex.machine, values, at=now, also=_order_row(ex, pid, entry_id, Purpose.ENTRY, request),
+            reason=f"signal {signal.id} ({signal.source}, confidence {signal.confidence:.2f}): {intent.note}",
+            payload={"signal_id": signal.id, "quantity": str(intent.quantity), "risk_pct": intent.risk_pct,
+                     "exit_mode": str(intent.exit_mode), "client_order_id": entry_id},
+        )
+    except IntegrityError:
+        log.info("signal %s was already acted on (position %s exists); ignored", signal.id, pid)
+        return None
+    ex.live[pid] = position
+    ex.index(position, Purpose.ENTRY, entry_id)
+    try:
+        state = ex.exchange.place_order(request)
+    except OrderRejected as error:
+        ex.fire(position, "reject", reason=f"exchange rejected the entry: {error.code} {error.message}",
+                also=_refused(entry_id, error, now), code=error.code)
+        ex.finish(position, "rejected")
+        return ex.decision(intent, DecisionReason.REJECTED_BY_EXCHANGE, f"{error.code} {error.message}")
+    except RateLimited as error:
+        ex.fire(position, "cancel", reason=f"rate limited before sending; retry after {error.retry_after_s}s")
+        ex.finish(position, "cancelled")
+        return ex.decision(intent, DecisionReason.REJECTED_BY_EXCHANGE, f"rate limited ({error.retry_after_s}s)")
+    except OutcomeUnknown as error:
+        ex.fire(position, "outcome_unknown", reason=f"entry outcome unknown ({error}); resolving by client order id")
+        return ex.decision(intent, DecisionReason.ACCEPTED, "sent; outcome unknown, resolving by client order id")
+    ex.fire(position, "submit", reason="entry order sent", also=_sent(state), client_order_id=entry_id)
+    return ex.decision(intent, DecisionReason.ACCEPTED, f"{intent.quantity} {signal.symbol} {signal.side}; {intent.note}")
+
+
+def on_entry_fill(ex: ExecutionActor, position: LivePosition, fill: dict[str, Any]) -> list[PositionEvent]:
+    writes = [lambda c: records.insert_fill(c, **fill)]
+    if position.state not in (PositionState.ENTRY_SUBMITTED, PositionState.UNKNOWN, PositionState.CANCELLED):
+        ex.writes.extend(writes)  # a further partial fill of an entry already open
+        ex.writes.append(_position_numbers(ex, position))
+        return []
+    filters = ex.exchange.symbol_filters(position.symbol)
+    params = ex.ctx.settings.exit_modes[position.exit_mode]
+    assert position.entry_price is not None
+    entry = filters.round_price(position.entry_price, up=False)
+    plan = plan_exits(params, position.side, entry, position.filled, filters, position.stop_distance or None)
+    position.stop_price, position.take_profit_price = plan.stop_price, plan.take_profit_price
+    position.partial_price, position.risk_per_unit, position.trailing_pct = plan.partial_price, plan.risk_per_unit, plan.trailing_pct
+    requests = _protective_requests(ex, position, plan.partial_quantity)
+    for purpose, request in requests:
+        ex.index(position, purpose, request.client_order_id)
+        writes.append(_order_row(ex, position.id, request.client_order_id, purpose, request))
+    ex.fire(
+        position, "entry_filled", reason=f"entry filled: {position.filled} at {position.entry_price}",
+        changes=dict(entry_price=position.entry_price, filled_quantity=position.filled, opened_at=fill["at"],
+                     stop_price=plan.stop_price, take_profit_price=plan.take_profit_price, fees=position.fees,
+                     details=position.details()),
+        also=lambda c: [w(c) for w in writes], price=str(fill["price"]), quantity=str(fill["quantity"]),
+        stop=str(plan.stop_price), take_profit=str(plan.take_profit_price),
+    )
+    _send_protective(ex, position, requests)
+    return [PositionOpened(
+        position_id=position.id, symbol=position.symbol, side=position.side, entry_price=entry,
+        quantity=position.filled, stop_price=plan.stop_price, take_profit_price=plan.take_profit_price,
+        partial_price=plan.partial_price, risk_per_unit=plan.risk_per_unit, trailing_pct=plan.trailing_pct,
+        exit_mode=position.exit_mode,
+    )]
+
+
+def _protective_requests(ex: ExecutionActor, position: LivePosition, partial_quantity: Decimal) -> list[tuple[str, OrderRequest]]:
+    side, quantity = exit_side(position.side), position.open_quantity
+    number = position.stop_moves
+    found = [(Purpose.STOP, OrderRequest(client_order_id=client_order_id(ex.prefix, Purpose.STOP, position.id, number),
+                                         symbol=position.symbol, side=side, type=OrderType.STOP_MARKET, quantity=quantity,
+                                         trigger_price=position.stop_price, reduce_only=True))]
+    if position.take_profit_price is not None and Purpose.TAKE_PROFIT not in position.orders:
+        found.append((Purpose.TAKE_PROFIT, OrderRequest(
+            client_order_id=client_order_id(ex.prefix, Purpose.TAKE_PROFIT, position.id), symbol=position.symbol,
+            side=side, type=OrderType.TAKE_PROFIT_MARKET, quantity=quantity, trigger_price=position.take_profit_price,
+            reduce_only=True)))
+    if position.partial_price is not None and partial_quantity > 0 and Purpose.PARTIAL not in position.orders:
+        found.append((Purpose.PARTIAL, OrderRequest(
+            client_order_id=client_order_id(ex.prefix, Purpose.PARTIAL, position.id), symbol=position.symbol,
+            side=side, type=OrderType.TAKE_PROFIT_MARKET, quantity=partial_quantity, trigger_price=position.partial_price,
+            reduce_only=True)))
+    return found
+
+
+def _send_protective(ex: ExecutionActor, position: LivePosition, requests: list[tuple[str, OrderRequest]]) -> None:
+    now = ex.ctx.clock.now_ms()
+    for purpose, request in requests:
+        try:
+            ex.writes.append(_sent(ex.exchange.place_order(request)))
+        except OrderRejected as error:
+            ex.writes.append(_refused(request.client_order_id, error, now))
+            if purpose == Purpose.STOP and error.code == RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER:
+                close_position(ex, ClosePosition(position_id=position.id, reason="stop-loss already crossed"))
+                return
+            log.warning("%s %s order refused: %s", position.id, purpose, error)
+        except (OutcomeUnknown, RateLimited) as error:
+            log.warning("%s %s order outcome unknown (%s); reconciled at the next start", position.id, purpose, error)
+
+
+# --- exits --------------------------------------------------------------------------------
+
+
+def on_exit_fill(ex: ExecutionActor, position: LivePosition, purpose: str, fill: dict[str, Any]) -> list[PositionEvent]:
+    fill_write = lambda c: records.insert_fill(c, **fill)  # noqa: E731
+    if position.open_quantity <= 0 and position.state in (*LIVE_EXIT_STATES, PositionState.CLOSING):
+        reason = _close_reason(position, purpose)
+        _cancel_resting(ex, position, keep=purpose)
+        net = position.realized_pnl - position.fees
+        ex.fire(
+            position, "exit_filled", reason=reason, also=fill_write, pnl=str(net),
+            changes=dict(exit_price=position.exit_price, realized_pnl=position.realized_pnl, fees=position.fees,
+                         closed_at=fill["at"], close_reason=reason, details=position.details()),
+        )
+        ex.records.add(position.symbol, net, r_multiple(position, net))
+        ex.snapshot_equity_now(fill["at"])
+        return ex.finish(position, reason)
+    if purpose == Purpose.PARTIAL and position.state == PositionState.OPEN:
+        ex.fire(position, "partial_take_profit", reason=f"partial take-profit filled: {fill['quantity']} at {fill['price']}",
+                also=fill_write, changes=dict(realized_pnl=position.realized_pnl, fees=position.fees, details=position.details()))
+        return [PartialTakeProfitFilled(position_id=position.id)]
+    ex.writes.append(fill_write)
+    ex.writes.append(_position_numbers(ex, position))
+    return []
+
+
+def _close_reason(position: LivePosition, purpose: str) -> str:
+    if purpose == Purpose.STOP:
+        return "trailing stop" if position.stop_moves else "stop-loss"
+    if purpose == Purpose.EXIT:
+        return position.close_reason or "closed by the service"
+    return CLOSE_REASONS.get(purpose, purpose)
+
+
+def _cancel_resting(ex: ExecutionActor, position: LivePosition, keep: str) -> None:
+    for purpose, client_id in list(position.orders.items()):
+        if purpose == keep:
+            continue
+        try:
+            ex.exchange.cancel_order(position.symbol, client_id)
+        except OrderRejected:
+            continue  # already filled, expired or cancelled: nothing rests
+
+
+def _position_numbers(ex: ExecutionActor, position: LivePosition) -> Any:
+    from persistence.tables import POSITIONS
+
+    values = dict(filled_quantity=position.filled, realized_pnl=position.realized_pnl, fees=position.fees,
+                  stop_price=position.stop_price, details=position.details())
+    return lambda c: c.execute(POSITIONS.update().where(POSITIONS.c.id == position.id).values(**values))
+
+
+def move_stop(ex: ExecutionActor, command: MoveStop) -> None:
+    position = ex.live.get(command.position_id)
+    if position is None or position.state not in LIVE_EXIT_STATES or position.open_quantity <= 0:
+        return
+    old = position.orders.get(Purpose.STOP)
+    position.stop_moves += 1
+    previous_stop, position.stop_price = position.stop_price, command.stop_price
+    request = _protective_requests(ex, position, Decimal(0))[0][1]
+    ex.index(position, Purpose.STOP, request.client_order_id)
+    ex.writes.append(_order_row(ex, position.id, request.client_order_id, Purpose.STOP, request))
+    ex.writes.append(_position_numbers(ex, position))
+    ex._flush()  # write ahead: the new stop's row is durable before it is sent
+    try:
+        ex.writes.append(_sent(ex.exchange.place_order(request)))
+    except OrderRejected as error:
+        ex.writes.append(_refused(request.client_order_id, error, ex.ctx.clock.now_ms()))
+        position.stop_price = previous_stop
+        if old is not None:
+            ex.index(position, Purpose.STOP, old)
+        if error.code == RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER:
+            close_position(ex, ClosePosition(position_id=position.id, reason="trailing stop already crossed"))
+        return
+    if old is not None:  # only after the new stop rests: the position is never unprotected
+        try:
+            ex.exchange.cancel_order(position.symbol, old)
+        except OrderRejected:
+            pass
+
+
+def close_position(ex: ExecutionActor, command: ClosePosition) -> None:
+    position = ex.live.get(command.position_id)
+    if position is None or position.state not in LIVE_EXIT_STATES or position.open_quantity <= 0:
+        return
+    exit_number = sum(1 for p in position.orders if p == Purpose.EXIT)
+    request = OrderRequest(client_order_id=client_order_id(ex.prefix, Purpose.EXIT, position.id, exit_number),
+                           symbol=position.symbol, side=exit_side(position.side), type=OrderType.MARKET,
+                           quantity=position.open_quantity, reduce_only=True)
+    position.close_reason = command.reason
+    ex.index(position, Purpose.EXIT, request.client_order_id)
+    ex.fire(position, "close", reason=command.reason, also=_order_row(ex, position.id, request.client_order_id, Purpose.EXIT, request))
+    try:
+        ex.writes.append(_sent(ex.exchange.place_order(request)))
+    except OrderRejected as error:
+        ex.fire(position, "exit_failed", reason=f"exit order refused: {error.code} {error.message}",
+                also=_refused(request.client_order_id, error, ex.ctx.clock.now_ms()))
+    except (OutcomeUnknown, RateLimited) as error:
+        log.warning("%s exit order outcome unknown (%s); it is looked up at the next step", position.id, error)
+
+
+# --- unknown outcomes and restarts --------------------------------------------------------
+
+
+def resolve_unknown(ex: ExecutionActor) -> None:
+    """Look up, by client order id, every entry whose outcome is not known. Never resend."""
+    for position in [p for p in ex.live.values() if p.state in (PositionState.UNKNOWN, PositionState.PENDING_ENTRY)]:
+        _resolve_entry(ex, position)
+
+
+def _resolve_entry(ex: ExecutionActor, position: LivePosition) -> None:
+    entry_id = entry_client_id(ex, position)
+    try:
+        order = ex.exchange.get_order(position.symbol, entry_id)
+    except (OutcomeUnknown, RateLimited):
+        return  # still unknown: try again at the next step
+    if order is None:
+        ex.fire(position, "cancel", reason="entry order not found on the exchange by client order id: it was never placed")
+        ex.finish(position, "cancelled")
+    elif order.status in (OrderStatus.REJECTED, OrderStatus.CANCELED, OrderStatus.EXPIRED) and position.filled == 0:
+        ex.fire(position, "reject" if order.status is OrderStatus.REJECTED else "cancel",
+                reason=f"entry order found {order.status.lower()} by client order id")
+        ex.finish(position, "cancelled")
+    elif position.state == PositionState.PENDING_ENTRY:
+        ex.fire(position, "submit", reason="entry order found on the exchange by client order id after a restart",
+                also=_sent(order))
+
+
+def reconcile(ex: ExecutionActor) -> None:
+    """At (re)start: apply what happened while down, settle unresolved entries, re-protect open positions."""
+    ex.apply_exchange_events()
+    resolve_unknown(ex)
+    held = {p.symbol: p.quantity for p in ex.exchange.positions()}
+    for position in list(ex.live.values()):
+        if position.state in LIVE_EXIT_STATES and held.get(position.symbol, Decimal(0)) == 0:
+            ex.fire(position, "reconcile", reason="position closed on the exchange while the service was down",
+                    changes=dict(close_reason="closed on the exchange", closed_at=ex.ctx.clock.now_ms()))
+            ex.finish(position, "closed on the exchange")
+        elif position.state in LIVE_EXIT_STATES:
+            _reprotect(ex, position)
+    ex._flush()
+
+
+def _reprotect(ex: ExecutionActor, position: LivePosition) -> None:
+    missing = []
+    for purpose, client_id in list(position.orders.items()):
+        order = ex.exchange.get_order(position.symbol, client_id)
+        if order is None or (order.status.is_final and order.status is not OrderStatus.FILLED):
+            missing.append(purpose)
+            del position.orders[purpose]
+    if Purpose.STOP in missing:
+        position.stop_moves += 1
+    requests = [(p, r) for p, r in _protective_requests(ex, position, Decimal(0)) if p in missing]
+    for purpose, request in requests:
+        ex.index(position, purpose, request.client_order_id)
+        ex.writes.append(_order_row(ex, position.id, request.client_order_id, purpose, request))
+    if requests:
+        ex.writes.append(_position_numbers(ex, position))
+        ex._flush()
+        log.warning("%s: re-placing missing protective orders %s", position.id, [p for p, _ in requests])
+        _send_protective(ex, position, requests)

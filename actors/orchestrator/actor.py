@@ -1,0 +1,154 @@
+"""The orchestrator actor: the policy on every step, the trading gate, and the first screen of signals."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import replace
+from typing import Any
+
+from actors.base import SupervisedActor
+from actors.messages import DecisionReason, HaltGate, MarketSnapshot, PolicyUpdated, Signal, Step, TradingPolicy
+from actors.orchestrator.conditions import market_conditions
+from actors.orchestrator.gate_rules import gate_action
+from actors.orchestrator.policy import (
+    PolicyInputs, RiskState, SymbolPerformance, compute_policy, desired_gate, fallback_policy,
+)
+from actors.orchestrator.screen import screen_signal, static_policy
+from config import OrchestratorMode
+from persistence import records
+from persistence.operator import apply_gate_command
+from persistence.store import Store
+from state_machines import GateState, gate_machine
+
+log = logging.getLogger("quantum_trader.orchestrator")
+
+
+class OrchestratorActor(SupervisedActor):
+    name = "orchestrator"
+
+    def start_up(self) -> None:
+        self.store = Store(self.ctx.engine)
+        self.machine = gate_machine()
+        self.store.ensure_gate(at=self.ctx.clock.now_ms())
+        gate, mismatches = self.store.load_gate(self.machine)
+        assert gate is not None
+        self.gate = gate
+        settings = self.ctx.settings
+        self.flags = settings.orchestrator.flags
+        self.profile_name = settings.risk.profile
+        self.profile = settings.profile
+        self.policy: TradingPolicy | None = None
+        self.snapshots: dict[str, MarketSnapshot] = {}
+        self.decisions: list[dict[str, Any]] = []
+        if mismatches:
+            self._halt("gate state does not match its audit trail: " + "; ".join(m.describe() for m in mismatches))
+
+    def shut_down(self) -> None:
+        if hasattr(self, "store"):
+            self.store.close()
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case Step(stage="signals"):
+                self._cycle(message)
+            case HaltGate():
+                self._halt(message.reason)
+        return None
+
+    # --- one cycle ------------------------------------------------------------------------
+
+    def _cycle(self, step: Step) -> None:
+        now = self.ctx.clock.now_ms()
+        self._operator_commands(now)
+        for snapshot in step.snapshots:
+            self.snapshots[snapshot.symbol] = snapshot
+        policy, inputs = self._policy(step)
+        self._drive_gate(inputs, now)
+        self._publish(policy, inputs, now)
+        candidates = [s for s in step.signals if self._screen(s, policy, now)]
+        if self.decisions:
+            rows, self.decisions = self.decisions, []
+            self.store.write(lambda c: records.insert_decisions(c, rows))
+        self.tell("risk", replace(step, stage="policy", policy=policy, candidates=tuple(candidates)))
+
+    def _policy(self, step: Step) -> tuple[TradingPolicy, PolicyInputs | None]:
+        if not self.flags.enable_orchestrator:
+            return static_policy(self.ctx.settings), None
+        try:
+            inputs = self._inputs(step)
+            return compute_policy(inputs, self.profile, self.profile_name, self.ctx.settings.risk), inputs
+        except Exception as error:  # the table's fallback row: trading goes on, defensively
+            log.exception("policy failed; using the fallback policy")
+            return fallback_policy(self.profile, f"orchestrator raised {type(error).__name__}: {error}"), None
+
+    def _inputs(self, step: Step) -> PolicyInputs:
+        portfolio = step.portfolio
+        assert portfolio is not None
+        regime, volatility = market_conditions(tuple(self.snapshots.values()), self.ctx.settings.symbols[0])
+        equity = portfolio.equity
+        exposure = float(sum(p.risk_at_stop for p in portfolio.positions) / equity) if equity > 0 else 0.0
+        hold = self.gate.reason if self.gate.state in (GateState.LOCKED, GateState.HALTED) else ""
+        return PolicyInputs(
+            regime=regime, volatility=volatility,
+            risk_state=RiskState(daily_drawdown_pct=portfolio.daily_drawdown_pct, open_positions=len(portfolio.positions),
+                                 total_exposure_pct=exposure, losing_streak=portfolio.losing_streak),
+            performance=tuple(
+                SymbolPerformance(symbol=r.symbol, closed_trades=r.closed_trades, win_rate=r.wins / r.closed_trades,
+                                  avg_r=r.sum_r / r.closed_trades, pnl=r.pnl)
+                for r in portfolio.records if r.closed_trades
+            ),
+            spreads_bps=tuple((s.symbol, s.spread_bps) for s in self.snapshots.values()),
+            symbols=self.ctx.settings.symbols, gate_hold_reason=hold,
+        )
+
+    def _drive_gate(self, inputs: PolicyInputs | None, now: int) -> None:
+        drives = self.flags.enforcing and self.flags.use_for_trading_gate and inputs is not None
+        target, why = desired_gate(inputs, self.profile) if drives and inputs is not None else (None, "")
+        action = gate_action(self.gate.state, self.gate.reason, self.gate.locked_until, target, why, now)
+        if action is None:
+            return
+        payload = {} if action.locked_until is None else {"locked_until": action.locked_until}
+        self.store.fire(self.machine, self.gate, action.trigger, reason=action.reason, at=now, **payload)
+        log.warning("gate %s: %s", self.gate.state, action.reason)
+
+    def _publish(self, policy: TradingPolicy, inputs: PolicyInputs | None, now: int) -> None:
+        if policy == self.policy:
+            return
+        self.policy = policy
+        enforced = self.flags.enforcing
+        self.store.write(lambda c: records.insert_policy_snapshot(
+            c, at=now, enforced=enforced, policy=dataclasses.asdict(policy),
+            inputs=dataclasses.asdict(inputs) if inputs is not None else {}, note=policy.note))
+        self.tell("exits", PolicyUpdated(at=now, policy=policy, enforced=enforced))
+
+    def _screen(self, signal: Signal, policy: TradingPolicy, now: int) -> bool:
+        """Record a decision for a signal stopped here; True to pass it on to risk."""
+        verdict = screen_signal(signal, policy, self.flags, self.gate.state, self.gate.reason, self.ctx.settings)
+        if verdict is None:
+            return True
+        reason, detail = verdict
+        observed = self.flags.mode is OrchestratorMode.OBSERVE and reason is not DecisionReason.BLOCKED_BY_GATE
+        if observed:
+            reason, detail = DecisionReason.OBSERVED, f"would be {verdict[0]}: {detail}"
+        self.decisions.append(dict(
+            signal_id=signal.id, at=now, symbol=signal.symbol, side=str(signal.side), confidence=signal.confidence,
+            source=signal.source, reason=str(reason), detail=detail, position_id=None))
+        return observed  # OBSERVE records what it would have done, and blocks nothing
+
+    # --- operator ---------------------------------------------------------------------------
+
+    def _operator_commands(self, now: int) -> None:
+        pending = records.pending_operator_commands(self.store.connection)
+        self.store.connection.rollback()
+        for command_id, command, reason in pending:
+            outcome = self._apply_operator(command, reason, now)
+            self.store.write(lambda c, i=command_id, o=outcome: records.finish_operator_command(c, i, at=now, outcome=o))
+
+    def _apply_operator(self, command: str, reason: str, now: int) -> str:
+        return apply_gate_command(self.store, self.machine, self.gate, command, reason, now)
+
+    def _halt(self, reason: str) -> None:
+        if self.gate.state != GateState.HALTED:
+            self.store.fire(self.machine, self.gate, "halt", reason=reason, at=self.ctx.clock.now_ms())
+            log.error("gate halted: %s", reason)

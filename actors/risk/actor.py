@@ -1,0 +1,103 @@
+"""The risk actor: the global risk controller and sizing for every signal the orchestrator passed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from actors.base import SupervisedActor
+from actors.execution.book import position_id_for
+from actors.messages import DecisionReason, MarketSnapshot, OrderIntent, Signal, Step, TradingPolicy
+from actors.orchestrator.screen import STATIC_EXIT_MODE
+from actors.risk.limits import PositionLimits, check_new_position, correlation_lookup
+from actors.risk.sizing import SizingRejected, size_position
+from persistence import records
+from persistence.store import Store
+
+
+class RiskActor(SupervisedActor):
+    name = "risk"
+
+    def start_up(self) -> None:
+        self.store = Store(self.ctx.engine)
+        self.snapshots: dict[str, MarketSnapshot] = {}
+
+    def shut_down(self) -> None:
+        if hasattr(self, "store"):
+            self.store.close()
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, Step) and message.stage == "policy":
+            self._on_step(message)
+        return None
+
+    def _on_step(self, step: Step) -> None:
+        for snapshot in step.snapshots:
+            self.snapshots[snapshot.symbol] = snapshot
+        intents: list[OrderIntent] = []
+        decisions: list[dict[str, Any]] = []
+        if step.candidates:
+            assert step.portfolio is not None and step.policy is not None
+            self._assess(step, intents, decisions)
+        if decisions:
+            self.store.write(lambda c: records.insert_decisions(c, decisions))
+        self.tell("execution", replace(step, stage="intents", intents=tuple(intents)))
+
+    def _assess(self, step: Step, intents: list[OrderIntent], decisions: list[dict[str, Any]]) -> None:
+        settings, flags = self.ctx.settings, self.ctx.settings.orchestrator.flags
+        portfolio, policy = step.portfolio, step.policy
+        assert portfolio is not None and policy is not None
+        enforcing = flags.enforcing
+        limits = PositionLimits.from_policy(policy) if enforcing and flags.use_for_position_limits else PositionLimits.from_profile(settings.profile)
+        # Exposure is the open risk: what each position loses if its stop fills (DESIGN.md's caps are
+        # fractions of equity that only make sense against risk, not notional, at 1-2% risk per trade).
+        exposures = [(p.symbol, p.side, p.risk_at_stop) for p in portfolio.positions]
+        held = {p.symbol for p in portfolio.positions}
+        filters = dict(portfolio.filters)
+        correlation = correlation_lookup(step.correlations)
+        for signal in step.candidates:
+            verdict = self._one(signal, policy, portfolio.equity, limits, exposures, held, filters, correlation, enforcing)
+            if isinstance(verdict, OrderIntent):
+                intents.append(verdict)
+                exposures.append((signal.symbol, signal.side, verdict.quantity * verdict.stop_distance))
+                held.add(signal.symbol)
+            else:
+                decisions.append(self._decision(signal, *verdict))
+
+    def _one(self, signal: Signal, policy: TradingPolicy, equity: Decimal, limits: PositionLimits,
+             exposures: list[Any], held: set[str], filters: dict[str, Any], correlation: Any, enforcing: bool,
+             ) -> OrderIntent | tuple[DecisionReason, str]:
+        settings, flags = self.ctx.settings, self.ctx.settings.orchestrator.flags
+        if signal.symbol in held:
+            return DecisionReason.BLOCKED_BY_POSITION_LIMIT, f"{signal.symbol} already has a live position (one per symbol, one-way mode)"
+        snapshot, symbol_filters = self.snapshots.get(signal.symbol), filters.get(signal.symbol)
+        if snapshot is None or symbol_filters is None:
+            return DecisionReason.REJECTED_BY_SIZING, f"no market data or exchange filters for {signal.symbol} yet"
+        exit_mode = policy.exit_mode if enforcing and flags.use_for_exit_mode else STATIC_EXIT_MODE
+        scaled = enforcing and flags.use_for_risk_sizing
+        sized = size_position(
+            side=signal.side, price=Decimal(repr(snapshot.price)), atr=snapshot.atr, confidence=signal.confidence,
+            equity=equity, max_risk_pct=policy.max_risk_pct if scaled else settings.profile.base_risk_pct,
+            risk_profile=policy.risk_profile if scaled else str(settings.risk.profile), profile=settings.profile,
+            risk=settings.risk, exit_params=settings.exit_modes[exit_mode], filters=symbol_filters,
+        )
+        if isinstance(sized, SizingRejected):
+            return DecisionReason.REJECTED_BY_SIZING, sized.reason
+        verdict = check_new_position(
+            symbol=signal.symbol, side=signal.side, notional=sized.risk_at_stop, equity=equity,
+            open_exposures=tuple(exposures), limits=limits, correlation=correlation,
+            correlation_threshold=settings.risk.correlation_threshold,
+        )
+        if not verdict.allowed:
+            return verdict.reason, verdict.detail
+        note = f"risk {sized.risk_pct:.3%} ({', '.join(sized.adjustments) or 'no adjustments'}); {verdict.detail}"
+        return OrderIntent(
+            position_id=position_id_for(signal.id), signal=signal, quantity=sized.quantity,
+            reference_price=sized.entry_price, stop_distance=sized.stop_distance, exit_mode=exit_mode,
+            risk_pct=sized.risk_pct, note=note,
+        )
+
+    def _decision(self, signal: Signal, reason: DecisionReason, detail: str) -> dict[str, Any]:
+        return dict(signal_id=signal.id, at=self.ctx.clock.now_ms(), symbol=signal.symbol, side=str(signal.side),
+                    confidence=signal.confidence, source=signal.source, reason=str(reason), detail=detail, position_id=None)

@@ -1,0 +1,99 @@
+"""Plain writes beside the state machines: orders, fills, decisions, snapshots, heartbeat, commands.
+
+Each function takes a Connection inside the caller's transaction, so a caller can
+put it in the same transaction as a state change (`Store.fire(..., also=...)`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from persistence.tables import (
+    EQUITY_SNAPSHOTS, EXCHANGE_STATE, FILLS, HEARTBEAT, OPERATOR_COMMANDS, ORDERS, POLICY_SNAPSHOTS, SIGNAL_DECISIONS,
+)
+
+HEARTBEAT_ID = "service"
+
+
+def insert_order(connection: Connection, **values: Any) -> None:
+    connection.execute(insert(ORDERS).values(
+        filled_quantity=Decimal(0), average_price=None, reject_code=None, reject_message=None,
+        exchange_order_id=None, **values,
+    ))
+
+
+def update_order(connection: Connection, client_order_id: str, **values: Any) -> None:
+    connection.execute(update(ORDERS).where(ORDERS.c.client_order_id == client_order_id).values(**values))
+
+
+def insert_fill(connection: Connection, *, client_order_id: str, trade_id: str, quantity: Decimal, price: Decimal,
+                fee: Decimal, realized_pnl: Decimal, at: int) -> None:
+    order_id = select(ORDERS.c.id).where(ORDERS.c.client_order_id == client_order_id).scalar_subquery()
+    connection.execute(insert(FILLS).values(
+        order_id=order_id, trade_id=trade_id, quantity=quantity, price=price, fee=fee, realized_pnl=realized_pnl, at=at,
+    ))
+
+
+def insert_decisions(connection: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    rows = list(rows)
+    if rows:
+        connection.execute(insert(SIGNAL_DECISIONS), rows)
+
+
+def insert_policy_snapshot(connection: Connection, *, at: int, enforced: bool, policy: Mapping[str, Any],
+                           inputs: Mapping[str, Any], note: str) -> None:
+    connection.execute(insert(POLICY_SNAPSHOTS).values(
+        at=at, enforced=enforced, policy=json.dumps(policy, sort_keys=True, default=str),
+        inputs=json.dumps(inputs, sort_keys=True, default=str), note=note,
+    ))
+
+
+def insert_equity_snapshot(connection: Connection, *, at: int, equity: Decimal, wallet: Decimal,
+                           unrealized_pnl: Decimal, day_start_equity: Decimal, daily_drawdown_pct: float) -> None:
+    connection.execute(insert(EQUITY_SNAPSHOTS).values(
+        at=at, equity=equity, wallet=wallet, unrealized_pnl=unrealized_pnl, day_start_equity=day_start_equity,
+        daily_drawdown_pct=daily_drawdown_pct,
+    ))
+
+
+def save_exchange_state(connection: Connection, name: str, state: Mapping[str, Any], at: int) -> None:
+    text = json.dumps(state, sort_keys=True, separators=(",", ":"))
+    if connection.execute(select(EXCHANGE_STATE.c.name).where(EXCHANGE_STATE.c.name == name)).first() is None:
+        connection.execute(insert(EXCHANGE_STATE).values(name=name, state=text, updated_at=at))
+    else:
+        connection.execute(update(EXCHANGE_STATE).where(EXCHANGE_STATE.c.name == name).values(state=text, updated_at=at))
+
+
+def load_exchange_state(connection: Connection, name: str) -> dict[str, Any] | None:
+    text = connection.execute(select(EXCHANGE_STATE.c.state).where(EXCHANGE_STATE.c.name == name)).scalar()
+    return None if text is None else json.loads(text)
+
+
+def beat(connection: Connection, *, pid: int, started_at: int, at: int, version: str, prices: Mapping[str, str]) -> None:
+    values = {"pid": pid, "started_at": started_at, "at": at, "version": version, "prices": json.dumps(prices, sort_keys=True)}
+    if connection.execute(update(HEARTBEAT).where(HEARTBEAT.c.id == HEARTBEAT_ID).values(**values)).rowcount == 0:
+        connection.execute(insert(HEARTBEAT).values(id=HEARTBEAT_ID, **values))
+
+
+def add_operator_command(connection: Connection, *, command: str, reason: str, at: int) -> int:
+    result = connection.execute(insert(OPERATOR_COMMANDS).values(command=command, reason=reason, at=at, processed_at=None, outcome=None))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def pending_operator_commands(connection: Connection) -> list[tuple[int, str, str]]:
+    query = (
+        select(OPERATOR_COMMANDS.c.id, OPERATOR_COMMANDS.c.command, OPERATOR_COMMANDS.c.reason)
+        .where(OPERATOR_COMMANDS.c.processed_at.is_(None)).order_by(OPERATOR_COMMANDS.c.id)
+    )
+    return [tuple(row) for row in connection.execute(query)]  # type: ignore[misc]
+
+
+def finish_operator_command(connection: Connection, command_id: int, *, at: int, outcome: str) -> None:
+    connection.execute(
+        update(OPERATOR_COMMANDS).where(OPERATOR_COMMANDS.c.id == command_id).values(processed_at=at, outcome=outcome)
+    )

@@ -1,0 +1,250 @@
+"""Read a finished replay database (read-only, SQLAlchemy Core) into plain run data.
+
+Nothing here writes: the engine comes from `persistence.db.open_read_only`, so a
+report can be built beside, or long after, the run that made the database.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, func, select
+
+from persistence.tables import EQUITY_SNAPSHOTS, POLICY_SNAPSHOTS, POSITIONS, SIGNAL_DECISIONS, TRANSITIONS
+from service.report.metrics import EquityCurve, TradeOutcome
+from state_machines.gate import GATE_TABLE
+from state_machines.position import PositionState
+
+ZERO = Decimal(0)
+_DETAIL_IN_PARENTHESES = re.compile(r"\s*\([^()]*\)")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClosedTrade:
+    """One closed position, money exact."""
+
+    id: str
+    symbol: str
+    side: str
+    entry_price: Decimal | None
+    exit_price: Decimal | None
+    quantity: Decimal
+    realized_pnl: Decimal
+    fees: Decimal
+    opened_at: int | None
+    closed_at: int | None
+    close_reason: str | None
+    exit_mode: str
+    initial_risk: Decimal | None  # money lost at the initial stop, when the position recorded it
+
+    @property
+    def net_pnl(self) -> Decimal:
+        return self.realized_pnl - self.fees
+
+    @property
+    def r_multiple(self) -> float | None:
+        if self.initial_risk is None or self.initial_risk <= 0:
+            return None
+        return float(self.net_pnl / self.initial_risk)
+
+    def outcome(self) -> TradeOutcome:
+        return TradeOutcome(
+            realized_pnl=float(self.realized_pnl), fees=float(self.fees),
+            opened_at=self.opened_at, closed_at=self.closed_at, r_multiple=self.r_multiple,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GateEventCount:
+    trigger: str
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GateEvent:
+    at: int
+    source: str
+    dest: str
+    trigger: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunData:
+    trades: tuple[ClosedTrade, ...]
+    open_since: tuple[int, ...]  # opened_at of positions still open when the run ended
+    positions_by_state: Mapping[str, int]
+    equity: EquityCurve
+    gate_events: tuple[GateEvent, ...]
+    gate_events_by_reason: tuple[GateEventCount, ...]
+    decisions_by_reason: Mapping[str, int]
+    policy_snapshots: int
+    enforced_policy_snapshots: int
+    transitions: int
+
+
+def reason_key(reason: str) -> str:
+    """A gate reason without its figures, so events group by cause.
+
+    The orchestrator writes reasons like "Daily DD limit hit (-4.12%); EXTREME volatility":
+    the parenthesised figures differ on every event, the causes do not.
+    """
+    parts = (_SPACES.sub(" ", _DETAIL_IN_PARENTHESES.sub("", part)).strip() for part in reason.split(";"))
+    return "; ".join(part for part in parts if part) or "(no reason)"
+
+
+def collect(engine: Engine) -> RunData:
+    with engine.connect() as connection:
+        position_rows = connection.execute(
+            select(POSITIONS).order_by(POSITIONS.c.id)
+        ).mappings().all()
+        equity_rows = connection.execute(
+            select(EQUITY_SNAPSHOTS.c.at, EQUITY_SNAPSHOTS.c.equity).order_by(EQUITY_SNAPSHOTS.c.at, EQUITY_SNAPSHOTS.c.id)
+        ).all()
+        gate_rows = connection.execute(
+            select(TRANSITIONS.c.at, TRANSITIONS.c.source, TRANSITIONS.c.dest, TRANSITIONS.c.trigger, TRANSITIONS.c.reason)
+            .where(TRANSITIONS.c.machine == GATE_TABLE.name)
+            .order_by(TRANSITIONS.c.at, TRANSITIONS.c.id)
+        ).all()
+        decision_rows = connection.execute(
+            select(SIGNAL_DECISIONS.c.reason, func.count()).group_by(SIGNAL_DECISIONS.c.reason)
+        ).all()
+        policy_rows = connection.execute(
+            select(POLICY_SNAPSHOTS.c.enforced, func.count()).group_by(POLICY_SNAPSHOTS.c.enforced)
+        ).all()
+        transition_count = connection.execute(select(func.count()).select_from(TRANSITIONS)).scalar_one()
+    gate_events = tuple(
+        GateEvent(at=row.at, source=row.source, dest=row.dest, trigger=row.trigger, reason=row.reason)
+        for row in gate_rows
+    )
+    return RunData(
+        trades=tuple(sorted(
+            (_trade(row) for row in position_rows if row["state"] == PositionState.CLOSED), key=_trade_order,
+        )),
+        open_since=tuple(
+            row["opened_at"] for row in position_rows
+            if row["opened_at"] is not None and row["state"] in _OPEN_STATES
+        ),
+        positions_by_state=dict(sorted(Counter(str(row["state"]) for row in position_rows).items())),
+        equity=EquityCurve(
+            at=tuple(int(row.at) for row in equity_rows),
+            equity=tuple(float(row.equity) for row in equity_rows),
+        ),
+        gate_events=gate_events,
+        gate_events_by_reason=_count_gate_events(gate_events),
+        decisions_by_reason={str(reason): int(count) for reason, count in sorted(decision_rows)},
+        policy_snapshots=sum(int(count) for _, count in policy_rows),
+        enforced_policy_snapshots=sum(int(count) for enforced, count in policy_rows if enforced),
+        transitions=int(transition_count),
+    )
+
+
+# Holding (or possibly holding) a position on the exchange: exposure until the run's end.
+_OPEN_STATES = frozenset({PositionState.OPEN, PositionState.PARTIALLY_CLOSED, PositionState.CLOSING, PositionState.UNKNOWN})
+
+
+def _trade_order(trade: ClosedTrade) -> tuple[int, str]:
+    # Sorted here, not in SQL: backends disagree on where NULL times sort.
+    return (trade.closed_at if trade.closed_at is not None else -1, trade.id)
+
+
+def _count_gate_events(events: tuple[GateEvent, ...]) -> tuple[GateEventCount, ...]:
+    counts = Counter((event.trigger, reason_key(event.reason)) for event in events)
+    return tuple(
+        GateEventCount(trigger=trigger, reason=reason, count=count)
+        for (trigger, reason), count in sorted(counts.items())
+    )
+
+
+def _trade(row: Mapping[str, Any]) -> ClosedTrade:
+    filled = row["filled_quantity"] or ZERO
+    details = _details(row["details"])
+    return ClosedTrade(
+        id=row["id"], symbol=row["symbol"], side=row["side"],
+        entry_price=row["entry_price"], exit_price=row["exit_price"],
+        # A closed position's size is what was filled; the ordered quantity only if nothing was recorded.
+        quantity=filled if filled > 0 else row["quantity"],
+        realized_pnl=row["realized_pnl"] or ZERO, fees=row["fees"] or ZERO,
+        opened_at=row["opened_at"], closed_at=row["closed_at"],
+        close_reason=row["close_reason"], exit_mode=row["exit_mode"],
+        initial_risk=_initial_risk(details, filled),
+    )
+
+
+def _details(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _initial_risk(details: Mapping[str, Any], quantity: Decimal) -> Decimal | None:
+    """The money at risk when the position opened, for R multiples.
+
+    The stop on the row may have trailed since, so only what the execution actor recorded
+    at entry counts: `risk_per_unit` x filled quantity (as its own R uses), else a money
+    figure `risk_at_stop`. Unknown risk gives no R, rather than an R of 0 that would drag
+    the average.
+    """
+    per_unit = _decimal(details.get("risk_per_unit"))
+    if per_unit is not None and per_unit > 0 and quantity > 0:
+        return per_unit * quantity
+    money = _decimal(details.get("risk_at_stop"))
+    return money if money is not None and money > 0 else None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+# Fixed rounding keeps the JSON text stable across platforms' last-bit float noise.
+FLOAT_DIGITS = 6
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON data with stable text: floats rounded to FLOAT_DIGITS, Decimals as exact text."""
+    if isinstance(value, Enum):  # before str and int: StrEnum and IntEnum are both
+        return jsonable(value.value)
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if not math.isfinite(number):
+            return None
+        rounded = round(number, FLOAT_DIGITS)
+        return 0.0 if rounded == 0 else rounded  # no "-0.0"
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, Decimal):
+        return str(value) if value.is_finite() else None
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(jsonable(k)): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [jsonable(v) for v in value]
+        return sorted(items, key=dumps) if isinstance(value, set | frozenset) else items
+    raise TypeError(f"cannot put {type(value).__name__} in a report")
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -1,0 +1,475 @@
+"""The fake exchange's account and matching engine: no I/O, one lock, Binance's rules.
+
+One USDT-margined account in one-way mode. Market orders fill at once at the
+current price of the symbol (set by the test). Conditional orders
+(STOP_MARKET / TAKE_PROFIT_MARKET) live in the "algo service" until the price
+path crosses their trigger; then a market order is created and filled, as on
+Binance since 2025-12. When one price move could trigger both a stop and a
+take-profit, the stop fills first: the worse outcome, as the paper exchange does.
+
+Every request's effects are produced as user-stream / market-stream event dicts
+queued here; the server drains and broadcasts them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tests.fake_binance import shapes
+from tests.fake_binance.shapes import ZERO, AlgoOrder, Order
+
+CONDITIONAL = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
+INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000}
+
+
+class ApiError(Exception):
+    """A Binance error response: HTTP status plus {"code", "msg"} body."""
+
+    def __init__(self, status: int, code: int, msg: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(f"{status} {code} {msg}")
+        self.status, self.code, self.msg, self.headers = status, code, msg, headers or {}
+
+
+def _bad(code: int, msg: str) -> ApiError:
+    return ApiError(400, code, msg)
+
+
+class Engine:
+    def __init__(
+        self, exchange_info: dict[str, Any], *, clock: Callable[[], int], balance: Decimal = Decimal("10000"),
+        fee_rate: Decimal = Decimal("0.0004"), default_leverage: int = 20,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.exchange_info = exchange_info
+        self._clock = clock
+        self.filters: dict[str, dict[str, Decimal]] = {}
+        for s in exchange_info["symbols"]:
+            f = {x["filterType"]: x for x in s["filters"]}
+            self.filters[s["symbol"]] = {
+                "tick": Decimal(f["PRICE_FILTER"]["tickSize"]), "step": Decimal(f["LOT_SIZE"]["stepSize"]),
+                "min_qty": Decimal(f["LOT_SIZE"]["minQty"]), "min_notional": Decimal(f["MIN_NOTIONAL"]["notional"]),
+            }
+        self.wallet = Decimal(balance)
+        self.fee_rate = fee_rate
+        self.default_leverage = default_leverage
+        self.leverage: dict[str, int] = {}
+        self.dual_side = False
+        self.prices: dict[str, Decimal] = {}
+        self.positions: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (signed qty, entry price)
+        self.orders: dict[int, Order] = {}
+        self.orders_by_cid: dict[str, Order] = {}
+        self.algos: dict[int, AlgoOrder] = {}
+        self.algos_by_cid: dict[str, AlgoOrder] = {}
+        self.trades: list[dict[str, Any]] = []
+        self.candles: dict[tuple[str, str], list[list[Any]]] = {}
+        self.cid_counts: Counter[str] = Counter()
+        self.user_events: list[dict[str, Any]] = []
+        self.market_events: list[tuple[str, dict[str, Any]]] = []  # (stream name, payload)
+        self.split_fills = 1  # set by faults: the next market order fills in this many trades
+        self.expire_remainder = False  # ... and only the first of them executes
+        self._ids = itertools.count(4_000_000_000)
+        self._algo_ids = itertools.count(1_000_000_033_000_000)
+        self._trade_ids = itertools.count(200_000_000)
+        self._auto_ids = itertools.count(1)
+
+    def now(self) -> int:
+        return self._clock()
+
+    # --- account queries -------------------------------------------------------------------
+
+    def upnl(self, symbol: str) -> Decimal:
+        qty, entry = self.positions.get(symbol, (ZERO, ZERO))
+        price = self.prices.get(symbol, entry)
+        return (price - entry) * qty
+
+    def total_upnl(self) -> Decimal:
+        return sum((self.upnl(s) for s in self.positions), ZERO)
+
+    def _used_margin(self) -> Decimal:
+        return sum(
+            (abs(q) * self.prices.get(s, e) / self.leverage.get(s, self.default_leverage)
+             for s, (q, e) in self.positions.items()), ZERO,
+        )
+
+    def available(self) -> Decimal:
+        return self.wallet + self.total_upnl() - self._used_margin()
+
+    # --- validation helpers ------------------------------------------------------------------
+
+    def _symbol(self, params: dict[str, str]) -> str:
+        symbol = params.get("symbol")
+        if not symbol:
+            raise _bad(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
+        if symbol not in self.filters:
+            raise _bad(-1121, "Invalid symbol.")
+        return symbol
+
+    @staticmethod
+    def _decimal(params: dict[str, str], name: str) -> Decimal:
+        try:
+            value = Decimal(params[name])
+        except (KeyError, InvalidOperation):
+            raise _bad(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.") from None
+        return value
+
+    @staticmethod
+    def _reduce_only(params: dict[str, str]) -> bool:
+        value = params.get("reduceOnly", "false")
+        if value not in ("true", "false"):  # Binance is strict: "True" is refused
+            raise _bad(-1130, "Data sent for parameter 'reduceOnly' is not valid.")
+        return value == "true"
+
+    def _check_quantity(self, symbol: str, qty: Decimal) -> None:
+        f = self.filters[symbol]
+        if qty <= 0:
+            raise _bad(-4003, "Quantity less than or equal to zero.")
+        if qty % f["step"] != 0:
+            raise _bad(-1111, "Precision is over the maximum defined for this asset.")
+        if qty < f["min_qty"]:
+            raise _bad(-4004, "Quantity less than min quantity.")
+
+    def _reduces(self, symbol: str, side: str) -> bool:
+        qty = self.positions.get(symbol, (ZERO, ZERO))[0]
+        return (qty > 0 and side == "SELL") or (qty < 0 and side == "BUY")
+
+    def _price(self, symbol: str) -> Decimal:
+        price = self.prices.get(symbol)
+        if price is None:
+            raise ApiError(503, -1001, "Internal error; unable to process your request. Please try again.")
+        return price
+
+    # --- regular orders --------------------------------------------------------------------------
+
+    def new_order(self, params: dict[str, str]) -> dict[str, Any]:
+        cid = params.get("newClientOrderId") or f"fake-{next(self._auto_ids)}"
+        self.cid_counts[cid] += 1
+        symbol = self._symbol(params)
+        order_type = params.get("type", "")
+        if order_type in CONDITIONAL or order_type.startswith(("STOP", "TAKE_PROFIT", "TRAILING")):
+            raise _bad(-4120, "Order type not supported for this endpoint. Please use the Algo Order API "
+                              "endpoints instead.")
+        if order_type != "MARKET":
+            raise _bad(-1116, "Invalid orderType.")
+        side = params.get("side", "")
+        if side not in ("BUY", "SELL"):
+            raise _bad(-1117, "Invalid side.")
+        if cid in self.orders_by_cid:
+            raise _bad(-4116, "ClientOrderId is duplicated.")
+        qty = self._decimal(params, "quantity")
+        self._check_quantity(symbol, qty)
+        reduce_only = self._reduce_only(params)
+        price = self._price(symbol)
+        if reduce_only and not self._reduces(symbol, side):
+            raise _bad(-2022, "ReduceOnly Order is rejected.")
+        if not reduce_only:
+            min_notional = self.filters[symbol]["min_notional"]
+            if qty * price < min_notional:
+                raise _bad(-4164, f"Order's notional must be no smaller than {shapes.fmt(min_notional)} "
+                                  "(unless you choose reduce only).")
+            leverage = self.leverage.get(symbol, self.default_leverage)
+            if not self._reduces(symbol, side) and qty * price / leverage > self.available():
+                raise _bad(-2019, "Margin is insufficient.")
+        order = self._create_order(symbol, cid, side, "MARKET", "MARKET", qty, reduce_only, None)
+        self._execute_market(order, price)
+        if params.get("newOrderRespType") == "RESULT":
+            return shapes.order_rest(order, with_cum_qty=True)
+        # ACK (the default): the response is written before the fill, as Binance's is.
+        return shapes.order_rest(replace(order, status="NEW", executed=ZERO, cum_quote=ZERO), with_cum_qty=True)
+
+    def _create_order(
+        self, symbol: str, cid: str, side: str, type_: str, orig_type: str, qty: Decimal, reduce_only: bool,
+        stop_price: Decimal | None,
+    ) -> Order:
+        now = self.now()
+        order = Order(order_id=next(self._ids), client_id=cid, symbol=symbol, side=side, type=type_,
+                      orig_type=orig_type, quantity=qty, reduce_only=reduce_only, time=now, update_time=now,
+                      stop_price=stop_price)
+        self.orders[order.order_id] = order
+        self.orders_by_cid[cid] = order
+        self.user_events.append(shapes.order_trade_update(order, exec_type="NEW", at=now))
+        return order
+
+    def _execute_market(self, order: Order, price: Decimal, exec_type: str = "TRADE") -> None:
+        qty = order.quantity
+        if order.reduce_only:
+            position = self.positions.get(order.symbol, (ZERO, ZERO))[0]
+            qty = min(qty, abs(position)) if self._reduces(order.symbol, order.side) else ZERO
+        parts = self._split(order.symbol, qty)
+        self.split_fills, expire, self.expire_remainder = 1, self.expire_remainder, False
+        if expire and len(parts) > 1:
+            parts = parts[:1]
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            self._fill(order, part, price, exec_type, final=last and not expire)
+        if order.executed < order.quantity and (expire or qty == 0 or order.reduce_only):
+            order.status, order.update_time = "EXPIRED", self.now()
+            self.user_events.append(shapes.order_trade_update(order, exec_type="EXPIRED", at=order.update_time))
+        self._expire_stale_algos(order.symbol)
+
+    def _split(self, symbol: str, qty: Decimal) -> list[Decimal]:
+        if qty <= 0:
+            return []
+        step = self.filters[symbol]["step"]
+        n = max(1, min(self.split_fills, int(qty / step)))
+        base = (qty / n // step) * step
+        return [base] * (n - 1) + [qty - base * (n - 1)]
+
+    def _fill(self, order: Order, qty: Decimal, price: Decimal, exec_type: str, *, final: bool) -> None:
+        now = self.now()
+        realized = self._apply_position(order.symbol, order.side, qty, price)
+        fee = (qty * price * self.fee_rate).quantize(Decimal("0.00000001"))
+        self.wallet += realized - fee
+        order.executed += qty
+        order.cum_quote += qty * price
+        order.status = "FILLED" if final or order.executed >= order.quantity else "PARTIALLY_FILLED"
+        order.update_time = now
+        trade_id = next(self._trade_ids)
+        self.trades.append({
+            "symbol": order.symbol, "id": trade_id, "orderId": order.order_id, "side": order.side,
+            "price": shapes.fmt(price), "qty": shapes.fmt(qty), "realizedPnl": shapes.fmt(realized, 8),
+            "marginAsset": "USDT", "quoteQty": shapes.fmt(qty * price), "commission": shapes.fmt(fee, 8),
+            "commissionAsset": "USDT", "time": now, "positionSide": "BOTH", "buyer": order.side == "BUY",
+            "maker": False,
+        })
+        self.user_events.append(shapes.order_trade_update(
+            order, exec_type=exec_type, at=now, last_qty=qty, last_price=price, fee=fee, trade_id=trade_id,
+            realized=realized,
+        ))
+        self.user_events.append(self._account_update(order.symbol, realized))
+
+    def _apply_position(self, symbol: str, side: str, qty: Decimal, price: Decimal) -> Decimal:
+        signed = qty if side == "BUY" else -qty
+        pos, entry = self.positions.get(symbol, (ZERO, ZERO))
+        realized = ZERO
+        if pos == 0 or (pos > 0) == (signed > 0):
+            new = pos + signed
+            entry = (abs(pos) * entry + qty * price) / abs(new)
+        else:
+            closed = min(abs(pos), qty)
+            realized = (price - entry) * closed * (1 if pos > 0 else -1)
+            new = pos + signed
+            if new != 0 and (new > 0) != (pos > 0):
+                entry = price  # flipped: the remainder opened at this price
+        if new == 0:
+            self.positions.pop(symbol, None)
+        else:
+            self.positions[symbol] = (new, entry)
+        return realized
+
+    def _account_update(self, symbol: str, realized: Decimal, reason: str = "ORDER") -> dict[str, Any]:
+        qty, entry = self.positions.get(symbol, (ZERO, ZERO))
+        return shapes.account_update(at=self.now(), reason=reason, wallet=self.wallet,
+                                     positions=[(symbol, qty, entry, realized, self.upnl(symbol))])
+
+    def _find_order(self, params: dict[str, str]) -> Order | None:
+        if "orderId" in params:
+            order = self.orders.get(int(params["orderId"]))
+        elif "origClientOrderId" in params:
+            order = self.orders_by_cid.get(params["origClientOrderId"])
+        else:
+            raise _bad(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        return order if order is not None and order.symbol == params.get("symbol") else None
+
+    def get_order(self, params: dict[str, str]) -> dict[str, Any]:
+        self._symbol(params)
+        order = self._find_order(params)
+        if order is None:
+            raise _bad(-2013, "Order does not exist.")
+        return shapes.order_rest(order)
+
+    def cancel_order(self, params: dict[str, str]) -> dict[str, Any]:
+        self._symbol(params)
+        order = self._find_order(params)
+        if order is None or order.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise _bad(-2011, "Unknown order sent.")
+        order.status, order.update_time = "CANCELED", self.now()
+        self.user_events.append(shapes.order_trade_update(order, exec_type="CANCELED", at=order.update_time))
+        return shapes.order_rest(order, with_cum_qty=True)
+
+    def open_orders(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        symbol = params.get("symbol")
+        return [shapes.order_rest(o) for o in self.orders.values()
+                if o.status in ("NEW", "PARTIALLY_FILLED") and symbol in (None, o.symbol)]
+
+    def user_trades(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        symbol = self._symbol(params)
+        order_id = int(params["orderId"]) if "orderId" in params else None
+        start = int(params.get("startTime", 0))
+        return [t for t in self.trades if t["symbol"] == symbol and t["time"] >= start
+                and order_id in (None, t["orderId"])]
+
+    # --- algo (conditional) orders ----------------------------------------------------------------
+
+    def new_algo(self, params: dict[str, str]) -> dict[str, Any]:
+        cid = params.get("clientAlgoId") or f"fake-algo-{next(self._auto_ids)}"
+        self.cid_counts[cid] += 1
+        symbol = self._symbol(params)
+        if params.get("algoType") != "CONDITIONAL":
+            raise _bad(-1102, "Mandatory parameter 'algoType' was not sent, was empty/null, or malformed.")
+        order_type = params.get("type", "")
+        if order_type not in CONDITIONAL:
+            raise _bad(-1116, "Invalid orderType.")
+        side = params.get("side", "")
+        if side not in ("BUY", "SELL"):
+            raise _bad(-1117, "Invalid side.")
+        if cid in self.algos_by_cid:
+            raise _bad(-4116, "ClientOrderId is duplicated.")
+        qty = self._decimal(params, "quantity")
+        self._check_quantity(symbol, qty)
+        trigger = self._decimal(params, "triggerPrice")
+        if trigger <= 0 or trigger % self.filters[symbol]["tick"] != 0:
+            raise _bad(-4014, "Price not increased by tick size.")
+        reduce_only = self._reduce_only(params)
+        if reduce_only and not self._reduces(symbol, side):
+            raise _bad(-2022, "ReduceOnly Order is rejected.")
+        price = self.prices.get(symbol)
+        probe = AlgoOrder(algo_id=0, client_algo_id=cid, symbol=symbol, side=side, order_type=order_type,
+                          quantity=qty, trigger_price=trigger, reduce_only=reduce_only, working_type="", create_time=0)
+        if price is not None and _triggered(probe, price):
+            raise _bad(-2021, "Order would immediately trigger.")
+        now = self.now()
+        algo = AlgoOrder(algo_id=next(self._algo_ids), client_algo_id=cid, symbol=symbol, side=side,
+                         order_type=order_type, quantity=qty, trigger_price=trigger, reduce_only=reduce_only,
+                         working_type=params.get("workingType", "CONTRACT_PRICE"), create_time=now, update_time=now)
+        self.algos[algo.algo_id] = algo
+        self.algos_by_cid[cid] = algo
+        self.user_events.append(shapes.algo_update(algo, at=now))
+        return shapes.algo_rest(algo)
+
+    def _find_algo(self, params: dict[str, str]) -> AlgoOrder | None:
+        if "algoId" in params:
+            return self.algos.get(int(params["algoId"]))
+        if "clientAlgoId" in params:
+            return self.algos_by_cid.get(params["clientAlgoId"])
+        raise _bad(-1102, "Param 'clientAlgoId' or 'algoId' must be sent, but both were empty/null!")
+
+    def get_algo(self, params: dict[str, str]) -> dict[str, Any]:
+        algo = self._find_algo(params)
+        if algo is None:
+            raise _bad(-2013, "Order does not exist.")
+        return shapes.algo_rest(algo)
+
+    def cancel_algo(self, params: dict[str, str]) -> dict[str, Any]:
+        algo = self._find_algo(params)
+        if algo is None or algo.status != "NEW":
+            raise _bad(-2011, "Unknown order sent.")
+        self._end_algo(algo, "CANCELED")
+        return {"algoId": algo.algo_id, "clientAlgoId": algo.client_algo_id, "code": "200", "msg": "success"}
+
+    def open_algos(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        symbol = params.get("symbol")
+        return [shapes.algo_rest(a) for a in self.algos.values() if a.status == "NEW" and symbol in (None, a.symbol)]
+
+    def _end_algo(self, algo: AlgoOrder, status: str, reason: str = "") -> None:
+        algo.status, algo.update_time = status, self.now()
+        self.user_events.append(shapes.algo_update(algo, at=algo.update_time, reason=reason))
+
+    def _expire_stale_algos(self, symbol: str) -> None:
+        """Reduce-only conditional orders with nothing left to reduce are removed by the system."""
+        for algo in list(self.algos.values()):
+            if algo.symbol == symbol and algo.status == "NEW" and algo.reduce_only and not self._reduces(
+                    symbol, algo.side):
+                self._end_algo(algo, "EXPIRED", "Reduce Only reject")
+
+    def _trigger(self, algo: AlgoOrder, price: Decimal) -> None:
+        now = self.now()
+        algo.status, algo.trigger_time, algo.update_time = "TRIGGERING", now, now
+        self.user_events.append(shapes.algo_update(algo, at=now))
+        # The triggered order gets its own client id: lookups by the algo's client id stay on the algo.
+        order = self._create_order(algo.symbol, f"algo-{algo.algo_id}", algo.side, "MARKET", algo.order_type,
+                                   algo.quantity, algo.reduce_only, algo.trigger_price)
+        self.user_events.pop()  # the NEW of the actual order comes after TRIGGERED, as on Binance
+        algo.actual_order_id, algo.status = order.order_id, "TRIGGERED"
+        self.user_events.append(shapes.algo_update(algo, at=now))
+        self.user_events.append(shapes.order_trade_update(order, exec_type="NEW", at=now))
+        self._execute_market(order, price)
+        algo.fills = [(order.executed, order.avg_price)] if order.executed else []
+        self._end_algo(algo, "FINISHED")
+
+    # --- the price path ----------------------------------------------------------------------------
+
+    def set_price(self, symbol: str, price: Decimal) -> None:
+        """A trade at `price`: resting conditional orders through it fill at it (a gap fills at the gap)."""
+        self.prices[symbol] = price
+        self._emit_mark(symbol)
+        self._trigger_all(symbol, [(a, price) for a in self._triggered_by(symbol, price)])
+
+    def push_candle(self, symbol: str, interval: str, open_time: int, o: Decimal, h: Decimal, low: Decimal,
+                    c: Decimal, v: Decimal) -> None:
+        """A closed candle: triggers at the open fill at the open; inside it, at their trigger price."""
+        self.prices[symbol] = o
+        at_open = [(a, o) for a in self._triggered_by(symbol, o)]
+        self._trigger_all(symbol, at_open)
+        inside = {a.algo_id: a for a in self._triggered_by(symbol, low) + self._triggered_by(symbol, h)}.values()
+        self._trigger_all(symbol, [(a, a.trigger_price) for a in inside])
+        self.prices[symbol] = c
+        close_time = open_time + INTERVAL_MS[interval] - 1
+        self.candles.setdefault((symbol, interval), []).append(shapes.kline_row(open_time, close_time, o, h, low, c, v))
+        stream = f"{symbol.lower()}@kline_{interval}"
+        self.market_events.append((stream, shapes.kline_event(
+            symbol=symbol, interval=interval, open_time=open_time, close_time=close_time, o=o, h=h, low=low, c=c,
+            v=v, closed=True, at=close_time + 1)))
+        self._emit_mark(symbol)
+
+    def _triggered_by(self, symbol: str, price: Decimal) -> list[AlgoOrder]:
+        return [a for a in self.algos.values() if a.symbol == symbol and a.status == "NEW" and _triggered(a, price)]
+
+    def _trigger_all(self, symbol: str, pending: Iterable[tuple[AlgoOrder, Decimal]]) -> None:
+        ranked = sorted(pending, key=lambda p: (p[0].order_type != "STOP_MARKET", p[0].algo_id))
+        for algo, price in ranked:
+            if algo.status == "NEW":  # an earlier fill may have expired it
+                self._trigger(algo, price)
+
+    def _emit_mark(self, symbol: str) -> None:
+        now = self.now()
+        self.market_events.append((f"{symbol.lower()}@markPrice", shapes.mark_price_event(
+            symbol=symbol, mark=self.prices[symbol], at=now, next_funding=_next_funding(now))))
+
+    def premium(self, params: dict[str, str]) -> dict[str, Any] | list[dict[str, Any]]:
+        now = self.now()
+        rows = {s: shapes.premium_index(symbol=s, mark=p, at=now, next_funding=_next_funding(now))
+                for s, p in self.prices.items()}
+        if "symbol" in params:
+            symbol = self._symbol(params)
+            if symbol not in rows:
+                raise ApiError(503, -1001, "Internal error; unable to process your request. Please try again.")
+            return rows[symbol]
+        return list(rows.values())
+
+    def klines(self, params: dict[str, str]) -> list[list[Any]]:
+        symbol = self._symbol(params)
+        rows = self.candles.get((symbol, params.get("interval", "1m")), [])
+        start, end = int(params.get("startTime", 0)), int(params.get("endTime", 2**62))
+        rows = [r for r in rows if start <= r[0] <= end]
+        return rows[-int(params.get("limit", 500)):]
+
+    # --- events outside the service -------------------------------------------------------------
+
+    def close_outside(self, symbol: str, *, liquidation: bool) -> None:
+        """Close the whole position as Binance's liquidation engine or a person on the website would."""
+        qty, _ = self.positions.get(symbol, (ZERO, ZERO))
+        if qty == 0:
+            raise ValueError(f"no position on {symbol}")
+        side = "SELL" if qty > 0 else "BUY"
+        prefix = "autoclose-" if liquidation else "web_"
+        order = self._create_order(symbol, f"{prefix}{next(self._ids)}", side, "MARKET", "MARKET", abs(qty),
+                                   True, None)
+        if liquidation:
+            self.user_events.pop()  # a liquidation arrives as a single CALCULATED fill
+        self._execute_market(order, self._price(symbol), "CALCULATED" if liquidation else "TRADE")
+
+
+def _triggered(algo: AlgoOrder, price: Decimal) -> bool:
+    rises = (algo.order_type == "STOP_MARKET") == (algo.side == "BUY")
+    return price >= algo.trigger_price if rises else price <= algo.trigger_price
+
+
+def _next_funding(now: int) -> int:
+    period = 8 * 3_600_000
+    return (now // period + 1) * period

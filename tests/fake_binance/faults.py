@@ -1,0 +1,139 @@
+"""Faults the fake server injects on demand: `server.faults.<name>(...)`.
+
+Request faults are rules matched against method and path (None matches any);
+one-shot rules are consumed by the first request they match. They are checked
+after authentication, so a faulted request was a valid one.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.fake_binance.server import FakeBinance
+
+
+@dataclass(slots=True)
+class Rule:
+    method: str | None
+    path: str | None
+    count: int  # how many requests it still applies to; -1: until cleared
+    status: int = 0  # error response; 0 means none (latency / hold only)
+    code: int = 0
+    msg: str = ""
+    headers: dict[str, str] | None = None
+    execute: bool = False  # run the request for real before answering with the error
+    hold_s: float = 0.0  # delay the response this long (after executing, for a timeout)
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method in (None, method) and self.path in (None, path)
+
+
+class Faults:
+    def __init__(self, server: FakeBinance) -> None:
+        self._server = server
+        self._lock = threading.Lock()
+        self._rules: list[Rule] = []
+        self.clock_skew_ms = 0
+        self.user_stream_blocked = False
+
+    def take(self, method: str, path: str) -> list[Rule]:
+        """The rules that apply to this request, consuming one-shot ones."""
+        found: list[Rule] = []
+        with self._lock:
+            for rule in list(self._rules):
+                if rule.matches(method, path):
+                    found.append(rule)
+                    if rule.count > 0:
+                        rule.count -= 1
+                        if rule.count == 0:
+                            self._rules.remove(rule)
+        return found
+
+    def _add(self, rule: Rule) -> None:
+        with self._lock:
+            self._rules.append(rule)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+        self.clock_skew_ms = 0
+
+    # --- request faults -----------------------------------------------------------------------
+
+    def latency(self, seconds: float, *, method: str | None = None, path: str | None = None) -> None:
+        """Every matching request is answered `seconds` late, until `clear()`."""
+        self._add(Rule(method, path, -1, hold_s=seconds))
+
+    def timeout_next(self, *, method: str | None = "POST", path: str | None = "/fapi/v1/order",
+                     hold_s: float = 30.0) -> None:
+        """The next matching request is executed, but its answer is held past the client's timeout."""
+        self._add(Rule(method, path, 1, execute=True, hold_s=hold_s))
+
+    def server_error_next(self, *, method: str | None = None, path: str | None = None, status: int = 503,
+                          execute: bool = False, count: int = 1) -> None:
+        """5xx; with `execute` the request took effect anyway (Binance: "execution status unknown")."""
+        self._add(Rule(method, path, count, status=status, code=-1001, execute=execute,
+                       msg="Internal error; unable to process your request. Please try again."))
+
+    def reject_next(self, code: int, msg: str, *, method: str | None = None, path: str | None = None,
+                    status: int = 400, count: int = 1) -> None:
+        """An error answer instead of the request: -2019, -4164, -1021, ..."""
+        self._add(Rule(method, path, count, status=status, code=code, msg=msg))
+
+    def rate_limit_next(self, retry_after_s: int = 3, *, method: str | None = None, path: str | None = None,
+                        count: int = 1) -> None:
+        """HTTP 429 / -1003 with a Retry-After header."""
+        self._add(Rule(method, path, count, status=429, code=-1003, headers={"Retry-After": str(retry_after_s)},
+                       msg="Too many requests; current limit is 2400 requests per minute. Please use the "
+                           "websocket for live updates to avoid polling the API."))
+
+    def ban_next(self, seconds: int = 120, *, method: str | None = None, path: str | None = None) -> None:
+        """HTTP 418: the IP is banned until a time given in the message (and Retry-After)."""
+        until = self._server.now_ms() + seconds * 1000
+        self._add(Rule(method, path, 1, status=418, code=-1003, headers={"Retry-After": str(seconds)},
+                       msg=f"Way too many requests; IP banned until {until}. Please use the websocket for "
+                           "live updates to avoid bans."))
+
+    def skew_clock(self, ms: int) -> None:
+        """Move the server's clock: the client's timestamps fall outside recvWindow until it resyncs."""
+        self.clock_skew_ms = ms
+
+    # --- fills ----------------------------------------------------------------------------------
+
+    def partial_fills(self, parts: int = 2, *, expire_remainder: bool = False) -> None:
+        """The next market order fills in `parts` trades; with `expire_remainder` only the first executes."""
+        with self._server.engine.lock:
+            self._server.engine.split_fills = parts
+            self._server.engine.expire_remainder = expire_remainder
+
+    # --- user stream ----------------------------------------------------------------------------
+
+    def drop_user_streams(self) -> None:
+        """Close every user-data WebSocket; clients may reconnect at once."""
+        self._server.close_user_streams()
+
+    def block_user_streams(self) -> None:
+        """Close them and refuse new ones: the client is "away" until `unblock_user_streams()`."""
+        self.user_stream_blocked = True
+        self._server.close_user_streams()
+
+    def unblock_user_streams(self) -> None:
+        self.user_stream_blocked = False
+
+    def expire_listen_key(self) -> None:
+        """Every listen key expires: `listenKeyExpired` is sent, the streams close, keepalive gets -1125."""
+        self._server.expire_listen_keys()
+
+    # --- the account, behind the service's back -------------------------------------------------------
+
+    def liquidate(self, symbol: str, price: Decimal | None = None) -> None:
+        """The liquidation engine closes the position (an `autoclose-` order, CALCULATED)."""
+        self._server.outside_close(symbol, price, liquidation=True)
+
+    def close_by_hand(self, symbol: str, price: Decimal | None = None) -> None:
+        """A person closes the position on the website (a `web_` client id)."""
+        self._server.outside_close(symbol, price, liquidation=False)

@@ -1,0 +1,25 @@
+"""Pytest fixtures for the fake server: import them into a test module to use them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fake_binance.server import EXCHANGE_INFO, FakeBinance
+
+TEST_KEY = "qt-test-key-7f3a9c"
+TEST_SECRET = "qt-test-secret-e1b5d2"
+
+needs_shared_data = pytest.mark.skipif(
+    not EXCHANGE_INFO.exists(), reason="needs ../shared/data (the Binance payload samples)",
+)
+
+
+@pytest.fixture
+def fake_binance() -> Iterator[FakeBinance]:
+    server = FakeBinance(api_key=TEST_KEY, api_secret=TEST_SECRET).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,464 @@
+"""The fake Binance USD-M server: aiohttp REST + WebSocket on 127.0.0.1, in a background thread.
+
+    server = FakeBinance(api_key="k", api_secret="s").start()
+    client.FUTURES_URL = server.futures_url
+    ...
+    server.stop()
+
+Authentication is Binance's: the X-MBX-APIKEY header on every USER_STREAM and
+signed endpoint; on signed ones, an HMAC-SHA256 hex signature of the total
+parameters (query string, then body) keyed with the secret, and `timestamp`
+within `recvWindow` (default 5000 ms, at most 60000) of the server's clock and
+no more than 1000 ms ahead of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import secrets
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from aiohttp import WSMsgType, web
+
+from tests.fake_binance.engine import ApiError, Engine
+from tests.fake_binance.faults import Faults
+
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+EXCHANGE_INFO = SHARED_DATA / "binance" / "rest" / "futures_market_exchange_info.json"
+LISTEN_KEY_TTL_MS = 60 * 60 * 1000
+
+Handler = Callable[[dict[str, str]], Any]
+
+# Binance's endpoint security types: NONE, USER_STREAM (key only), SIGNED (key + signature).
+NONE, KEY, SIGNED = "NONE", "USER_STREAM", "SIGNED"
+
+
+class _Conn:
+    def __init__(self, ws: web.WebSocketResponse, *, listen_key: str | None, streams: set[str],
+                 combined: bool) -> None:
+        self.ws, self.listen_key, self.streams, self.combined = ws, listen_key, streams, combined
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+
+class FakeBinance:
+    def __init__(self, *, api_key: str = "fake-api-key", api_secret: str = "fake-api-secret",
+                 balance: Decimal = Decimal("10000"), exchange_info_path: Path = EXCHANGE_INFO) -> None:
+        self.api_key, self._secret = api_key, api_secret
+        self.faults = Faults(self)
+        self.engine = Engine(json.loads(exchange_info_path.read_text()), clock=self.now_ms, balance=balance)
+        self.port = 0
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every REST request, in order
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+        self._release = asyncio.Event()  # set at stop: held (timed-out) responses end at once
+        self._conns: set[_Conn] = set()
+        self._listen_keys: dict[str, int] = {}  # key -> expiry (server ms)
+        self._user_connects = 0
+        self._connects_cv = threading.Condition()
+        self._routes: dict[tuple[str, str], tuple[str, Handler]] = self._route_table()
+        self._key_ids = itertools.count(1)
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def start(self, port: int = 0) -> FakeBinance:
+        self._thread = threading.Thread(target=self._run, args=(port,), name="fake-binance", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("fake Binance server did not start")
+        return self
+
+    def _run(self, port: int) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._release = asyncio.Event()
+        loop.run_until_complete(self._serve(port))
+        self._ready.set()
+        loop.run_forever()
+        loop.run_until_complete(self._shutdown())
+        loop.close()
+
+    async def _serve(self, port: int) -> None:
+        app = web.Application(middlewares=[self._middleware])
+        app.router.add_route("*", "/{tail:(fapi|api)/.*}", self._rest)
+        for path in ("/ws/{name}", "/market/ws/{name}", "/public/ws/{name}", "/private/ws", "/stream",
+                     "/market/stream", "/ws"):
+            app.router.add_get(path, self._websocket)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port, shutdown_timeout=0.5)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def _shutdown(self) -> None:
+        self._release.set()
+        for conn in list(self._conns):
+            await conn.ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def stop(self) -> None:
+        if self._loop is None or self._thread is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop = self._thread = None
+
+    def __enter__(self) -> FakeBinance:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def futures_url(self) -> str:
+        return f"{self.base_url}/fapi"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/"
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000) + self.faults.clock_skew_ms
+
+    # --- test controls -----------------------------------------------------------------------------
+
+    def set_price(self, symbol: str, price: Decimal | str) -> None:
+        with self.engine.lock:
+            self.engine.set_price(symbol, Decimal(price))
+        self._schedule_flush()
+
+    def push_candle(self, symbol: str, *, open_time: int, open: Decimal | str, high: Decimal | str,
+                    low: Decimal | str, close: Decimal | str, volume: Decimal | str = "1", interval: str = "1m") -> None:
+        with self.engine.lock:
+            self.engine.push_candle(symbol, interval, open_time, Decimal(open), Decimal(high), Decimal(low),
+                                    Decimal(close), Decimal(volume))
+        self._schedule_flush()
+
+    def outside_close(self, symbol: str, price: Decimal | None, *, liquidation: bool) -> None:
+        with self.engine.lock:
+            if price is not None:
+                self.engine.prices[symbol] = Decimal(price)
+            self.engine.close_outside(symbol, liquidation=liquidation)
+        self._schedule_flush()
+
+    def client_order_id_counts(self) -> dict[str, int]:
+        """How many times each client order id (regular or algo) reached the server."""
+        with self.engine.lock:
+            return dict(self.engine.cid_counts)
+
+    def duplicate_client_order_ids(self) -> dict[str, int]:
+        return {cid: n for cid, n in self.client_order_id_counts().items() if n > 1}
+
+    def wait_user_stream_connects(self, count: int, timeout: float = 5.0) -> bool:
+        """Wait until `count` user-data connections have been accepted since start."""
+        with self._connects_cv:
+            return self._connects_cv.wait_for(lambda: self._user_connects >= count, timeout)
+
+    @property
+    def user_stream_connects(self) -> int:
+        return self._user_connects
+
+    def close_user_streams(self) -> None:
+        self._call(self._close_user_conns)
+
+    def expire_listen_keys(self) -> None:
+        self._call(self._expire_keys)
+
+    def _call(self, fn: Callable[[], Awaitable[None]]) -> None:
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(fn(), self._loop).result(5)
+
+    async def _close_user_conns(self) -> None:
+        for conn in [c for c in self._conns if c.listen_key is not None]:
+            self._conns.discard(conn)
+            conn.queue.put_nowait(None)
+            await conn.ws.close()
+
+    async def _expire_keys(self) -> None:
+        now = self.now_ms()
+        for key in list(self._listen_keys):
+            del self._listen_keys[key]
+            event = json.dumps({"e": "listenKeyExpired", "E": now, "listenKey": key})
+            for conn in [c for c in self._conns if c.listen_key == key]:
+                conn.queue.put_nowait(event)
+                conn.queue.put_nowait(None)  # the sender closes the socket after the event
+                self._conns.discard(conn)
+
+    # --- event broadcast -------------------------------------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._flush)
+
+    def _flush(self) -> None:
+        """Runs on the loop only, so events reach every connection in the order they were made."""
+        with self.engine.lock:
+            user, self.engine.user_events = self.engine.user_events, []
+            market, self.engine.market_events = self.engine.market_events, []
+        for event in user:
+            text = json.dumps(event)
+            for conn in self._conns:
+                if conn.listen_key is not None and conn.listen_key in self._listen_keys:
+                    conn.queue.put_nowait(text)
+        for stream, event in market:
+            for conn in self._conns:
+                if stream in conn.streams:
+                    payload = {"stream": stream, "data": event} if conn.combined else event
+                    conn.queue.put_nowait(json.dumps(payload))
+
+    # --- REST ----------------------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                          ) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as e:
+            return web.json_response({"code": e.code, "msg": e.msg}, status=e.status, headers=e.headers)
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        method, path = request.method, request.path
+        self.requests.append((method, path))
+        route = self._routes.get((method, path))
+        if route is None:
+            raise ApiError(404, -5000, f"Path {path}, Method {method} is invalid")
+        security, handler = route
+        body = (await request.text()) if method != "GET" else ""
+        params = dict(parse_qsl(request.query_string, keep_blank_values=True))
+        params.update(parse_qsl(body, keep_blank_values=True))
+        if security != NONE:
+            self._authenticate(request, security, request.query_string, body, params)
+        rules = self.faults.take(method, path)
+        hold = sum(r.hold_s for r in rules)
+        error = next((r for r in rules if r.status), None)
+        if error is None or error.execute:
+            result = self._execute(handler, params)
+        if hold:
+            try:
+                await asyncio.wait_for(self._release.wait(), hold)
+            except TimeoutError:
+                pass
+        if error is not None:
+            raise ApiError(error.status, error.code, error.msg, error.headers)
+        return web.json_response(result)
+
+    def _execute(self, handler: Handler, params: dict[str, str]) -> Any:
+        try:
+            with self.engine.lock:
+                return handler(params)
+        finally:
+            self._flush()
+
+    def _authenticate(self, request: web.Request, security: str, query: str, body: str,
+                      params: dict[str, str]) -> None:
+        key = request.headers.get("X-MBX-APIKEY")
+        if not key:
+            raise ApiError(401, -2014, "API-key format invalid.")
+        if key != self.api_key:
+            raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        if security != SIGNED:
+            return
+        try:
+            timestamp = int(params["timestamp"])
+            recv_window = int(params.get("recvWindow", "5000"))
+        except (KeyError, ValueError):
+            raise ApiError(400, -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or "
+                                       "malformed.") from None
+        if recv_window > 60_000:
+            raise ApiError(400, -1131, "recvWindow must be less than 60000")
+        now = self.now_ms()
+        if timestamp >= now + 1000 or now - timestamp > recv_window:
+            raise ApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+        signature = params.get("signature", "")
+        total = _without_signature(query) + _without_signature(body)
+        # Binance signs what was sent; python-binance signs before requests form-encodes the body,
+        # so the decoded text is accepted too (they differ only for characters like ':' or '/').
+        expected = [_hmac(self._secret, text) for text in {total, unquote(total)}]
+        if not any(hmac.compare_digest(signature, e) for e in expected):
+            raise ApiError(400, -1022, "Signature for this request is not valid.")
+
+    def _route_table(self) -> dict[tuple[str, str], tuple[str, Handler]]:
+        e = self.engine
+        v1 = "/fapi/v1/"
+        return {
+            ("GET", "/api/v3/ping"): (NONE, lambda p: {}),
+            ("GET", "/api/v3/time"): (NONE, lambda p: {"serverTime": self.now_ms()}),
+            ("GET", v1 + "ping"): (NONE, lambda p: {}),
+            ("GET", v1 + "time"): (NONE, lambda p: {"serverTime": self.now_ms()}),
+            ("GET", v1 + "exchangeInfo"): (NONE, lambda p: {**e.exchange_info, "serverTime": self.now_ms()}),
+            ("GET", v1 + "klines"): (NONE, e.klines),
+            ("GET", v1 + "premiumIndex"): (NONE, e.premium),
+            ("POST", v1 + "leverage"): (SIGNED, self._leverage),
+            ("POST", v1 + "positionSide/dual"): (SIGNED, self._set_dual),
+            ("GET", v1 + "positionSide/dual"): (SIGNED, lambda p: {"dualSidePosition": e.dual_side}),
+            ("POST", v1 + "order"): (SIGNED, e.new_order),
+            ("GET", v1 + "order"): (SIGNED, e.get_order),
+            ("DELETE", v1 + "order"): (SIGNED, e.cancel_order),
+            ("GET", v1 + "openOrders"): (SIGNED, e.open_orders),
+            ("GET", v1 + "userTrades"): (SIGNED, e.user_trades),
+            ("POST", v1 + "algoOrder"): (SIGNED, e.new_algo),
+            ("GET", v1 + "algoOrder"): (SIGNED, e.get_algo),
+            ("DELETE", v1 + "algoOrder"): (SIGNED, e.cancel_algo),
+            ("GET", v1 + "openAlgoOrders"): (SIGNED, e.open_algos),
+            ("GET", "/fapi/v3/positionRisk"): (SIGNED, self._position_risk),
+            ("GET", "/fapi/v3/balance"): (SIGNED, lambda p: self._balance()),
+            ("GET", "/fapi/v2/account"): (SIGNED, lambda p: self._account()),
+            ("POST", v1 + "listenKey"): (KEY, self._new_listen_key),
+            ("PUT", v1 + "listenKey"): (KEY, self._keepalive),
+            ("DELETE", v1 + "listenKey"): (KEY, self._close_listen_key),
+        }
+
+    def _leverage(self, params: dict[str, str]) -> dict[str, Any]:
+        symbol = self.engine._symbol(params)
+        leverage = int(params.get("leverage", "0"))
+        if not 1 <= leverage <= 125:
+            raise ApiError(400, -4028, f"Leverage {leverage} is not valid")
+        self.engine.leverage[symbol] = leverage
+        return {"leverage": leverage, "maxNotionalValue": "1000000", "symbol": symbol}
+
+    def _set_dual(self, params: dict[str, str]) -> dict[str, Any]:
+        dual = params.get("dualSidePosition") == "true"
+        if dual == self.engine.dual_side:
+            raise ApiError(400, -4059, "No need to change position side.")
+        self.engine.dual_side = dual
+        return {"code": 200, "msg": "success"}
+
+    def _position_risk(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        from tests.fake_binance.shapes import fmt
+        e = self.engine
+        rows = []
+        for symbol, (qty, entry) in sorted(e.positions.items()):
+            if params.get("symbol") not in (None, symbol):
+                continue
+            mark = e.prices.get(symbol, entry)
+            rows.append({
+                "symbol": symbol, "positionAmt": fmt(qty), "entryPrice": fmt(entry), "markPrice": fmt(mark),
+                "unRealizedProfit": fmt(e.upnl(symbol), 8), "liquidationPrice": "0",
+                "leverage": str(e.leverage.get(symbol, e.default_leverage)), "maxNotionalValue": "1000000",
+                "marginType": "cross", "isolatedMargin": "0.00000000", "isAutoAddMargin": "false",
+                "positionSide": "BOTH", "notional": fmt(qty * mark), "isolatedWallet": "0",
+                "updateTime": self.now_ms(), "breakEvenPrice": fmt(entry),
+            })
+        return rows
+
+    def _balance(self) -> list[dict[str, Any]]:
+        from tests.fake_binance.shapes import fmt
+        e = self.engine
+        return [{
+            "accountAlias": "FkTr", "asset": "USDT", "balance": fmt(e.wallet, 8),
+            "crossWalletBalance": fmt(e.wallet, 8), "crossUnPnl": fmt(e.total_upnl(), 8),
+            "availableBalance": fmt(e.available(), 8), "maxWithdrawAmount": fmt(e.available(), 8),
+            "marginAvailable": True, "updateTime": self.now_ms(),
+        }]
+
+    def _account(self) -> dict[str, Any]:
+        from tests.fake_binance.shapes import fmt
+        e = self.engine
+        wallet, upnl = e.wallet, e.total_upnl()
+        return {
+            "feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": True, "updateTime": 0,
+            "multiAssetsMargin": False, "tradeGroupId": -1, "totalWalletBalance": fmt(wallet, 8),
+            "totalUnrealizedProfit": fmt(upnl, 8), "totalMarginBalance": fmt(wallet + upnl, 8),
+            "availableBalance": fmt(e.available(), 8), "maxWithdrawAmount": fmt(e.available(), 8),
+            "assets": [{"asset": "USDT", "walletBalance": fmt(wallet, 8), "unrealizedProfit": fmt(upnl, 8),
+                        "marginBalance": fmt(wallet + upnl, 8), "availableBalance": fmt(e.available(), 8),
+                        "marginAvailable": True, "updateTime": self.now_ms()}],
+            "positions": self._position_risk({}),
+        }
+
+    def _new_listen_key(self, params: dict[str, str]) -> dict[str, Any]:
+        now = self.now_ms()
+        live = [k for k, exp in self._listen_keys.items() if exp > now]
+        key = live[0] if live else f"fk{next(self._key_ids)}{secrets.token_hex(28)}"
+        self._listen_keys[key] = now + LISTEN_KEY_TTL_MS  # Binance returns (and extends) the live key
+        return {"listenKey": key}
+
+    def _keepalive(self, params: dict[str, str]) -> dict[str, Any]:
+        key = params.get("listenKey") or next(iter(self._listen_keys), "")
+        if key not in self._listen_keys:
+            raise ApiError(400, -1125, "This listenKey does not exist.")
+        self._listen_keys[key] = self.now_ms() + LISTEN_KEY_TTL_MS
+        return {"listenKey": key}
+
+    def _close_listen_key(self, params: dict[str, str]) -> dict[str, Any]:
+        self._listen_keys.pop(params.get("listenKey", ""), None)
+        return {}
+
+    # --- WebSocket ------------------------------------------------------------------------------------------
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        path, name = request.path, request.match_info.get("name", "")
+        listen_key: str | None = None
+        streams: set[str] = set()
+        combined = path.endswith("/stream")
+        if path == "/private/ws":
+            listen_key = request.query.get("listenKey", "")
+        elif combined:
+            names = [s for s in request.query.get("streams", "").split("/") if s]
+            listen_key = next((s for s in names if s in self._listen_keys), None)
+            streams = {_stream(s) for s in names if s != listen_key}
+        elif name in self._listen_keys or (path.startswith("/ws/") and len(name) > 40):
+            listen_key = name
+        else:
+            streams = {_stream(name)}
+        if listen_key is not None:
+            if self.faults.user_stream_blocked:
+                raise web.HTTPServiceUnavailable()
+            if listen_key not in self._listen_keys:
+                raise web.HTTPBadRequest(text='{"code":-1125,"msg":"This listenKey does not exist."}')
+        ws = web.WebSocketResponse(autoping=True, heartbeat=None)
+        await ws.prepare(request)
+        conn = _Conn(ws, listen_key=listen_key, streams=streams, combined=combined)
+        self._conns.add(conn)
+        if listen_key is not None:
+            with self._connects_cv:
+                self._user_connects += 1
+                self._connects_cv.notify_all()
+        sender = asyncio.ensure_future(self._send_loop(conn))
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self._conns.discard(conn)
+            sender.cancel()
+        return ws
+
+    @staticmethod
+    async def _send_loop(conn: _Conn) -> None:
+        while True:
+            text = await conn.queue.get()
+            if text is None:
+                await conn.ws.close()
+                return
+            await conn.ws.send_str(text)
+
+
+def _stream(name: str) -> str:
+    """Stream names as the engine labels them: `btcusdt@markPrice@1s` is `btcusdt@markPrice`."""
+    name = name.split("?")[0]
+    return name[: -len("@1s")] if name.endswith("@1s") else name
+
+
+def _without_signature(text: str) -> str:
+    return "&".join(p for p in text.split("&") if p and not p.startswith("signature="))
+
+
+def _hmac(secret: str, text: str) -> str:
+    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
