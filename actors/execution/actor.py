@@ -189,7 +189,7 @@ class ExecutionActor(SupervisedActor):
         return Portfolio(
             equity=equity, day_start_equity=self.day_start_equity,
             positions=tuple(p.view() for p in self.live.values()),
-            losing_streak=self.records.losing_streak, records=self.records.records(), filters=filters,
+            losing_streak=self.records.losing_streak, records=self.records.records(at), filters=filters,
         )
 
     def _snapshot_equity(self, at: int, portfolio: Portfolio) -> None:

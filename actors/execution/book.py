@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -140,24 +141,30 @@ class LivePosition:
         self.exit_cost = Decimal(data.get("exit_cost", "0"))
 
 
+PERFORMANCE_WINDOW_MS = 7 * 86_400_000  # symbol performance looks at the last week of closes...
+PERFORMANCE_MAX_TRADES = 50  # ...and at most this many per symbol, so a disallowed symbol can recover
+
+
 @dataclass(slots=True)
 class TradeRecords:
-    """Closed-trade statistics per symbol and the account's losing streak."""
+    """Recent closed trades per symbol (for the policy's symbol performance) and the losing streak."""
 
-    by_symbol: dict[str, SymbolRecord] = field(default_factory=dict)
+    recent: dict[str, deque[tuple[int, Decimal, float]]] = field(default_factory=dict)
     losing_streak: int = 0
 
-    def add(self, symbol: str, net_pnl: Decimal, r_multiple: float) -> None:
-        old = self.by_symbol.get(symbol) or SymbolRecord(symbol=symbol, closed_trades=0, wins=0, sum_r=0.0, pnl=ZERO)
-        win = net_pnl > 0
-        self.by_symbol[symbol] = SymbolRecord(
-            symbol=symbol, closed_trades=old.closed_trades + 1, wins=old.wins + int(win),
-            sum_r=old.sum_r + r_multiple, pnl=old.pnl + net_pnl,
-        )
-        self.losing_streak = 0 if win else self.losing_streak + 1
+    def add(self, symbol: str, net_pnl: Decimal, r_multiple: float, at: int) -> None:
+        self.recent.setdefault(symbol, deque(maxlen=PERFORMANCE_MAX_TRADES)).append((at, net_pnl, r_multiple))
+        self.losing_streak = 0 if net_pnl > 0 else self.losing_streak + 1
 
-    def records(self) -> tuple[SymbolRecord, ...]:
-        return tuple(self.by_symbol[s] for s in sorted(self.by_symbol))
+    def records(self, now: int) -> tuple[SymbolRecord, ...]:
+        found = []
+        for symbol in sorted(self.recent):
+            trades = [t for t in self.recent[symbol] if t[0] >= now - PERFORMANCE_WINDOW_MS]
+            if trades:
+                found.append(SymbolRecord(
+                    symbol=symbol, closed_trades=len(trades), wins=sum(1 for t in trades if t[1] > 0),
+                    sum_r=sum(t[2] for t in trades), pnl=sum((t[1] for t in trades), ZERO)))
+        return tuple(found)
 
 
 def r_multiple(position: LivePosition, net_pnl: Decimal) -> float:

@@ -35,7 +35,7 @@ def load_trade_records(connection: Connection) -> TradeRecords:
     """Closed trades in the order they closed: per-symbol performance and the losing streak."""
     query = (
         select(POSITIONS.c.symbol, POSITIONS.c.realized_pnl, POSITIONS.c.fees, POSITIONS.c.details,
-               POSITIONS.c.filled_quantity)
+               POSITIONS.c.filled_quantity, POSITIONS.c.closed_at)
         .where(POSITIONS.c.state == "closed").order_by(POSITIONS.c.closed_at, POSITIONS.c.id)
     )
     trade_records = TradeRecords()
@@ -44,7 +44,7 @@ def load_trade_records(connection: Connection) -> TradeRecords:
                              exit_mode=ExitMode.FAST_TP, stop_distance=Decimal(0), filled=row.filled_quantity)
         shell.restore_details(row.details)
         net = row.realized_pnl - row.fees
-        trade_records.add(row.symbol, net, r_multiple(shell, net))
+        trade_records.add(row.symbol, net, r_multiple(shell, net), row.closed_at or 0)
     connection.rollback()
     return trade_records
 

@@ -193,7 +193,7 @@ def on_exit_fill(ex: ExecutionActor, position: LivePosition, purpose: str, fill:
             changes=dict(exit_price=position.exit_price, realized_pnl=position.realized_pnl, fees=position.fees,
                          closed_at=fill["at"], close_reason=reason, details=position.details()),
         )
-        ex.records.add(position.symbol, net, r_multiple(position, net))
+        ex.records.add(position.symbol, net, r_multiple(position, net), fill["at"])
         ex.snapshot_equity_now(fill["at"])
         return ex.finish(position, reason)
     if purpose == Purpose.PARTIAL and position.state == PositionState.OPEN:

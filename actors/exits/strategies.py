@@ -5,8 +5,13 @@ price; the execution actor places the orders.
 
 Rules, documented once here:
 - Stop-loss at the sized stop distance (sizing's ATR stop) when given, never further
-  than the mode's stop-loss percent; take-profit at the mode's percent of entry. Both
-  round toward the entry (see actors/risk/sizing.py). R = entry-to-stop distance.
+  than the mode's stop-loss percent; take-profit at the mode's percent of entry, scaled
+  down by the same factor when the ATR stop is tighter than the mode's stop percent, so
+  every mode keeps its reward-to-risk ratio (FAST_TP 5%/3%) on any timeframe (the
+  trailing distance scales alike): on 1m
+  candles an ATR stop of 0.1% against a fixed 5% target would be a 50R target that
+  never fills. Both round toward the entry (see actors/risk/sizing.py). R =
+  entry-to-stop distance.
 - Partial take-profit at the mode's R multiple, for the mode's fraction rounded down
   to the step; skipped when that is zero, below min qty, leaves a remainder below min
   qty, or lies at or beyond the full take-profit (the full target would fill first).
@@ -71,7 +76,7 @@ def plan_exits(
     if stop == entry_price or stop <= 0:
         raise ValueError(f"stop distance {distance} rounds to nothing at tick {tick}")
     r = abs(entry_price - stop)
-    target_distance = entry_price * _dec(mode_params.take_profit_pct)
+    target_distance = entry_price * _dec(mode_params.take_profit_pct) * (distance / cap)
     take_profit = round_price_toward(entry_price + sign * target_distance, tick, entry_price)
 
     partial_price: Decimal | None = None
@@ -86,7 +91,7 @@ def plan_exits(
     return ExitPlan(
         side=side, entry_price=entry_price, quantity=quantity, stop_price=stop,
         take_profit_price=take_profit, risk_per_unit=r, partial_price=partial_price,
-        partial_quantity=partial_quantity, trailing_pct=mode_params.trailing_pct,
+        partial_quantity=partial_quantity, trailing_pct=mode_params.trailing_pct * float(distance / cap),
     )
 
 

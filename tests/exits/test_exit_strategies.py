@@ -50,7 +50,8 @@ def test_plan_exits_sized_stop_distance_sets_r():
     assert plan.stop_price == D("98.50")
     assert plan.risk_per_unit == D("1.50")
     assert plan.partial_price == D("102.25")  # 1.5R
-    assert plan.take_profit_price == D("108.00")
+    # The ATR stop is 1.5% against the mode's 4%: the 8% target shrinks alike, keeping 2R.
+    assert plan.take_profit_price == D("103.00")
 
 
 def test_plan_exits_stop_distance_beyond_mode_cap_is_capped():

@@ -1,0 +1,179 @@
+"""Wiring, start and stop order, and supervision of the actors.
+
+The driver (the service runner, a replay, a test) hands each time step to the
+market-data actor and waits until execution has finished it, so a step's
+messages never race the next step's: replays are deterministic.
+
+A crashed actor (a raise in a handler, or in `on_start`) is restarted with its
+state reloaded from the database; the step it was on is abandoned. Too many
+restarts in a window halt the gate with the reason and ask the driver to stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from typing import Any
+
+import pykka
+from sqlalchemy import Engine
+
+from actors.base import ActorContext, Failure, Registry, SupervisedActor
+from actors.clock import Clock
+from actors.execution.actor import ExecutionActor
+from actors.execution.paper import PaperExchange
+from actors.exits.actor import ExitsActor
+from actors.market_data.actor import MarketDataActor
+from actors.messages import Candle, CandleBatch, HaltGate, Shutdown, Tick
+from actors.orchestrator.actor import OrchestratorActor
+from actors.risk.actor import RiskActor
+from actors.signals.actor import SignalsActor
+from config import ExchangeKind, Settings
+from persistence import records
+from persistence.store import Store
+from state_machines import GateState, gate_machine
+
+log = logging.getLogger("quantum_trader.system")
+
+ACTORS: dict[str, type[SupervisedActor]] = {
+    "orchestrator": OrchestratorActor, "execution": ExecutionActor, "risk": RiskActor,
+    "signals": SignalsActor, "exits": ExitsActor, "market_data": MarketDataActor,
+}
+# Downstream first, so every tell finds its target; the orchestrator before execution, which may ask it to halt.
+START_ORDER = ("orchestrator", "execution", "risk", "signals", "exits", "market_data")
+STOP_ORDER = ("market_data", "exits", "signals", "risk", "orchestrator", "execution")
+MAX_RESTARTS = 3
+RESTART_WINDOW_MS = 600_000
+STEP_TIMEOUT_S = 120.0
+PAPER_STATE = "paper"
+
+
+class StepTimeout(Exception):
+    pass
+
+
+def make_exchange(settings: Settings, engine: Engine) -> Any:
+    if settings.exchange.kind is ExchangeKind.PAPER:
+        with engine.connect() as connection:
+            state = records.load_exchange_state(connection, PAPER_STATE)
+        return PaperExchange.from_state(state) if state else PaperExchange.from_settings(settings.exchange.paper)
+    raise NotImplementedError("the Binance exchange port is not wired in yet: use exchange.kind = \"paper\"")
+
+
+class TradingSystem:
+    def __init__(self, settings: Settings, clock: Clock, engine: Engine, *, exchange: Any = None,
+                 fault_hook: Any = None) -> None:
+        self.ctx = ActorContext(
+            settings=settings, clock=clock, engine=engine, registry=Registry(), failures=queue.Queue(),
+            step_done=queue.Queue(), exchange=exchange if exchange is not None else make_exchange(settings, engine),
+        )
+        if fault_hook is not None:
+            self.ctx.extras["fault_hook"] = fault_hook
+        self.restarts: deque[int] = deque()
+        self.restart_log: list[tuple[str, str]] = []
+        self.fatal: str | None = None
+        self.stop_requested = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for name in START_ORDER:
+            self._start(name)
+        self._supervisor.start()
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Graceful: no new entries, every queued message handled, state persisted; resting orders stay."""
+        execution = self.ctx.registry.get("execution")
+        if execution is not None and execution.is_alive():
+            execution.tell(Shutdown(reason=reason))
+        for name in STOP_ORDER:
+            ref = self.ctx.registry.get(name)
+            if ref is not None and ref.is_alive():
+                ref.stop(block=True, timeout=STEP_TIMEOUT_S)
+        self.checkpoint()
+        self.ctx.failures.put(None)  # type: ignore[arg-type]  # wakes the supervisor to end
+        if self._supervisor.is_alive():
+            self._supervisor.join(timeout=10)
+
+    def checkpoint(self) -> None:
+        """Persist the paper account (call between steps: only execution touches the exchange during one)."""
+        exchange = self.ctx.exchange
+        if isinstance(exchange, PaperExchange):
+            at = self.ctx.clock.now_ms()
+            with self.ctx.engine.begin() as connection:
+                records.save_exchange_state(connection, PAPER_STATE, exchange.to_state(), at)
+
+    # --- driving --------------------------------------------------------------------------
+
+    def step(self, at: int, candles: tuple[Candle, ...]) -> None:
+        self.ctx.registry.tell("market_data", CandleBatch(at=at, candles=candles))
+        self._await(at)
+
+    def tick(self, at: int) -> None:
+        self.ctx.registry.tell("market_data", Tick(at=at))
+        self._await(at)
+
+    def _await(self, at: int) -> None:
+        while True:
+            try:
+                kind, done_at = self.ctx.step_done.get(timeout=STEP_TIMEOUT_S)
+            except queue.Empty:
+                raise StepTimeout(f"step at {at} not finished after {STEP_TIMEOUT_S:.0f}s") from None
+            if kind == "aborted" or done_at == at:
+                return
+
+    # --- supervision ----------------------------------------------------------------------
+
+    def _start(self, name: str) -> None:
+        ref: pykka.ActorRef[Any] = ACTORS[name].start(self.ctx)
+        self.ctx.registry.set(name, ref)
+
+    def _supervise(self) -> None:
+        while True:
+            failure = self.ctx.failures.get()
+            if failure is None:
+                return
+            self._on_failure(failure)
+
+    def _on_failure(self, failure: Failure) -> None:
+        now = self.ctx.clock.now_ms()
+        self.restart_log.append((failure.actor, f"{failure.phase}: {failure.error!r}"))
+        self.restarts.append(now)
+        while self.restarts and now - self.restarts[0] > RESTART_WINDOW_MS:
+            self.restarts.popleft()
+        if self.fatal is not None:
+            return
+        if len(self.restarts) > MAX_RESTARTS:
+            self.fatal = (f"{len(self.restarts)} actor failures within {RESTART_WINDOW_MS // 1000}s, "
+                          f"last {failure.actor} ({failure.phase}): {failure.error!r}")
+            log.critical("supervisor: %s; halting the gate and stopping", self.fatal)
+            self._halt(self.fatal)
+            self.stop_requested.set()
+        else:
+            log.error("supervisor: restarting %s after %s failure: %r", failure.actor, failure.phase, failure.error)
+            old = self.ctx.registry.get(failure.actor)
+            if old is not None and old.is_alive():
+                old.stop(block=True, timeout=STEP_TIMEOUT_S)
+            self._start(failure.actor)
+        self.ctx.step_done.put(("aborted", 0))
+
+    def _halt(self, reason: str) -> None:
+        orchestrator = self.ctx.registry.get("orchestrator")
+        if orchestrator is not None and orchestrator.is_alive():
+            try:
+                orchestrator.ask(HaltGate(reason=reason), timeout=STEP_TIMEOUT_S)
+                return
+            except (pykka.ActorDeadError, pykka.Timeout):
+                pass
+        # No orchestrator owns the gate now: halt it straight in the database.
+        store = Store(self.ctx.engine)
+        try:
+            machine = gate_machine()
+            gate, _ = store.load_gate(machine)
+            if gate is not None and gate.state != GateState.HALTED:
+                store.fire(machine, gate, "halt", reason=reason, at=self.ctx.clock.now_ms())
+        finally:
+            store.close()
