@@ -9,7 +9,7 @@ import typer
 
 from persistence.db import make_engine
 from persistence.migrate import current_revision, upgrade
-from service import cli_inspect
+from service import cli_inspect, cli_service
 from service.cli_common import (
     ConfigOption, DbOption, JsonOption, clean_errors, console, database_url, errors, print_json, settings_from,
 )
@@ -22,6 +22,8 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(gate_app, name="gate")
 
+app.command("run")(cli_service.run)
+app.command("status")(cli_service.status)
 app.command("positions")(cli_inspect.positions)
 app.command("transitions")(cli_inspect.transitions)
 app.command("diagram")(cli_inspect.diagram)
@@ -31,6 +33,10 @@ app.command("diagram")(cli_inspect.diagram)
 def gate(ctx: typer.Context, as_json: JsonOption = False, db: DbOption = None, config: ConfigOption = None) -> None:
     if ctx.invoked_subcommand is None:
         cli_inspect.show_gate(as_json=as_json, db=db, config=config)
+
+
+gate_app.command("halt")(cli_service.gate_halt)
+gate_app.command("resume")(cli_service.gate_resume)
 
 
 @config_app.command("check")

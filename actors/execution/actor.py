@@ -158,6 +158,7 @@ class ExecutionActor(SupervisedActor):
         except BaseException:
             self.writes = pending + self.writes
             raise
+        log.info("%s %s %s: %s (%s)", position.id, position.symbol, position.side, position.state, reason)
 
     def finish(self, position: LivePosition, reason: str) -> list[PositionEvent]:
         """Forget a position that reached a final state."""

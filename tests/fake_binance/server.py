@@ -170,6 +170,11 @@ class FakeBinance:
         with self._connects_cv:
             return self._connects_cv.wait_for(lambda: self._user_connects >= count, timeout)
 
+    def wait_for_request(self, method: str, path: str, *, after: int = 0, timeout: float = 5.0) -> bool:
+        """Wait until a `method path` request arrives whose index in `requests` is >= `after`."""
+        with self._connects_cv:
+            return self._connects_cv.wait_for(lambda: (method, path) in self.requests[after:], timeout)
+
     @property
     def user_stream_connects(self) -> int:
         return self._user_connects
@@ -234,7 +239,9 @@ class FakeBinance:
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         method, path = request.method, request.path
-        self.requests.append((method, path))
+        with self._connects_cv:
+            self.requests.append((method, path))
+            self._connects_cv.notify_all()
         route = self._routes.get((method, path))
         if route is None:
             raise ApiError(404, -5000, f"Path {path}, Method {method} is invalid")
@@ -423,9 +430,15 @@ class FakeBinance:
             if listen_key not in self._listen_keys:
                 raise web.HTTPBadRequest(text='{"code":-1125,"msg":"This listenKey does not exist."}')
         ws = web.WebSocketResponse(autoping=True, heartbeat=None)
-        await ws.prepare(request)
         conn = _Conn(ws, listen_key=listen_key, streams=streams, combined=combined)
+        # Registered before the handshake completes: an event made right after the client's
+        # connect() returns must reach it (it is queued until the sender starts).
         self._conns.add(conn)
+        try:
+            await ws.prepare(request)
+        except Exception:
+            self._conns.discard(conn)
+            raise
         if listen_key is not None:
             with self._connects_cv:
                 self._user_connects += 1

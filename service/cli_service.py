@@ -1,0 +1,166 @@
+"""Commands that run or steer the service: run, status, gate halt / resume."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from actors.clock import WallClock
+from persistence import records
+from persistence.db import make_engine, open_read_only
+from persistence.migrate import upgrade
+from persistence.operator import apply_gate_command
+from persistence.store import Store
+from persistence.tables import HEARTBEAT, OPERATOR_COMMANDS, POLICY_SNAPSHOTS
+from service import inspection
+from service.cli_common import ConfigOption, DbOption, JsonOption, clean_errors, console, database_url, fail, print_json, settings_from
+from service.lock import AlreadyRunning, InstanceLock, service_running
+from service.logs import configure
+from service.runner import Runner, ServiceError, install_signal_handlers
+from state_machines import gate_machine
+
+STALE_AFTER_S = 30.0
+COMMAND_WAIT_S = 30.0
+
+
+def run(
+    config: ConfigOption = None,
+    db: DbOption = None,
+    log_json: Annotated[bool, typer.Option("--log-json", help="One JSON object per log line.")] = False,
+    live: Annotated[bool, typer.Option("--live", help="Allow live trading on Binance (needs keys in the environment).")] = False,
+) -> None:
+    """Run the service in the foreground (paper exchange and synthetic feed by default). Ctrl-C stops it."""
+    with clean_errors():
+        settings = settings_from(config)
+        if db is not None:
+            settings = settings.model_copy(update={"database": settings.database.model_copy(update={"url": database_url(db, None)})})
+    configure(json_lines=log_json)
+    runner = Runner(settings)
+    install_signal_handlers(runner)
+    try:
+        code = runner.run()
+    except AlreadyRunning as error:
+        fail(str(error))
+    except ServiceError as error:
+        fail(str(error))
+    raise typer.Exit(code)
+
+
+def status(as_json: JsonOption = False, db: DbOption = None, config: ConfigOption = None) -> None:
+    """Is the service running, the gate, the policy in force, and open positions with unrealised PnL."""
+    with clean_errors():
+        url = database_url(db, config)
+        engine = open_read_only(url)
+        report = _status(engine, running=service_running(url))
+    if as_json:
+        print_json(report)
+        return
+    service = report["service"]
+    state = "running" if service["running"] else "not running"
+    age = f", last heartbeat {service['heartbeat_age_s']:.1f}s ago" if service["heartbeat_age_s"] is not None else ""
+    console.print(f"service: [bold]{state}[/]{age}")
+    gate = report["gate"] or {}
+    console.print(f"gate: [bold]{gate.get('state', 'not created')}[/] {gate.get('reason') or ''}")
+    policy = report["policy"]
+    if policy:
+        console.print(f"policy: {policy['risk_profile']}, exit {policy['exit_mode']}, min confidence "
+                      f"{policy['min_confidence']:.2f}, max risk {policy['max_risk_pct']:.2%}; {policy['note']}")
+    table = Table(title=f"{len(report['positions'])} open position(s)")
+    for column in ("id", "symbol", "side", "state", "qty", "entry", "stop", "last", "unrealised PnL"):
+        table.add_column(column)
+    for row in report["positions"]:
+        table.add_row(row["id"], row["symbol"], row["side"], row["state"], row["quantity"], row["entry_price"] or "-",
+                      row["stop_price"] or "-", row["last_price"] or "-", row["unrealized_pnl"] or "-")
+    console.print(table)
+
+
+def _status(engine: Any, *, running: bool) -> dict[str, Any]:
+    now_ms = WallClock().now_ms()
+    with engine.connect() as connection:
+        beat = connection.execute(select(HEARTBEAT)).mappings().first()
+        policy_row = connection.execute(select(POLICY_SNAPSHOTS).order_by(POLICY_SNAPSHOTS.c.id.desc()).limit(1)).mappings().first()
+    prices = json.loads(beat["prices"]) if beat else {}
+    positions = []
+    for row in inspection.positions(engine, open_only=True):
+        last = prices.get(row["symbol"])
+        pnl = None
+        if last is not None and row["entry_price"] is not None:
+            sign = 1 if row["side"] == "LONG" else -1
+            open_qty = Decimal(row["filled_quantity"])
+            pnl = str(((Decimal(last) - Decimal(row["entry_price"])) * sign * open_qty).quantize(Decimal("0.01")))
+        positions.append({**row, "last_price": last, "unrealized_pnl": pnl})
+    return {
+        "service": {
+            "running": running, "pid": beat["pid"] if beat else None,
+            "heartbeat_at": inspection.iso(beat["at"]) if beat else None,
+            "heartbeat_age_s": round((now_ms - beat["at"]) / 1000, 3) if beat else None,
+            "version": beat["version"] if beat else None,
+        },
+        "gate": inspection.gate(engine),
+        "policy": json.loads(policy_row["policy"]) | {"at": inspection.iso(policy_row["at"]), "enforced": policy_row["enforced"]} if policy_row else None,
+        "positions": positions,
+    }
+
+
+def gate_command(command: str, reason: str, db: Path | None, config: Path | None) -> None:
+    """Halt or resume: through the database to a running service, or directly when none runs."""
+    with clean_errors():
+        url = database_url(db, config)
+        open_read_only(url).dispose()  # the same clear errors as every command for a missing or foreign file
+        engine = make_engine(url)
+        lock = InstanceLock(url)
+        try:
+            lock.acquire()
+        except AlreadyRunning:
+            console.print(_through_service(engine, command, reason))
+            return
+        try:
+            upgrade(engine)
+            store = Store(engine)
+            store.ensure_gate(at=WallClock().now_ms())
+            machine = gate_machine()
+            gate, _ = store.load_gate(machine)
+            assert gate is not None
+            console.print(apply_gate_command(store, machine, gate, command, reason, WallClock().now_ms()))
+            store.close()
+        finally:
+            lock.release()
+
+
+def _through_service(engine: Any, command: str, reason: str) -> str:
+    with engine.begin() as connection:
+        command_id = records.add_operator_command(connection, command=command, reason=reason, at=WallClock().now_ms())
+    deadline = time.monotonic() + COMMAND_WAIT_S
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            outcome = connection.execute(select(OPERATOR_COMMANDS.c.outcome).where(OPERATOR_COMMANDS.c.id == command_id)).scalar()
+        if outcome is not None:
+            return f"{outcome} (applied by the running service)"
+        time.sleep(0.2)  # the service applies operator commands once per cycle
+    return f"queued as command {command_id}; the running service has not applied it within {COMMAND_WAIT_S:.0f}s"
+
+
+def gate_halt(
+    reason: Annotated[str, typer.Option("--reason", help="Why: recorded on the gate transition.")],
+    db: DbOption = None, config: ConfigOption = None,
+) -> None:
+    """The kill switch: stop new entries until an operator resumes. Exits, stops and PnL tracking go on."""
+    if not reason.strip():
+        fail("--reason must say why")
+    gate_command("halt", reason, db, config)
+
+
+def gate_resume(
+    reason: Annotated[str, typer.Option("--reason", help="Why it is safe again.")] = "resumed by operator",
+    db: DbOption = None, config: ConfigOption = None,
+) -> None:
+    """Reopen a halted gate."""
+    gate_command("resume", reason, db, config)
+
