@@ -46,3 +46,12 @@ def position_values(index: int, symbol: str = "BTCUSDT") -> dict[str, Any]:
         "exit_mode": "FAST_TP", "signal_id": None, "close_reason": None, "opened_at": None, "closed_at": None,
         "details": "{}",
     }
+
+
+@pytest.fixture(autouse=True)
+def _stop_all_actors() -> Iterator[None]:
+    """No actor outlives its test, whatever the test did."""
+    yield
+    import pykka
+
+    pykka.ActorRegistry.stop_all()

@@ -324,12 +324,12 @@ class BinanceExchange:
         message = self._scrub(str(e.message or ""))
         headers = getattr(e.response, "headers", None) or {}
         if status == 418:
-            wait = _retry_after(headers) or self._ban_seconds(message) or _DEFAULT_BACKOFF_S
+            wait = _first(_retry_after(headers), self._ban_seconds(message), _DEFAULT_BACKOFF_S)
             self._block(wait)
             log.warning("%s: IP banned by the exchange for %.0fs", label, wait)
             return RateLimited(wait)
         if status == 429 or code in _RATE_LIMIT_CODES:
-            wait = _retry_after(headers) or _DEFAULT_BACKOFF_S
+            wait = _first(_retry_after(headers), _DEFAULT_BACKOFF_S)
             self._block(wait)
             return RateLimited(wait)
         if status >= 500 or code in _UNKNOWN_OUTCOME_CODES:
@@ -355,3 +355,8 @@ def _retry_after(headers: Any) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _first(*values: float | None) -> float:
+    """The first value given (0 included: "retry now" is an answer); the last is the default."""
+    return next(v for v in values if v is not None)

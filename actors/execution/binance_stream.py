@@ -29,7 +29,7 @@ from websockets.sync.client import connect
 
 from actors.execution.binance_convert import fill_from_update, order_from_algo_update, order_from_update
 from actors.execution.binance_events import AlgoUpdate, ListenKeyExpired, OrderTradeUpdate, UserEvent, parse_user_event
-from actors.execution.port import ExchangeError, ExchangeEvent, Fill, OrderState, OrderType
+from actors.execution.port import ExchangeError, ExchangeEvent, Fill, OrderState, OrderType, RateLimited
 
 log = logging.getLogger(__name__)
 _CONDITIONAL = (OrderType.STOP_MARKET.value, OrderType.TAKE_PROFIT_MARKET.value)
@@ -192,6 +192,7 @@ class UserStream(threading.Thread):
         self.connections = 0  # how many times a connection was made (the first is not a gap)
         self.resyncs = 0
         self._ws: Any = None
+        self._last_keepalive = 0.0
 
     def stop(self) -> None:
         self._halt.set()
@@ -204,6 +205,12 @@ class UserStream(threading.Thread):
         while not self._halt.is_set():
             try:
                 self._session()
+            except RateLimited as e:
+                # Nothing may be sent until the limit or ban ends; look again at least every 30 s.
+                log.warning("user stream: rate limited for %.0fs", e.retry_after_s)
+                self.connected.clear()
+                self._halt.wait(min(max(e.retry_after_s, self._reconnect_delay_s), 30.0))
+                continue
             except (ExchangeError, OSError, InvalidHandshake, InvalidURI, TimeoutError) as e:
                 # The key and secret are never in these: the URL holds only the listen key.
                 log.warning("user stream: %s", type(e).__name__)
@@ -219,17 +226,17 @@ class UserStream(threading.Thread):
                     self._resync()  # before trusting the stream again
                     self.resyncs += 1
                 self.connections += 1
+                self._last_keepalive = self._monotonic()  # before `connected`: a waiter may move the clock
                 self.connected.set()
                 self._read(ws, key)
             finally:
                 self._ws = None
 
     def _read(self, ws: Any, key: str) -> None:
-        last_keepalive = self._monotonic()
         while not self._halt.is_set():
-            if self._monotonic() - last_keepalive >= self._keepalive_s:
+            if self._monotonic() - self._last_keepalive >= self._keepalive_s:
                 self._keepalive(key)  # raises on -1125: a new key and a resync follow
-                last_keepalive = self._monotonic()
+                self._last_keepalive = self._monotonic()
             try:
                 text = ws.recv(timeout=0.25)
             except TimeoutError:

@@ -13,7 +13,9 @@ choppiness over 14 candles with threshold 61.8, returns ring of 256):
   `config/`.
 * **Volatility level**: the current ATR% is ranked against the previous
   `vol_history` ATR% values of the same symbol (mid-rank, so ties count half):
-  rank < 0.25 LOW, < 0.75 NORMAL, < 0.95 HIGH, else EXTREME. Until
+  rank < 0.25 LOW, < 0.75 NORMAL, < 0.95 HIGH, else EXTREME, but EXTREME also
+  needs the ATR% at least `vol_extreme_ratio` (2x) its window's median: a rank
+  alone calls the top 5% of any calm market extreme, and EXTREME closes the gate. Until
   `vol_min_history` values exist (and during the ATR warm-up) the level is NORMAL:
   a rank over a handful of samples would close the gate on noise.
 * **Regime**: slope_z = (EMA_t - EMA_{t-k}) / (ATR_t * sqrt(k)) with EMA(`ema_period`)
@@ -50,6 +52,7 @@ class IndicatorParams:
     vol_low_rank: float = 0.25
     vol_normal_rank: float = 0.75
     vol_high_rank: float = 0.95
+    vol_extreme_ratio: float = 2.0
     ema_period: int = 50
     slope_lookback: int = 20
     trend_z: float = 0.5
@@ -172,6 +175,10 @@ class PercentileWindow:
             return 0.5
         return (bisect_left(self._sorted, value) + bisect_right(self._sorted, value)) / (2 * n)
 
+    def median(self) -> float:
+        n = len(self._sorted)
+        return self._sorted[n // 2] if n else math.nan
+
     def push(self, value: float) -> None:
         if value != value:  # NaN would break the sorted invariant for good
             return
@@ -185,12 +192,13 @@ class PercentileWindow:
         insort(self._sorted, value)
 
 
-def level_from_rank(rank: float, params: IndicatorParams = DEFAULT_PARAMS) -> VolatilityLevel:
+def level_from_rank(rank: float, params: IndicatorParams = DEFAULT_PARAMS, ratio: float = math.inf) -> VolatilityLevel:
+    """`ratio` is the current ATR% over its window's median (infinite when unknown)."""
     if rank < params.vol_low_rank:
         return VolatilityLevel.LOW
     if rank < params.vol_normal_rank:
         return VolatilityLevel.NORMAL
-    if rank < params.vol_high_rank:
+    if rank < params.vol_high_rank or ratio < params.vol_extreme_ratio:
         return VolatilityLevel.HIGH
     return VolatilityLevel.EXTREME
 
@@ -203,7 +211,8 @@ def volatility_level(current: float, history: Sequence[float] | np.ndarray,
     if len(history) < params.vol_min_history or not math.isfinite(current):
         return VolatilityLevel.NORMAL
     rank = (np.count_nonzero(history < current) + np.count_nonzero(history <= current)) / (2 * len(history))
-    return level_from_rank(float(rank), params)
+    median = float(np.sort(history)[len(history) // 2])
+    return level_from_rank(float(rank), params, current / median if median > 0 else math.inf)
 
 
 def volatility_levels(atr_pct: np.ndarray, params: IndicatorParams = DEFAULT_PARAMS) -> list[VolatilityLevel]:
@@ -217,7 +226,8 @@ def volatility_levels(atr_pct: np.ndarray, params: IndicatorParams = DEFAULT_PAR
         if len(window) < params.vol_min_history:
             out.append(VolatilityLevel.NORMAL)
         else:
-            out.append(level_from_rank(window.rank(value), params))
+            median = window.median()
+            out.append(level_from_rank(window.rank(value), params, value / median if median > 0 else math.inf))
         window.push(value)
     return out
 
@@ -323,7 +333,8 @@ class SymbolIndicators:
         if n >= p.atr_period:
             window = self._vol
             if len(window) >= p.vol_min_history:
-                volatility = level_from_rank(window.rank(atr_pct), p)
+                median = window.median()
+                volatility = level_from_rank(window.rank(atr_pct), p, atr_pct / median if median > 0 else math.inf)
             window.push(atr_pct)
 
         self.count = n

@@ -8,10 +8,10 @@ from typing import Any
 
 from actors.base import SupervisedActor
 from actors.execution.book import position_id_for
-from actors.messages import DecisionReason, MarketSnapshot, OrderIntent, Signal, Step, TradingPolicy
-from actors.orchestrator.screen import STATIC_EXIT_MODE
-from actors.risk.limits import PositionLimits, check_new_position, correlation_lookup
+from actors.messages import DecisionReason, MarketSnapshot, OrderIntent, Signal, Step
+from actors.risk.limits import check_new_position, correlation_lookup
 from actors.risk.sizing import SizingRejected, size_position
+from actors.risk.terms import RiskTerms, risk_terms
 from persistence import records
 from persistence.store import Store
 
@@ -45,11 +45,9 @@ class RiskActor(SupervisedActor):
         self.tell("execution", replace(step, stage="intents", intents=tuple(intents)))
 
     def _assess(self, step: Step, intents: list[OrderIntent], decisions: list[dict[str, Any]]) -> None:
-        settings, flags = self.ctx.settings, self.ctx.settings.orchestrator.flags
         portfolio, policy = step.portfolio, step.policy
         assert portfolio is not None and policy is not None
-        enforcing = flags.enforcing
-        limits = PositionLimits.from_policy(policy) if enforcing and flags.use_for_position_limits else PositionLimits.from_profile(settings.profile)
+        terms = risk_terms(policy, self.ctx.settings.orchestrator.flags, self.ctx.settings)
         # Exposure is the open risk: what each position loses if its stop fills (DESIGN.md's caps are
         # fractions of equity that only make sense against risk, not notional, at 1-2% risk per trade).
         exposures = [(p.symbol, p.side, p.risk_at_stop) for p in portfolio.positions]
@@ -57,7 +55,7 @@ class RiskActor(SupervisedActor):
         filters = dict(portfolio.filters)
         correlation = correlation_lookup(step.correlations)
         for signal in step.candidates:
-            verdict = self._one(signal, policy, portfolio.equity, limits, exposures, held, filters, correlation, enforcing)
+            verdict = self._one(signal, terms, portfolio.equity, exposures, held, filters, correlation)
             if isinstance(verdict, OrderIntent):
                 intents.append(verdict)
                 exposures.append((signal.symbol, signal.side, verdict.quantity * verdict.stop_distance))
@@ -65,28 +63,24 @@ class RiskActor(SupervisedActor):
             else:
                 decisions.append(self._decision(signal, *verdict))
 
-    def _one(self, signal: Signal, policy: TradingPolicy, equity: Decimal, limits: PositionLimits,
-             exposures: list[Any], held: set[str], filters: dict[str, Any], correlation: Any, enforcing: bool,
-             ) -> OrderIntent | tuple[DecisionReason, str]:
-        settings, flags = self.ctx.settings, self.ctx.settings.orchestrator.flags
+    def _one(self, signal: Signal, terms: RiskTerms, equity: Decimal, exposures: list[Any], held: set[str],
+             filters: dict[str, Any], correlation: Any) -> OrderIntent | tuple[DecisionReason, str]:
+        settings = self.ctx.settings
         if signal.symbol in held:
             return DecisionReason.BLOCKED_BY_POSITION_LIMIT, f"{signal.symbol} already has a live position (one per symbol, one-way mode)"
         snapshot, symbol_filters = self.snapshots.get(signal.symbol), filters.get(signal.symbol)
         if snapshot is None or symbol_filters is None:
             return DecisionReason.REJECTED_BY_SIZING, f"no market data or exchange filters for {signal.symbol} yet"
-        exit_mode = policy.exit_mode if enforcing and flags.use_for_exit_mode else STATIC_EXIT_MODE
-        scaled = enforcing and flags.use_for_risk_sizing
         sized = size_position(
             side=signal.side, price=Decimal(repr(snapshot.price)), atr=snapshot.atr, confidence=signal.confidence,
-            equity=equity, max_risk_pct=policy.max_risk_pct if scaled else settings.profile.base_risk_pct,
-            risk_profile=policy.risk_profile if scaled else str(settings.risk.profile), profile=settings.profile,
-            risk=settings.risk, exit_params=settings.exit_modes[exit_mode], filters=symbol_filters,
+            equity=equity, max_risk_pct=terms.max_risk_pct, risk_profile=terms.risk_profile, profile=settings.profile,
+            risk=settings.risk, exit_params=settings.exit_modes[terms.exit_mode], filters=symbol_filters,
         )
         if isinstance(sized, SizingRejected):
             return DecisionReason.REJECTED_BY_SIZING, sized.reason
         verdict = check_new_position(
             symbol=signal.symbol, side=signal.side, notional=sized.risk_at_stop, equity=equity,
-            open_exposures=tuple(exposures), limits=limits, correlation=correlation,
+            open_exposures=tuple(exposures), limits=terms.limits, correlation=correlation,
             correlation_threshold=settings.risk.correlation_threshold,
         )
         if not verdict.allowed:
@@ -94,7 +88,7 @@ class RiskActor(SupervisedActor):
         note = f"risk {sized.risk_pct:.3%} ({', '.join(sized.adjustments) or 'no adjustments'}); {verdict.detail}"
         return OrderIntent(
             position_id=position_id_for(signal.id), signal=signal, quantity=sized.quantity,
-            reference_price=sized.entry_price, stop_distance=sized.stop_distance, exit_mode=exit_mode,
+            reference_price=sized.entry_price, stop_distance=sized.stop_distance, exit_mode=terms.exit_mode,
             risk_pct=sized.risk_pct, note=note,
         )
 

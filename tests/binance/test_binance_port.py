@@ -125,12 +125,8 @@ def test_binance_market_order_fills_and_streams_fill(exchange: BinanceExchange, 
     [position] = exchange.positions()
     assert (position.symbol, position.quantity, position.entry_price) == (SYMBOL, D("0.01"), D("40000"))
     assert exchange.balance().wallet_balance == D("10000") - D("0.16")
-    assert exchange.get_order(SYMBOL, "e1") == state.__class__(**{**_fields(state), "updated_at": state.updated_at})
+    assert exchange.get_order(SYMBOL, "e1") == state
     assert fake_binance.client_order_id_counts() == {"e1": 1}
-
-
-def _fields(state: OrderState) -> dict:
-    return {name: getattr(state, name) for name in OrderState.__dataclass_fields__}
 
 
 def test_binance_protective_orders_go_to_algo_service_and_stop_fills(
@@ -348,13 +344,18 @@ def test_binance_listen_key_expiry_renews_key_and_reconnects(
 def test_binance_listen_key_kept_alive_and_renewed_when_refused(
         exchange: BinanceExchange, fake_binance: FakeBinance, clock: ManualClock) -> None:  # noqa: F811
     mark = len(fake_binance.requests)
+    fake_binance.faults.reject_next(-1125, "This listenKey does not exist.", method="PUT", path="/fapi/v1/listenKey")
     clock.now += 601
     assert fake_binance.wait_for_request("PUT", "/fapi/v1/listenKey", after=mark)
-    fake_binance.faults.reject_next(-1125, "This listenKey does not exist.", method="PUT", path="/fapi/v1/listenKey")
+    assert fake_binance.wait_for_request("POST", "/fapi/v1/listenKey", after=mark)  # refused: a new key
+    assert fake_binance.wait_user_stream_connects(2)
+    assert exchange.stream is not None and exchange.stream.connected.wait(5)
     mark = len(fake_binance.requests)
     clock.now += 601
-    assert fake_binance.wait_for_request("POST", "/fapi/v1/listenKey", after=mark)
-    assert fake_binance.wait_user_stream_connects(2)
+    assert fake_binance.wait_for_request("PUT", "/fapi/v1/listenKey", after=mark)  # the new key kept alive
+    exchange.place_order(market("e1"))
+    collect(exchange, has_state("e1", OrderStatus.FILLED))
+    assert fake_binance.requests[mark:].count(("POST", "/fapi/v1/listenKey")) == 0
 
 
 def test_binance_stop_filled_while_away_is_found_by_resync(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811

@@ -6,7 +6,7 @@ Market data comes only from the test: `server.set_price(...)`, `server.push_cand
 Faults: `server.faults.<name>(...)` (see `faults.py`).
 """
 
-from tests.fake_binance.engine import ApiError
+from tests.fake_binance.errors import ApiError
 from tests.fake_binance.faults import Faults
 from tests.fake_binance.server import SHARED_DATA, FakeBinance
 

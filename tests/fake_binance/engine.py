@@ -16,31 +16,24 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tests.fake_binance import shapes
+from tests.fake_binance.errors import ApiError
+from tests.fake_binance.market import PricePath, triggered as _triggered
 from tests.fake_binance.shapes import ZERO, AlgoOrder, Order
 
 CONDITIONAL = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
-INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000}
-
-
-class ApiError(Exception):
-    """A Binance error response: HTTP status plus {"code", "msg"} body."""
-
-    def __init__(self, status: int, code: int, msg: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(f"{status} {code} {msg}")
-        self.status, self.code, self.msg, self.headers = status, code, msg, headers or {}
 
 
 def _bad(code: int, msg: str) -> ApiError:
     return ApiError(400, code, msg)
 
 
-class Engine:
+class Engine(PricePath):
     def __init__(
         self, exchange_info: dict[str, Any], *, clock: Callable[[], int], balance: Decimal = Decimal("10000"),
         fee_rate: Decimal = Decimal("0.0004"), default_leverage: int = 20,
@@ -391,85 +384,3 @@ class Engine:
         self._execute_market(order, price)
         algo.fills = [(order.executed, order.avg_price)] if order.executed else []
         self._end_algo(algo, "FINISHED")
-
-    # --- the price path ----------------------------------------------------------------------------
-
-    def set_price(self, symbol: str, price: Decimal) -> None:
-        """A trade at `price`: resting conditional orders through it fill at it (a gap fills at the gap)."""
-        self.prices[symbol] = price
-        self._emit_mark(symbol)
-        self._trigger_all(symbol, [(a, price) for a in self._triggered_by(symbol, price)])
-
-    def push_candle(self, symbol: str, interval: str, open_time: int, o: Decimal, h: Decimal, low: Decimal,
-                    c: Decimal, v: Decimal) -> None:
-        """A closed candle: triggers at the open fill at the open; inside it, at their trigger price."""
-        self.prices[symbol] = o
-        at_open = [(a, o) for a in self._triggered_by(symbol, o)]
-        self._trigger_all(symbol, at_open)
-        inside = {a.algo_id: a for a in self._triggered_by(symbol, low) + self._triggered_by(symbol, h)}.values()
-        self._trigger_all(symbol, [(a, a.trigger_price) for a in inside])
-        self.prices[symbol] = c
-        close_time = open_time + INTERVAL_MS[interval] - 1
-        self.candles.setdefault((symbol, interval), []).append(shapes.kline_row(open_time, close_time, o, h, low, c, v))
-        stream = f"{symbol.lower()}@kline_{interval}"
-        self.market_events.append((stream, shapes.kline_event(
-            symbol=symbol, interval=interval, open_time=open_time, close_time=close_time, o=o, h=h, low=low, c=c,
-            v=v, closed=True, at=close_time + 1)))
-        self._emit_mark(symbol)
-
-    def _triggered_by(self, symbol: str, price: Decimal) -> list[AlgoOrder]:
-        return [a for a in self.algos.values() if a.symbol == symbol and a.status == "NEW" and _triggered(a, price)]
-
-    def _trigger_all(self, symbol: str, pending: Iterable[tuple[AlgoOrder, Decimal]]) -> None:
-        ranked = sorted(pending, key=lambda p: (p[0].order_type != "STOP_MARKET", p[0].algo_id))
-        for algo, price in ranked:
-            if algo.status == "NEW":  # an earlier fill may have expired it
-                self._trigger(algo, price)
-
-    def _emit_mark(self, symbol: str) -> None:
-        now = self.now()
-        self.market_events.append((f"{symbol.lower()}@markPrice", shapes.mark_price_event(
-            symbol=symbol, mark=self.prices[symbol], at=now, next_funding=_next_funding(now))))
-
-    def premium(self, params: dict[str, str]) -> dict[str, Any] | list[dict[str, Any]]:
-        now = self.now()
-        rows = {s: shapes.premium_index(symbol=s, mark=p, at=now, next_funding=_next_funding(now))
-                for s, p in self.prices.items()}
-        if "symbol" in params:
-            symbol = self._symbol(params)
-            if symbol not in rows:
-                raise ApiError(503, -1001, "Internal error; unable to process your request. Please try again.")
-            return rows[symbol]
-        return list(rows.values())
-
-    def klines(self, params: dict[str, str]) -> list[list[Any]]:
-        symbol = self._symbol(params)
-        rows = self.candles.get((symbol, params.get("interval", "1m")), [])
-        start, end = int(params.get("startTime", 0)), int(params.get("endTime", 2**62))
-        rows = [r for r in rows if start <= r[0] <= end]
-        return rows[-int(params.get("limit", 500)):]
-
-    # --- events outside the service -------------------------------------------------------------
-
-    def close_outside(self, symbol: str, *, liquidation: bool) -> None:
-        """Close the whole position as Binance's liquidation engine or a person on the website would."""
-        qty, _ = self.positions.get(symbol, (ZERO, ZERO))
-        if qty == 0:
-            raise ValueError(f"no position on {symbol}")
-        side = "SELL" if qty > 0 else "BUY"
-        prefix = "autoclose-" if liquidation else "web_"
-        order = self._create_order(symbol, f"{prefix}{next(self._ids)}", side, "MARKET", "MARKET", abs(qty),
-                                   True, None)
-        if liquidation:
-            self.user_events.pop()  # a liquidation arrives as a single CALCULATED fill
-        self._execute_market(order, self._price(symbol), "CALCULATED" if liquidation else "TRADE")
-
-
-def _triggered(algo: AlgoOrder, price: Decimal) -> bool:
-    rises = (algo.order_type == "STOP_MARKET") == (algo.side == "BUY")
-    return price >= algo.trigger_price if rises else price <= algo.trigger_price
-
-
-def _next_funding(now: int) -> int:
-    period = 8 * 3_600_000
-    return (now // period + 1) * period

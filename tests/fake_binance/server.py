@@ -30,7 +30,8 @@ from urllib.parse import parse_qsl, unquote
 
 from aiohttp import WSMsgType, web
 
-from tests.fake_binance.engine import ApiError, Engine
+from tests.fake_binance.engine import Engine
+from tests.fake_binance.errors import ApiError
 from tests.fake_binance.faults import Faults
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"

@@ -69,9 +69,10 @@ def test_volatility_level_short_history_is_normal() -> None:
 
 @pytest.mark.parametrize(("current", "expected"), [
     (10.0, VolatilityLevel.LOW), (50.0, VolatilityLevel.NORMAL),
-    (80.0, VolatilityLevel.HIGH), (96.5, VolatilityLevel.EXTREME),
+    (80.0, VolatilityLevel.HIGH), (96.5, VolatilityLevel.HIGH), (101.0, VolatilityLevel.EXTREME),
 ])
 def test_volatility_level_percentile_bands_match_rule(current: float, expected: VolatilityLevel) -> None:
+    # 96.5 ranks in the top 5% but is under twice the median (50): only HIGH.
     assert volatility_level(current, np.arange(100.0)) is expected
 
 

@@ -1,0 +1,34 @@
+"""Which of the policy's numbers the risk actor applies, flag by flag. Pure.
+
+With a flag off (or the orchestrator in OBSERVE mode, or disabled) the matching
+part of the policy is ignored and the configured profile's own terms apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from actors.messages import TradingPolicy
+from actors.orchestrator.screen import STATIC_EXIT_MODE
+from actors.risk.limits import PositionLimits
+from config import ExitMode, IntegrationFlags, Settings
+
+
+@dataclass(frozen=True, slots=True)
+class RiskTerms:
+    limits: PositionLimits
+    max_risk_pct: float
+    risk_profile: str
+    exit_mode: ExitMode
+
+
+def risk_terms(policy: TradingPolicy, flags: IntegrationFlags, settings: Settings) -> RiskTerms:
+    enforcing = flags.enforcing
+    scaled = enforcing and flags.use_for_risk_sizing
+    return RiskTerms(
+        limits=PositionLimits.from_policy(policy) if enforcing and flags.use_for_position_limits
+        else PositionLimits.from_profile(settings.profile),
+        max_risk_pct=policy.max_risk_pct if scaled else settings.profile.base_risk_pct,
+        risk_profile=policy.risk_profile if scaled else str(settings.risk.profile),
+        exit_mode=policy.exit_mode if enforcing and flags.use_for_exit_mode else STATIC_EXIT_MODE,
+    )

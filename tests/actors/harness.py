@@ -1,0 +1,120 @@
+"""Drives the real actor system on virtual time with hand-made candles and inbox signals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import text
+
+from actors.clock import DAY_MS, VirtualClock
+from actors.messages import Candle
+from actors.system import TradingSystem
+from config import Settings
+from persistence.db import make_engine
+from persistence.migrate import upgrade
+
+MINUTE = 60_000
+T0 = 1_700_000_000_000 // DAY_MS * DAY_MS + 8 * 3_600_000  # 08:00 UTC on some day
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+class Harness:
+    def __init__(self, tmp_path: Path, *, symbols: tuple[str, ...] = ("BTCUSDT",), fault_hook: Callable[[str, Any], None] | None = None,
+                 **overrides: Any) -> None:
+        self.inbox = tmp_path / "inbox.jsonl"
+        self.inbox.touch()
+        data = {"symbols": symbols, "database": {"url": f"sqlite:///{tmp_path / 'trader.db'}"},
+                "signals": {"builtin": False, "inbox": str(self.inbox)}}
+        self.settings = Settings(**_merge(data, overrides))
+        self.engine = make_engine(self.settings.database.url)
+        upgrade(self.engine)
+        self.clock = VirtualClock(T0)
+        self.fault_hook = fault_hook
+        self.rng = np.random.default_rng(11)
+        self.prices = {symbol: 20_000.0 * (index + 1) for index, symbol in enumerate(symbols)}
+        self.open_time = T0
+        self.signals = 0
+        self.system = self._start()
+
+    def _start(self) -> TradingSystem:
+        system = TradingSystem(self.settings, self.clock, self.engine, fault_hook=self.fault_hook)
+        system.start()
+        return system
+
+    def restart(self) -> None:
+        """A clean stop and a new system on the same database (the paper account is checkpointed)."""
+        exchange = self.system.ctx.exchange
+        self.system.stop("restart")
+        self.system = TradingSystem(self.settings, self.clock, self.engine, fault_hook=self.fault_hook)
+        assert self.system.ctx.exchange is not exchange
+        self.system.start()
+
+    def stop(self) -> None:
+        self.system.stop("test done")
+        self.engine.dispose()
+
+    # --- market -----------------------------------------------------------------------
+
+    def step(self, **moves: float) -> None:
+        """One candle per symbol; `SYMBOL=fraction` moves that symbol's close by the fraction (wide candle)."""
+        candles = []
+        for symbol, price in self.prices.items():
+            move = moves.get(symbol)
+            change = move if move is not None else float(self.rng.normal(0, 0.0004))
+            close = price * (1 + change)
+            wick = abs(float(self.rng.normal(0, 0.0003)))
+            high, low = max(price, close) * (1 + wick), min(price, close) * (1 - wick)
+            candles.append(Candle(symbol=symbol, open_time=self.open_time, open=round(price, 1), high=round(high, 1),
+                                  low=round(low, 1), close=round(close, 1), volume=100.0))
+            self.prices[symbol] = round(close, 1)
+        at = self.open_time + MINUTE
+        self.clock.advance_to(at)
+        self.system.step(at, tuple(candles))
+        self.open_time = at
+
+    def calm(self, steps: int) -> None:
+        for _ in range(steps):
+            self.step()
+
+    def until(self, condition: Callable[[], bool], *, limit: int, **moves: float) -> int:
+        """Step calmly until the condition holds; the number of steps it took (fails past the limit)."""
+        for count in range(1, limit + 1):
+            self.step(**moves)
+            if condition():
+                return count
+        raise AssertionError(f"condition not met within {limit} steps")
+
+    def signal(self, symbol: str, side: str, confidence: float = 0.8) -> str:
+        self.signals += 1
+        signal_id = f"test-{self.signals}"
+        with self.inbox.open("a") as handle:
+            handle.write(json.dumps({"id": signal_id, "symbol": symbol, "side": side, "confidence": confidence}) + "\n")
+        return signal_id
+
+    # --- database -----------------------------------------------------------------------
+
+    def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        with self.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql), params)]
+
+    def gate(self) -> tuple[str, str, int | None]:
+        return self.rows("SELECT state, reason, locked_until FROM gate")[0]  # type: ignore[return-value]
+
+    def gate_triggers(self) -> list[str]:
+        return [r[0] for r in self.rows("SELECT trigger FROM transitions WHERE machine = 'gate' ORDER BY id")]
+
+    def decisions(self) -> list[tuple[str, str, str]]:
+        return self.rows("SELECT signal_id, reason, detail FROM signal_decisions ORDER BY id")  # type: ignore[return-value]
+
+    def positions(self) -> list[tuple[str, str, str | None]]:
+        return self.rows("SELECT symbol, state, close_reason FROM positions ORDER BY created_at, id")  # type: ignore[return-value]
