@@ -145,8 +145,8 @@ class TradingSystem:
         while self.restarts and now - self.restarts[0] > RESTART_WINDOW_MS:
             self.restarts.popleft()
         if self.fatal is not None:
-            return
-        if len(self.restarts) > MAX_RESTARTS:
+            pass  # already halting: the step is abandoned, nothing is restarted
+        elif len(self.restarts) > MAX_RESTARTS:
             self.fatal = (f"{len(self.restarts)} actor failures within {RESTART_WINDOW_MS // 1000}s, "
                           f"last {failure.actor} ({failure.phase}): {failure.error!r}")
             log.critical("supervisor: %s; halting the gate and stopping", self.fatal)

@@ -34,6 +34,7 @@ class ExecutionActor(SupervisedActor):
     name = "execution"
 
     def start_up(self) -> None:
+        self.prefix = self.ctx.settings.exchange.client_id_prefix
         self.store = Store(self.ctx.engine)
         self.machine = position_machine()
         loaded = self.store.load(self.machine, gate_machine())
@@ -42,7 +43,6 @@ class ExecutionActor(SupervisedActor):
         for position in self.live.values():
             self._index(position)
         self.records: TradeRecords = load_trade_records(self.store.connection)
-        self.prefix = self.ctx.settings.exchange.client_id_prefix
         self.exchange = self.ctx.exchange
         self.writes: list[Any] = []
         self.seen_trades: set[str] = set()

@@ -28,7 +28,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -287,9 +287,6 @@ class BinanceExchange:
 
     def order_by_id(self, symbol: str, order_id: int) -> dict[str, Any]:
         return dict(self._call("order", self._client.futures_get_order, symbol=symbol, orderId=order_id))
-
-    def symbols_with_activity(self) -> Iterable[str]:
-        return set(self._symbols) | self.translator.tracked_symbols()
 
     # --- calls and their failures ------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, unquote
 
 from aiohttp import WSMsgType, web
 
+from tests.fake_binance import account
 from tests.fake_binance.engine import Engine
 from tests.fake_binance.errors import ApiError
 from tests.fake_binance.faults import Faults
@@ -312,8 +313,8 @@ class FakeBinance:
             ("GET", v1 + "exchangeInfo"): (NONE, lambda p: {**e.exchange_info, "serverTime": self.now_ms()}),
             ("GET", v1 + "klines"): (NONE, e.klines),
             ("GET", v1 + "premiumIndex"): (NONE, e.premium),
-            ("POST", v1 + "leverage"): (SIGNED, self._leverage),
-            ("POST", v1 + "positionSide/dual"): (SIGNED, self._set_dual),
+            ("POST", v1 + "leverage"): (SIGNED, lambda p: account.change_leverage(e, p)),
+            ("POST", v1 + "positionSide/dual"): (SIGNED, lambda p: account.change_position_mode(e, p)),
             ("GET", v1 + "positionSide/dual"): (SIGNED, lambda p: {"dualSidePosition": e.dual_side}),
             ("POST", v1 + "order"): (SIGNED, e.new_order),
             ("GET", v1 + "order"): (SIGNED, e.get_order),
@@ -324,70 +325,12 @@ class FakeBinance:
             ("GET", v1 + "algoOrder"): (SIGNED, e.get_algo),
             ("DELETE", v1 + "algoOrder"): (SIGNED, e.cancel_algo),
             ("GET", v1 + "openAlgoOrders"): (SIGNED, e.open_algos),
-            ("GET", "/fapi/v3/positionRisk"): (SIGNED, self._position_risk),
-            ("GET", "/fapi/v3/balance"): (SIGNED, lambda p: self._balance()),
-            ("GET", "/fapi/v2/account"): (SIGNED, lambda p: self._account()),
+            ("GET", "/fapi/v3/positionRisk"): (SIGNED, lambda p: account.position_risk(e, p)),
+            ("GET", "/fapi/v3/balance"): (SIGNED, lambda p: account.balance(e)),
+            ("GET", "/fapi/v2/account"): (SIGNED, lambda p: account.account(e)),
             ("POST", v1 + "listenKey"): (KEY, self._new_listen_key),
             ("PUT", v1 + "listenKey"): (KEY, self._keepalive),
             ("DELETE", v1 + "listenKey"): (KEY, self._close_listen_key),
-        }
-
-    def _leverage(self, params: dict[str, str]) -> dict[str, Any]:
-        symbol = self.engine._symbol(params)
-        leverage = int(params.get("leverage", "0"))
-        if not 1 <= leverage <= 125:
-            raise ApiError(400, -4028, f"Leverage {leverage} is not valid")
-        self.engine.leverage[symbol] = leverage
-        return {"leverage": leverage, "maxNotionalValue": "1000000", "symbol": symbol}
-
-    def _set_dual(self, params: dict[str, str]) -> dict[str, Any]:
-        dual = params.get("dualSidePosition") == "true"
-        if dual == self.engine.dual_side:
-            raise ApiError(400, -4059, "No need to change position side.")
-        self.engine.dual_side = dual
-        return {"code": 200, "msg": "success"}
-
-    def _position_risk(self, params: dict[str, str]) -> list[dict[str, Any]]:
-        from tests.fake_binance.shapes import fmt
-        e = self.engine
-        rows = []
-        for symbol, (qty, entry) in sorted(e.positions.items()):
-            if params.get("symbol") not in (None, symbol):
-                continue
-            mark = e.prices.get(symbol, entry)
-            rows.append({
-                "symbol": symbol, "positionAmt": fmt(qty), "entryPrice": fmt(entry), "markPrice": fmt(mark),
-                "unRealizedProfit": fmt(e.upnl(symbol), 8), "liquidationPrice": "0",
-                "leverage": str(e.leverage.get(symbol, e.default_leverage)), "maxNotionalValue": "1000000",
-                "marginType": "cross", "isolatedMargin": "0.00000000", "isAutoAddMargin": "false",
-                "positionSide": "BOTH", "notional": fmt(qty * mark), "isolatedWallet": "0",
-                "updateTime": self.now_ms(), "breakEvenPrice": fmt(entry),
-            })
-        return rows
-
-    def _balance(self) -> list[dict[str, Any]]:
-        from tests.fake_binance.shapes import fmt
-        e = self.engine
-        return [{
-            "accountAlias": "FkTr", "asset": "USDT", "balance": fmt(e.wallet, 8),
-            "crossWalletBalance": fmt(e.wallet, 8), "crossUnPnl": fmt(e.total_upnl(), 8),
-            "availableBalance": fmt(e.available(), 8), "maxWithdrawAmount": fmt(e.available(), 8),
-            "marginAvailable": True, "updateTime": self.now_ms(),
-        }]
-
-    def _account(self) -> dict[str, Any]:
-        from tests.fake_binance.shapes import fmt
-        e = self.engine
-        wallet, upnl = e.wallet, e.total_upnl()
-        return {
-            "feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": True, "updateTime": 0,
-            "multiAssetsMargin": False, "tradeGroupId": -1, "totalWalletBalance": fmt(wallet, 8),
-            "totalUnrealizedProfit": fmt(upnl, 8), "totalMarginBalance": fmt(wallet + upnl, 8),
-            "availableBalance": fmt(e.available(), 8), "maxWithdrawAmount": fmt(e.available(), 8),
-            "assets": [{"asset": "USDT", "walletBalance": fmt(wallet, 8), "unrealizedProfit": fmt(upnl, 8),
-                        "marginBalance": fmt(wallet + upnl, 8), "availableBalance": fmt(e.available(), 8),
-                        "marginAvailable": True, "updateTime": self.now_ms()}],
-            "positions": self._position_risk({}),
         }
 
     def _new_listen_key(self, params: dict[str, str]) -> dict[str, Any]:

@@ -1,0 +1,76 @@
+"""Supervision: a crashed actor is restarted from the database; repeated crashes halt the gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from actors.messages import Step
+from actors.system import MAX_RESTARTS
+from tests.actors.harness import Harness
+
+
+class Fault(RuntimeError):
+    pass
+
+
+def fail_on(actor: str, stage: str, times: int) -> Any:
+    """A fault hook: `actor` raises on its next `times` steps at `stage`, then behaves."""
+    left = {"n": times}
+
+    def hook(name: str, message: Any) -> None:
+        if name == actor and isinstance(message, Step) and message.stage == stage and left["n"] > 0:
+            left["n"] -= 1
+            raise Fault(f"injected fault in {name}")
+
+    return hook
+
+
+def test_actor_that_raises_is_restarted_and_the_system_carries_on(tmp_path: Path) -> None:
+    h = Harness(tmp_path, fault_hook=None, risk={"atr_multiplier_sl": 10})
+    try:
+        h.calm(160)
+        h.system.ctx.extras["fault_hook"] = fail_on("risk", "policy", times=1)
+        h.step()
+        assert h.system.restart_log and h.system.restart_log[0][0] == "risk"
+        assert "injected fault" in h.system.restart_log[0][1]
+        old_refs = h.system.ctx.registry.get("risk")
+        signal = h.signal("BTCUSDT", "LONG", 0.8)
+        h.until(lambda: bool(h.positions()), limit=3)
+        assert [d[1] for d in h.decisions() if d[0] == signal] == ["ACCEPTED"]
+        assert h.system.ctx.registry.get("risk") is old_refs and old_refs.is_alive()
+        assert h.gate()[0] != "halted" and h.system.fatal is None
+    finally:
+        h.stop()
+
+
+def test_execution_restart_reloads_open_positions_from_the_database(tmp_path: Path) -> None:
+    h = Harness(tmp_path, risk={"atr_multiplier_sl": 10})
+    try:
+        h.calm(160)
+        h.signal("BTCUSDT", "LONG", 0.8)
+        h.until(lambda: bool(h.positions()) and h.positions()[0][1] == "open", limit=3)
+        h.system.ctx.extras["fault_hook"] = fail_on("execution", "market", times=1)
+        h.step()
+        assert [name for name, _ in h.system.restart_log] == ["execution"]
+        # The restarted actor knows the position: its stop still closes it.
+        h.until(lambda: h.positions()[0][1] == "closed", limit=10, BTCUSDT=-0.01)
+        assert h.positions()[0][2] == "stop-loss"
+    finally:
+        h.stop()
+
+
+def test_repeated_failures_halt_the_gate_and_ask_the_service_to_stop(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    try:
+        h.calm(20)
+        h.system.ctx.extras["fault_hook"] = fail_on("signals", "exits", times=MAX_RESTARTS + 5)
+        for _ in range(MAX_RESTARTS + 1):
+            h.step()
+        assert h.system.stop_requested.is_set()
+        assert h.system.fatal is not None and "actor failures" in h.system.fatal
+        state, reason, _ = h.gate()
+        assert state == "halted" and "signals" in reason and "injected fault" in reason
+        assert h.gate_triggers()[-1] == "halt"
+    finally:
+        h.stop()
