@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from persistence.tables import (
     EQUITY_SNAPSHOTS, EXCHANGE_STATE, FILLS, HEARTBEAT, OPERATOR_COMMANDS, ORDERS, POLICY_SNAPSHOTS, SIGNAL_DECISIONS,
@@ -19,30 +19,39 @@ from persistence.tables import (
 
 HEARTBEAT_ID = "service"
 
+# Built once, executed with parameters: the compiled-statement cache is hit on every call.
+INSERT_ORDER = insert(ORDERS)
+UPDATE_ORDER = update(ORDERS).where(ORDERS.c.client_order_id == bindparam("b_client_order_id"))
+INSERT_FILL = insert(FILLS).values(
+    order_id=select(ORDERS.c.id).where(ORDERS.c.client_order_id == bindparam("b_client_order_id")).scalar_subquery()
+)
+INSERT_DECISION = insert(SIGNAL_DECISIONS)
+INSERT_EQUITY = insert(EQUITY_SNAPSHOTS)
+
 
 def insert_order(connection: Connection, **values: Any) -> None:
-    connection.execute(insert(ORDERS).values(
-        filled_quantity=Decimal(0), average_price=None, reject_code=None, reject_message=None,
-        exchange_order_id=None, **values,
-    ))
+    connection.execute(INSERT_ORDER, {
+        "filled_quantity": Decimal(0), "average_price": None, "reject_code": None, "reject_message": None,
+        "exchange_order_id": None, **values,
+    })
 
 
 def update_order(connection: Connection, client_order_id: str, **values: Any) -> None:
-    connection.execute(update(ORDERS).where(ORDERS.c.client_order_id == client_order_id).values(**values))
+    connection.execute(UPDATE_ORDER, {**values, "b_client_order_id": client_order_id})
 
 
 def insert_fill(connection: Connection, *, client_order_id: str, trade_id: str, quantity: Decimal, price: Decimal,
                 fee: Decimal, realized_pnl: Decimal, at: int) -> None:
-    order_id = select(ORDERS.c.id).where(ORDERS.c.client_order_id == client_order_id).scalar_subquery()
-    connection.execute(insert(FILLS).values(
-        order_id=order_id, trade_id=trade_id, quantity=quantity, price=price, fee=fee, realized_pnl=realized_pnl, at=at,
-    ))
+    connection.execute(INSERT_FILL, {
+        "b_client_order_id": client_order_id, "trade_id": trade_id, "quantity": quantity, "price": price, "fee": fee,
+        "realized_pnl": realized_pnl, "at": at,
+    })
 
 
 def insert_decisions(connection: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     rows = list(rows)
     if rows:
-        connection.execute(insert(SIGNAL_DECISIONS), rows)
+        connection.execute(INSERT_DECISION, rows)
 
 
 def insert_policy_snapshot(connection: Connection, *, at: int, enforced: bool, policy: Mapping[str, Any],
@@ -55,10 +64,10 @@ def insert_policy_snapshot(connection: Connection, *, at: int, enforced: bool, p
 
 def insert_equity_snapshot(connection: Connection, *, at: int, equity: Decimal, wallet: Decimal,
                            unrealized_pnl: Decimal, day_start_equity: Decimal, daily_drawdown_pct: float) -> None:
-    connection.execute(insert(EQUITY_SNAPSHOTS).values(
-        at=at, equity=equity, wallet=wallet, unrealized_pnl=unrealized_pnl, day_start_equity=day_start_equity,
-        daily_drawdown_pct=daily_drawdown_pct,
-    ))
+    connection.execute(INSERT_EQUITY, {
+        "at": at, "equity": equity, "wallet": wallet, "unrealized_pnl": unrealized_pnl,
+        "day_start_equity": day_start_equity, "daily_drawdown_pct": daily_drawdown_pct,
+    })
 
 
 def save_exchange_state(connection: Connection, name: str, state: Mapping[str, Any], at: int) -> None:
@@ -85,12 +94,14 @@ def add_operator_command(connection: Connection, *, command: str, reason: str, a
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
+PENDING_COMMANDS = (
+    select(OPERATOR_COMMANDS.c.id, OPERATOR_COMMANDS.c.command, OPERATOR_COMMANDS.c.reason)
+    .where(OPERATOR_COMMANDS.c.processed_at.is_(None)).order_by(OPERATOR_COMMANDS.c.id)
+)
+
+
 def pending_operator_commands(connection: Connection) -> list[tuple[int, str, str]]:
-    query = (
-        select(OPERATOR_COMMANDS.c.id, OPERATOR_COMMANDS.c.command, OPERATOR_COMMANDS.c.reason)
-        .where(OPERATOR_COMMANDS.c.processed_at.is_(None)).order_by(OPERATOR_COMMANDS.c.id)
-    )
-    return [tuple(row) for row in connection.execute(query)]  # type: ignore[misc]
+    return [tuple(row) for row in connection.execute(PENDING_COMMANDS)]  # type: ignore[misc]
 
 
 def finish_operator_command(connection: Connection, command_id: int, *, at: int, outcome: str) -> None:

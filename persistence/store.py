@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 
 from persistence.loading import Loaded, Mismatch, load_gate, load_machines
 from persistence.tables import GATE, POSITIONS, TRANSITIONS
@@ -23,6 +23,15 @@ from state_machines.table import Stateful, TransitionRecord
 
 ENTITY_TABLES: dict[str, Table] = {"position": POSITIONS, "gate": GATE}
 CREATED = "create"
+
+# Statements built once: values go in as parameters, so SQLAlchemy's compiled cache is hit every time
+# (building `.values(...)` per call costs more than the SQLite commit itself).
+INSERT_TRANSITION = insert(TRANSITIONS)
+INSERT_POSITION = insert(POSITIONS)
+MOVE_ENTITY = {
+    name: update(table).where(table.c.id == bindparam("b_id"), table.c.seq == bindparam("b_seq"))
+    for name, table in ENTITY_TABLES.items()
+}
 
 Also = Callable[[Connection], None]
 
@@ -90,10 +99,8 @@ class Store:
             trigger=CREATED, reason=reason, at=at, payload=dict(payload or {}),
         )
         with self.connection.begin():
-            self.connection.execute(
-                insert(POSITIONS).values(**values, state=PositionState.PENDING_ENTRY, seq=1, created_at=at)
-            )
-            self.connection.execute(insert(TRANSITIONS).values(**transition_row(record)))
+            self.connection.execute(INSERT_POSITION, {**values, "state": PositionState.PENDING_ENTRY, "seq": 1, "created_at": at})
+            self.connection.execute(INSERT_TRANSITION, transition_row(record))
             if also is not None:
                 also(self.connection)
         machine.add([model], PositionState.PENDING_ENTRY)
@@ -111,7 +118,7 @@ class Store:
             self.connection.execute(
                 insert(GATE).values(id=GATE_ENTITY_ID, state=GateState.OPEN, seq=1, reason="", locked_until=None, updated_at=at)
             )
-            self.connection.execute(insert(TRANSITIONS).values(**transition_row(record)))
+            self.connection.execute(INSERT_TRANSITION, transition_row(record))
 
     def fire(
         self, machine: StateMachine, model: Stateful, trigger: str, *, reason: str, at: int,
@@ -134,16 +141,14 @@ class Store:
         return record
 
     def _commit(self, record: TransitionRecord, previous_seq: int, changes: Mapping[str, Any], also: Also | None) -> None:
-        table = ENTITY_TABLES[record.machine]
         with self.connection.begin():
             result = self.connection.execute(
-                update(table)
-                .where(table.c.id == record.entity_id, table.c.seq == previous_seq)
-                .values(state=record.dest, seq=record.seq, **changes)
+                MOVE_ENTITY[record.machine],
+                {**changes, "state": record.dest, "seq": record.seq, "b_id": record.entity_id, "b_seq": previous_seq},
             )
             if result.rowcount != 1:
                 raise StaleState(record.machine, record.entity_id, previous_seq)
-            self.connection.execute(insert(TRANSITIONS).values(**transition_row(record)))
+            self.connection.execute(INSERT_TRANSITION, transition_row(record))
             if also is not None:
                 also(self.connection)
 

@@ -51,6 +51,7 @@ class ExecutionActor(SupervisedActor):
         self.day = utc_day(self.ctx.clock.now_ms())
         self.day_start_equity = latest_day_start(self.store.connection, self.day) or equity
         self.last_snapshot_hour = -1
+        self.filters = dict(orders.known_filters(self))
         if loaded.mismatches:
             detail = "; ".join(m.describe() for m in loaded.mismatches)
             self.tell("orchestrator", HaltGate(reason=f"state does not match the audit trail: {detail}"))
@@ -84,6 +85,8 @@ class ExecutionActor(SupervisedActor):
                 on_candle(candle)
         orders.resolve_unknown(self)
         events = self.apply_exchange_events()
+        if any(c.symbol not in self.filters for c in step.candles):
+            self.filters = dict(orders.known_filters(self, tuple(c.symbol for c in step.candles)))
         portfolio = self.portfolio(step.at)
         self._snapshot_equity(step.at, portfolio)
         self._flush()
@@ -99,7 +102,7 @@ class ExecutionActor(SupervisedActor):
         return tuple(produced)
 
     def _on_fill(self, fill: Fill) -> list[PositionEvent]:
-        trade_id = f"{fill.symbol}-{fill.trade_id}"
+        trade_id = f"{fill.client_order_id}:{fill.trade_id}"  # our ids are never reused, so this is unique for good
         known = self.by_client_id.get(fill.client_order_id)
         if known is None or trade_id in self.seen_trades:
             return []
@@ -184,9 +187,7 @@ class ExecutionActor(SupervisedActor):
         equity = self.exchange.balance().equity
         if utc_day(at) != self.day:
             self.day, self.day_start_equity = utc_day(at), equity
-        filters = getattr(self, "_filters_cache", None)
-        if filters is None:
-            filters = self._filters_cache = orders.known_filters(self)
+        filters = tuple(sorted(self.filters.items()))
         return Portfolio(
             equity=equity, day_start_equity=self.day_start_equity,
             positions=tuple(p.view() for p in self.live.values()),

@@ -151,20 +151,28 @@ class TradeRecords:
 
     recent: dict[str, deque[tuple[int, Decimal, float]]] = field(default_factory=dict)
     losing_streak: int = 0
+    _cached: tuple[int, tuple[SymbolRecord, ...]] | None = None  # (valid until, records)
 
     def add(self, symbol: str, net_pnl: Decimal, r_multiple: float, at: int) -> None:
         self.recent.setdefault(symbol, deque(maxlen=PERFORMANCE_MAX_TRADES)).append((at, net_pnl, r_multiple))
         self.losing_streak = 0 if net_pnl > 0 else self.losing_streak + 1
+        self._cached = None
 
     def records(self, now: int) -> tuple[SymbolRecord, ...]:
+        """Recomputed only when a trade closes or the oldest one leaves the window."""
+        if self._cached is not None and now < self._cached[0]:
+            return self._cached[1]
         found = []
+        oldest = [t[0] for trades in self.recent.values() for t in trades if t[0] >= now - PERFORMANCE_WINDOW_MS]
         for symbol in sorted(self.recent):
             trades = [t for t in self.recent[symbol] if t[0] >= now - PERFORMANCE_WINDOW_MS]
             if trades:
                 found.append(SymbolRecord(
                     symbol=symbol, closed_trades=len(trades), wins=sum(1 for t in trades if t[1] > 0),
                     sum_r=sum(t[2] for t in trades), pnl=sum((t[1] for t in trades), ZERO)))
-        return tuple(found)
+        valid_until = min(oldest) + PERFORMANCE_WINDOW_MS + 1 if oldest else 2**62
+        self._cached = (valid_until, tuple(found))
+        return self._cached[1]
 
 
 def r_multiple(position: LivePosition, net_pnl: Decimal) -> float:

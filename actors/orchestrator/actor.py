@@ -113,7 +113,9 @@ class OrchestratorActor(SupervisedActor):
         log.warning("gate %s: %s", self.gate.state, action.reason)
 
     def _publish(self, policy: TradingPolicy, inputs: PolicyInputs | None, now: int) -> None:
-        if policy == self.policy:
+        # A new policy is one that decides differently; the note's running figures (drawdown to
+        # the hundredth of a percent) would make every cycle a "change".
+        if self.policy is not None and replace(policy, note="") == replace(self.policy, note=""):
             return
         self.policy = policy
         enforced = self.flags.enforcing

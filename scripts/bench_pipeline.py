@@ -1,0 +1,130 @@
+"""Pipeline benchmark: tick-to-order latency through the real actors, and the RSS of a 10-symbol service.
+
+Each step hands one closed candle per symbol (10 symbols) to the market-data actor;
+an inbox signal for one symbol per step makes an entry order. Latency runs from
+handing the batch to the market-data actor to the paper exchange accepting that
+entry order, through market data -> execution -> exits -> signals -> orchestrator
+-> risk -> execution, with the intent durably committed (synchronous=FULL) before
+it is sent. Positions are closed by their stop a few steps later, so each symbol
+trades again and the account keeps its 10 symbols busy.
+
+The last line printed is one JSON object: {"tick_to_order_p50_ms", "tick_to_order_p99_ms", "peak_rss_mb", ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from actors.clock import VirtualClock  # noqa: E402
+from actors.execution.paper import PaperExchange  # noqa: E402
+from actors.execution.port import OrderRequest, OrderState  # noqa: E402
+from actors.messages import Candle  # noqa: E402
+from actors.system import TradingSystem  # noqa: E402
+from config import Settings  # noqa: E402
+from persistence.db import make_engine  # noqa: E402
+from persistence.migrate import upgrade  # noqa: E402
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT", "LTCUSDT", "DOTUSDT", "LINKUSDT")
+MINUTE = 60_000
+
+
+class TimedExchange(PaperExchange):
+    """The paper exchange, noting when each entry order is accepted."""
+
+    accepted: list[float]
+
+    def place_order(self, request: OrderRequest) -> OrderState:
+        state = super().place_order(request)
+        if "-e-" in request.client_order_id:
+            self.accepted.append(time.perf_counter())
+        return state
+
+
+def settings_for(db: Path, inbox: Path) -> Settings:
+    return Settings(
+        symbols=SYMBOLS, database={"url": f"sqlite:///{db}"}, signals={"builtin": False, "inbox": str(inbox)},
+        risk={"profile": "AGGRESSIVE", "atr_multiplier_sl": 10},
+        profiles={"AGGRESSIVE": {"max_total_exposure_pct": 10.0, "max_symbol_exposure_pct": 0.9}},
+        # Every step may trade: the gate is not driven and losing symbols are not filtered out.
+        orchestrator={"preset": "full_live", "flags": {"use_for_trading_gate": False, "use_for_signal_filter": False}},
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--warmup", type=int, default=200, help="calm steps before the first signal")
+    parser.add_argument("--synchronous", default="FULL", help="SQLite synchronous setting (FULL is what the service runs with)")
+    parser.add_argument("--keep", help="a directory to keep the database in (for a look afterwards)")
+    args = parser.parse_args()
+    rng = np.random.default_rng(5)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = args.keep or tmp
+        db, inbox = Path(tmp) / "bench.db", Path(tmp) / "inbox.jsonl"
+        inbox.touch()
+        settings = settings_for(db, inbox)
+        engine = make_engine(settings.database.url, synchronous=args.synchronous)
+        upgrade(engine)
+        exchange = TimedExchange.from_settings(settings.exchange.paper)
+        exchange.accepted = []
+        clock = VirtualClock(1_700_000_000_000)
+        system = TradingSystem(settings, clock, engine, exchange=exchange)
+        system.start()
+        prices = {s: 100.0 * (i + 1) for i, s in enumerate(SYMBOLS)}
+        latencies: list[float] = []
+        open_time, step, signal_number = clock.now_ms(), 0, 0
+        drop: set[str] = set()
+        with inbox.open("a") as writer:
+            while len(latencies) < args.orders:
+                if step > args.warmup + 4 * args.orders:
+                    raise SystemExit(f"only {len(latencies)} orders after {step} steps: signals are not turning into orders")
+                trading = step >= args.warmup
+                target = SYMBOLS[step % len(SYMBOLS)]
+                if trading:
+                    signal_number += 1
+                    writer.write(json.dumps({"id": f"b-{signal_number}", "symbol": target, "side": "LONG", "confidence": 0.9}) + "\n")
+                    writer.flush()
+                    # Five steps on, this symbol's position falls through its stop, freeing it for its next turn.
+                    drop.add(SYMBOLS[(step - 5) % len(SYMBOLS)]) if step >= args.warmup + 5 else None
+                candles = []
+                for symbol in SYMBOLS:
+                    price = prices[symbol]
+                    change = -0.06 if symbol in drop else float(rng.normal(0, 0.0004))
+                    close = price * (1 + change)
+                    candles.append(Candle(symbol=symbol, open_time=open_time, open=price, high=max(price, close) * 1.0002,
+                                          low=min(price, close) * 0.9998, close=close, volume=1.0))
+                    prices[symbol] = close if symbol not in drop else price  # recover next step
+                drop.clear()
+                at = open_time + MINUTE
+                clock.advance_to(at)
+                before = len(exchange.accepted)
+                started = time.perf_counter()
+                system.step(at, tuple(candles))
+                latencies.extend((t - started) * 1000 for t in exchange.accepted[before:])
+                open_time, step = at, step + 1
+        system.stop("benchmark done")
+        orders = len(latencies)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    p50, p99 = float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99))
+    print(f"{orders:,} entry orders over {step:,} steps of {len(SYMBOLS)} symbols")
+    print(f"tick-to-order: p50 {p50:.3f} ms, p99 {p99:.3f} ms (synchronous=FULL)")
+    print(f"peak RSS: {rss_mb:.0f} MB")
+    print(json.dumps({"tick_to_order_p50_ms": round(p50, 3), "tick_to_order_p99_ms": round(p99, 3),
+                      "peak_rss_mb": round(rss_mb, 1), "orders": orders, "symbols": len(SYMBOLS)}))
+
+
+
+if __name__ == "__main__":
+    main()
