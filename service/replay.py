@@ -19,7 +19,7 @@ from config import FeedKind, Settings
 from persistence.db import make_engine, sqlite_url
 from persistence.migrate import upgrade
 
-Progress = Callable[[int], None]
+Progress = Callable[[int, int], None]  # (candles done so far, candles in all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class ReplayRun:
     bad_rows: dict[str, dict[str, int]]
     unparseable: int
     elapsed_s: float
-    files: tuple[tuple[str, str, int], ...] = field(default=())  # (path, symbol, rows)
+    files: tuple[tuple[str, str, int, int], ...] = field(default=())  # (path, symbol, rows, unparseable rows)
 
 
 def replay_settings(settings: Settings, symbols: Sequence[str], db_path: Path, *, orchestrator: bool = True) -> Settings:
@@ -66,6 +66,7 @@ def run_replay(
     started = time.perf_counter()
     system.start()
     candles = steps = 0
+    total = sum(len(f) for f in feed.files)
     try:
         for batch in feed.batches():
             at = max(c.close_time for c in batch)
@@ -74,7 +75,7 @@ def run_replay(
             candles += len(batch)
             steps += 1
             if progress is not None:
-                progress(len(batch))
+                progress(candles, total)
             if system.stop_requested.is_set():
                 break
     finally:
@@ -84,5 +85,6 @@ def run_replay(
     return ReplayRun(
         label=label, db_path=db_path, settings=run_settings, candles=candles, steps=steps,
         bad_rows={s: c.as_dict() for s, c in sorted(feed.counters.items())}, unparseable=feed.unparseable,
-        elapsed_s=elapsed, files=tuple((str(path), f.symbol, len(f)) for path, f in zip(files, feed.files)),
+        elapsed_s=elapsed,
+        files=tuple((str(path), f.symbol, len(f) + f.unparseable, f.unparseable) for path, f in zip(files, feed.files)),
     )

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, func, select
 
+from persistence.store import CREATED
 from persistence.tables import EQUITY_SNAPSHOTS, POLICY_SNAPSHOTS, POSITIONS, SIGNAL_DECISIONS, TRANSITIONS
 from service.report.metrics import EquityCurve, TradeOutcome
 from state_machines.gate import GATE_TABLE
@@ -115,7 +116,8 @@ def collect(engine: Engine) -> RunData:
         ).all()
         gate_rows = connection.execute(
             select(TRANSITIONS.c.at, TRANSITIONS.c.source, TRANSITIONS.c.dest, TRANSITIONS.c.trigger, TRANSITIONS.c.reason)
-            .where(TRANSITIONS.c.machine == GATE_TABLE.name)
+            # The gate's creation on first start is not an event of the run.
+            .where(TRANSITIONS.c.machine == GATE_TABLE.name, TRANSITIONS.c.trigger != CREATED)
             .order_by(TRANSITIONS.c.at, TRANSITIONS.c.id)
         ).all()
         decision_rows = connection.execute(
