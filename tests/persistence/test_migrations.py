@@ -42,3 +42,21 @@ def test_sqlite_connections_use_wal_full_sync_and_foreign_keys(tmp_path: Path) -
     with engine.connect() as connection:
         pragmas = {name: connection.exec_driver_sql(f"PRAGMA {name}").scalar() for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")}
     assert pragmas == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 5000}
+
+
+def test_upgrade_of_a_database_made_by_the_previous_revision_keeps_its_rows(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO heartbeat (id, pid, started_at, at, version) VALUES ('service', 42, 1, 2, '0.0.9')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO transitions (machine, entity_id, seq, source, dest, trigger, reason, payload, at) "
+            "VALUES ('gate', 'global', 1, '', 'open', 'create', 'first start', '{}', 1)"
+        )
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT pid, prices FROM heartbeat").one() == (42, "{}")
+        assert connection.exec_driver_sql("SELECT count(*) FROM transitions").scalar() == 1
