@@ -89,7 +89,8 @@ class ExecutionActor(SupervisedActor):
             self.filters = dict(orders.known_filters(self, tuple(c.symbol for c in step.candles)))
         portfolio = self.portfolio(step.at)
         self._snapshot_equity(step.at, portfolio)
-        self._flush()
+        # Order-status updates and equity snapshots wait for the end of the step: nothing depends on
+        # them before then (transitions commit on their own), and the step's new orders go out sooner.
         self.tell("exits", replace(step, stage="portfolio", portfolio=portfolio, events=events))
 
     def apply_exchange_events(self) -> tuple[PositionEvent, ...]:
@@ -120,6 +121,8 @@ class ExecutionActor(SupervisedActor):
         known = self.by_client_id.get(state.client_order_id)
         if known is None:
             return []
+        if state.status is OrderStatus.NEW:
+            return []  # recorded when the order was sent; the exchange's echo adds nothing
         self.writes.append(lambda c, s=state: records.update_order(
             c, s.client_order_id, status=str(s.status), filled_quantity=s.filled_qty, average_price=s.avg_price,
             exchange_order_id=str(s.exchange_order_id), updated_at=s.updated_at))
