@@ -22,6 +22,10 @@ from config import Settings
 log = logging.getLogger("quantum_trader.actors")
 
 
+class Ready:
+    """Asked of an actor after start: answered once `on_start` has finished."""
+
+
 @dataclass(frozen=True, slots=True)
 class Failure:
     actor: str
@@ -93,6 +97,8 @@ class SupervisedActor(pykka.ThreadingActor):
         self.ctx.failures.put(Failure(self.name, "on_receive", exception_value or RuntimeError("unknown failure")))
 
     def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Ready):
+            return True
         hook = self.ctx.extras.get("fault_hook")
         if hook is not None:  # fault injection for supervision tests: may raise for a chosen message
             hook(self.name, message)

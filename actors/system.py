@@ -20,7 +20,7 @@ from typing import Any
 import pykka
 from sqlalchemy import Engine
 
-from actors.base import ActorContext, Failure, Registry, SupervisedActor
+from actors.base import ActorContext, Failure, Ready, Registry, SupervisedActor
 from actors.clock import Clock
 from actors.execution.actor import ExecutionActor
 from actors.execution.paper import PaperExchange
@@ -80,9 +80,17 @@ class TradingSystem:
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start every actor and return once each has finished starting (recovery included)."""
         for name in START_ORDER:
             self._start(name)
         self._supervisor.start()
+        for name in START_ORDER:
+            ref = self.ctx.registry.get(name)
+            try:
+                if ref is not None:
+                    ref.ask(Ready(), timeout=STEP_TIMEOUT_S)
+            except pykka.ActorDeadError:
+                continue  # failed in on_start: the supervisor has it
 
     def stop(self, reason: str = "stopped") -> None:
         """Graceful: no new entries, every queued message handled, state persisted; resting orders stay."""

@@ -9,7 +9,7 @@ import typer
 
 from persistence.db import make_engine
 from persistence.migrate import current_revision, upgrade
-from service import cli_inspect, cli_replay, cli_service
+from service import cli_inspect, cli_recover, cli_replay, cli_service
 from service.cli_common import (
     ConfigOption, DbOption, JsonOption, clean_errors, console, database_url, errors, print_json, settings_from,
 )
@@ -25,6 +25,7 @@ app.add_typer(gate_app, name="gate")
 app.command("run")(cli_service.run)
 app.command("status")(cli_service.status)
 app.command("replay")(cli_replay.replay)
+app.command("recover")(cli_recover.recover)
 app.command("positions")(cli_inspect.positions)
 app.command("transitions")(cli_inspect.transitions)
 app.command("diagram")(cli_inspect.diagram)

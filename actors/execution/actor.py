@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 
 from actors.base import SupervisedActor
 from actors.clock import utc_day
-from actors.execution import orders
+from actors.execution import orders, reconcile
 from actors.execution.book import LivePosition, Purpose, TradeRecords
 from actors.execution.loading import load_live_positions, load_trade_records, latest_day_start
 from actors.execution.port import Fill, OrderState, OrderStatus
@@ -55,7 +55,7 @@ class ExecutionActor(SupervisedActor):
         if loaded.mismatches:
             detail = "; ".join(m.describe() for m in loaded.mismatches)
             self.tell("orchestrator", HaltGate(reason=f"state does not match the audit trail: {detail}"))
-        orders.reconcile(self)
+        self.ctx.extras["recovery"] = reconcile.reconcile(self)
 
     def shut_down(self) -> None:
         if hasattr(self, "store"):
@@ -83,7 +83,7 @@ class ExecutionActor(SupervisedActor):
         if on_candle is not None:
             for candle in step.candles:
                 on_candle(candle)
-        orders.resolve_unknown(self)
+        reconcile.resolve_unknown(self)
         events = self.apply_exchange_events()
         if any(c.symbol not in self.filters for c in step.candles):
             self.filters = dict(orders.known_filters(self, tuple(c.symbol for c in step.candles)))

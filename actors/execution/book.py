@@ -74,7 +74,8 @@ class LivePosition:
     fees: Decimal = ZERO
     exit_cost: Decimal = ZERO
     orders: dict[str, str] = field(default_factory=dict)  # purpose -> live client order id
-    stop_moves: int = 0
+    numbers: dict[str, int] = field(default_factory=dict)  # purpose -> last number used in a client order id
+    stop_moves: int = 0  # trailing moves: a stop that fills after one is a "trailing stop"
     close_reason: str = ""
 
     @property
@@ -124,7 +125,7 @@ class LivePosition:
         return json.dumps({
             "stop_distance": str(self.stop_distance), "partial_price": _text(self.partial_price),
             "risk_per_unit": str(self.risk_per_unit), "trailing_pct": self.trailing_pct,
-            "orders": self.orders, "stop_moves": self.stop_moves, "closed": str(self.closed),
+            "orders": self.orders, "numbers": self.numbers, "stop_moves": self.stop_moves, "closed": str(self.closed),
             "entry_cost": str(self.entry_cost), "exit_cost": str(self.exit_cost),
         }, sort_keys=True)
 
@@ -135,6 +136,7 @@ class LivePosition:
         self.risk_per_unit = Decimal(data.get("risk_per_unit", "0"))
         self.trailing_pct = float(data.get("trailing_pct", 0.0))
         self.orders = dict(data.get("orders", {}))
+        self.numbers = {k: int(v) for k, v in data.get("numbers", {}).items()}
         self.stop_moves = int(data.get("stop_moves", 0))
         self.closed = Decimal(data.get("closed", "0"))
         self.entry_cost = Decimal(data.get("entry_cost", "0"))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 
 from actors.execution.book import LivePosition, Purpose, client_order_id, entry_side, exit_side, r_multiple
-from actors.execution.port import OrderRejected, OrderRequest, OrderStatus, OrderType, OutcomeUnknown, RateLimited, RejectCode
+from actors.execution.port import OrderRejected, OrderRequest, OrderType, OutcomeUnknown, RateLimited, RejectCode
 from actors.exits.strategies import plan_exits
 from actors.messages import (
     ClosePosition, DecisionReason, MoveStop, OrderIntent, PartialTakeProfitFilled, PositionEvent, PositionOpened, SymbolFilters,
@@ -145,22 +145,27 @@ def on_entry_fill(ex: ExecutionActor, position: LivePosition, fill: dict[str, An
     )]
 
 
-def _protective_requests(ex: ExecutionActor, position: LivePosition, partial_quantity: Decimal) -> list[tuple[str, OrderRequest]]:
+def _protective_requests(
+    ex: ExecutionActor, position: LivePosition, partial_quantity: Decimal,
+    purposes: tuple[str, ...] = (Purpose.STOP, Purpose.TAKE_PROFIT, Purpose.PARTIAL),
+) -> list[tuple[str, OrderRequest]]:
+    """Each request takes the purpose's next number: a re-placed order never reuses a client order id."""
     side, quantity = exit_side(position.side), position.open_quantity
-    number = position.stop_moves
-    found = [(Purpose.STOP, OrderRequest(client_order_id=client_order_id(ex.prefix, Purpose.STOP, position.id, number),
-                                         symbol=position.symbol, side=side, type=OrderType.STOP_MARKET, quantity=quantity,
-                                         trigger_price=position.stop_price, reduce_only=True))]
-    if position.take_profit_price is not None and Purpose.TAKE_PROFIT not in position.orders:
-        found.append((Purpose.TAKE_PROFIT, OrderRequest(
-            client_order_id=client_order_id(ex.prefix, Purpose.TAKE_PROFIT, position.id), symbol=position.symbol,
-            side=side, type=OrderType.TAKE_PROFIT_MARKET, quantity=quantity, trigger_price=position.take_profit_price,
-            reduce_only=True)))
-    if position.partial_price is not None and partial_quantity > 0 and Purpose.PARTIAL not in position.orders:
-        found.append((Purpose.PARTIAL, OrderRequest(
-            client_order_id=client_order_id(ex.prefix, Purpose.PARTIAL, position.id), symbol=position.symbol,
-            side=side, type=OrderType.TAKE_PROFIT_MARKET, quantity=partial_quantity, trigger_price=position.partial_price,
-            reduce_only=True)))
+
+    def request(purpose: str, order_type: OrderType, amount: Decimal, trigger: Decimal | None) -> tuple[str, OrderRequest]:
+        number = position.numbers.get(purpose, -1) + 1
+        position.numbers[purpose] = number
+        return purpose, OrderRequest(
+            client_order_id=client_order_id(ex.prefix, purpose, position.id, number), symbol=position.symbol, side=side,
+            type=order_type, quantity=amount, trigger_price=trigger, reduce_only=True)
+
+    found = []
+    if Purpose.STOP in purposes:
+        found.append(request(Purpose.STOP, OrderType.STOP_MARKET, quantity, position.stop_price))
+    if Purpose.TAKE_PROFIT in purposes and position.take_profit_price is not None:
+        found.append(request(Purpose.TAKE_PROFIT, OrderType.TAKE_PROFIT_MARKET, quantity, position.take_profit_price))
+    if Purpose.PARTIAL in purposes and position.partial_price is not None and partial_quantity > 0:
+        found.append(request(Purpose.PARTIAL, OrderType.TAKE_PROFIT_MARKET, partial_quantity, position.partial_price))
     return found
 
 
@@ -238,7 +243,7 @@ def move_stop(ex: ExecutionActor, command: MoveStop) -> None:
     old = position.orders.get(Purpose.STOP)
     position.stop_moves += 1
     previous_stop, position.stop_price = position.stop_price, command.stop_price
-    request = _protective_requests(ex, position, Decimal(0))[0][1]
+    request = _protective_requests(ex, position, Decimal(0), (Purpose.STOP,))[0][1]
     ex.index(position, Purpose.STOP, request.client_order_id)
     ex.writes.append(_order_row(ex, position.id, request.client_order_id, Purpose.STOP, request))
     ex.writes.append(_position_numbers(ex, position))
@@ -278,65 +283,3 @@ def close_position(ex: ExecutionActor, command: ClosePosition) -> None:
                 also=_refused(request.client_order_id, error, ex.ctx.clock.now_ms()))
     except (OutcomeUnknown, RateLimited) as error:
         log.warning("%s exit order outcome unknown (%s); it is looked up at the next step", position.id, error)
-
-
-# --- unknown outcomes and restarts --------------------------------------------------------
-
-
-def resolve_unknown(ex: ExecutionActor) -> None:
-    """Look up, by client order id, every entry whose outcome is not known. Never resend."""
-    for position in [p for p in ex.live.values() if p.state in (PositionState.UNKNOWN, PositionState.PENDING_ENTRY)]:
-        _resolve_entry(ex, position)
-
-
-def _resolve_entry(ex: ExecutionActor, position: LivePosition) -> None:
-    entry_id = entry_client_id(ex, position)
-    try:
-        order = ex.exchange.get_order(position.symbol, entry_id)
-    except (OutcomeUnknown, RateLimited):
-        return  # still unknown: try again at the next step
-    if order is None:
-        ex.fire(position, "cancel", reason="entry order not found on the exchange by client order id: it was never placed")
-        ex.finish(position, "cancelled")
-    elif order.status in (OrderStatus.REJECTED, OrderStatus.CANCELED, OrderStatus.EXPIRED) and position.filled == 0:
-        ex.fire(position, "reject" if order.status is OrderStatus.REJECTED else "cancel",
-                reason=f"entry order found {order.status.lower()} by client order id")
-        ex.finish(position, "cancelled")
-    elif position.state == PositionState.PENDING_ENTRY:
-        ex.fire(position, "submit", reason="entry order found on the exchange by client order id after a restart",
-                also=_sent(order))
-
-
-def reconcile(ex: ExecutionActor) -> None:
-    """At (re)start: apply what happened while down, settle unresolved entries, re-protect open positions."""
-    ex.apply_exchange_events()
-    resolve_unknown(ex)
-    held = {p.symbol: p.quantity for p in ex.exchange.positions()}
-    for position in list(ex.live.values()):
-        if position.state in LIVE_EXIT_STATES and held.get(position.symbol, Decimal(0)) == 0:
-            ex.fire(position, "reconcile", reason="position closed on the exchange while the service was down",
-                    changes=dict(close_reason="closed on the exchange", closed_at=ex.ctx.clock.now_ms()))
-            ex.finish(position, "closed on the exchange")
-        elif position.state in LIVE_EXIT_STATES:
-            _reprotect(ex, position)
-    ex._flush()
-
-
-def _reprotect(ex: ExecutionActor, position: LivePosition) -> None:
-    missing = []
-    for purpose, client_id in list(position.orders.items()):
-        order = ex.exchange.get_order(position.symbol, client_id)
-        if order is None or (order.status.is_final and order.status is not OrderStatus.FILLED):
-            missing.append(purpose)
-            del position.orders[purpose]
-    if Purpose.STOP in missing:
-        position.stop_moves += 1
-    requests = [(p, r) for p, r in _protective_requests(ex, position, Decimal(0)) if p in missing]
-    for purpose, request in requests:
-        ex.index(position, purpose, request.client_order_id)
-        ex.writes.append(_order_row(ex, position.id, request.client_order_id, purpose, request))
-    if requests:
-        ex.writes.append(_position_numbers(ex, position))
-        ex._flush()
-        log.warning("%s: re-placing missing protective orders %s", position.id, [p for p, _ in requests])
-        _send_protective(ex, position, requests)

@@ -175,6 +175,10 @@ class PaperExchange:
     def set_symbol_filters(self, symbol: str, filters: SymbolFilters) -> None:
         self._filters[symbol] = filters
 
+    def pending_events(self) -> tuple[ExchangeEvent, ...]:
+        """What `drain_events` would return, left in place (a dry-run recovery reads it)."""
+        return tuple(self._events)
+
     def drain_events(self) -> tuple[ExchangeEvent, ...]:
         events, self._events = tuple(self._events), []
         return events

@@ -59,6 +59,30 @@ class Harness:
         assert self.system.ctx.exchange is not exchange
         self.system.start()
 
+    def while_down(self, change: Callable[[Any], None]) -> None:
+        """Stop the service, let `change` act on the paper exchange as it stands meanwhile, then start again."""
+        from actors.execution.paper import PaperExchange
+        from actors.system import PAPER_STATE
+        from persistence import records
+
+        self.system.stop("down for the test")
+        with self.engine.begin() as connection:
+            exchange = PaperExchange.from_state(records.load_exchange_state(connection, PAPER_STATE))
+            change(exchange)
+            records.save_exchange_state(connection, PAPER_STATE, exchange.to_state(), self.clock.now_ms())
+        self.system = self._start()
+
+    def candle(self, symbol: str, change: float) -> Candle:
+        """The next candle of one symbol moved by `change`, without handing it to the service."""
+        price = self.prices[symbol]
+        close = round(price * (1 + change), 1)
+        candle = Candle(symbol=symbol, open_time=self.open_time, open=price, high=max(price, close), low=min(price, close),
+                        close=close, volume=1.0)
+        self.prices[symbol] = close
+        self.open_time += MINUTE
+        self.clock.advance_to(self.open_time)
+        return candle
+
     def stop(self) -> None:
         self.system.stop("test done")
         self.engine.dispose()

@@ -1,0 +1,128 @@
+"""Recovery at start: what the exchange says against what the database says, as a plan.
+
+`gather` asks the exchange (lookups by client order id, positions, open orders);
+`plan` is pure and decides; the execution actor applies the plan at start, and
+`quantum-trader recover --dry-run` prints it without changing anything.
+
+Rules (DESIGN.md, crash safety):
+- an entry never confirmed is looked up by client order id: not there -> it was never
+  placed (cancelled); rejected/cancelled there -> so here; there and live -> submitted;
+  it is never sent again;
+- an open position the exchange no longer holds was closed behind our back (stop or
+  take-profit hit, liquidation, closed by hand): closed through `reconcile`, with why;
+- an open position whose protective orders are gone gets them placed again;
+- a position on the exchange with no record here is adopted and protected;
+- an open order with our client-id prefix that belongs to no live position is cancelled;
+- a quantity or side that disagrees cannot be resolved safely: the gate halts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from actors.execution.book import LivePosition, Purpose, client_order_id, parse_client_order_id
+from actors.execution.port import ExchangePosition, OrderState, OrderStatus
+from actors.messages import Side
+from state_machines import PositionState
+
+ENTRY_STATES = (PositionState.PENDING_ENTRY, PositionState.ENTRY_SUBMITTED, PositionState.UNKNOWN)
+OPEN_STATES = (PositionState.OPEN, PositionState.PARTIALLY_CLOSED, PositionState.CLOSING)
+REFUSED = (OrderStatus.REJECTED, OrderStatus.CANCELED, OrderStatus.EXPIRED)
+
+
+@dataclass(frozen=True, slots=True)
+class PositionFacts:
+    position_id: str
+    symbol: str
+    side: Side
+    state: str
+    open_quantity: Decimal
+    entry: OrderState | None
+    protective: dict[str, OrderState | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeFacts:
+    held: dict[str, ExchangePosition]
+    open_orders: tuple[OrderState, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: str  # cancel_entry | reject_entry | confirm_submitted | close | reprotect | adopt | cancel_orphan | halt | confirm
+    target: str  # a position id, a client order id (orphans) or a symbol (adoptions)
+    detail: str
+    purposes: tuple[str, ...] = ()
+    symbol: str = ""
+
+
+def gather(live: Iterable[LivePosition], exchange: Any, prefix: str, *, positions_only: bool = False,
+           ) -> tuple[list[PositionFacts], ExchangeFacts]:
+    facts = []
+    for position in live:
+        entry_id = client_order_id(prefix, Purpose.ENTRY, position.id)
+        entry = exchange.get_order(position.symbol, entry_id) if position.state in ENTRY_STATES else None
+        protective = {purpose: exchange.get_order(position.symbol, cid) for purpose, cid in position.orders.items()
+                      if purpose != Purpose.EXIT} if position.state in OPEN_STATES else {}
+        facts.append(PositionFacts(position.id, position.symbol, position.side, position.state,
+                                   position.open_quantity, entry, protective))
+    if positions_only:
+        return facts, ExchangeFacts(held={}, open_orders=())
+    held = {p.symbol: p for p in exchange.positions() if p.quantity != 0}
+    return facts, ExchangeFacts(held=held, open_orders=tuple(exchange.open_orders()))
+
+
+def plan(positions: list[PositionFacts], exchange: ExchangeFacts, prefix: str, *, positions_only: bool = False) -> tuple[Action, ...]:
+    """`positions_only`: just settle the given positions (the per-step lookup of unknown entries)."""
+    actions: list[Action] = []
+    live_ids = {p.position_id for p in positions}
+    ours = {p.symbol for p in positions if p.state in OPEN_STATES or p.state in ENTRY_STATES}
+    for facts in positions:
+        actions.extend(_position_actions(facts, exchange))
+    if positions_only:
+        return tuple(actions)
+    for symbol, held in sorted(exchange.held.items()):
+        if symbol not in ours:
+            side = "LONG" if held.quantity > 0 else "SHORT"
+            actions.append(Action("adopt", symbol, f"exchange holds {side} {abs(held.quantity)} {symbol} at {held.entry_price} "
+                                                   "with no record here: adopted and protected", symbol=symbol))
+    for order in exchange.open_orders:
+        parsed = parse_client_order_id(prefix, order.client_order_id)
+        if parsed is not None and parsed[1] not in live_ids:
+            actions.append(Action("cancel_orphan", order.client_order_id,
+                                  f"open {order.type} order of ours for {order.symbol} belongs to no live position",
+                                  symbol=order.symbol))
+    return tuple(actions)
+
+
+def _position_actions(facts: PositionFacts, exchange: ExchangeFacts) -> list[Action]:
+    pid = facts.position_id
+    if facts.state in ENTRY_STATES:
+        entry = facts.entry
+        if entry is None:
+            return [Action("cancel_entry", pid, "entry order not found on the exchange by client order id: it was never placed")]
+        if entry.status in REFUSED and entry.filled_qty == 0:
+            kind = "reject_entry" if entry.status is OrderStatus.REJECTED else "cancel_entry"
+            return [Action(kind, pid, f"entry order found {entry.status.lower()} by client order id")]
+        if facts.state == PositionState.PENDING_ENTRY:
+            return [Action("confirm_submitted", pid, f"entry order found {entry.status.lower()} on the exchange after a restart")]
+        return [Action("confirm", pid, f"entry order {entry.status.lower()} on the exchange; fills are applied as they arrive")]
+    held = exchange.held.get(facts.symbol)
+    if held is None:
+        return [Action("close", pid, "position closed on the exchange while the service was down")]
+    held_side = Side.LONG if held.quantity > 0 else Side.SHORT
+    if held_side is not facts.side or abs(held.quantity) != facts.open_quantity:
+        return [Action("halt", pid, f"exchange holds {held_side} {abs(held.quantity)} {facts.symbol}, "
+                                   f"the database {facts.side} {facts.open_quantity}: a person must look")]
+    missing = tuple(sorted(p for p, order in facts.protective.items()
+                           if order is None or (order.status.is_final and order.status is not OrderStatus.FILLED)))
+    if missing:
+        return [Action("reprotect", pid, f"protective orders missing on the exchange: {', '.join(missing)}", missing)]
+    return [Action("confirm", pid, "position and its protective orders match the exchange")]
+
+
+def describe(actions: tuple[Action, ...]) -> list[str]:
+    return [f"{a.kind:<18} {a.target:<24} {a.detail}" for a in actions] or ["nothing to do: the database and the exchange agree"]
