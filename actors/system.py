@@ -31,6 +31,7 @@ from actors.orchestrator.actor import OrchestratorActor
 from actors.risk.actor import RiskActor
 from actors.signals.actor import SignalsActor
 from config import ExchangeKind, Settings
+from config.settings import ExchangeSettings
 from persistence import records
 from persistence.store import Store
 from state_machines import GateState, gate_machine
@@ -54,12 +55,39 @@ class StepTimeout(Exception):
     pass
 
 
-def make_exchange(settings: Settings, engine: Engine) -> Any:
+def binance_endpoints(exchange: ExchangeSettings) -> tuple[str, str]:
+    """(REST root, WebSocket root): the configured overrides, else the testnet's, or mainnet's when
+    `testnet = false` was set explicitly."""
+    from actors.execution.binance import MAINNET_FUTURES_URL, MAINNET_WS_URL, TESTNET_FUTURES_URL, TESTNET_WS_URL
+
+    if exchange.base_url is not None:
+        base = exchange.base_url.rstrip("/")
+        return base, (exchange.ws_url or "ws" + base.removeprefix("http")).rstrip("/")
+    default_base, default_ws = (TESTNET_FUTURES_URL, TESTNET_WS_URL) if exchange.testnet else (MAINNET_FUTURES_URL, MAINNET_WS_URL)
+    return default_base, (exchange.ws_url or default_ws).rstrip("/")
+
+
+def make_exchange(settings: Settings, engine: Engine, *, live: bool = False) -> Any:
+    """The exchange port, started. Binance only with `live` (the runner's `--live` opt-in, checked
+    with the keys before this is called): a replay or a test never reaches a real account by accident."""
     if settings.exchange.kind is ExchangeKind.PAPER:
         with engine.connect() as connection:
             state = records.load_exchange_state(connection, PAPER_STATE)
         return PaperExchange.from_state(state) if state else PaperExchange.from_settings(settings.exchange.paper)
-    raise NotImplementedError("the Binance exchange port is not wired in yet: use exchange.kind = \"paper\"")
+    if not live:
+        raise ValueError("exchange.kind = \"binance\" runs only under `quantum-trader run --live`")
+    from actors.execution.binance import BinanceExchange  # python-binance loads only when it is used
+
+    exchange = settings.exchange
+    if exchange.api_key is None or exchange.api_secret is None:
+        raise ValueError("Binance needs QT_EXCHANGE__API_KEY and QT_EXCHANGE__API_SECRET in the environment")
+    base_url, ws_url = binance_endpoints(exchange)
+    port = BinanceExchange(
+        api_key=exchange.api_key.get_secret_value(), api_secret=exchange.api_secret.get_secret_value(),
+        base_url=base_url, ws_url=ws_url, testnet=exchange.testnet, symbols=settings.symbols,
+        leverage=exchange.leverage,
+    )
+    return port.start()  # clock offset, filters, one-way mode, leverage, user-data stream
 
 
 class TradingSystem:
@@ -102,6 +130,9 @@ class TradingSystem:
             if ref is not None and ref.is_alive():
                 ref.stop(block=True, timeout=STEP_TIMEOUT_S)
         self.checkpoint()
+        close = getattr(self.ctx.exchange, "close", None)
+        if close is not None:
+            close()  # a live port's user-data stream and HTTP session; resting orders stay on the exchange
         self.ctx.failures.put(None)  # type: ignore[arg-type]  # wakes the supervisor to end
         if self._supervisor.is_alive():
             self._supervisor.join(timeout=10)

@@ -91,6 +91,9 @@ class ExchangeSettings(_Section):
     client_id_prefix: str = Field(default="qt", pattern=r"^[a-z0-9]{1,8}$")
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
+    # Overrides of the Binance endpoints (a local test server, a proxy); unset: testnet or mainnet's own.
+    base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+/?$", description="REST root, e.g. http://127.0.0.1:9000")
+    ws_url: str | None = Field(default=None, pattern=r"^wss?://[^\s/]+/?$", description="WebSocket root; default: from base_url")
     paper: PaperSettings = PaperSettings()
 
 

@@ -95,12 +95,14 @@ def main() -> None:
                     signal_number += 1
                     writer.write(json.dumps({"id": f"b-{signal_number}", "symbol": target, "side": "LONG", "confidence": 0.9}) + "\n")
                     writer.flush()
-                    # Five steps on, this symbol's position falls through its stop, freeing it for its next turn.
+                    # Five steps on, this symbol's position hits its stop or its take-profit (in turn, so the
+                    # account neither dies nor balloons), freeing the symbol for its next turn.
                     drop.add(SYMBOLS[(step - 5) % len(SYMBOLS)]) if step >= args.warmup + 5 else None
                 candles = []
                 for symbol in SYMBOLS:
                     price = prices[symbol]
-                    change = -0.06 if symbol in drop else float(rng.normal(0, 0.0004))
+                    jump = -0.06 if (step // len(SYMBOLS)) % 2 else 0.06
+                    change = jump if symbol in drop else float(rng.normal(0, 0.0004))
                     close = price * (1 + change)
                     candles.append(Candle(symbol=symbol, open_time=open_time, open=price, high=max(price, close) * 1.0002,
                                           low=min(price, close) * 0.9998, close=close, volume=1.0))

@@ -23,7 +23,7 @@ from service import inspection
 from service.cli_common import ConfigOption, DbOption, JsonOption, clean_errors, console, database_url, fail, print_json, settings_from
 from service.lock import AlreadyRunning, InstanceLock, service_running
 from service.logs import configure
-from service.runner import Runner, ServiceError, install_signal_handlers
+from service.runner import Runner, ServiceError, check_live_guard, install_signal_handlers
 from state_machines import gate_machine
 
 STALE_AFTER_S = 30.0
@@ -41,8 +41,12 @@ def run(
         settings = settings_from(config)
         if db is not None:
             settings = settings.model_copy(update={"database": settings.database.model_copy(update={"url": database_url(db, None)})})
+    try:
+        check_live_guard(settings, live=live)  # before any logging or database: a refusal is one clear line
+    except ServiceError as error:
+        fail(str(error))
     configure(json_lines=log_json)
-    runner = Runner(settings)
+    runner = Runner(settings, live=live)
     install_signal_handlers(runner)
     try:
         code = runner.run()

@@ -15,7 +15,7 @@ from pathlib import Path
 from actors.clock import VirtualClock
 from actors.market_data.feeds import FileFeed
 from actors.system import TradingSystem
-from config import FeedKind, Settings
+from config import ExchangeKind, FeedKind, Settings
 from persistence.db import make_engine, sqlite_url
 from persistence.migrate import upgrade
 
@@ -36,13 +36,15 @@ class ReplayRun:
 
 
 def replay_settings(settings: Settings, symbols: Sequence[str], db_path: Path, *, orchestrator: bool = True) -> Settings:
-    """The settings a replay runs on: the files' symbols, its own database, file feed, no inbox."""
+    """The settings a replay runs on: the files' symbols, its own database, file feed, no inbox, and
+    always the paper exchange (a replay never sends an order anywhere)."""
     flags = settings.orchestrator.flags.model_copy(update={"enable_orchestrator": orchestrator and settings.orchestrator.flags.enable_orchestrator})
     return settings.model_copy(update={
         "symbols": tuple(symbols),
         "database": settings.database.model_copy(update={"url": sqlite_url(db_path)}),
         "feed": settings.feed.model_copy(update={"kind": FeedKind.FILE}),
         "signals": settings.signals.model_copy(update={"inbox": None}),
+        "exchange": settings.exchange.model_copy(update={"kind": ExchangeKind.PAPER}),
         "orchestrator": settings.orchestrator.model_copy(update={"flags": flags}),
     })
 

@@ -6,13 +6,15 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from importlib.metadata import PackageNotFoundError, version
 
 from actors.clock import Clock, WallClock
+from actors.execution.port import ExchangeError
+from actors.market_data.binance_feed import BinanceKlineFeed, FeedError
 from actors.market_data.feeds import FileFeed, SyntheticFeed
 from actors.messages import Candle
-from actors.system import TradingSystem
+from actors.system import TradingSystem, binance_endpoints, make_exchange
 from config import ExchangeKind, FeedKind, Settings
 from persistence import records
 from persistence.db import make_engine
@@ -35,9 +37,44 @@ def package_version() -> str:
         return "unknown"
 
 
+def check_live_guard(settings: Settings, *, live: bool) -> None:
+    """Binance trading needs both keys from the environment and the `--live` flag; raises `ServiceError` naming
+    what is missing (never a key's value)."""
+    exchange = settings.exchange
+    if exchange.kind is not ExchangeKind.BINANCE:
+        return
+    missing = [f"QT_EXCHANGE__{name.upper()}" for name in ("api_key", "api_secret")
+               if not (value := getattr(exchange, name)) or not value.get_secret_value().strip()]
+    problems = []
+    if not live:
+        problems.append("the --live flag was not given")
+    if missing:
+        problems.append(f"{' and '.join(missing)} not set in the environment")
+    if settings.feed.kind is not FeedKind.BINANCE:
+        # Orders at the exchange's prices decided on synthetic or replayed candles: never what anyone wants.
+        problems.append(f"feed.kind is \"{settings.feed.kind}\"; live orders need feed.kind = \"binance\"")
+    if problems:
+        venue = "the Binance testnet" if exchange.testnet else "Binance MAINNET with real money"
+        raise ServiceError(f"exchange.kind = \"binance\" sends orders to {venue}; it needs both API keys in the "
+                           f"environment (QT_EXCHANGE__API_KEY, QT_EXCHANGE__API_SECRET), `run --live` and the Binance feed: "
+                           f"{'; '.join(problems)}")
+
+
+def describe_venue(settings: Settings) -> str:
+    """Where orders go, for the loud line at start."""
+    exchange = settings.exchange
+    if exchange.kind is ExchangeKind.PAPER:
+        return "PAPER TRADING (no real orders)"
+    base_url, _ = binance_endpoints(exchange)
+    if exchange.testnet:
+        return f"BINANCE TESTNET (test funds, no real money) at {base_url}"
+    return f"LIVE MAINNET TRADING WITH REAL MONEY on Binance at {base_url}"
+
+
 class Runner:
-    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, live: bool = False) -> None:
         self.settings = settings
+        self.live = live
         self.clock = clock or WallClock()
         self.stopping = threading.Event()
         self.started_at = self.clock.now_ms()
@@ -48,18 +85,24 @@ class Runner:
 
     def run(self) -> int:
         settings = self.settings
-        if settings.exchange.kind is not ExchangeKind.PAPER or settings.feed.kind is FeedKind.BINANCE:
-            raise ServiceError("Binance trading and the Binance feed are not available in this version: "
-                               "use exchange.kind = \"paper\" and feed.kind = \"synthetic\" or \"file\"")
+        check_live_guard(settings, live=self.live)
         url = settings.database.url
         with InstanceLock(url):
             engine = make_engine(url)
             upgrade(engine)
-            system = TradingSystem(settings, self.clock, engine)
-            system.start()
-            self._announce()
+            log.warning("%s on the %s feed: %s", describe_venue(settings), settings.feed.kind, ", ".join(settings.symbols))
             try:
+                exchange = make_exchange(settings, engine, live=self.live)
+            except ExchangeError as error:
+                engine.dispose()
+                raise ServiceError(f"cannot start the exchange: {error}") from None
+            system = TradingSystem(settings, self.clock, engine, exchange=exchange)
+            try:
+                system.start()
+                self._announce()
                 self._drive(system)
+            except FeedError as error:
+                raise ServiceError(f"market feed: {error}") from None
             finally:
                 reason = system.fatal or "operator stop"
                 log.info("stopping (%s): finishing in-flight work; protective orders stay on the exchange", reason)
@@ -74,15 +117,30 @@ class Runner:
 
     def _announce(self) -> None:
         s = self.settings
-        log.warning("PAPER TRADING (no real orders) on the %s feed: %s", s.feed.kind, ", ".join(s.symbols))
         log.info("database %s; profile %s; orchestrator preset %s (%s)", s.database.url, s.risk.profile,
                  s.orchestrator.preset, s.orchestrator.flags.mode)
 
     def _drive(self, system: TradingSystem) -> None:
-        engine = system.ctx.engine
         cycle_ms = int(self.settings.orchestrator.cycle_seconds * 1000)
         last_cycle = self.clock.now_ms()
-        for batch in self._batches():
+        batches = self._batches()
+        try:
+            self._drive_batches(system, batches, cycle_ms, last_cycle)
+        finally:
+            batches.close()  # a live feed closes its stream
+
+    def _drive_batches(self, system: TradingSystem, batches: Iterator[tuple[Candle, ...]], cycle_ms: int,
+                       last_cycle: int) -> None:
+        engine = system.ctx.engine
+        for batch in batches:
+            if not batch:  # a live feed with nothing closed yet: the policy timer and a stop request still run
+                if self.stopping.is_set() or system.stop_requested.is_set():
+                    return
+                if self.clock.now_ms() - last_cycle >= cycle_ms:
+                    system.tick(self.clock.now_ms())
+                    last_cycle = self.clock.now_ms()
+                    self._after_cycle(system, engine)
+                continue
             at = batch[0].close_time
             while not self.stopping.is_set() and (wait_ms := at - self.clock.now_ms()) > 0:
                 self.stopping.wait(min(wait_ms, cycle_ms) / 1000)
@@ -112,8 +170,13 @@ class Runner:
             records.beat(connection, pid=os.getpid(), started_at=self.started_at, at=self.clock.now_ms(),
                          version=package_version(), prices=self.prices)
 
-    def _batches(self) -> Iterator[tuple[Candle, ...]]:
+    def _batches(self) -> Generator[tuple[Candle, ...], None, None]:
         feed = self.settings.feed
+        if feed.kind is FeedKind.BINANCE:
+            base_url, ws_url = binance_endpoints(self.settings.exchange)
+            yield from BinanceKlineFeed(self.settings.symbols, base_url=base_url, ws_url=ws_url, interval=feed.interval,
+                                        warmup=WARMUP_CANDLES).batches()
+            return
         interval = max(1, round(1000 / feed.synthetic_speed))
         if feed.kind is FeedKind.FILE:
             yield from self._paced(FileFeed(list(feed.files)).batches(), interval)

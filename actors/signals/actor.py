@@ -12,6 +12,9 @@ from actors.signals.builtin import EmaCrossoverStrategy
 from actors.signals.inbox import InboxReader
 
 log = logging.getLogger("quantum_trader.signals")
+# A step this far behind the clock is history (a warm-up, a catch-up after a gap): the strategy
+# learns from it, but a signal from it would trade today at yesterday's reasons.
+STALE_AFTER_MS = 120_000
 
 
 class SignalsActor(SupervisedActor):
@@ -30,10 +33,11 @@ class SignalsActor(SupervisedActor):
 
     def _signals(self, step: Step) -> tuple[Signal, ...]:
         found: list[Signal] = []
+        stale = self.ctx.clock.now_ms() - step.at > STALE_AFTER_MS
         if self.strategy is not None:
             for candle, snapshot in zip(step.candles, step.snapshots, strict=True):
                 signal = self.strategy.on_candle(candle, snapshot)
-                if signal is not None:
+                if signal is not None and not stale:
                     found.append(signal)
         if self.inbox is not None:
             poll = self.inbox.poll(step.at)

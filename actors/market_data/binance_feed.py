@@ -1,0 +1,254 @@
+"""The Binance feed: closed klines of every symbol from the USD-M market streams, after a REST warm-up.
+
+`batches()` has the shape of the other feeds (one tuple of candles per time step,
+oldest first, at most one candle per symbol), with one addition a live feed
+needs: while nothing has closed it yields an empty tuple every `idle_s`, so the
+driver keeps its policy timer and notices a stop request.
+
+Order of work: the market stream is opened first, then the warm-up is read
+through REST (`/fapi/v1/klines`), so no kline closing meanwhile is lost; a kline
+the stream and REST both report is delivered once. A step is complete when every
+symbol's kline of that open time arrived, or `grace_s` after its first one (a
+symbol with no trades closes no kline), or when a later step begins. A kline of a
+step already delivered is dropped (counted in `late`): steps never go back.
+
+After a dropped connection the feed reconnects and, before reading the new
+socket, fetches through REST what closed since the last kline it has: a gap
+never loses a step.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+from binance.client import Client
+from binance.exceptions import BinanceAPIException, BinanceRequestException
+from requests import RequestException
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.sync.client import connect
+
+from actors.execution.binance_events import INTERVAL_MS, KlineEvent, parse_market_event
+from actors.market_data.feeds import merge_by_time
+from actors.messages import Candle
+
+log = logging.getLogger("quantum_trader.feed")
+MAX_KLINES_PER_REQUEST = 1500  # Binance's limit on /fapi/v1/klines
+
+
+class FeedError(Exception):
+    """The feed cannot start (the exchange unreachable, an unknown interval); the message says why."""
+
+
+class BinanceKlineFeed:
+    def __init__(
+        self, symbols: Sequence[str], *, base_url: str, ws_url: str, interval: str = "1m", warmup: int = 300,
+        idle_s: float = 0.5, grace_s: float = 3.0, reconnect_delay_s: float = 1.0, open_timeout_s: float = 10.0,
+        timeout_s: float = 10.0, monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if interval not in INTERVAL_MS:
+            raise FeedError(f"feed.interval {interval!r} is not a Binance kline interval ({', '.join(INTERVAL_MS)})")
+        self.symbols = tuple(symbols)
+        self.interval, self.interval_ms = interval, INTERVAL_MS[interval]
+        self.warmup = warmup
+        self.idle_s, self.grace_s = idle_s, grace_s
+        self._monotonic = monotonic
+        self._client = Client(None, None, ping=False, requests_params={"timeout": timeout_s})
+        self._client.FUTURES_URL = base_url.rstrip("/") + "/fapi"
+        streams = "/".join(f"{s.lower()}@kline_{interval}" for s in self.symbols)
+        self._url = f"{ws_url.rstrip('/')}/market/stream?streams={streams}"
+        self._klines: queue.Queue[KlineEvent] = queue.Queue()
+        self._last: dict[str, int] = {}  # symbol -> open time of its newest kline taken in (REST or stream)
+        self._emitted = -1  # open time of the newest step delivered
+        self._stream = _KlineStream(self, reconnect_delay_s=reconnect_delay_s, open_timeout_s=open_timeout_s)
+        self.late = 0
+
+    @property
+    def stream(self) -> _KlineStream:
+        return self._stream
+
+    def batches(self) -> Iterator[tuple[Candle, ...]]:
+        self._stream.start()
+        try:
+            if not self._stream.connected.wait(self._stream.open_timeout_s + 1):
+                raise FeedError(f"the market stream at {self._url.split('?')[0]} did not connect")
+            history = self._warmup()
+            count = sum(len(b) for b in history)
+            log.info("Binance feed: warm-up of %d closed %s klines of %s", count, self.interval, ", ".join(self.symbols))
+            yield from history
+            log.info("Binance feed: live klines from the market stream (%s)", self.interval)
+            yield from self._live()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._stream.stop()
+        self._client.session.close()
+
+    # --- REST ----------------------------------------------------------------------------------
+
+    def _warmup(self) -> list[tuple[Candle, ...]]:
+        now = self._server_time()
+        per_symbol = []
+        for symbol in self.symbols:
+            rows = self._rest_klines(symbol, limit=min(self.warmup + 1, MAX_KLINES_PER_REQUEST))
+            events = [e for e in (_kline_from_rest(symbol, self.interval, row) for row in rows) if e.close_time < now]
+            events = events[-self.warmup:] if self.warmup else []
+            if events:
+                self._last[symbol] = events[-1].open_time
+            per_symbol.append([e.candle() for e in events])
+        batches = list(merge_by_time(per_symbol))
+        if batches:
+            self._emitted = batches[-1][0].open_time
+        return batches
+
+    def backfill(self) -> None:
+        """After a gap: what closed since each symbol's newest kline, queued like stream events."""
+        now = self._server_time()
+        for symbol in self.symbols:
+            since = self._last.get(symbol)
+            params = {"startTime": since + self.interval_ms} if since is not None else {}
+            for row in self._rest_klines(symbol, limit=MAX_KLINES_PER_REQUEST, **params):
+                event = _kline_from_rest(symbol, self.interval, row)
+                if event.close_time < now:
+                    self._klines.put(event)
+
+    def _server_time(self) -> int:
+        return int(self._rest("time", self._client.futures_time)["serverTime"])
+
+    def _rest_klines(self, symbol: str, **params: Any) -> list[list[Any]]:
+        return list(self._rest("klines", self._client.futures_klines, symbol=symbol, interval=self.interval, **params))
+
+    @staticmethod
+    def _rest(label: str, fn: Callable[..., Any], **params: Any) -> Any:
+        try:
+            return fn(**params)
+        except BinanceAPIException as e:
+            raise FeedError(f"{label}: {e.status_code} {e.code} {e.message}") from None
+        except (BinanceRequestException, RequestException) as e:
+            raise FeedError(f"{label}: {type(e).__name__}") from None
+
+    # --- the stream ----------------------------------------------------------------------------
+
+    def on_kline(self, event: KlineEvent) -> None:
+        if event.closed and event.symbol in self.symbols:
+            self._klines.put(event)
+
+    def _live(self) -> Iterator[tuple[Candle, ...]]:
+        pending: dict[int, dict[str, Candle]] = {}
+        first_seen: dict[int, float] = {}
+        while True:
+            try:
+                event: KlineEvent | None = self._klines.get(timeout=self.idle_s)
+            except queue.Empty:
+                event = None
+            if event is not None:
+                self._take(event, pending, first_seen)
+            ready = self._ready(pending, first_seen)
+            if not ready:
+                if event is None:
+                    yield ()
+                continue
+            for at in ready:
+                first_seen.pop(at, None)
+                step = pending.pop(at)
+                self._emitted = at
+                yield tuple(step[s] for s in self.symbols if s in step)
+
+    def _take(self, event: KlineEvent, pending: dict[int, dict[str, Candle]], first_seen: dict[int, float]) -> None:
+        symbol, at = event.symbol, event.open_time
+        if at <= self._last.get(symbol, -1):
+            return  # reported twice (REST and stream): taken already
+        self._last[symbol] = at
+        if at <= self._emitted:
+            self.late += 1
+            log.warning("Binance feed: %s kline of %d arrived after its step was delivered; dropped", symbol, at)
+            return
+        pending.setdefault(at, {})[symbol] = event.candle()
+        first_seen.setdefault(at, self._monotonic())
+
+    def _ready(self, pending: dict[int, dict[str, Candle]], first_seen: dict[int, float]) -> list[int]:
+        """The steps to deliver now, oldest first: up to the newest one that is complete or waited enough."""
+        times = sorted(pending)
+        now = self._monotonic()
+        last_ready = None
+        for index, at in enumerate(times):
+            later_began = index + 1 < len(times)
+            if len(pending[at]) == len(self.symbols) or now - first_seen[at] >= self.grace_s or later_began:
+                last_ready = index
+        return [] if last_ready is None else times[: last_ready + 1]
+
+
+class _KlineStream(threading.Thread):
+    """One combined market-stream connection; every connection after the first backfills through REST."""
+
+    def __init__(self, feed: BinanceKlineFeed, *, reconnect_delay_s: float, open_timeout_s: float) -> None:
+        super().__init__(name="binance-market-stream", daemon=True)
+        self._feed = feed
+        self.reconnect_delay_s, self.open_timeout_s = reconnect_delay_s, open_timeout_s
+        self._halt = threading.Event()
+        self.connected = threading.Event()
+        self.connections = 0
+        self._ws: Any = None
+
+    def stop(self) -> None:
+        self._halt.set()
+        ws = self._ws
+        if ws is not None:
+            ws.close()
+        if self.is_alive():
+            self.join(10)
+
+    def drop(self) -> None:
+        """Close the current connection as a network failure would (the thread reconnects)."""
+        ws = self._ws
+        if ws is not None:
+            ws.close()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            try:
+                self._session()
+            except (FeedError, OSError, InvalidHandshake, InvalidURI, TimeoutError) as e:
+                log.warning("Binance market stream: %s: %s; reconnecting", type(e).__name__, e)
+            self.connected.clear()
+            self._halt.wait(self.reconnect_delay_s)
+
+    def _session(self) -> None:
+        with connect(self._feed._url, open_timeout=self.open_timeout_s, close_timeout=1) as ws:
+            self._ws = ws
+            try:
+                if self.connections > 0:
+                    self._feed.backfill()  # the socket is open first: nothing closing meanwhile is lost
+                self.connections += 1
+                self.connected.set()
+                self._read(ws)
+            finally:
+                self._ws = None
+
+    def _read(self, ws: Any) -> None:
+        while not self._halt.is_set():
+            try:
+                text = ws.recv(timeout=0.25)
+            except TimeoutError:
+                continue
+            except ConnectionClosed:
+                return
+            event = parse_market_event(json.loads(text))
+            if isinstance(event, KlineEvent):
+                self._feed.on_kline(event)
+
+
+def _kline_from_rest(symbol: str, interval: str, row: Sequence[Any]) -> KlineEvent:
+    """A `/fapi/v1/klines` row: [open time, open, high, low, close, volume, close time, ...]."""
+    return KlineEvent(
+        event_time=int(row[6]) + 1, symbol=symbol, interval=interval, open_time=int(row[0]), close_time=int(row[6]),
+        open=Decimal(str(row[1])), high=Decimal(str(row[2])), low=Decimal(str(row[3])), close=Decimal(str(row[4])),
+        volume=Decimal(str(row[5])), closed=True,
+    )

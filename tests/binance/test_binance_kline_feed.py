@@ -1,0 +1,136 @@
+"""The Binance kline feed against the fake server on 127.0.0.1: REST warm-up, live closed klines, gaps."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from actors.market_data.binance_feed import BinanceKlineFeed, FeedError
+from actors.messages import Candle
+from tests.fake_binance.fixtures import fake_binance, needs_shared_data  # noqa: F401
+from tests.fake_binance.server import FakeBinance
+
+pytestmark = needs_shared_data
+MINUTE = 60_000
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+BASE = {"BTCUSDT": Decimal("40000"), "ETHUSDT": Decimal("2500")}
+T0 = 1_700_000_040_000 - 1_700_000_040_000 % MINUTE  # long closed: the fake's klines are all in the past
+
+
+def push(server: FakeBinance, symbol: str, index: int) -> None:
+    price = BASE[symbol] + index
+    server.push_candle(symbol, open_time=T0 + index * MINUTE, open=price, high=price + 5, low=price - 5,
+                       close=price + 1, volume="3")
+
+
+class Reader:
+    """Pulls the feed's batches on a thread; the test waits on the queue of non-empty ones."""
+
+    def __init__(self, feed: BinanceKlineFeed) -> None:
+        self.feed = feed
+        self.batches: list[tuple[Candle, ...]] = []
+        self.changed = threading.Condition()
+        self.idle = 0
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        gen = self.feed.batches()
+        try:
+            for batch in gen:
+                with self.changed:
+                    if batch:
+                        self.batches.append(batch)
+                    else:
+                        self.idle += 1
+                    self.changed.notify_all()
+                if self._stop.is_set():
+                    return
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            with self.changed:
+                self.error = e
+                self.changed.notify_all()
+        finally:
+            gen.close()
+
+    def wait(self, predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+        with self.changed:
+            assert self.changed.wait_for(lambda: self.error is not None or predicate(self), timeout), self.batches
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+@pytest.fixture
+def reader(fake_binance: FakeBinance) -> Iterator[Reader]:  # noqa: F811
+    for index in range(5):
+        for symbol in SYMBOLS:
+            push(fake_binance, symbol, index)
+    feed = BinanceKlineFeed(SYMBOLS, base_url=fake_binance.base_url, ws_url=fake_binance.ws_url, warmup=3,
+                            idle_s=0.05, grace_s=30, reconnect_delay_s=0.2)
+    r = Reader(feed)
+    yield r
+    r.stop()
+
+
+def opens(batches: list[tuple[Candle, ...]]) -> list[tuple[int, tuple[str, ...]]]:
+    return [((b[0].open_time - T0) // MINUTE, tuple(c.symbol for c in b)) for b in batches]
+
+
+def test_binance_feed_warmup_then_live_one_batch_per_closed_step(reader: Reader, fake_binance: FakeBinance) -> None:  # noqa: F811
+    reader.wait(lambda r: len(r.batches) == 3 and r.idle > 0)  # the warm-up: the newest 3 steps
+    assert opens(reader.batches) == [(2, SYMBOLS), (3, SYMBOLS), (4, SYMBOLS)]
+    warm = reader.batches[-1][0]
+    assert (warm.open, warm.close, warm.high, warm.low, warm.interval_ms) == (40004.0, 40005.0, 40009.0, 39999.0, MINUTE)
+
+    push(fake_binance, "BTCUSDT", 5)
+    push(fake_binance, "ETHUSDT", 5)
+    reader.wait(lambda r: len(r.batches) == 4)
+    assert opens(reader.batches)[3] == (5, SYMBOLS)  # both symbols in one step
+    assert reader.batches[3][1].close == 2506.0
+
+    # One symbol's kline of the next step: delivered once a later step begins (here) or after the grace.
+    push(fake_binance, "ETHUSDT", 6)
+    push(fake_binance, "BTCUSDT", 7)
+    push(fake_binance, "ETHUSDT", 7)
+    reader.wait(lambda r: len(r.batches) == 6)
+    assert opens(reader.batches)[4:] == [(6, ("ETHUSDT",)), (7, SYMBOLS)]
+
+
+def test_binance_feed_after_a_dropped_stream_backfills_through_rest_without_duplicates(
+        reader: Reader, fake_binance: FakeBinance) -> None:  # noqa: F811
+    reader.wait(lambda r: len(r.batches) == 3 and r.idle > 0)
+    stream = reader.feed.stream
+    stream.drop()
+    # Whether this candle arrives on the old socket, through the REST backfill or on the new socket,
+    # it is delivered exactly once.
+    push(fake_binance, "BTCUSDT", 5)
+    push(fake_binance, "ETHUSDT", 5)
+    reader.wait(lambda r: len(r.batches) == 4 and r.feed.stream.connections >= 2)
+    push(fake_binance, "BTCUSDT", 6)
+    push(fake_binance, "ETHUSDT", 6)
+    reader.wait(lambda r: len(r.batches) == 5)
+    assert opens(reader.batches) == [(i, SYMBOLS) for i in range(2, 7)]
+    klines = [r for r in fake_binance.requests if r == ("GET", "/fapi/v1/klines")]
+    assert len(klines) == 2 * len(SYMBOLS)  # the warm-up, then the backfill after the gap
+
+
+def test_binance_feed_unknown_interval_refused() -> None:
+    with pytest.raises(FeedError, match="not a Binance kline interval"):
+        BinanceKlineFeed(SYMBOLS, base_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9", interval="7m")
+
+
+def test_binance_feed_unreachable_server_raises_feed_error() -> None:
+    feed = BinanceKlineFeed(SYMBOLS, base_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9", open_timeout_s=0.5,
+                            reconnect_delay_s=0.05)
+    with pytest.raises(FeedError, match="did not connect"):
+        next(feed.batches())
+    assert not feed.stream.is_alive()
