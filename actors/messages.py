@@ -304,6 +304,15 @@ class HaltGate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorCommand:
+    """Command to the orchestrator: an operator's `gate halt` / `gate resume`, queued in the database."""
+
+    command_id: int
+    command: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Shutdown:
     """Command: finish in-flight work, persist, accept no new entries."""
 

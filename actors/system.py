@@ -26,7 +26,7 @@ from actors.execution.actor import ExecutionActor
 from actors.execution.paper import PaperExchange
 from actors.exits.actor import ExitsActor
 from actors.market_data.actor import MarketDataActor
-from actors.messages import Candle, CandleBatch, HaltGate, Shutdown, Tick
+from actors.messages import Candle, CandleBatch, HaltGate, OperatorCommand, Shutdown, Tick
 from actors.orchestrator.actor import OrchestratorActor
 from actors.risk.actor import RiskActor
 from actors.signals.actor import SignalsActor
@@ -150,6 +150,17 @@ class TradingSystem:
     def step(self, at: int, candles: tuple[Candle, ...]) -> None:
         self.ctx.registry.tell("market_data", CandleBatch(at=at, candles=candles))
         self._await(at)
+
+    def operator_commands(self) -> int:
+        """Hand the operator's queued gate commands to the orchestrator (call between steps)."""
+        with self.ctx.engine.connect() as connection:
+            pending = records.pending_operator_commands(connection)
+        orchestrator = self.ctx.registry.get("orchestrator")
+        if orchestrator is None:
+            return 0
+        for command_id, command, reason in pending:
+            orchestrator.ask(OperatorCommand(command_id=command_id, command=command, reason=reason), timeout=STEP_TIMEOUT_S)
+        return len(pending)
 
     def tick(self, at: int) -> None:
         self.ctx.registry.tell("market_data", Tick(at=at))

@@ -159,6 +159,7 @@ class Runner:
                 return
 
     def _after_cycle(self, system: TradingSystem, engine: object) -> None:
+        system.operator_commands()
         self._beat(system.ctx.engine)
         now = self.clock.now_ms()
         if now - getattr(self, "_checkpointed", 0) >= 10_000:

@@ -52,6 +52,7 @@ class ExecutionActor(SupervisedActor):
         self.day_start_equity = latest_day_start(self.store.connection, self.day) or equity
         self.last_snapshot_hour = -1
         self.filters = dict(orders.known_filters(self))
+        self.filters_view = tuple(sorted(self.filters.items()))
         if loaded.mismatches:
             detail = "; ".join(m.describe() for m in loaded.mismatches)
             self.tell("orchestrator", HaltGate(reason=f"state does not match the audit trail: {detail}"))
@@ -87,6 +88,7 @@ class ExecutionActor(SupervisedActor):
         events = self.apply_exchange_events()
         if any(c.symbol not in self.filters for c in step.candles):
             self.filters = dict(orders.known_filters(self, tuple(c.symbol for c in step.candles)))
+            self.filters_view = tuple(sorted(self.filters.items()))
         portfolio = self.portfolio(step.at)
         self._snapshot_equity(step.at, portfolio)
         # Order-status updates and equity snapshots wait for the end of the step: nothing depends on
@@ -190,7 +192,7 @@ class ExecutionActor(SupervisedActor):
         equity = self.exchange.balance().equity
         if utc_day(at) != self.day:
             self.day, self.day_start_equity = utc_day(at), equity
-        filters = tuple(sorted(self.filters.items()))
+        filters = self.filters_view
         return Portfolio(
             equity=equity, day_start_equity=self.day_start_equity,
             positions=tuple(p.view() for p in self.live.values()),

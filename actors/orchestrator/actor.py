@@ -8,7 +8,9 @@ from dataclasses import replace
 from typing import Any
 
 from actors.base import SupervisedActor
-from actors.messages import DecisionReason, HaltGate, MarketSnapshot, PolicyUpdated, Signal, Step, TradingPolicy
+from actors.messages import (
+    DecisionReason, HaltGate, MarketSnapshot, OperatorCommand, PolicyUpdated, Signal, Step, TradingPolicy,
+)
 from actors.orchestrator.conditions import market_conditions
 from actors.orchestrator.gate_rules import gate_action
 from actors.orchestrator.policy import (
@@ -54,13 +56,14 @@ class OrchestratorActor(SupervisedActor):
                 self._cycle(message)
             case HaltGate():
                 self._halt(message.reason)
+            case OperatorCommand():
+                self._operator_command(message)
         return None
 
     # --- one cycle ------------------------------------------------------------------------
 
     def _cycle(self, step: Step) -> None:
         now = self.ctx.clock.now_ms()
-        self._operator_commands(now)
         for snapshot in step.snapshots:
             self.snapshots[snapshot.symbol] = snapshot
         policy, inputs = self._policy(step)
@@ -140,15 +143,11 @@ class OrchestratorActor(SupervisedActor):
 
     # --- operator ---------------------------------------------------------------------------
 
-    def _operator_commands(self, now: int) -> None:
-        pending = records.pending_operator_commands(self.store.connection)
-        self.store.connection.rollback()
-        for command_id, command, reason in pending:
-            outcome = self._apply_operator(command, reason, now)
-            self.store.write(lambda c, i=command_id, o=outcome: records.finish_operator_command(c, i, at=now, outcome=o))
-
-    def _apply_operator(self, command: str, reason: str, now: int) -> str:
-        return apply_gate_command(self.store, self.machine, self.gate, command, reason, now)
+    def _operator_command(self, message: OperatorCommand) -> None:
+        """Applied between steps (the runner polls the database for them), and answered in the database."""
+        now = self.ctx.clock.now_ms()
+        outcome = apply_gate_command(self.store, self.machine, self.gate, message.command, message.reason, now)
+        self.store.write(lambda c: records.finish_operator_command(c, message.command_id, at=now, outcome=outcome))
 
     def _halt(self, reason: str) -> None:
         if self.gate.state != GateState.HALTED:
