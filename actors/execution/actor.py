@@ -104,6 +104,9 @@ class ExecutionActor(SupervisedActor):
                 produced.extend(self._on_order_state(event))
         return tuple(produced)
 
+    def apply_fill(self, fill: Fill) -> list[PositionEvent]:
+        return self._on_fill(fill)
+
     def _on_fill(self, fill: Fill) -> list[PositionEvent]:
         trade_id = f"{fill.client_order_id}:{fill.trade_id}"  # our ids are never reused, so this is unique for good
         known = self.by_client_id.get(fill.client_order_id)
@@ -114,6 +117,10 @@ class ExecutionActor(SupervisedActor):
         fill_row = dict(client_order_id=fill.client_order_id, trade_id=trade_id, quantity=fill.quantity,
                         price=fill.price, fee=fill.fee, realized_pnl=fill.realized_pnl, at=fill.at)
         if purpose == Purpose.ENTRY:
+            if position.filled + fill.quantity > position.quantity:
+                # Already applied from a lookup by client order id: the same quantity, told again by the stream.
+                log.info("%s: entry fill %s beyond the ordered quantity ignored", position.id, trade_id)
+                return []
             position.add_entry_fill(fill.quantity, fill.price, fill.fee)
             return orders.on_entry_fill(self, position, fill_row)
         position.add_exit_fill(fill.quantity, fill.price, fill.fee, fill.realized_pnl)

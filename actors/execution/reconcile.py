@@ -57,6 +57,9 @@ def _apply(ex: ExecutionActor, action: recovery.Action, facts: recovery.Exchange
         case "confirm_submitted":
             assert position is not None
             ex.fire(position, "submit", reason=action.detail)
+        case "fill_from_lookup":
+            assert position is not None
+            _fill_from_lookup(ex, position, action.detail)
         case "close":
             assert position is not None
             ex.fire(position, "reconcile", reason=action.detail,
@@ -123,3 +126,19 @@ def _adopt(ex: ExecutionActor, held: ExchangePosition) -> None:
             changes=dict(stop_price=plan.stop_price, take_profit_price=plan.take_profit_price, details=position.details()),
             also=lambda c: [w(c) for w in rows])
     _send_protective(ex, position, requests)
+
+
+def _fill_from_lookup(ex: ExecutionActor, position: LivePosition, reason: str) -> None:
+    """The entry filled while nobody listened: apply the order's own fill figures (the fee is not known here)."""
+    entry_id = client_order_id(ex.prefix, Purpose.ENTRY, position.id)
+    order = ex.exchange.get_order(position.symbol, entry_id)
+    if order is None or order.filled_qty <= 0 or order.avg_price is None:
+        return
+    if position.state == PositionState.PENDING_ENTRY:
+        ex.fire(position, "submit", reason="entry order found on the exchange after a restart")
+    log.warning("recovery: %s: %s", position.id, reason)
+    from actors.execution.port import Fill
+
+    ex.apply_fill(Fill(client_order_id=entry_id, symbol=position.symbol, side=order.side, quantity=order.filled_qty,
+                       price=order.avg_price, fee=Decimal(0), realized_pnl=Decimal(0), at=ex.ctx.clock.now_ms(),
+                       trade_id=0))

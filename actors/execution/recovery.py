@@ -52,7 +52,7 @@ class ExchangeFacts:
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    kind: str  # cancel_entry | reject_entry | confirm_submitted | close | reprotect | adopt | cancel_orphan | halt | confirm
+    kind: str  # cancel_entry | reject_entry | confirm_submitted | fill_from_lookup | close | reprotect | adopt | cancel_orphan | halt | confirm
     target: str  # a position id, a client order id (orphans) or a symbol (adoptions)
     detail: str
     purposes: tuple[str, ...] = ()
@@ -107,6 +107,10 @@ def _position_actions(facts: PositionFacts, exchange: ExchangeFacts) -> list[Act
         if entry.status in REFUSED and entry.filled_qty == 0:
             kind = "reject_entry" if entry.status is OrderStatus.REJECTED else "cancel_entry"
             return [Action(kind, pid, f"entry order found {entry.status.lower()} by client order id")]
+        if entry.filled_qty > 0 and facts.open_quantity == 0:
+            # Its fills happened while nobody listened: take them from the order itself.
+            return [Action("fill_from_lookup", pid, f"entry order found {entry.status.lower()} by client order id: "
+                                                   f"{entry.filled_qty} at {entry.avg_price}")]
         if facts.state == PositionState.PENDING_ENTRY:
             return [Action("confirm_submitted", pid, f"entry order found {entry.status.lower()} on the exchange after a restart")]
         return [Action("confirm", pid, f"entry order {entry.status.lower()} on the exchange; fills are applied as they arrive")]

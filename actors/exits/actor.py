@@ -16,6 +16,7 @@ from sqlalchemy import select
 from actors.base import SupervisedActor
 from actors.exits.strategies import ExitPlan
 from actors.exits.trailing import Trailing
+from actors.signals.actor import STALE_AFTER_MS
 from actors.messages import (
     MoveStop, PartialTakeProfitFilled, PolicyUpdated, PositionClosed, PositionOpened, Side, Step,
 )
@@ -59,7 +60,10 @@ class ExitsActor(SupervisedActor):
     def _on_step(self, step: Step) -> None:
         for event in step.events:
             self._on_event(event)
-        if self.trailing and step.candles:
+        # A step far behind the clock (a restart's warm-up) is history: trailing on its old highs and
+        # lows would move live stops past today's price.
+        live = self.ctx.clock.now_ms() - step.at <= STALE_AFTER_MS
+        if self.trailing and step.candles and live:
             filters = dict(step.portfolio.filters) if step.portfolio else {}
             by_symbol = {c.symbol: c for c in step.candles}
             for position_id, trailing in self.trailing.items():
