@@ -39,7 +39,7 @@ class SignalsActor(SupervisedActor):
                 signal = self.strategy.on_candle(candle, snapshot)
                 if signal is not None and not stale:
                     found.append(signal)
-        if self.inbox is not None and not stale:  # the user's signals wait for a live step
+        if self.inbox is not None:
             poll = self.inbox.poll(step.at)
             for line, reason in poll.errors:
                 self.malformed += 1
