@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import random
-import signal
 import sqlite3
 import subprocess
-import sys
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -31,52 +27,16 @@ from tests.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, nee
 from tests.fake_binance.server import FakeBinance
 
 pytestmark = needs_shared_data
+from tests.service_process import ServiceProcess, command
+
 WAIT_S = 30
 MINUTE = 60_000
 SYMBOL = "BTCUSDT"
 CANDLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "candles" / "binance_BTCUSDT_5m_20180426-20180428.csv"
 
 
-def command(*args: str) -> list[str]:
-    script = Path(sys.executable).with_name("quantum-trader")
-    if script.exists():
-        return [str(script), *args]
-    return [sys.executable, "-c", "from service.cli import main; main()", *args]
-
-
-class Service:
-    """A running `quantum-trader run --live` whose log lines arrive on a queue."""
-
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(command("run", "--live"), cwd=workdir, env=env, stderr=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.log: list[str] = []
-        self.stdout = ""
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def wait_for(self, text: str) -> str:
-        while True:
-            line = self.lines.get(timeout=WAIT_S)
-            assert line is not None, "the service exited early:\n" + "".join(self.log)
-            self.log.append(line)
-            if text in line:
-                return line
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=WAIT_S)
-        assert self.process.stdout is not None
-        self.stdout = self.process.stdout.read()
-        while (line := self.lines.get(timeout=WAIT_S)) is not None:
-            self.log.append(line)
-        return code
+def Service(workdir: Path, env: dict[str, str]) -> ServiceProcess:
+    return ServiceProcess(("run", "--live"), workdir, env, wait_s=WAIT_S)
 
 
 def push_history(server: FakeBinance, count: int) -> int:

@@ -4,52 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import signal
 import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
 
+from tests.service_process import ServiceProcess, command
+
 WAIT_S = 90
 
 
-def command(*args: str) -> list[str]:
-    script = Path(sys.executable).with_name("quantum-trader")
-    if script.exists():
-        return [str(script), *args]
-    return [sys.executable, "-c", "from service.cli import main; main()", *args]
-
-
-class Service:
-    """A running `quantum-trader run` whose log lines arrive on a queue."""
-
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(command("run"), cwd=workdir, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.log: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def wait_for(self, text: str) -> str:
-        while True:
-            line = self.lines.get(timeout=WAIT_S)
-            assert line is not None, "the service exited early:\n" + "".join(self.log)
-            self.log.append(line)
-            if text in line:
-                return line
-
-    def drain(self) -> str:
-        while (line := self.lines.get(timeout=WAIT_S)) is not None:
-            self.log.append(line)
-        return "".join(self.log)
+def Service(workdir: Path, env: dict[str, str]) -> ServiceProcess:
+    return ServiceProcess(("run",), workdir, env, wait_s=WAIT_S)
 
 
 @pytest.fixture
@@ -78,9 +44,8 @@ def test_run_trades_on_paper_refuses_a_second_instance_and_stops_on_sigterm(tmp_
         assert halt.returncode == 0 and "applied by the running service" in halt.stdout
         assert "halted" in halt.stdout
     finally:
-        service.process.send_signal(signal.SIGTERM)
-        code = service.process.wait(timeout=WAIT_S)
-    log = service.drain()
+        code = service.stop()
+    log = "".join(service.log)
     assert code == 0, log
     assert "stopped cleanly" in log
 

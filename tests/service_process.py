@@ -1,0 +1,52 @@
+"""A `quantum-trader` command run as a real process, its log lines arriving on a queue."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+
+def command(*args: str) -> list[str]:
+    script = Path(sys.executable).with_name("quantum-trader")
+    if script.exists():
+        return [str(script), *args]
+    return [sys.executable, "-c", "from service.cli import main; main()", *args]
+
+
+class ServiceProcess:
+    def __init__(self, args: tuple[str, ...], workdir: Path, env: dict[str, str], *, wait_s: float) -> None:
+        self.wait_s = wait_s
+        self.process = subprocess.Popen(command(*args), cwd=workdir, env=env, stderr=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.log: list[str] = []
+        self.stdout = ""
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_for(self, text: str) -> str:
+        while True:
+            line = self.lines.get(timeout=self.wait_s)
+            assert line is not None, "the service exited early:\n" + "".join(self.log)
+            self.log.append(line)
+            if text in line:
+                return line
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit code once every log line is in."""
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=self.wait_s)
+        assert self.process.stdout is not None
+        self.stdout = self.process.stdout.read()
+        while (line := self.lines.get(timeout=self.wait_s)) is not None:
+            self.log.append(line)
+        return code
