@@ -16,8 +16,8 @@ from sqlalchemy import Connection
 from actors.base import SupervisedActor
 from actors.clock import utc_day
 from actors.execution import orders, reconcile
-from actors.execution.book import LivePosition, Purpose, TradeRecords
-from actors.execution.loading import load_live_positions, load_trade_records, latest_day_start
+from actors.execution.book import ZERO, LivePosition, Purpose, TradeRecords, parse_client_order_id
+from actors.execution.loading import latest_day_start, load_live_positions, load_trade_records
 from actors.execution.port import Fill, OrderState, OrderStatus
 from actors.messages import (
     ClosePosition, DecisionReason, HaltGate, MoveStop, OrderIntent, Portfolio, PositionClosed, PositionEvent, Shutdown, Step,
@@ -45,7 +45,6 @@ class ExecutionActor(SupervisedActor):
         self.records: TradeRecords = load_trade_records(self.store.connection)
         self.exchange = self.ctx.exchange
         self.writes: list[Any] = []
-        self.seen_trades: set[str] = set()
         self.accepting = True
         equity = self.exchange.balance().equity
         self.day = utc_day(self.ctx.clock.now_ms())
@@ -110,31 +109,33 @@ class ExecutionActor(SupervisedActor):
     def _on_fill(self, fill: Fill) -> list[PositionEvent]:
         trade_id = f"{fill.client_order_id}:{fill.trade_id}"  # our ids are never reused, so this is unique for good
         known = self.by_client_id.get(fill.client_order_id)
-        if known is None or trade_id in self.seen_trades:
+        if known is None or trade_id in known[0].trades:
             return []
-        self.seen_trades.add(trade_id)
         position, purpose = known
+        if purpose == Purpose.ENTRY and position.filled + fill.quantity > position.quantity:
+            # Applied before under another trade id (an older lookup's summary), told again now.
+            log.info("%s: entry fill %s beyond the ordered quantity ignored", position.id, trade_id)
+            return []
+        position.trades.add(trade_id)
+        position.applied[fill.client_order_id] = position.applied.get(fill.client_order_id, ZERO) + fill.quantity
         fill_row = dict(client_order_id=fill.client_order_id, trade_id=trade_id, quantity=fill.quantity,
                         price=fill.price, fee=fill.fee, realized_pnl=fill.realized_pnl, at=fill.at)
         if purpose == Purpose.ENTRY:
-            if position.filled + fill.quantity > position.quantity:
-                # Already applied from a lookup by client order id: the same quantity, told again by the stream.
-                log.info("%s: entry fill %s beyond the ordered quantity ignored", position.id, trade_id)
-                return []
             position.add_entry_fill(fill.quantity, fill.price, fill.fee)
             return orders.on_entry_fill(self, position, fill_row)
         position.add_exit_fill(fill.quantity, fill.price, fill.fee, fill.realized_pnl)
         return orders.on_exit_fill(self, position, purpose, fill_row)
 
     def _on_order_state(self, state: OrderState) -> list[PositionEvent]:
-        known = self.by_client_id.get(state.client_order_id)
-        if known is None:
-            return []
         if state.status is OrderStatus.NEW:
             return []  # recorded when the order was sent; the exchange's echo adds nothing
-        self.writes.append(lambda c, s=state: records.update_order(
-            c, s.client_order_id, status=str(s.status), filled_quantity=s.filled_qty, average_price=s.avg_price,
-            exchange_order_id=str(s.exchange_order_id), updated_at=s.updated_at))
+        known = self.by_client_id.get(state.client_order_id)
+        if known is None and parse_client_order_id(self.prefix, state.client_order_id) is None:
+            return []  # not ours
+        # Recorded for a finished position too: its resting orders expire or are cancelled after it closed.
+        self.writes.append(orders.order_state_row(state))
+        if known is None:
+            return []
         position, purpose = known
         if purpose == Purpose.ENTRY and state.status in (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED):
             if position.state in (PositionState.ENTRY_SUBMITTED, PositionState.UNKNOWN) and position.filled == 0:

@@ -41,7 +41,7 @@ from actors.execution.binance_events import parse_market_event, parse_user_event
 from actors.execution.binance_resync import resync_orders
 from actors.execution.binance_stream import EventTranslator, UserStream
 from actors.execution.port import (
-    Balance, ExchangeError, ExchangeEvent, ExchangePosition, OrderRejected, OrderRequest, OrderState, OrderType,
+    Balance, ExchangeError, ExchangeEvent, ExchangePosition, Fill, OrderRejected, OrderRequest, OrderState, OrderType,
     OutcomeUnknown, RateLimited, RejectCode, UnknownSymbol,
 )
 from actors.messages import SymbolFilters
@@ -101,10 +101,16 @@ class BinanceExchange:
 
     # --- lifecycle --------------------------------------------------------------------------------
 
-    def start(self, *, connect_timeout_s: float = 10.0) -> BinanceExchange:
-        """Clock offset, trading rules, one-way mode and leverage, then the user-data stream."""
+    def start(self, *, connect_timeout_s: float = 10.0, configure: bool = True) -> BinanceExchange:
+        """Clock offset, trading rules, one-way mode and leverage, then the user-data stream.
+
+        `configure=False` (a dry run): the clock offset and trading rules only; nothing that changes the
+        account (position mode, leverage) and no user-data stream, whose listen key is a POST too.
+        """
         self.sync_time()
         self.load_filters()
+        if not configure:
+            return self
         self.set_one_way_mode()
         for symbol in self._symbols:
             self._call("leverage", self._client.futures_change_leverage, symbol=symbol, leverage=self._leverage)
@@ -234,6 +240,18 @@ class BinanceExchange:
                 actual = self._call("order", self._client.futures_get_order, symbol=symbol, orderId=actual_id)
         canceled = self.translator.canceled_by_us(client_order_id)
         return convert.algo_from_rest(algo, actual, canceled_by_us=canceled), actual_id
+
+    def order_fills(self, symbol: str, client_order_id: str) -> tuple[Fill, ...]:
+        """The order's trades through `userTrades`, under our client id: for a conditional order, those of
+        the regular order it became when it triggered."""
+        state, actual_id = self.lookup(symbol, client_order_id)
+        if state is None:
+            return ()
+        if state.type is not OrderType.MARKET and actual_id is None:
+            return ()  # a conditional order not triggered: no trades
+        trades = self.user_trades(symbol, orderId=actual_id if actual_id is not None else state.exchange_order_id)
+        return tuple(sorted((convert.fill_from_rest_trade(t, client_order_id) for t in trades),
+                            key=lambda f: (f.at, f.trade_id)))
 
     def open_orders(self, symbol: str | None = None) -> tuple[OrderState, ...]:
         params = {} if symbol is None else {"symbol": symbol}

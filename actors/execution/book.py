@@ -68,6 +68,7 @@ class LivePosition:
     stop_price: Decimal | None = None
     take_profit_price: Decimal | None = None
     partial_price: Decimal | None = None
+    partial_quantity: Decimal = ZERO  # what the partial take-profit closes, kept so a restart can re-place it
     risk_per_unit: Decimal = ZERO
     trailing_pct: float = 0.0
     realized_pnl: Decimal = ZERO
@@ -77,6 +78,8 @@ class LivePosition:
     numbers: dict[str, int] = field(default_factory=dict)  # purpose -> last number used in a client order id
     stop_moves: int = 0  # trailing moves: a stop that fills after one is a "trailing stop"
     close_reason: str = ""
+    applied: dict[str, Decimal] = field(default_factory=dict)  # client order id -> quantity of its fills applied here
+    trades: set[str] = field(default_factory=set)  # trade ids applied: a fill told twice is applied once
 
     @property
     def id(self) -> str:
@@ -124,6 +127,7 @@ class LivePosition:
         """What a restart needs beyond the row's columns."""
         return json.dumps({
             "stop_distance": str(self.stop_distance), "partial_price": _text(self.partial_price),
+            "partial_quantity": str(self.partial_quantity),
             "risk_per_unit": str(self.risk_per_unit), "trailing_pct": self.trailing_pct,
             "orders": self.orders, "numbers": self.numbers, "stop_moves": self.stop_moves, "closed": str(self.closed),
             "entry_cost": str(self.entry_cost), "exit_cost": str(self.exit_cost),
@@ -133,6 +137,7 @@ class LivePosition:
         data: dict[str, Any] = json.loads(raw or "{}")
         self.stop_distance = Decimal(data.get("stop_distance", self.stop_distance))
         self.partial_price = _decimal(data.get("partial_price"))
+        self.partial_quantity = Decimal(data.get("partial_quantity", "0"))
         self.risk_per_unit = Decimal(data.get("risk_per_unit", "0"))
         self.trailing_pct = float(data.get("trailing_pct", 0.0))
         self.orders = dict(data.get("orders", {}))

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, select
 from actors.execution.book import LivePosition, TradeRecords, r_multiple
 from actors.messages import Side
 from config.profiles import ExitMode
-from persistence.tables import EQUITY_SNAPSHOTS, POSITIONS
+from persistence.tables import EQUITY_SNAPSHOTS, FILLS, ORDERS, POSITIONS
 from state_machines import PositionModel
 
 
@@ -28,7 +28,22 @@ def load_live_positions(connection: Connection, models: dict[str, PositionModel]
         )
         position.restore_details(row["details"])
         live[position.id] = position
+    _load_applied_fills(connection, live)
     return live
+
+
+def _load_applied_fills(connection: Connection, live: dict[str, LivePosition]) -> None:
+    """Each live position's fills applied so far, per client order id and by trade id: a fill told again
+    (by the stream, a resync or a lookup) is never applied twice."""
+    query = (
+        select(ORDERS.c.position_id, ORDERS.c.client_order_id, FILLS.c.trade_id, FILLS.c.quantity)
+        .join(ORDERS, FILLS.c.order_id == ORDERS.c.id).where(ORDERS.c.position_id.in_(list(live)))
+    )
+    for row in connection.execute(query):
+        position = live[row.position_id]
+        position.applied[row.client_order_id] = position.applied.get(row.client_order_id, Decimal(0)) + row.quantity
+        position.trades.add(row.trade_id)
+    connection.rollback()
 
 
 def load_trade_records(connection: Connection) -> TradeRecords:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 
 from actors.execution.book import LivePosition, Purpose, client_order_id, entry_side, exit_side, r_multiple
-from actors.execution.port import OrderRejected, OrderRequest, OrderType, OutcomeUnknown, RateLimited, RejectCode
+from actors.execution.port import OrderRejected, OrderRequest, OrderState, OrderType, OutcomeUnknown, RateLimited, RejectCode
 from actors.exits.strategies import plan_exits
 from actors.messages import (
     ClosePosition, DecisionReason, MoveStop, OrderIntent, PartialTakeProfitFilled, PositionEvent, PositionOpened, SymbolFilters,
@@ -56,6 +56,13 @@ def _sent(state: Any) -> Any:
     return lambda c: records.update_order(
         c, state.client_order_id, status=str(state.status), exchange_order_id=str(state.exchange_order_id),
         updated_at=state.updated_at)
+
+
+def order_state_row(state: OrderState) -> Any:
+    """The exchange's word on one of our orders, for its row."""
+    return lambda c: records.update_order(
+        c, state.client_order_id, status=str(state.status), filled_quantity=state.filled_qty,
+        average_price=state.avg_price, exchange_order_id=str(state.exchange_order_id), updated_at=state.updated_at)
 
 
 def _refused(client_id: str, error: OrderRejected, at: int) -> Any:
@@ -124,6 +131,7 @@ def on_entry_fill(ex: ExecutionActor, position: LivePosition, fill: dict[str, An
     plan = plan_exits(params, position.side, entry, position.filled, filters, position.stop_distance or None)
     position.stop_price, position.take_profit_price = plan.stop_price, plan.take_profit_price
     position.partial_price, position.risk_per_unit, position.trailing_pct = plan.partial_price, plan.risk_per_unit, plan.trailing_pct
+    position.partial_quantity = plan.partial_quantity
     requests = _protective_requests(ex, position, plan.partial_quantity)
     for purpose, request in requests:
         ex.index(position, purpose, request.client_order_id)
@@ -275,7 +283,8 @@ def close_position(ex: ExecutionActor, command: ClosePosition) -> None:
                            quantity=position.open_quantity, reduce_only=True)
     position.close_reason = command.reason
     ex.index(position, Purpose.EXIT, request.client_order_id)
-    ex.fire(position, "close", reason=command.reason, also=_order_row(ex, position.id, request.client_order_id, Purpose.EXIT, request))
+    ex.fire(position, "close", reason=command.reason, changes=dict(details=position.details()),
+            also=_order_row(ex, position.id, request.client_order_id, Purpose.EXIT, request))
     try:
         ex.writes.append(_sent(ex.exchange.place_order(request)))
     except OrderRejected as error:

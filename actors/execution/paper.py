@@ -77,6 +77,7 @@ class PaperExchange:
         self._last: dict[str, float] = {}
         self._positions: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (signed qty, entry); never flat
         self._orders: dict[str, OrderState] = {}  # every accepted order, by client id
+        self._fills: dict[str, Fill] = {}  # the one fill of every filled order, by client id
         self._open: dict[str, dict[str, None]] = {}  # symbol -> open client ids, in placement order
         # symbol -> (market order pending, highest falling trigger, lowest rising trigger): lets
         # on_candle skip, with three float comparisons, a candle that cannot fill anything.
@@ -145,6 +146,10 @@ class PaperExchange:
     def get_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         order = self._orders.get(client_order_id)
         return order if order is not None and order.symbol == symbol else None
+
+    def order_fills(self, symbol: str, client_order_id: str) -> tuple[Fill, ...]:
+        fill = self._fills.get(client_order_id)
+        return (fill,) if fill is not None and fill.symbol == symbol else ()
 
     def open_orders(self, symbol: str | None = None) -> tuple[OrderState, ...]:
         symbols = [symbol] if symbol is not None else list(self._open)
@@ -282,10 +287,12 @@ class PaperExchange:
             self._positions.pop(symbol, None)
         else:
             self._positions[symbol] = (new_qty, new_entry)
-        self._events.append(Fill(
+        fill = Fill(
             client_order_id=order.client_order_id, symbol=symbol, side=order.side, quantity=quantity,
             price=price, fee=fee, realized_pnl=realized, at=at, trade_id=self._next_trade_id,
-        ))
+        )
+        self._fills[order.client_order_id] = fill
+        self._events.append(fill)
         self._next_trade_id += 1
         filled = replace(order, status=OrderStatus.FILLED, filled_qty=quantity, avg_price=price, updated_at=at)
         self._close_order(filled)
@@ -355,6 +362,7 @@ class PaperExchange:
             "orders": [codec.encode(order) for order in self._orders.values()],
             "open": {symbol: list(book) for symbol, book in self._open.items()},
             "events": [codec.encode_event(event) for event in self._events],
+            "fills": [codec.encode_event(fill) for fill in self._fills.values()],
         }
 
     @classmethod
@@ -379,4 +387,6 @@ class PaperExchange:
         for symbol in list(exchange._open):
             exchange._refresh_watch(symbol)
         exchange._events = [codec.decode_event(e) for e in state["events"]]
+        fills = (codec.decode_event(f) for f in state.get("fills", ()))  # absent from states saved before it was kept
+        exchange._fills = {f.client_order_id: f for f in fills if isinstance(f, Fill)}
         return exchange

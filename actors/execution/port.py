@@ -213,6 +213,10 @@ class ExchangePort(Protocol):
         """The order with this client id, or None if the exchange never accepted it."""
         ...
 
+    def order_fills(self, symbol: str, client_order_id: str) -> tuple[Fill, ...]:
+        """Every fill of the order with this client id, oldest first (what the stream would have said)."""
+        ...
+
     def open_orders(self, symbol: str | None = None) -> tuple[OrderState, ...]:
         ...
 

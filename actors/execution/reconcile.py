@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from actors.execution import recovery
 from actors.execution.book import LivePosition, Purpose, client_order_id, position_id_for
-from actors.execution.orders import _order_row, _position_numbers, _protective_requests, _send_protective
-from actors.execution.port import ExchangePosition, OrderRejected, OutcomeUnknown, RateLimited
+from actors.execution.orders import _order_row, _position_numbers, _protective_requests, _send_protective, order_state_row
+from actors.execution.port import ExchangePosition, Fill, OrderRejected, OutcomeUnknown, RateLimited
 from actors.exits.strategies import plan_exits
 from actors.messages import HaltGate, Side
 from actors.orchestrator.screen import STATIC_EXIT_MODE
@@ -39,6 +39,7 @@ def reconcile(ex: ExecutionActor) -> tuple[recovery.Action, ...]:
     ex.apply_exchange_events()
     facts, exchange_facts = recovery.gather(ex.live.values(), ex.exchange, ex.prefix)
     actions = recovery.plan(facts, exchange_facts, ex.prefix)
+    _refresh_order_rows(ex, facts)
     for action in actions:
         if action.kind != "confirm":
             log.warning("recovery: %s %s: %s", action.kind, action.target, action.detail)
@@ -47,42 +48,66 @@ def reconcile(ex: ExecutionActor) -> tuple[recovery.Action, ...]:
     return actions
 
 
+def _refresh_order_rows(ex: ExecutionActor, facts: list[recovery.PositionFacts]) -> None:
+    """Order rows as the exchange has them now: a status update deferred to the end of a step is lost with a kill."""
+    for position in facts:
+        for order in (position.entry, *position.orders.values()):
+            if order is not None:
+                ex.writes.append(order_state_row(order))
+
+
 def _apply(ex: ExecutionActor, action: recovery.Action, facts: recovery.ExchangeFacts) -> None:
+    if action.kind == "adopt":
+        _adopt(ex, facts.held[action.target])
+        return
+    if action.kind == "cancel_orphan":
+        try:
+            ex.exchange.cancel_order(action.symbol, action.target)
+        except OrderRejected:
+            pass  # gone already
+        return
+    if action.kind == "halt":
+        ex.tell("orchestrator", HaltGate(reason=f"recovery: {action.target}: {action.detail}"))
+        return
     position = ex.live.get(action.target)
+    if position is None:
+        return  # finished by an earlier action of the plan
     match action.kind:
         case "cancel_entry" | "reject_entry":
-            assert position is not None
             ex.fire(position, "cancel" if action.kind == "cancel_entry" else "reject", reason=action.detail)
             ex.finish(position, "cancelled")
         case "confirm_submitted":
-            assert position is not None
             ex.fire(position, "submit", reason=action.detail)
         case "fill_from_lookup":
-            assert position is not None
             _fill_from_lookup(ex, position, action.detail)
+        case "apply_fills":
+            _apply_fills(ex, position, action.purposes)
+        case "exit_failed":
+            position.orders.pop(Purpose.EXIT, None)
+            ex.fire(position, "exit_failed", reason=action.detail, changes=dict(details=position.details()))
         case "close":
-            assert position is not None
             ex.fire(position, "reconcile", reason=action.detail,
                     changes=dict(close_reason="closed on the exchange", closed_at=ex.ctx.clock.now_ms()))
             ex.finish(position, "closed on the exchange")
         case "reprotect":
-            assert position is not None
             _reprotect(ex, position, action.purposes)
-        case "adopt":
-            _adopt(ex, facts.held[action.target])
-        case "cancel_orphan":
-            try:
-                ex.exchange.cancel_order(action.symbol, action.target)
-            except OrderRejected:
-                pass  # gone already
-        case "halt":
-            ex.tell("orchestrator", HaltGate(reason=f"recovery: {action.target}: {action.detail}"))
+
+
+def _apply_fills(ex: ExecutionActor, position: LivePosition, purposes: tuple[str, ...]) -> None:
+    """The fills of the position's orders that nobody heard of, from the exchange's trades, in the order they happened:
+    each closes or shrinks the position for its order's reason, with the exchange's prices, fees and PnL."""
+    fills = [fill for purpose in purposes if purpose in position.orders
+             for fill in ex.exchange.order_fills(position.symbol, position.orders[purpose])]
+    for fill in sorted(fills, key=lambda f: (f.at, f.trade_id)):
+        if position.id in ex.live:
+            ex.apply_fill(fill)
 
 
 def _reprotect(ex: ExecutionActor, position: LivePosition, missing: tuple[str, ...]) -> None:
     for purpose in missing:
         position.orders.pop(purpose, None)
-    requests = _protective_requests(ex, position, Decimal(0), missing)
+    partial = position.partial_quantity if position.state == PositionState.OPEN else Decimal(0)
+    requests = _protective_requests(ex, position, partial, missing)
     for purpose, request in requests:
         ex.index(position, purpose, request.client_order_id)
         ex.writes.append(_order_row(ex, position.id, request.client_order_id, purpose, request))
@@ -129,7 +154,8 @@ def _adopt(ex: ExecutionActor, held: ExchangePosition) -> None:
 
 
 def _fill_from_lookup(ex: ExecutionActor, position: LivePosition, reason: str) -> None:
-    """The entry filled while nobody listened: apply the order's own fill figures (the fee is not known here)."""
+    """The entry filled while nobody listened: apply its trades (or, when they cannot be read, the order's own
+    figures, with the fee unknown)."""
     entry_id = client_order_id(ex.prefix, Purpose.ENTRY, position.id)
     order = ex.exchange.get_order(position.symbol, entry_id)
     if order is None or order.filled_qty <= 0 or order.avg_price is None:
@@ -137,8 +163,8 @@ def _fill_from_lookup(ex: ExecutionActor, position: LivePosition, reason: str) -
     if position.state == PositionState.PENDING_ENTRY:
         ex.fire(position, "submit", reason="entry order found on the exchange after a restart")
     log.warning("recovery: %s: %s", position.id, reason)
-    from actors.execution.port import Fill
-
-    ex.apply_fill(Fill(client_order_id=entry_id, symbol=position.symbol, side=order.side, quantity=order.filled_qty,
-                       price=order.avg_price, fee=Decimal(0), realized_pnl=Decimal(0), at=ex.ctx.clock.now_ms(),
-                       trade_id=0))
+    fills = ex.exchange.order_fills(position.symbol, entry_id) or (
+        Fill(client_order_id=entry_id, symbol=position.symbol, side=order.side, quantity=order.filled_qty,
+             price=order.avg_price, fee=Decimal(0), realized_pnl=Decimal(0), at=ex.ctx.clock.now_ms(), trade_id=0),)
+    for fill in fills:
+        ex.apply_fill(fill)

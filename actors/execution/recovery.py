@@ -8,8 +8,13 @@ Rules (DESIGN.md, crash safety):
 - an entry never confirmed is looked up by client order id: not there -> it was never
   placed (cancelled); rejected/cancelled there -> so here; there and live -> submitted;
   it is never sent again;
-- an open position the exchange no longer holds was closed behind our back (stop or
-  take-profit hit, liquidation, closed by hand): closed through `reconcile`, with why;
+- an order of a live position that filled while nobody listened (a stop, a take-profit, a
+  partial take-profit, our own exit) has its fills applied from the exchange's trades,
+  so the position closes, or shrinks, for that order's reason and with its figures;
+- an open position the exchange no longer holds, and that no order of ours explains, was
+  closed behind our back (liquidation, closed by hand): closed through `reconcile`, with why;
+- an exit order that never reached the exchange is undone (`closing` -> `open`): the exit
+  strategy asks again;
 - an open position whose protective orders are gone gets them placed again;
 - a position on the exchange with no record here is adopted and protected;
 - an open order with our client-id prefix that belongs to no live position is cancelled;
@@ -41,7 +46,8 @@ class PositionFacts:
     state: str
     open_quantity: Decimal
     entry: OrderState | None
-    protective: dict[str, OrderState | None] = field(default_factory=dict)
+    orders: dict[str, OrderState | None] = field(default_factory=dict)  # purpose -> the exchange's view of it
+    applied: dict[str, Decimal] = field(default_factory=dict)  # client order id -> quantity applied here
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +58,8 @@ class ExchangeFacts:
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    kind: str  # cancel_entry | reject_entry | confirm_submitted | fill_from_lookup | close | reprotect | adopt | cancel_orphan | halt | confirm
+    kind: str  # cancel_entry | reject_entry | confirm_submitted | fill_from_lookup | apply_fills | exit_failed | close
+    #            | reprotect | adopt | cancel_orphan | halt | confirm
     target: str  # a position id, a client order id (orphans) or a symbol (adoptions)
     detail: str
     purposes: tuple[str, ...] = ()
@@ -65,10 +72,10 @@ def gather(live: Iterable[LivePosition], exchange: Any, prefix: str, *, position
     for position in live:
         entry_id = client_order_id(prefix, Purpose.ENTRY, position.id)
         entry = exchange.get_order(position.symbol, entry_id) if position.state in ENTRY_STATES else None
-        protective = {purpose: exchange.get_order(position.symbol, cid) for purpose, cid in position.orders.items()
-                      if purpose != Purpose.EXIT} if position.state in OPEN_STATES else {}
+        orders = {purpose: exchange.get_order(position.symbol, cid) for purpose, cid in position.orders.items()
+                  } if position.state in OPEN_STATES else {}
         facts.append(PositionFacts(position.id, position.symbol, position.side, position.state,
-                                   position.open_quantity, entry, protective))
+                                   position.open_quantity, entry, orders, dict(position.applied)))
     if positions_only:
         return facts, ExchangeFacts(held={}, open_orders=())
     held = {p.symbol: p for p in exchange.positions() if p.quantity != 0}
@@ -89,12 +96,14 @@ def plan(positions: list[PositionFacts], exchange: ExchangeFacts, prefix: str, *
             side = "LONG" if held.quantity > 0 else "SHORT"
             actions.append(Action("adopt", symbol, f"exchange holds {side} {abs(held.quantity)} {symbol} at {held.entry_price} "
                                                    "with no record here: adopted and protected", symbol=symbol))
+    current = {o.client_order_id for p in positions for o in (p.entry, *p.orders.values()) if o is not None}
     for order in exchange.open_orders:
         parsed = parse_client_order_id(prefix, order.client_order_id)
-        if parsed is not None and parsed[1] not in live_ids:
-            actions.append(Action("cancel_orphan", order.client_order_id,
-                                  f"open {order.type} order of ours for {order.symbol} belongs to no live position",
-                                  symbol=order.symbol))
+        if parsed is None or order.client_order_id in current:
+            continue
+        whose = "belongs to no live position" if parsed[1] not in live_ids else f"was replaced ({parsed[1]})"
+        actions.append(Action("cancel_orphan", order.client_order_id, f"open {order.type} order of ours for "
+                              f"{order.symbol} {whose}", symbol=order.symbol))
     return tuple(actions)
 
 
@@ -114,18 +123,40 @@ def _position_actions(facts: PositionFacts, exchange: ExchangeFacts) -> list[Act
         if facts.state == PositionState.PENDING_ENTRY:
             return [Action("confirm_submitted", pid, f"entry order found {entry.status.lower()} on the exchange after a restart")]
         return [Action("confirm", pid, f"entry order {entry.status.lower()} on the exchange; fills are applied as they arrive")]
+    actions = []
+    unapplied, filled, told = Decimal(0), [], []
+    for purpose, order in sorted(facts.orders.items()):
+        gap = Decimal(0) if order is None else order.filled_qty - facts.applied.get(order.client_order_id, Decimal(0))
+        if order is not None and gap > 0:
+            unapplied += gap
+            filled.append(purpose)
+            told.append(f"{purpose} {order.status.lower()} {gap} at {order.avg_price}")
+    if filled:
+        actions.append(Action("apply_fills", pid, f"filled while the service was down: {', '.join(told)}", tuple(filled)))
+    expected = facts.open_quantity - unapplied
     held = exchange.held.get(facts.symbol)
     if held is None:
-        return [Action("close", pid, "position closed on the exchange while the service was down")]
+        if expected > 0:
+            actions.append(Action("close", pid, "position closed on the exchange while the service was down"))
+        return actions
     held_side = Side.LONG if held.quantity > 0 else Side.SHORT
-    if held_side is not facts.side or abs(held.quantity) != facts.open_quantity:
-        return [Action("halt", pid, f"exchange holds {held_side} {abs(held.quantity)} {facts.symbol}, "
-                                   f"the database {facts.side} {facts.open_quantity}: a person must look")]
-    missing = tuple(sorted(p for p, order in facts.protective.items()
-                           if order is None or (order.status.is_final and order.status is not OrderStatus.FILLED)))
+    if held_side is not facts.side or abs(held.quantity) != expected:
+        return [*actions, Action("halt", pid, f"exchange holds {held_side} {abs(held.quantity)} {facts.symbol}, "
+                                              f"the database {facts.side} {expected}: a person must look")]
+    exit_order = facts.orders.get(Purpose.EXIT)
+    if facts.state == PositionState.CLOSING and (exit_order is None or _gone(exit_order)):
+        actions.append(Action("exit_failed", pid, "the exit order never filled on the exchange; the position stays open"))
+    missing = tuple(sorted(p for p, order in facts.orders.items()
+                           if p != Purpose.EXIT and (order is None or _gone(order))
+                           and not (p == Purpose.PARTIAL and facts.state != PositionState.OPEN)))
     if missing:
-        return [Action("reprotect", pid, f"protective orders missing on the exchange: {', '.join(missing)}", missing)]
-    return [Action("confirm", pid, "position and its protective orders match the exchange")]
+        actions.append(Action("reprotect", pid, f"protective orders missing on the exchange: {', '.join(missing)}", missing))
+    return actions or [Action("confirm", pid, "position and its orders match the exchange")]
+
+
+def _gone(order: OrderState) -> bool:
+    """No longer resting and never filled: cancelled, expired or rejected."""
+    return order.status.is_final and order.status is not OrderStatus.FILLED
 
 
 def describe(actions: tuple[Action, ...]) -> list[str]:

@@ -30,7 +30,8 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 class Harness:
     def __init__(self, tmp_path: Path, *, symbols: tuple[str, ...] = ("BTCUSDT",), fault_hook: Callable[[str, Any], None] | None = None,
-                 **overrides: Any) -> None:
+                 exchange: Callable[[], Any] | None = None, **overrides: Any) -> None:
+        """`exchange`: makes the exchange port for each start (e.g. a Binance port on the fake server); paper if None."""
         self.inbox = tmp_path / "inbox.jsonl"
         self.inbox.touch()
         data = {"symbols": symbols, "database": {"url": f"sqlite:///{tmp_path / 'trader.db'}"},
@@ -40,6 +41,7 @@ class Harness:
         upgrade(self.engine)
         self.clock = VirtualClock(T0)
         self.fault_hook = fault_hook
+        self.exchange = exchange
         self.rng = np.random.default_rng(11)
         self.prices = {symbol: 20_000.0 * (index + 1) for index, symbol in enumerate(symbols)}
         self.open_time = T0
@@ -47,7 +49,8 @@ class Harness:
         self.system = self._start()
 
     def _start(self) -> TradingSystem:
-        system = TradingSystem(self.settings, self.clock, self.engine, fault_hook=self.fault_hook)
+        exchange = self.exchange() if self.exchange is not None else None
+        system = TradingSystem(self.settings, self.clock, self.engine, exchange=exchange, fault_hook=self.fault_hook)
         system.start()
         return system
 
@@ -55,9 +58,8 @@ class Harness:
         """A clean stop and a new system on the same database (the paper account is checkpointed)."""
         exchange = self.system.ctx.exchange
         self.system.stop("restart")
-        self.system = TradingSystem(self.settings, self.clock, self.engine, fault_hook=self.fault_hook)
+        self.system = self._start()
         assert self.system.ctx.exchange is not exchange
-        self.system.start()
 
     def while_down(self, change: Callable[[Any], None]) -> None:
         """Stop the service, let `change` act on the paper exchange as it stands meanwhile, then start again."""

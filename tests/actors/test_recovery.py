@@ -36,14 +36,14 @@ def test_plan_pending_entry_found_on_exchange_is_confirmed_submitted() -> None:
 
 def test_plan_open_position_gone_from_exchange_is_closed_with_reason() -> None:
     facts = [PositionFacts("p-1", "BTCUSDT", Side.LONG, "open", D("1"), entry=None,
-                           protective={"sl": _order("qt-sl-1-0", OrderStatus.NEW)})]
+                           orders={"sl": _order("qt-sl-1-0", OrderStatus.NEW)})]
     (action,) = plan(facts, ExchangeFacts(held={}, open_orders=()), "qt")
     assert action.kind == "close" and "while the service was down" in action.detail
 
 
 def test_plan_missing_stop_is_replaced_and_quantity_mismatch_halts() -> None:
     missing = [PositionFacts("p-1", "BTCUSDT", Side.LONG, "open", D("1"), entry=None,
-                             protective={"sl": None, "tp": _order("qt-tp-1-0", OrderStatus.NEW)})]
+                             orders={"sl": None, "tp": _order("qt-tp-1-0", OrderStatus.NEW)})]
     (action,) = plan(missing, ExchangeFacts(held=_held("1"), open_orders=()), "qt")
     assert action.kind == "reprotect" and action.purposes == ("sl",)
     (halt,) = plan(missing, ExchangeFacts(held=_held("-1"), open_orders=()), "qt")
