@@ -1,0 +1,148 @@
+"""What is checked after each recovery, with the feed quiet; what fails goes into the tally once per key.
+
+1. no position lost: every position the exchange holds has a live position in the database on the same side
+   with the same open quantity;
+2. the database and the exchange agree: no open position in the database that the exchange does not hold,
+   every open order of ours on the exchange belongs to a live position, and every live position's current
+   stop (the one the database names) rests;
+3. every entity's state equals its last transition's target;
+4. the gate: never halted or locked by anything but the operator; after the operator's halt, halted.
+
+(Duplicate client order ids are counted from the fake server at the end: `runner.figures`.)
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from decimal import Decimal
+
+from actors.execution.book import parse_client_order_id
+from scripts.crash.database import Database, load_machines_mismatches
+from scripts.crash.pacing import wait_cycles
+from scripts.crash.process import Service
+from scripts.crash.scenario import ENTRY_STATES, FINAL, OPEN_STATES, PREFIX
+from scripts.crash.tally import Tally
+from tests.fake_binance.server import FakeBinance
+
+Problem = tuple[str, str, str]  # (kind, key, text); kind "lost" or "mismatch"
+OpenOrder = tuple[str, str, str]  # (client id, symbol, order type)
+
+
+class Checks:
+    def __init__(self, fake: FakeBinance, db: Database, tally: Tally) -> None:
+        self.fake, self.db, self.tally = fake, db, tally
+
+    def settled(self, service: Service, kill: int) -> list[str]:
+        """The checks once the quiet service has finished what it had in hand; a transient picture gets a few
+        more cycles before it counts (an entry's fill applied at the next cycle, a protective order then placed)."""
+        tally = self.tally
+        wait_cycles(service, self.db, 2)
+        snapshot = (dict(tally.lost), dict(tally.mismatches))
+        for attempt in range(3):
+            failed = self.check(kill)
+            if not failed or attempt == 2:
+                gate = self.db.gate()
+                if tally.halted_at is not None and gate is not None and gate["state"] == "halted":
+                    tally.halt_kept += 1
+                return failed
+            tally.lost, tally.mismatches = dict(snapshot[0]), dict(snapshot[1])
+            wait_cycles(service, self.db, 2)
+        return failed
+
+    def check(self, kill: int) -> list[str]:
+        """After a recovery with the feed quiet. Returns what failed (also recorded)."""
+        held, open_orders = self._exchange()
+        live = [r for r in self.db.positions() if r["state"] not in FINAL]
+        problems = (self._lost_positions(held, live) + _database_vs_exchange(held, open_orders, live)
+                    + self._audit_trail() + self._gate(kill))
+        failed = []
+        for kind, key, text in problems:
+            book = self.tally.lost if kind == "lost" else self.tally.mismatches
+            if key not in book:
+                book[key] = f"kill {kill}: {text}"
+            failed.append(f"{kind}: {text}")
+        return failed
+
+    def _exchange(self) -> tuple[dict[str, Decimal], list[OpenOrder]]:
+        """The fake server's positions held and open orders (plain and algo), read under its lock."""
+        engine = self.fake.engine
+        with engine.lock:
+            held = {s: q for s, (q, _) in engine.positions.items() if q != 0}
+            open_orders = [(o.client_order_id, o.symbol, o.order_type) for o in engine.orders.values()
+                           if o.status in ("NEW", "PARTIALLY_FILLED")]
+            open_orders += [(a.client_algo_id, a.symbol, a.order_type) for a in engine.algos.values() if a.status == "NEW"]
+        return held, open_orders
+
+    def _lost_positions(self, held: dict[str, Decimal], live: list[sqlite3.Row]) -> list[Problem]:
+        problems = []
+        for symbol, qty in sorted(held.items()):
+            side = "LONG" if qty > 0 else "SHORT"
+            mine = [r for r in live if r["symbol"] == symbol]
+            good = [r for r in mine if r["state"] in OPEN_STATES and r["side"] == side and _open_quantity(r) == abs(qty)]
+            if not good:
+                self.tally.quarantined.add(symbol)  # a stuck position there blocks the symbol (one position per symbol)
+                seen = "; ".join(f"{r['id']} {r['state']} {r['side']} open {_open_quantity(r)}" for r in mine) or "nothing"
+                problems.append(("lost", f"{symbol}:{qty}", (f"exchange holds {side} {abs(qty)} {symbol}; the database's "
+                                                            f"live positions there: {seen}")))
+        return problems
+
+    def _audit_trail(self) -> list[Problem]:
+        return [("mismatch", f"audit:{text}", f"audit trail: {text}")
+                for text in load_machines_mismatches(self.db.path) + self.db.all_entity_mismatches()]
+
+    def _gate(self, kill: int) -> list[Problem]:
+        gate = self.db.gate()
+        halted_at = self.tally.halted_at
+        if gate is None:
+            return [("mismatch", "gate:none", "no gate row")]
+        if halted_at is not None:
+            if gate["state"] != "halted":
+                return [("mismatch", f"gate:lost-halt:{kill}", (f"the operator's halt (set after kill "
+                                                                f"{halted_at}) did not survive: gate "
+                                                                f"{gate['state']} ({gate['reason']})"))]
+        elif gate["state"] in ("halted", "locked"):
+            return [("mismatch", f"gate:{gate['state']}:{gate['reason']}",
+                     f"gate {gate['state']} without the operator: {gate['reason']}")]
+        return []
+
+
+def _database_vs_exchange(held: dict[str, Decimal], open_orders: list[OpenOrder],
+                          live: list[sqlite3.Row]) -> list[Problem]:
+    problems: list[Problem] = []
+    for r in live:
+        if r["state"] in ENTRY_STATES and r["symbol"] not in held:  # else counted as a lost position
+            problems.append(("mismatch", f"entry:{r['id']}", (f"{r['id']} {r['symbol']} still {r['state']} with the "
+                                                              f"system quiet after recovery")))
+        elif r["state"] in OPEN_STATES and r["symbol"] not in held:
+            problems.append(("mismatch", f"flat:{r['id']}", (f"{r['id']} {r['symbol']} {r['state']} in the database, "
+                                                             f"the exchange holds nothing")))
+    for symbol, count in Counter(r["symbol"] for r in live).items():
+        if count > 1:
+            problems.append(("mismatch", f"two:{symbol}", f"{count} live positions on {symbol}"))
+    live_ids = {r["id"] for r in live}
+    resting = {cid for cid, _, _ in open_orders}
+    for cid, symbol, order_type in open_orders:
+        parsed = parse_client_order_id(PREFIX, cid)
+        if parsed is not None and parsed[1] not in live_ids:
+            problems.append(("mismatch", f"orphan:{cid}", (f"open {order_type} {cid} on {symbol} belongs to no live "
+                                                           f"position")))
+    for r in live:
+        if r["state"] not in ("open", "partially_closed"):
+            continue
+        orders = json.loads(r["details"] or "{}").get("orders", {})
+        stop = orders.get("sl")
+        if stop is None or stop not in resting:
+            problems.append(("mismatch", f"stop:{r['id']}:{stop}",
+                             f"{r['id']} {r['symbol']} {r['state']}: its stop {stop} is not resting on the exchange"))
+        tp = orders.get("tp")
+        if r["take_profit_price"] is not None and (tp is None or tp not in resting):
+            problems.append(("mismatch", f"tp:{r['id']}:{tp}",
+                             f"{r['id']} {r['symbol']} {r['state']}: its take-profit {tp} is not resting"))
+    return problems
+
+
+def _open_quantity(row: sqlite3.Row) -> Decimal:
+    closed = Decimal(json.loads(row["details"] or "{}").get("closed", "0"))
+    return Decimal(row["filled_quantity"]) - closed

@@ -1,0 +1,144 @@
+"""When and how each SIGKILL happens, and the trading in between.
+
+Kinds: ``order`` (the fake server kills the service while handling its k-th order request of the
+round, before or after executing it), ``log`` (on the n-th log line of a kind, just after a
+transition was committed), ``time`` (after some wall time of trading), ``startup`` (during the
+restart itself).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from scripts.crash.database import Database
+from scripts.crash.market import Market
+from scripts.crash.pacing import wait_ready, wait_step
+from scripts.crash.process import Service
+from scripts.crash.scenario import MAX_STEPS_PER_ROUND, PREFIX, say
+from scripts.crash.signals import SignalInbox
+from scripts.crash.tally import Tally
+from tests.fake_binance.errors import ApiError
+from tests.fake_binance.server import FakeBinance
+
+LOG_KILLS = (": entry_submitted (", ": open (entry filled", ": closed (", ": partially_closed (", ": closing (")
+STARTUP_KILLS = ("TESTNET", "database ", "Binance feed: warm-up")
+
+
+class OrderKill:
+    """The fake server SIGKILLs the service while handling its k-th order request, executed first or not."""
+
+    def __init__(self, fake: FakeBinance, current: Callable[[], Service | None]) -> None:
+        self.current = current
+        self._arm: tuple[int, bool] | None = None  # (requests left, execute first)
+        self._lock = threading.Lock()
+        for route in (("POST", "/fapi/v1/order"), ("POST", "/fapi/v1/algoOrder")):
+            security, handler = fake._routes[route]
+            fake._routes[route] = (security, self._hooked(handler))
+
+    def arm(self, requests: int, execute: bool) -> None:
+        with self._lock:
+            self._arm = (requests, execute)
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._arm = None
+
+    def _hooked(self, handler: Any) -> Any:
+        def hooked(params: dict[str, str]) -> Any:
+            cid = params.get("newClientOrderId") or params.get("clientAlgoId") or ""
+            fire = None
+            with self._lock:
+                if self._arm is not None and cid.startswith(PREFIX + "-"):
+                    left, execute = self._arm
+                    if left <= 1:
+                        fire, self._arm = execute, None
+                    else:
+                        self._arm = (left - 1, execute)
+            service = self.current()
+            if fire is None or service is None:
+                return handler(params)
+            if fire:
+                result = handler(params)
+                service.kill(f"while the exchange answered order {cid} (executed)")
+                return result
+            service.kill(f"while order {cid} reached the exchange (not executed)")
+            raise ApiError(503, -1001, "Internal error; the order was not executed.")  # nobody reads it: the client is gone
+        return hooked
+
+
+class Rounds:
+    """A round: trade until the chosen SIGKILL, time down, restart. Every random choice here comes from the
+    run's one seeded RNG (shared with the signal inbox), so a seed makes the same choices."""
+
+    def __init__(self, *, rng: random.Random, market: Market, signals: SignalInbox, db: Database, tally: Tally,
+                 order_kill: OrderKill) -> None:
+        self.rng, self.market, self.signals, self.db, self.tally = rng, market, signals, db, tally
+        self.order_kill = order_kill
+
+    def trade_until_killed(self, service: Service, kill: int) -> str:
+        # Under the operator's halt no entries are made, so order and log events are rare: kill on time then.
+        weights = (45, 30, 25) if self.tally.halted_at is None else (10, 5, 85)
+        mode = self.rng.choices(("order", "log", "time"), weights=weights)[0]
+        since = len(service.lines)
+        if mode == "order":
+            k, execute = self.rng.randint(1, 6), self.rng.random() < 0.5
+            label = f"order #{k} ({'executed' if execute else 'not executed'})"
+            self.order_kill.arm(k, execute)
+        elif mode == "log":
+            text, n = self.rng.choice(LOG_KILLS), self.rng.randint(1, 3)
+            label = f"log {text.strip(': (')!r} #{n}"
+            service.arm_log_kill(text, n, since)
+        else:
+            delay = self.rng.uniform(0.05, 1.5)
+            label = f"time {delay:.2f}s"
+            timer = threading.Timer(delay, service.kill, args=(f"after {delay:.2f}s of trading",))
+            timer.daemon = True
+            timer.start()
+        self.tally.kill_modes[mode] += 1
+        steps = 0
+        while not service.killed and not service.done:
+            if steps >= MAX_STEPS_PER_ROUND:
+                service.kill(f"fallback after {steps} steps ({label} did not happen)")
+                label += " -> fallback"
+                break
+            if self.rng.random() < 0.6:
+                self.signals.add(self.rng.randint(1, 2))
+            closes = self.market.step()
+            steps += 1
+            wait_step(service, self.db, closes)
+        self.order_kill.disarm()
+        code = service.reap()
+        if not service.killed:
+            self.tally.failures.append(f"kill {kill}: the service exited by itself with code {code}")
+            say(f"  !! the service exited by itself (code {code}):\n{service.text(since)[-3000:]}")
+        return f"{label}, {steps} steps: killed {service.kill_reason}"
+
+    def down_time(self) -> str:
+        """While the service is down: prices may move on (stops fill while down), signals may arrive."""
+        moved = self.rng.choice((0, 0, 1, 2, 3))
+        for _ in range(moved):
+            self.market.step()
+        if self.rng.random() < 0.3:
+            self.signals.add(1)
+        return f"{moved} candles while down" if moved else ""
+
+    def restart(self, start: Callable[[], Service], kills: int) -> tuple[Service, str]:
+        """Start again; sometimes SIGKILL that start-up too (a kill of its own). Returns the ready service."""
+        note = ""
+        while True:
+            service = start()
+            if self.tally.kills_done < kills and self.rng.random() < 0.1 and "start-up" not in note:
+                text = self.rng.choice(STARTUP_KILLS)
+                service.arm_log_kill(text, 1, 0)
+                service.reap()
+                note = f"; also killed during start-up at {text.strip()!r}"
+                self.tally.kill_modes["startup"] += 1
+                self.tally.kills_done += 1
+                continue
+            if wait_ready(service, self.tally.recovery_actions):
+                return service, note
+            code = service.reap()
+            raise RuntimeError(f"the service did not start (exit code {code}):\n{service.text()[-4000:]}")

@@ -1,0 +1,21 @@
+"""What a run has counted and found so far; every part adds to the one tally, the figures are made from it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Tally:
+    kills_done: int = 0
+    starts: int = 0
+    kill_modes: Counter[str] = field(default_factory=Counter)
+    recovery_actions: Counter[str] = field(default_factory=Counter)
+    # Findings, keyed so that one problem seen after many kills counts once.
+    lost: dict[str, str] = field(default_factory=dict)
+    mismatches: dict[str, str] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    quarantined: set[str] = field(default_factory=set)  # symbols with a lost position: no more signals there
+    halted_at: int | None = None  # the kill after which the operator halted the gate
+    halt_kept: int = 0  # checks that found the operator's halt still in force
