@@ -50,6 +50,38 @@ def test_plan_missing_stop_is_replaced_and_quantity_mismatch_halts() -> None:
     assert halt.kind == "halt" and "a person must look" in halt.detail
 
 
+def test_plan_applies_fills_nobody_heard_of_before_comparing_quantities() -> None:
+    partial = _order("qt-pt-1-0", OrderStatus.FILLED, filled="0.4")
+    facts = [PositionFacts("p-1", "BTCUSDT", Side.LONG, "open", D("1"), entry=None,
+                           orders={"pt": partial, "sl": _order("qt-sl-1-0", OrderStatus.NEW)})]
+    actions = plan(facts, ExchangeFacts(held=_held("0.6"), open_orders=()), "qt")
+    assert [(a.kind, a.purposes) for a in actions] == [("apply_fills", ("pt",))]
+    # Already applied here (the database has the fill): nothing to do.
+    applied = [PositionFacts("p-1", "BTCUSDT", Side.LONG, "partially_closed", D("0.6"), entry=None,
+                             orders={"pt": partial, "sl": _order("qt-sl-1-0", OrderStatus.NEW)},
+                             applied={"qt-pt-1-0": D("0.4")})]
+    assert [a.kind for a in plan(applied, ExchangeFacts(held=_held("0.6"), open_orders=()), "qt")] == ["confirm"]
+    # A stop that filled while down explains a flat exchange: no "closed on the exchange".
+    stopped = [PositionFacts("p-1", "BTCUSDT", Side.LONG, "open", D("1"), entry=None,
+                             orders={"sl": _order("qt-sl-1-0", OrderStatus.FILLED, filled="1")})]
+    assert [a.kind for a in plan(stopped, ExchangeFacts(held={}, open_orders=()), "qt")] == ["apply_fills"]
+
+
+def test_plan_exit_that_never_reached_the_exchange_is_undone() -> None:
+    facts = [PositionFacts("p-1", "BTCUSDT", Side.LONG, "closing", D("1"), entry=None,
+                           orders={"x": None, "sl": _order("qt-sl-1-0", OrderStatus.NEW)})]
+    (action,) = plan(facts, ExchangeFacts(held=_held("1"), open_orders=()), "qt")
+    assert action.kind == "exit_failed"
+
+
+def test_plan_cancels_a_replaced_order_of_a_live_position() -> None:
+    current, replaced = _order("qt-sl-abcdefabcdef-1", OrderStatus.NEW), _order("qt-sl-abcdefabcdef-0", OrderStatus.NEW)
+    facts = [PositionFacts("p-abcdefabcdef", "BTCUSDT", Side.LONG, "open", D("1"), entry=None, orders={"sl": current})]
+    actions = plan(facts, ExchangeFacts(held=_held("1"), open_orders=(replaced, current)), "qt")
+    assert [(a.kind, a.target) for a in actions] == [("confirm", "p-abcdefabcdef"), ("cancel_orphan", replaced.client_order_id)]
+    assert "was replaced" in actions[1].detail
+
+
 def test_plan_adopts_unknown_exchange_position_and_cancels_orphans_of_ours_only() -> None:
     orphan = _order("qt-sl-abcdefabcdef-0", OrderStatus.NEW)
     foreign = _order("manual-7", OrderStatus.NEW)
