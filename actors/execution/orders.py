@@ -161,8 +161,7 @@ def _protective_requests(
     side, quantity = exit_side(position.side), position.open_quantity
 
     def request(purpose: str, order_type: OrderType, amount: Decimal, trigger: Decimal | None) -> tuple[str, OrderRequest]:
-        number = position.numbers.get(purpose, -1) + 1
-        position.numbers[purpose] = number
+        number = _next_number(position, purpose)
         return purpose, OrderRequest(
             client_order_id=client_order_id(ex.prefix, purpose, position.id, number), symbol=position.symbol, side=side,
             type=order_type, quantity=amount, trigger_price=trigger, reduce_only=True)
@@ -175,6 +174,15 @@ def _protective_requests(
     if Purpose.PARTIAL in purposes and position.partial_price is not None and partial_quantity > 0:
         found.append(request(Purpose.PARTIAL, OrderType.TAKE_PROFIT_MARKET, partial_quantity, position.partial_price))
     return found
+
+
+def _next_number(position: LivePosition, purpose: str) -> int:
+    """Each purpose counts its own orders: a client order id is never used twice, across restarts too (kept in details)."""
+    number = position.numbers.get(purpose, -1) + 1
+    if purpose == Purpose.EXIT and purpose not in position.numbers and Purpose.EXIT in position.orders:
+        number = 1  # an exit sent before exits were numbered: its id ended in 0
+    position.numbers[purpose] = number
+    return number
 
 
 def _send_protective(ex: ExecutionActor, position: LivePosition, requests: list[tuple[str, OrderRequest]]) -> None:
@@ -277,7 +285,7 @@ def close_position(ex: ExecutionActor, command: ClosePosition) -> None:
     position = ex.live.get(command.position_id)
     if position is None or position.state not in LIVE_EXIT_STATES or position.open_quantity <= 0:
         return
-    exit_number = sum(1 for p in position.orders if p == Purpose.EXIT)
+    exit_number = _next_number(position, Purpose.EXIT)
     request = OrderRequest(client_order_id=client_order_id(ex.prefix, Purpose.EXIT, position.id, exit_number),
                            symbol=position.symbol, side=exit_side(position.side), type=OrderType.MARKET,
                            quantity=position.open_quantity, reduce_only=True)

@@ -83,8 +83,7 @@ def _apply(ex: ExecutionActor, action: recovery.Action, facts: recovery.Exchange
         case "apply_fills":
             _apply_fills(ex, position, action.purposes)
         case "exit_failed":
-            position.orders.pop(Purpose.EXIT, None)
-            ex.fire(position, "exit_failed", reason=action.detail, changes=dict(details=position.details()))
+            ex.fire(position, "exit_failed", reason=action.detail)
         case "close":
             ex.fire(position, "reconcile", reason=action.detail,
                     changes=dict(close_reason="closed on the exchange", closed_at=ex.ctx.clock.now_ms()))
