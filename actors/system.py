@@ -67,15 +67,16 @@ def binance_endpoints(exchange: ExchangeSettings) -> tuple[str, str]:
     return default_base, (exchange.ws_url or default_ws).rstrip("/")
 
 
-def make_exchange(settings: Settings, engine: Engine, *, live: bool = False) -> Any:
-    """The exchange port, started. Binance only with `live` (the runner's `--live` opt-in, checked
-    with the keys before this is called): a replay or a test never reaches a real account by accident."""
+def make_exchange(settings: Settings, engine: Engine, *, live: bool = False, read_only: bool = False) -> Any:
+    """The exchange port, started. Binance only with `live` (the `--live` opt-in of `run` and `recover`,
+    checked with the keys before this is called): a replay or a test never reaches a real account by accident.
+    `read_only` (a dry run): a Binance port that only reads, without configuring the account or a stream."""
     if settings.exchange.kind is ExchangeKind.PAPER:
         with engine.connect() as connection:
             state = records.load_exchange_state(connection, PAPER_STATE)
         return PaperExchange.from_state(state) if state else PaperExchange.from_settings(settings.exchange.paper)
     if not live:
-        raise ValueError("exchange.kind = \"binance\" runs only under `quantum-trader run --live`")
+        raise ValueError("exchange.kind = \"binance\" runs only under `quantum-trader run --live` (or `recover --live`)")
     from actors.execution.binance import BinanceExchange  # python-binance loads only when it is used
 
     exchange = settings.exchange
@@ -87,7 +88,8 @@ def make_exchange(settings: Settings, engine: Engine, *, live: bool = False) -> 
         base_url=base_url, ws_url=ws_url, testnet=exchange.testnet, symbols=settings.symbols,
         leverage=exchange.leverage,
     )
-    return port.start()  # clock offset, filters, one-way mode, leverage, user-data stream
+    # Clock offset and filters; unless read-only, also one-way mode, leverage and the user-data stream.
+    return port.start(configure=not read_only)
 
 
 class TradingSystem:

@@ -83,7 +83,8 @@ def load_exchange_state(connection: Connection, name: str) -> dict[str, Any] | N
     return None if text is None else json.loads(text)
 
 
-def beat(connection: Connection, *, pid: int, started_at: int, at: int, version: str, prices: Mapping[str, str]) -> None:
+def beat(connection: Connection, *, pid: int, started_at: int, at: int, version: str, prices: Mapping[str, object]) -> None:
+    """`prices`: the last close per symbol, plus the mark prices under "marks" when the feed has them."""
     values = {"pid": pid, "started_at": started_at, "at": at, "version": version, "prices": json.dumps(prices, sort_keys=True)}
     if connection.execute(update(HEARTBEAT).where(HEARTBEAT.c.id == HEARTBEAT_ID).values(**values)).rowcount == 0:
         connection.execute(insert(HEARTBEAT).values(id=HEARTBEAT_ID, **values))

@@ -8,19 +8,23 @@ import typer
 
 from actors.clock import WallClock
 from actors.execution.loading import load_live_positions
-from actors.execution.port import Fill
+from actors.execution.port import ExchangeError, Fill
 from actors.execution.recovery import describe, gather, plan
 from actors.system import TradingSystem, make_exchange
+from config import ExchangeKind, Settings
 from persistence.db import make_engine, open_read_only
 from persistence.migrate import upgrade
 from persistence.store import Store
-from service.cli_common import ConfigOption, DbOption, clean_errors, console, database_url, fail, settings_from
+from service.cli_common import ConfigOption, DbOption, clean_errors, console, database_url, errors, fail, settings_from
 from service.lock import AlreadyRunning, InstanceLock
+from service.runner import ServiceError, check_live_guard, describe_venue
 from state_machines import gate_machine, position_machine
 
 
 def recover(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing, send nothing.")] = False,
+    live: Annotated[bool, typer.Option("--live", help="Allow recovery on Binance (needs keys in the environment); "
+                                                      "with --dry-run it only reads the account.")] = False,
     db: DbOption = None, config: ConfigOption = None,
 ) -> None:
     """Reconcile every open position and order with the exchange: the same code the service runs at start."""
@@ -29,10 +33,21 @@ def recover(
         url = database_url(db, config)
         if db is not None:
             settings = settings.model_copy(update={"database": settings.database.model_copy(update={"url": url})})
-        if dry_run:
-            for line in _plan(settings, url):
-                console.print(line, soft_wrap=True)
-            return
+    try:
+        check_live_guard(settings, live=live, command="recover")  # before the database or the exchange is touched
+    except ServiceError as error:
+        fail(str(error))
+    if settings.exchange.kind is ExchangeKind.BINANCE:
+        errors.print(f"recover{' --dry-run (read only)' if dry_run else ''}: {describe_venue(settings)}", soft_wrap=True)
+    if dry_run:
+        with clean_errors():
+            try:
+                lines = _plan(settings, url, live=live)
+            except ExchangeError as error:  # its message never holds a key (the port scrubs them)
+                fail(f"the exchange could not be read: {error}")
+        for line in lines:
+            console.print(line, soft_wrap=True)
+        return
     lock = InstanceLock(url)
     try:
         lock.acquire()
@@ -41,34 +56,50 @@ def recover(
     try:
         engine = make_engine(url)
         upgrade(engine)
-        system = TradingSystem(settings, WallClock(), engine)
-        system.start()
-        actions = system.ctx.extras.get("recovery", ())
-        system.stop("recovery done")
-        engine.dispose()
+        system = TradingSystem(settings, WallClock(), engine, exchange=_exchange(settings, engine, live=live))
+        try:
+            system.start()  # the execution actor reconciles in its start, exactly as the service's does
+            actions = system.ctx.extras.get("recovery", ())
+        finally:
+            system.stop("recovery done")  # also closes a Binance port's stream; resting orders stay
+            engine.dispose()
     finally:
         lock.release()
     for line in describe(tuple(actions)):
         console.print(line, soft_wrap=True)
 
 
-def _plan(settings: Any, url: str) -> list[str]:
+def _exchange(settings: Settings, engine: Any, *, live: bool, read_only: bool = False) -> Any:
+    """The port the service would use; a failure to reach it is one clear line (exit 2)."""
+    try:
+        return make_exchange(settings, engine, live=live, read_only=read_only)
+    except ExchangeError as error:
+        engine.dispose()
+        fail(f"cannot start the exchange: {error}")
+
+
+def _plan(settings: Settings, url: str, *, live: bool) -> list[str]:
     engine = open_read_only(url)
     store = Store(engine)
     try:
         loaded = store.load(position_machine(), gate_machine())
-        live = load_live_positions(store.connection, loaded.positions)
+        live_positions = load_live_positions(store.connection, loaded.positions)
     finally:
         store.close()
-    exchange = make_exchange(settings, engine)
-    lines = [f"{len(live)} live position(s) in the database"]
-    waiting = pending_event_summary(exchange)
-    if waiting:
-        lines.append(f"first, exchange events from while the service was down are applied: {waiting}")
-    facts, exchange_facts = gather(live.values(), exchange, settings.exchange.client_id_prefix)
-    lines += describe(plan(facts, exchange_facts, settings.exchange.client_id_prefix))
-    lines += [f"mismatch: {m.describe()} (the service halts the gate)" for m in loaded.mismatches]
-    engine.dispose()
+    exchange = _exchange(settings, engine, live=live, read_only=True)  # Binance: reads only, no stream
+    try:
+        lines = [f"{len(live_positions)} live position(s) in the database"]
+        waiting = pending_event_summary(exchange)
+        if waiting:
+            lines.append(f"first, exchange events from while the service was down are applied: {waiting}")
+        facts, exchange_facts = gather(live_positions.values(), exchange, settings.exchange.client_id_prefix)
+        lines += describe(plan(facts, exchange_facts, settings.exchange.client_id_prefix))
+        lines += [f"mismatch: {m.describe()} (the service halts the gate)" for m in loaded.mismatches]
+    finally:
+        close = getattr(exchange, "close", None)
+        if close is not None:
+            close()  # a Binance port's HTTP session
+        engine.dispose()
     return lines
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,13 +76,26 @@ def status(as_json: JsonOption = False, db: DbOption = None, config: ConfigOptio
     if policy:
         console.print(f"policy: {policy['risk_profile']}, exit {policy['exit_mode']}, min confidence "
                       f"{policy['min_confidence']:.2f}, max risk {policy['max_risk_pct']:.2%}; {policy['note']}")
+    with_marks = bool(report["marks"])  # only the Binance feed follows the mark price
     table = Table(title=f"{len(report['positions'])} open position(s)")
-    for column in ("id", "symbol", "side", "state", "qty", "entry", "stop", "last", "unrealised PnL"):
+    for column in ("id", "symbol", "side", "state", "qty", "entry", "stop", "last", *(("mark",) if with_marks else ()),
+                   "unrealised PnL"):
         table.add_column(column)
     for row in report["positions"]:
+        mark = (_plain(row["mark_price"]),) if with_marks else ()
         table.add_row(row["id"], row["symbol"], row["side"], row["state"], row["quantity"], row["entry_price"] or "-",
-                      row["stop_price"] or "-", row["last_price"] or "-", row["unrealized_pnl"] or "-")
+                      row["stop_price"] or "-", row["last_price"] or "-", *mark, row["unrealized_pnl"] or "-")
     console.print(table)
+
+
+def _plain(price: object) -> str:
+    """A price as Binance sends it ("40100.50000000") without its padding zeros ("40100.5")."""
+    if price is None:
+        return "-"
+    try:
+        return format(Decimal(str(price)).normalize(), "f")
+    except InvalidOperation:
+        return str(price)  # shown as written: status never fails on the heartbeat's content
 
 
 def _status(engine: Any, *, running: bool) -> dict[str, Any]:
@@ -91,6 +104,8 @@ def _status(engine: Any, *, running: bool) -> dict[str, Any]:
         beat = connection.execute(select(HEARTBEAT)).mappings().first()
         policy_row = connection.execute(select(POLICY_SNAPSHOTS).order_by(POLICY_SNAPSHOTS.c.id.desc()).limit(1)).mappings().first()
     prices = json.loads(beat["prices"]) if beat else {}
+    marks = prices.get("marks")  # written beside the closes by the Binance feed only
+    marks = marks if isinstance(marks, dict) else {}
     positions = []
     for row in inspection.positions(engine, open_only=True):
         last = prices.get(row["symbol"])
@@ -99,7 +114,7 @@ def _status(engine: Any, *, running: bool) -> dict[str, Any]:
             sign = 1 if row["side"] == "LONG" else -1
             open_qty = Decimal(row["filled_quantity"])
             pnl = str(((Decimal(last) - Decimal(row["entry_price"])) * sign * open_qty).quantize(Decimal("0.01")))
-        positions.append({**row, "last_price": last, "unrealized_pnl": pnl})
+        positions.append({**row, "last_price": last, "mark_price": marks.get(row["symbol"]), "unrealized_pnl": pnl})
     return {
         "service": {
             "running": running, "pid": beat["pid"] if beat else None,
@@ -110,6 +125,7 @@ def _status(engine: Any, *, running: bool) -> dict[str, Any]:
         "gate": inspection.gate(engine),
         "policy": json.loads(policy_row["policy"]) | {"at": inspection.iso(policy_row["at"]), "enforced": policy_row["enforced"]} if policy_row else None,
         "positions": positions,
+        "marks": marks,
     }
 
 

@@ -8,6 +8,7 @@ import signal
 import threading
 from collections.abc import Generator, Iterator
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from actors.clock import Clock, WallClock
 from actors.execution.port import ExchangeError
@@ -37,9 +38,9 @@ def package_version() -> str:
         return "unknown"
 
 
-def check_live_guard(settings: Settings, *, live: bool) -> None:
+def check_live_guard(settings: Settings, *, live: bool, command: str = "run") -> None:
     """Binance trading needs both keys from the environment and the `--live` flag; raises `ServiceError` naming
-    what is missing (never a key's value)."""
+    what is missing (never a key's value). `command` names the command in the message (`run`, `recover`)."""
     exchange = settings.exchange
     if exchange.kind is not ExchangeKind.BINANCE:
         return
@@ -56,7 +57,7 @@ def check_live_guard(settings: Settings, *, live: bool) -> None:
     if problems:
         venue = "the Binance testnet" if exchange.testnet else "Binance MAINNET with real money"
         raise ServiceError(f"exchange.kind = \"binance\" sends orders to {venue}; it needs both API keys in the "
-                           f"environment (QT_EXCHANGE__API_KEY, QT_EXCHANGE__API_SECRET), `run --live` and the Binance feed: "
+                           f"environment (QT_EXCHANGE__API_KEY, QT_EXCHANGE__API_SECRET), `{command} --live` and the Binance feed: "
                            f"{'; '.join(problems)}")
 
 
@@ -79,6 +80,7 @@ class Runner:
         self.stopping = threading.Event()
         self.started_at = self.clock.now_ms()
         self.prices: dict[str, str] = {}
+        self.feed: BinanceKlineFeed | None = None  # the Binance feed, once started: its mark prices
 
     def request_stop(self, *_: object) -> None:
         self.stopping.set()
@@ -154,29 +156,40 @@ class Runner:
             last_cycle = self.clock.now_ms()
             for candle in batch:
                 self.prices[candle.symbol] = repr(candle.close)
-            self._after_cycle(system, engine)
+            self._after_cycle(system, engine, stepped=True)
             if system.stop_requested.is_set():
                 return
 
-    def _after_cycle(self, system: TradingSystem, engine: object) -> None:
+    def _after_cycle(self, system: TradingSystem, engine: object, *, stepped: bool = False) -> None:
         system.operator_commands()
         self._beat(system.ctx.engine)
         now = self.clock.now_ms()
-        if now - getattr(self, "_checkpointed", 0) >= 10_000:
+        # After every step: a paper account older than the database would, after a kill, forget
+        # what the step filled (recovery would then see positions the exchange does not hold).
+        if stepped or now - getattr(self, "_checkpointed", 0) >= 10_000:
             system.checkpoint()
             self._checkpointed = now
 
     def _beat(self, engine) -> None:  # type: ignore[no-untyped-def]
         with engine.begin() as connection:
             records.beat(connection, pid=os.getpid(), started_at=self.started_at, at=self.clock.now_ms(),
-                         version=package_version(), prices=self.prices)
+                         version=package_version(), prices=self._heartbeat_prices())
+
+    def _heartbeat_prices(self) -> dict[str, Any]:
+        """The last close of each symbol, as every reader expects, and with the Binance feed its mark prices
+        under "marks" (no symbol is lower case, so the key never shadows one; readers look symbols up by name)."""
+        marks = self.feed.marks() if self.feed is not None else {}
+        if not marks:
+            return dict(self.prices)  # exactly what was written before marks existed
+        return {**self.prices, "marks": {symbol: str(mark) for symbol, mark in marks.items()}}
 
     def _batches(self) -> Generator[tuple[Candle, ...], None, None]:
         feed = self.settings.feed
         if feed.kind is FeedKind.BINANCE:
             base_url, ws_url = binance_endpoints(self.settings.exchange)
-            yield from BinanceKlineFeed(self.settings.symbols, base_url=base_url, ws_url=ws_url, interval=feed.interval,
-                                        warmup=WARMUP_CANDLES).batches()
+            self.feed = BinanceKlineFeed(self.settings.symbols, base_url=base_url, ws_url=ws_url, interval=feed.interval,
+                                         warmup=WARMUP_CANDLES)
+            yield from self.feed.batches()
             return
         interval = max(1, round(1000 / feed.synthetic_speed))
         if feed.kind is FeedKind.FILE:

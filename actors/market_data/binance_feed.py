@@ -1,4 +1,5 @@
-"""The Binance feed: closed klines of every symbol from the USD-M market streams, after a REST warm-up.
+"""The Binance feed: closed klines of every symbol from the USD-M market streams, after a REST warm-up,
+and the latest mark price of each symbol from the same connection.
 
 `batches()` has the shape of the other feeds (one tuple of candles per time step,
 oldest first, at most one candle per symbol), with one addition a live feed
@@ -15,6 +16,10 @@ step already delivered is dropped (counted in `late`): steps never go back.
 After a dropped connection the feed reconnects and, before reading the new
 socket, fetches through REST what closed since the last kline it has: a gap
 never loses a step.
+
+Mark prices (`<symbol>@markPrice@1s`) never make candles or steps: `marks()` holds
+the newest one per symbol, for anyone on any thread (the runner's heartbeat).
+A mark missed during a gap is simply replaced by the next one, a second later.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +39,12 @@ from requests import RequestException
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import connect
 
-from actors.execution.binance_events import INTERVAL_MS, KlineEvent, parse_market_event
+from actors.execution.binance_events import (
+    INTERVAL_MS,
+    KlineEvent,
+    MarkPriceEvent,
+    parse_market_event,
+)
 from actors.market_data.feeds import merge_by_time
 from actors.messages import Candle
 
@@ -61,11 +71,13 @@ class BinanceKlineFeed:
         self._monotonic = monotonic
         self._client = Client(None, None, ping=False, requests_params={"timeout": timeout_s})
         self._client.FUTURES_URL = base_url.rstrip("/") + "/fapi"
-        streams = "/".join(f"{s.lower()}@kline_{interval}" for s in self.symbols)
+        streams = "/".join(f"{s.lower()}@kline_{interval}/{s.lower()}@markPrice@1s" for s in self.symbols)
         self._url = f"{ws_url.rstrip('/')}/market/stream?streams={streams}"
         self._klines: queue.Queue[KlineEvent] = queue.Queue()
         self._last: dict[str, int] = {}  # symbol -> open time of its newest kline taken in (REST or stream)
         self._emitted = -1  # open time of the newest step delivered
+        self._marks: dict[str, Decimal] = {}  # written by the stream thread, read from any other
+        self._marks_changed = threading.Condition()
         self._stream = _KlineStream(self, reconnect_delay_s=reconnect_delay_s, open_timeout_s=open_timeout_s)
         self.late = 0
 
@@ -139,6 +151,22 @@ class BinanceKlineFeed:
     def on_kline(self, event: KlineEvent) -> None:
         if event.closed and event.symbol in self.symbols:
             self._klines.put(event)
+
+    def on_mark(self, event: MarkPriceEvent) -> None:
+        if event.symbol in self.symbols:
+            with self._marks_changed:
+                self._marks[event.symbol] = event.mark_price
+                self._marks_changed.notify_all()
+
+    def marks(self) -> dict[str, Decimal]:
+        """The latest mark price of each symbol that has had one: a copy, safe to read from any thread."""
+        with self._marks_changed:
+            return dict(self._marks)
+
+    def wait_marks(self, predicate: Callable[[Mapping[str, Decimal]], bool], timeout: float) -> bool:
+        """Until `predicate(marks)` holds (True) or `timeout` seconds passed (False)."""
+        with self._marks_changed:
+            return self._marks_changed.wait_for(lambda: predicate(self._marks), timeout)
 
     def _live(self) -> Iterator[tuple[Candle, ...]]:
         pending: dict[int, dict[str, Candle]] = {}
@@ -243,6 +271,8 @@ class _KlineStream(threading.Thread):
             event = parse_market_event(json.loads(text))
             if isinstance(event, KlineEvent):
                 self._feed.on_kline(event)
+            elif isinstance(event, MarkPriceEvent):
+                self._feed.on_mark(event)
 
 
 def _kline_from_rest(symbol: str, interval: str, row: Sequence[Any]) -> KlineEvent:

@@ -16,7 +16,7 @@ from tests.fake_binance.server import FakeBinance
 pytestmark = needs_shared_data
 MINUTE = 60_000
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
-BASE = {"BTCUSDT": Decimal("40000"), "ETHUSDT": Decimal("2500")}
+BASE = {"BTCUSDT": Decimal(40000), "ETHUSDT": Decimal(2500)}
 T0 = 1_700_000_040_000 - 1_700_000_040_000 % MINUTE  # long closed: the fake's klines are all in the past
 
 
@@ -134,3 +134,30 @@ def test_binance_feed_unreachable_server_raises_feed_error() -> None:
     with pytest.raises(FeedError, match="did not connect"):
         next(feed.batches())
     assert not feed.stream.is_alive()
+
+
+def test_binance_feed_marks_follow_the_mark_price_stream_and_never_make_a_step(
+        reader: Reader, fake_binance: FakeBinance) -> None:  # noqa: F811
+    reader.wait(lambda r: len(r.batches) == 3 and r.idle > 0)
+    feed = reader.feed
+    fake_binance.set_price("BTCUSDT", "40100.5")
+    fake_binance.set_price("ETHUSDT", "2510.25")
+    want = {"BTCUSDT": Decimal("40100.5"), "ETHUSDT": Decimal("2510.25")}
+    assert feed.wait_marks(lambda marks: marks == want, timeout=10), feed.marks()
+    assert feed.stream.connections == 1  # the klines' connection carries the marks
+    idle = reader.idle
+    reader.wait(lambda r: r.idle >= idle + 2)  # the live loop went round after the marks: still no step
+    assert len(reader.batches) == 3
+
+    marks = feed.marks()
+    marks["BTCUSDT"] = Decimal(1)  # a copy: the feed's own stays
+    assert feed.marks() == want
+
+    # A closed kline makes a step; its mark (the fake marks at the close) only moves the mark.
+    push(fake_binance, "BTCUSDT", 5)
+    push(fake_binance, "ETHUSDT", 5)
+    reader.wait(lambda r: len(r.batches) == 4)
+    assert feed.wait_marks(lambda m: m == {"BTCUSDT": Decimal(40006), "ETHUSDT": Decimal(2506)}, timeout=10)
+    idle = reader.idle
+    reader.wait(lambda r: r.idle >= idle + 2)
+    assert opens(reader.batches) == [(2, SYMBOLS), (3, SYMBOLS), (4, SYMBOLS), (5, SYMBOLS)]

@@ -104,7 +104,7 @@ def test_make_exchange_binance_needs_the_live_opt_in(tmp_path: Path) -> None:
     settings = Settings(exchange={"kind": "binance", "api_key": TEST_KEY, "api_secret": TEST_SECRET})
     engine = make_engine(f"sqlite:///{tmp_path / 'qt.db'}")
     with pytest.raises(ValueError, match="only under `quantum-trader run --live`"):
-        make_exchange(settings, engine)  # what a replay or the recover command would do
+        make_exchange(settings, engine)  # what a replay would do; run and recover pass live only under --live
 
 
 def test_make_exchange_binance_starts_the_port_and_the_system_closes_it(

@@ -136,7 +136,7 @@ def test_fake_market_streams_kline_and_mark_price_match_samples(fake_binance: Fa
     with connect(url) as ws:
         fake_binance.set_price("BTCUSDT", "40000")
         mark = json.loads(ws.recv(timeout=5))
-        assert mark["stream"] == "btcusdt@markPrice"
+        assert mark["stream"] == "btcusdt@markPrice@1s"  # the name subscribed to, as Binance echoes it
         assert_same_shape(mark["data"], sample("market_stream/mark_price_stream.json"))
         fake_binance.push_candle("BTCUSDT", open_time=1_700_000_000_000, open="40000", high="40100", low="39900",
                                  close="40050", volume="12.5")

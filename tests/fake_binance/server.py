@@ -46,8 +46,9 @@ NONE, KEY, SIGNED = "NONE", "USER_STREAM", "SIGNED"
 
 
 class _Conn:
-    def __init__(self, ws: web.WebSocketResponse, *, listen_key: str | None, streams: set[str],
+    def __init__(self, ws: web.WebSocketResponse, *, listen_key: str | None, streams: dict[str, str],
                  combined: bool) -> None:
+        """`streams`: the engine's label of each stream -> the name the client subscribed to, which Binance echoes."""
         self.ws, self.listen_key, self.streams, self.combined = ws, listen_key, streams, combined
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
 
@@ -226,7 +227,7 @@ class FakeBinance:
         for stream, event in market:
             for conn in self._conns:
                 if stream in conn.streams:
-                    payload = {"stream": stream, "data": event} if conn.combined else event
+                    payload = {"stream": conn.streams[stream], "data": event} if conn.combined else event
                     conn.queue.put_nowait(json.dumps(payload))
 
     # --- REST ----------------------------------------------------------------------------------------------
@@ -356,18 +357,18 @@ class FakeBinance:
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
         path, name = request.path, request.match_info.get("name", "")
         listen_key: str | None = None
-        streams: set[str] = set()
+        streams: dict[str, str] = {}
         combined = path.endswith("/stream")
         if path == "/private/ws":
             listen_key = request.query.get("listenKey", "")
         elif combined:
             names = [s for s in request.query.get("streams", "").split("/") if s]
             listen_key = next((s for s in names if s in self._listen_keys), None)
-            streams = {_stream(s) for s in names if s != listen_key}
+            streams = {_stream(s): s for s in names if s != listen_key}
         elif name in self._listen_keys or (path.startswith("/ws/") and len(name) > 40):
             listen_key = name
         else:
-            streams = {_stream(name)}
+            streams = {_stream(name): name}
         if listen_key is not None:
             if self.faults.user_stream_blocked:
                 raise web.HTTPServiceUnavailable()
