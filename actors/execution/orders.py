@@ -192,12 +192,35 @@ def _send_protective(ex: ExecutionActor, position: LivePosition, requests: list[
             ex.writes.append(_sent(ex.exchange.place_order(request)))
         except OrderRejected as error:
             ex.writes.append(_refused(request.client_order_id, error, now))
-            if purpose == Purpose.STOP and error.code == RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER:
-                close_position(ex, ClosePosition(position_id=position.id, reason="stop-loss already crossed"))
+            if error.code != RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER:
+                log.warning("%s %s order refused: %s", position.id, purpose, error)
+            elif purpose == Purpose.PARTIAL:
+                _take_partial_now(ex, position, request.quantity)
+            else:  # the price is already past the stop or the target (it moved while the order was not resting)
+                reason = "stop-loss already crossed" if purpose == Purpose.STOP else "take-profit already crossed"
+                close_position(ex, ClosePosition(position_id=position.id, reason=reason))
                 return
-            log.warning("%s %s order refused: %s", position.id, purpose, error)
         except (OutcomeUnknown, RateLimited) as error:
             log.warning("%s %s order outcome unknown (%s); reconciled at the next start", position.id, purpose, error)
+
+
+def _take_partial_now(ex: ExecutionActor, position: LivePosition, quantity: Decimal) -> None:
+    """The partial take-profit's price is already passed: take that part at market (its fill is the partial's)."""
+    request = OrderRequest(client_order_id=client_order_id(ex.prefix, Purpose.PARTIAL, position.id, _next_number(position, Purpose.PARTIAL)),
+                           symbol=position.symbol, side=exit_side(position.side), type=OrderType.MARKET, quantity=quantity,
+                           reduce_only=True)
+    ex.index(position, Purpose.PARTIAL, request.client_order_id)
+    ex.writes.append(_order_row(ex, position.id, request.client_order_id, Purpose.PARTIAL, request))
+    ex.writes.append(_position_numbers(ex, position))
+    ex._flush()  # write ahead
+    log.info("%s partial take-profit already crossed: %s taken at market", position.id, quantity)
+    try:
+        ex.writes.append(_sent(ex.exchange.place_order(request)))
+    except OrderRejected as error:
+        ex.writes.append(_refused(request.client_order_id, error, ex.ctx.clock.now_ms()))
+        log.warning("%s partial take-profit at market refused: %s", position.id, error)
+    except (OutcomeUnknown, RateLimited) as error:
+        log.warning("%s partial take-profit at market: outcome unknown (%s); reconciled at the next start", position.id, error)
 
 
 # --- exits --------------------------------------------------------------------------------

@@ -111,3 +111,42 @@ def test_missing_partial_take_profit_is_placed_again_with_its_quantity(trading: 
     # Cancelled by someone else: to this port (not the one that placed it) the exchange says it went away.
     assert [(row[0], row[3]) for row in again] == [(pt_id, "EXPIRED"), (pt_id[:-1] + "1", "NEW")]
     assert (D(str(again[1][1])), D(str(again[1][2]))) == (pt_price, pt_qty)
+
+
+def test_take_profit_passed_while_unprotected_is_taken_at_start(trading: Harness, fake_binance: FakeBinance) -> None:  # noqa: F811
+    h = trading
+    resting = _open(h)
+    tp_id, tp_price, _ = resting["tp"]
+    pt_id = resting["pt"][0]
+    h.system.stop("down for the test")
+    probe = _port(fake_binance)()
+    for cid in (tp_id, pt_id):  # cancelled by hand, then the price runs past both targets
+        probe.cancel_order(SYMBOL, cid)
+    probe.close()
+    fake_binance.set_price(SYMBOL, tp_price + D(50))
+    h.system = h._start()
+
+    # Placed again, both would trigger at once: the exchange refuses (-2021), so the service takes the profit now.
+    h.until(lambda: h.positions()[0][1] == "closed", limit=5)
+    assert h.positions()[0][2] == "take-profit already crossed"
+    assert h.system.ctx.exchange.positions() == ()
+    assert h.rows("SELECT reject_code FROM orders WHERE client_order_id = :cid", cid=tp_id[:-1] + "1") == [(-2021,)]
+    assert h.gate()[0] != "halted"
+
+
+def test_partial_take_profit_passed_while_missing_is_taken_at_market(trading: Harness, fake_binance: FakeBinance) -> None:  # noqa: F811
+    h = trading
+    resting = _open(h)
+    pt_id, pt_price, pt_qty = resting["pt"]
+    tp_price = resting["tp"][1]
+    h.system.stop("down for the test")
+    probe = _port(fake_binance)()
+    probe.cancel_order(SYMBOL, pt_id)
+    probe.close()
+    fake_binance.set_price(SYMBOL, (pt_price + tp_price) / 2)  # past the partial's price, short of the target
+    h.system = h._start()
+
+    h.until(lambda: h.positions()[0][1] == "partially_closed", limit=5)
+    ((kind, quantity),) = h.rows("SELECT type, quantity FROM orders WHERE client_order_id = :cid", cid=pt_id[:-1] + "2")
+    assert (kind, D(str(quantity))) == ("MARKET", pt_qty)
+    assert {o.type.value for o in h.system.ctx.exchange.open_orders(SYMBOL)} == {"STOP_MARKET", "TAKE_PROFIT_MARKET"}
