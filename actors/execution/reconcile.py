@@ -31,6 +31,8 @@ def resolve_unknown(ex: ExecutionActor) -> None:
     except (OutcomeUnknown, RateLimited):
         return  # still unknown: looked up again at the next step
     for action in recovery.plan(facts, exchange_facts, ex.prefix, positions_only=True):
+        if action.kind != "confirm":
+            log.warning("resolved by client order id: %s %s: %s", action.kind, action.target, action.detail)
         _apply(ex, action, exchange_facts)
 
 
@@ -79,7 +81,7 @@ def _apply(ex: ExecutionActor, action: recovery.Action, facts: recovery.Exchange
         case "confirm_submitted":
             ex.fire(position, "submit", reason=action.detail)
         case "fill_from_lookup":
-            _fill_from_lookup(ex, position, action.detail)
+            _fill_from_lookup(ex, position)
         case "apply_fills":
             _apply_fills(ex, position, action.purposes)
         case "exit_failed":
@@ -152,7 +154,7 @@ def _adopt(ex: ExecutionActor, held: ExchangePosition) -> None:
     _send_protective(ex, position, requests)
 
 
-def _fill_from_lookup(ex: ExecutionActor, position: LivePosition, reason: str) -> None:
+def _fill_from_lookup(ex: ExecutionActor, position: LivePosition) -> None:
     """The entry filled while nobody listened: apply its trades (or, when they cannot be read, the order's own
     figures, with the fee unknown)."""
     entry_id = client_order_id(ex.prefix, Purpose.ENTRY, position.id)
@@ -161,7 +163,6 @@ def _fill_from_lookup(ex: ExecutionActor, position: LivePosition, reason: str) -
         return
     if position.state == PositionState.PENDING_ENTRY:
         ex.fire(position, "submit", reason="entry order found on the exchange after a restart")
-    log.warning("recovery: %s: %s", position.id, reason)
     fills = ex.exchange.order_fills(position.symbol, entry_id) or (
         Fill(client_order_id=entry_id, symbol=position.symbol, side=order.side, quantity=order.filled_qty,
              price=order.avg_price, fee=Decimal(0), realized_pnl=Decimal(0), at=ex.ctx.clock.now_ms(), trade_id=0),)
