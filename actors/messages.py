@@ -194,6 +194,7 @@ class Portfolio:
     losing_streak: int = 0
     records: tuple[SymbolRecord, ...] = ()
     filters: tuple[tuple[str, SymbolFilters], ...] = ()
+    exchange_blocked: str = ""  # why the exchange refuses requests now (rate limit, IP ban); equity is then the last known
 
     @property
     def daily_drawdown_pct(self) -> float:

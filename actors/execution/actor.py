@@ -18,7 +18,7 @@ from actors.clock import utc_day
 from actors.execution import orders, reconcile
 from actors.execution.book import ZERO, LivePosition, Purpose, TradeRecords, parse_client_order_id
 from actors.execution.loading import latest_day_start, load_live_positions, load_trade_records
-from actors.execution.port import Fill, OrderState, OrderStatus
+from actors.execution.port import Balance, Fill, OrderState, OrderStatus, OutcomeUnknown, RateLimited
 from actors.messages import (
     ClosePosition, DecisionReason, HaltGate, MoveStop, OrderIntent, Portfolio, PositionClosed, PositionEvent, Shutdown, Step,
 )
@@ -46,7 +46,8 @@ class ExecutionActor(SupervisedActor):
         self.exchange = self.ctx.exchange
         self.writes: list[Any] = []
         self.accepting = True
-        equity = self.exchange.balance().equity
+        self.last_balance = self.exchange.balance()
+        equity = self.last_balance.equity
         self.day = utc_day(self.ctx.clock.now_ms())
         self.day_start_equity = latest_day_start(self.store.connection, self.day) or equity
         self.last_snapshot_hour = -1
@@ -196,8 +197,17 @@ class ExecutionActor(SupervisedActor):
             position.orders[purpose] = client_id
         self.by_client_id[client_id] = (position, purpose)
 
+    def balance(self) -> Balance:
+        """The account's balance, or the last one read while the exchange refuses requests (the portfolio says so)."""
+        if not self.exchange.blocked():
+            try:
+                self.last_balance = self.exchange.balance()
+            except (RateLimited, OutcomeUnknown) as error:
+                log.warning("balance not read (%s); the last one stands", error)
+        return self.last_balance
+
     def portfolio(self, at: int) -> Portfolio:
-        equity = self.exchange.balance().equity
+        equity = self.balance().equity
         if utc_day(at) != self.day:
             self.day, self.day_start_equity = utc_day(at), equity
         filters = self.filters_view
@@ -205,6 +215,7 @@ class ExecutionActor(SupervisedActor):
             equity=equity, day_start_equity=self.day_start_equity,
             positions=tuple(p.view() for p in self.live.values()),
             losing_streak=self.records.losing_streak, records=self.records.records(at), filters=filters,
+            exchange_blocked=self.exchange.blocked(),
         )
 
     def _snapshot_equity(self, at: int, portfolio: Portfolio) -> None:
@@ -212,7 +223,7 @@ class ExecutionActor(SupervisedActor):
         if hour == self.last_snapshot_hour:
             return
         self.last_snapshot_hour = hour
-        balance = self.exchange.balance()
+        balance = self.balance()
         self.writes.append(lambda c: records.insert_equity_snapshot(
             c, at=at, equity=balance.equity, wallet=balance.wallet_balance, unrealized_pnl=balance.unrealized_pnl,
             day_start_equity=portfolio.day_start_equity, daily_drawdown_pct=portfolio.daily_drawdown_pct))

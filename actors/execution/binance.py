@@ -90,6 +90,7 @@ class BinanceExchange:
         self._monotonic, self._wall_ms = monotonic, wall_ms
         self._filters: dict[str, SymbolFilters] = {}
         self._blocked_until = 0.0  # monotonic seconds: rate limit or ban in force until then
+        self._blocked_why = ""  # and why, with the time it ends (UTC), for the gate's reason
         self._block_lock = threading.Lock()
         self.translator = EventTranslator()
         self._stream: UserStream | None = None
@@ -330,9 +331,17 @@ class BinanceExchange:
         if remaining > 0:
             raise RateLimited(remaining)
 
-    def _block(self, seconds: float) -> None:
+    def _block(self, seconds: float, why: str) -> None:
+        until_ms = self._wall_ms() + int(seconds * 1000)
         with self._block_lock:
-            self._blocked_until = max(self._blocked_until, self._monotonic() + seconds)
+            if self._monotonic() + seconds > self._blocked_until:
+                self._blocked_until = self._monotonic() + seconds
+                self._blocked_why = f"{why}: nothing is sent until {time.strftime('%H:%M:%S', time.gmtime(until_ms / 1000))} UTC"
+
+    def blocked(self) -> str:
+        """Why nothing may be sent now (a rate limit or an IP ban in force), or "" when requests may go."""
+        with self._block_lock:
+            return self._blocked_why if self._blocked_until > self._monotonic() else ""
 
     def _map_api_error(self, label: str, e: BinanceAPIException) -> ExchangeError:
         status, code = int(e.status_code), int(e.code or 0)
@@ -340,12 +349,12 @@ class BinanceExchange:
         headers = getattr(e.response, "headers", None) or {}
         if status == 418:
             wait = _first(_retry_after(headers), self._ban_seconds(message), _DEFAULT_BACKOFF_S)
-            self._block(wait)
+            self._block(wait, "IP banned by the exchange (HTTP 418)")
             log.warning("%s: IP banned by the exchange for %.0fs", label, wait)
             return RateLimited(wait)
         if status == 429 or code in _RATE_LIMIT_CODES:
             wait = _first(_retry_after(headers), _DEFAULT_BACKOFF_S)
-            self._block(wait)
+            self._block(wait, f"rate limited by the exchange (HTTP {status}, {code})")
             return RateLimited(wait)
         if status >= 500 or code in _UNKNOWN_OUTCOME_CODES:
             return OutcomeUnknown(f"{label}: HTTP {status} {code}: {message}")

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 
 from actors.execution.book import LivePosition, Purpose, client_order_id, entry_side, exit_side, r_multiple
-from actors.execution.port import OrderRejected, OrderRequest, OrderState, OrderType, OutcomeUnknown, RateLimited, RejectCode
+from actors.execution.port import (
+    ExchangeError, OrderRejected, OrderRequest, OrderState, OrderType, OutcomeUnknown, RateLimited, RejectCode,
+)
 from actors.exits.strategies import plan_exits
 from actors.messages import (
     ClosePosition, DecisionReason, MoveStop, OrderIntent, PartialTakeProfitFilled, PositionEvent, PositionOpened, SymbolFilters,
@@ -63,6 +65,10 @@ def order_state_row(state: OrderState) -> Any:
     return lambda c: records.update_order(
         c, state.client_order_id, status=str(state.status), filled_quantity=state.filled_qty,
         average_price=state.avg_price, exchange_order_id=str(state.exchange_order_id), updated_at=state.updated_at)
+
+
+def _not_sent(client_id: str, why: str, at: int) -> Any:
+    return lambda c: records.update_order(c, client_id, status="NOT_SENT", reject_message=why, updated_at=at)
 
 
 def _refused(client_id: str, error: OrderRejected, at: int) -> Any:
@@ -265,6 +271,8 @@ def _cancel_resting(ex: ExecutionActor, position: LivePosition, keep: str) -> No
             ex.exchange.cancel_order(position.symbol, client_id)
         except OrderRejected:
             continue  # already filled, expired or cancelled: nothing rests
+        except (OutcomeUnknown, RateLimited) as error:  # reduce-only: with the position gone it can never fill
+            log.warning("%s %s not cancelled (%s); a start cancels it as an orphan", position.id, client_id, error)
 
 
 def _position_numbers(ex: ExecutionActor, position: LivePosition) -> Any:
@@ -289,19 +297,27 @@ def move_stop(ex: ExecutionActor, command: MoveStop) -> None:
     ex._flush()  # write ahead: the new stop's row is durable before it is sent
     try:
         ex.writes.append(_sent(ex.exchange.place_order(request)))
-    except OrderRejected as error:
-        ex.writes.append(_refused(request.client_order_id, error, ex.ctx.clock.now_ms()))
+    except (OrderRejected, RateLimited) as error:
+        if isinstance(error, RateLimited):  # nothing was sent: the old stop still rests, the next move tries again
+            ex.writes.append(_not_sent(request.client_order_id, str(error), ex.ctx.clock.now_ms()))
+        else:
+            ex.writes.append(_refused(request.client_order_id, error, ex.ctx.clock.now_ms()))
         position.stop_price = previous_stop
         if old is not None:
             ex.index(position, Purpose.STOP, old)
-        if error.code == RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER:
+        ex.writes.append(_position_numbers(ex, position))
+        if isinstance(error, OrderRejected) and error.code == RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER:
             close_position(ex, ClosePosition(position_id=position.id, reason="trailing stop already crossed"))
+        return
+    except OutcomeUnknown as error:
+        # The new stop may rest or not: keep the old one too (a start cancels whichever is not current).
+        log.warning("%s new stop %s: outcome unknown (%s); the old stop stays", position.id, request.client_order_id, error)
         return
     if old is not None:  # only after the new stop rests: the position is never unprotected
         try:
             ex.exchange.cancel_order(position.symbol, old)
-        except OrderRejected:
-            pass
+        except ExchangeError as error:  # gone already, or not now: a start cancels a replaced stop left resting
+            log.info("%s old stop %s not cancelled: %s", position.id, old, error)
 
 
 def close_position(ex: ExecutionActor, command: ClosePosition) -> None:
@@ -321,5 +337,9 @@ def close_position(ex: ExecutionActor, command: ClosePosition) -> None:
     except OrderRejected as error:
         ex.fire(position, "exit_failed", reason=f"exit order refused: {error.code} {error.message}",
                 also=_refused(request.client_order_id, error, ex.ctx.clock.now_ms()))
-    except (OutcomeUnknown, RateLimited) as error:
-        log.warning("%s exit order outcome unknown (%s); it is looked up at the next step", position.id, error)
+    except RateLimited as error:  # nothing was sent: the stop-loss still protects it
+        ex.fire(position, "exit_failed", reason=f"exit order not sent: {error}",
+                also=_not_sent(request.client_order_id, str(error), ex.ctx.clock.now_ms()))
+    except OutcomeUnknown as error:
+        # Its fill, if it filled, arrives like any other; if it never arrived, the next start undoes the close.
+        log.warning("%s exit order outcome unknown (%s)", position.id, error)

@@ -147,6 +147,9 @@ class PaperExchange:
         order = self._orders.get(client_order_id)
         return order if order is not None and order.symbol == symbol else None
 
+    def blocked(self) -> str:
+        return ""  # the paper exchange never throttles
+
     def order_fills(self, symbol: str, client_order_id: str) -> tuple[Fill, ...]:
         fill = self._fills.get(client_order_id)
         return (fill,) if fill is not None and fill.symbol == symbol else ()

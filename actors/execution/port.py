@@ -234,3 +234,7 @@ class ExchangePort(Protocol):
     def drain_events(self) -> tuple[ExchangeEvent, ...]:
         """Fills and order updates since the previous call, oldest first."""
         ...
+
+    def blocked(self) -> str:
+        """Why nothing may be sent now (a rate limit or ban in force, every call raising `RateLimited`), or ""."""
+        ...

@@ -33,7 +33,10 @@ def resolve_unknown(ex: ExecutionActor) -> None:
     for action in recovery.plan(facts, exchange_facts, ex.prefix, positions_only=True):
         if action.kind != "confirm":
             log.warning("resolved by client order id: %s %s: %s", action.kind, action.target, action.detail)
-        _apply(ex, action, exchange_facts)
+        try:
+            _apply(ex, action, exchange_facts)
+        except (OutcomeUnknown, RateLimited):
+            return  # the rest is looked up again at the next step
 
 
 def reconcile(ex: ExecutionActor) -> tuple[recovery.Action, ...]:

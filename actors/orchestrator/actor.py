@@ -14,7 +14,7 @@ from actors.messages import (
 from actors.orchestrator.conditions import market_conditions
 from actors.orchestrator.gate_rules import gate_action
 from actors.orchestrator.policy import (
-    PolicyInputs, RiskState, SymbolPerformance, compute_policy, desired_gate, fallback_policy,
+    GateTarget, PolicyInputs, RiskState, SymbolPerformance, compute_policy, desired_gate, fallback_policy,
 )
 from actors.orchestrator.screen import screen_signal, static_policy
 from config import OrchestratorMode
@@ -95,7 +95,8 @@ class OrchestratorActor(SupervisedActor):
         return PolicyInputs(
             regime=regime, volatility=volatility,
             risk_state=RiskState(daily_drawdown_pct=portfolio.daily_drawdown_pct, open_positions=len(portfolio.positions),
-                                 total_exposure_pct=exposure, losing_streak=portfolio.losing_streak),
+                                 total_exposure_pct=exposure, losing_streak=portfolio.losing_streak,
+                                 exchange_blocked=portfolio.exchange_blocked),
             performance=tuple(
                 SymbolPerformance(symbol=r.symbol, closed_trades=r.closed_trades, win_rate=r.wins / r.closed_trades,
                                   avg_r=r.sum_r / r.closed_trades, pnl=r.pnl)
@@ -108,6 +109,9 @@ class OrchestratorActor(SupervisedActor):
     def _drive_gate(self, inputs: PolicyInputs | None, now: int) -> None:
         drives = self.flags.enforcing and self.flags.use_for_trading_gate and inputs is not None
         target, why = desired_gate(inputs, self.profile) if drives and inputs is not None else (None, "")
+        if not drives and inputs is not None and inputs.risk_state.exchange_blocked:
+            # Not a policy choice: whatever the flags, nothing can be sent, and the gate says why.
+            target, why = GateTarget.PAUSED, f"Exchange refuses requests: {inputs.risk_state.exchange_blocked}"
         action = gate_action(self.gate.state, self.gate.reason, self.gate.locked_until, target, why, now)
         if action is None:
             return

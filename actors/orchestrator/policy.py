@@ -57,6 +57,7 @@ class RiskState:
     open_positions: int = 0
     total_exposure_pct: float = 0.0
     losing_streak: int = 0  # consecutive losing closes; a win resets it
+    exchange_blocked: str = ""  # why the exchange refuses requests now (rate limit, IP ban), or ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +100,8 @@ def gate_closures(inputs: PolicyInputs, profile: RiskProfile) -> tuple[tuple[Gat
     found: list[tuple[GateTarget, str]] = []
     if drawdown_limit_hit(state, profile):
         found.append((GateTarget.LOCKED, f"Daily DD limit hit ({state.daily_drawdown_pct:.2%})"))
+    if state.exchange_blocked:
+        found.append((GateTarget.PAUSED, f"Exchange refuses requests: {state.exchange_blocked}"))
     if inputs.volatility is VolatilityLevel.EXTREME:
         found.append((GateTarget.PAUSED, "EXTREME volatility"))
     if state.open_positions >= profile.max_open_positions:

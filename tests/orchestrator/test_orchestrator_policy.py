@@ -289,5 +289,11 @@ def test_desired_gate_drawdown_with_extreme_volatility_locks_with_both_reasons()
     assert "Daily DD limit hit (-3.00%)" in reason and "EXTREME volatility" in reason
 
 
+def test_desired_gate_exchange_refusing_requests_pauses_with_its_reason():
+    why = "IP banned by the exchange (HTTP 418): nothing is sent until 12:00:00 UTC"
+    target, reason = gate_for(SAFE, risk_state=RiskState(exchange_blocked=why))
+    assert (target, reason) == (GateTarget.PAUSED, f"Exchange refuses requests: {why}")
+
+
 def test_desired_gate_values_match_gate_machine_states():
     assert {target.value for target in GateTarget} == {"open", "paused", "locked"}

@@ -1,0 +1,69 @@
+"""An IP ban (HTTP 418) while trading: nothing is sent until it lifts, and the gate pauses with the reason meanwhile.
+
+The real actors on virtual time (tests/actors/harness.py), the real python-binance client against the fake
+server; the port's monotonic clock is the test's, so the ban lifts when the test says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from actors.execution.binance import BinanceExchange
+from tests.actors.harness import Harness
+from tests.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance  # noqa: F401
+from tests.fake_binance.server import FakeBinance
+
+SYMBOL = "BTCUSDT"
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def banned(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[tuple[Harness, ManualClock]]:  # noqa: F811
+    fake_binance.set_price(SYMBOL, "20000")
+    clock = ManualClock()
+
+    def port() -> BinanceExchange:
+        return BinanceExchange(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=fake_binance.base_url, symbols=(SYMBOL,),
+                               leverage=5, timeout_s=2.0, reconnect_delay_s=0.05, monotonic=clock).start()
+
+    h = Harness(tmp_path, exchange=port, risk={"atr_multiplier_sl": 10})
+    try:
+        yield h, clock
+    finally:
+        h.stop()
+
+
+def test_ban_pauses_the_gate_sends_nothing_and_reopens_when_it_lifts(
+        banned: tuple[Harness, ManualClock], fake_binance: FakeBinance) -> None:  # noqa: F811
+    h, clock = banned
+    h.calm(160)
+    assert h.gate()[0] == "open"
+    fake_binance.faults.ban_next(120, path="/fapi/v3/balance")
+
+    h.step()  # the step's balance read is banned: the port blocks itself for 120 s
+    state, reason, _ = h.gate()
+    assert state == "paused" and "IP banned by the exchange (HTTP 418)" in reason and "nothing is sent until" in reason
+    sent = len(fake_binance.requests)
+    signal_id = h.signal(SYMBOL, "LONG", 0.9)
+    h.calm(3)
+    assert len(fake_binance.requests) == sent  # not one request while banned
+    decisions = [d for d in h.decisions() if d[0] == signal_id]
+    assert decisions and decisions[0][1] == "BLOCKED_BY_GATE"
+    assert h.positions() == []
+
+    clock.now += 121
+    h.step()
+    assert h.gate()[0] == "open"
+    assert h.gate_triggers()[-2:] == ["pause", "clear"]
+    h.signal(SYMBOL, "LONG", 0.9)
+    h.until(lambda: any(p[1] == "open" for p in h.positions()), limit=10)  # trading goes on
