@@ -83,7 +83,7 @@ def status(as_json: JsonOption = False, db: DbOption = None, config: ConfigOptio
         table.add_column(column)
     for row in report["positions"]:
         mark = (_plain(row["mark_price"]),) if with_marks else ()
-        table.add_row(row["id"], row["symbol"], row["side"], row["state"], row["quantity"], row["entry_price"] or "-",
+        table.add_row(row["id"], row["symbol"], row["side"], row["state"], row["open_quantity"], row["entry_price"] or "-",
                       row["stop_price"] or "-", row["last_price"] or "-", *mark, row["unrealized_pnl"] or "-")
     console.print(table)
 
@@ -108,13 +108,14 @@ def _status(engine: Any, *, running: bool) -> dict[str, Any]:
     marks = marks if isinstance(marks, dict) else {}
     positions = []
     for row in inspection.positions(engine, open_only=True):
-        last = prices.get(row["symbol"])
+        last, mark = prices.get(row["symbol"]), marks.get(row["symbol"])
+        reference = mark if mark is not None else last  # Binance values open positions at the mark price
         pnl = None
-        if last is not None and row["entry_price"] is not None:
+        if reference is not None and row["entry_price"] is not None:
             sign = 1 if row["side"] == "LONG" else -1
-            open_qty = Decimal(row["filled_quantity"])
-            pnl = str(((Decimal(last) - Decimal(row["entry_price"])) * sign * open_qty).quantize(Decimal("0.01")))
-        positions.append({**row, "last_price": last, "mark_price": marks.get(row["symbol"]), "unrealized_pnl": pnl})
+            open_qty = Decimal(row["open_quantity"])
+            pnl = str(((Decimal(reference) - Decimal(row["entry_price"])) * sign * open_qty).quantize(Decimal("0.01")))
+        positions.append({**row, "last_price": last, "mark_price": mark, "unrealized_pnl": pnl})
     return {
         "service": {
             "running": running, "pid": beat["pid"] if beat else None,

@@ -57,7 +57,8 @@ def positions(engine: Engine, *, open_only: bool = False, symbol: str | None = N
         {
             "id": row["id"], "symbol": row["symbol"], "side": row["side"], "state": row["state"], "seq": row["seq"],
             "client_order_id": row["client_order_id"], "quantity": _plain(row["quantity"]),
-            "filled_quantity": _plain(row["filled_quantity"]), "entry_price": _plain(row["entry_price"]),
+            "filled_quantity": _plain(row["filled_quantity"]), "open_quantity": _plain(_open_quantity(row)),
+            "entry_price": _plain(row["entry_price"]),
             "exit_price": _plain(row["exit_price"]), "stop_price": _plain(row["stop_price"]),
             "take_profit_price": _plain(row["take_profit_price"]), "realized_pnl": _plain(row["realized_pnl"]),
             "fees": _plain(row["fees"]), "exit_mode": row["exit_mode"], "close_reason": row["close_reason"],
@@ -65,6 +66,15 @@ def positions(engine: Engine, *, open_only: bool = False, symbol: str | None = N
         }
         for row in rows
     ]
+
+
+def _open_quantity(row: Any) -> Decimal:
+    """What is still held: filled by the entry less what exits closed (kept in the row's details)."""
+    try:
+        closed = Decimal(json.loads(row["details"] or "{}").get("closed", "0"))
+    except (ValueError, ArithmeticError):
+        closed = Decimal(0)
+    return Decimal(row["filled_quantity"] or 0) - closed
 
 
 def transitions(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 import subprocess
 import sys
 import textwrap
@@ -48,6 +49,19 @@ def test_positions_json_lists_every_position_with_state(traded_db: Path) -> None
         ("pos-1", "BTCUSDT", "closed", "stop-loss"), ("pos-2", "ETHUSDT", "pending_entry", None),
     ]
     assert rows[0]["quantity"] == "0.010"
+
+
+def test_positions_show_what_is_still_held_after_a_partial_take_profit(store: Store, db_path: Path) -> None:
+    machine = position_machine()
+    store.ensure_gate(at=1_700_000_000_000)
+    position = store.create_position(machine, position_values(1), reason="signal", at=1_700_000_001_000)
+    store.fire(machine, position, "submit", reason="sent", at=1_700_000_002_000)
+    store.fire(machine, position, "entry_filled", reason="filled", at=1_700_000_003_000,
+               changes={"filled_quantity": Decimal("0.010"), "entry_price": Decimal("42000")})
+    store.fire(machine, position, "partial_take_profit", reason="partial", at=1_700_000_004_000,
+               changes={"details": json.dumps({"closed": "0.004"})})
+    [row] = json.loads(invoke("positions", "--db", str(db_path), "--json").stdout)
+    assert (row["state"], row["filled_quantity"], row["open_quantity"]) == ("partially_closed", "0.010", "0.006")
 
 
 def test_positions_open_and_symbol_filters_narrow_the_list(traded_db: Path) -> None:

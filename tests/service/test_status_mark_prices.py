@@ -104,10 +104,10 @@ def test_status_binance_feed_shows_the_mark_price_beside_the_last_close(
     assert report["marks"] == {SYMBOL: "40123.45000000"}
     [position] = report["positions"]
     assert (position["last_price"], position["mark_price"]) == ("40020.0", "40123.45000000")
-    assert position["unrealized_pnl"] == "0.10"  # still on the last close, as before
+    assert position["unrealized_pnl"] == "1.13"  # valued at the mark, as Binance does: (40123.45 - 40010) x 0.01
     table = status(db)
     assert re.search(r"┃ last +┃ mark +┃ unrealised PnL", table), table
-    assert re.search(r"│ 40020\.0 +│ 40123\.45 +│ 0\.10 ", table), table
+    assert re.search(r"│ 40020\.0 +│ 40123\.45 +│ 1\.13 ", table), table
 
 
 def test_status_heartbeat_without_marks_reads_as_before(tmp_path: Path) -> None:
