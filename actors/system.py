@@ -48,7 +48,7 @@ STOP_ORDER = ("market_data", "exits", "signals", "risk", "orchestrator", "execut
 MAX_RESTARTS = 3
 RESTART_WINDOW_MS = 600_000
 STEP_TIMEOUT_S = 120.0
-PAPER_STATE = "paper"
+PAPER_STATE = records.PAPER_EXCHANGE_STATE
 
 
 class StepTimeout(Exception):
@@ -94,13 +94,16 @@ def make_exchange(settings: Settings, engine: Engine, *, live: bool = False, rea
 
 class TradingSystem:
     def __init__(self, settings: Settings, clock: Clock, engine: Engine, *, exchange: Any = None,
-                 fault_hook: Any = None) -> None:
+                 fault_hook: Any = None, checkpoint_steps: bool = False) -> None:
+        """`checkpoint_steps`: save the paper account at every step, after its matching and before the step's fills
+        are applied, so that after a kill it is never behind the database (the service; a replay has no need)."""
         self.ctx = ActorContext(
             settings=settings, clock=clock, engine=engine, registry=Registry(), failures=queue.Queue(),
             step_done=queue.Queue(), exchange=exchange if exchange is not None else make_exchange(settings, engine),
         )
         if fault_hook is not None:
             self.ctx.extras["fault_hook"] = fault_hook
+        self.ctx.extras["checkpoint_steps"] = checkpoint_steps
         self.restarts: deque[int] = deque()
         self.restart_log: list[tuple[str, str]] = []
         self.fatal: str | None = None

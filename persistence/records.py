@@ -70,6 +70,9 @@ def insert_equity_snapshot(connection: Connection, *, at: int, equity: Decimal, 
     })
 
 
+PAPER_EXCHANGE_STATE = "paper"  # the paper account's row in exchange_state
+
+
 def save_exchange_state(connection: Connection, name: str, state: Mapping[str, Any], at: int) -> None:
     text = json.dumps(state, sort_keys=True, separators=(",", ":"))
     if connection.execute(select(EXCHANGE_STATE.c.name).where(EXCHANGE_STATE.c.name == name)).first() is None:

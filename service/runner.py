@@ -98,7 +98,7 @@ class Runner:
             except ExchangeError as error:
                 engine.dispose()
                 raise ServiceError(f"cannot start the exchange: {error}") from None
-            system = TradingSystem(settings, self.clock, engine, exchange=exchange)
+            system = TradingSystem(settings, self.clock, engine, exchange=exchange, checkpoint_steps=True)
             try:
                 system.start()
                 self._announce()

@@ -84,6 +84,10 @@ class ExecutionActor(SupervisedActor):
         if on_candle is not None:
             for candle in step.candles:
                 on_candle(candle)
+            if self.ctx.extras.get("checkpoint_steps"):
+                # Saved with its fills still queued: killed before they are applied, a restart applies them.
+                state = self.exchange.to_state()
+                self.store.write(lambda c: records.save_exchange_state(c, records.PAPER_EXCHANGE_STATE, state, step.at))
         reconcile.resolve_unknown(self)
         events = self.apply_exchange_events()
         if any(c.symbol not in self.filters for c in step.candles):

@@ -30,7 +30,7 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 class Harness:
     def __init__(self, tmp_path: Path, *, symbols: tuple[str, ...] = ("BTCUSDT",), fault_hook: Callable[[str, Any], None] | None = None,
-                 exchange: Callable[[], Any] | None = None, **overrides: Any) -> None:
+                 exchange: Callable[[], Any] | None = None, checkpoint_steps: bool = False, **overrides: Any) -> None:
         """`exchange`: makes the exchange port for each start (e.g. a Binance port on the fake server); paper if None."""
         self.inbox = tmp_path / "inbox.jsonl"
         self.inbox.touch()
@@ -42,6 +42,7 @@ class Harness:
         self.clock = VirtualClock(T0)
         self.fault_hook = fault_hook
         self.exchange = exchange
+        self.checkpoint_steps = checkpoint_steps
         self.rng = np.random.default_rng(11)
         self.prices = {symbol: 20_000.0 * (index + 1) for index, symbol in enumerate(symbols)}
         self.open_time = T0
@@ -50,7 +51,8 @@ class Harness:
 
     def _start(self) -> TradingSystem:
         exchange = self.exchange() if self.exchange is not None else None
-        system = TradingSystem(self.settings, self.clock, self.engine, exchange=exchange, fault_hook=self.fault_hook)
+        system = TradingSystem(self.settings, self.clock, self.engine, exchange=exchange, fault_hook=self.fault_hook,
+                               checkpoint_steps=self.checkpoint_steps)
         system.start()
         return system
 
