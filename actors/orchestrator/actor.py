@@ -67,7 +67,7 @@ class OrchestratorActor(SupervisedActor):
         for snapshot in step.snapshots:
             self.snapshots[snapshot.symbol] = snapshot
         policy, inputs = self._policy(step)
-        self._drive_gate(inputs, now)
+        self._drive_gate(inputs, now, step.portfolio.exchange_blocked if step.portfolio is not None else "")
         self._publish(policy, inputs, now)
         candidates = [s for s in step.signals if self._screen(s, policy, now)]
         if self.decisions:
@@ -106,12 +106,12 @@ class OrchestratorActor(SupervisedActor):
             symbols=self.ctx.settings.symbols, gate_hold_reason=hold,
         )
 
-    def _drive_gate(self, inputs: PolicyInputs | None, now: int) -> None:
+    def _drive_gate(self, inputs: PolicyInputs | None, now: int, exchange_blocked: str) -> None:
         drives = self.flags.enforcing and self.flags.use_for_trading_gate and inputs is not None
         target, why = desired_gate(inputs, self.profile) if drives and inputs is not None else (None, "")
-        if not drives and inputs is not None and inputs.risk_state.exchange_blocked:
-            # Not a policy choice: whatever the flags, nothing can be sent, and the gate says why.
-            target, why = GateTarget.PAUSED, f"Exchange refuses requests: {inputs.risk_state.exchange_blocked}"
+        if not drives and exchange_blocked:
+            # Not a policy choice: whatever the flags (or a static policy), nothing can be sent, and the gate says why.
+            target, why = GateTarget.PAUSED, f"Exchange refuses requests: {exchange_blocked}"
         action = gate_action(self.gate.state, self.gate.reason, self.gate.locked_until, target, why, now)
         if action is None:
             return

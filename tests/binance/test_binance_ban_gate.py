@@ -27,8 +27,10 @@ class ManualClock:
         return self.now
 
 
-@pytest.fixture
-def banned(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[tuple[Harness, ManualClock]]:  # noqa: F811
+@pytest.fixture(params=["policy", "static"])
+def banned(request: pytest.FixtureRequest, tmp_path: Path, fake_binance: FakeBinance,  # noqa: F811
+           ) -> Iterator[tuple[Harness, ManualClock]]:
+    """With the policy engine driving the gate, and with it switched off (the static policy): the pause holds both ways."""
     fake_binance.set_price(SYMBOL, "20000")
     clock = ManualClock()
 
@@ -36,7 +38,8 @@ def banned(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[tuple[Harness,
         return BinanceExchange(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=fake_binance.base_url, symbols=(SYMBOL,),
                                leverage=5, timeout_s=2.0, reconnect_delay_s=0.05, monotonic=clock).start()
 
-    h = Harness(tmp_path, exchange=port, risk={"atr_multiplier_sl": 10})
+    flags = {} if request.param == "policy" else {"orchestrator": {"flags": {"enable_orchestrator": False}}}
+    h = Harness(tmp_path, exchange=port, risk={"atr_multiplier_sl": 10}, **flags)
     try:
         yield h, clock
     finally:
@@ -58,8 +61,12 @@ def test_ban_pauses_the_gate_sends_nothing_and_reopens_when_it_lifts(
     h.calm(3)
     assert len(fake_binance.requests) == sent  # not one request while banned
     decisions = [d for d in h.decisions() if d[0] == signal_id]
-    assert decisions and decisions[0][1] == "BLOCKED_BY_GATE"
-    assert h.positions() == []
+    if h.settings.orchestrator.flags.enable_orchestrator:
+        assert decisions and decisions[0][1] == "BLOCKED_BY_GATE"
+        assert h.positions() == []
+    else:  # the static baseline stops signals only on a halt: the port refuses the order without sending it
+        assert decisions and decisions[0][1:] == ("REJECTED_BY_EXCHANGE", "rate limited (120.0s)")
+        assert [p[1] for p in h.positions()] == ["cancelled"]
 
     clock.now += 121
     h.step()
