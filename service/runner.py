@@ -156,17 +156,15 @@ class Runner:
             last_cycle = self.clock.now_ms()
             for candle in batch:
                 self.prices[candle.symbol] = repr(candle.close)
-            self._after_cycle(system, engine, stepped=True)
+            self._after_cycle(system, engine)
             if system.stop_requested.is_set():
                 return
 
-    def _after_cycle(self, system: TradingSystem, engine: object, *, stepped: bool = False) -> None:
+    def _after_cycle(self, system: TradingSystem, engine: object) -> None:
         system.operator_commands()
         self._beat(system.ctx.engine)
         now = self.clock.now_ms()
-        # After every step: a paper account older than the database would, after a kill, forget
-        # what the step filled (recovery would then see positions the exchange does not hold).
-        if stepped or now - getattr(self, "_checkpointed", 0) >= 10_000:
+        if now - getattr(self, "_checkpointed", 0) >= 10_000:  # the execution actor also saves it at every step
             system.checkpoint()
             self._checkpointed = now
 

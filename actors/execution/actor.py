@@ -84,10 +84,9 @@ class ExecutionActor(SupervisedActor):
         if on_candle is not None:
             for candle in step.candles:
                 on_candle(candle)
-            if self.ctx.extras.get("checkpoint_steps"):
-                # Saved with its fills still queued: killed before they are applied, a restart applies them.
-                state = self.exchange.to_state()
-                self.store.write(lambda c: records.save_exchange_state(c, records.PAPER_EXCHANGE_STATE, state, step.at))
+            # Saved with its fills still queued: killed before they are applied, a restart applies them.
+            self._save_paper_account(step.at)
+            self._flush()
         reconcile.resolve_unknown(self)
         events = self.apply_exchange_events()
         if any(c.symbol not in self.filters for c in step.candles):
@@ -158,6 +157,7 @@ class ExecutionActor(SupervisedActor):
                 break
             decisions.append(orders.open_position(self, intent))
         self.writes.append(lambda c, rows=[d for d in decisions if d]: records.insert_decisions(c, rows))
+        self._save_paper_account(step.at)  # with the step's orders, in the step's last transaction
         self._flush()
         self.step_finished(step.at)
 
@@ -235,6 +235,14 @@ class ExecutionActor(SupervisedActor):
     def snapshot_equity_now(self, at: int) -> None:
         self.last_snapshot_hour = -1
         self._snapshot_equity(at, self.portfolio(at))
+
+    def _save_paper_account(self, at: int) -> None:
+        """Queue the paper account's save (the service's `checkpoint_steps`, twice a step): after a kill it is
+        never behind the database. A replay does without."""
+        if not self.ctx.extras.get("checkpoint_steps") or getattr(self.exchange, "to_state", None) is None:
+            return
+        state = self.exchange.to_state()
+        self.writes.append(lambda c: records.save_exchange_state(c, records.PAPER_EXCHANGE_STATE, state, at))
 
     def _flush(self) -> None:
         if not self.writes:

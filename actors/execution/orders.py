@@ -185,10 +185,15 @@ def _protective_requests(
 def _next_number(position: LivePosition, purpose: str) -> int:
     """Each purpose counts its own orders: a client order id is never used twice, across restarts too (kept in details)."""
     number = position.numbers.get(purpose, -1) + 1
-    if purpose == Purpose.EXIT and purpose not in position.numbers and Purpose.EXIT in position.orders:
-        number = 1  # an exit sent before exits were numbered: its id ended in 0
     position.numbers[purpose] = number
     return number
+
+
+def _market_exit(ex: ExecutionActor, position: LivePosition, purpose: str, quantity: Decimal) -> OrderRequest:
+    """A reduce-only market order closing `quantity` of the position, under the purpose's next client order id."""
+    return OrderRequest(client_order_id=client_order_id(ex.prefix, purpose, position.id, _next_number(position, purpose)),
+                        symbol=position.symbol, side=exit_side(position.side), type=OrderType.MARKET, quantity=quantity,
+                        reduce_only=True)
 
 
 def _send_protective(ex: ExecutionActor, position: LivePosition, requests: list[tuple[str, OrderRequest]]) -> None:
@@ -212,9 +217,7 @@ def _send_protective(ex: ExecutionActor, position: LivePosition, requests: list[
 
 def _take_partial_now(ex: ExecutionActor, position: LivePosition, quantity: Decimal) -> None:
     """The partial take-profit's price is already passed: take that part at market (its fill is the partial's)."""
-    request = OrderRequest(client_order_id=client_order_id(ex.prefix, Purpose.PARTIAL, position.id, _next_number(position, Purpose.PARTIAL)),
-                           symbol=position.symbol, side=exit_side(position.side), type=OrderType.MARKET, quantity=quantity,
-                           reduce_only=True)
+    request = _market_exit(ex, position, Purpose.PARTIAL, quantity)
     ex.index(position, Purpose.PARTIAL, request.client_order_id)
     ex.writes.append(_order_row(ex, position.id, request.client_order_id, Purpose.PARTIAL, request))
     ex.writes.append(_position_numbers(ex, position))
@@ -295,18 +298,22 @@ def move_stop(ex: ExecutionActor, command: MoveStop) -> None:
     ex.writes.append(_order_row(ex, position.id, request.client_order_id, Purpose.STOP, request))
     ex.writes.append(_position_numbers(ex, position))
     ex._flush()  # write ahead: the new stop's row is durable before it is sent
-    try:
-        ex.writes.append(_sent(ex.exchange.place_order(request)))
-    except (OrderRejected, RateLimited) as error:
-        if isinstance(error, RateLimited):  # nothing was sent: the old stop still rests, the next move tries again
-            ex.writes.append(_not_sent(request.client_order_id, str(error), ex.ctx.clock.now_ms()))
-        else:
-            ex.writes.append(_refused(request.client_order_id, error, ex.ctx.clock.now_ms()))
+    def keep_old_stop() -> None:
         position.stop_price = previous_stop
         if old is not None:
             ex.index(position, Purpose.STOP, old)
         ex.writes.append(_position_numbers(ex, position))
-        if isinstance(error, OrderRejected) and error.code == RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER:
+
+    try:
+        ex.writes.append(_sent(ex.exchange.place_order(request)))
+    except RateLimited as error:  # nothing was sent: the old stop still rests, the next move tries again
+        ex.writes.append(_not_sent(request.client_order_id, str(error), ex.ctx.clock.now_ms()))
+        keep_old_stop()
+        return
+    except OrderRejected as error:
+        ex.writes.append(_refused(request.client_order_id, error, ex.ctx.clock.now_ms()))
+        keep_old_stop()
+        if error.code == RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER:
             close_position(ex, ClosePosition(position_id=position.id, reason="trailing stop already crossed"))
         return
     except OutcomeUnknown as error:
@@ -324,10 +331,7 @@ def close_position(ex: ExecutionActor, command: ClosePosition) -> None:
     position = ex.live.get(command.position_id)
     if position is None or position.state not in LIVE_EXIT_STATES or position.open_quantity <= 0:
         return
-    exit_number = _next_number(position, Purpose.EXIT)
-    request = OrderRequest(client_order_id=client_order_id(ex.prefix, Purpose.EXIT, position.id, exit_number),
-                           symbol=position.symbol, side=exit_side(position.side), type=OrderType.MARKET,
-                           quantity=position.open_quantity, reduce_only=True)
+    request = _market_exit(ex, position, Purpose.EXIT, position.open_quantity)
     position.close_reason = command.reason
     ex.index(position, Purpose.EXIT, request.client_order_id)
     ex.fire(position, "close", reason=command.reason, changes=dict(details=position.details()),

@@ -14,7 +14,7 @@ from actors.messages import (
 from actors.orchestrator.conditions import market_conditions
 from actors.orchestrator.gate_rules import gate_action
 from actors.orchestrator.policy import (
-    GateTarget, PolicyInputs, RiskState, SymbolPerformance, compute_policy, desired_gate, fallback_policy,
+    PolicyInputs, RiskState, SymbolPerformance, compute_policy, desired_gate, exchange_pause, fallback_policy,
 )
 from actors.orchestrator.screen import screen_signal, static_policy
 from config import OrchestratorMode
@@ -111,7 +111,7 @@ class OrchestratorActor(SupervisedActor):
         target, why = desired_gate(inputs, self.profile) if drives and inputs is not None else (None, "")
         if not drives and exchange_blocked:
             # Not a policy choice: whatever the flags (or a static policy), nothing can be sent, and the gate says why.
-            target, why = GateTarget.PAUSED, f"Exchange refuses requests: {exchange_blocked}"
+            target, why = exchange_pause(exchange_blocked)
         action = gate_action(self.gate.state, self.gate.reason, self.gate.locked_until, target, why, now)
         if action is None:
             return

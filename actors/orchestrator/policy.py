@@ -94,6 +94,11 @@ def drawdown_limit_hit(state: RiskState, profile: RiskProfile) -> bool:
     return state.daily_drawdown_pct <= -profile.daily_drawdown_limit_pct
 
 
+def exchange_pause(blocked: str) -> tuple[GateTarget, str]:
+    """The exchange refuses requests (a rate limit, an IP ban): a pause whatever else holds, with its reason."""
+    return GateTarget.PAUSED, f"Exchange refuses requests: {blocked}"
+
+
 def gate_closures(inputs: PolicyInputs, profile: RiskProfile) -> tuple[tuple[GateTarget, str], ...]:
     """Every condition of the table's "gate closes" row that holds now, lock first."""
     state = inputs.risk_state
@@ -101,7 +106,7 @@ def gate_closures(inputs: PolicyInputs, profile: RiskProfile) -> tuple[tuple[Gat
     if drawdown_limit_hit(state, profile):
         found.append((GateTarget.LOCKED, f"Daily DD limit hit ({state.daily_drawdown_pct:.2%})"))
     if state.exchange_blocked:
-        found.append((GateTarget.PAUSED, f"Exchange refuses requests: {state.exchange_blocked}"))
+        found.append(exchange_pause(state.exchange_blocked))
     if inputs.volatility is VolatilityLevel.EXTREME:
         found.append((GateTarget.PAUSED, "EXTREME volatility"))
     if state.open_positions >= profile.max_open_positions:

@@ -113,10 +113,10 @@ def test_paper_account_saved_at_every_step_is_never_behind_the_database_after_a_
         system = TradingSystem(settings, h.clock, engine)
         system.start()
         try:
-            # The account was saved with the entry's fill, before the step placed the protective orders: the position
-            # is kept (not "closed on the exchange") and protected again.
+            # The account was saved in the step's last transaction, with the entry's fill and the protective orders:
+            # the position is kept (not "closed on the exchange"), and the exchange agrees with the database.
             (action,) = system.ctx.extras["recovery"]
-            assert (action.kind, set(action.purposes)) == ("reprotect", {"sl", "tp", "pt"})
+            assert action.kind == "confirm"
             (held,) = system.ctx.exchange.positions()
             assert held.symbol == "BTCUSDT" and held.quantity > 0
             assert {o.type.value for o in system.ctx.exchange.open_orders()} == {"STOP_MARKET", "TAKE_PROFIT_MARKET"}

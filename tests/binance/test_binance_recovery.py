@@ -49,10 +49,17 @@ def _open(h: Harness) -> dict[str, tuple[str, Decimal, Decimal]]:
     return {purpose: (cid, D(str(trigger)), D(str(qty))) for purpose, cid, trigger, qty in rows}
 
 
-def _down(h: Harness, fake: FakeBinance, price: Decimal) -> None:
-    """Stop the service; the price reaches `price` while nobody listens; start again (recovery runs)."""
+def _down(h: Harness, fake: FakeBinance, price: Decimal | None = None, *, cancelled: tuple[str, ...] = ()) -> None:
+    """Stop the service; someone cancels `cancelled` by hand and the price reaches `price` while nobody listens;
+    start again (recovery runs)."""
     h.system.stop("down for the test")
-    fake.set_price(SYMBOL, price)
+    if cancelled:
+        probe = _port(fake)()
+        for cid in cancelled:
+            probe.cancel_order(SYMBOL, cid)
+        probe.close()
+    if price is not None:
+        fake.set_price(SYMBOL, price)
     h.system = h._start()
 
 
@@ -101,11 +108,7 @@ def test_missing_partial_take_profit_is_placed_again_with_its_quantity(trading: 
     h = trading
     resting = _open(h)
     pt_id, pt_price, pt_qty = resting["pt"]
-    h.system.stop("down for the test")
-    probe = _port(fake_binance)()
-    probe.cancel_order(SYMBOL, pt_id)  # someone cancelled it by hand
-    probe.close()
-    h.system = h._start()
+    _down(h, fake_binance, cancelled=(pt_id,))
 
     again = h.rows("SELECT client_order_id, trigger_price, quantity, status FROM orders WHERE purpose = 'pt' ORDER BY id")
     # Cancelled by someone else: to this port (not the one that placed it) the exchange says it went away.
@@ -118,13 +121,7 @@ def test_take_profit_passed_while_unprotected_is_taken_at_start(trading: Harness
     resting = _open(h)
     tp_id, tp_price, _ = resting["tp"]
     pt_id = resting["pt"][0]
-    h.system.stop("down for the test")
-    probe = _port(fake_binance)()
-    for cid in (tp_id, pt_id):  # cancelled by hand, then the price runs past both targets
-        probe.cancel_order(SYMBOL, cid)
-    probe.close()
-    fake_binance.set_price(SYMBOL, tp_price + D(50))
-    h.system = h._start()
+    _down(h, fake_binance, tp_price + D(50), cancelled=(tp_id, pt_id))  # the price runs past both targets
 
     # Placed again, both would trigger at once: the exchange refuses (-2021), so the service takes the profit now.
     h.until(lambda: h.positions()[0][1] == "closed", limit=5)
@@ -139,12 +136,7 @@ def test_partial_take_profit_passed_while_missing_is_taken_at_market(trading: Ha
     resting = _open(h)
     pt_id, pt_price, pt_qty = resting["pt"]
     tp_price = resting["tp"][1]
-    h.system.stop("down for the test")
-    probe = _port(fake_binance)()
-    probe.cancel_order(SYMBOL, pt_id)
-    probe.close()
-    fake_binance.set_price(SYMBOL, (pt_price + tp_price) / 2)  # past the partial's price, short of the target
-    h.system = h._start()
+    _down(h, fake_binance, (pt_price + tp_price) / 2, cancelled=(pt_id,))  # past the partial's price, short of the target
 
     h.until(lambda: h.positions()[0][1] == "partially_closed", limit=5)
     ((kind, quantity),) = h.rows("SELECT type, quantity FROM orders WHERE client_order_id = :cid", cid=pt_id[:-1] + "2")
