@@ -8,10 +8,12 @@ exchange or the database are `Decimal`; indicator values are floats.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from enum import StrEnum
 
 from config.profiles import ExitMode
+from exchange.market import Candle as Candle
+from exchange.market import SymbolFilters as SymbolFilters
 
 
 class Side(StrEnum):
@@ -50,23 +52,6 @@ class DecisionReason(StrEnum):
     OBSERVED = "OBSERVED"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Candle:
-    """A closed candle; `open_time` in UTC milliseconds."""
-
-    symbol: str
-    open_time: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    interval_ms: int = 60_000
-
-    @property
-    def close_time(self) -> int:
-        return self.open_time + self.interval_ms
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MarketSnapshot:
@@ -81,15 +66,6 @@ class MarketSnapshot:
     regime: Regime
     spread_bps: float = 0.0
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CandlesClosed:
-    """Event: one time step's closed candles of every symbol, with their snapshots."""
-
-    at: int
-    candles: tuple[Candle, ...]
-    snapshots: tuple[MarketSnapshot, ...]
-    correlations: tuple[tuple[str, str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,30 +104,6 @@ class PolicyUpdated:
     policy: TradingPolicy
     enforced: bool = field(default=True)
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SymbolFilters:
-    """A symbol's trading rules (Binance PRICE_FILTER, LOT_SIZE, MIN_NOTIONAL), from the exchange."""
-
-    tick_size: Decimal
-    step_size: Decimal
-    min_qty: Decimal
-    min_notional: Decimal = Decimal(0)
-
-    def __post_init__(self) -> None:
-        if self.tick_size <= 0 or self.step_size <= 0:
-            raise ValueError("tick_size and step_size must be positive")
-        if self.min_qty < 0 or self.min_notional < 0:
-            raise ValueError("min_qty and min_notional cannot be negative")
-
-    def floor_quantity(self, quantity: Decimal) -> Decimal:
-        """Round down to the step: sizing must never exceed what risk allowed."""
-        return (quantity / self.step_size).to_integral_value(ROUND_FLOOR) * self.step_size
-
-    def round_price(self, price: Decimal, *, up: bool) -> Decimal:
-        """Round to the tick; the caller picks the direction that is conservative for it."""
-        mode = ROUND_CEILING if up else ROUND_FLOOR
-        return (price / self.tick_size).to_integral_value(mode) * self.tick_size
 
 
 # --- the time step: one message that flows market data -> execution -> exits -> signals

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from actors.base import ActorContext, Failure, Ready, Registry, SupervisedActor
 from actors.clock import Clock
 from actors.execution.actor import ExecutionActor
-from actors.execution.paper import PaperExchange
+from exchange.paper.exchange import PaperExchange
 from actors.exits.actor import ExitsActor
 from actors.market_data.actor import MarketDataActor
 from actors.messages import Candle, CandleBatch, HaltGate, OperatorCommand, Shutdown, Tick
@@ -58,7 +58,7 @@ class StepTimeout(Exception):
 def binance_endpoints(exchange: ExchangeSettings) -> tuple[str, str]:
     """(REST root, WebSocket root): the configured overrides, else the testnet's, or mainnet's when
     `testnet = false` was set explicitly."""
-    from actors.execution.binance import MAINNET_FUTURES_URL, MAINNET_WS_URL, TESTNET_FUTURES_URL, TESTNET_WS_URL
+    from exchange.binance.account import MAINNET_FUTURES_URL, MAINNET_WS_URL, TESTNET_FUTURES_URL, TESTNET_WS_URL
 
     if exchange.base_url is not None:
         base = exchange.base_url.rstrip("/")
@@ -77,7 +77,7 @@ def make_exchange(settings: Settings, engine: Engine, *, live: bool = False, rea
         return PaperExchange.from_state(state) if state else PaperExchange.from_settings(settings.exchange.paper)
     if not live:
         raise ValueError("exchange.kind = \"binance\" runs only under `quantum-trader run --live` (or `recover --live`)")
-    from actors.execution.binance import BinanceExchange  # python-binance loads only when it is used
+    from exchange.binance.account import BinanceExchange  # python-binance loads only when it is used
 
     exchange = settings.exchange
     if exchange.api_key is None or exchange.api_secret is None:

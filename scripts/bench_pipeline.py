@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from actors.clock import VirtualClock  # noqa: E402
-from actors.execution.paper import PaperExchange  # noqa: E402
-from actors.execution.port import OrderRequest, OrderState  # noqa: E402
+from exchange.paper.exchange import PaperExchange  # noqa: E402
+from exchange.port import OrderRequest, OrderState  # noqa: E402
 from actors.messages import Candle  # noqa: E402
 from actors.system import TradingSystem  # noqa: E402
 from config import Settings  # noqa: E402

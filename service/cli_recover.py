@@ -8,7 +8,7 @@ import typer
 
 from actors.clock import WallClock
 from actors.execution.loading import load_live_positions
-from actors.execution.port import ExchangeError, Fill
+from exchange.port import ExchangeError, Fill
 from actors.execution.recovery import describe, gather, plan
 from actors.system import TradingSystem, make_exchange
 from config import ExchangeKind, Settings

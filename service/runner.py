@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from actors.clock import Clock, WallClock
-from actors.execution.port import ExchangeError
+from exchange.port import ExchangeError
 from actors.market_data.binance_feed import BinanceKlineFeed, FeedError
 from actors.market_data.feeds import FileFeed, SyntheticFeed
 from actors.messages import Candle

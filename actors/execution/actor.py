@@ -18,7 +18,7 @@ from actors.clock import utc_day
 from actors.execution import orders, reconcile
 from actors.execution.book import ZERO, LivePosition, Purpose, TradeRecords, parse_client_order_id
 from actors.execution.loading import latest_day_start, load_live_positions, load_trade_records
-from actors.execution.port import Balance, Fill, OrderState, OrderStatus, OutcomeUnknown, RateLimited
+from exchange.port import Balance, Fill, OrderState, OrderStatus, OutcomeUnknown, RateLimited
 from actors.messages import (
     ClosePosition, DecisionReason, HaltGate, MoveStop, OrderIntent, Portfolio, PositionClosed, PositionEvent, Shutdown, Step,
 )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from actors.execution.port import OrderSide
+from exchange.port import OrderSide
 from actors.messages import PositionView, Side, SymbolRecord
 from config.profiles import ExitMode
 from state_machines import PositionModel

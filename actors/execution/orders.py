@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 
 from actors.execution.book import LivePosition, Purpose, client_order_id, entry_side, exit_side, r_multiple
-from actors.execution.port import (
+from exchange.port import (
     ExchangeError, OrderRejected, OrderRequest, OrderState, OrderType, OutcomeUnknown, RateLimited, RejectCode,
 )
 from actors.exits.strategies import plan_exits

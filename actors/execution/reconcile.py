@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from actors.execution import recovery
 from actors.execution.book import LivePosition, Purpose, client_order_id, position_id_for
 from actors.execution.orders import _order_row, _position_numbers, _protective_requests, _send_protective, order_state_row
-from actors.execution.port import ExchangePosition, Fill, OrderRejected, OutcomeUnknown, RateLimited
+from exchange.port import ExchangePosition, Fill, OrderRejected, OutcomeUnknown, RateLimited
 from actors.exits.strategies import plan_exits
 from actors.messages import HaltGate, Side
 from actors.orchestrator.screen import STATIC_EXIT_MODE

@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from actors.execution.book import LivePosition, Purpose, client_order_id, parse_client_order_id
-from actors.execution.port import ExchangePosition, OrderState, OrderStatus
+from exchange.port import ExchangePosition, OrderState, OrderStatus
 from actors.messages import Side
 from state_machines import PositionState
 

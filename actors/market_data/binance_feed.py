@@ -39,7 +39,7 @@ from requests import RequestException
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import connect
 
-from actors.execution.binance_events import (
+from exchange.binance.events import (
     INTERVAL_MS,
     KlineEvent,
     MarkPriceEvent,

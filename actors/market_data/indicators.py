@@ -255,7 +255,7 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 def correlation_pairs(returns: Mapping[str, np.ndarray], min_samples: int = 10) -> tuple[tuple[str, str, float], ...]:
     """Pairwise correlation of aligned return series (the newest values are aligned),
-    as `CandlesClosed.correlations`: (a, b, rho) with a < b, sorted."""
+    as `Step.correlations`: (a, b, rho) with a < b, sorted."""
     names = sorted(returns)
     out: list[tuple[str, str, float]] = []
     for i, a in enumerate(names):

@@ -63,7 +63,7 @@ class LimitVerdict:
 
 
 def correlation_lookup(pairs: tuple[tuple[str, str, float], ...]) -> CorrelationLookup:
-    """A symmetric lookup over `CandlesClosed.correlations`; None for an unknown pair."""
+    """A symmetric lookup over `Step.correlations`; None for an unknown pair."""
     table: dict[frozenset[str], float] = {frozenset((a, b)): value for a, b, value in pairs}
 
     def lookup(first: str, second: str) -> float | None:

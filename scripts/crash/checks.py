@@ -24,7 +24,7 @@ from scripts.crash.pacing import wait_cycles
 from scripts.crash.process import Service
 from scripts.crash.scenario import ENTRY_STATES, FINAL, OPEN_STATES, PREFIX
 from scripts.crash.tally import Tally
-from tests.fake_binance.server import FakeBinance
+from scripts.fake_binance.server import FakeBinance
 
 Problem = tuple[str, str, str]  # (kind, key, text); kind "lost" or "mismatch"
 OpenOrder = tuple[str, str, str]  # (client id, symbol, order type)

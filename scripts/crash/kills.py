@@ -20,8 +20,8 @@ from scripts.crash.process import Service
 from scripts.crash.scenario import MAX_STEPS_PER_ROUND, PREFIX, say
 from scripts.crash.signals import SignalInbox
 from scripts.crash.tally import Tally
-from tests.fake_binance.errors import ApiError
-from tests.fake_binance.server import FakeBinance
+from scripts.fake_binance.errors import ApiError
+from scripts.fake_binance.server import FakeBinance
 
 LOG_KILLS = (": entry_submitted (", ": open (entry filled", ": closed (", ": partially_closed (", ": closing (")
 STARTUP_KILLS = ("TESTNET", "database ", "Binance feed: warm-up")

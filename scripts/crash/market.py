@@ -18,7 +18,7 @@ from scripts.crash.scenario import (
     START_PRICES,
     SYMBOLS,
 )
-from tests.fake_binance.server import EXCHANGE_INFO, FakeBinance
+from scripts.fake_binance.server import EXCHANGE_INFO, FakeBinance
 
 CLONES = ("BNBUSDT", "SOLUSDT", "LTCUSDT", "AVAXUSDT", "LINKUSDT", "DOTUSDT")
 HISTORY_CANDLES = 305

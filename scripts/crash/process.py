@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from scripts.crash.scenario import CYCLE_S, KEY, PREFIX, SECRET, SYMBOLS
-from tests.service_process import command
+from scripts.service_process import command
 
 START_TIMEOUT_S = 90.0
 

@@ -21,7 +21,7 @@ from scripts.crash.process import Service, service_env, write_settings
 from scripts.crash.scenario import OPEN_STATES, PREFIX, say
 from scripts.crash.signals import SignalInbox
 from scripts.crash.tally import Tally
-from tests.service_process import command
+from scripts.service_process import command
 
 
 class CrashTest:

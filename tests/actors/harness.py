@@ -65,7 +65,7 @@ class Harness:
 
     def while_down(self, change: Callable[[Any], None]) -> None:
         """Stop the service, let `change` act on the paper exchange as it stands meanwhile, then start again."""
-        from actors.execution.paper import PaperExchange
+        from exchange.paper.exchange import PaperExchange
         from actors.system import PAPER_STATE
         from persistence import records
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from actors.execution.port import ExchangePosition, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType
+from exchange.port import ExchangePosition, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType
 from actors.execution.recovery import ExchangeFacts, PositionFacts, plan
 from actors.messages import Side
 from tests.actors.harness import Harness
@@ -196,7 +196,7 @@ def test_recover_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path) -> 
 
         h.while_down(lambda exchange: None)
         h.system.stop("down for the dry run")
-        from actors.execution.paper import PaperExchange
+        from exchange.paper.exchange import PaperExchange
         from actors.system import PAPER_STATE
         from persistence import records
 

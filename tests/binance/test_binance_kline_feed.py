@@ -10,8 +10,8 @@ import pytest
 
 from actors.market_data.binance_feed import BinanceKlineFeed, FeedError
 from actors.messages import Candle
-from tests.fake_binance.fixtures import fake_binance, needs_shared_data  # noqa: F401
-from tests.fake_binance.server import FakeBinance
+from scripts.fake_binance.fixtures import fake_binance, needs_shared_data  # noqa: F401
+from scripts.fake_binance.server import FakeBinance
 
 pytestmark = needs_shared_data
 MINUTE = 60_000

@@ -16,18 +16,18 @@ import pytest
 from typer.testing import CliRunner
 
 from actors.clock import WallClock
-from actors.execution.port import ExchangeError
+from exchange.port import ExchangeError
 from actors.system import TradingSystem, make_exchange
 from config import Settings
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from service.cli import app
 from service.runner import describe_venue
-from tests.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, needs_shared_data  # noqa: F401
-from tests.fake_binance.server import FakeBinance
+from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, needs_shared_data  # noqa: F401
+from scripts.fake_binance.server import FakeBinance
 
 pytestmark = needs_shared_data
-from tests.service_process import ServiceProcess, command
+from scripts.service_process import ServiceProcess, command
 
 WAIT_S = 30
 MINUTE = 60_000

@@ -13,13 +13,13 @@ from decimal import Decimal
 
 import pytest
 
-from actors.execution.binance import BinanceExchange
-from actors.execution.port import (
+from exchange.binance.account import BinanceExchange
+from exchange.port import (
     ExchangeEvent, ExchangePort, Fill, OrderRejected, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType,
     OutcomeUnknown, RateLimited, UnknownSymbol,
 )
-from tests.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, needs_shared_data  # noqa: F401
-from tests.fake_binance.server import FakeBinance
+from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, needs_shared_data  # noqa: F401
+from scripts.fake_binance.server import FakeBinance
 
 pytestmark = needs_shared_data
 D = Decimal

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from actors.execution.binance import BinanceExchange
+from exchange.binance.account import BinanceExchange
 from actors.system import make_exchange
 from config import Settings
 from persistence.db import make_engine
 from service.cli import app
 from tests.actors.harness import Harness
-from tests.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, needs_shared_data  # noqa: F401
-from tests.fake_binance.server import FakeBinance
+from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, needs_shared_data  # noqa: F401
+from scripts.fake_binance.server import FakeBinance
 
 pytestmark = needs_shared_data
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from actors.execution.binance import BinanceExchange
+from exchange.binance.account import BinanceExchange
 from tests.actors.harness import Harness
-from tests.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance  # noqa: F401
-from tests.fake_binance.server import FakeBinance
+from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance  # noqa: F401
+from scripts.fake_binance.server import FakeBinance
 
 D = Decimal
 SYMBOL = "BTCUSDT"

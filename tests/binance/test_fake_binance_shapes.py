@@ -18,8 +18,8 @@ from binance.client import Client
 from binance.exceptions import BinanceAPIException
 from websockets.sync.client import ClientConnection, connect
 
-from tests.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, needs_shared_data  # noqa: F401
-from tests.fake_binance.server import SHARED_DATA, FakeBinance
+from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, needs_shared_data  # noqa: F401
+from scripts.fake_binance.server import SHARED_DATA, FakeBinance
 
 pytestmark = needs_shared_data
 SAMPLES = SHARED_DATA / "binance"
@@ -202,7 +202,7 @@ def test_fake_standalone_process_prints_port(tmp_path: Path) -> None:
     import subprocess
     import sys
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fake_binance", "--port", "0", "--price", "BTCUSDT=40000"],
+    proc = subprocess.Popen([sys.executable, "-m", "scripts.fake_binance", "--port", "0", "--price", "BTCUSDT=40000"],
                             cwd=root, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_binance.fixtures import needs_shared_data
+from scripts.fake_binance.fixtures import needs_shared_data
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "crash_test.py"
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.execution.paper import PaperExchange
-from actors.execution.port import (
+from exchange.paper.exchange import PaperExchange
+from exchange.port import (
     ExchangePort, Fill, OrderRejected, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType, RejectCode,
     SymbolFilters, UnknownSymbol,
 )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service_process import ServiceProcess, command
+from scripts.service_process import ServiceProcess, command
 
 WAIT_S = 90
 

@@ -24,8 +24,8 @@ from service.cli import app
 from service.runner import Runner
 from state_machines import position_machine
 from tests.conftest import position_values
-from tests.fake_binance.fixtures import fake_binance, needs_shared_data  # noqa: F401
-from tests.fake_binance.server import FakeBinance
+from scripts.fake_binance.fixtures import fake_binance, needs_shared_data  # noqa: F401
+from scripts.fake_binance.server import FakeBinance
 
 MINUTE = 60_000
 SYMBOL = "BTCUSDT"

@@ -30,10 +30,10 @@ from urllib.parse import parse_qsl, unquote
 
 from aiohttp import WSMsgType, web
 
-from tests.fake_binance import account
-from tests.fake_binance.engine import Engine
-from tests.fake_binance.errors import ApiError
-from tests.fake_binance.faults import Faults
+from scripts.fake_binance import account
+from scripts.fake_binance.engine import Engine
+from scripts.fake_binance.errors import ApiError
+from scripts.fake_binance.faults import Faults
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 EXCHANGE_INFO = SHARED_DATA / "binance" / "rest" / "futures_market_exchange_info.json"

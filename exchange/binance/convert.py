@@ -11,11 +11,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from actors.execution.binance_events import ZERO, AlgoUpdate, OrderTradeUpdate, _dec
-from actors.execution.port import (
+from exchange.binance.events import ZERO, AlgoUpdate, OrderTradeUpdate, _dec
+from exchange.port import (
     Balance, ExchangePosition, Fill, OrderSide, OrderState, OrderStatus, OrderType,
 )
-from actors.messages import SymbolFilters
+from exchange.market import SymbolFilters
 
 _REGULAR_STATUS = {
     "NEW": OrderStatus.NEW, "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED, "FILLED": OrderStatus.FILLED,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from actors.messages import Candle
+from exchange.market import Candle
 
 ZERO = Decimal(0)
 INTERVAL_MS = {

@@ -12,14 +12,14 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tests.fake_binance import shapes
-from tests.fake_binance.errors import ApiError
-from tests.fake_binance.shapes import ZERO, AlgoOrder
+from scripts.fake_binance import shapes
+from scripts.fake_binance.errors import ApiError
+from scripts.fake_binance.shapes import ZERO, AlgoOrder
 
 INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000}
 
 if TYPE_CHECKING:
-    from tests.fake_binance.engine import Engine
+    from scripts.fake_binance.engine import Engine
 
     _Base = Engine
 else:

@@ -10,7 +10,7 @@ from dataclasses import fields
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from actors.execution.port import Fill, OrderSide, OrderState, OrderStatus, OrderType, SymbolFilters
+from exchange.port import Fill, OrderSide, OrderState, OrderStatus, OrderType, SymbolFilters
 
 T = TypeVar("T")
 

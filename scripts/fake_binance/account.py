@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fake_binance.engine import Engine
-from tests.fake_binance.errors import ApiError
-from tests.fake_binance.shapes import fmt
+from scripts.fake_binance.engine import Engine
+from scripts.fake_binance.errors import ApiError
+from scripts.fake_binance.shapes import fmt
 
 
 def change_leverage(e: Engine, params: dict[str, str]) -> dict[str, Any]:

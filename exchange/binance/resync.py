@@ -19,12 +19,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from actors.execution.binance_convert import fill_from_rest_trade
-from actors.execution.port import ExchangeEvent, Fill, OrderState
+from exchange.binance.convert import fill_from_rest_trade
+from exchange.port import ExchangeEvent, Fill, OrderState
 
 if TYPE_CHECKING:
-    from actors.execution.binance import BinanceExchange
-    from actors.execution.binance_stream import EventTranslator
+    from exchange.binance.account import BinanceExchange
+    from exchange.binance.stream import EventTranslator
 
 
 def resync_orders(

@@ -21,10 +21,10 @@ from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tests.fake_binance import shapes
-from tests.fake_binance.errors import ApiError
-from tests.fake_binance.market import PricePath, triggered as _triggered
-from tests.fake_binance.shapes import ZERO, AlgoOrder, Order
+from scripts.fake_binance import shapes
+from scripts.fake_binance.errors import ApiError
+from scripts.fake_binance.market import PricePath, triggered as _triggered
+from scripts.fake_binance.shapes import ZERO, AlgoOrder, Order
 
 CONDITIONAL = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
 

@@ -27,9 +27,9 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import connect
 
-from actors.execution.binance_convert import fill_from_update, order_from_algo_update, order_from_update
-from actors.execution.binance_events import AlgoUpdate, ListenKeyExpired, OrderTradeUpdate, UserEvent, parse_user_event
-from actors.execution.port import ExchangeError, ExchangeEvent, Fill, OrderState, OrderType, RateLimited
+from exchange.binance.convert import fill_from_update, order_from_algo_update, order_from_update
+from exchange.binance.events import AlgoUpdate, ListenKeyExpired, OrderTradeUpdate, UserEvent, parse_user_event
+from exchange.port import ExchangeError, ExchangeEvent, Fill, OrderState, OrderType, RateLimited
 
 log = logging.getLogger(__name__)
 _CONDITIONAL = (OrderType.STOP_MARKET.value, OrderType.TAKE_PROFIT_MARKET.value)

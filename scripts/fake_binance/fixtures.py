@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fake_binance.server import EXCHANGE_INFO, FakeBinance
+from scripts.fake_binance.server import EXCHANGE_INFO, FakeBinance
 
 TEST_KEY = "qt-test-key-7f3a9c"
 TEST_SECRET = "qt-test-secret-e1b5d2"

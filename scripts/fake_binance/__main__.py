@@ -1,4 +1,4 @@
-"""Run the fake server as a process: `python -m tests.fake_binance --port N`.
+"""Run the fake server as a process: `python -m scripts.fake_binance --port N`.
 
 Prints `PORT <n>` on one line when it accepts connections, then serves until
 SIGINT/SIGTERM. Scripts drive prices through the same process with
@@ -13,11 +13,11 @@ import sys
 import threading
 from decimal import Decimal
 
-from tests.fake_binance.server import FakeBinance
+from scripts.fake_binance.server import FakeBinance
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.fake_binance", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m scripts.fake_binance", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--api-key", default="fake-api-key")
     parser.add_argument("--api-secret", default="fake-api-secret")

@@ -36,15 +36,15 @@ import requests
 from binance.client import Client
 from binance.exceptions import BinanceAPIException, BinanceRequestException
 
-from actors.execution import binance_convert as convert
-from actors.execution.binance_events import parse_market_event, parse_user_event
-from actors.execution.binance_resync import resync_orders
-from actors.execution.binance_stream import EventTranslator, UserStream
-from actors.execution.port import (
+from exchange.binance import convert
+from exchange.binance.events import parse_market_event, parse_user_event
+from exchange.binance.resync import resync_orders
+from exchange.binance.stream import EventTranslator, UserStream
+from exchange.port import (
     Balance, ExchangeError, ExchangeEvent, ExchangePosition, Fill, OrderRejected, OrderRequest, OrderState, OrderType,
     OutcomeUnknown, RateLimited, RejectCode, UnknownSymbol,
 )
-from actors.messages import SymbolFilters
+from exchange.market import SymbolFilters
 
 __all__ = ["BinanceExchange", "parse_market_event", "parse_user_event"]
 

@@ -35,16 +35,16 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from actors.execution import codec
-from actors.execution.paper_rules import (
+from exchange import codec
+from exchange.paper.rules import (
     DEFAULT_FILTERS, ZERO, apply_fill, fee_for, filters_for_price, is_multiple, is_triggered, reduces,
     taker_price, triggers_on_rise, unrealized_pnl,
 )
-from actors.execution.port import (
+from exchange.port import (
     CLIENT_ORDER_ID_PATTERN, Balance, ExchangeEvent, ExchangePosition, Fill, OrderRejected, OrderRequest,
     OrderState, OrderStatus, OrderType, RejectCode, SymbolFilters, UnknownSymbol,
 )
-from actors.messages import Candle
+from exchange.market import Candle
 
 if TYPE_CHECKING:
     from config.settings import PaperSettings

@@ -30,7 +30,7 @@ from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import Protocol, runtime_checkable
 
-from actors.messages import SymbolFilters
+from exchange.market import SymbolFilters
 
 # Binance's own rule for newClientOrderId; enforced by the paper exchange too so
 # that an id that would fail live fails in paper first.

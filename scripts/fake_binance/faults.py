@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tests.fake_binance.server import FakeBinance
+    from scripts.fake_binance.server import FakeBinance
 
 
 @dataclass(slots=True)
