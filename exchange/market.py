@@ -46,3 +46,9 @@ class SymbolFilters:
         """Round to the tick; the caller picks the direction that is conservative for it."""
         mode = ROUND_CEILING if up else ROUND_FLOOR
         return (price / self.tick_size).to_integral_value(mode) * self.tick_size
+
+
+def to_decimal(value: Decimal | float | str) -> Decimal:
+    """An exact Decimal of a price or quantity; a float goes through its shortest repr, so 0.015 stays 0.015,
+    not its binary expansion."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
