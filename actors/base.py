@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
@@ -17,7 +18,10 @@ import pykka
 from sqlalchemy import Engine
 
 from actors.clock import Clock
+from actors.messages import Step
+from actors.pipeline import FIRST, HANDLER, NEXT
 from config import Settings
+from exchange.port import ExchangePort
 
 log = logging.getLogger("quantum_trader.actors")
 
@@ -61,16 +65,24 @@ class Registry:
         return list(self._refs)
 
 
+FaultHook = Callable[[str, Any], None]
+
+
 @dataclass(slots=True)
 class ActorContext:
+    """What every actor is given; it outlives any actor's restart."""
+
     settings: Settings
     clock: Clock
     engine: Engine
     registry: Registry
-    failures: "queue.Queue[Failure]"
-    step_done: "queue.Queue[tuple[str, int]]"
-    exchange: Any  # the ExchangePort; a real exchange outlives any actor restart, so the paper one does too
-    extras: dict[str, Any] = field(default_factory=dict)
+    failures: queue.Queue[Failure | None]  # None ends the supervisor
+    step_done: queue.Queue[tuple[str, int]]
+    exchange: ExchangePort  # a real exchange outlives any actor restart, so the paper one does too
+    checkpoint_steps: bool = False  # save the paper account with every step (the service; a replay does without)
+    # An injection point for supervision tests: called with (actor name, message) before each message is
+    # handled, it may raise to make that actor fail there.
+    fault_hook: FaultHook | None = None
 
 
 class SupervisedActor(pykka.ThreadingActor):
@@ -99,9 +111,8 @@ class SupervisedActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Ready):
             return True
-        hook = self.ctx.extras.get("fault_hook")
-        if hook is not None:  # fault injection for supervision tests: may raise for a chosen message
-            hook(self.name, message)
+        if self.ctx.fault_hook is not None:
+            self.ctx.fault_hook(self.name, message)
         return self.handle(message)
 
     def on_stop(self) -> None:
@@ -119,7 +130,16 @@ class SupervisedActor(pykka.ThreadingActor):
     def tell(self, name: str, message: Any) -> None:
         self.ctx.registry.tell(name, message)
 
-    def step_finished(self, at: int) -> None:
-        self.ctx.step_done.put(("done", at))
+    def start_step(self, step: Step) -> None:
+        """Hand a new time step to the first stage of the pipeline (actors/pipeline.py)."""
+        self.tell(HANDLER[FIRST], replace(step, stage=FIRST))
+
+    def pass_on(self, step: Step, **changes: Any) -> None:
+        """Hand the step, with this actor's part, to the next stage; after the last one the step is done."""
+        stage = NEXT[step.stage]
+        if stage is None:
+            self.ctx.step_done.put(("done", step.at))
+        else:
+            self.tell(HANDLER[stage], replace(step, stage=stage, **changes))
 
 

@@ -7,6 +7,7 @@ exchange or the database are `Decimal`; indicator values are floats.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -37,6 +38,17 @@ class VolatilityLevel(StrEnum):
     NORMAL = "NORMAL"
     HIGH = "HIGH"
     EXTREME = "EXTREME"
+
+
+class Stage(StrEnum):
+    """The hop a time step is on, named for what it carries; actors/pipeline.py says who handles each."""
+
+    MARKET = "market"
+    PORTFOLIO = "portfolio"
+    EXITS = "exits"
+    SIGNALS = "signals"
+    POLICY = "policy"
+    INTENTS = "intents"
 
 
 class DecisionReason(StrEnum):
@@ -80,6 +92,12 @@ class Signal:
     source: str = "builtin"
 
 
+def position_id_for(key: str) -> str:
+    """Deterministic: the same signal id (or adoption key) always names the same position, so a re-delivered
+    signal is a no-op."""
+    return "p-" + hashlib.sha1(key.encode()).hexdigest()[:12]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TradingPolicy:
     """The orchestrator's output, in force until the next one."""
@@ -98,16 +116,17 @@ class TradingPolicy:
     note: str = ""
 
 
+# The pre-orchestrator baseline's one exit mode (actors/orchestrator/screen.py's static policy); risk sizes with it
+# whenever the policy does not set the exit mode.
+STATIC_EXIT_MODE = ExitMode.FAST_TP
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PolicyUpdated:
     at: int
     policy: TradingPolicy
     enforced: bool = field(default=True)
 
-
-
-# --- the time step: one message that flows market data -> execution -> exits -> signals
-# --- -> orchestrator -> risk -> execution, each actor adding its part (dataclasses.replace).
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,7 +165,8 @@ class Portfolio:
     losing_streak: int = 0
     records: tuple[SymbolRecord, ...] = ()
     filters: tuple[tuple[str, SymbolFilters], ...] = ()
-    exchange_blocked: str = ""  # why the exchange refuses requests now (rate limit, IP ban); equity is then the last known
+    # Why the exchange refuses requests now (rate limit, IP ban); equity is then the last known.
+    exchange_blocked: str = ""
 
     @property
     def daily_drawdown_pct(self) -> float:
@@ -198,16 +218,19 @@ class OrderIntent:
     note: str = ""
 
 
+# A step this far behind the clock is history (a restart's warm-up, a catch-up after a gap): the actors learn
+# from it, but a signal from it would trade today at yesterday's reasons, and trailing on its old highs and lows
+# would move live stops past today's price.
+STALE_AFTER_MS = 120_000
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Step:
-    """One time step (a batch of closed candles, or a timer tick with none).
-
-    `stage` names the hop it is on: market (to execution), portfolio (to exits),
-    exits (to signals), signals (to orchestrator), policy (to risk), intents (to execution).
-    """
+    """One time step (a batch of closed candles, or a timer tick with none), passed from actor to actor in the
+    order of actors/pipeline.py, each adding its part."""
 
     at: int
-    stage: str = "market"
+    stage: Stage = Stage.MARKET
     candles: tuple[Candle, ...] = ()
     snapshots: tuple[MarketSnapshot, ...] = ()
     correlations: tuple[tuple[str, str, float], ...] = ()

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from persistence.tables import (
-    EQUITY_SNAPSHOTS, EXCHANGE_STATE, FILLS, HEARTBEAT, OPERATOR_COMMANDS, ORDERS, POLICY_SNAPSHOTS, SIGNAL_DECISIONS,
+    EQUITY_SNAPSHOTS, EXCHANGE_STATE, FILLS, HEARTBEAT, OPERATOR_COMMANDS, ORDERS, POLICY_SNAPSHOTS, POSITIONS,
+    SIGNAL_DECISIONS,
 )
 
 HEARTBEAT_ID = "service"
@@ -26,6 +27,7 @@ INSERT_FILL = insert(FILLS).values(
     order_id=select(ORDERS.c.id).where(ORDERS.c.client_order_id == bindparam("b_client_order_id")).scalar_subquery()
 )
 INSERT_DECISION = insert(SIGNAL_DECISIONS)
+UPDATE_POSITION_NUMBERS = update(POSITIONS).where(POSITIONS.c.id == bindparam("b_id"))
 INSERT_EQUITY = insert(EQUITY_SNAPSHOTS)
 
 
@@ -45,6 +47,15 @@ def insert_fill(connection: Connection, *, client_order_id: str, trade_id: str, 
     connection.execute(INSERT_FILL, {
         "b_client_order_id": client_order_id, "trade_id": trade_id, "quantity": quantity, "price": price, "fee": fee,
         "realized_pnl": realized_pnl, "at": at,
+    })
+
+
+def update_position_numbers(connection: Connection, position_id: str, *, filled_quantity: Decimal,
+                            realized_pnl: Decimal, fees: Decimal, stop_price: Decimal | None, details: str) -> None:
+    """A live position's figures that change without a transition (a further fill, a moved stop, an order number)."""
+    connection.execute(UPDATE_POSITION_NUMBERS, {
+        "b_id": position_id, "filled_quantity": filled_quantity, "realized_pnl": realized_pnl, "fees": fees,
+        "stop_price": stop_price, "details": details,
     })
 
 

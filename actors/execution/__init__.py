@@ -1,1 +1,2 @@
-"""Execution: the exchange port, the embedded paper exchange and (later) the Binance adapter."""
+"""Execution: the actor (a thin pykka shell) around the engine that owns the position machines, with its flows
+(entries, protection, closing, fills) and recovery (a pure plan, applied at start and per step)."""

@@ -1,46 +1,21 @@
-"""The execution actor's bookkeeping of live positions: ids, quantities, PnL. Pure (no I/O)."""
+"""The execution engine's book of live positions: quantities, prices, PnL, and which client order id is whose.
+Pure (no I/O)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
-from exchange.port import OrderSide
+from actors.execution.ids import Purpose, client_order_id, entry_client_id
 from actors.messages import PositionView, Side, SymbolRecord
 from config.profiles import ExitMode
+from exchange.port import OrderRequest, OrderSide, OrderType
+from persistence.position_details import PositionDetails
 from state_machines import PositionModel
 
 ZERO = Decimal(0)
-
-
-class Purpose:
-    ENTRY = "e"
-    STOP = "sl"
-    TAKE_PROFIT = "tp"
-    PARTIAL = "pt"
-    EXIT = "x"
-
-
-def position_id_for(signal_id: str) -> str:
-    """Deterministic: the same signal always names the same position (a re-delivered signal is a no-op)."""
-    return "p-" + hashlib.sha1(signal_id.encode()).hexdigest()[:12]
-
-
-def client_order_id(prefix: str, purpose: str, position_id: str, number: int = 0) -> str:
-    """Deterministic and within Binance's 36 characters, e.g. `qt-sl-3fa2b1c4d5e6-2`."""
-    return f"{prefix}-{purpose}-{position_id[2:]}-{number}"
-
-
-def parse_client_order_id(prefix: str, client_id: str) -> tuple[str, str, int] | None:
-    """(purpose, position_id, number) of one of our ids, or None for someone else's."""
-    parts = client_id.split("-")
-    if len(parts) != 4 or parts[0] != prefix or not parts[3].isdigit():
-        return None
-    return parts[1], "p-" + parts[2], int(parts[3])
 
 
 def entry_side(side: Side) -> OrderSide:
@@ -53,7 +28,7 @@ def exit_side(side: Side) -> OrderSide:
 
 @dataclass(slots=True)
 class LivePosition:
-    """A position the execution actor is responsible for, beside its state-machine model."""
+    """A position the execution engine is responsible for, beside its state-machine model."""
 
     model: PositionModel
     symbol: str
@@ -87,7 +62,7 @@ class LivePosition:
 
     @property
     def state(self) -> str:
-        return self.model.state  # type: ignore[no-any-return]
+        return self.model.state
 
     @property
     def open_quantity(self) -> Decimal:
@@ -115,6 +90,9 @@ class LivePosition:
         loss = (self.entry_price - self.stop_price) * self.side.sign * self.open_quantity
         return max(loss, ZERO)
 
+    def r_multiple(self, net_pnl: Decimal) -> float:
+        return self.details_view().r_multiple(net_pnl, self.filled)
+
     def view(self) -> PositionView:
         return PositionView(
             position_id=self.id, symbol=self.symbol, side=self.side, state=self.state,
@@ -123,29 +101,83 @@ class LivePosition:
             risk_at_stop=self.risk_at_stop(),
         )
 
-    def details(self) -> str:
-        """What a restart needs beyond the row's columns."""
-        return json.dumps({
-            "stop_distance": str(self.stop_distance), "partial_price": _text(self.partial_price),
-            "partial_quantity": str(self.partial_quantity),
-            "risk_per_unit": str(self.risk_per_unit), "trailing_pct": self.trailing_pct,
-            "orders": self.orders, "numbers": self.numbers, "stop_moves": self.stop_moves, "closed": str(self.closed),
-            "entry_cost": str(self.entry_cost), "exit_cost": str(self.exit_cost),
-        }, sort_keys=True)
+    def next_number(self, purpose: str) -> int:
+        """Each purpose counts its own orders: a client order id is never used twice, across restarts too."""
+        number = self.numbers.get(purpose, -1) + 1
+        self.numbers[purpose] = number
+        return number
 
-    def restore_details(self, raw: str) -> None:
-        data: dict[str, Any] = json.loads(raw or "{}")
-        self.stop_distance = Decimal(data.get("stop_distance", self.stop_distance))
-        self.partial_price = _decimal(data.get("partial_price"))
-        self.partial_quantity = Decimal(data.get("partial_quantity", "0"))
-        self.risk_per_unit = Decimal(data.get("risk_per_unit", "0"))
-        self.trailing_pct = float(data.get("trailing_pct", 0.0))
-        self.orders = dict(data.get("orders", {}))
-        self.numbers = {k: int(v) for k, v in data.get("numbers", {}).items()}
-        self.stop_moves = int(data.get("stop_moves", 0))
-        self.closed = Decimal(data.get("closed", "0"))
-        self.entry_cost = Decimal(data.get("entry_cost", "0"))
-        self.exit_cost = Decimal(data.get("exit_cost", "0"))
+    def order_request(self, prefix: str, purpose: str, order_type: OrderType, quantity: Decimal,
+                      trigger: Decimal | None = None) -> OrderRequest:
+        """A reduce-only order closing `quantity` of the position, under the purpose's next client order id."""
+        return OrderRequest(
+            client_order_id=client_order_id(prefix, purpose, self.id, self.next_number(purpose)), symbol=self.symbol,
+            side=exit_side(self.side), type=order_type, quantity=quantity, trigger_price=trigger, reduce_only=True)
+
+    def details_view(self) -> PositionDetails:
+        """What a restart needs beyond the row's columns (the `positions.details` column)."""
+        return PositionDetails(
+            stop_distance=self.stop_distance, partial_price=self.partial_price,
+            partial_quantity=self.partial_quantity, risk_per_unit=self.risk_per_unit,
+            trailing_pct=self.trailing_pct, orders=dict(self.orders), numbers=dict(self.numbers),
+            stop_moves=self.stop_moves, closed=self.closed, entry_cost=self.entry_cost, exit_cost=self.exit_cost,
+        )
+
+    def details(self) -> str:
+        return self.details_view().to_json()
+
+    def restore_details(self, details: PositionDetails) -> None:
+        self.stop_distance = details.stop_distance
+        self.partial_price = details.partial_price
+        self.partial_quantity = details.partial_quantity
+        self.risk_per_unit = details.risk_per_unit
+        self.trailing_pct = details.trailing_pct
+        self.orders = dict(details.orders)
+        self.numbers = dict(details.numbers)
+        self.stop_moves = details.stop_moves
+        self.closed = details.closed
+        self.entry_cost = details.entry_cost
+        self.exit_cost = details.exit_cost
+
+
+class Book:
+    """The live positions and the index of every client order id of theirs (purpose included)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.live: dict[str, LivePosition] = {}
+        self._by_client_id: dict[str, tuple[LivePosition, str]] = {}
+
+    def __iter__(self) -> Iterator[LivePosition]:
+        return iter(self.live.values())
+
+    def get(self, position_id: str) -> LivePosition | None:
+        return self.live.get(position_id)
+
+    def holds(self, position: LivePosition) -> bool:
+        return position.id in self.live
+
+    def add(self, position: LivePosition) -> None:
+        self.live[position.id] = position
+        self._by_client_id[entry_client_id(self.prefix, position.id)] = (position, Purpose.ENTRY)
+        for purpose, client_id in position.orders.items():
+            self._by_client_id[client_id] = (position, purpose)
+
+    def index(self, position: LivePosition, purpose: str, client_id: str) -> None:
+        """`client_id` is now the position's order for `purpose` (the entry's id is derived, not kept)."""
+        if purpose != Purpose.ENTRY:
+            position.orders[purpose] = client_id
+        self._by_client_id[client_id] = (position, purpose)
+
+    def owner(self, client_id: str) -> tuple[LivePosition, str] | None:
+        """The live position an order belongs to, with the order's purpose."""
+        return self._by_client_id.get(client_id)
+
+    def remove(self, position: LivePosition) -> None:
+        """Forget a position that reached a final state, and every id of its orders."""
+        for client_id in [cid for cid, (p, _) in self._by_client_id.items() if p is position]:
+            del self._by_client_id[client_id]
+        self.live.pop(position.id, None)
 
 
 PERFORMANCE_WINDOW_MS = 7 * 86_400_000  # symbol performance looks at the last week of closes...
@@ -180,16 +212,3 @@ class TradeRecords:
         valid_until = min(oldest) + PERFORMANCE_WINDOW_MS + 1 if oldest else 2**62
         self._cached = (valid_until, tuple(found))
         return self._cached[1]
-
-
-def r_multiple(position: LivePosition, net_pnl: Decimal) -> float:
-    risk = position.risk_per_unit * position.filled
-    return float(net_pnl / risk) if risk > 0 else 0.0
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _decimal(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)

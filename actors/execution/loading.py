@@ -1,4 +1,4 @@
-"""Rebuilding the execution actor's view after a (re)start, from the database."""
+"""Rebuilding the execution engine's view after a (re)start, from the database."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, select
 
-from actors.execution.book import LivePosition, TradeRecords, r_multiple
+from actors.execution.book import LivePosition, TradeRecords
 from actors.messages import Side
 from config.profiles import ExitMode
+from persistence.position_details import PositionDetails
 from persistence.tables import EQUITY_SNAPSHOTS, FILLS, ORDERS, POSITIONS
 from state_machines import PositionModel
 
@@ -26,7 +27,7 @@ def load_live_positions(connection: Connection, models: dict[str, PositionModel]
             entry_price=row["entry_price"], stop_price=row["stop_price"], take_profit_price=row["take_profit_price"],
             realized_pnl=row["realized_pnl"], fees=row["fees"],
         )
-        position.restore_details(row["details"])
+        position.restore_details(PositionDetails.from_json(row["details"]))
         live[position.id] = position
     _load_applied_fills(connection, live)
     return live
@@ -55,11 +56,9 @@ def load_trade_records(connection: Connection) -> TradeRecords:
     )
     trade_records = TradeRecords()
     for row in connection.execute(query):
-        shell = LivePosition(model=PositionModel("closed"), symbol=row.symbol, side=Side.LONG, quantity=row.filled_quantity,
-                             exit_mode=ExitMode.FAST_TP, stop_distance=Decimal(0), filled=row.filled_quantity)
-        shell.restore_details(row.details)
         net = row.realized_pnl - row.fees
-        trade_records.add(row.symbol, net, r_multiple(shell, net), row.closed_at or 0)
+        r = PositionDetails.from_json(row.details).r_multiple(net, row.filled_quantity)
+        trade_records.add(row.symbol, net, r, row.closed_at or 0)
     connection.rollback()
     return trade_records
 

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from actors.execution.book import LivePosition, Purpose, client_order_id, parse_client_order_id
-from exchange.port import ExchangePosition, OrderState, OrderStatus
+from actors.execution.book import LivePosition
+from actors.execution.ids import Purpose, client_order_id, parse_client_order_id
+from exchange.port import ExchangePort, ExchangePosition, OrderState, OrderStatus
 from actors.messages import Side
 from state_machines import PositionState
 
@@ -66,7 +67,7 @@ class Action:
     symbol: str = ""
 
 
-def gather(live: Iterable[LivePosition], exchange: Any, prefix: str, *, positions_only: bool = False,
+def gather(live: Iterable[LivePosition], exchange: ExchangePort, prefix: str, *, positions_only: bool = False,
            ) -> tuple[list[PositionFacts], ExchangeFacts]:
     facts = []
     for position in live:

@@ -27,7 +27,7 @@ class MarketDataActor(SupervisedActor):
             case CandleBatch():
                 self._on_batch(message)
             case Tick():
-                self.tell("execution", Step(at=message.at, correlations=self.correlations))
+                self.start_step(Step(at=message.at, correlations=self.correlations))
         return None
 
     def _on_batch(self, batch: CandleBatch) -> None:
@@ -41,7 +41,7 @@ class MarketDataActor(SupervisedActor):
         self.steps += 1
         if self.steps % CORRELATION_EVERY == 0 and len(self.indicators) > 1:
             self.correlations = correlations(list(self.indicators.values()))
-        self.tell("execution", Step(at=batch.at, candles=candles, snapshots=tuple(snapshots), correlations=self.correlations))
+        self.start_step(Step(at=batch.at, candles=candles, snapshots=tuple(snapshots), correlations=self.correlations))
 
     def counters(self) -> dict[str, int]:
         return self.cleaner.counters.as_dict()

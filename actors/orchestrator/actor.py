@@ -9,6 +9,7 @@ from typing import Any
 
 from actors.base import SupervisedActor
 from actors.messages import (
+    Stage,
     DecisionReason, HaltGate, MarketSnapshot, OperatorCommand, PolicyUpdated, Signal, Step, TradingPolicy,
 )
 from actors.orchestrator.conditions import market_conditions
@@ -52,7 +53,7 @@ class OrchestratorActor(SupervisedActor):
 
     def handle(self, message: Any) -> Any:
         match message:
-            case Step(stage="signals"):
+            case Step(stage=Stage.SIGNALS):
                 self._cycle(message)
             case HaltGate():
                 self._halt(message.reason)
@@ -73,7 +74,7 @@ class OrchestratorActor(SupervisedActor):
         if self.decisions:
             rows, self.decisions = self.decisions, []
             self.store.write(lambda c: records.insert_decisions(c, rows))
-        self.tell("risk", replace(step, stage="policy", policy=policy, candidates=tuple(candidates)))
+        self.pass_on(step, policy=policy, candidates=tuple(candidates))
 
     def _policy(self, step: Step) -> tuple[TradingPolicy, PolicyInputs | None]:
         if not self.flags.enable_orchestrator:

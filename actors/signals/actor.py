@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 from actors.base import SupervisedActor
-from actors.messages import Signal, Step
+from actors.messages import STALE_AFTER_MS, Signal, Stage, Step
 from actors.signals.builtin import EmaCrossoverStrategy
 from actors.signals.inbox import InboxReader
 
 log = logging.getLogger("quantum_trader.signals")
-# A step this far behind the clock is history (a warm-up, a catch-up after a gap): the strategy
-# learns from it, but a signal from it would trade today at yesterday's reasons.
-STALE_AFTER_MS = 120_000
 
 
 class SignalsActor(SupervisedActor):
@@ -27,8 +23,8 @@ class SignalsActor(SupervisedActor):
         self.malformed = 0
 
     def handle(self, message: Any) -> Any:
-        if isinstance(message, Step) and message.stage == "exits":
-            self.tell("orchestrator", replace(message, stage="signals", signals=self._signals(message)))
+        if isinstance(message, Step) and message.stage == Stage.EXITS:
+            self.pass_on(message, signals=self._signals(message))
         return None
 
     def _signals(self, step: Step) -> tuple[Signal, ...]:

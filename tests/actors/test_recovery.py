@@ -115,7 +115,7 @@ def test_paper_account_saved_at_every_step_is_never_behind_the_database_after_a_
         try:
             # The account was saved in the step's last transaction, with the entry's fill and the protective orders:
             # the position is kept (not "closed on the exchange"), and the exchange agrees with the database.
-            (action,) = system.ctx.extras["recovery"]
+            (action,) = system.recovery()
             assert action.kind == "confirm"
             (held,) = system.ctx.exchange.positions()
             assert held.symbol == "BTCUSDT" and held.quantity > 0

@@ -30,7 +30,7 @@ def test_actor_that_raises_is_restarted_and_the_system_carries_on(tmp_path: Path
     h = Harness(tmp_path, fault_hook=None, risk={"atr_multiplier_sl": 10})
     try:
         h.calm(160)
-        h.system.ctx.extras["fault_hook"] = fail_on("risk", "policy", times=1)
+        h.system.ctx.fault_hook = fail_on("risk", "policy", times=1)
         h.step()
         assert h.system.restart_log and h.system.restart_log[0][0] == "risk"
         assert "injected fault" in h.system.restart_log[0][1]
@@ -50,7 +50,7 @@ def test_execution_restart_reloads_open_positions_from_the_database(tmp_path: Pa
         h.calm(160)
         h.signal("BTCUSDT", "LONG", 0.8)
         h.until(lambda: bool(h.positions()) and h.positions()[0][1] == "open", limit=3)
-        h.system.ctx.extras["fault_hook"] = fail_on("execution", "market", times=1)
+        h.system.ctx.fault_hook = fail_on("execution", "market", times=1)
         h.step()
         assert [name for name, _ in h.system.restart_log] == ["execution"]
         # The restarted actor knows the position: its stop still closes it.
@@ -64,7 +64,7 @@ def test_repeated_failures_halt_the_gate_and_ask_the_service_to_stop(tmp_path: P
     h = Harness(tmp_path)
     try:
         h.calm(20)
-        h.system.ctx.extras["fault_hook"] = fail_on("signals", "exits", times=MAX_RESTARTS + 5)
+        h.system.ctx.fault_hook = fail_on("signals", "exits", times=MAX_RESTARTS + 5)
         for _ in range(MAX_RESTARTS + 1):
             h.step()
         assert h.system.stop_requested.is_set()

@@ -1,0 +1,79 @@
+"""The account as the execution engine sees it: balance, the day's starting equity, closed-trade records,
+symbol filters and equity snapshots; what it publishes as the step's `Portfolio`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from decimal import Decimal
+
+from actors.clock import utc_day
+from actors.execution.book import Book, TradeRecords
+from actors.execution.journal import Journal
+from actors.messages import Portfolio
+from exchange.market import SymbolFilters
+from exchange.port import Balance, ExchangePort, OutcomeUnknown, RateLimited, UnknownSymbol
+from persistence import records
+
+log = logging.getLogger("quantum_trader.execution")
+HOUR_MS = 3_600_000
+
+
+class Account:
+    def __init__(self, exchange: ExchangePort, journal: Journal, book: Book, trades: TradeRecords,
+                 symbols: Iterable[str], *, day: int, day_start_equity: Decimal | None) -> None:
+        self.exchange, self.journal, self.book, self.trades = exchange, journal, book, trades
+        self.symbols = tuple(symbols)
+        self.last_balance = exchange.balance()
+        self.day = day
+        self.day_start_equity = day_start_equity if day_start_equity is not None else self.last_balance.equity
+        self.last_snapshot_hour = -1
+        self.filters: dict[str, SymbolFilters] = {}
+        self.filters_view: tuple[tuple[str, SymbolFilters], ...] = ()
+        self.refresh_filters()
+
+    def refresh_filters(self, symbols: Iterable[str] = ()) -> None:
+        """The filters of every configured symbol (and of `symbols`) the exchange knows now."""
+        found = {}
+        for symbol in sorted(set(self.symbols) | set(symbols)):
+            try:
+                found[symbol] = self.exchange.symbol_filters(symbol)
+            except UnknownSymbol:  # a symbol without filters until its first price
+                continue
+        self.filters, self.filters_view = found, tuple(sorted(found.items()))
+
+    def balance(self) -> Balance:
+        """The account's balance, or the last one read while the exchange refuses requests (the portfolio says so)."""
+        if not self.exchange.blocked():
+            try:
+                self.last_balance = self.exchange.balance()
+            except (RateLimited, OutcomeUnknown) as error:
+                log.warning("balance not read (%s); the last one stands", error)
+        return self.last_balance
+
+    def portfolio(self, at: int) -> Portfolio:
+        equity = self.balance().equity
+        if utc_day(at) != self.day:
+            self.day, self.day_start_equity = utc_day(at), equity
+        return Portfolio(
+            equity=equity, day_start_equity=self.day_start_equity,
+            positions=tuple(p.view() for p in self.book), losing_streak=self.trades.losing_streak,
+            records=self.trades.records(at), filters=self.filters_view, exchange_blocked=self.exchange.blocked(),
+        )
+
+    def snapshot_equity(self, at: int, portfolio: Portfolio) -> None:
+        """At most one equity snapshot an hour (deferred to the next commit)."""
+        hour = at // HOUR_MS
+        if hour == self.last_snapshot_hour:
+            return
+        self.last_snapshot_hour = hour
+        balance = self.balance()
+        self.journal.defer(lambda c: records.insert_equity_snapshot(
+            c, at=at, equity=balance.equity, wallet=balance.wallet_balance, unrealized_pnl=balance.unrealized_pnl,
+            day_start_equity=portfolio.day_start_equity, daily_drawdown_pct=portfolio.daily_drawdown_pct))
+
+    def trade_closed(self, symbol: str, net_pnl: Decimal, r_multiple: float, at: int) -> None:
+        """A closed trade counts in the records and takes an equity snapshot now."""
+        self.trades.add(symbol, net_pnl, r_multiple, at)
+        self.last_snapshot_hour = -1
+        self.snapshot_equity(at, self.portfolio(at))

@@ -1,0 +1,106 @@
+"""The execution engine: owns the live positions, their machines, the client-id index and the pending writes,
+and composes the flows (entries, protection, closing, fills, recovery). Plain Python: the actor wraps it.
+
+Write ahead: an intent and its deterministic client order id are committed (`pending_entry`) before the order
+leaves; an order whose outcome is unknown is looked up by client order id at the next step, never sent again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.clock import Clock, utc_day
+from actors.execution import recovery
+from actors.execution.account import Account
+from actors.execution.book import Book
+from actors.execution.closing import Closing
+from actors.execution.entries import Entries
+from actors.execution.fills import Fills
+from actors.execution.journal import Journal
+from actors.execution.loading import latest_day_start, load_live_positions, load_trade_records
+from actors.execution.protection import Protection
+from actors.execution.reconcile import Reconciler
+from actors.messages import HaltGate, OrderIntent, Portfolio, PositionEvent, Step
+from config import Settings
+from exchange.port import ExchangePort
+from persistence import records
+from persistence.store import Store
+from state_machines import gate_machine, position_machine
+
+
+class ExecutionEngine:
+    def __init__(self, settings: Settings, clock: Clock, exchange: ExchangePort, store: Store, *,
+                 checkpoint_steps: bool) -> None:
+        """`checkpoint_steps`: save the paper account with every step (the service; a replay does without)."""
+        self.exchange, self.store, self.clock, self.checkpoint_steps = exchange, store, clock, checkpoint_steps
+        self.accepting = True
+        machine = position_machine()
+        loaded = store.load(machine, gate_machine())
+        self.journal = Journal(store, machine, clock)
+        self.book = Book(settings.exchange.client_id_prefix)
+        for position in load_live_positions(store.connection, loaded.positions).values():
+            self.book.add(position)
+        day = utc_day(clock.now_ms())
+        self.account = Account(exchange, self.journal, self.book, load_trade_records(store.connection),
+                               settings.symbols, day=day, day_start_equity=latest_day_start(store.connection, day))
+        self.closing = Closing(self.book, self.journal, exchange, self.account, clock)
+        self.protection = Protection(self.book, self.journal, exchange, self.closing)
+        self.entries = Entries(self.book, self.journal, exchange, self.protection, self.closing, settings, clock)
+        self.fills = Fills(self.book, self.journal, self.entries, self.closing)
+        self.reconciler = Reconciler(self.book, self.journal, exchange, self.fills, self.protection, self.closing,
+                                     settings, clock)
+        self.mismatches = loaded.mismatches
+
+    def start(self) -> tuple[tuple[recovery.Action, ...], list[HaltGate]]:
+        """Reconcile with the exchange before trading; the plan applied, and what must halt the gate."""
+        halts = []
+        if self.mismatches:
+            detail = "; ".join(m.describe() for m in self.mismatches)
+            halts.append(HaltGate(reason=f"state does not match the audit trail: {detail}"))
+        actions, more = self.reconciler.reconcile()
+        return actions, halts + more
+
+    def close(self) -> None:
+        """At stop: the paper account is saved (a replay's too), with what is still to be written."""
+        self._save_exchange(self.clock.now_ms(), at_stop=True)
+        self.journal.flush()
+        self.store.close()
+
+    def on_market(self, step: Step) -> tuple[Portfolio, tuple[PositionEvent, ...], list[HaltGate]]:
+        """The step's market: the exchange matches (paper), fills are applied, the account is read."""
+        for candle in step.candles:
+            self.exchange.on_candle(candle)
+        # Saved with its fills still queued: killed before they are applied, a restart applies them.
+        self._save_exchange(step.at)
+        self.journal.flush()
+        halts = self.reconciler.resolve_unknown()
+        events = self.fills.apply_all(self.exchange.drain_events())
+        if any(c.symbol not in self.account.filters for c in step.candles):
+            self.account.refresh_filters(tuple(c.symbol for c in step.candles))
+        portfolio = self.account.portfolio(step.at)
+        self.account.snapshot_equity(step.at, portfolio)
+        # Order-status updates and equity snapshots wait for the end of the step: nothing depends on
+        # them before then (transitions commit on their own), and the step's new orders go out sooner.
+        return portfolio, events, halts
+
+    def on_intents(self, intents: tuple[OrderIntent, ...], at: int) -> None:
+        """The step's sized entries, each written ahead and sent once; the step's last transaction."""
+        decisions: list[dict[str, Any]] = []
+        for intent in intents:
+            if not self.accepting:
+                break
+            decision = self.entries.open(intent)
+            if decision:
+                decisions.append(decision)
+        self.journal.defer(lambda c: records.insert_decisions(c, decisions))
+        self._save_exchange(at)  # with the step's orders, in the step's last transaction
+        self.journal.flush()
+
+    def _save_exchange(self, at: int, *, at_stop: bool = False) -> None:
+        """Queue the paper account's save: the one place it is saved. With every step (`checkpoint_steps`), so that
+        after a kill it is never behind the database, and at stop."""
+        if not (self.checkpoint_steps or at_stop):
+            return
+        state = self.exchange.to_state()
+        if state is not None:
+            self.journal.defer(lambda c: records.save_exchange_state(c, records.PAPER_EXCHANGE_STATE, state, at))

@@ -1,0 +1,67 @@
+"""What the exchange tells of our orders, applied to the positions: fills (each applied once) and order states."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from actors.execution.book import ZERO, Book
+from actors.execution.closing import Closing
+from actors.execution.entries import Entries
+from actors.execution.ids import Purpose, parse_client_order_id
+from actors.execution.journal import Journal, order_state_row
+from actors.messages import PositionEvent
+from exchange.port import ExchangeEvent, Fill, OrderState, OrderStatus
+from state_machines import PositionState
+
+log = logging.getLogger("quantum_trader.execution")
+ENTRY_GONE = (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
+
+
+class Fills:
+    def __init__(self, book: Book, journal: Journal, entries: Entries, closing: Closing) -> None:
+        self.book, self.journal, self.entries, self.closing = book, journal, entries, closing
+
+    def apply_all(self, events: Iterable[ExchangeEvent]) -> tuple[PositionEvent, ...]:
+        produced: list[PositionEvent] = []
+        for event in events:
+            produced.extend(self.apply(event) if isinstance(event, Fill) else self.order_state(event))
+        return tuple(produced)
+
+    def apply(self, fill: Fill) -> list[PositionEvent]:
+        trade_id = f"{fill.client_order_id}:{fill.trade_id}"  # our ids are never reused, so this is unique for good
+        known = self.book.owner(fill.client_order_id)
+        if known is None or trade_id in known[0].trades:
+            return []
+        position, purpose = known
+        if purpose == Purpose.ENTRY and position.filled + fill.quantity > position.quantity:
+            # Applied before under another trade id (an older lookup's summary), told again now.
+            log.info("%s: entry fill %s beyond the ordered quantity ignored", position.id, trade_id)
+            return []
+        position.trades.add(trade_id)
+        position.applied[fill.client_order_id] = position.applied.get(fill.client_order_id, ZERO) + fill.quantity
+        row = dict(client_order_id=fill.client_order_id, trade_id=trade_id, quantity=fill.quantity,
+                   price=fill.price, fee=fill.fee, realized_pnl=fill.realized_pnl, at=fill.at)
+        if purpose == Purpose.ENTRY:
+            position.add_entry_fill(fill.quantity, fill.price, fill.fee)
+            return self.entries.on_entry_fill(position, row)
+        position.add_exit_fill(fill.quantity, fill.price, fill.fee, fill.realized_pnl)
+        return self.closing.on_exit_fill(position, purpose, row)
+
+    def order_state(self, state: OrderState) -> list[PositionEvent]:
+        if state.status is OrderStatus.NEW:
+            return []  # recorded when the order was sent; the exchange's echo adds nothing
+        known = self.book.owner(state.client_order_id)
+        if known is None and parse_client_order_id(self.book.prefix, state.client_order_id) is None:
+            return []  # not ours
+        # Recorded for a finished position too: its resting orders expire or are cancelled after it closed.
+        self.journal.defer(order_state_row(state))
+        if known is None:
+            return []
+        position, purpose = known
+        if purpose == Purpose.ENTRY and state.status in ENTRY_GONE:
+            if position.state in (PositionState.ENTRY_SUBMITTED, PositionState.UNKNOWN) and position.filled == 0:
+                trigger = "reject" if state.status is OrderStatus.REJECTED else "cancel"
+                self.journal.fire(position, trigger, reason=f"entry order {state.status.lower()} on the exchange")
+                return self.closing.finish(position, f"entry {state.status.lower()}")
+        return []

@@ -1,0 +1,116 @@
+"""What the execution engine writes: transitions with their rows, and the writes that wait for the next commit.
+
+A write that does not need a transaction of its own (an order's status, a fill of an
+entry already open, an equity snapshot) is deferred: it goes out with the next
+transition, or at the end of the step, so a step waits for as few commits as it can.
+An order's row is always committed before the order is sent (write ahead).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection
+
+from actors.clock import Clock
+from actors.execution.book import LivePosition
+from exchange.port import OrderRejected, OrderRequest, OrderState
+from persistence import records
+from persistence.store import Store
+from state_machines import PositionModel, StateMachine
+
+log = logging.getLogger("quantum_trader.execution")
+
+Write = Callable[[Connection], None]
+
+
+class Journal:
+    """The engine's one path to the database: owns the position machine, the store and the deferred writes."""
+
+    def __init__(self, store: Store, machine: StateMachine, clock: Clock) -> None:
+        self.store, self.machine, self.clock = store, machine, clock
+        self._deferred: list[Write] = []
+
+    def defer(self, *writes: Write) -> None:
+        self._deferred.extend(writes)
+
+    def flush(self) -> None:
+        """Commit the deferred writes in one transaction of their own."""
+        if not self._deferred:
+            return
+        pending, self._deferred = self._deferred, []
+        self.store.write(lambda c: [write(c) for write in pending])
+
+    def create(self, values: Mapping[str, Any], *, reason: str, payload: Mapping[str, Any],
+               also: Write | None = None) -> PositionModel:
+        return self.store.create_position(self.machine, values, at=self.clock.now_ms(), reason=reason,
+                                          payload=payload, also=also)
+
+    def fire(self, position: LivePosition, trigger: str, *, reason: str, changes: dict[str, Any] | None = None,
+             also: Write | None = None, **payload: Any) -> None:
+        """Move the position's machine and commit its row and transition with every deferred write."""
+        pending, self._deferred = self._deferred, []
+
+        def together(connection: Connection) -> None:
+            for write in pending:
+                write(connection)
+            if also is not None:
+                also(connection)
+
+        try:
+            self.store.fire(self.machine, position.model, trigger, reason=reason, at=self.clock.now_ms(),
+                            changes=changes, also=together, **payload)
+        except BaseException:
+            self._deferred = pending + self._deferred
+            raise
+        log.info("%s %s %s: %s (%s)", position.id, position.symbol, position.side, position.state, reason)
+
+    def forget(self, position: LivePosition) -> None:
+        """A position in a final state leaves the machine."""
+        self.machine.remove(position.model)
+
+    # --- rows of orders and positions, as writes -------------------------------------------------
+
+    def order_row(self, position_id: str, purpose: str, request: OrderRequest) -> Write:
+        now = self.clock.now_ms()
+        return lambda c: records.insert_order(
+            c, position_id=position_id, client_order_id=request.client_order_id, purpose=purpose,
+            side=str(request.side), type=str(request.type), quantity=request.quantity,
+            trigger_price=request.trigger_price, reduce_only=request.reduce_only, status="PENDING", created_at=now,
+            updated_at=now)
+
+    def not_sent(self, client_id: str, why: str) -> Write:
+        at = self.clock.now_ms()
+        return lambda c: records.update_order(c, client_id, status="NOT_SENT", reject_message=why, updated_at=at)
+
+    def refused(self, client_id: str, error: OrderRejected) -> Write:
+        at = self.clock.now_ms()
+        return lambda c: records.update_order(
+            c, client_id, status="REJECTED", reject_code=error.code, reject_message=error.message, updated_at=at)
+
+
+def sent(state: OrderState) -> Write:
+    """The exchange accepted the order."""
+    return lambda c: records.update_order(
+        c, state.client_order_id, status=str(state.status), exchange_order_id=str(state.exchange_order_id),
+        updated_at=state.updated_at)
+
+
+def order_state_row(state: OrderState) -> Write:
+    """The exchange's word on one of our orders, for its row."""
+    return lambda c: records.update_order(
+        c, state.client_order_id, status=str(state.status), filled_quantity=state.filled_qty,
+        average_price=state.avg_price, exchange_order_id=str(state.exchange_order_id), updated_at=state.updated_at)
+
+
+def position_numbers(position: LivePosition) -> Write:
+    """The position's figures as they are now (taken now, written later)."""
+    values = dict(filled_quantity=position.filled, realized_pnl=position.realized_pnl, fees=position.fees,
+                  stop_price=position.stop_price, details=position.details())
+    return lambda c: records.update_position_numbers(c, position.id, **values)
+
+
+def fill_row(fill: Mapping[str, Any]) -> Write:
+    return lambda c: records.insert_fill(c, **fill)

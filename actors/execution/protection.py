@@ -1,0 +1,135 @@
+"""Keeping a position protected: its stop-loss, take-profit and partial take-profit resting on the exchange
+(reduce-only), placed after the entry fills, placed again when missing, and the stop moved by trailing."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from actors.execution.book import Book, LivePosition
+from actors.execution.closing import LIVE_EXIT_STATES, Closing
+from actors.execution.ids import Purpose
+from actors.execution.journal import Journal, Write, position_numbers, sent
+from exchange.port import ExchangeError, ExchangePort, OrderRejected, OrderRequest, OrderType, OutcomeUnknown
+from exchange.port import RateLimited, RejectCode
+from state_machines import PositionState
+
+log = logging.getLogger("quantum_trader.execution")
+PROTECTIVE = (Purpose.STOP, Purpose.TAKE_PROFIT, Purpose.PARTIAL)
+Requests = list[tuple[str, OrderRequest]]
+
+
+class Protection:
+    def __init__(self, book: Book, journal: Journal, exchange: ExchangePort, closing: Closing) -> None:
+        self.book, self.journal, self.exchange, self.closing = book, journal, exchange, closing
+
+    def requests(self, position: LivePosition, partial_quantity: Decimal,
+                 purposes: tuple[str, ...] = PROTECTIVE) -> Requests:
+        """The protective orders for `purposes`, each under its purpose's next number (never a reused id)."""
+        prefix, quantity = self.book.prefix, position.open_quantity
+        found = []
+        if Purpose.STOP in purposes:
+            found.append((Purpose.STOP, position.order_request(
+                prefix, Purpose.STOP, OrderType.STOP_MARKET, quantity, position.stop_price)))
+        if Purpose.TAKE_PROFIT in purposes and position.take_profit_price is not None:
+            found.append((Purpose.TAKE_PROFIT, position.order_request(
+                prefix, Purpose.TAKE_PROFIT, OrderType.TAKE_PROFIT_MARKET, quantity, position.take_profit_price)))
+        if Purpose.PARTIAL in purposes and position.partial_price is not None and partial_quantity > 0:
+            found.append((Purpose.PARTIAL, position.order_request(
+                prefix, Purpose.PARTIAL, OrderType.TAKE_PROFIT_MARKET, partial_quantity, position.partial_price)))
+        return found
+
+    def register(self, position: LivePosition, requests: Requests) -> list[Write]:
+        """Index the requests as the position's current orders; their rows, to be written before they are sent."""
+        rows = []
+        for purpose, request in requests:
+            self.book.index(position, purpose, request.client_order_id)
+            rows.append(self.journal.order_row(position.id, purpose, request))
+        return rows
+
+    def send(self, position: LivePosition, requests: Requests) -> None:
+        """Send requests whose rows are committed. A target the price already passed is taken now."""
+        for purpose, request in requests:
+            try:
+                self.journal.defer(sent(self.exchange.place_order(request)))
+            except OrderRejected as error:
+                self.journal.defer(self.journal.refused(request.client_order_id, error))
+                if error.code != RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER:
+                    log.warning("%s %s order refused: %s", position.id, purpose, error)
+                elif purpose == Purpose.PARTIAL:
+                    self._take_partial_now(position, request.quantity)
+                else:  # the price is already past the stop or the target (it moved while the order was not resting)
+                    reason = "stop-loss already crossed" if purpose == Purpose.STOP else "take-profit already crossed"
+                    self.closing.close(position.id, reason)
+                    return
+            except (OutcomeUnknown, RateLimited) as error:
+                log.warning("%s %s order outcome unknown (%s); reconciled at the next start", position.id, purpose,
+                            error)
+
+    def reprotect(self, position: LivePosition, missing: tuple[str, ...]) -> None:
+        """Place again the protective orders the exchange no longer has."""
+        for purpose in missing:
+            position.orders.pop(purpose, None)
+        partial = position.partial_quantity if position.state == PositionState.OPEN else Decimal(0)
+        requests = self.requests(position, partial, missing)
+        if not requests:
+            return
+        self.journal.defer(*self.register(position, requests), position_numbers(position))
+        self.journal.flush()  # write ahead
+        self.send(position, requests)
+
+    def move_stop(self, position_id: str, stop_price: Decimal) -> None:
+        """Replace the resting stop; the old one is cancelled only once the new one rests."""
+        position = self.book.get(position_id)
+        if position is None or position.state not in LIVE_EXIT_STATES or position.open_quantity <= 0:
+            return
+        old = position.orders.get(Purpose.STOP)
+        position.stop_moves += 1
+        previous_stop, position.stop_price = position.stop_price, stop_price
+        ((_, request),) = self.requests(position, Decimal(0), (Purpose.STOP,))
+        self.journal.defer(*self.register(position, [(Purpose.STOP, request)]), position_numbers(position))
+        self.journal.flush()  # write ahead: the new stop's row is durable before it is sent
+
+        def keep_old_stop() -> None:
+            position.stop_price = previous_stop
+            if old is not None:
+                self.book.index(position, Purpose.STOP, old)
+            self.journal.defer(position_numbers(position))
+
+        try:
+            self.journal.defer(sent(self.exchange.place_order(request)))
+        except RateLimited as error:  # nothing was sent: the old stop still rests, the next move tries again
+            self.journal.defer(self.journal.not_sent(request.client_order_id, str(error)))
+            keep_old_stop()
+            return
+        except OrderRejected as error:
+            self.journal.defer(self.journal.refused(request.client_order_id, error))
+            keep_old_stop()
+            if error.code == RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER:
+                self.closing.close(position.id, "trailing stop already crossed")
+            return
+        except OutcomeUnknown as error:
+            # The new stop may rest or not: keep the old one too (a start cancels whichever is not current).
+            log.warning("%s new stop %s: outcome unknown (%s); the old stop stays", position.id,
+                        request.client_order_id, error)
+            return
+        if old is not None:  # only after the new stop rests: the position is never unprotected
+            try:
+                self.exchange.cancel_order(position.symbol, old)
+            except ExchangeError as error:  # gone already, or not now: a start cancels a replaced stop left resting
+                log.info("%s old stop %s not cancelled: %s", position.id, old, error)
+
+    def _take_partial_now(self, position: LivePosition, quantity: Decimal) -> None:
+        """The partial take-profit's price is already passed: take that part at market (its fill is the partial's)."""
+        request = position.order_request(self.book.prefix, Purpose.PARTIAL, OrderType.MARKET, quantity)
+        self.journal.defer(*self.register(position, [(Purpose.PARTIAL, request)]), position_numbers(position))
+        self.journal.flush()  # write ahead
+        log.info("%s partial take-profit already crossed: %s taken at market", position.id, quantity)
+        try:
+            self.journal.defer(sent(self.exchange.place_order(request)))
+        except OrderRejected as error:
+            self.journal.defer(self.journal.refused(request.client_order_id, error))
+            log.warning("%s partial take-profit at market refused: %s", position.id, error)
+        except (OutcomeUnknown, RateLimited) as error:
+            log.warning("%s partial take-profit at market: outcome unknown (%s); reconciled at the next start",
+                        position.id, error)
