@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from persistence.position_details import PositionDetails
 from persistence.tables import GATE, POSITIONS, TRANSITIONS
 from state_machines import POSITION_TABLE
 
@@ -29,7 +30,8 @@ def parse_time(text: str, now: datetime) -> int:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{text!r} is not a time: use ISO 8601 (2026-11-22T10:00), 15m / 2h / 3d ago, or epoch ms") from None
+        raise ValueError(
+            f"{text!r} is not a time: use ISO 8601 (2026-11-22T10:00), 15m / 2h / 3d ago, or epoch ms") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp() * 1000)
@@ -62,7 +64,8 @@ def positions(engine: Engine, *, open_only: bool = False, symbol: str | None = N
             "exit_price": _plain(row["exit_price"]), "stop_price": _plain(row["stop_price"]),
             "take_profit_price": _plain(row["take_profit_price"]), "realized_pnl": _plain(row["realized_pnl"]),
             "fees": _plain(row["fees"]), "exit_mode": row["exit_mode"], "close_reason": row["close_reason"],
-            "created_at": iso(row["created_at"]), "opened_at": iso(row["opened_at"]), "closed_at": iso(row["closed_at"]),
+            "created_at": iso(row["created_at"]), "opened_at": iso(row["opened_at"]),
+            "closed_at": iso(row["closed_at"]),
         }
         for row in rows
     ]
@@ -71,10 +74,10 @@ def positions(engine: Engine, *, open_only: bool = False, symbol: str | None = N
 def _open_quantity(row: Any) -> Decimal:
     """What is still held: filled by the entry less what exits closed (kept in the row's details)."""
     try:
-        closed = Decimal(json.loads(row["details"] or "{}").get("closed", "0"))
-    except (ValueError, ArithmeticError):
-        closed = Decimal(0)
-    return Decimal(row["filled_quantity"] or 0) - closed
+        details = PositionDetails.from_json(row["details"])
+    except ValueError:
+        details = PositionDetails()  # a broken row still lists, as if nothing had closed
+    return details.open_quantity(Decimal(row["filled_quantity"] or 0))
 
 
 def transitions(

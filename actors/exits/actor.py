@@ -6,7 +6,6 @@ DEFENSIVE_TRAIL only tightens its trailing percent (actors/exits/strategies.py).
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -16,12 +15,23 @@ from sqlalchemy import select
 from actors.base import SupervisedActor
 from actors.exits.strategies import ExitPlan
 from actors.exits.trailing import Trailing
-from actors.signals.actor import STALE_AFTER_MS
 from actors.messages import (
-    MoveStop, PartialTakeProfitFilled, PolicyUpdated, PositionClosed, PositionOpened, Side, Step,
+    STALE_AFTER_MS,
+    MoveStop,
+    PartialTakeProfitFilled,
+    PolicyUpdated,
+    PositionClosed,
+    PositionOpened,
+    Side,
+    Step,
 )
 from config.profiles import ExitMode
+from persistence.position_details import PositionDetails
 from persistence.tables import POSITIONS
+from state_machines import PositionState
+
+# Holding a position on the exchange, with a stop to trail.
+TRAILED_STATES = (PositionState.OPEN, PositionState.PARTIALLY_CLOSED)
 
 
 class ExitsActor(SupervisedActor):
@@ -35,18 +45,18 @@ class ExitsActor(SupervisedActor):
     def _reload(self) -> None:
         """Open positions' plans from their rows, so a restart goes on trailing where it was."""
         with self.ctx.engine.connect() as connection:
-            rows = connection.execute(select(POSITIONS).where(POSITIONS.c.state.in_(("open", "partially_closed")))).mappings().all()
+            rows = connection.execute(select(POSITIONS).where(POSITIONS.c.state.in_(TRAILED_STATES))).mappings().all()
         for row in rows:
-            details = json.loads(row["details"] or "{}")
+            details = PositionDetails.from_json(row["details"])
             if row["entry_price"] is None or row["stop_price"] is None:
                 continue
             plan = ExitPlan(
                 side=Side(row["side"]), entry_price=row["entry_price"], quantity=row["filled_quantity"],
                 stop_price=row["stop_price"], take_profit_price=row["take_profit_price"] or row["entry_price"],
-                risk_per_unit=Decimal(details.get("risk_per_unit", "0")), trailing_pct=float(details.get("trailing_pct", 0.0)),
+                risk_per_unit=details.risk_per_unit, trailing_pct=details.trailing_pct,
             )
             self.trailing[row["id"]] = Trailing(plan=plan, stop=row["stop_price"], best=row["entry_price"],
-                                                partial_filled=row["state"] == "partially_closed")
+                                                partial_filled=row["state"] == PositionState.PARTIALLY_CLOSED)
             self.symbols[row["id"]] = row["symbol"]
 
     def handle(self, message: Any) -> Any:
@@ -80,8 +90,9 @@ class ExitsActor(SupervisedActor):
         match event:
             case PositionOpened():
                 plan = ExitPlan(
-                    side=event.side, entry_price=event.entry_price, quantity=event.quantity, stop_price=event.stop_price,
-                    take_profit_price=event.take_profit_price, risk_per_unit=event.risk_per_unit,
+                    side=event.side, entry_price=event.entry_price, quantity=event.quantity,
+                    stop_price=event.stop_price, take_profit_price=event.take_profit_price,
+                    risk_per_unit=event.risk_per_unit,
                     partial_price=event.partial_price, trailing_pct=event.trailing_pct,
                 )
                 self.trailing[event.position_id] = Trailing(plan=plan, stop=event.stop_price, best=event.entry_price)

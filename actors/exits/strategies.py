@@ -10,7 +10,7 @@ Rules, documented once here:
   every mode keeps its reward-to-risk ratio (FAST_TP 5%/3%) on any timeframe (the
   trailing distance scales alike): on 1m
   candles an ATR stop of 0.1% against a fixed 5% target would be a 50R target that
-  never fills. Both round toward the entry (see actors/risk/sizing.py). R =
+  never fills. Both round toward the entry (see actors/rounding.py). R =
   entry-to-stop distance.
 - Partial take-profit at the mode's R multiple, for the mode's fraction rounded down
   to the step; skipped when that is zero, below min qty, leaves a remainder below min
@@ -31,9 +31,10 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
-from actors.messages import Side
-from actors.risk.sizing import SymbolFilters, round_down_to_step, round_price_toward
+from actors.messages import Side, SymbolFilters
+from actors.rounding import round_down_to_step, round_price_toward
 from config.profiles import ExitMode, ExitModeParams
+from exchange.market import to_decimal
 
 TRAILING_ACTIVATION_R = Decimal(1)
 
@@ -70,20 +71,20 @@ def plan_exits(
         raise ValueError(f"needs a positive entry price and quantity (got {entry_price}, {quantity})")
     sign = side.sign
     tick = filters.tick_size
-    cap = entry_price * _dec(mode_params.stop_loss_pct)
+    cap = entry_price * to_decimal(mode_params.stop_loss_pct)
     distance = cap if stop_distance is None else min(stop_distance, cap)
     stop = round_price_toward(entry_price - sign * distance, tick, entry_price)
     if stop == entry_price or stop <= 0:
         raise ValueError(f"stop distance {distance} rounds to nothing at tick {tick}")
     r = abs(entry_price - stop)
-    target_distance = entry_price * _dec(mode_params.take_profit_pct) * (distance / cap)
+    target_distance = entry_price * to_decimal(mode_params.take_profit_pct) * (distance / cap)
     take_profit = round_price_toward(entry_price + sign * target_distance, tick, entry_price)
 
     partial_price: Decimal | None = None
     partial_quantity = Decimal(0)
-    partial_distance = r * _dec(mode_params.partial_tp_r)
+    partial_distance = r * to_decimal(mode_params.partial_tp_r)
     if partial_distance < target_distance:
-        candidate = round_down_to_step(quantity * _dec(mode_params.partial_tp_fraction), filters.step_size)
+        candidate = round_down_to_step(quantity * to_decimal(mode_params.partial_tp_fraction), filters.step_size)
         remainder = quantity - candidate
         if candidate > 0 and candidate >= filters.min_qty and remainder >= filters.min_qty and remainder > 0:
             partial_price = round_price_toward(entry_price + sign * partial_distance, tick, entry_price)
@@ -109,7 +110,7 @@ def trail_stop(side: Side, current_stop: Decimal, best_price: Decimal, trailing_
     The trailed level rounds away from the best price (LONG down, SHORT up) so the
     trailing distance is at least the mode's percent.
     """
-    offset = best_price * _dec(trailing_pct)
+    offset = best_price * to_decimal(trailing_pct)
     if side is Side.LONG:
         candidate = round_price_toward(best_price - offset, tick, Decimal("-Infinity"))
         return max(current_stop, candidate)
@@ -127,7 +128,7 @@ def first_triggered(
     partial_price: Decimal | None = None,
 ) -> ExitKind | None:
     """Which resting exit a candle with this high/low triggers first, if any (stop first)."""
-    high_d, low_d = _dec(high), _dec(low)
+    high_d, low_d = to_decimal(high), to_decimal(low)
     adverse, favourable = (low_d, high_d) if side is Side.LONG else (high_d, low_d)
     sign = side.sign
     if (stop_price - adverse) * sign >= 0:
@@ -146,7 +147,3 @@ def switch_exit_mode(plan: ExitPlan, new_mode: ExitMode, new_params: ExitModePar
     if new_mode is not ExitMode.DEFENSIVE_TRAIL:
         return plan
     return replace(plan, trailing_pct=min(plan.trailing_pct, new_params.trailing_pct))
-
-
-def _dec(value: Decimal | float) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))

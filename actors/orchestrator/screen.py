@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from actors.messages import DecisionReason, Signal, TradingPolicy
-from config import ExitMode, IntegrationFlags, Settings
+from actors.messages import STATIC_EXIT_MODE, DecisionReason, Signal, TradingPolicy
+from config import IntegrationFlags, Settings
 from state_machines import GateState
 
 # Without the orchestrator (or with its flag off) a signal still needs this much confidence:
 # the table's threshold in calm markets, i.e. what the service did before the orchestrator.
 STATIC_MIN_CONFIDENCE = 0.45
-STATIC_EXIT_MODE = ExitMode.FAST_TP
 
 
 def static_policy(settings: Settings) -> TradingPolicy:
@@ -25,7 +24,8 @@ def static_policy(settings: Settings) -> TradingPolicy:
 
 
 def screen_signal(
-    signal: Signal, policy: TradingPolicy, flags: IntegrationFlags, gate_state: str, gate_reason: str, settings: Settings,
+    signal: Signal, policy: TradingPolicy, flags: IntegrationFlags, gate_state: str, gate_reason: str,
+    settings: Settings,
 ) -> tuple[DecisionReason, str] | None:
     """Why this signal stops here, or None to pass it on. Decided as if enforcing; the caller
     turns it into OBSERVED in OBSERVE mode (except the operator's halt, which always holds)."""
@@ -35,7 +35,8 @@ def screen_signal(
         return DecisionReason.BLOCKED_BY_POLICY_FILTER, f"{signal.symbol} is not in the configured symbol universe"
     if not flags.enable_orchestrator:
         return None if signal.confidence >= STATIC_MIN_CONFIDENCE else (
-            DecisionReason.BLOCKED_BY_CONFIDENCE, f"confidence {signal.confidence:.2f} < {STATIC_MIN_CONFIDENCE:.2f} (static)")
+            DecisionReason.BLOCKED_BY_CONFIDENCE,
+            f"confidence {signal.confidence:.2f} < {STATIC_MIN_CONFIDENCE:.2f} (static)")
     if flags.use_for_trading_gate:
         if gate_state != GateState.OPEN:
             return DecisionReason.BLOCKED_BY_GATE, f"gate {gate_state}: {gate_reason}"

@@ -4,8 +4,11 @@ Choices, documented once here:
 - An order that would breach an exposure cap is BLOCKED, never shrunk to fit: the
   decision row then says exactly which cap and by how much, and sizing stays the one
   place that decides a quantity. (Shrinking would also hide the block from the audit.)
-- Exposure is gross notional (|quantity x price|) as a fraction of equity; a LONG and
-  a SHORT do not net, because each can be stopped out on its own.
+- Exposure is open risk (DESIGN.md: "Exposure is open risk"): what a position loses if its
+  stop fills, as a fraction of equity. The caller passes risk at stop, in `notional` and in
+  `open_exposures` alike (the caps, a few percent of equity, only make sense against risk at
+  1-2% risk per trade). A LONG and a SHORT do not net, because each can be stopped out on
+  its own.
 - "Correlated" means the other position moves with this one: same side and return
   correlation above the threshold, or opposite sides and correlation below minus the
   threshold (short ETH with short BTC piles up; long BTC against short ETH hedges).
@@ -24,6 +27,7 @@ from decimal import Decimal
 
 from actors.messages import DecisionReason, Side, TradingPolicy
 from config.profiles import RiskProfile
+from exchange.market import to_decimal
 
 CorrelationLookup = Callable[[str, str], float | None]
 
@@ -83,8 +87,8 @@ def check_new_position(
     correlation: CorrelationLookup,
     correlation_threshold: float,
 ) -> LimitVerdict:
-    """Allow or block one new position of `notional` USD; `open_exposures` are
-    (symbol, side, notional) of the positions open now."""
+    """Allow or block one new position whose exposure (its risk at stop, USD) is `notional`;
+    `open_exposures` are (symbol, side, risk at stop) of the positions open now."""
     if equity <= 0:
         return _blocked(DecisionReason.BLOCKED_BY_EXPOSURE, f"no equity ({equity}) to carry exposure")
     count = len(open_exposures)
@@ -102,14 +106,14 @@ def check_new_position(
     size = abs(notional)
     symbol_after = sum((abs(n) for s, _, n in open_exposures if s == symbol), Decimal(0)) + size
     symbol_pct = symbol_after / equity
-    if symbol_pct > _dec(limits.max_symbol_exposure_pct):
+    if symbol_pct > to_decimal(limits.max_symbol_exposure_pct):
         return _blocked(DecisionReason.BLOCKED_BY_EXPOSURE,
                         f"{symbol} exposure would be {symbol_pct:.2%} of equity "
                         f"> cap {limits.max_symbol_exposure_pct:.2%}")
 
     total_after = sum((abs(n) for _, _, n in open_exposures), Decimal(0)) + size
     total_pct = total_after / equity
-    if total_pct > _dec(limits.max_total_exposure_pct):
+    if total_pct > to_decimal(limits.max_total_exposure_pct):
         return _blocked(DecisionReason.BLOCKED_BY_EXPOSURE,
                         f"total exposure would be {total_pct:.2%} of equity "
                         f"> cap {limits.max_total_exposure_pct:.2%}")
@@ -140,7 +144,3 @@ def _correlated_with(
 
 def _blocked(reason: DecisionReason, detail: str) -> LimitVerdict:
     return LimitVerdict(allowed=False, reason=reason, detail=detail)
-
-
-def _dec(value: float) -> Decimal:
-    return Decimal(str(value))

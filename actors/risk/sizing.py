@@ -1,4 +1,4 @@
-"""Position sizing (DESIGN.md "Sizing") and the exchange's rounding rules.
+"""Position sizing (DESIGN.md "Sizing"), rounded to the exchange's filters.
 
     risk_pct = max_risk_pct x profile factor x confidence factor, clamped to the profile
     risk_usd = equity x risk_pct
@@ -7,10 +7,12 @@
 
 Money, prices and quantities are Decimal; percentages are floats.
 
-Rounding (side-aware, always in the direction that keeps the sized risk true):
+Rounding (side-aware, always in the direction that keeps the sized risk true; the helpers
+are in actors/rounding.py):
 - quantity rounds DOWN to the step size: never more than the risk budget buys;
-- the entry reference price rounds against the taker: LONG (a buy) down, SHORT (a sell)
-  up, so a limit order never pays more than intended;
+- the entry reference price (the last price: entries are market orders, so it only sets
+  the stop, the quantity and the notional checks; the fill is at the market's price)
+  rounds to the tick, LONG down and SHORT up;
 - stop-loss and take-profit prices round TOWARD the entry: the stop is never further
   away than sized (the loss at the stop stays within risk_usd) and the target is never
   further away than planned.
@@ -22,8 +24,10 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from actors.messages import Side, SymbolFilters
+from actors.rounding import round_down_to_step, round_price_toward, round_up_to_step
 from config.profiles import ExitModeParams, RiskProfile
 from config.settings import RiskSettings
+from exchange.market import to_decimal
 
 # risk_profile strings the policy emits (see actors/orchestrator/policy.py); other names
 # (SAFE, MODERATE, AGGRESSIVE, FALLBACK) size at 1.0. NO_NEW_TRADES only reaches sizing
@@ -51,20 +55,6 @@ class SizedOrder:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SizingRejected:
     reason: str
-
-
-def round_down_to_step(quantity: Decimal, step: Decimal) -> Decimal:
-    return (quantity / step).to_integral_value(rounding=ROUND_FLOOR) * step
-
-
-def round_up_to_step(quantity: Decimal, step: Decimal) -> Decimal:
-    return (quantity / step).to_integral_value(rounding=ROUND_CEILING) * step
-
-
-def round_price_toward(price: Decimal, tick: Decimal, reference: Decimal) -> Decimal:
-    """Round to the tick in the direction of `reference` (used for stops and targets)."""
-    mode = ROUND_CEILING if price < reference else ROUND_FLOOR
-    return (price / tick).to_integral_value(rounding=mode) * tick
 
 
 def round_entry_price(price: Decimal, tick: Decimal, side: Side) -> Decimal:
@@ -138,7 +128,7 @@ def size_position(
     risk_pct, notes = final_risk_pct(
         max_risk_pct=max_risk_pct, risk_profile=risk_profile, confidence=confidence, profile=profile)
     adjustments = list(notes)
-    risk_usd = equity * _dec(risk_pct)
+    risk_usd = equity * to_decimal(risk_pct)
 
     entry = round_entry_price(price, filters.tick_size, side)
     if entry <= 0:
@@ -161,7 +151,7 @@ def size_position(
     risk_at_stop = quantity * distance
     # Raising to min_position_usd may buy more risk than the budget: allow it only up to
     # the profile's ceiling, otherwise the minimum size itself is too big for this account.
-    if risk_at_stop > equity * _dec(profile.max_risk_pct):
+    if risk_at_stop > equity * to_decimal(profile.max_risk_pct):
         return SizingRejected(
             reason=f"risk at stop {risk_at_stop:.2f} exceeds the profile maximum "
                    f"{profile.max_risk_pct:.2%} of equity")
@@ -178,8 +168,8 @@ def _stop_price(
 ) -> Decimal | SizingRejected:
     if not atr > 0:  # also catches NaN from a short indicator history
         return SizingRejected(reason=f"no ATR to place a stop ({atr})")
-    atr_distance = _dec(atr) * _dec(risk.atr_multiplier_sl)
-    cap = entry * _dec(exit_params.stop_loss_pct)
+    atr_distance = to_decimal(atr) * to_decimal(risk.atr_multiplier_sl)
+    cap = entry * to_decimal(exit_params.stop_loss_pct)
     distance = min(atr_distance, cap)
     if atr_distance > cap:
         adjustments.append(f"ATR stop {atr_distance} capped at {exit_params.stop_loss_pct:.1%} of price")
@@ -193,7 +183,7 @@ def _clamped_quantity(
     quantity: Decimal, entry: Decimal, equity: Decimal, risk: RiskSettings, step: Decimal,
     adjustments: list[str],
 ) -> Decimal | SizingRejected:
-    ceiling = min(risk.max_position_usd, equity * _dec(risk.max_leverage))
+    ceiling = min(risk.max_position_usd, equity * to_decimal(risk.max_leverage))
     if risk.min_position_usd > ceiling:
         return SizingRejected(
             reason=f"min position {risk.min_position_usd} USD exceeds what leverage {risk.max_leverage}x "
@@ -213,8 +203,3 @@ def _clamped_quantity(
         adjustments.append(f"notional {notional:.2f} raised to min position {risk.min_position_usd} USD")
         return raised
     return quantity
-
-
-def _dec(value: float) -> Decimal:
-    # Through str so 0.015 stays 0.015, not its binary expansion.
-    return Decimal(str(value))

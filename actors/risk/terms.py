@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.messages import TradingPolicy
-from actors.orchestrator.screen import STATIC_EXIT_MODE
+from actors.messages import STATIC_EXIT_MODE, TradingPolicy
 from actors.risk.limits import PositionLimits
 from config import ExitMode, IntegrationFlags, Settings
 

@@ -13,12 +13,12 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections import Counter
 from decimal import Decimal
 
 from actors.execution.book import parse_client_order_id
+from persistence.position_details import PositionDetails
 from scripts.crash.database import Database, load_machines_mismatches
 from scripts.crash.pacing import wait_cycles
 from scripts.crash.process import Service
@@ -70,9 +70,10 @@ class Checks:
         engine = self.fake.engine
         with engine.lock:
             held = {s: q for s, (q, _) in engine.positions.items() if q != 0}
-            open_orders = [(o.client_order_id, o.symbol, o.order_type) for o in engine.orders.values()
+            open_orders = [(o.client_id, o.symbol, o.type) for o in engine.orders.values()
                            if o.status in ("NEW", "PARTIALLY_FILLED")]
-            open_orders += [(a.client_algo_id, a.symbol, a.order_type) for a in engine.algos.values() if a.status == "NEW"]
+            open_orders += [(a.client_algo_id, a.symbol, a.order_type) for a in engine.algos.values()
+                            if a.status == "NEW"]
         return held, open_orders
 
     def _lost_positions(self, held: dict[str, Decimal], live: list[sqlite3.Row]) -> list[Problem]:
@@ -80,12 +81,14 @@ class Checks:
         for symbol, qty in sorted(held.items()):
             side = "LONG" if qty > 0 else "SHORT"
             mine = [r for r in live if r["symbol"] == symbol]
-            good = [r for r in mine if r["state"] in OPEN_STATES and r["side"] == side and _open_quantity(r) == abs(qty)]
+            good = [r for r in mine
+                    if r["state"] in OPEN_STATES and r["side"] == side and _open_quantity(r) == abs(qty)]
             if not good:
-                self.tally.quarantined.add(symbol)  # a stuck position there blocks the symbol (one position per symbol)
-                seen = "; ".join(f"{r['id']} {r['state']} {r['side']} open {_open_quantity(r)}" for r in mine) or "nothing"
-                problems.append(("lost", f"{symbol}:{qty}", (f"exchange holds {side} {abs(qty)} {symbol}; the database's "
-                                                            f"live positions there: {seen}")))
+                # A stuck position there blocks the symbol (one position per symbol).
+                self.tally.quarantined.add(symbol)
+                seen = "; ".join(f"{r['id']} {r['state']} {r['side']} open {_open_quantity(r)}" for r in mine)
+                problems.append(("lost", f"{symbol}:{qty}", (f"exchange holds {side} {abs(qty)} {symbol}; the "
+                                                            f"database's live positions there: {seen or 'nothing'}")))
         return problems
 
     def _audit_trail(self) -> list[Problem]:
@@ -131,7 +134,7 @@ def _database_vs_exchange(held: dict[str, Decimal], open_orders: list[OpenOrder]
     for r in live:
         if r["state"] not in ("open", "partially_closed"):
             continue
-        orders = json.loads(r["details"] or "{}").get("orders", {})
+        orders = PositionDetails.from_json(r["details"]).orders
         stop = orders.get("sl")
         if stop is None or stop not in resting:
             problems.append(("mismatch", f"stop:{r['id']}:{stop}",
@@ -144,5 +147,4 @@ def _database_vs_exchange(held: dict[str, Decimal], open_orders: list[OpenOrder]
 
 
 def _open_quantity(row: sqlite3.Row) -> Decimal:
-    closed = Decimal(json.loads(row["details"] or "{}").get("closed", "0"))
-    return Decimal(row["filled_quantity"]) - closed
+    return PositionDetails.from_json(row["details"]).open_quantity(Decimal(row["filled_quantity"]))

@@ -12,14 +12,15 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, RowMapping, func, select
 
+from persistence.position_details import PositionDetails
 from persistence.store import CREATED
 from persistence.tables import EQUITY_SNAPSHOTS, POLICY_SNAPSHOTS, POSITIONS, SIGNAL_DECISIONS, TRANSITIONS
 from service.report.metrics import EquityCurve, TradeOutcome
@@ -47,17 +48,11 @@ class ClosedTrade:
     closed_at: int | None
     close_reason: str | None
     exit_mode: str
-    initial_risk: Decimal | None  # money lost at the initial stop, when the position recorded it
+    r_multiple: float | None  # net PnL in units of the initial risk; None when the position did not record it
 
     @property
     def net_pnl(self) -> Decimal:
         return self.realized_pnl - self.fees
-
-    @property
-    def r_multiple(self) -> float | None:
-        if self.initial_risk is None or self.initial_risk <= 0:
-            return None
-        return float(self.net_pnl / self.initial_risk)
 
     def outcome(self) -> TradeOutcome:
         return TradeOutcome(
@@ -112,10 +107,13 @@ def collect(engine: Engine) -> RunData:
             select(POSITIONS).order_by(POSITIONS.c.id)
         ).mappings().all()
         equity_rows = connection.execute(
-            select(EQUITY_SNAPSHOTS.c.at, EQUITY_SNAPSHOTS.c.equity).order_by(EQUITY_SNAPSHOTS.c.at, EQUITY_SNAPSHOTS.c.id)
+            select(EQUITY_SNAPSHOTS.c.at, EQUITY_SNAPSHOTS.c.equity)
+            .order_by(EQUITY_SNAPSHOTS.c.at, EQUITY_SNAPSHOTS.c.id)
         ).all()
         gate_rows = connection.execute(
-            select(TRANSITIONS.c.at, TRANSITIONS.c.source, TRANSITIONS.c.dest, TRANSITIONS.c.trigger, TRANSITIONS.c.reason)
+            select(
+                TRANSITIONS.c.at, TRANSITIONS.c.source, TRANSITIONS.c.dest, TRANSITIONS.c.trigger, TRANSITIONS.c.reason,
+            )
             # The gate's creation on first start is not an event of the run.
             .where(TRANSITIONS.c.machine == GATE_TABLE.name, TRANSITIONS.c.trigger != CREATED)
             .order_by(TRANSITIONS.c.at, TRANSITIONS.c.id)
@@ -154,7 +152,9 @@ def collect(engine: Engine) -> RunData:
 
 
 # Holding (or possibly holding) a position on the exchange: exposure until the run's end.
-_OPEN_STATES = frozenset({PositionState.OPEN, PositionState.PARTIALLY_CLOSED, PositionState.CLOSING, PositionState.UNKNOWN})
+_OPEN_STATES = frozenset({
+    PositionState.OPEN, PositionState.PARTIALLY_CLOSED, PositionState.CLOSING, PositionState.UNKNOWN,
+})
 
 
 def _trade_order(trade: ClosedTrade) -> tuple[int, str]:
@@ -170,52 +170,31 @@ def _count_gate_events(events: tuple[GateEvent, ...]) -> tuple[GateEventCount, .
     )
 
 
-def _trade(row: Mapping[str, Any]) -> ClosedTrade:
+def _trade(row: RowMapping) -> ClosedTrade:
     filled = row["filled_quantity"] or ZERO
-    details = _details(row["details"])
+    realized_pnl, fees = row["realized_pnl"] or ZERO, row["fees"] or ZERO
     return ClosedTrade(
         id=row["id"], symbol=row["symbol"], side=row["side"],
         entry_price=row["entry_price"], exit_price=row["exit_price"],
         # A closed position's size is what was filled; the ordered quantity only if nothing was recorded.
         quantity=filled if filled > 0 else row["quantity"],
-        realized_pnl=row["realized_pnl"] or ZERO, fees=row["fees"] or ZERO,
+        realized_pnl=realized_pnl, fees=fees,
         opened_at=row["opened_at"], closed_at=row["closed_at"],
         close_reason=row["close_reason"], exit_mode=row["exit_mode"],
-        initial_risk=_initial_risk(details, filled),
+        r_multiple=_r_multiple(row["details"], realized_pnl - fees, filled),
     )
 
 
-def _details(text: str | None) -> dict[str, Any]:
+def _r_multiple(details_text: str | None, net_pnl: Decimal, filled: Decimal) -> float | None:
+    """R from the risk recorded at entry (the row's stop may have trailed since). An unknown risk, or
+    details that do not parse, give no R rather than an R of 0 that would drag the average."""
     try:
-        value = json.loads(text or "{}")
+        details = PositionDetails.from_json(details_text)
     except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _initial_risk(details: Mapping[str, Any], quantity: Decimal) -> Decimal | None:
-    """The money at risk when the position opened, for R multiples.
-
-    The stop on the row may have trailed since, so only what the execution actor recorded
-    at entry counts: `risk_per_unit` x filled quantity (as its own R uses), else a money
-    figure `risk_at_stop`. Unknown risk gives no R, rather than an R of 0 that would drag
-    the average.
-    """
-    per_unit = _decimal(details.get("risk_per_unit"))
-    if per_unit is not None and per_unit > 0 and quantity > 0:
-        return per_unit * quantity
-    money = _decimal(details.get("risk_at_stop"))
-    return money if money is not None and money > 0 else None
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
         return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
+    if details.initial_risk(filled) is None:
         return None
-    return number if number.is_finite() else None
+    return details.r_multiple(net_pnl, filled)
 
 
 # Fixed rounding keeps the JSON text stable across platforms' last-bit float noise.

@@ -6,20 +6,19 @@ figure state, safe in a service process or a test run.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from service.report.build import Report
 from service.report.collect import dumps, jsonable
 from service.report.metrics import EquityCurve
-
-if TYPE_CHECKING:
-    from service.report import Report
 
 COMPARISON_SCHEMA = "quantum-trader/replay-comparison/1"
 MARKDOWN_TRADES = 100  # the full list is in the JSON; a Markdown page of 10,000 rows helps nobody
@@ -90,10 +89,10 @@ def render_markdown(report: Report, *, chart: str = "equity.png") -> str:
         f"- Generated at: {data['generated_at']}",
         f"- Code version: quantum-trader {version['package']}, commit {version['commit']}",
         f"- In force: {_in_force(data['settings'])}",
-        f"- Candles processed: {inputs['candles_processed']}; period: "
-        f"{inputs['period']['from'] or 'start of data'} to {inputs['period']['to'] or 'end of data'}",
-        f"- Database: {data['database']['file']} ({data['database']['transitions']} transitions, "
-        f"{data['database']['policy_snapshots']} policy snapshots)", "",
+        (f"- Candles processed: {inputs['candles_processed']}; period: "
+         f"{inputs['period']['from'] or 'start of data'} to {inputs['period']['to'] or 'end of data'}"),
+        (f"- Database: {data['database']['file']} ({data['database']['transitions']} transitions, "
+         f"{data['database']['policy_snapshots']} policy snapshots)"), "",
         "## Inputs", "",
         *_table(("file", "symbol", "rows", "bad rows"), [
             (f["path"], f["symbol"], f["rows"], _counts(f["bad_rows"])) for f in inputs["files"]
@@ -128,7 +127,8 @@ def _trades_section(trades: Sequence[Mapping[str, Any]]) -> list[str]:
     title = f"## Trades ({len(trades)})" if len(trades) == len(shown) else \
         f"## Trades (first {len(shown)} of {len(trades)}; all in the JSON)"
     return [title, "", *_table(
-        ("id", "symbol", "side", "entry", "exit", "quantity", "net PnL", "fees", "opened", "closed", "exit mode", "close reason"),
+        ("id", "symbol", "side", "entry", "exit", "quantity", "net PnL", "fees", "opened", "closed", "exit mode",
+         "close reason"),
         [(t["id"], t["symbol"], t["side"], t["entry_price"], t["exit_price"], t["quantity"], t["net_pnl"], t["fees"],
           t["opened_at"], t["closed_at"], t["exit_mode"], t["close_reason"]) for t in shown],
     )]
@@ -251,7 +251,7 @@ def decimate(at: np.ndarray, values: np.ndarray, limit: int = PLOT_POINTS) -> tu
         return at, values
     edges = np.linspace(0, at.size, limit // 2 + 1).astype(np.int64)
     keep: list[int] = []
-    for start, end in zip(edges[:-1], edges[1:], strict=True):
+    for start, end in itertools.pairwise(edges):
         if end > start:
             low, high = start + int(np.argmin(values[start:end])), start + int(np.argmax(values[start:end]))
             keep.extend(sorted({low, high}))

@@ -16,8 +16,7 @@ from actors.exits.strategies import (
     trail_stop,
     trailing_active,
 )
-from actors.messages import Side
-from actors.risk.sizing import SymbolFilters
+from actors.messages import Side, SymbolFilters
 from config.profiles import DEFAULT_EXIT_MODES, ExitMode, ExitModeParams
 
 FILTERS = SymbolFilters(tick_size=Decimal("0.01"), step_size=Decimal("0.001"), min_qty=Decimal("0.001"))

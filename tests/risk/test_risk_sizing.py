@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -13,12 +14,11 @@ from actors.risk.sizing import (
     SymbolFilters,
     confidence_factor,
     final_risk_pct,
-    round_down_to_step,
     round_entry_price,
-    round_price_toward,
     seed_risk_pct,
     size_position,
 )
+from actors.rounding import round_down_to_step, round_price_toward
 from config.profiles import DEFAULT_EXIT_MODES, DEFAULT_PROFILES, ExitMode, RiskProfileName
 from config.settings import RiskSettings
 
@@ -90,10 +90,10 @@ def test_final_risk_pct_below_profile_min_is_raised():
 
 # --- the sizing chain ------------------------------------------------------------------------
 
-def size(**overrides) -> SizedOrder | SizingRejected:
-    args = dict(side=Side.LONG, price=Decimal("50000"), atr=500.0, confidence=0.75, equity=Decimal("10000"),
-                max_risk_pct=0.01, risk_profile="SAFE", profile=SAFE_PROFILE, risk=WIDE, exit_params=FAST_TP,
-                filters=BTC)
+def size(**overrides: Any) -> SizedOrder | SizingRejected:
+    args: dict[str, Any] = dict(
+        side=Side.LONG, price=Decimal("50000"), atr=500.0, confidence=0.75, equity=Decimal("10000"),
+        max_risk_pct=0.01, risk_profile="SAFE", profile=SAFE_PROFILE, risk=WIDE, exit_params=FAST_TP, filters=BTC)
     return size_position(**(args | overrides))
 
 
