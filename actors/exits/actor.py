@@ -6,7 +6,6 @@ DEFENSIVE_TRAIL only tightens its trailing percent (actors/exits/strategies.py).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +22,7 @@ from actors.messages import (
     PositionClosed,
     PositionOpened,
     Side,
+    Stage,
     Step,
 )
 from config.profiles import ExitMode
@@ -61,7 +61,7 @@ class ExitsActor(SupervisedActor):
 
     def handle(self, message: Any) -> Any:
         match message:
-            case Step(stage="portfolio"):
+            case Step(stage=Stage.PORTFOLIO):
                 self._on_step(message)
             case PolicyUpdated():
                 self._on_policy(message)
@@ -84,7 +84,7 @@ class ExitsActor(SupervisedActor):
                 moved = trailing.on_range(Decimal(repr(candle.high)), Decimal(repr(candle.low)), tick.tick_size)
                 if moved is not None:
                     self.tell("execution", MoveStop(position_id=position_id, stop_price=moved, reason="trailing stop"))
-        self.tell("signals", replace(step, stage="exits"))
+        self.pass_on(step)
 
     def _on_event(self, event: Any) -> None:
         match event:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from actors.base import SupervisedActor
-from actors.execution.book import position_id_for
-from actors.messages import DecisionReason, MarketSnapshot, OrderIntent, Signal, Step
+from actors.messages import DecisionReason, MarketSnapshot, OrderIntent, Signal, Stage, Step, position_id_for
 from actors.risk.limits import check_new_position, correlation_lookup
 from actors.risk.sizing import SizingRejected, size_position
 from actors.risk.terms import RiskTerms, risk_terms
@@ -28,7 +26,7 @@ class RiskActor(SupervisedActor):
             self.store.close()
 
     def handle(self, message: Any) -> Any:
-        if isinstance(message, Step) and message.stage == "policy":
+        if isinstance(message, Step) and message.stage == Stage.POLICY:
             self._on_step(message)
         return None
 
@@ -42,7 +40,7 @@ class RiskActor(SupervisedActor):
             self._assess(step, intents, decisions)
         if decisions:
             self.store.write(lambda c: records.insert_decisions(c, decisions))
-        self.tell("execution", replace(step, stage="intents", intents=tuple(intents)))
+        self.pass_on(step, intents=tuple(intents))
 
     def _assess(self, step: Step, intents: list[OrderIntent], decisions: list[dict[str, Any]]) -> None:
         portfolio, policy = step.portfolio, step.policy

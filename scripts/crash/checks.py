@@ -17,7 +17,7 @@ import sqlite3
 from collections import Counter
 from decimal import Decimal
 
-from actors.execution.book import parse_client_order_id
+from actors.execution.ids import parse_client_order_id
 from persistence.position_details import PositionDetails
 from scripts.crash.database import Database, load_machines_mismatches
 from scripts.crash.pacing import wait_cycles

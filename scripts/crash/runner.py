@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from actors.execution.book import parse_client_order_id
+from actors.execution.ids import parse_client_order_id
 from scripts.crash.checks import Checks
 from scripts.crash.database import Database
 from scripts.crash.kills import OrderKill, Rounds
