@@ -11,6 +11,7 @@ import tomllib
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -185,7 +186,7 @@ class Settings(BaseSettings):
         return data
 
 
-def _merge_table(given: Any, defaults: dict[Any, BaseModel]) -> Any:
+def _merge_table(given: Any, defaults: Mapping[Any, BaseModel]) -> Any:
     """Let a file change one number of a profile without restating the others."""
     if not isinstance(given, dict):
         return given

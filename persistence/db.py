@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, inspect
@@ -56,9 +57,7 @@ def open_read_only(url: str) -> Engine:
     return engine
 
 
-def _sqlite_ro_connect(uri: str):  # type: ignore[no-untyped-def]
-    import sqlite3
-
+def _sqlite_ro_connect(uri: str) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, check_same_thread=False)
 
 

@@ -90,4 +90,4 @@ def _entities_with_last_transition(connection: Connection, machine: str) -> list
     )
     if machine == "position":
         query = query.where(entity.c.state.not_in([str(s) for s in POSITION_TABLE.final]))
-    return [tuple(row) for row in connection.execute(query)]  # type: ignore[misc]
+    return [tuple(row) for row in connection.execute(query)]

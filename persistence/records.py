@@ -116,7 +116,7 @@ PENDING_COMMANDS = (
 
 
 def pending_operator_commands(connection: Connection) -> list[tuple[int, str, str]]:
-    return [tuple(row) for row in connection.execute(PENDING_COMMANDS)]  # type: ignore[misc]
+    return [tuple(row) for row in connection.execute(PENDING_COMMANDS)]
 
 
 def finish_operator_command(connection: Connection, command_id: int, *, at: int, outcome: str) -> None:

@@ -125,7 +125,7 @@ class Store:
         changes: Mapping[str, Any] | None = None, also: Also | None = None, **payload: Any,
     ) -> TransitionRecord:
         """Move the model, then commit row and transition together; undo the move if that fails."""
-        previous_state, previous_seq = model.state, model.seq  # type: ignore[attr-defined]
+        previous_state, previous_seq = model.state, model.seq
         previous_extra = _gate_fields(model)
         record = machine.fire(model, trigger, reason=reason, at=at, **payload)
         row_changes = dict(changes or {})

@@ -71,7 +71,8 @@ def build_big_database(path: Path, open_positions: int, transitions: int) -> Non
     open_path = [("", "pending_entry", "create"), ("pending_entry", "entry_submitted", "submit"), ("entry_submitted", "open", "entry_filled")]
     closed_path = open_path + [("open", "closed", "exit_filled")]
     for start in range(0, open_positions + closed, 20_000):
-        positions, rows = [], []
+        positions: list[tuple[str, str, int, str]] = []
+        rows: list[tuple[str, int, str, str, str]] = []
         for index in range(start, min(start + 20_000, open_positions + closed)):
             steps = open_path if index < open_positions else closed_path
             entity = f"pos-{index}"

@@ -52,13 +52,13 @@ class TimedExchange(PaperExchange):
 
 
 def settings_for(db: Path, inbox: Path) -> Settings:
-    return Settings(
+    return Settings.model_validate(dict(
         symbols=SYMBOLS, database={"url": f"sqlite:///{db}"}, signals={"builtin": False, "inbox": str(inbox)},
         risk={"profile": "AGGRESSIVE", "atr_multiplier_sl": 10},
         profiles={"AGGRESSIVE": {"max_total_exposure_pct": 10.0, "max_symbol_exposure_pct": 0.9}},
         # Every step may trade: the gate is not driven and losing symbols are not filtered out.
         orchestrator={"preset": "full_live", "flags": {"use_for_trading_gate": False, "use_for_signal_filter": False}},
-    )
+    ))
 
 
 def main() -> None:
@@ -77,6 +77,7 @@ def main() -> None:
         engine = make_engine(settings.database.url, synchronous=args.synchronous)
         upgrade(engine)
         exchange = TimedExchange.from_settings(settings.exchange.paper)
+        assert isinstance(exchange, TimedExchange)
         exchange.accepted = []
         clock = VirtualClock(1_700_000_000_000)
         system = TradingSystem(settings, clock, engine, exchange=exchange)

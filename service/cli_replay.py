@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from actors.market_data.files import CandleFileError
+from config import Settings
 from persistence.db import sqlite_url
 from service import inspection
 from service.logs import configure
@@ -59,7 +61,8 @@ def replay(
     console.print(f"comparison: {files.markdown}, {files.json}, {files.png}; databases in {out}")
 
 
-def _run(data: list[Path], settings, out: Path, label: str, symbols, start_ms, end_ms, *, orchestrator: bool) -> ReplayRun:  # type: ignore[no-untyped-def]
+def _run(data: list[Path], settings: Settings, out: Path, label: str, symbols: Sequence[str | None] | None,
+         start_ms: int | None, end_ms: int | None, *, orchestrator: bool) -> ReplayRun:
     with Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("candles"),
                   TimeRemainingColumn(), console=errors, transient=False) as progress:
         task = progress.add_task(label, total=None)

@@ -9,9 +9,9 @@ fails, puts the previous state back (`transitions` itself has no rollback).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from transitions import EventData, Machine
 
@@ -81,6 +81,9 @@ class Stateful:
     """A model the shared machine drives: an id, the state, and the row's sequence number."""
 
     __slots__ = ("__dict__", "entity_id", "seq", "pending")
+    # Set on the model by `transitions` (`add_model`), not here.
+    state: str
+    trigger: Callable[..., bool]
 
     def __init__(self, entity_id: str, seq: int = 0) -> None:
         self.entity_id = entity_id
@@ -121,7 +124,7 @@ class StateMachine:
             after_state_change=self._record,
         )
 
-    def add(self, models: list[Stateful], state: str) -> None:
+    def add(self, models: Sequence[Stateful], state: str) -> None:
         """Attach models that are all in `state` (rows loaded from the database, or new ones)."""
         if state not in self.table.states:
             raise ValueError(f"{self.table.name}: unknown state {state!r}")
@@ -132,14 +135,14 @@ class StateMachine:
 
     def fire(self, model: Stateful, trigger: str, *, reason: str, at: int, **payload: Any) -> TransitionRecord:
         """Validate against the table, then move the model; returns the transition to persist."""
-        state = model.state  # type: ignore[attr-defined]
+        state = model.state
         edge = self.table.edge(state, trigger)
         if edge is None:
             raise TransitionNotAllowed(self.table.name, model.entity_id, state, trigger)
         if edge.guard is not None and not edge.guard(model, {"reason": reason, "at": at, **payload}):
             raise TransitionNotAllowed(self.table.name, model.entity_id, state, trigger, f"guard {edge.guard.__name__} refused")
         model.pending = None
-        model.trigger(str(trigger), reason=reason, at=at, payload=payload)  # type: ignore[attr-defined]
+        model.trigger(str(trigger), reason=reason, at=at, payload=payload)
         record = model.pending
         assert record is not None, "after_state_change did not record the transition"
         return record
@@ -151,14 +154,15 @@ class StateMachine:
         model.pending = None
 
     def _record(self, event: EventData) -> None:
-        model = event.model
+        model, transition = cast(Stateful, event.model), event.transition
+        assert transition is not None and transition.dest is not None, "after_state_change runs for a transition"
         model.seq += 1
         model.pending = TransitionRecord(
             machine=self.table.name,
             entity_id=model.entity_id,
             seq=model.seq,
-            source=event.transition.source,
-            dest=event.transition.dest,
+            source=transition.source,
+            dest=transition.dest,
             trigger=event.event.name,
             reason=event.kwargs["reason"],
             at=event.kwargs["at"],

@@ -13,7 +13,7 @@ from actors.clock import Clock
 from actors.execution.book import Book, LivePosition, entry_side
 from actors.execution.closing import Closing
 from actors.execution.ids import Purpose, entry_client_id
-from actors.execution.journal import Journal, fill_row, position_numbers, sent
+from actors.execution.journal import Journal, fill_row, in_order, position_numbers, sent
 from actors.execution.protection import Protection
 from actors.exits.strategies import plan_exits
 from actors.messages import DecisionReason, OrderIntent, PositionEvent, PositionOpened
@@ -101,7 +101,7 @@ class Entries:
             changes=dict(entry_price=position.entry_price, filled_quantity=position.filled, opened_at=fill["at"],
                          stop_price=plan.stop_price, take_profit_price=plan.take_profit_price, fees=position.fees,
                          details=position.details()),
-            also=lambda c: [w(c) for w in writes], price=str(fill["price"]), quantity=str(fill["quantity"]),
+            also=in_order(*writes), price=str(fill["price"]), quantity=str(fill["quantity"]),
             stop=str(plan.stop_price), take_profit=str(plan.take_profit_price),
         )
         opened = PositionOpened(

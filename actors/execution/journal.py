@@ -41,7 +41,7 @@ class Journal:
         if not self._deferred:
             return
         pending, self._deferred = self._deferred, []
-        self.store.write(lambda c: [write(c) for write in pending])
+        self.store.write(in_order(*pending))
 
     def create(self, values: Mapping[str, Any], *, reason: str, payload: Mapping[str, Any],
                also: Write | None = None) -> PositionModel:
@@ -52,16 +52,9 @@ class Journal:
              also: Write | None = None, **payload: Any) -> None:
         """Move the position's machine and commit its row and transition with every deferred write."""
         pending, self._deferred = self._deferred, []
-
-        def together(connection: Connection) -> None:
-            for write in pending:
-                write(connection)
-            if also is not None:
-                also(connection)
-
         try:
             self.store.fire(self.machine, position.model, trigger, reason=reason, at=self.clock.now_ms(),
-                            changes=changes, also=together, **payload)
+                            changes=changes, also=in_order(*pending, *([also] if also else [])), **payload)
         except BaseException:
             self._deferred = pending + self._deferred
             raise
@@ -107,9 +100,20 @@ def order_state_row(state: OrderState) -> Write:
 
 def position_numbers(position: LivePosition) -> Write:
     """The position's figures as they are now (taken now, written later)."""
-    values = dict(filled_quantity=position.filled, realized_pnl=position.realized_pnl, fees=position.fees,
-                  stop_price=position.stop_price, details=position.details())
-    return lambda c: records.update_position_numbers(c, position.id, **values)
+    filled, pnl, fees, stop, details = (position.filled, position.realized_pnl, position.fees, position.stop_price,
+                                        position.details())
+    return lambda c: records.update_position_numbers(c, position.id, filled_quantity=filled, realized_pnl=pnl,
+                                                     fees=fees, stop_price=stop, details=details)
+
+
+def in_order(*writes: Write) -> Write:
+    """One write doing `writes` in order, in the caller's transaction."""
+
+    def all_of(connection: Connection) -> None:
+        for write in writes:
+            write(connection)
+
+    return all_of
 
 
 def fill_row(fill: Mapping[str, Any]) -> Write:

@@ -14,11 +14,10 @@ from actors.execution.book import Book, LivePosition
 from actors.execution.closing import Closing
 from actors.execution.fills import Fills
 from actors.execution.ids import entry_client_id
-from actors.execution.journal import Journal, order_state_row
+from actors.execution.journal import Journal, in_order, order_state_row
 from actors.execution.protection import Protection
 from actors.exits.strategies import plan_exits
-from actors.messages import HaltGate, Side, position_id_for
-from actors.orchestrator.screen import STATIC_EXIT_MODE
+from actors.messages import STATIC_EXIT_MODE, HaltGate, Side, position_id_for
 from config import Settings
 from exchange.port import ExchangePort, ExchangePosition, Fill, OrderRejected, OutcomeUnknown, RateLimited
 from state_machines import PositionState
@@ -149,7 +148,7 @@ class Reconciler:
             position, "adopt", reason="position found on the exchange with no record here; adopted and protected",
             changes=dict(stop_price=plan.stop_price, take_profit_price=plan.take_profit_price,
                          details=position.details()),
-            also=lambda c: [w(c) for w in rows])
+            also=in_order(*rows))
         self.protection.send(position, requests)
 
     def _fill_from_lookup(self, position: LivePosition) -> None:

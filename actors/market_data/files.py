@@ -25,7 +25,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,7 +164,7 @@ def _parse_json(path: Path, text: str) -> tuple[np.ndarray, int]:
     return _as_rows(parsed), unparseable
 
 
-def _floats(fields: list[object]) -> list[float] | None:
+def _floats(fields: Sequence[object]) -> list[float] | None:
     """The first six values as floats (Binance sends prices as strings), or None."""
     if len(fields) < 6:
         return None

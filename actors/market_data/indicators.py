@@ -206,12 +206,12 @@ def level_from_rank(rank: float, params: IndicatorParams = DEFAULT_PARAMS, ratio
 def volatility_level(current: float, history: Sequence[float] | np.ndarray,
                      params: IndicatorParams = DEFAULT_PARAMS) -> VolatilityLevel:
     """Level of `current` ATR% against `history` (older values, oldest first)."""
-    history = np.asarray(history, dtype=float)[-params.vol_history:]
-    history = history[np.isfinite(history)]
-    if len(history) < params.vol_min_history or not math.isfinite(current):
+    values = np.asarray(history, dtype=float)[-params.vol_history:]
+    values = values[np.isfinite(values)]
+    if len(values) < params.vol_min_history or not math.isfinite(current):
         return VolatilityLevel.NORMAL
-    rank = (np.count_nonzero(history < current) + np.count_nonzero(history <= current)) / (2 * len(history))
-    median = float(np.sort(history)[len(history) // 2])
+    rank = (np.count_nonzero(values < current) + np.count_nonzero(values <= current)) / (2 * len(values))
+    median = float(np.sort(values)[len(values) // 2])
     return level_from_rank(float(rank), params, current / median if median > 0 else math.inf)
 
 

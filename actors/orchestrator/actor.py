@@ -116,7 +116,7 @@ class OrchestratorActor(SupervisedActor):
         action = gate_action(self.gate.state, self.gate.reason, self.gate.locked_until, target, why, now)
         if action is None:
             return
-        payload = {} if action.locked_until is None else {"locked_until": action.locked_until}
+        payload: dict[str, Any] = {} if action.locked_until is None else {"locked_until": action.locked_until}
         self.store.fire(self.machine, self.gate, action.trigger, reason=action.reason, at=now, **payload)
         log.warning("gate %s: %s", self.gate.state, action.reason)
 
