@@ -25,7 +25,7 @@ def pg_engine() -> Iterator[Engine]:
         with admin.begin() as connection:
             connection.execute(text(f"CREATE SCHEMA {schema}"))
     except OperationalError as error:
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 (.ci/run starts it): {error.orig}")
+        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 (scripts/test.sh starts it): {error.orig}")
     engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
     yield engine
     engine.dispose()

@@ -27,7 +27,7 @@ def test_diagram_markdown_has_every_edge_of_the_table(tmp_path: Path, machine: s
 
 @pytest.mark.parametrize("suffix", [".svg", ".png"])
 def test_diagram_through_graphviz_writes_the_image(tmp_path: Path, suffix: str) -> None:
-    assert shutil.which("dot"), "Graphviz is installed by .ci/run so that this is covered"
+    assert shutil.which("dot"), "Graphviz is installed by scripts/test.sh so that this is covered"
     out = tmp_path / f"position{suffix}"
     result = runner.invoke(app, ["diagram", "position", "--out", str(out)])
     assert result.exit_code == 0, result.output
