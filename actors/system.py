@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from actors.base import ActorContext, Failure, Ready, Registry, SupervisedActor
 from actors.clock import Clock
 from actors.execution.actor import ExecutionActor
+from exchange.factory import make_exchange
 from exchange.paper.exchange import PaperExchange
 from actors.exits.actor import ExitsActor
 from actors.market_data.actor import MarketDataActor
@@ -30,8 +31,7 @@ from actors.messages import Candle, CandleBatch, HaltGate, OperatorCommand, Shut
 from actors.orchestrator.actor import OrchestratorActor
 from actors.risk.actor import RiskActor
 from actors.signals.actor import SignalsActor
-from config import ExchangeKind, Settings
-from config.settings import ExchangeSettings
+from config import Settings
 from persistence import records
 from persistence.store import Store
 from state_machines import GateState, gate_machine
@@ -53,43 +53,6 @@ PAPER_STATE = records.PAPER_EXCHANGE_STATE
 
 class StepTimeout(Exception):
     pass
-
-
-def binance_endpoints(exchange: ExchangeSettings) -> tuple[str, str]:
-    """(REST root, WebSocket root): the configured overrides, else the testnet's, or mainnet's when
-    `testnet = false` was set explicitly."""
-    from exchange.binance.account import MAINNET_FUTURES_URL, MAINNET_WS_URL, TESTNET_FUTURES_URL, TESTNET_WS_URL
-
-    if exchange.base_url is not None:
-        base = exchange.base_url.rstrip("/")
-        return base, (exchange.ws_url or "ws" + base.removeprefix("http")).rstrip("/")
-    default_base, default_ws = (TESTNET_FUTURES_URL, TESTNET_WS_URL) if exchange.testnet else (MAINNET_FUTURES_URL, MAINNET_WS_URL)
-    return default_base, (exchange.ws_url or default_ws).rstrip("/")
-
-
-def make_exchange(settings: Settings, engine: Engine, *, live: bool = False, read_only: bool = False) -> Any:
-    """The exchange port, started. Binance only with `live` (the `--live` opt-in of `run` and `recover`,
-    checked with the keys before this is called): a replay or a test never reaches a real account by accident.
-    `read_only` (a dry run): a Binance port that only reads, without configuring the account or a stream."""
-    if settings.exchange.kind is ExchangeKind.PAPER:
-        with engine.connect() as connection:
-            state = records.load_exchange_state(connection, PAPER_STATE)
-        return PaperExchange.from_state(state) if state else PaperExchange.from_settings(settings.exchange.paper)
-    if not live:
-        raise ValueError("exchange.kind = \"binance\" runs only under `quantum-trader run --live` (or `recover --live`)")
-    from exchange.binance.account import BinanceExchange  # python-binance loads only when it is used
-
-    exchange = settings.exchange
-    if exchange.api_key is None or exchange.api_secret is None:
-        raise ValueError("Binance needs QT_EXCHANGE__API_KEY and QT_EXCHANGE__API_SECRET in the environment")
-    base_url, ws_url = binance_endpoints(exchange)
-    port = BinanceExchange(
-        api_key=exchange.api_key.get_secret_value(), api_secret=exchange.api_secret.get_secret_value(),
-        base_url=base_url, ws_url=ws_url, testnet=exchange.testnet, symbols=settings.symbols,
-        leverage=exchange.leverage,
-    )
-    # Clock offset and filters; unless read-only, also one-way mode, leverage and the user-data stream.
-    return port.start(configure=not read_only)
 
 
 class TradingSystem:
@@ -135,9 +98,7 @@ class TradingSystem:
             if ref is not None and ref.is_alive():
                 ref.stop(block=True, timeout=STEP_TIMEOUT_S)
         self.checkpoint()
-        close = getattr(self.ctx.exchange, "close", None)
-        if close is not None:
-            close()  # a live port's user-data stream and HTTP session; resting orders stay on the exchange
+        self.ctx.exchange.close()  # a live port's user-data stream and HTTP session; resting orders stay
         self.ctx.failures.put(None)  # type: ignore[arg-type]  # wakes the supervisor to end
         if self._supervisor.is_alive():
             self._supervisor.join(timeout=10)

@@ -1,12 +1,17 @@
-"""What an exchange says of a market: closed candles and a symbol's trading rules.
+"""What an exchange says of a market: closed candles and a symbol's trading rules, and how the candles of
+several symbols merge into time steps.
 
 Both the exchange adapters and the actors use these; the actors' messages carry them.
 """
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from itertools import groupby
+from operator import attrgetter
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +51,16 @@ class SymbolFilters:
         """Round to the tick; the caller picks the direction that is conservative for it."""
         mode = ROUND_CEILING if up else ROUND_FLOOR
         return (price / self.tick_size).to_integral_value(mode) * self.tick_size
+
+
+_open_time = attrgetter("open_time")
+
+
+def merge_by_time(streams: Iterable[Iterable[Candle]]) -> Iterator[tuple[Candle, ...]]:
+    """Merge time-ordered candle streams into per-open-time batches; within a batch,
+    candles keep the order of their streams (heapq.merge is stable)."""
+    for _, group in groupby(heapq.merge(*streams, key=_open_time), key=_open_time):
+        yield tuple(group)
 
 
 def to_decimal(value: Decimal | float | str) -> Decimal:

@@ -20,6 +20,12 @@ queues them in the order the exchange produced them, and each call returns (and
 forgets) what was queued since the previous call. Events may repeat what a call
 already returned (a NEW after `place_order`): consumers apply them idempotently,
 keyed by client order id and trade id.
+
+Every caller uses the port alone, never an adapter's own methods: what only one
+kind of exchange needs is on the port with a neutral meaning for the other
+(`on_candle` matches the paper exchange's orders and means nothing to Binance,
+which matches by itself; `to_state` is the paper account to save, None for an
+exchange that keeps its own state; `close` ends a live port's stream and session).
 """
 
 from __future__ import annotations
@@ -28,9 +34,9 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntEnum, StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from exchange.market import SymbolFilters
+from exchange.market import Candle, SymbolFilters
 
 # Binance's own rule for newClientOrderId; enforced by the paper exchange too so
 # that an id that would fail live fails in paper first.
@@ -235,6 +241,22 @@ class ExchangePort(Protocol):
         """Fills and order updates since the previous call, oldest first."""
         ...
 
+    def pending_events(self) -> tuple[ExchangeEvent, ...]:
+        """What `drain_events` would return now, left queued (a dry-run recovery shows it)."""
+        ...
+
     def blocked(self) -> str:
         """Why nothing may be sent now (a rate limit or ban in force, every call raising `RateLimited`), or ""."""
+        ...
+
+    def on_candle(self, candle: Candle) -> None:
+        """A closed candle of a traded symbol, in time order: an exchange that matches from candles does it here."""
+        ...
+
+    def to_state(self) -> dict[str, Any] | None:
+        """The account as JSON-able data to save and restore from, or None when the exchange keeps its own."""
+        ...
+
+    def close(self) -> None:
+        """Release what the port holds (streams, sessions); resting orders stay on the exchange."""
         ...

@@ -8,10 +8,11 @@ import typer
 
 from actors.clock import WallClock
 from actors.execution.loading import load_live_positions
-from exchange.port import ExchangeError, Fill
 from actors.execution.recovery import describe, gather, plan
-from actors.system import TradingSystem, make_exchange
+from actors.system import TradingSystem
 from config import ExchangeKind, Settings
+from exchange.factory import make_exchange
+from exchange.port import ExchangeError, ExchangePort, Fill
 from persistence.db import make_engine, open_read_only
 from persistence.migrate import upgrade
 from persistence.store import Store
@@ -38,7 +39,8 @@ def recover(
     except ServiceError as error:
         fail(str(error))
     if settings.exchange.kind is ExchangeKind.BINANCE:
-        errors.print(f"recover{' --dry-run (read only)' if dry_run else ''}: {describe_venue(settings)}", soft_wrap=True)
+        mode = " --dry-run (read only)" if dry_run else ""
+        errors.print(f"recover{mode}: {describe_venue(settings)}", soft_wrap=True)
     if dry_run:
         with clean_errors():
             try:
@@ -69,7 +71,7 @@ def recover(
         console.print(line, soft_wrap=True)
 
 
-def _exchange(settings: Settings, engine: Any, *, live: bool, read_only: bool = False) -> Any:
+def _exchange(settings: Settings, engine: Any, *, live: bool, read_only: bool = False) -> ExchangePort:
     """The port the service would use; a failure to reach it is one clear line (exit 2)."""
     try:
         return make_exchange(settings, engine, live=live, read_only=read_only)
@@ -96,17 +98,14 @@ def _plan(settings: Settings, url: str, *, live: bool) -> list[str]:
         lines += describe(plan(facts, exchange_facts, settings.exchange.client_id_prefix))
         lines += [f"mismatch: {m.describe()} (the service halts the gate)" for m in loaded.mismatches]
     finally:
-        close = getattr(exchange, "close", None)
-        if close is not None:
-            close()  # a Binance port's HTTP session
+        exchange.close()  # a Binance port's HTTP session
         engine.dispose()
     return lines
 
 
-def pending_event_summary(exchange: Any) -> str:
+def pending_event_summary(exchange: ExchangePort) -> str:
     """e.g. '1 fill(s) (qt-sl-3fa2b1c4d5e6-0), 2 order update(s)'; empty when none wait."""
-    peek = getattr(exchange, "pending_events", None)
-    events = peek() if peek is not None else ()
+    events = exchange.pending_events()
     fills = [e.client_order_id for e in events if isinstance(e, Fill)]
     updates = sum(1 for e in events if not isinstance(e, Fill))
     parts = [f"{len(fills)} fill(s) ({', '.join(fills)})"] if fills else []

@@ -11,12 +11,14 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from actors.clock import Clock, WallClock
-from exchange.port import ExchangeError
-from actors.market_data.binance_feed import BinanceKlineFeed, FeedError
 from actors.market_data.feeds import FileFeed, SyntheticFeed
 from actors.messages import Candle
-from actors.system import TradingSystem, binance_endpoints, make_exchange
+from actors.system import TradingSystem
 from config import ExchangeKind, FeedKind, Settings
+from exchange.binance.endpoints import binance_endpoints
+from exchange.binance.market_stream import BinanceKlineFeed, FeedError
+from exchange.factory import make_exchange
+from exchange.port import ExchangeError
 from persistence import records
 from persistence.db import make_engine
 from persistence.migrate import upgrade

@@ -4,6 +4,8 @@ symbol that opened at that time, in time order across symbols.
 * `SyntheticFeed` (in `synthetic.py`): seeded, regime segments, volatility bursts.
 * `FileFeed`: replays CSV / Binance kline JSON files (rules in `files.py`), each
   symbol's rows through a `CandleCleaner`, merged by open time.
+* `BinanceKlineFeed` (in `exchange/binance/market_stream.py`): live closed klines after
+  a REST warm-up; the service's runner picks it when `feed.kind = "binance"`.
 
 A symbol missing at a time step (a gap in its file) is simply absent from that
 step's batch; batches never hold two candles of one symbol.
@@ -11,10 +13,7 @@ step's batch; batches never hold two candles of one symbol.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterable, Iterator, Sequence
-from itertools import groupby
-from operator import attrgetter
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -22,10 +21,9 @@ from actors.market_data.candles import CandleCleaner, CandleCounters
 from actors.market_data.files import CandleFile, CandleFileError, load_candle_file
 from actors.market_data.synthetic import SyntheticFeed
 from actors.messages import Candle
+from exchange.market import merge_by_time
 
 __all__ = ["CandleFeed", "CandleFileError", "FileFeed", "SyntheticFeed", "merge_by_time"]
-
-_open_time = attrgetter("open_time")
 
 
 @runtime_checkable
@@ -35,13 +33,6 @@ class CandleFeed(Protocol):
     def batches(self) -> Iterator[tuple[Candle, ...]]:
         """Per time step, the candles of that open time, oldest step first."""
         ...
-
-
-def merge_by_time(streams: Iterable[Iterable[Candle]]) -> Iterator[tuple[Candle, ...]]:
-    """Merge time-ordered candle streams into per-open-time batches; within a batch,
-    candles keep the order of their streams (heapq.merge is stable)."""
-    for _, group in groupby(heapq.merge(*streams, key=_open_time), key=_open_time):
-        yield tuple(group)
 
 
 class FileFeed:

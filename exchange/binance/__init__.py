@@ -1,0 +1,11 @@
+"""The Binance USD-M futures adapter, one module per seam; none imports a module that imports it back.
+
+* `endpoints`: the REST and WebSocket roots (mainnet, testnet, a configured override).
+* `rest`: the signed REST calls of one account and the mapping of their failures to the port's errors.
+* `payloads`: pure reading of REST answers and stream messages into dataclasses and the port's types.
+* `websocket`: one reconnecting WebSocket connection on its own thread, used by both streams.
+* `user_stream`: the user-data stream and the translator of its events into the port's events.
+* `resync`: after a gap in the user-data stream, what it missed, read through REST.
+* `account`: `BinanceExchange`, the exchange port, on top of the above.
+* `market_stream`: `BinanceKlineFeed`, closed klines and mark prices after a REST warm-up.
+"""

@@ -16,34 +16,34 @@ Fills are queued before order states, as the stream orders them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
 
-from exchange.binance.convert import fill_from_rest_trade
+from exchange.binance.payloads import fill_from_rest_trade
+from exchange.binance.rest import BinanceRest
+from exchange.binance.user_stream import EventTranslator
 from exchange.port import ExchangeEvent, Fill, OrderState
 
-if TYPE_CHECKING:
-    from exchange.binance.account import BinanceExchange
-    from exchange.binance.stream import EventTranslator
+# (symbol, client order id) -> (the order's state or None, the regular order a triggered conditional one became)
+Lookup = Callable[[str, str], tuple[OrderState | None, int | None]]
 
 
 def resync_orders(
-    exchange: BinanceExchange, translator: EventTranslator, symbols: Iterable[str], since_ms: int,
+    rest: BinanceRest, lookup: Lookup, translator: EventTranslator, symbols: Iterable[str], since_ms: int,
 ) -> None:
     states: list[OrderState] = []
     for last in translator.open_tracked():
-        state, _ = exchange.lookup(last.symbol, last.client_order_id)
+        state, _ = lookup(last.symbol, last.client_order_id)
         if state is not None and state != last:
             states.append(state)
     fills: list[Fill] = []
     for symbol in sorted(set(symbols)):
-        for trade in exchange.user_trades(symbol, startTime=since_ms):
+        for trade in rest.user_trades(symbol, startTime=since_ms):
             if translator.seen_trade(int(trade["id"])):
                 continue
             order_id = int(trade["orderId"])
             client_id = translator.client_id_for_order(order_id)
             if client_id is None:
-                client_id = str(exchange.order_by_id(symbol, order_id)["clientOrderId"])
+                client_id = str(rest.order_by_id(symbol, order_id)["clientOrderId"])
             fills.append(fill_from_rest_trade(trade, client_id))
     fills.sort(key=lambda f: (f.at, f.trade_id))
     events: list[ExchangeEvent] = [*fills, *states]

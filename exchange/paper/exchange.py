@@ -35,27 +35,41 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from exchange import codec
+from exchange.market import Candle, SymbolFilters, to_decimal
+from exchange.paper import state as saved
 from exchange.paper.rules import (
-    DEFAULT_FILTERS, ZERO, apply_fill, fee_for, filters_for_price, is_multiple, is_triggered, reduces,
-    taker_price, triggers_on_rise, unrealized_pnl,
+    DEFAULT_FILTERS,
+    ZERO,
+    apply_fill,
+    fee_for,
+    filters_for_price,
+    is_multiple,
+    is_triggered,
+    reduces,
+    taker_price,
+    triggers_on_rise,
+    unrealized_pnl,
 )
+from exchange.paper.state import PaperState
 from exchange.port import (
-    CLIENT_ORDER_ID_PATTERN, Balance, ExchangeEvent, ExchangePosition, Fill, OrderRejected, OrderRequest,
-    OrderState, OrderStatus, OrderType, RejectCode, SymbolFilters, UnknownSymbol,
+    CLIENT_ORDER_ID_PATTERN,
+    Balance,
+    ExchangeEvent,
+    ExchangePosition,
+    Fill,
+    OrderRejected,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    RejectCode,
+    UnknownSymbol,
 )
-from exchange.market import Candle
 
 if TYPE_CHECKING:
     from config.settings import PaperSettings
 
-STATE_VERSION = 1
 _BPS = Decimal(10_000)
-
-
-def _dec(value: float) -> Decimal:
-    # repr is the shortest string that round-trips the float: 100.1, not 100.09999999999999.
-    return Decimal(repr(value))
 
 
 class PaperExchange:
@@ -111,14 +125,9 @@ class PaperExchange:
             return
         self._match(candle)
 
-    @property
-    def now(self) -> int:
-        """The exchange's time: the latest candle close seen (UTC ms), 0 before any."""
-        return self._now
-
     def last_price(self, symbol: str) -> Decimal | None:
         last = self._last.get(symbol)
-        return None if last is None else _dec(last)
+        return None if last is None else to_decimal(last)
 
     # --- ExchangePort ------------------------------------------------------------
 
@@ -149,6 +158,9 @@ class PaperExchange:
 
     def blocked(self) -> str:
         return ""  # the paper exchange never throttles
+
+    def close(self) -> None:
+        """Nothing to release: the account lives in memory, saved through `to_state`."""
 
     def order_fills(self, symbol: str, client_order_id: str) -> tuple[Fill, ...]:
         fill = self._fills.get(client_order_id)
@@ -246,12 +258,12 @@ class PaperExchange:
 
     def _match(self, candle: Candle) -> None:
         symbol = candle.symbol
-        open_ = _dec(candle.open)
+        open_ = to_decimal(candle.open)
         for cid in list(self._open.get(symbol, ())):
             order = self._orders[cid]
             if order.type is OrderType.MARKET and not order.status.is_final:
                 self._execute(order, open_, candle.open_time)
-        high, low = _dec(candle.high), _dec(candle.low)
+        high, low = to_decimal(candle.high), to_decimal(candle.low)
         triggered: list[tuple[int, int, int, OrderState]] = []
         for cid in self._open.get(symbol, ()):
             order = self._orders[cid]
@@ -328,10 +340,12 @@ class PaperExchange:
             order = self._orders[cid]
             if order.type is OrderType.MARKET:
                 market = True
-            elif triggers_on_rise(order.side, order.type):
-                rising = min(rising, float(order.trigger_price))  # type: ignore[arg-type]
             else:
-                falling = max(falling, float(order.trigger_price))  # type: ignore[arg-type]
+                assert order.trigger_price is not None  # checked by _validate_trigger before it was accepted
+                if triggers_on_rise(order.side, order.type):
+                    rising = min(rising, float(order.trigger_price))
+                else:
+                    falling = max(falling, float(order.trigger_price))
         self._watch[symbol] = (market, falling, rising)
 
     def _position(self, symbol: str) -> ExchangePosition:
@@ -344,52 +358,35 @@ class PaperExchange:
 
     # --- persistence ---------------------------------------------------------------
 
-    @property
-    def starting_balance(self) -> Decimal:
-        return self._starting_balance
-
     def to_state(self) -> dict[str, Any]:
-        """The whole account as JSON-able data; the simulation terms (fee, slippage) are part of it."""
-        return {
-            "version": STATE_VERSION,
-            "starting_balance": str(self._starting_balance),
-            "fee_rate": str(self._fee_rate),
-            "slippage_bps": str(self._slippage_bps),
-            "wallet_balance": str(self._wallet),
-            "now": self._now,
-            "next_order_id": self._next_order_id,
-            "next_trade_id": self._next_trade_id,
-            "last_prices": {symbol: repr(price) for symbol, price in self._last.items()},
-            "filters": {symbol: codec.encode_filters(f) for symbol, f in self._filters.items()},
-            "positions": {s: {"quantity": str(q), "entry_price": str(e)} for s, (q, e) in self._positions.items()},
-            "orders": [codec.encode(order) for order in self._orders.values()],
-            "open": {symbol: list(book) for symbol, book in self._open.items()},
-            "events": [codec.encode_event(event) for event in self._events],
-            "fills": [codec.encode_event(fill) for fill in self._fills.values()],
-        }
+        """The whole account as JSON-able data (the shape is `state.py`'s); the simulation terms are part of it."""
+        return saved.encode(PaperState(
+            starting_balance=self._starting_balance, fee_rate=self._fee_rate, slippage_bps=self._slippage_bps,
+            wallet_balance=self._wallet, now=self._now, next_order_id=self._next_order_id,
+            next_trade_id=self._next_trade_id, last_prices=dict(self._last), filters=dict(self._filters),
+            positions=dict(self._positions), orders=tuple(self._orders.values()),
+            open={symbol: tuple(book) for symbol, book in self._open.items()}, events=tuple(self._events),
+            fills=tuple(self._fills.values()),
+        ))
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> PaperExchange:
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"paper exchange state version {state.get('version')!r}, expected {STATE_VERSION}")
+    def from_state(cls, data: Mapping[str, Any]) -> PaperExchange:
+        """The account `to_state` saved; raises `PaperStateError` (a ValueError) for one it cannot read."""
+        state = saved.decode(data)
         exchange = cls(
-            starting_balance=Decimal(state["starting_balance"]), fee_rate=Decimal(state["fee_rate"]),
-            slippage_bps=Decimal(state["slippage_bps"]),
-            filters={symbol: codec.decode_filters(f) for symbol, f in state["filters"].items()},
+            starting_balance=state.starting_balance, fee_rate=state.fee_rate, slippage_bps=state.slippage_bps,
+            filters=state.filters,
         )
-        exchange._wallet = Decimal(state["wallet_balance"])
-        exchange._now = int(state["now"])
-        exchange._next_order_id = int(state["next_order_id"])
-        exchange._next_trade_id = int(state["next_trade_id"])
-        exchange._last = {symbol: float(price) for symbol, price in state["last_prices"].items()}
-        exchange._positions = {
-            symbol: (Decimal(p["quantity"]), Decimal(p["entry_price"])) for symbol, p in state["positions"].items()
-        }
-        exchange._orders = {o["client_order_id"]: codec.decode(OrderState, o) for o in state["orders"]}
-        exchange._open = {symbol: dict.fromkeys(cids) for symbol, cids in state["open"].items()}
+        exchange._wallet = state.wallet_balance
+        exchange._now = state.now
+        exchange._next_order_id = state.next_order_id
+        exchange._next_trade_id = state.next_trade_id
+        exchange._last = dict(state.last_prices)
+        exchange._positions = dict(state.positions)
+        exchange._orders = {order.client_order_id: order for order in state.orders}
+        exchange._open = {symbol: dict.fromkeys(cids) for symbol, cids in state.open.items()}
         for symbol in list(exchange._open):
             exchange._refresh_watch(symbol)
-        exchange._events = [codec.decode_event(e) for e in state["events"]]
-        fills = (codec.decode_event(f) for f in state.get("fills", ()))  # absent from states saved before it was kept
-        exchange._fills = {f.client_order_id: f for f in fills if isinstance(f, Fill)}
+        exchange._events = list(state.events)
+        exchange._fills = {fill.client_order_id: fill for fill in state.fills}
         return exchange

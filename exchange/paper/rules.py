@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
-from exchange.port import OrderSide, OrderState, OrderType
 from exchange.market import SymbolFilters
+from exchange.port import OrderSide, OrderState, OrderType
 
 MONEY_QUANTUM = Decimal("0.00000001")
 ZERO = Decimal(0)

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from actors.market_data.binance_feed import BinanceKlineFeed, FeedError
-from actors.messages import Candle
+from exchange.binance.market_stream import BinanceKlineFeed, FeedError
+from exchange.market import Candle
 from scripts.fake_binance.fixtures import fake_binance, needs_shared_data  # noqa: F401
 from scripts.fake_binance.server import FakeBinance
 

@@ -16,23 +16,25 @@ import pytest
 from typer.testing import CliRunner
 
 from actors.clock import WallClock
-from exchange.port import ExchangeError
-from actors.system import TradingSystem, make_exchange
+from actors.system import TradingSystem
 from config import Settings
+from exchange.factory import make_exchange
+from exchange.port import ExchangeError
 from persistence.db import make_engine
 from persistence.migrate import upgrade
-from service.cli import app
-from service.runner import describe_venue
 from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, needs_shared_data  # noqa: F401
 from scripts.fake_binance.server import FakeBinance
+from scripts.service_process import ServiceProcess, command
+from service.cli import app
+from service.runner import describe_venue
 
 pytestmark = needs_shared_data
-from scripts.service_process import ServiceProcess, command
 
 WAIT_S = 30
 MINUTE = 60_000
 SYMBOL = "BTCUSDT"
-CANDLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "candles" / "binance_BTCUSDT_5m_20180426-20180428.csv"
+CANDLES = (Path(__file__).resolve().parents[3] / "shared" / "data" / "candles"
+           / "binance_BTCUSDT_5m_20180426-20180428.csv")
 
 
 def Service(workdir: Path, env: dict[str, str]) -> ServiceProcess:
@@ -63,7 +65,8 @@ def live_env(tmp_path: Path, server: FakeBinance) -> dict[str, str]:
 
 
 def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command(*args), check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_S)
+    return subprocess.run(command(*args), check=False, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=WAIT_S)
 
 
 # --- the live guard -------------------------------------------------------------------------------
@@ -73,15 +76,16 @@ def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Compl
     ((), {"QT_EXCHANGE__API_KEY": TEST_KEY, "QT_EXCHANGE__API_SECRET": TEST_SECRET}, "the --live flag was not given"),
     (("--live",), {}, "QT_EXCHANGE__API_KEY and QT_EXCHANGE__API_SECRET not set in the environment"),
     (("--live",), {"QT_EXCHANGE__API_KEY": TEST_KEY}, "QT_EXCHANGE__API_SECRET not set in the environment"),
-    (("--live",), {"QT_EXCHANGE__API_KEY": TEST_KEY, "QT_EXCHANGE__API_SECRET": TEST_SECRET, "QT_FEED__KIND": "synthetic"},
+    (("--live",),
+     {"QT_EXCHANGE__API_KEY": TEST_KEY, "QT_EXCHANGE__API_SECRET": TEST_SECRET, "QT_FEED__KIND": "synthetic"},
      'live orders need feed.kind = "binance"'),
 ])
 def test_run_binance_without_live_or_keys_exits_2_with_a_clear_message(
         tmp_path: Path, flags: tuple[str, ...], env: dict[str, str], missing: str) -> None:
     db = tmp_path / "qt.db"
-    result = CliRunner().invoke(app, ["run", "--db", str(db), *flags],
-                                env={"QT_EXCHANGE__KIND": "binance", "QT_FEED__KIND": "binance", "QT_EXCHANGE__API_KEY": "",
-                                     "QT_EXCHANGE__API_SECRET": "", "COLUMNS": "400"} | env)
+    base_env = {"QT_EXCHANGE__KIND": "binance", "QT_FEED__KIND": "binance", "QT_EXCHANGE__API_KEY": "",
+                "QT_EXCHANGE__API_SECRET": "", "COLUMNS": "400"}
+    result = CliRunner().invoke(app, ["run", "--db", str(db), *flags], env=base_env | env)
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert missing in result.output and "Traceback" not in result.output

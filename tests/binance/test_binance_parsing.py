@@ -11,18 +11,39 @@ from pathlib import Path
 
 import pytest
 
-from exchange.binance.account import parse_market_event, parse_user_event
-from exchange.binance.convert import (
-    algo_from_rest, balance_from_rest, filters_from_exchange_info, fill_from_update, order_from_algo_update,
-    order_from_rest, order_from_update, position_from_rest,
-)
-from exchange.binance.events import (
-    AccountUpdate, AlgoUpdate, BookTickerEvent, DepthSnapshot, DepthUpdateEvent, KlineEvent, LiquidationEvent,
-    MarkPriceEvent, OrderTradeUpdate, TickerEvent, TradeEvent, TradeLite, UnknownEvent, parse_capture_line,
+from exchange.binance.payloads import (
+    AlgoUpdate,
+    KlineEvent,
+    MarkPriceEvent,
+    OrderTradeUpdate,
+    UnknownEvent,
+    algo_from_rest,
+    balance_from_rest,
+    fill_from_update,
+    filters_from_exchange_info,
+    order_from_algo_update,
+    order_from_rest,
+    order_from_update,
+    position_from_rest,
 )
 from exchange.port import OrderSide, OrderStatus, OrderType
 from scripts.fake_binance.fixtures import needs_shared_data
 from scripts.fake_binance.server import SHARED_DATA
+
+# Production's parsers, plus the event kinds the service never reads (the samples hold every kind).
+from tests.binance.sample_events import (
+    AccountUpdate,
+    BookTickerEvent,
+    DepthSnapshot,
+    DepthUpdateEvent,
+    LiquidationEvent,
+    TickerEvent,
+    TradeEvent,
+    TradeLite,
+    parse_capture_line,
+    parse_market_event,
+    parse_user_event,
+)
 
 pytestmark = needs_shared_data
 BINANCE = SHARED_DATA / "binance"
@@ -148,7 +169,7 @@ def test_parse_user_event_account_update_fields() -> None:
 
 
 def test_parse_user_event_listen_key_expired_and_unknown() -> None:
-    from exchange.binance.events import ListenKeyExpired
+    from exchange.binance.payloads import ListenKeyExpired
     assert parse_user_event({"e": "listenKeyExpired", "E": 5, "listenKey": "k"}) == ListenKeyExpired(
         event_time=5, listen_key="k")
     assert isinstance(parse_user_event({"e": "STRATEGY_UPDATE", "E": 1}), UnknownEvent)

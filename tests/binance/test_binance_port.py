@@ -7,6 +7,7 @@ Every fault is injected in the server, never by patching the client. Needs
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
@@ -14,9 +15,20 @@ from decimal import Decimal
 import pytest
 
 from exchange.binance.account import BinanceExchange
+from exchange.binance.user_stream import EventTranslator
 from exchange.port import (
-    ExchangeEvent, ExchangePort, Fill, OrderRejected, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType,
-    OutcomeUnknown, RateLimited, UnknownSymbol,
+    ExchangeEvent,
+    ExchangePort,
+    Fill,
+    OrderRejected,
+    OrderRequest,
+    OrderSide,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    OutcomeUnknown,
+    RateLimited,
+    UnknownSymbol,
 )
 from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, needs_shared_data  # noqa: F401
 from scripts.fake_binance.server import FakeBinance
@@ -37,6 +49,24 @@ class ManualClock:
         return self.now
 
 
+class WaitingTranslator(EventTranslator):
+    """The port's translator, telling the test when events are queued (the service drains at each step instead)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queued = threading.Condition()
+
+    def push(self, events: list[ExchangeEvent]) -> None:
+        super().push(events)
+        with self._queued:
+            self._queued.notify_all()
+
+    def wait(self, timeout: float) -> bool:
+        """True as soon as events are queued; False after `timeout` seconds without any."""
+        with self._queued:
+            return self._queued.wait_for(lambda: bool(self.pending()), timeout)
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
@@ -47,6 +77,7 @@ def exchange(fake_binance: FakeBinance, clock: ManualClock) -> Iterator[BinanceE
     fake_binance.set_price(SYMBOL, "40000")
     ex = BinanceExchange(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=fake_binance.base_url, symbols=(SYMBOL,),
                          leverage=10, timeout_s=0.75, reconnect_delay_s=0.05, keepalive_s=600, monotonic=clock)
+    ex.translator = WaitingTranslator()  # before start: the stream and the resync take it from there
     ex.start()
     yield ex
     ex.close()
@@ -74,7 +105,9 @@ def collect(ex: BinanceExchange, done: Callable[[list[ExchangeEvent]], bool], ti
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise AssertionError(f"timed out waiting; got {events}")
-        ex.wait_for_events(min(remaining, 0.5))
+        translator = ex.translator
+        assert isinstance(translator, WaitingTranslator)
+        translator.wait(min(remaining, 0.5))
 
 
 def has_state(cid: str, status: OrderStatus) -> Callable[[list[ExchangeEvent]], bool]:
@@ -147,7 +180,8 @@ def test_binance_protective_orders_go_to_algo_service_and_stop_fills(
 def test_binance_candle_through_both_triggers_fills_stop_first(
         exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
     open_protected(exchange)
-    fake_binance.push_candle(SYMBOL, open_time=1_700_000_000_000, open="40000", high="42500", low="38800", close="41000")
+    fake_binance.push_candle(SYMBOL, open_time=1_700_000_000_000, open="40000", high="42500", low="38800",
+                             close="41000")
     events = collect(exchange, all_of(has_state("sl1", OrderStatus.FILLED), has_state("tp1", OrderStatus.EXPIRED)))
     assert [f.client_order_id for f in fills(events)] == ["sl1"]
     assert fills(events)[0].price == D("39000")  # inside the candle: at the trigger
@@ -170,7 +204,8 @@ def test_binance_cancel_and_lookup_not_found(exchange: BinanceExchange, fake_bin
     assert exchange.get_order(SYMBOL, "never-sent") is None
 
 
-def test_binance_lookup_after_restart_finds_both_order_kinds(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_lookup_after_restart_finds_both_order_kinds(
+        exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
     open_protected(exchange)
     fresh = BinanceExchange(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=fake_binance.base_url, user_stream=False)
     try:
@@ -232,7 +267,8 @@ def test_binance_timeout_on_entry_that_filled_leaves_one_order_found_by_client_i
     assert [p.quantity for p in exchange.positions()] == [D("0.01")]
 
 
-def test_binance_5xx_is_unknown_outcome_resolved_by_lookup(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_5xx_is_unknown_outcome_resolved_by_lookup(
+        exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
     fake_binance.faults.server_error_next(path="/fapi/v1/order", status=503)
     with pytest.raises(OutcomeUnknown):
         exchange.place_order(market("lost"))
@@ -317,7 +353,7 @@ def test_binance_partial_fill_with_expired_remainder(exchange: BinanceExchange, 
     assert [p.quantity for p in exchange.positions()] == [D("0.005")]
 
 
-# --- the user-data stream ------------------------------------------------------------------------------------------------
+# --- the user-data stream ---------------------------------------------------------------------------------------------
 
 
 def test_binance_dropped_stream_reconnects_and_resyncs(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
@@ -358,7 +394,8 @@ def test_binance_listen_key_kept_alive_and_renewed_when_refused(
     assert fake_binance.requests[mark:].count(("POST", "/fapi/v1/listenKey")) == 0
 
 
-def test_binance_stop_filled_while_away_is_found_by_resync(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_stop_filled_while_away_is_found_by_resync(
+        exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
     open_protected(exchange)
     fake_binance.faults.block_user_streams()
     fake_binance.set_price(SYMBOL, "38000")  # nobody is listening: these events are lost
@@ -378,7 +415,8 @@ def test_binance_liquidation_reported_as_foreign_fill(exchange: BinanceExchange,
     assert exchange.positions() == ()
 
 
-def test_binance_close_by_hand_while_away_is_found_by_resync(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_close_by_hand_while_away_is_found_by_resync(
+        exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
     open_protected(exchange)
     fake_binance.faults.block_user_streams()
     fake_binance.faults.close_by_hand(SYMBOL, D("40500"))
@@ -388,7 +426,7 @@ def test_binance_close_by_hand_while_away_is_found_by_resync(exchange: BinanceEx
     assert fill.client_order_id.startswith("web_") and fill.price == D("40500")
 
 
-# --- secrets -------------------------------------------------------------------------------------------------------------------
+# --- secrets ---------------------------------------------------------------------------------------------------------
 
 
 def test_binance_keys_never_in_errors_or_logs(

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from exchange.binance.account import BinanceExchange
-from actors.system import make_exchange
 from config import Settings
+from exchange.binance.account import BinanceExchange
+from exchange.factory import make_exchange
 from persistence.db import make_engine
-from service.cli import app
-from tests.actors.harness import Harness
 from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, needs_shared_data  # noqa: F401
 from scripts.fake_binance.server import FakeBinance
+from service.cli import app
+from tests.actors.harness import Harness
 
 pytestmark = needs_shared_data
 

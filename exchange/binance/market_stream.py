@@ -24,7 +24,6 @@ A mark missed during a gap is simply replaced by the next one, a second later.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -36,17 +35,10 @@ from typing import Any
 from binance.client import Client
 from binance.exceptions import BinanceAPIException, BinanceRequestException
 from requests import RequestException
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.sync.client import connect
 
-from exchange.binance.events import (
-    INTERVAL_MS,
-    KlineEvent,
-    MarkPriceEvent,
-    parse_market_event,
-)
-from actors.market_data.feeds import merge_by_time
-from actors.messages import Candle
+from exchange.binance.payloads import INTERVAL_MS, KlineEvent, MarkPriceEvent, kline_from_rest, parse_market_event
+from exchange.binance.websocket import ReconnectingWebSocket
+from exchange.market import Candle, merge_by_time
 
 log = logging.getLogger("quantum_trader.feed")
 MAX_KLINES_PER_REQUEST = 1500  # Binance's limit on /fapi/v1/klines
@@ -78,11 +70,16 @@ class BinanceKlineFeed:
         self._emitted = -1  # open time of the newest step delivered
         self._marks: dict[str, Decimal] = {}  # written by the stream thread, read from any other
         self._marks_changed = threading.Condition()
-        self._stream = _KlineStream(self, reconnect_delay_s=reconnect_delay_s, open_timeout_s=open_timeout_s)
+        self._stream = ReconnectingWebSocket(
+            name="binance-market-stream", url=lambda: self._url, on_open=self._on_open, on_message=self._on_message,
+            on_failure=self._on_failure, retry_on=(FeedError,), reconnect_delay_s=reconnect_delay_s,
+            open_timeout_s=open_timeout_s,
+        )
         self.late = 0
 
     @property
-    def stream(self) -> _KlineStream:
+    def stream(self) -> ReconnectingWebSocket:
+        """The combined market-stream connection: one for the klines and marks of every symbol."""
         return self._stream
 
     def batches(self) -> Iterator[tuple[Candle, ...]]:
@@ -92,7 +89,8 @@ class BinanceKlineFeed:
                 raise FeedError(f"the market stream at {self._url.split('?')[0]} did not connect")
             history = self._warmup()
             count = sum(len(b) for b in history)
-            log.info("Binance feed: warm-up of %d closed %s klines of %s", count, self.interval, ", ".join(self.symbols))
+            log.info("Binance feed: warm-up of %d closed %s klines of %s", count, self.interval,
+                     ", ".join(self.symbols))
             yield from history
             log.info("Binance feed: live klines from the market stream (%s)", self.interval)
             yield from self._live()
@@ -110,7 +108,7 @@ class BinanceKlineFeed:
         per_symbol = []
         for symbol in self.symbols:
             rows = self._rest_klines(symbol, limit=min(self.warmup + 1, MAX_KLINES_PER_REQUEST))
-            events = [e for e in (_kline_from_rest(symbol, self.interval, row) for row in rows) if e.close_time < now]
+            events = [e for e in (kline_from_rest(symbol, self.interval, row) for row in rows) if e.close_time < now]
             events = events[-self.warmup:] if self.warmup else []
             if events:
                 self._last[symbol] = events[-1].open_time
@@ -120,14 +118,14 @@ class BinanceKlineFeed:
             self._emitted = batches[-1][0].open_time
         return batches
 
-    def backfill(self) -> None:
+    def _backfill(self) -> None:
         """After a gap: what closed since each symbol's newest kline, queued like stream events."""
         now = self._server_time()
         for symbol in self.symbols:
             since = self._last.get(symbol)
             params = {"startTime": since + self.interval_ms} if since is not None else {}
             for row in self._rest_klines(symbol, limit=MAX_KLINES_PER_REQUEST, **params):
-                event = _kline_from_rest(symbol, self.interval, row)
+                event = kline_from_rest(symbol, self.interval, row)
                 if event.close_time < now:
                     self._klines.put(event)
 
@@ -148,11 +146,27 @@ class BinanceKlineFeed:
 
     # --- the stream ----------------------------------------------------------------------------
 
-    def on_kline(self, event: KlineEvent) -> None:
+    def _on_open(self, reconnect: bool) -> None:
+        if reconnect:
+            self._backfill()  # the socket is open first: nothing closing meanwhile is lost
+
+    def _on_message(self, message: Any) -> bool:
+        event = parse_market_event(message)
+        if isinstance(event, KlineEvent):
+            self._on_kline(event)
+        elif isinstance(event, MarkPriceEvent):
+            self._on_mark(event)
+        return True
+
+    def _on_failure(self, error: Exception) -> float:
+        log.warning("Binance market stream: %s: %s; reconnecting", type(error).__name__, error)
+        return self._stream.reconnect_delay_s
+
+    def _on_kline(self, event: KlineEvent) -> None:
         if event.closed and event.symbol in self.symbols:
             self._klines.put(event)
 
-    def on_mark(self, event: MarkPriceEvent) -> None:
+    def _on_mark(self, event: MarkPriceEvent) -> None:
         if event.symbol in self.symbols:
             with self._marks_changed:
                 self._marks[event.symbol] = event.mark_price
@@ -211,74 +225,3 @@ class BinanceKlineFeed:
             if len(pending[at]) == len(self.symbols) or now - first_seen[at] >= self.grace_s or later_began:
                 last_ready = index
         return [] if last_ready is None else times[: last_ready + 1]
-
-
-class _KlineStream(threading.Thread):
-    """One combined market-stream connection; every connection after the first backfills through REST."""
-
-    def __init__(self, feed: BinanceKlineFeed, *, reconnect_delay_s: float, open_timeout_s: float) -> None:
-        super().__init__(name="binance-market-stream", daemon=True)
-        self._feed = feed
-        self.reconnect_delay_s, self.open_timeout_s = reconnect_delay_s, open_timeout_s
-        self._halt = threading.Event()
-        self.connected = threading.Event()
-        self.connections = 0
-        self._ws: Any = None
-
-    def stop(self) -> None:
-        self._halt.set()
-        ws = self._ws
-        if ws is not None:
-            ws.close()
-        if self.is_alive():
-            self.join(10)
-
-    def drop(self) -> None:
-        """Close the current connection as a network failure would (the thread reconnects)."""
-        ws = self._ws
-        if ws is not None:
-            ws.close()
-
-    def run(self) -> None:
-        while not self._halt.is_set():
-            try:
-                self._session()
-            except (FeedError, OSError, InvalidHandshake, InvalidURI, TimeoutError) as e:
-                log.warning("Binance market stream: %s: %s; reconnecting", type(e).__name__, e)
-            self.connected.clear()
-            self._halt.wait(self.reconnect_delay_s)
-
-    def _session(self) -> None:
-        with connect(self._feed._url, open_timeout=self.open_timeout_s, close_timeout=1) as ws:
-            self._ws = ws
-            try:
-                if self.connections > 0:
-                    self._feed.backfill()  # the socket is open first: nothing closing meanwhile is lost
-                self.connections += 1
-                self.connected.set()
-                self._read(ws)
-            finally:
-                self._ws = None
-
-    def _read(self, ws: Any) -> None:
-        while not self._halt.is_set():
-            try:
-                text = ws.recv(timeout=0.25)
-            except TimeoutError:
-                continue
-            except ConnectionClosed:
-                return
-            event = parse_market_event(json.loads(text))
-            if isinstance(event, KlineEvent):
-                self._feed.on_kline(event)
-            elif isinstance(event, MarkPriceEvent):
-                self._feed.on_mark(event)
-
-
-def _kline_from_rest(symbol: str, interval: str, row: Sequence[Any]) -> KlineEvent:
-    """A `/fapi/v1/klines` row: [open time, open, high, low, close, volume, close time, ...]."""
-    return KlineEvent(
-        event_time=int(row[6]) + 1, symbol=symbol, interval=interval, open_time=int(row[0]), close_time=int(row[6]),
-        open=Decimal(str(row[1])), high=Decimal(str(row[2])), low=Decimal(str(row[3])), close=Decimal(str(row[4])),
-        volume=Decimal(str(row[5])), closed=True,
-    )

@@ -1,4 +1,4 @@
-"""The Binance user-data stream: a thread that turns WebSocket events into the port's events.
+"""The Binance user-data stream: a connection that turns WebSocket events into the port's events.
 
 `EventTranslator` holds what the stream alone cannot say: which client ids are
 conditional orders, which regular order a triggered conditional order became,
@@ -6,17 +6,16 @@ which cancels were ours, and which trades were already reported (fills are
 deduplicated by trade id, because a resync through REST and the stream may both
 report one).
 
-`UserStream` keeps one connection: it takes a listen key (POST), connects,
-keeps the key alive (PUT) and, when the key expires, the keepalive is refused
-or the socket drops, takes a key again and reconnects. Every connection after
-the first is a gap: before reading the new connection, the `resync` callback
-reconciles orders and fills through REST. The socket is opened first, so
-nothing that happens during the resync is lost; it is read afterwards.
+`UserStream` keeps one connection (`websocket.py`): it takes a listen key (POST),
+connects, keeps the key alive (PUT) and, when the key expires, the keepalive is
+refused or the socket drops, takes a key again and reconnects. Every connection
+after the first is a gap: before reading the new connection, the `resync` callback
+reconciles orders and fills through REST. The socket is opened first, so nothing
+that happens during the resync is lost; it is read afterwards.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import deque
@@ -24,16 +23,23 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.sync.client import connect
-
-from exchange.binance.convert import fill_from_update, order_from_algo_update, order_from_update
-from exchange.binance.events import AlgoUpdate, ListenKeyExpired, OrderTradeUpdate, UserEvent, parse_user_event
+from exchange.binance.payloads import (
+    AlgoUpdate,
+    ListenKeyExpired,
+    OrderTradeUpdate,
+    UserEvent,
+    fill_from_update,
+    order_from_algo_update,
+    order_from_update,
+    parse_user_event,
+)
+from exchange.binance.websocket import ReconnectingWebSocket
 from exchange.port import ExchangeError, ExchangeEvent, Fill, OrderState, OrderType, RateLimited
 
 log = logging.getLogger(__name__)
 _CONDITIONAL = (OrderType.STOP_MARKET.value, OrderType.TAKE_PROFIT_MARKET.value)
 _SEEN_TRADES_KEPT = 100_000
+_RATE_LIMIT_RECHECK_S = 30.0
 
 
 class EventTranslator:
@@ -41,7 +47,6 @@ class EventTranslator:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
         self._events: list[ExchangeEvent] = []
         self._algo_ids: set[str] = set()  # client ids of conditional orders we placed
         self._symbols: dict[str, str] = {}  # client id -> symbol, for every order we placed
@@ -100,7 +105,7 @@ class EventTranslator:
 
     def push(self, events: list[ExchangeEvent]) -> None:
         """Queue events for `drain`, dropping fills already reported (by trade id)."""
-        with self._cond:
+        with self._lock:
             for event in events:
                 if isinstance(event, Fill):
                     if event.trade_id in self._seen:
@@ -109,8 +114,6 @@ class EventTranslator:
                 else:
                     self._last[event.client_order_id] = event
                 self._events.append(event)
-            if events:
-                self._cond.notify_all()
 
     def _remember_trade(self, trade_id: int) -> None:
         self._seen.add(trade_id)
@@ -127,10 +130,10 @@ class EventTranslator:
             events, self._events = tuple(self._events), []
             return events
 
-    def wait(self, timeout: float) -> bool:
-        """True as soon as events are queued; False after `timeout` seconds without any."""
-        with self._cond:
-            return self._cond.wait_for(lambda: bool(self._events), timeout)
+    def pending(self) -> tuple[ExchangeEvent, ...]:
+        """What `drain` would return, left queued."""
+        with self._lock:
+            return tuple(self._events)
 
     def translate(self, event: UserEvent) -> None:
         if isinstance(event, OrderTradeUpdate):
@@ -175,75 +178,73 @@ class EventTranslator:
         return out
 
 
-class UserStream(threading.Thread):
+class UserStream:
+    """The user-data stream of one account, on its own thread once started."""
+
     def __init__(
         self, *, ws_url: str, translator: EventTranslator, new_listen_key: Callable[[], str],
         keepalive: Callable[[str], None], resync: Callable[[], None], monotonic: Callable[[], float],
         keepalive_s: float = 30 * 60, reconnect_delay_s: float = 1.0, open_timeout_s: float = 5.0,
     ) -> None:
-        super().__init__(name="binance-user-stream", daemon=True)
         self._ws_url = ws_url.rstrip("/") + "/ws/"
         self._translator = translator
         self._new_listen_key, self._keepalive, self._resync = new_listen_key, keepalive, resync
         self._monotonic = monotonic
-        self._keepalive_s, self._reconnect_delay_s, self._open_timeout_s = keepalive_s, reconnect_delay_s, open_timeout_s
-        self._halt = threading.Event()
-        self.connected = threading.Event()
-        self.connections = 0  # how many times a connection was made (the first is not a gap)
-        self.resyncs = 0
-        self._ws: Any = None
+        self._keepalive_s, self._reconnect_delay_s = keepalive_s, reconnect_delay_s
+        self._key = ""
         self._last_keepalive = 0.0
+        self.resyncs = 0
+        self._socket = ReconnectingWebSocket(
+            name="binance-user-stream", url=self._url, on_open=self._on_open, on_poll=self._keep_key_alive,
+            on_message=self._on_message, on_failure=self._on_failure, retry_on=(ExchangeError,),
+            reconnect_delay_s=reconnect_delay_s, open_timeout_s=open_timeout_s,
+        )
+
+    @property
+    def connected(self) -> threading.Event:
+        return self._socket.connected
+
+    @property
+    def connections(self) -> int:
+        """How many times a connection was made (the first is not a gap)."""
+        return self._socket.connections
+
+    def start(self) -> None:
+        self._socket.start()
+
+    def is_alive(self) -> bool:
+        return self._socket.is_alive()
 
     def stop(self) -> None:
-        self._halt.set()
-        ws = self._ws
-        if ws is not None:
-            ws.close()
-        self.join(10)
+        self._socket.stop()
 
-    def run(self) -> None:
-        while not self._halt.is_set():
-            try:
-                self._session()
-            except RateLimited as e:
-                # Nothing may be sent until the limit or ban ends; look again at least every 30 s.
-                log.warning("user stream: rate limited for %.0fs", e.retry_after_s)
-                self.connected.clear()
-                self._halt.wait(min(max(e.retry_after_s, self._reconnect_delay_s), 30.0))
-                continue
-            except (ExchangeError, OSError, InvalidHandshake, InvalidURI, TimeoutError) as e:
-                # The key and secret are never in these: the URL holds only the listen key.
-                log.warning("user stream: %s", type(e).__name__)
-            self.connected.clear()
-            self._halt.wait(self._reconnect_delay_s)
+    def _url(self) -> str:
+        self._key = self._new_listen_key()
+        return self._ws_url + self._key
 
-    def _session(self) -> None:
-        key = self._new_listen_key()
-        with connect(self._ws_url + key, open_timeout=self._open_timeout_s, close_timeout=1) as ws:
-            self._ws = ws
-            try:
-                if self.connections > 0:
-                    self._resync()  # before trusting the stream again
-                    self.resyncs += 1
-                self.connections += 1
-                self._last_keepalive = self._monotonic()  # before `connected`: a waiter may move the clock
-                self.connected.set()
-                self._read(ws, key)
-            finally:
-                self._ws = None
+    def _on_open(self, reconnect: bool) -> None:
+        if reconnect:
+            self._resync()  # before trusting the stream again
+            self.resyncs += 1
+        self._last_keepalive = self._monotonic()  # before `connected`: a waiter may move the clock
 
-    def _read(self, ws: Any, key: str) -> None:
-        while not self._halt.is_set():
-            if self._monotonic() - self._last_keepalive >= self._keepalive_s:
-                self._keepalive(key)  # raises on -1125: a new key and a resync follow
-                self._last_keepalive = self._monotonic()
-            try:
-                text = ws.recv(timeout=0.25)
-            except TimeoutError:
-                continue
-            except ConnectionClosed:
-                return
-            event = parse_user_event(json.loads(text))
-            if isinstance(event, ListenKeyExpired):
-                return
-            self._translator.translate(event)
+    def _keep_key_alive(self) -> None:
+        if self._monotonic() - self._last_keepalive >= self._keepalive_s:
+            self._keepalive(self._key)  # raises on -1125: a new key and a resync follow
+            self._last_keepalive = self._monotonic()
+
+    def _on_message(self, message: Any) -> bool:
+        event = parse_user_event(message)
+        if isinstance(event, ListenKeyExpired):
+            return False
+        self._translator.translate(event)
+        return True
+
+    def _on_failure(self, error: Exception) -> float:
+        if isinstance(error, RateLimited):
+            # Nothing may be sent until the limit or ban ends; look again at least every 30 s.
+            log.warning("user stream: rate limited for %.0fs", error.retry_after_s)
+            return min(max(error.retry_after_s, self._reconnect_delay_s), _RATE_LIMIT_RECHECK_S)
+        # The key and secret are never in these: the URL holds only the listen key.
+        log.warning("user stream: %s", type(error).__name__)
+        return self._reconnect_delay_s

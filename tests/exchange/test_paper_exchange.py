@@ -9,12 +9,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from exchange.market import Candle, SymbolFilters
 from exchange.paper.exchange import PaperExchange
 from exchange.port import (
-    ExchangePort, Fill, OrderRejected, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType, RejectCode,
-    SymbolFilters, UnknownSymbol,
+    ExchangePort,
+    Fill,
+    OrderRejected,
+    OrderRequest,
+    OrderSide,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    RejectCode,
+    UnknownSymbol,
 )
-from actors.messages import Candle
 
 BTC = "BTCUSDT"
 MINUTE = 60_000
