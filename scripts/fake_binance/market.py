@@ -1,32 +1,45 @@
 """The price path of the fake exchange: prices, candles and mark prices set by the test, and what they trigger.
 
-A mixin of `Engine` (it uses the engine's books and `_trigger`); kept apart so
-each module stays readable. The rule that matters: when one move could trigger
+A mixin of `Engine` (it uses the engine's books and `_trigger`, declared below for
+the type checker); kept apart so each module stays readable. The rule that matters: when one move could trigger
 both a stop and a take-profit, the stop fills first (the worse outcome, as the
 paper exchange assumes).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from scripts.fake_binance import shapes
 from scripts.fake_binance.errors import ApiError
-from scripts.fake_binance.shapes import ZERO, AlgoOrder
+from scripts.fake_binance.shapes import ZERO, AlgoOrder, Order
 
 INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000}
 
-if TYPE_CHECKING:
-    from scripts.fake_binance.engine import Engine
 
-    _Base = Engine
-else:
-    _Base = object
+class PricePath:
+    if TYPE_CHECKING:  # what it uses of the Engine it is mixed into
+        prices: dict[str, Decimal]
+        positions: dict[str, tuple[Decimal, Decimal]]
+        algos: dict[int, AlgoOrder]
+        candles: dict[tuple[str, str], list[list[Any]]]
+        user_events: list[dict[str, Any]]
+        market_events: list[tuple[str, dict[str, Any]]]
+        _ids: itertools.count[int]
 
+        def now(self) -> int: ...
+        def _symbol(self, params: dict[str, str]) -> str: ...
+        def _price(self, symbol: str) -> Decimal: ...
+        def _trigger(self, algo: AlgoOrder, price: Decimal) -> None: ...
+        def _execute_market(self, order: Order, price: Decimal, exec_type: str = "TRADE") -> None: ...
+        def _create_order(
+            self, symbol: str, cid: str, side: str, type_: str, orig_type: str, qty: Decimal, reduce_only: bool,
+            stop_price: Decimal | None,
+        ) -> Order: ...
 
-class PricePath(_Base):
     def set_price(self, symbol: str, price: Decimal) -> None:
         """A trade at `price`: resting conditional orders through it fill at it (a gap fills at the gap)."""
         self.prices[symbol] = price

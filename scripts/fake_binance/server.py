@@ -22,7 +22,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -147,7 +147,8 @@ class FakeBinance:
         self._schedule_flush()
 
     def push_candle(self, symbol: str, *, open_time: int, open: Decimal | str, high: Decimal | str,
-                    low: Decimal | str, close: Decimal | str, volume: Decimal | str = "1", interval: str = "1m") -> None:
+                    low: Decimal | str, close: Decimal | str, volume: Decimal | str = "1",
+                    interval: str = "1m") -> None:
         with self.engine.lock:
             self.engine.push_candle(symbol, interval, open_time, Decimal(open), Decimal(high), Decimal(low),
                                     Decimal(close), Decimal(volume))
@@ -188,7 +189,7 @@ class FakeBinance:
     def expire_listen_keys(self) -> None:
         self._call(self._expire_keys)
 
-    def _call(self, fn: Callable[[], Awaitable[None]]) -> None:
+    def _call(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         assert self._loop is not None
         asyncio.run_coroutine_threadsafe(fn(), self._loop).result(5)
 
