@@ -20,11 +20,12 @@ from typing import Any
 import pykka
 from sqlalchemy import Engine
 
-from actors.base import ActorContext, Failure, Ready, Registry, SupervisedActor
+from actors.base import ActorContext, Failure, FaultHook, Ready, Registry, SupervisedActor
 from actors.clock import Clock
-from actors.execution.actor import ExecutionActor
+from actors.execution.actor import ExecutionActor, RecoveryAsked
+from actors.execution.recovery import Action
 from exchange.factory import make_exchange
-from exchange.paper.exchange import PaperExchange
+from exchange.port import ExchangePort
 from actors.exits.actor import ExitsActor
 from actors.market_data.actor import MarketDataActor
 from actors.messages import Candle, CandleBatch, HaltGate, OperatorCommand, Shutdown, Tick
@@ -56,17 +57,15 @@ class StepTimeout(Exception):
 
 
 class TradingSystem:
-    def __init__(self, settings: Settings, clock: Clock, engine: Engine, *, exchange: Any = None,
-                 fault_hook: Any = None, checkpoint_steps: bool = False) -> None:
+    def __init__(self, settings: Settings, clock: Clock, engine: Engine, *, exchange: ExchangePort | None = None,
+                 fault_hook: FaultHook | None = None, checkpoint_steps: bool = False) -> None:
         """`checkpoint_steps`: save the paper account at every step, after its matching and before the step's fills
         are applied, so that after a kill it is never behind the database (the service; a replay has no need)."""
         self.ctx = ActorContext(
             settings=settings, clock=clock, engine=engine, registry=Registry(), failures=queue.Queue(),
             step_done=queue.Queue(), exchange=exchange if exchange is not None else make_exchange(settings, engine),
+            checkpoint_steps=checkpoint_steps, fault_hook=fault_hook,
         )
-        if fault_hook is not None:
-            self.ctx.extras["fault_hook"] = fault_hook
-        self.ctx.extras["checkpoint_steps"] = checkpoint_steps
         self.restarts: deque[int] = deque()
         self.restart_log: list[tuple[str, str]] = []
         self.fatal: str | None = None
@@ -88,6 +87,14 @@ class TradingSystem:
             except pykka.ActorDeadError:
                 continue  # failed in on_start: the supervisor has it
 
+    def recovery(self) -> tuple[Action, ...]:
+        """The recovery plan the execution actor applied at its (last) start."""
+        execution = self.ctx.registry.get("execution")
+        if execution is None:
+            return ()
+        actions: tuple[Action, ...] = execution.ask(RecoveryAsked(), block=True, timeout=STEP_TIMEOUT_S)
+        return actions
+
     def stop(self, reason: str = "stopped") -> None:
         """Graceful: no new entries, every queued message handled, state persisted; resting orders stay."""
         execution = self.ctx.registry.get("execution")
@@ -97,19 +104,10 @@ class TradingSystem:
             ref = self.ctx.registry.get(name)
             if ref is not None and ref.is_alive():
                 ref.stop(block=True, timeout=STEP_TIMEOUT_S)
-        self.checkpoint()
         self.ctx.exchange.close()  # a live port's user-data stream and HTTP session; resting orders stay
-        self.ctx.failures.put(None)  # type: ignore[arg-type]  # wakes the supervisor to end
+        self.ctx.failures.put(None)  # wakes the supervisor to end
         if self._supervisor.is_alive():
             self._supervisor.join(timeout=10)
-
-    def checkpoint(self) -> None:
-        """Persist the paper account (call between steps: only execution touches the exchange during one)."""
-        exchange = self.ctx.exchange
-        if isinstance(exchange, PaperExchange):
-            at = self.ctx.clock.now_ms()
-            with self.ctx.engine.begin() as connection:
-                records.save_exchange_state(connection, PAPER_STATE, exchange.to_state(), at)
 
     # --- driving --------------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ def recover(
         system = TradingSystem(settings, WallClock(), engine, exchange=_exchange(settings, engine, live=live))
         try:
             system.start()  # the execution actor reconciles in its start, exactly as the service's does
-            actions = system.ctx.extras.get("recovery", ())
+            actions = system.recovery()
         finally:
             system.stop("recovery done")  # also closes a Binance port's stream; resting orders stay
             engine.dispose()

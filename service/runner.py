@@ -10,6 +10,8 @@ from collections.abc import Generator, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from sqlalchemy import Engine
+
 from actors.clock import Clock, WallClock
 from actors.market_data.feeds import FileFeed, SyntheticFeed
 from actors.messages import Candle
@@ -165,12 +167,8 @@ class Runner:
     def _after_cycle(self, system: TradingSystem, engine: object) -> None:
         system.operator_commands()
         self._beat(system.ctx.engine)
-        now = self.clock.now_ms()
-        if now - getattr(self, "_checkpointed", 0) >= 10_000:  # the execution actor also saves it at every step
-            system.checkpoint()
-            self._checkpointed = now
 
-    def _beat(self, engine) -> None:  # type: ignore[no-untyped-def]
+    def _beat(self, engine: Engine) -> None:
         with engine.begin() as connection:
             records.beat(connection, pid=os.getpid(), started_at=self.started_at, at=self.clock.now_ms(),
                          version=package_version(), prices=self._heartbeat_prices())
