@@ -102,7 +102,9 @@ class SupervisedActor(pykka.ThreadingActor):
             raise
 
     def on_failure(
-        self, exception_type: type[BaseException] | None, exception_value: BaseException | None,
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
         log.error("%s failed: %r", self.name, exception_value, exc_info=(exception_type, exception_value, traceback))  # type: ignore[arg-type]
@@ -141,5 +143,3 @@ class SupervisedActor(pykka.ThreadingActor):
             self.ctx.step_done.put(("done", step.at))
         else:
             self.tell(HANDLER[stage], replace(step, stage=stage, **changes))
-
-

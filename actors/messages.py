@@ -64,7 +64,6 @@ class DecisionReason(StrEnum):
     OBSERVED = "OBSERVED"
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MarketSnapshot:
     """What the market-data actor knows of one symbol after a closed candle."""
@@ -77,7 +76,6 @@ class MarketSnapshot:
     volatility: VolatilityLevel
     regime: Regime
     spread_bps: float = 0.0
-
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,7 +124,6 @@ class PolicyUpdated:
     at: int
     policy: TradingPolicy
     enforced: bool = field(default=True)
-
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -24,8 +24,6 @@ from actors.base import ActorContext, Failure, FaultHook, Ready, Registry, Super
 from actors.clock import Clock
 from actors.execution.actor import ExecutionActor, RecoveryAsked
 from actors.execution.recovery import Action
-from exchange.factory import make_exchange
-from exchange.port import ExchangePort
 from actors.exits.actor import ExitsActor
 from actors.market_data.actor import MarketDataActor
 from actors.messages import Candle, CandleBatch, HaltGate, OperatorCommand, Shutdown, Tick
@@ -33,6 +31,8 @@ from actors.orchestrator.actor import OrchestratorActor
 from actors.risk.actor import RiskActor
 from actors.signals.actor import SignalsActor
 from config import Settings
+from exchange.factory import make_exchange
+from exchange.port import ExchangePort
 from persistence import records
 from persistence.store import Store
 from state_machines import GateState, gate_machine
@@ -40,8 +40,12 @@ from state_machines import GateState, gate_machine
 log = logging.getLogger("quantum_trader.system")
 
 ACTORS: dict[str, type[SupervisedActor]] = {
-    "orchestrator": OrchestratorActor, "execution": ExecutionActor, "risk": RiskActor,
-    "signals": SignalsActor, "exits": ExitsActor, "market_data": MarketDataActor,
+    "orchestrator": OrchestratorActor,
+    "execution": ExecutionActor,
+    "risk": RiskActor,
+    "signals": SignalsActor,
+    "exits": ExitsActor,
+    "market_data": MarketDataActor,
 }
 # Downstream first, so every tell finds its target; the orchestrator before execution, which may ask it to halt.
 START_ORDER = ("orchestrator", "execution", "risk", "signals", "exits", "market_data")
@@ -57,14 +61,28 @@ class StepTimeout(Exception):
 
 
 class TradingSystem:
-    def __init__(self, settings: Settings, clock: Clock, engine: Engine, *, exchange: ExchangePort | None = None,
-                 fault_hook: FaultHook | None = None, checkpoint_steps: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        engine: Engine,
+        *,
+        exchange: ExchangePort | None = None,
+        fault_hook: FaultHook | None = None,
+        checkpoint_steps: bool = False,
+    ) -> None:
         """`checkpoint_steps`: save the paper account at every step, after its matching and before the step's fills
         are applied, so that after a kill it is never behind the database (the service; a replay has no need)."""
         self.ctx = ActorContext(
-            settings=settings, clock=clock, engine=engine, registry=Registry(), failures=queue.Queue(),
-            step_done=queue.Queue(), exchange=exchange if exchange is not None else make_exchange(settings, engine),
-            checkpoint_steps=checkpoint_steps, fault_hook=fault_hook,
+            settings=settings,
+            clock=clock,
+            engine=engine,
+            registry=Registry(),
+            failures=queue.Queue(),
+            step_done=queue.Queue(),
+            exchange=exchange if exchange is not None else make_exchange(settings, engine),
+            checkpoint_steps=checkpoint_steps,
+            fault_hook=fault_hook,
         )
         self.restarts: deque[int] = deque()
         self.restart_log: list[tuple[str, str]] = []
@@ -123,7 +141,9 @@ class TradingSystem:
         if orchestrator is None:
             return 0
         for command_id, command, reason in pending:
-            orchestrator.ask(OperatorCommand(command_id=command_id, command=command, reason=reason), timeout=STEP_TIMEOUT_S)
+            orchestrator.ask(
+                OperatorCommand(command_id=command_id, command=command, reason=reason), timeout=STEP_TIMEOUT_S
+            )
         return len(pending)
 
     def tick(self, at: int) -> None:
@@ -161,8 +181,10 @@ class TradingSystem:
         if self.fatal is not None:
             pass  # already halting: the step is abandoned, nothing is restarted
         elif len(self.restarts) > MAX_RESTARTS:
-            self.fatal = (f"{len(self.restarts)} actor failures within {RESTART_WINDOW_MS // 1000}s, "
-                          f"last {failure.actor} ({failure.phase}): {failure.error!r}")
+            self.fatal = (
+                f"{len(self.restarts)} actor failures within {RESTART_WINDOW_MS // 1000}s, "
+                f"last {failure.actor} ({failure.phase}): {failure.error!r}"
+            )
             log.critical("supervisor: %s; halting the gate and stopping", self.fatal)
             self._halt(self.fatal)
             self.stop_requested.set()

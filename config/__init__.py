@@ -5,7 +5,19 @@ from config.profiles import DEFAULT_EXIT_MODES, DEFAULT_PROFILES, ExitMode, Exit
 from config.settings import ConfigError, ExchangeKind, FeedKind, Settings, load_settings
 
 __all__ = [
-    "DEFAULT_EXIT_MODES", "DEFAULT_PROFILES", "ConfigError", "ExchangeKind", "ExitMode", "ExitModeParams",
-    "FeedKind", "IntegrationFlags", "OrchestratorMode", "RiskProfile", "RiskProfileName", "RolloutPreset",
-    "Settings", "load_settings", "preset_flags",
+    "DEFAULT_EXIT_MODES",
+    "DEFAULT_PROFILES",
+    "ConfigError",
+    "ExchangeKind",
+    "ExitMode",
+    "ExitModeParams",
+    "FeedKind",
+    "IntegrationFlags",
+    "OrchestratorMode",
+    "RiskProfile",
+    "RiskProfileName",
+    "RolloutPreset",
+    "Settings",
+    "load_settings",
+    "preset_flags",
 ]

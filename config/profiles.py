@@ -37,12 +37,14 @@ class RiskProfile(_Strict):
     max_correlated_positions: int = Field(ge=1, le=200)
     max_symbol_exposure_pct: float = Fraction
     max_total_exposure_pct: float = Field(gt=0, le=10)
-    daily_drawdown_limit_pct: float = Field(gt=0, lt=1, description="loss of the day's starting equity that locks the gate")
+    daily_drawdown_limit_pct: float = Field(
+        gt=0, lt=1, description="loss of the day's starting equity that locks the gate"
+    )
     losing_streak_threshold: int = Field(ge=1, le=100)
     losing_streak_factor: float = Field(default=0.7, gt=0, le=1)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "RiskProfile":
+    def _ordered(self) -> RiskProfile:
         if not self.min_risk_pct <= self.base_risk_pct <= self.max_risk_pct:
             raise ValueError("needs min_risk_pct <= base_risk_pct <= max_risk_pct")
         if self.max_symbol_exposure_pct > self.max_total_exposure_pct:
@@ -52,25 +54,40 @@ class RiskProfile(_Strict):
 
 DEFAULT_PROFILES: dict[RiskProfileName, RiskProfile] = {
     RiskProfileName.SAFE: RiskProfile(
-        base_risk_pct=0.01, min_risk_pct=0.0001, max_risk_pct=0.012,
+        base_risk_pct=0.01,
+        min_risk_pct=0.0001,
+        max_risk_pct=0.012,
         high_volatility_risk_pct=0.005,
-        max_open_positions=5, max_correlated_positions=2,
-        max_symbol_exposure_pct=0.05, max_total_exposure_pct=0.10,
-        daily_drawdown_limit_pct=0.025, losing_streak_threshold=3,
+        max_open_positions=5,
+        max_correlated_positions=2,
+        max_symbol_exposure_pct=0.05,
+        max_total_exposure_pct=0.10,
+        daily_drawdown_limit_pct=0.025,
+        losing_streak_threshold=3,
     ),
     RiskProfileName.MODERATE: RiskProfile(
-        base_risk_pct=0.015, min_risk_pct=0.0001, max_risk_pct=0.018,
+        base_risk_pct=0.015,
+        min_risk_pct=0.0001,
+        max_risk_pct=0.018,
         high_volatility_risk_pct=0.008,
-        max_open_positions=8, max_correlated_positions=3,
-        max_symbol_exposure_pct=0.07, max_total_exposure_pct=0.15,
-        daily_drawdown_limit_pct=0.04, losing_streak_threshold=4,
+        max_open_positions=8,
+        max_correlated_positions=3,
+        max_symbol_exposure_pct=0.07,
+        max_total_exposure_pct=0.15,
+        daily_drawdown_limit_pct=0.04,
+        losing_streak_threshold=4,
     ),
     RiskProfileName.AGGRESSIVE: RiskProfile(
-        base_risk_pct=0.02, min_risk_pct=0.0001, max_risk_pct=0.024,
+        base_risk_pct=0.02,
+        min_risk_pct=0.0001,
+        max_risk_pct=0.024,
         high_volatility_risk_pct=0.010,
-        max_open_positions=10, max_correlated_positions=4,
-        max_symbol_exposure_pct=0.10, max_total_exposure_pct=0.20,
-        daily_drawdown_limit_pct=0.06, losing_streak_threshold=5,
+        max_open_positions=10,
+        max_correlated_positions=4,
+        max_symbol_exposure_pct=0.10,
+        max_total_exposure_pct=0.20,
+        daily_drawdown_limit_pct=0.06,
+        losing_streak_threshold=5,
     ),
 }
 
@@ -87,15 +104,24 @@ class ExitModeParams(_Strict):
 
 DEFAULT_EXIT_MODES: dict[ExitMode, ExitModeParams] = {
     ExitMode.TREND_FOLLOW: ExitModeParams(
-        take_profit_pct=0.08, stop_loss_pct=0.04, trailing_pct=0.03,
-        partial_tp_fraction=0.5, partial_tp_r=1.5,
+        take_profit_pct=0.08,
+        stop_loss_pct=0.04,
+        trailing_pct=0.03,
+        partial_tp_fraction=0.5,
+        partial_tp_r=1.5,
     ),
     ExitMode.FAST_TP: ExitModeParams(
-        take_profit_pct=0.05, stop_loss_pct=0.03, trailing_pct=0.02,
-        partial_tp_fraction=0.6, partial_tp_r=1.0,
+        take_profit_pct=0.05,
+        stop_loss_pct=0.03,
+        trailing_pct=0.02,
+        partial_tp_fraction=0.6,
+        partial_tp_r=1.0,
     ),
     ExitMode.DEFENSIVE_TRAIL: ExitModeParams(
-        take_profit_pct=0.04, stop_loss_pct=0.02, trailing_pct=0.015,
-        partial_tp_fraction=0.7, partial_tp_r=0.8,
+        take_profit_pct=0.04,
+        stop_loss_pct=0.02,
+        trailing_pct=0.015,
+        partial_tp_fraction=0.7,
+        partial_tp_r=0.8,
     ),
 }

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import difflib
 import tomllib
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -35,7 +35,9 @@ class _Section(BaseModel):
 class OrchestratorSettings(_Section):
     preset: RolloutPreset = RolloutPreset.FULL_LIVE
     flags: IntegrationFlags = IntegrationFlags()
-    cycle_seconds: float = Field(default=10.0, gt=0, le=3600, description="policy re-run interval besides closed candles")
+    cycle_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="policy re-run interval besides closed candles"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -68,7 +70,7 @@ class RiskSettings(_Section):
     performance_min_avg_r: float = Field(default=0.5)
 
     @model_validator(mode="after")
-    def _sizes_ordered(self) -> "RiskSettings":
+    def _sizes_ordered(self) -> RiskSettings:
         if self.min_position_usd > self.max_position_usd:
             raise ValueError("min_position_usd cannot exceed max_position_usd")
         return self
@@ -93,8 +95,12 @@ class ExchangeSettings(_Section):
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     # Overrides of the Binance endpoints (a local test server, a proxy); unset: testnet or mainnet's own.
-    base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+/?$", description="REST root, e.g. http://127.0.0.1:9000")
-    ws_url: str | None = Field(default=None, pattern=r"^wss?://[^\s/]+/?$", description="WebSocket root; default: from base_url")
+    base_url: str | None = Field(
+        default=None, pattern=r"^https?://[^\s/]+/?$", description="REST root, e.g. http://127.0.0.1:9000"
+    )
+    ws_url: str | None = Field(
+        default=None, pattern=r"^wss?://[^\s/]+/?$", description="WebSocket root; default: from base_url"
+    )
     paper: PaperSettings = PaperSettings()
 
 
@@ -130,7 +136,10 @@ class DatabaseSettings(_Section):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
     )
 
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
@@ -171,8 +180,11 @@ class Settings(BaseSettings):
 
     @classmethod
     def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment wins over the file (given as init values): operators override per host.

@@ -15,10 +15,21 @@ from exchange.port import Fill, OrderSide, OrderState, OrderStatus, OrderType, S
 T = TypeVar("T")
 
 # Field names mean the same thing on every port dataclass, so one table decodes them all.
-_DECIMAL_FIELDS = frozenset({
-    "quantity", "trigger_price", "filled_qty", "avg_price", "price", "fee", "realized_pnl",
-    "tick_size", "step_size", "min_qty", "min_notional",
-})
+_DECIMAL_FIELDS = frozenset(
+    {
+        "quantity",
+        "trigger_price",
+        "filled_qty",
+        "avg_price",
+        "price",
+        "fee",
+        "realized_pnl",
+        "tick_size",
+        "step_size",
+        "min_qty",
+        "min_notional",
+    }
+)
 _ENUM_FIELDS: dict[str, type] = {"side": OrderSide, "type": OrderType, "status": OrderStatus}
 _EVENT_KINDS: dict[str, type] = {"fill": Fill, "order": OrderState}
 

@@ -32,8 +32,12 @@ def make_exchange(settings: Settings, engine: Engine, *, live: bool = False, rea
         raise ValueError("Binance needs QT_EXCHANGE__API_KEY and QT_EXCHANGE__API_SECRET in the environment")
     base_url, ws_url = binance_endpoints(exchange)
     port = BinanceExchange(
-        api_key=exchange.api_key.get_secret_value(), api_secret=exchange.api_secret.get_secret_value(),
-        base_url=base_url, ws_url=ws_url, testnet=exchange.testnet, symbols=settings.symbols,
+        api_key=exchange.api_key.get_secret_value(),
+        api_secret=exchange.api_secret.get_secret_value(),
+        base_url=base_url,
+        ws_url=ws_url,
+        testnet=exchange.testnet,
+        symbols=settings.symbols,
         leverage=exchange.leverage,
     )
     # Clock offset and filters; unless read-only, also one-way mode, leverage and the user-data stream.

@@ -63,7 +63,9 @@ def _sqlite_ro_connect(uri: str) -> sqlite3.Connection:
 
 def _check_sqlite_file(path: Path) -> None:
     if not path.exists():
-        raise DatabaseUnavailable(f"{path}: no such database file (start the service or run `quantum-trader db upgrade` first)")
+        raise DatabaseUnavailable(
+            f"{path}: no such database file (start the service or run `quantum-trader db upgrade` first)"
+        )
     if path.is_dir():
         raise DatabaseUnavailable(f"{path}: is a directory, not a database file")
     with path.open("rb") as handle:
@@ -77,7 +79,9 @@ def _check_schema(engine: Engine, url: str) -> None:
         with engine.connect() as connection:
             tables = set(inspect(connection).get_table_names())
     except (OperationalError, DatabaseError) as error:
-        raise DatabaseUnavailable(f"{make_url(url).render_as_string(hide_password=True)}: cannot be read: {error.orig}") from None
+        raise DatabaseUnavailable(
+            f"{make_url(url).render_as_string(hide_password=True)}: cannot be read: {error.orig}"
+        ) from None
     missing = REQUIRED_TABLES - tables
     if missing:
         raise DatabaseUnavailable(

@@ -11,16 +11,24 @@ SQLITE_BUSY_TIMEOUT_MS = 5_000
 # The database itself refuses to rewrite history: UPDATE and DELETE on transitions fail.
 APPEND_ONLY_DDL: dict[str, tuple[str, ...]] = {
     "sqlite": (
-        "CREATE TRIGGER transitions_no_update BEFORE UPDATE ON transitions "
-        "BEGIN SELECT RAISE(ABORT, 'transitions is append-only'); END",
-        "CREATE TRIGGER transitions_no_delete BEFORE DELETE ON transitions "
-        "BEGIN SELECT RAISE(ABORT, 'transitions is append-only'); END",
+        (
+            "CREATE TRIGGER transitions_no_update BEFORE UPDATE ON transitions "
+            "BEGIN SELECT RAISE(ABORT, 'transitions is append-only'); END"
+        ),
+        (
+            "CREATE TRIGGER transitions_no_delete BEFORE DELETE ON transitions "
+            "BEGIN SELECT RAISE(ABORT, 'transitions is append-only'); END"
+        ),
     ),
     "postgresql": (
-        "CREATE OR REPLACE FUNCTION transitions_append_only() RETURNS trigger AS $$ "
-        "BEGIN RAISE EXCEPTION 'transitions is append-only'; END; $$ LANGUAGE plpgsql",
-        "CREATE TRIGGER transitions_no_update BEFORE UPDATE OR DELETE ON transitions "
-        "FOR EACH ROW EXECUTE FUNCTION transitions_append_only()",
+        (
+            "CREATE OR REPLACE FUNCTION transitions_append_only() RETURNS trigger AS $$ "
+            "BEGIN RAISE EXCEPTION 'transitions is append-only'; END; $$ LANGUAGE plpgsql"
+        ),
+        (
+            "CREATE TRIGGER transitions_no_update BEFORE UPDATE OR DELETE ON transitions "
+            "FOR EACH ROW EXECUTE FUNCTION transitions_append_only()"
+        ),
     ),
 }
 

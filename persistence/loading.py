@@ -71,7 +71,9 @@ def load_gate(connection: Connection, gate: StateMachine) -> tuple[GateModel | N
     return model, mismatches
 
 
-def _entities_with_last_transition(connection: Connection, machine: str) -> list[tuple[str, str, int, str | None, int | None]]:
+def _entities_with_last_transition(
+    connection: Connection, machine: str
+) -> list[tuple[str, str, int, str | None, int | None]]:
     entity = POSITIONS if machine == "position" else GATE
     earlier = TRANSITIONS.alias("earlier")
     last_seq = (
@@ -85,7 +87,9 @@ def _entities_with_last_transition(connection: Connection, machine: str) -> list
         .select_from(entity)
         .outerjoin(
             TRANSITIONS,
-            and_(TRANSITIONS.c.machine == machine, TRANSITIONS.c.entity_id == entity.c.id, TRANSITIONS.c.seq == last_seq),
+            and_(
+                TRANSITIONS.c.machine == machine, TRANSITIONS.c.entity_id == entity.c.id, TRANSITIONS.c.seq == last_seq
+            ),
         )
     )
     if machine == "position":

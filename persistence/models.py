@@ -7,7 +7,7 @@ money are Decimals stored as text, never binary floats.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
@@ -31,7 +31,7 @@ class DecimalText(TypeDecorator[Decimal]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {Decimal: DecimalText()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {Decimal: DecimalText()}
 
 
 class Position(Base):

@@ -8,7 +8,9 @@ from state_machines import GateModel, GateState, StateMachine, TransitionNotAllo
 HALT, RESUME = "halt", "resume"
 
 
-def apply_gate_command(store: Store, machine: StateMachine, gate: GateModel, command: str, reason: str, now: int) -> str:
+def apply_gate_command(
+    store: Store, machine: StateMachine, gate: GateModel, command: str, reason: str, now: int
+) -> str:
     """Halt or resume the gate; returns what happened, in words for the operator."""
     if command == HALT and gate.state == GateState.HALTED:
         return f"already halted ({gate.reason})"

@@ -67,10 +67,16 @@ class PositionDetails:
 
     def to_json(self) -> str:
         data: dict[str, Any] = {
-            "stop_distance": str(self.stop_distance), "partial_price": _text(self.partial_price),
-            "partial_quantity": str(self.partial_quantity), "risk_per_unit": str(self.risk_per_unit),
-            "trailing_pct": self.trailing_pct, "orders": dict(self.orders), "numbers": dict(self.numbers),
-            "stop_moves": self.stop_moves, "closed": str(self.closed), "entry_cost": str(self.entry_cost),
+            "stop_distance": str(self.stop_distance),
+            "partial_price": _text(self.partial_price),
+            "partial_quantity": str(self.partial_quantity),
+            "risk_per_unit": str(self.risk_per_unit),
+            "trailing_pct": self.trailing_pct,
+            "orders": dict(self.orders),
+            "numbers": dict(self.numbers),
+            "stop_moves": self.stop_moves,
+            "closed": str(self.closed),
+            "entry_cost": str(self.entry_cost),
             "exit_cost": str(self.exit_cost),
         }
         if self.risk_at_stop is not None:

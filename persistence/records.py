@@ -14,7 +14,14 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from persistence.tables import (
-    EQUITY_SNAPSHOTS, EXCHANGE_STATE, FILLS, HEARTBEAT, OPERATOR_COMMANDS, ORDERS, POLICY_SNAPSHOTS, POSITIONS,
+    EQUITY_SNAPSHOTS,
+    EXCHANGE_STATE,
+    FILLS,
+    HEARTBEAT,
+    OPERATOR_COMMANDS,
+    ORDERS,
+    POLICY_SNAPSHOTS,
+    POSITIONS,
     SIGNAL_DECISIONS,
 )
 
@@ -32,31 +39,70 @@ INSERT_EQUITY = insert(EQUITY_SNAPSHOTS)
 
 
 def insert_order(connection: Connection, **values: Any) -> None:
-    connection.execute(INSERT_ORDER, {
-        "filled_quantity": Decimal(0), "average_price": None, "reject_code": None, "reject_message": None,
-        "exchange_order_id": None, **values,
-    })
+    connection.execute(
+        INSERT_ORDER,
+        {
+            "filled_quantity": Decimal(0),
+            "average_price": None,
+            "reject_code": None,
+            "reject_message": None,
+            "exchange_order_id": None,
+            **values,
+        },
+    )
 
 
 def update_order(connection: Connection, client_order_id: str, **values: Any) -> None:
     connection.execute(UPDATE_ORDER, {**values, "b_client_order_id": client_order_id})
 
 
-def insert_fill(connection: Connection, *, client_order_id: str, trade_id: str, quantity: Decimal, price: Decimal,
-                fee: Decimal, realized_pnl: Decimal, at: int) -> None:
-    connection.execute(INSERT_FILL, {
-        "b_client_order_id": client_order_id, "trade_id": trade_id, "quantity": quantity, "price": price, "fee": fee,
-        "realized_pnl": realized_pnl, "at": at,
-    })
+def insert_fill(
+    connection: Connection,
+    *,
+    client_order_id: str,
+    trade_id: str,
+    quantity: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    realized_pnl: Decimal,
+    at: int,
+) -> None:
+    connection.execute(
+        INSERT_FILL,
+        {
+            "b_client_order_id": client_order_id,
+            "trade_id": trade_id,
+            "quantity": quantity,
+            "price": price,
+            "fee": fee,
+            "realized_pnl": realized_pnl,
+            "at": at,
+        },
+    )
 
 
-def update_position_numbers(connection: Connection, position_id: str, *, filled_quantity: Decimal,
-                            realized_pnl: Decimal, fees: Decimal, stop_price: Decimal | None, details: str) -> None:
+def update_position_numbers(
+    connection: Connection,
+    position_id: str,
+    *,
+    filled_quantity: Decimal,
+    realized_pnl: Decimal,
+    fees: Decimal,
+    stop_price: Decimal | None,
+    details: str,
+) -> None:
     """A live position's figures that change without a transition (a further fill, a moved stop, an order number)."""
-    connection.execute(UPDATE_POSITION_NUMBERS, {
-        "b_id": position_id, "filled_quantity": filled_quantity, "realized_pnl": realized_pnl, "fees": fees,
-        "stop_price": stop_price, "details": details,
-    })
+    connection.execute(
+        UPDATE_POSITION_NUMBERS,
+        {
+            "b_id": position_id,
+            "filled_quantity": filled_quantity,
+            "realized_pnl": realized_pnl,
+            "fees": fees,
+            "stop_price": stop_price,
+            "details": details,
+        },
+    )
 
 
 def insert_decisions(connection: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -65,20 +111,41 @@ def insert_decisions(connection: Connection, rows: Iterable[Mapping[str, Any]]) 
         connection.execute(INSERT_DECISION, rows)
 
 
-def insert_policy_snapshot(connection: Connection, *, at: int, enforced: bool, policy: Mapping[str, Any],
-                           inputs: Mapping[str, Any], note: str) -> None:
-    connection.execute(insert(POLICY_SNAPSHOTS).values(
-        at=at, enforced=enforced, policy=json.dumps(policy, sort_keys=True, default=str),
-        inputs=json.dumps(inputs, sort_keys=True, default=str), note=note,
-    ))
+def insert_policy_snapshot(
+    connection: Connection, *, at: int, enforced: bool, policy: Mapping[str, Any], inputs: Mapping[str, Any], note: str
+) -> None:
+    connection.execute(
+        insert(POLICY_SNAPSHOTS).values(
+            at=at,
+            enforced=enforced,
+            policy=json.dumps(policy, sort_keys=True, default=str),
+            inputs=json.dumps(inputs, sort_keys=True, default=str),
+            note=note,
+        )
+    )
 
 
-def insert_equity_snapshot(connection: Connection, *, at: int, equity: Decimal, wallet: Decimal,
-                           unrealized_pnl: Decimal, day_start_equity: Decimal, daily_drawdown_pct: float) -> None:
-    connection.execute(INSERT_EQUITY, {
-        "at": at, "equity": equity, "wallet": wallet, "unrealized_pnl": unrealized_pnl,
-        "day_start_equity": day_start_equity, "daily_drawdown_pct": daily_drawdown_pct,
-    })
+def insert_equity_snapshot(
+    connection: Connection,
+    *,
+    at: int,
+    equity: Decimal,
+    wallet: Decimal,
+    unrealized_pnl: Decimal,
+    day_start_equity: Decimal,
+    daily_drawdown_pct: float,
+) -> None:
+    connection.execute(
+        INSERT_EQUITY,
+        {
+            "at": at,
+            "equity": equity,
+            "wallet": wallet,
+            "unrealized_pnl": unrealized_pnl,
+            "day_start_equity": day_start_equity,
+            "daily_drawdown_pct": daily_drawdown_pct,
+        },
+    )
 
 
 PAPER_EXCHANGE_STATE = "paper"  # the paper account's row in exchange_state
@@ -89,7 +156,9 @@ def save_exchange_state(connection: Connection, name: str, state: Mapping[str, A
     if connection.execute(select(EXCHANGE_STATE.c.name).where(EXCHANGE_STATE.c.name == name)).first() is None:
         connection.execute(insert(EXCHANGE_STATE).values(name=name, state=text, updated_at=at))
     else:
-        connection.execute(update(EXCHANGE_STATE).where(EXCHANGE_STATE.c.name == name).values(state=text, updated_at=at))
+        connection.execute(
+            update(EXCHANGE_STATE).where(EXCHANGE_STATE.c.name == name).values(state=text, updated_at=at)
+        )
 
 
 def load_exchange_state(connection: Connection, name: str) -> dict[str, Any] | None:
@@ -97,21 +166,32 @@ def load_exchange_state(connection: Connection, name: str) -> dict[str, Any] | N
     return None if text is None else json.loads(text)
 
 
-def beat(connection: Connection, *, pid: int, started_at: int, at: int, version: str, prices: Mapping[str, object]) -> None:
+def beat(
+    connection: Connection, *, pid: int, started_at: int, at: int, version: str, prices: Mapping[str, object]
+) -> None:
     """`prices`: the last close per symbol, plus the mark prices under "marks" when the feed has them."""
-    values = {"pid": pid, "started_at": started_at, "at": at, "version": version, "prices": json.dumps(prices, sort_keys=True)}
+    values = {
+        "pid": pid,
+        "started_at": started_at,
+        "at": at,
+        "version": version,
+        "prices": json.dumps(prices, sort_keys=True),
+    }
     if connection.execute(update(HEARTBEAT).where(HEARTBEAT.c.id == HEARTBEAT_ID).values(**values)).rowcount == 0:
         connection.execute(insert(HEARTBEAT).values(id=HEARTBEAT_ID, **values))
 
 
 def add_operator_command(connection: Connection, *, command: str, reason: str, at: int) -> int:
-    result = connection.execute(insert(OPERATOR_COMMANDS).values(command=command, reason=reason, at=at, processed_at=None, outcome=None))
+    result = connection.execute(
+        insert(OPERATOR_COMMANDS).values(command=command, reason=reason, at=at, processed_at=None, outcome=None)
+    )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 PENDING_COMMANDS = (
     select(OPERATOR_COMMANDS.c.id, OPERATOR_COMMANDS.c.command, OPERATOR_COMMANDS.c.reason)
-    .where(OPERATOR_COMMANDS.c.processed_at.is_(None)).order_by(OPERATOR_COMMANDS.c.id)
+    .where(OPERATOR_COMMANDS.c.processed_at.is_(None))
+    .order_by(OPERATOR_COMMANDS.c.id)
 )
 
 

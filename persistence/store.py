@@ -41,7 +41,9 @@ class StaleState(Exception):
 
     def __init__(self, machine: str, entity_id: str, expected_seq: int) -> None:
         self.machine, self.entity_id, self.expected_seq = machine, entity_id, expected_seq
-        super().__init__(f"{machine} {entity_id}: expected sequence {expected_seq} on the row, found another; not overwritten")
+        super().__init__(
+            f"{machine} {entity_id}: expected sequence {expected_seq} on the row, found another; not overwritten"
+        )
 
 
 def dump_payload(payload: Mapping[str, Any]) -> str:
@@ -58,9 +60,15 @@ def _jsonable(value: Any) -> Any:
 
 def transition_row(record: TransitionRecord) -> dict[str, Any]:
     return {
-        "machine": record.machine, "entity_id": record.entity_id, "seq": record.seq,
-        "source": record.source, "dest": record.dest, "trigger": record.trigger,
-        "reason": record.reason, "payload": dump_payload(record.payload), "at": record.at,
+        "machine": record.machine,
+        "entity_id": record.entity_id,
+        "seq": record.seq,
+        "source": record.source,
+        "dest": record.dest,
+        "trigger": record.trigger,
+        "reason": record.reason,
+        "payload": dump_payload(record.payload),
+        "at": record.at,
     }
 
 
@@ -89,17 +97,32 @@ class Store:
             work(self.connection)
 
     def create_position(
-        self, machine: StateMachine, values: Mapping[str, Any], *, reason: str, at: int,
-        payload: Mapping[str, Any] | None = None, also: Also | None = None,
+        self,
+        machine: StateMachine,
+        values: Mapping[str, Any],
+        *,
+        reason: str,
+        at: int,
+        payload: Mapping[str, Any] | None = None,
+        also: Also | None = None,
     ) -> PositionModel:
         """Insert a position in `pending_entry` with its first transition, then attach its model."""
         model = PositionModel(values["id"], seq=1)
         record = TransitionRecord(
-            machine="position", entity_id=model.entity_id, seq=1, source="", dest=PositionState.PENDING_ENTRY,
-            trigger=CREATED, reason=reason, at=at, payload=dict(payload or {}),
+            machine="position",
+            entity_id=model.entity_id,
+            seq=1,
+            source="",
+            dest=PositionState.PENDING_ENTRY,
+            trigger=CREATED,
+            reason=reason,
+            at=at,
+            payload=dict(payload or {}),
         )
         with self.connection.begin():
-            self.connection.execute(INSERT_POSITION, {**values, "state": PositionState.PENDING_ENTRY, "seq": 1, "created_at": at})
+            self.connection.execute(
+                INSERT_POSITION, {**values, "state": PositionState.PENDING_ENTRY, "seq": 1, "created_at": at}
+            )
             self.connection.execute(INSERT_TRANSITION, transition_row(record))
             if also is not None:
                 also(self.connection)
@@ -112,17 +135,33 @@ class Store:
             if self.connection.execute(select(GATE.c.id)).first() is not None:
                 return
             record = TransitionRecord(
-                machine="gate", entity_id=GATE_ENTITY_ID, seq=1, source="", dest=GateState.OPEN,
-                trigger=CREATED, reason="first start", at=at,
+                machine="gate",
+                entity_id=GATE_ENTITY_ID,
+                seq=1,
+                source="",
+                dest=GateState.OPEN,
+                trigger=CREATED,
+                reason="first start",
+                at=at,
             )
             self.connection.execute(
-                insert(GATE).values(id=GATE_ENTITY_ID, state=GateState.OPEN, seq=1, reason="", locked_until=None, updated_at=at)
+                insert(GATE).values(
+                    id=GATE_ENTITY_ID, state=GateState.OPEN, seq=1, reason="", locked_until=None, updated_at=at
+                )
             )
             self.connection.execute(INSERT_TRANSITION, transition_row(record))
 
     def fire(
-        self, machine: StateMachine, model: Stateful, trigger: str, *, reason: str, at: int,
-        changes: Mapping[str, Any] | None = None, also: Also | None = None, **payload: Any,
+        self,
+        machine: StateMachine,
+        model: Stateful,
+        trigger: str,
+        *,
+        reason: str,
+        at: int,
+        changes: Mapping[str, Any] | None = None,
+        also: Also | None = None,
+        **payload: Any,
     ) -> TransitionRecord:
         """Move the model, then commit row and transition together; undo the move if that fails."""
         previous_state, previous_seq = model.state, model.seq
@@ -140,7 +179,9 @@ class Store:
         _set_gate_fields(model, (reason, payload.get("locked_until")) if isinstance(model, GateModel) else None)
         return record
 
-    def _commit(self, record: TransitionRecord, previous_seq: int, changes: Mapping[str, Any], also: Also | None) -> None:
+    def _commit(
+        self, record: TransitionRecord, previous_seq: int, changes: Mapping[str, Any], also: Also | None
+    ) -> None:
         with self.connection.begin():
             result = self.connection.execute(
                 MOVE_ENTITY[record.machine],

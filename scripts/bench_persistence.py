@@ -32,10 +32,23 @@ from state_machines import position_machine  # noqa: E402
 
 def position_values(index: int) -> dict[str, object]:
     return {
-        "id": f"pos-{index}", "symbol": "BTCUSDT", "side": "LONG", "client_order_id": f"qt-e-{index}",
-        "quantity": Decimal("0.010"), "filled_quantity": Decimal("0"), "entry_price": None, "exit_price": None,
-        "stop_price": None, "take_profit_price": None, "realized_pnl": Decimal("0"), "fees": Decimal("0"),
-        "exit_mode": "FAST_TP", "signal_id": None, "close_reason": None, "opened_at": None, "closed_at": None,
+        "id": f"pos-{index}",
+        "symbol": "BTCUSDT",
+        "side": "LONG",
+        "client_order_id": f"qt-e-{index}",
+        "quantity": Decimal("0.010"),
+        "filled_quantity": Decimal("0"),
+        "entry_price": None,
+        "exit_price": None,
+        "stop_price": None,
+        "take_profit_price": None,
+        "realized_pnl": Decimal("0"),
+        "fees": Decimal("0"),
+        "exit_mode": "FAST_TP",
+        "signal_id": None,
+        "close_reason": None,
+        "opened_at": None,
+        "closed_at": None,
         "details": "{}",
     }
 
@@ -65,11 +78,19 @@ def build_big_database(path: Path, open_positions: int, transitions: int) -> Non
     closed = (transitions - 3 * open_positions) // 4
     position_sql = (
         "INSERT INTO positions (id, symbol, side, state, seq, client_order_id, quantity, filled_quantity, "
-        "realized_pnl, fees, exit_mode, created_at, details) VALUES (?, 'BTCUSDT', 'LONG', ?, ?, ?, '0.01', '0.01', '0', '0', 'FAST_TP', 0, '{}')"
+        "realized_pnl, fees, exit_mode, created_at, details) "
+        "VALUES (?, 'BTCUSDT', 'LONG', ?, ?, ?, '0.01', '0.01', '0', '0', 'FAST_TP', 0, '{}')"
     )
-    transition_sql = "INSERT INTO transitions (machine, entity_id, seq, source, dest, trigger, reason, payload, at) VALUES ('position', ?, ?, ?, ?, ?, '', '{}', 0)"
-    open_path = [("", "pending_entry", "create"), ("pending_entry", "entry_submitted", "submit"), ("entry_submitted", "open", "entry_filled")]
-    closed_path = open_path + [("open", "closed", "exit_filled")]
+    transition_sql = (
+        "INSERT INTO transitions (machine, entity_id, seq, source, dest, trigger, reason, payload, at) "
+        "VALUES ('position', ?, ?, ?, ?, ?, '', '{}', 0)"
+    )
+    open_path = [
+        ("", "pending_entry", "create"),
+        ("pending_entry", "entry_submitted", "submit"),
+        ("entry_submitted", "open", "entry_filled"),
+    ]
+    closed_path = [*open_path, ("open", "closed", "exit_filled")]
     for start in range(0, open_positions + closed, 20_000):
         positions: list[tuple[str, str, int, str]] = []
         rows: list[tuple[str, int, str, str, str]] = []
@@ -119,14 +140,21 @@ def main() -> None:
         big = directory / "big.db"
         started = time.perf_counter()
         build_big_database(big, args.open_positions, args.rows)
-        print(f"built {args.open_positions:,} open positions / {args.rows:,} transitions in {time.perf_counter() - started:.1f}s")
+        elapsed = time.perf_counter() - started
+        print(f"built {args.open_positions:,} open positions / {args.rows:,} transitions in {elapsed:.1f}s")
         runs = sorted(ready_seconds(big) for _ in range(args.runs))
         ready, loaded = runs[len(runs) // 2]
         print(f"process start to ready: {ready:.2f}s median of {args.runs} ({loaded:,} positions loaded)")
-    print(json.dumps({
-        "durable_transitions_per_s": round(rate), "ready_s_10k_1m": round(ready, 3),
-        "open_positions": args.open_positions, "transition_rows": args.rows,
-    }))
+    print(
+        json.dumps(
+            {
+                "durable_transitions_per_s": round(rate),
+                "ready_s_10k_1m": round(ready, 3),
+                "open_positions": args.open_positions,
+                "transition_rows": args.rows,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

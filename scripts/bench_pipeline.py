@@ -27,15 +27,26 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from actors.clock import VirtualClock  # noqa: E402
-from exchange.paper.exchange import PaperExchange  # noqa: E402
-from exchange.port import OrderRequest, OrderState  # noqa: E402
 from actors.messages import Candle  # noqa: E402
 from actors.system import TradingSystem  # noqa: E402
 from config import Settings  # noqa: E402
+from exchange.paper.exchange import PaperExchange  # noqa: E402
+from exchange.port import OrderRequest, OrderState  # noqa: E402
 from persistence.db import make_engine  # noqa: E402
 from persistence.migrate import upgrade  # noqa: E402
 
-SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT", "LTCUSDT", "DOTUSDT", "LINKUSDT")
+SYMBOLS = (
+    "BTCUSDT",
+    "ETHUSDT",
+    "SOLUSDT",
+    "BNBUSDT",
+    "XRPUSDT",
+    "ADAUSDT",
+    "DOGEUSDT",
+    "LTCUSDT",
+    "DOTUSDT",
+    "LINKUSDT",
+)
 MINUTE = 60_000
 
 
@@ -52,20 +63,29 @@ class TimedExchange(PaperExchange):
 
 
 def settings_for(db: Path, inbox: Path) -> Settings:
-    return Settings.model_validate(dict(
-        symbols=SYMBOLS, database={"url": f"sqlite:///{db}"}, signals={"builtin": False, "inbox": str(inbox)},
-        risk={"profile": "AGGRESSIVE", "atr_multiplier_sl": 10},
-        profiles={"AGGRESSIVE": {"max_total_exposure_pct": 10.0, "max_symbol_exposure_pct": 0.9}},
-        # Every step may trade: the gate is not driven and losing symbols are not filtered out.
-        orchestrator={"preset": "full_live", "flags": {"use_for_trading_gate": False, "use_for_signal_filter": False}},
-    ))
+    return Settings.model_validate(
+        dict(
+            symbols=SYMBOLS,
+            database={"url": f"sqlite:///{db}"},
+            signals={"builtin": False, "inbox": str(inbox)},
+            risk={"profile": "AGGRESSIVE", "atr_multiplier_sl": 10},
+            profiles={"AGGRESSIVE": {"max_total_exposure_pct": 10.0, "max_symbol_exposure_pct": 0.9}},
+            # Every step may trade: the gate is not driven and losing symbols are not filtered out.
+            orchestrator={
+                "preset": "full_live",
+                "flags": {"use_for_trading_gate": False, "use_for_signal_filter": False},
+            },
+        )
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--warmup", type=int, default=200, help="calm steps before the first signal")
-    parser.add_argument("--synchronous", default="FULL", help="SQLite synchronous setting (FULL is what the service runs with)")
+    parser.add_argument(
+        "--synchronous", default="FULL", help="SQLite synchronous setting (FULL is what the service runs with)"
+    )
     parser.add_argument("--keep", help="a directory to keep the database in (for a look afterwards)")
     args = parser.parse_args()
     rng = np.random.default_rng(5)
@@ -89,12 +109,17 @@ def main() -> None:
         with inbox.open("a") as writer:
             while len(latencies) < args.orders:
                 if step > args.warmup + 4 * args.orders:
-                    raise SystemExit(f"only {len(latencies)} orders after {step} steps: signals are not turning into orders")
+                    raise SystemExit(
+                        f"only {len(latencies)} orders after {step} steps: signals are not turning into orders"
+                    )
                 trading = step >= args.warmup
                 target = SYMBOLS[step % len(SYMBOLS)]
                 if trading:
                     signal_number += 1
-                    writer.write(json.dumps({"id": f"b-{signal_number}", "symbol": target, "side": "LONG", "confidence": 0.9}) + "\n")
+                    writer.write(
+                        json.dumps({"id": f"b-{signal_number}", "symbol": target, "side": "LONG", "confidence": 0.9})
+                        + "\n"
+                    )
                     writer.flush()
                     # Five steps on, this symbol's position hits its stop or its take-profit (in turn, so the
                     # account neither dies nor balloons), freeing the symbol for its next turn.
@@ -105,8 +130,17 @@ def main() -> None:
                     jump = -0.06 if (step // len(SYMBOLS)) % 2 else 0.06
                     change = jump if symbol in drop else float(rng.normal(0, 0.0004))
                     close = price * (1 + change)
-                    candles.append(Candle(symbol=symbol, open_time=open_time, open=price, high=max(price, close) * 1.0002,
-                                          low=min(price, close) * 0.9998, close=close, volume=1.0))
+                    candles.append(
+                        Candle(
+                            symbol=symbol,
+                            open_time=open_time,
+                            open=price,
+                            high=max(price, close) * 1.0002,
+                            low=min(price, close) * 0.9998,
+                            close=close,
+                            volume=1.0,
+                        )
+                    )
                     prices[symbol] = close if symbol not in drop else price  # recover next step
                 drop.clear()
                 at = open_time + MINUTE
@@ -123,9 +157,17 @@ def main() -> None:
     print(f"{orders:,} entry orders over {step:,} steps of {len(SYMBOLS)} symbols")
     print(f"tick-to-order: p50 {p50:.3f} ms, p99 {p99:.3f} ms (synchronous=FULL)")
     print(f"peak RSS: {rss_mb:.0f} MB")
-    print(json.dumps({"tick_to_order_p50_ms": round(p50, 3), "tick_to_order_p99_ms": round(p99, 3),
-                      "peak_rss_mb": round(rss_mb, 1), "orders": orders, "symbols": len(SYMBOLS)}))
-
+    print(
+        json.dumps(
+            {
+                "tick_to_order_p50_ms": round(p50, 3),
+                "tick_to_order_p99_ms": round(p99, 3),
+                "peak_rss_mb": round(rss_mb, 1),
+                "orders": orders,
+                "symbols": len(SYMBOLS),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

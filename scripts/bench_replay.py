@@ -17,7 +17,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FTX = REPO.parent / "shared" / "data" / "candles" / "ftx_BTCPERP_1m_20211231-20220201.csv"
-SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT", "LTCUSDT", "DOTUSDT", "LINKUSDT")
+SYMBOLS = (
+    "BTCUSDT",
+    "ETHUSDT",
+    "SOLUSDT",
+    "BNBUSDT",
+    "XRPUSDT",
+    "ADAUSDT",
+    "DOGEUSDT",
+    "LTCUSDT",
+    "DOTUSDT",
+    "LINKUSDT",
+)
 
 
 def replicate(directory: Path, symbols: int) -> list[Path]:
@@ -37,7 +48,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         files = replicate(directory, args.symbols)
-        command = [sys.executable, "-c", "from service.cli import main; main()", "replay", "--out", str(directory / "out")]
+        command = [
+            sys.executable,
+            "-c",
+            "from service.cli import main; main()",
+            "replay",
+            "--out",
+            str(directory / "out"),
+        ]
         for path in files:
             command += ["--data", str(path)]
         started = time.perf_counter()
@@ -48,13 +66,28 @@ def main() -> None:
             raise SystemExit(f"replay failed with exit code {result.returncode}")
         report = json.loads((directory / "out" / "report.json").read_text())
     rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    candles = report["inputs"]["candles_processed"] if "candles_processed" in report["inputs"] else 45_031 * args.symbols
+    candles = (
+        report["inputs"]["candles_processed"] if "candles_processed" in report["inputs"] else 45_031 * args.symbols
+    )
     trades = report["metrics"]["trades"]
     rate = candles / elapsed
-    print(f"{candles:,} candles of {args.symbols} symbols, {trades:,} trades, in {elapsed:.1f}s (whole process, report included)")
+    print(
+        f"{candles:,} candles of {args.symbols} symbols, {trades:,} trades, in {elapsed:.1f}s "
+        "(whole process, report included)"
+    )
     print(f"throughput: {rate:,.0f} candles/s; peak RSS {rss_mb:.0f} MB")
-    print(json.dumps({"replay_candles_per_s": round(rate), "candles": candles, "trades": trades,
-                      "peak_rss_mb": round(rss_mb, 1), "elapsed_s": round(elapsed, 2), "symbols": args.symbols}))
+    print(
+        json.dumps(
+            {
+                "replay_candles_per_s": round(rate),
+                "candles": candles,
+                "trades": trades,
+                "peak_rss_mb": round(rss_mb, 1),
+                "elapsed_s": round(elapsed, 2),
+                "symbols": args.symbols,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

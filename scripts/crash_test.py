@@ -60,8 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=100, help="SIGKILLs of the service (default 100)")
     parser.add_argument("--seed", type=int, default=1, help="seed of every random choice (default 1)")
-    parser.add_argument("--workdir", type=Path, help="keep the database, inbox and service log here "
-                                                     "(default: a temporary directory, removed unless a check failed)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="keep the database, inbox and service log here "
+        "(default: a temporary directory, removed unless a check failed)",
+    )
     args = parser.parse_args(argv)
     if args.kills < 1:
         parser.error("--kills must be at least 1")
@@ -79,10 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         test.close()
     bad = result["lost_positions"] or result["duplicate_orders"] or result["mismatches"] or result["failures"]
-    say(f"done in {result['seconds']}s: {result['kills']} kills, {result['orders']} client order ids, "
+    say(
+        f"done in {result['seconds']}s: {result['kills']} kills, {result['orders']} client order ids, "
         f"{result['positions']} positions ({result['opened']} opened), {result['candles']} candles, "
         f"{result['signals']} signals; lost {result['lost_positions']}, duplicates {result['duplicate_orders']}, "
-        f"mismatches {result['mismatches']}")
+        f"mismatches {result['mismatches']}"
+    )
     for line in result["lost"] + result["mismatch_details"] + result["failures"]:
         say(f"  FAIL {line}")
     if temp is not None and not bad:

@@ -20,8 +20,9 @@ def command(*args: str) -> list[str]:
 class ServiceProcess:
     def __init__(self, args: tuple[str, ...], workdir: Path, env: dict[str, str], *, wait_s: float) -> None:
         self.wait_s = wait_s
-        self.process = subprocess.Popen(command(*args), cwd=workdir, env=env, stderr=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            command(*args), cwd=workdir, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.log: list[str] = []
         self.stdout = ""

@@ -11,10 +11,22 @@ from persistence.db import make_engine
 from persistence.migrate import current_revision, upgrade
 from service import cli_inspect, cli_recover, cli_replay, cli_service
 from service.cli_common import (
-    ConfigOption, DbOption, JsonOption, clean_errors, console, database_url, errors, print_json, settings_from,
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    clean_errors,
+    console,
+    database_url,
+    errors,
+    print_json,
+    settings_from,
 )
 
-app = typer.Typer(help="Quantum Trader: a crash-safe trading service for Binance USD-M futures.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Quantum Trader: a crash-safe trading service for Binance USD-M futures.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 config_app = typer.Typer(help="Check and show settings.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 gate_app = typer.Typer(help="The trading gate: show it (default), halt or resume it.", invoke_without_command=True)
@@ -42,7 +54,9 @@ gate_app.command("resume")(cli_service.gate_resume)
 
 
 @config_app.command("check")
-def config_check(file: Annotated[Path, typer.Argument(help="Settings file (TOML) to validate.")], as_json: JsonOption = False) -> None:
+def config_check(
+    file: Annotated[Path, typer.Argument(help="Settings file (TOML) to validate.")], as_json: JsonOption = False
+) -> None:
     """Validate a settings file and print the effective settings (file, then QT_* environment)."""
     with clean_errors():
         settings = settings_from(file)

@@ -16,7 +16,10 @@ from config import ConfigError, Settings, load_settings
 from persistence.db import DatabaseUnavailable, sqlite_url
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Settings file (TOML).", show_default=False)]
-DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite database file; default: the configured database URL.", show_default=False)]
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="SQLite database file; default: the configured database URL.", show_default=False),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON (stable; see README).")]
 
 console = Console(highlight=False)

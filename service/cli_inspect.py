@@ -23,7 +23,9 @@ from state_machines.diagram import dot, mermaid_markdown
 def positions(
     open_only: Annotated[bool, typer.Option("--open", help="Only positions that are not final.")] = False,
     symbol: Annotated[str | None, typer.Option("--symbol", help="Only this symbol, e.g. BTCUSDT.")] = None,
-    as_json: JsonOption = False, db: DbOption = None, config: ConfigOption = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """List positions with their state, prices and PnL."""
     with clean_errors():
@@ -37,9 +39,17 @@ def positions(
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
-            row["id"], row["symbol"], row["side"], row["state"], row["quantity"], row["entry_price"] or "-",
-            row["stop_price"] or "-", row["take_profit_price"] or "-", row["exit_price"] or "-",
-            row["realized_pnl"], row["close_reason"] or "",
+            row["id"],
+            row["symbol"],
+            row["side"],
+            row["state"],
+            row["quantity"],
+            row["entry_price"] or "-",
+            row["stop_price"] or "-",
+            row["take_profit_price"] or "-",
+            row["exit_price"] or "-",
+            row["realized_pnl"],
+            row["close_reason"] or "",
         )
     console.print(table)
 
@@ -54,7 +64,9 @@ def transitions(
     machine: Annotated[MachineName | None, typer.Option("--machine", help="Only this machine's transitions.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="ISO 8601 time, 15m / 2h / 3d ago, or epoch ms.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the newest N rows.")] = None,
-    as_json: JsonOption = False, db: DbOption = None, config: ConfigOption = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """The append-only audit trail of state changes, oldest first."""
     if position and machine is MachineName.gate:
@@ -63,7 +75,11 @@ def transitions(
         since_ms = inspection.parse_time(since, datetime.now(UTC)) if since else None
         engine = open_read_only(database_url(db, config))
         rows = inspection.transitions(
-            engine, position=position, machine=machine.value if machine else None, since=since_ms, limit=limit,
+            engine,
+            position=position,
+            machine=machine.value if machine else None,
+            since=since_ms,
+            limit=limit,
         )
     if as_json:
         print_json(rows)
@@ -74,8 +90,15 @@ def transitions(
     for row in rows:
         payload = json.dumps(row["payload"], sort_keys=True) if row["payload"] else ""
         table.add_row(
-            row["at"], row["machine"], row["entity_id"], str(row["seq"]), row["from"] or "-", row["to"],
-            row["trigger"], row["reason"], payload,
+            row["at"],
+            row["machine"],
+            row["entity_id"],
+            str(row["seq"]),
+            row["from"] or "-",
+            row["to"],
+            row["trigger"],
+            row["reason"],
+            payload,
         )
     console.print(table)
 
@@ -111,8 +134,17 @@ def diagram(
     elif suffix in (".svg", ".png"):
         executable = shutil.which("dot")
         if executable is None:
-            fail("drawing SVG or PNG needs Graphviz's `dot`: install the `graphviz` package (apt-get install graphviz), or use --out FILE.md")
-        result = subprocess.run([executable, f"-T{suffix[1:]}", "-o", str(out)], input=dot(table), text=True, capture_output=True, check=False)
+            fail(
+                "drawing SVG or PNG needs Graphviz's `dot`: install the `graphviz` package (apt-get install graphviz), "
+                "or use --out FILE.md"
+            )
+        result = subprocess.run(
+            [executable, f"-T{suffix[1:]}", "-o", str(out)],
+            input=dot(table),
+            text=True,
+            capture_output=True,
+            check=False,
+        )
         if result.returncode != 0:
             fail(f"Graphviz failed: {result.stderr.strip()}")
     else:

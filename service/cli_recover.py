@@ -24,9 +24,15 @@ from state_machines import gate_machine, position_machine
 
 def recover(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing, send nothing.")] = False,
-    live: Annotated[bool, typer.Option("--live", help="Allow recovery on Binance (needs keys in the environment); "
-                                                      "with --dry-run it only reads the account.")] = False,
-    db: DbOption = None, config: ConfigOption = None,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Allow recovery on Binance (needs keys in the environment); with --dry-run it only reads the account.",
+        ),
+    ] = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Reconcile every open position and order with the exchange: the same code the service runs at start."""
     with clean_errors():

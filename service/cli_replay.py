@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -16,19 +16,34 @@ from actors.market_data.files import CandleFileError
 from config import Settings
 from persistence.db import sqlite_url
 from service import inspection
-from service.logs import configure
 from service.cli_common import ConfigOption, clean_errors, console, errors, fail, settings_from
+from service.logs import configure
 from service.replay import ReplayRun, run_replay
 from service.report import InputFile, Report, RunInfo, build_report, settings_summary, write_comparison, write_report
 
 
 def replay(
-    data: Annotated[list[Path], typer.Option("--data", "-d", help="Candle file (CSV open_time_ms,open,high,low,close,volume or Binance kline JSON); repeat for more symbols.")],
+    data: Annotated[
+        list[Path],
+        typer.Option(
+            "--data",
+            "-d",
+            help="Candle file (CSV open_time_ms,open,high,low,close,volume or Binance kline JSON); "
+            "repeat for more symbols.",
+        ),
+    ],
     start: Annotated[str | None, typer.Option("--from", help="Start time (ISO 8601 or epoch ms), inclusive.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="End time (ISO 8601 or epoch ms), exclusive.")] = None,
-    symbol: Annotated[list[str] | None, typer.Option("--symbol", help="Symbol of each --data file, in order (default: from the file name).")] = None,
-    compare_baseline: Annotated[bool, typer.Option("--compare-baseline", help="Also run with the orchestrator disabled and compare.")] = False,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory: databases, reports, charts.")] = Path("replay-out"),
+    symbol: Annotated[
+        list[str] | None,
+        typer.Option("--symbol", help="Symbol of each --data file, in order (default: from the file name)."),
+    ] = None,
+    compare_baseline: Annotated[
+        bool, typer.Option("--compare-baseline", help="Also run with the orchestrator disabled and compare.")
+    ] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory: databases, reports, charts.")] = Path(
+        "replay-out"
+    ),
     config: ConfigOption = None,
 ) -> None:
     """Replay historical candles through the live actors on virtual time, then write the report."""
@@ -52,7 +67,11 @@ def replay(
             fail(str(error))
         reports.append(_report(run, start_ms, end_ms))
         if not compare_baseline:
-            files = write_report(reports[0], out, timing={"elapsed_s": run.elapsed_s, "candles_per_s": run.candles / max(run.elapsed_s, 1e-9)})
+            files = write_report(
+                reports[0],
+                out,
+                timing={"elapsed_s": run.elapsed_s, "candles_per_s": run.candles / max(run.elapsed_s, 1e-9)},
+            )
             _summary(reports)
             console.print(f"report: {files.markdown}, {files.json}, {files.png}; database: {run.db_path}")
             return
@@ -61,31 +80,71 @@ def replay(
     console.print(f"comparison: {files.markdown}, {files.json}, {files.png}; databases in {out}")
 
 
-def _run(data: list[Path], settings: Settings, out: Path, label: str, symbols: Sequence[str | None] | None,
-         start_ms: int | None, end_ms: int | None, *, orchestrator: bool) -> ReplayRun:
-    with Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("candles"),
-                  TimeRemainingColumn(), console=errors, transient=False) as progress:
+def _run(
+    data: list[Path],
+    settings: Settings,
+    out: Path,
+    label: str,
+    symbols: Sequence[str | None] | None,
+    start_ms: int | None,
+    end_ms: int | None,
+    *,
+    orchestrator: bool,
+) -> ReplayRun:
+    with Progress(
+        TextColumn(f"[bold]{label}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("candles"),
+        TimeRemainingColumn(),
+        console=errors,
+        transient=False,
+    ) as progress:
         task = progress.add_task(label, total=None)
 
         def advance(done: int, total: int) -> None:
             if done % 500 == 0 or done == total:
                 progress.update(task, completed=done, total=total)
 
-        run = run_replay(data, settings=settings, out_dir=out, label=label, symbols=symbols, start_ms=start_ms,
-                         end_ms=end_ms, orchestrator=orchestrator, progress=advance)
+        run = run_replay(
+            data,
+            settings=settings,
+            out_dir=out,
+            label=label,
+            symbols=symbols,
+            start_ms=start_ms,
+            end_ms=end_ms,
+            orchestrator=orchestrator,
+            progress=advance,
+        )
         progress.update(task, completed=run.candles, total=run.candles)
-    errors.print(f"{label}: {run.candles:,} candles in {run.elapsed_s:.1f}s ({run.candles / max(run.elapsed_s, 1e-9):,.0f}/s)")
+    errors.print(
+        f"{label}: {run.candles:,} candles in {run.elapsed_s:.1f}s ({run.candles / max(run.elapsed_s, 1e-9):,.0f}/s)"
+    )
     return run
 
 
 def _report(run: ReplayRun, start_ms: int | None, end_ms: int | None) -> Report:
     inputs = tuple(
-        InputFile(path=Path(path).name, symbol=sym, rows=rows,
-                  bad_rows={**{k: v for k, v in run.bad_rows.get(sym, {}).items() if k != "accepted" and v}, **({"unparseable": bad} if bad else {})})
+        InputFile(
+            path=Path(path).name,
+            symbol=sym,
+            rows=rows,
+            bad_rows={
+                **{k: v for k, v in run.bad_rows.get(sym, {}).items() if k != "accepted" and v},
+                **({"unparseable": bad} if bad else {}),
+            },
+        )
         for path, sym, rows, bad in run.files
     )
-    info = RunInfo(label=run.label, inputs=inputs, settings=settings_summary(run.settings), candles_processed=run.candles,
-                   period_from=start_ms, period_to=end_ms)
+    info = RunInfo(
+        label=run.label,
+        inputs=inputs,
+        settings=settings_summary(run.settings),
+        candles_processed=run.candles,
+        period_from=start_ms,
+        period_to=end_ms,
+    )
     return build_report(sqlite_url(run.db_path), run_info=info)
 
 

@@ -20,7 +20,17 @@ from persistence.operator import apply_gate_command
 from persistence.store import Store
 from persistence.tables import HEARTBEAT, OPERATOR_COMMANDS, POLICY_SNAPSHOTS
 from service import inspection
-from service.cli_common import ConfigOption, DbOption, JsonOption, clean_errors, console, database_url, fail, print_json, settings_from
+from service.cli_common import (
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    clean_errors,
+    console,
+    database_url,
+    fail,
+    print_json,
+    settings_from,
+)
 from service.lock import AlreadyRunning, InstanceLock, service_running
 from service.logs import configure
 from service.runner import Runner, ServiceError, check_live_guard, install_signal_handlers
@@ -34,13 +44,17 @@ def run(
     config: ConfigOption = None,
     db: DbOption = None,
     log_json: Annotated[bool, typer.Option("--log-json", help="One JSON object per log line.")] = False,
-    live: Annotated[bool, typer.Option("--live", help="Allow live trading on Binance (needs keys in the environment).")] = False,
+    live: Annotated[
+        bool, typer.Option("--live", help="Allow live trading on Binance (needs keys in the environment).")
+    ] = False,
 ) -> None:
     """Run the service in the foreground (paper exchange and synthetic feed by default). Ctrl-C stops it."""
     with clean_errors():
         settings = settings_from(config)
         if db is not None:
-            settings = settings.model_copy(update={"database": settings.database.model_copy(update={"url": database_url(db, None)})})
+            settings = settings.model_copy(
+                update={"database": settings.database.model_copy(update={"url": database_url(db, None)})}
+            )
     try:
         check_live_guard(settings, live=live)  # before any logging or database: a refusal is one clear line
     except ServiceError as error:
@@ -74,17 +88,39 @@ def status(as_json: JsonOption = False, db: DbOption = None, config: ConfigOptio
     console.print(f"gate: [bold]{gate.get('state', 'not created')}[/] {gate.get('reason') or ''}")
     policy = report["policy"]
     if policy:
-        console.print(f"policy: {policy['risk_profile']}, exit {policy['exit_mode']}, min confidence "
-                      f"{policy['min_confidence']:.2f}, max risk {policy['max_risk_pct']:.2%}; {policy['note']}")
+        console.print(
+            f"policy: {policy['risk_profile']}, exit {policy['exit_mode']}, min confidence "
+            f"{policy['min_confidence']:.2f}, max risk {policy['max_risk_pct']:.2%}; {policy['note']}"
+        )
     with_marks = bool(report["marks"])  # only the Binance feed follows the mark price
     table = Table(title=f"{len(report['positions'])} open position(s)")
-    for column in ("id", "symbol", "side", "state", "qty", "entry", "stop", "last", *(("mark",) if with_marks else ()),
-                   "unrealised PnL"):
+    for column in (
+        "id",
+        "symbol",
+        "side",
+        "state",
+        "qty",
+        "entry",
+        "stop",
+        "last",
+        *(("mark",) if with_marks else ()),
+        "unrealised PnL",
+    ):
         table.add_column(column)
     for row in report["positions"]:
         mark = (_plain(row["mark_price"]),) if with_marks else ()
-        table.add_row(row["id"], row["symbol"], row["side"], row["state"], row["open_quantity"], row["entry_price"] or "-",
-                      row["stop_price"] or "-", row["last_price"] or "-", *mark, row["unrealized_pnl"] or "-")
+        table.add_row(
+            row["id"],
+            row["symbol"],
+            row["side"],
+            row["state"],
+            row["open_quantity"],
+            row["entry_price"] or "-",
+            row["stop_price"] or "-",
+            row["last_price"] or "-",
+            *mark,
+            row["unrealized_pnl"] or "-",
+        )
     console.print(table)
 
 
@@ -102,7 +138,11 @@ def _status(engine: Any, *, running: bool) -> dict[str, Any]:
     now_ms = WallClock().now_ms()
     with engine.connect() as connection:
         beat = connection.execute(select(HEARTBEAT)).mappings().first()
-        policy_row = connection.execute(select(POLICY_SNAPSHOTS).order_by(POLICY_SNAPSHOTS.c.id.desc()).limit(1)).mappings().first()
+        policy_row = (
+            connection.execute(select(POLICY_SNAPSHOTS).order_by(POLICY_SNAPSHOTS.c.id.desc()).limit(1))
+            .mappings()
+            .first()
+        )
     prices = json.loads(beat["prices"]) if beat else {}
     marks = prices.get("marks")  # written beside the closes by the Binance feed only
     marks = marks if isinstance(marks, dict) else {}
@@ -118,13 +158,17 @@ def _status(engine: Any, *, running: bool) -> dict[str, Any]:
         positions.append({**row, "last_price": last, "mark_price": mark, "unrealized_pnl": pnl})
     return {
         "service": {
-            "running": running, "pid": beat["pid"] if beat else None,
+            "running": running,
+            "pid": beat["pid"] if beat else None,
             "heartbeat_at": inspection.iso(beat["at"]) if beat else None,
             "heartbeat_age_s": round((now_ms - beat["at"]) / 1000, 3) if beat else None,
             "version": beat["version"] if beat else None,
         },
         "gate": inspection.gate(engine),
-        "policy": json.loads(policy_row["policy"]) | {"at": inspection.iso(policy_row["at"]), "enforced": policy_row["enforced"]} if policy_row else None,
+        "policy": json.loads(policy_row["policy"])
+        | {"at": inspection.iso(policy_row["at"]), "enforced": policy_row["enforced"]}
+        if policy_row
+        else None,
         "positions": positions,
         "marks": marks,
     }
@@ -161,7 +205,9 @@ def _through_service(engine: Any, command: str, reason: str) -> str:
     deadline = time.monotonic() + COMMAND_WAIT_S
     while time.monotonic() < deadline:
         with engine.connect() as connection:
-            outcome = connection.execute(select(OPERATOR_COMMANDS.c.outcome).where(OPERATOR_COMMANDS.c.id == command_id)).scalar()
+            outcome = connection.execute(
+                select(OPERATOR_COMMANDS.c.outcome).where(OPERATOR_COMMANDS.c.id == command_id)
+            ).scalar()
         if outcome is not None:
             return f"{outcome} (applied by the running service)"
         time.sleep(0.2)  # the service applies operator commands once per cycle
@@ -170,7 +216,8 @@ def _through_service(engine: Any, command: str, reason: str) -> str:
 
 def gate_halt(
     reason: Annotated[str, typer.Option("--reason", help="Why: recorded on the gate transition.")],
-    db: DbOption = None, config: ConfigOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """The kill switch: stop new entries until an operator resumes. Exits, stops and PnL tracking go on."""
     if not reason.strip():
@@ -180,8 +227,8 @@ def gate_halt(
 
 def gate_resume(
     reason: Annotated[str, typer.Option("--reason", help="Why it is safe again.")] = "resumed by operator",
-    db: DbOption = None, config: ConfigOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Reopen a halted gate."""
     gate_command("resume", reason, db, config)
-

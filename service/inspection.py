@@ -31,7 +31,8 @@ def parse_time(text: str, now: datetime) -> int:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(
-            f"{text!r} is not a time: use ISO 8601 (2026-11-22T10:00), 15m / 2h / 3d ago, or epoch ms") from None
+            f"{text!r} is not a time: use ISO 8601 (2026-11-22T10:00), 15m / 2h / 3d ago, or epoch ms"
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp() * 1000)
@@ -57,14 +58,25 @@ def positions(engine: Engine, *, open_only: bool = False, symbol: str | None = N
         rows = connection.execute(query).mappings().all()
     return [
         {
-            "id": row["id"], "symbol": row["symbol"], "side": row["side"], "state": row["state"], "seq": row["seq"],
-            "client_order_id": row["client_order_id"], "quantity": _plain(row["quantity"]),
-            "filled_quantity": _plain(row["filled_quantity"]), "open_quantity": _plain(_open_quantity(row)),
+            "id": row["id"],
+            "symbol": row["symbol"],
+            "side": row["side"],
+            "state": row["state"],
+            "seq": row["seq"],
+            "client_order_id": row["client_order_id"],
+            "quantity": _plain(row["quantity"]),
+            "filled_quantity": _plain(row["filled_quantity"]),
+            "open_quantity": _plain(_open_quantity(row)),
             "entry_price": _plain(row["entry_price"]),
-            "exit_price": _plain(row["exit_price"]), "stop_price": _plain(row["stop_price"]),
-            "take_profit_price": _plain(row["take_profit_price"]), "realized_pnl": _plain(row["realized_pnl"]),
-            "fees": _plain(row["fees"]), "exit_mode": row["exit_mode"], "close_reason": row["close_reason"],
-            "created_at": iso(row["created_at"]), "opened_at": iso(row["opened_at"]),
+            "exit_price": _plain(row["exit_price"]),
+            "stop_price": _plain(row["stop_price"]),
+            "take_profit_price": _plain(row["take_profit_price"]),
+            "realized_pnl": _plain(row["realized_pnl"]),
+            "fees": _plain(row["fees"]),
+            "exit_mode": row["exit_mode"],
+            "close_reason": row["close_reason"],
+            "created_at": iso(row["created_at"]),
+            "opened_at": iso(row["opened_at"]),
             "closed_at": iso(row["closed_at"]),
         }
         for row in rows
@@ -81,8 +93,12 @@ def _open_quantity(row: Any) -> Decimal:
 
 
 def transitions(
-    engine: Engine, *, position: str | None = None, machine: str | None = None,
-    since: int | None = None, limit: int | None = None,
+    engine: Engine,
+    *,
+    position: str | None = None,
+    machine: str | None = None,
+    since: int | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Oldest first; with a limit, the newest `limit` rows (still oldest first)."""
     query = select(TRANSITIONS)
@@ -99,9 +115,16 @@ def transitions(
         rows = connection.execute(query).mappings().all()
     return [
         {
-            "id": row["id"], "at": iso(row["at"]), "machine": row["machine"], "entity_id": row["entity_id"],
-            "seq": row["seq"], "from": row["source"] or None, "to": row["dest"], "trigger": row["trigger"],
-            "reason": row["reason"], "payload": json.loads(row["payload"]),
+            "id": row["id"],
+            "at": iso(row["at"]),
+            "machine": row["machine"],
+            "entity_id": row["entity_id"],
+            "seq": row["seq"],
+            "from": row["source"] or None,
+            "to": row["dest"],
+            "trigger": row["trigger"],
+            "reason": row["reason"],
+            "payload": json.loads(row["payload"]),
         }
         for row in reversed(rows)
     ]
@@ -113,6 +136,9 @@ def gate(engine: Engine) -> dict[str, Any] | None:
     if row is None:
         return None
     return {
-        "state": row["state"], "reason": row["reason"], "locked_until": iso(row["locked_until"]),
-        "updated_at": iso(row["updated_at"]), "seq": row["seq"],
+        "state": row["state"],
+        "reason": row["reason"],
+        "locked_until": iso(row["locked_until"]),
+        "updated_at": iso(row["updated_at"]),
+        "seq": row["seq"],
     }

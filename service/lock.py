@@ -37,7 +37,9 @@ class InstanceLock:
         except BlockingIOError:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise AlreadyRunning(f"another Quantum Trader (pid {holder}) is running on this database ({self.path})") from None
+            raise AlreadyRunning(
+                f"another Quantum Trader (pid {holder}) is running on this database ({self.path})"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
@@ -52,7 +54,9 @@ class InstanceLock:
         self.acquire()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release()
 
 

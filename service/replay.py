@@ -35,23 +35,37 @@ class ReplayRun:
     files: tuple[tuple[str, str, int, int], ...] = field(default=())  # (path, symbol, rows, unparseable rows)
 
 
-def replay_settings(settings: Settings, symbols: Sequence[str], db_path: Path, *, orchestrator: bool = True) -> Settings:
+def replay_settings(
+    settings: Settings, symbols: Sequence[str], db_path: Path, *, orchestrator: bool = True
+) -> Settings:
     """The settings a replay runs on: the files' symbols, its own database, file feed, no inbox, and
     always the paper exchange (a replay never sends an order anywhere)."""
-    flags = settings.orchestrator.flags.model_copy(update={"enable_orchestrator": orchestrator and settings.orchestrator.flags.enable_orchestrator})
-    return settings.model_copy(update={
-        "symbols": tuple(symbols),
-        "database": settings.database.model_copy(update={"url": sqlite_url(db_path)}),
-        "feed": settings.feed.model_copy(update={"kind": FeedKind.FILE}),
-        "signals": settings.signals.model_copy(update={"inbox": None}),
-        "exchange": settings.exchange.model_copy(update={"kind": ExchangeKind.PAPER}),
-        "orchestrator": settings.orchestrator.model_copy(update={"flags": flags}),
-    })
+    flags = settings.orchestrator.flags.model_copy(
+        update={"enable_orchestrator": orchestrator and settings.orchestrator.flags.enable_orchestrator}
+    )
+    return settings.model_copy(
+        update={
+            "symbols": tuple(symbols),
+            "database": settings.database.model_copy(update={"url": sqlite_url(db_path)}),
+            "feed": settings.feed.model_copy(update={"kind": FeedKind.FILE}),
+            "signals": settings.signals.model_copy(update={"inbox": None}),
+            "exchange": settings.exchange.model_copy(update={"kind": ExchangeKind.PAPER}),
+            "orchestrator": settings.orchestrator.model_copy(update={"flags": flags}),
+        }
+    )
 
 
 def run_replay(
-    files: Sequence[Path], *, settings: Settings, out_dir: Path, label: str = "replay", symbols: Sequence[str | None] | None = None,
-    start_ms: int | None = None, end_ms: int | None = None, orchestrator: bool = True, progress: Progress | None = None,
+    files: Sequence[Path],
+    *,
+    settings: Settings,
+    out_dir: Path,
+    label: str = "replay",
+    symbols: Sequence[str | None] | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    orchestrator: bool = True,
+    progress: Progress | None = None,
 ) -> ReplayRun:
     feed = FileFeed(list(files), symbols=symbols, start_ms=start_ms, end_ms=end_ms)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -85,8 +99,16 @@ def run_replay(
         engine.dispose()
     elapsed = time.perf_counter() - started
     return ReplayRun(
-        label=label, db_path=db_path, settings=run_settings, candles=candles, steps=steps,
-        bad_rows={s: c.as_dict() for s, c in sorted(feed.counters.items())}, unparseable=feed.unparseable,
+        label=label,
+        db_path=db_path,
+        settings=run_settings,
+        candles=candles,
+        steps=steps,
+        bad_rows={s: c.as_dict() for s, c in sorted(feed.counters.items())},
+        unparseable=feed.unparseable,
         elapsed_s=elapsed,
-        files=tuple((str(path), f.symbol, len(f) + f.unparseable, f.unparseable) for path, f in zip(files, feed.files)),
+        files=tuple(
+            (str(path), f.symbol, len(f) + f.unparseable, f.unparseable)
+            for path, f in zip(files, feed.files, strict=True)
+        ),
     )

@@ -48,8 +48,11 @@ def check_live_guard(settings: Settings, *, live: bool, command: str = "run") ->
     exchange = settings.exchange
     if exchange.kind is not ExchangeKind.BINANCE:
         return
-    missing = [f"QT_EXCHANGE__{name.upper()}" for name in ("api_key", "api_secret")
-               if not (value := getattr(exchange, name)) or not value.get_secret_value().strip()]
+    missing = [
+        f"QT_EXCHANGE__{name.upper()}"
+        for name in ("api_key", "api_secret")
+        if not (value := getattr(exchange, name)) or not value.get_secret_value().strip()
+    ]
     problems = []
     if not live:
         problems.append("the --live flag was not given")
@@ -57,12 +60,14 @@ def check_live_guard(settings: Settings, *, live: bool, command: str = "run") ->
         problems.append(f"{' and '.join(missing)} not set in the environment")
     if settings.feed.kind is not FeedKind.BINANCE:
         # Orders at the exchange's prices decided on synthetic or replayed candles: never what anyone wants.
-        problems.append(f"feed.kind is \"{settings.feed.kind}\"; live orders need feed.kind = \"binance\"")
+        problems.append(f'feed.kind is "{settings.feed.kind}"; live orders need feed.kind = "binance"')
     if problems:
         venue = "the Binance testnet" if exchange.testnet else "Binance MAINNET with real money"
-        raise ServiceError(f"exchange.kind = \"binance\" sends orders to {venue}; it needs both API keys in the "
-                           f"environment (QT_EXCHANGE__API_KEY, QT_EXCHANGE__API_SECRET), `{command} --live` and the Binance feed: "
-                           f"{'; '.join(problems)}")
+        raise ServiceError(
+            f'exchange.kind = "binance" sends orders to {venue}; it needs both API keys in the '
+            f"environment (QT_EXCHANGE__API_KEY, QT_EXCHANGE__API_SECRET), `{command} --live` and the Binance feed: "
+            f"{'; '.join(problems)}"
+        )
 
 
 def describe_venue(settings: Settings) -> str:
@@ -96,7 +101,9 @@ class Runner:
         with InstanceLock(url):
             engine = make_engine(url)
             upgrade(engine)
-            log.warning("%s on the %s feed: %s", describe_venue(settings), settings.feed.kind, ", ".join(settings.symbols))
+            log.warning(
+                "%s on the %s feed: %s", describe_venue(settings), settings.feed.kind, ", ".join(settings.symbols)
+            )
             try:
                 exchange = make_exchange(settings, engine, live=self.live)
             except ExchangeError as error:
@@ -123,8 +130,13 @@ class Runner:
 
     def _announce(self) -> None:
         s = self.settings
-        log.info("database %s; profile %s; orchestrator preset %s (%s)", s.database.url, s.risk.profile,
-                 s.orchestrator.preset, s.orchestrator.flags.mode)
+        log.info(
+            "database %s; profile %s; orchestrator preset %s (%s)",
+            s.database.url,
+            s.risk.profile,
+            s.orchestrator.preset,
+            s.orchestrator.flags.mode,
+        )
 
     def _drive(self, system: TradingSystem) -> None:
         cycle_ms = int(self.settings.orchestrator.cycle_seconds * 1000)
@@ -135,8 +147,9 @@ class Runner:
         finally:
             batches.close()  # a live feed closes its stream
 
-    def _drive_batches(self, system: TradingSystem, batches: Iterator[tuple[Candle, ...]], cycle_ms: int,
-                       last_cycle: int) -> None:
+    def _drive_batches(
+        self, system: TradingSystem, batches: Iterator[tuple[Candle, ...]], cycle_ms: int, last_cycle: int
+    ) -> None:
         engine = system.ctx.engine
         for batch in batches:
             if not batch:  # a live feed with nothing closed yet: the policy timer and a stop request still run
@@ -170,8 +183,14 @@ class Runner:
 
     def _beat(self, engine: Engine) -> None:
         with engine.begin() as connection:
-            records.beat(connection, pid=os.getpid(), started_at=self.started_at, at=self.clock.now_ms(),
-                         version=package_version(), prices=self._heartbeat_prices())
+            records.beat(
+                connection,
+                pid=os.getpid(),
+                started_at=self.started_at,
+                at=self.clock.now_ms(),
+                version=package_version(),
+                prices=self._heartbeat_prices(),
+            )
 
     def _heartbeat_prices(self) -> dict[str, Any]:
         """The last close of each symbol, as every reader expects, and with the Binance feed its mark prices
@@ -185,8 +204,9 @@ class Runner:
         feed = self.settings.feed
         if feed.kind is FeedKind.BINANCE:
             base_url, ws_url = binance_endpoints(self.settings.exchange)
-            self.feed = BinanceKlineFeed(self.settings.symbols, base_url=base_url, ws_url=ws_url, interval=feed.interval,
-                                         warmup=WARMUP_CANDLES)
+            self.feed = BinanceKlineFeed(
+                self.settings.symbols, base_url=base_url, ws_url=ws_url, interval=feed.interval, warmup=WARMUP_CANDLES
+            )
             yield from self.feed.batches()
             return
         interval = max(1, round(1000 / feed.synthetic_speed))
@@ -201,8 +221,19 @@ class Runner:
         start = self.clock.now_ms() - WARMUP_CANDLES * interval
         for index, batch in enumerate(batches):
             shift = start + index * interval - batch[0].open_time
-            yield tuple(Candle(symbol=c.symbol, open_time=c.open_time + shift, open=c.open, high=c.high, low=c.low,
-                               close=c.close, volume=c.volume, interval_ms=interval) for c in batch)
+            yield tuple(
+                Candle(
+                    symbol=c.symbol,
+                    open_time=c.open_time + shift,
+                    open=c.open,
+                    high=c.high,
+                    low=c.low,
+                    close=c.close,
+                    volume=c.volume,
+                    interval_ms=interval,
+                )
+                for c in batch
+            )
 
 
 def install_signal_handlers(runner: Runner) -> None:

@@ -7,7 +7,19 @@ from state_machines.table import StateMachine, StateTable, TransitionNotAllowed,
 TABLES = {"position": POSITION_TABLE, "gate": GATE_TABLE}
 
 __all__ = [
-    "GATE_TABLE", "POSITION_TABLE", "TABLES", "GateModel", "GateState", "GateTrigger", "PositionModel",
-    "PositionState", "PositionTrigger", "StateMachine", "StateTable", "TransitionNotAllowed", "TransitionRecord",
-    "gate_machine", "position_machine",
+    "GATE_TABLE",
+    "POSITION_TABLE",
+    "TABLES",
+    "GateModel",
+    "GateState",
+    "GateTrigger",
+    "PositionModel",
+    "PositionState",
+    "PositionTrigger",
+    "StateMachine",
+    "StateTable",
+    "TransitionNotAllowed",
+    "TransitionRecord",
+    "gate_machine",
+    "position_machine",
 ]

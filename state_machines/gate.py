@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from state_machines.table import Edge, StateMachine, StateTable, Stateful, has_reason
+from state_machines.table import Edge, Stateful, StateMachine, StateTable, has_reason
 
 GATE_ENTITY_ID = "global"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from state_machines.table import Edge, StateMachine, StateTable, Stateful, has_reason
+from state_machines.table import Edge, Stateful, StateMachine, StateTable, has_reason
 
 
 class PositionState(StrEnum):

@@ -80,7 +80,7 @@ class TransitionRecord:
 class Stateful:
     """A model the shared machine drives: an id, the state, and the row's sequence number."""
 
-    __slots__ = ("__dict__", "entity_id", "seq", "pending")
+    __slots__ = ("__dict__", "entity_id", "pending", "seq")
     # Set on the model by `transitions` (`add_model`), not here.
     state: str
     trigger: Callable[..., bool]
@@ -140,7 +140,9 @@ class StateMachine:
         if edge is None:
             raise TransitionNotAllowed(self.table.name, model.entity_id, state, trigger)
         if edge.guard is not None and not edge.guard(model, {"reason": reason, "at": at, **payload}):
-            raise TransitionNotAllowed(self.table.name, model.entity_id, state, trigger, f"guard {edge.guard.__name__} refused")
+            raise TransitionNotAllowed(
+                self.table.name, model.entity_id, state, trigger, f"guard {edge.guard.__name__} refused"
+            )
         model.pending = None
         model.trigger(str(trigger), reason=reason, at=at, payload=payload)
         record = model.pending
@@ -175,7 +177,9 @@ def _condition(edge: Edge) -> Callable[[EventData], bool]:
     guard = edge.guard
     if guard is None:
         return lambda event: True
-    return lambda event: guard(event.model, {"reason": event.kwargs["reason"], "at": event.kwargs["at"], **event.kwargs["payload"]})
+    return lambda event: guard(
+        event.model, {"reason": event.kwargs["reason"], "at": event.kwargs["at"], **event.kwargs["payload"]}
+    )
 
 
 def has_reason(model: Any, event: Mapping[str, Any]) -> bool:

@@ -14,6 +14,8 @@ from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import Store
 
+pytest_plugins = ["scripts.fake_binance.fixtures"]  # the fake Binance server as a fixture, `fake_binance`
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -40,10 +42,23 @@ def store(engine: Engine) -> Iterator[Store]:
 def position_values(index: int, symbol: str = "BTCUSDT") -> dict[str, Any]:
     """The columns of a new position row, as the execution actor writes them."""
     return {
-        "id": f"pos-{index}", "symbol": symbol, "side": "LONG", "client_order_id": f"qt-e-{index}",
-        "quantity": Decimal("0.010"), "filled_quantity": Decimal("0"), "entry_price": None, "exit_price": None,
-        "stop_price": None, "take_profit_price": None, "realized_pnl": Decimal("0"), "fees": Decimal("0"),
-        "exit_mode": "FAST_TP", "signal_id": None, "close_reason": None, "opened_at": None, "closed_at": None,
+        "id": f"pos-{index}",
+        "symbol": symbol,
+        "side": "LONG",
+        "client_order_id": f"qt-e-{index}",
+        "quantity": Decimal("0.010"),
+        "filled_quantity": Decimal("0"),
+        "entry_price": None,
+        "exit_price": None,
+        "stop_price": None,
+        "take_profit_price": None,
+        "realized_pnl": Decimal("0"),
+        "fees": Decimal("0"),
+        "exit_mode": "FAST_TP",
+        "signal_id": None,
+        "close_reason": None,
+        "opened_at": None,
+        "closed_at": None,
         "details": "{}",
     }
 

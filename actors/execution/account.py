@@ -20,8 +20,17 @@ HOUR_MS = 3_600_000
 
 
 class Account:
-    def __init__(self, exchange: ExchangePort, journal: Journal, book: Book, trades: TradeRecords,
-                 symbols: Iterable[str], *, day: int, day_start_equity: Decimal | None) -> None:
+    def __init__(
+        self,
+        exchange: ExchangePort,
+        journal: Journal,
+        book: Book,
+        trades: TradeRecords,
+        symbols: Iterable[str],
+        *,
+        day: int,
+        day_start_equity: Decimal | None,
+    ) -> None:
         self.exchange, self.journal, self.book, self.trades = exchange, journal, book, trades
         self.symbols = tuple(symbols)
         self.last_balance = exchange.balance()
@@ -56,9 +65,13 @@ class Account:
         if utc_day(at) != self.day:
             self.day, self.day_start_equity = utc_day(at), equity
         return Portfolio(
-            equity=equity, day_start_equity=self.day_start_equity,
-            positions=tuple(p.view() for p in self.book), losing_streak=self.trades.losing_streak,
-            records=self.trades.records(at), filters=self.filters_view, exchange_blocked=self.exchange.blocked(),
+            equity=equity,
+            day_start_equity=self.day_start_equity,
+            positions=tuple(p.view() for p in self.book),
+            losing_streak=self.trades.losing_streak,
+            records=self.trades.records(at),
+            filters=self.filters_view,
+            exchange_blocked=self.exchange.blocked(),
         )
 
     def snapshot_equity(self, at: int, portfolio: Portfolio) -> None:
@@ -68,9 +81,17 @@ class Account:
             return
         self.last_snapshot_hour = hour
         balance = self.balance()
-        self.journal.defer(lambda c: records.insert_equity_snapshot(
-            c, at=at, equity=balance.equity, wallet=balance.wallet_balance, unrealized_pnl=balance.unrealized_pnl,
-            day_start_equity=portfolio.day_start_equity, daily_drawdown_pct=portfolio.daily_drawdown_pct))
+        self.journal.defer(
+            lambda c: records.insert_equity_snapshot(
+                c,
+                at=at,
+                equity=balance.equity,
+                wallet=balance.wallet_balance,
+                unrealized_pnl=balance.unrealized_pnl,
+                day_start_equity=portfolio.day_start_equity,
+                daily_drawdown_pct=portfolio.daily_drawdown_pct,
+            )
+        )
 
     def trade_closed(self, symbol: str, net_pnl: Decimal, r_multiple: float, at: int) -> None:
         """A closed trade counts in the records and takes an equity snapshot now."""

@@ -21,8 +21,13 @@ class ExecutionActor(SupervisedActor):
     name = "execution"
 
     def start_up(self) -> None:
-        self.engine = ExecutionEngine(self.ctx.settings, self.ctx.clock, self.ctx.exchange, Store(self.ctx.engine),
-                                      checkpoint_steps=self.ctx.checkpoint_steps)
+        self.engine = ExecutionEngine(
+            self.ctx.settings,
+            self.ctx.clock,
+            self.ctx.exchange,
+            Store(self.ctx.engine),
+            checkpoint_steps=self.ctx.checkpoint_steps,
+        )
         self.recovery: tuple[Action, ...]
         self.recovery, halts = self.engine.start()
         self._halt(halts)

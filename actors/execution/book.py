@@ -95,9 +95,14 @@ class LivePosition:
 
     def view(self) -> PositionView:
         return PositionView(
-            position_id=self.id, symbol=self.symbol, side=self.side, state=self.state,
+            position_id=self.id,
+            symbol=self.symbol,
+            side=self.side,
+            state=self.state,
             quantity=self.open_quantity if self.filled else self.quantity,
-            entry_price=self.entry_price or ZERO, stop_price=self.stop_price, exit_mode=self.exit_mode,
+            entry_price=self.entry_price or ZERO,
+            stop_price=self.stop_price,
+            exit_mode=self.exit_mode,
             risk_at_stop=self.risk_at_stop(),
         )
 
@@ -107,20 +112,34 @@ class LivePosition:
         self.numbers[purpose] = number
         return number
 
-    def order_request(self, prefix: str, purpose: str, order_type: OrderType, quantity: Decimal,
-                      trigger: Decimal | None = None) -> OrderRequest:
+    def order_request(
+        self, prefix: str, purpose: str, order_type: OrderType, quantity: Decimal, trigger: Decimal | None = None
+    ) -> OrderRequest:
         """A reduce-only order closing `quantity` of the position, under the purpose's next client order id."""
         return OrderRequest(
-            client_order_id=client_order_id(prefix, purpose, self.id, self.next_number(purpose)), symbol=self.symbol,
-            side=exit_side(self.side), type=order_type, quantity=quantity, trigger_price=trigger, reduce_only=True)
+            client_order_id=client_order_id(prefix, purpose, self.id, self.next_number(purpose)),
+            symbol=self.symbol,
+            side=exit_side(self.side),
+            type=order_type,
+            quantity=quantity,
+            trigger_price=trigger,
+            reduce_only=True,
+        )
 
     def details_view(self) -> PositionDetails:
         """What a restart needs beyond the row's columns (the `positions.details` column)."""
         return PositionDetails(
-            stop_distance=self.stop_distance, partial_price=self.partial_price,
-            partial_quantity=self.partial_quantity, risk_per_unit=self.risk_per_unit,
-            trailing_pct=self.trailing_pct, orders=dict(self.orders), numbers=dict(self.numbers),
-            stop_moves=self.stop_moves, closed=self.closed, entry_cost=self.entry_cost, exit_cost=self.exit_cost,
+            stop_distance=self.stop_distance,
+            partial_price=self.partial_price,
+            partial_quantity=self.partial_quantity,
+            risk_per_unit=self.risk_per_unit,
+            trailing_pct=self.trailing_pct,
+            orders=dict(self.orders),
+            numbers=dict(self.numbers),
+            stop_moves=self.stop_moves,
+            closed=self.closed,
+            entry_cost=self.entry_cost,
+            exit_cost=self.exit_cost,
         )
 
     def details(self) -> str:
@@ -206,9 +225,15 @@ class TradeRecords:
         for symbol in sorted(self.recent):
             trades = [t for t in self.recent[symbol] if t[0] >= now - PERFORMANCE_WINDOW_MS]
             if trades:
-                found.append(SymbolRecord(
-                    symbol=symbol, closed_trades=len(trades), wins=sum(1 for t in trades if t[1] > 0),
-                    sum_r=sum(t[2] for t in trades), pnl=sum((t[1] for t in trades), ZERO)))
+                found.append(
+                    SymbolRecord(
+                        symbol=symbol,
+                        closed_trades=len(trades),
+                        wins=sum(1 for t in trades if t[1] > 0),
+                        sum_r=sum(t[2] for t in trades),
+                        pnl=sum((t[1] for t in trades), ZERO),
+                    )
+                )
         valid_until = min(oldest) + PERFORMANCE_WINDOW_MS + 1 if oldest else 2**62
         self._cached = (valid_until, tuple(found))
         return self._cached[1]

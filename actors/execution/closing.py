@@ -40,16 +40,29 @@ class Closing:
         request = position.order_request(self.book.prefix, Purpose.EXIT, OrderType.MARKET, position.open_quantity)
         position.close_reason = reason
         self.book.index(position, Purpose.EXIT, request.client_order_id)
-        self.journal.fire(position, "close", reason=reason, changes=dict(details=position.details()),
-                          also=self.journal.order_row(position.id, Purpose.EXIT, request))
+        self.journal.fire(
+            position,
+            "close",
+            reason=reason,
+            changes=dict(details=position.details()),
+            also=self.journal.order_row(position.id, Purpose.EXIT, request),
+        )
         try:
             self.journal.defer(sent(self.exchange.place_order(request)))
         except OrderRejected as error:
-            self.journal.fire(position, "exit_failed", reason=f"exit order refused: {error.code} {error.message}",
-                              also=self.journal.refused(request.client_order_id, error))
+            self.journal.fire(
+                position,
+                "exit_failed",
+                reason=f"exit order refused: {error.code} {error.message}",
+                also=self.journal.refused(request.client_order_id, error),
+            )
         except RateLimited as error:  # nothing was sent: the stop-loss still protects it
-            self.journal.fire(position, "exit_failed", reason=f"exit order not sent: {error}",
-                              also=self.journal.not_sent(request.client_order_id, str(error)))
+            self.journal.fire(
+                position,
+                "exit_failed",
+                reason=f"exit order not sent: {error}",
+                also=self.journal.not_sent(request.client_order_id, str(error)),
+            )
         except OutcomeUnknown as error:
             # Its fill, if it filled, arrives like any other; if it never arrived, the next start undoes the close.
             log.warning("%s exit order outcome unknown (%s)", position.id, error)
@@ -61,17 +74,30 @@ class Closing:
             self._cancel_resting(position, keep=purpose)
             net = position.realized_pnl - position.fees
             self.journal.fire(
-                position, "exit_filled", reason=reason, also=fill_row(fill), pnl=str(net),
-                changes=dict(exit_price=position.exit_price, realized_pnl=position.realized_pnl, fees=position.fees,
-                             closed_at=fill["at"], close_reason=reason, details=position.details()),
+                position,
+                "exit_filled",
+                reason=reason,
+                also=fill_row(fill),
+                pnl=str(net),
+                changes=dict(
+                    exit_price=position.exit_price,
+                    realized_pnl=position.realized_pnl,
+                    fees=position.fees,
+                    closed_at=fill["at"],
+                    close_reason=reason,
+                    details=position.details(),
+                ),
             )
             self.account.trade_closed(position.symbol, net, position.r_multiple(net), fill["at"])
             return self.finish(position, reason)
         if purpose == Purpose.PARTIAL and position.state == PositionState.OPEN:
             self.journal.fire(
-                position, "partial_take_profit",
-                reason=f"partial take-profit filled: {fill['quantity']} at {fill['price']}", also=fill_row(fill),
-                changes=dict(realized_pnl=position.realized_pnl, fees=position.fees, details=position.details()))
+                position,
+                "partial_take_profit",
+                reason=f"partial take-profit filled: {fill['quantity']} at {fill['price']}",
+                also=fill_row(fill),
+                changes=dict(realized_pnl=position.realized_pnl, fees=position.fees, details=position.details()),
+            )
             return [PartialTakeProfitFilled(position_id=position.id)]
         self.journal.defer(fill_row(fill), position_numbers(position))
         return []

@@ -29,8 +29,9 @@ from state_machines import gate_machine, position_machine
 
 
 class ExecutionEngine:
-    def __init__(self, settings: Settings, clock: Clock, exchange: ExchangePort, store: Store, *,
-                 checkpoint_steps: bool) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock, exchange: ExchangePort, store: Store, *, checkpoint_steps: bool
+    ) -> None:
         """`checkpoint_steps`: save the paper account with every step (the service; a replay does without)."""
         self.exchange, self.store, self.clock, self.checkpoint_steps = exchange, store, clock, checkpoint_steps
         self.accepting = True
@@ -41,14 +42,22 @@ class ExecutionEngine:
         for position in load_live_positions(store.connection, loaded.positions).values():
             self.book.add(position)
         day = utc_day(clock.now_ms())
-        self.account = Account(exchange, self.journal, self.book, load_trade_records(store.connection),
-                               settings.symbols, day=day, day_start_equity=latest_day_start(store.connection, day))
+        self.account = Account(
+            exchange,
+            self.journal,
+            self.book,
+            load_trade_records(store.connection),
+            settings.symbols,
+            day=day,
+            day_start_equity=latest_day_start(store.connection, day),
+        )
         self.closing = Closing(self.book, self.journal, exchange, self.account, clock)
         self.protection = Protection(self.book, self.journal, exchange, self.closing)
         self.entries = Entries(self.book, self.journal, exchange, self.protection, self.closing, settings, clock)
         self.fills = Fills(self.book, self.journal, self.entries, self.closing)
-        self.reconciler = Reconciler(self.book, self.journal, exchange, self.fills, self.protection, self.closing,
-                                     settings, clock)
+        self.reconciler = Reconciler(
+            self.book, self.journal, exchange, self.fills, self.protection, self.closing, settings, clock
+        )
         self.mismatches = loaded.mismatches
 
     def start(self) -> tuple[tuple[recovery.Action, ...], list[HaltGate]]:

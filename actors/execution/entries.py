@@ -19,6 +19,7 @@ from actors.exits.strategies import plan_exits
 from actors.messages import DecisionReason, OrderIntent, PositionEvent, PositionOpened
 from config import Settings
 from exchange.port import ExchangePort, OrderRejected, OrderRequest, OrderType, OutcomeUnknown, RateLimited
+from persistence.position_details import PositionDetails
 from state_machines import PositionState
 
 log = logging.getLogger("quantum_trader.execution")
@@ -26,8 +27,16 @@ AWAITING_ENTRY = (PositionState.ENTRY_SUBMITTED, PositionState.UNKNOWN, Position
 
 
 class Entries:
-    def __init__(self, book: Book, journal: Journal, exchange: ExchangePort, protection: Protection,
-                 closing: Closing, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self,
+        book: Book,
+        journal: Journal,
+        exchange: ExchangePort,
+        protection: Protection,
+        closing: Closing,
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
         self.book, self.journal, self.exchange = book, journal, exchange
         self.protection, self.closing, self.settings, self.clock = protection, closing, settings, clock
 
@@ -36,50 +45,88 @@ class Entries:
         was acted on before."""
         signal, pid = intent.signal, intent.position_id
         entry_id = entry_client_id(self.book.prefix, pid)
-        request = OrderRequest(client_order_id=entry_id, symbol=signal.symbol, side=entry_side(signal.side),
-                               type=OrderType.MARKET, quantity=intent.quantity)
-        values = dict(
-            id=pid, symbol=signal.symbol, side=str(signal.side), client_order_id=entry_id, quantity=intent.quantity,
-            filled_quantity=Decimal(0), entry_price=None, exit_price=None, stop_price=None, take_profit_price=None,
-            realized_pnl=Decimal(0), fees=Decimal(0), exit_mode=str(intent.exit_mode), signal_id=signal.id,
-            close_reason=None, opened_at=None, closed_at=None, details="{}",
+        request = OrderRequest(
+            client_order_id=entry_id,
+            symbol=signal.symbol,
+            side=entry_side(signal.side),
+            type=OrderType.MARKET,
+            quantity=intent.quantity,
         )
-        position = LivePosition(model=None, symbol=signal.symbol, side=signal.side,  # type: ignore[arg-type]  # set below
-                                quantity=intent.quantity, exit_mode=intent.exit_mode,
-                                stop_distance=intent.stop_distance)
-        values["details"] = position.details()
+        values = dict(
+            id=pid,
+            symbol=signal.symbol,
+            side=str(signal.side),
+            client_order_id=entry_id,
+            quantity=intent.quantity,
+            filled_quantity=Decimal(0),
+            entry_price=None,
+            exit_price=None,
+            stop_price=None,
+            take_profit_price=None,
+            realized_pnl=Decimal(0),
+            fees=Decimal(0),
+            exit_mode=str(intent.exit_mode),
+            signal_id=signal.id,
+            close_reason=None,
+            opened_at=None,
+            closed_at=None,
+            details="{}",
+        )
+        values["details"] = PositionDetails(stop_distance=intent.stop_distance).to_json()
         try:
-            position.model = self.journal.create(
-                values, also=self.journal.order_row(pid, Purpose.ENTRY, request),
+            model = self.journal.create(
+                values,
+                also=self.journal.order_row(pid, Purpose.ENTRY, request),
                 reason=f"signal {signal.id} ({signal.source}, confidence {signal.confidence:.2f}): {intent.note}",
-                payload={"signal_id": signal.id, "quantity": str(intent.quantity), "risk_pct": intent.risk_pct,
-                         "exit_mode": str(intent.exit_mode), "client_order_id": entry_id},
+                payload={
+                    "signal_id": signal.id,
+                    "quantity": str(intent.quantity),
+                    "risk_pct": intent.risk_pct,
+                    "exit_mode": str(intent.exit_mode),
+                    "client_order_id": entry_id,
+                },
             )
         except IntegrityError:
             log.info("signal %s was already acted on (position %s exists); ignored", signal.id, pid)
             return None
+        position = LivePosition(
+            model=model,
+            symbol=signal.symbol,
+            side=signal.side,
+            quantity=intent.quantity,
+            exit_mode=intent.exit_mode,
+            stop_distance=intent.stop_distance,
+        )
         self.book.add(position)
         try:
             state = self.exchange.place_order(request)
         except OrderRejected as error:
-            self.journal.fire(position, "reject", reason=f"exchange rejected the entry: {error.code} {error.message}",
-                              also=self.journal.refused(entry_id, error), code=error.code)
+            self.journal.fire(
+                position,
+                "reject",
+                reason=f"exchange rejected the entry: {error.code} {error.message}",
+                also=self.journal.refused(entry_id, error),
+                code=error.code,
+            )
             self.closing.finish(position, "rejected")
             return self._decision(intent, DecisionReason.REJECTED_BY_EXCHANGE, f"{error.code} {error.message}")
         except RateLimited as error:
-            self.journal.fire(position, "cancel",
-                              reason=f"rate limited before sending; retry after {error.retry_after_s}s")
+            self.journal.fire(
+                position, "cancel", reason=f"rate limited before sending; retry after {error.retry_after_s}s"
+            )
             self.closing.finish(position, "cancelled")
-            return self._decision(intent, DecisionReason.REJECTED_BY_EXCHANGE,
-                                  f"rate limited ({error.retry_after_s}s)")
+            return self._decision(intent, DecisionReason.REJECTED_BY_EXCHANGE, f"rate limited ({error.retry_after_s}s)")
         except OutcomeUnknown as error:
-            self.journal.fire(position, "outcome_unknown",
-                              reason=f"entry outcome unknown ({error}); resolving by client order id")
-            return self._decision(intent, DecisionReason.ACCEPTED,
-                                  "sent; outcome unknown, resolving by client order id")
+            self.journal.fire(
+                position, "outcome_unknown", reason=f"entry outcome unknown ({error}); resolving by client order id"
+            )
+            return self._decision(
+                intent, DecisionReason.ACCEPTED, "sent; outcome unknown, resolving by client order id"
+            )
         self.journal.fire(position, "submit", reason="entry order sent", also=sent(state), client_order_id=entry_id)
-        return self._decision(intent, DecisionReason.ACCEPTED,
-                              f"{intent.quantity} {signal.symbol} {signal.side}; {intent.note}")
+        return self._decision(
+            intent, DecisionReason.ACCEPTED, f"{intent.quantity} {signal.symbol} {signal.side}; {intent.note}"
+        )
 
     def on_entry_fill(self, position: LivePosition, fill: dict[str, Any]) -> list[PositionEvent]:
         """A fill of the entry, already added to the position's figures: the first one opens it and protects it."""
@@ -97,17 +144,35 @@ class Entries:
         requests = self.protection.requests(position, plan.partial_quantity)
         writes = [fill_row(fill), *self.protection.register(position, requests)]
         self.journal.fire(
-            position, "entry_filled", reason=f"entry filled: {position.filled} at {position.entry_price}",
-            changes=dict(entry_price=position.entry_price, filled_quantity=position.filled, opened_at=fill["at"],
-                         stop_price=plan.stop_price, take_profit_price=plan.take_profit_price, fees=position.fees,
-                         details=position.details()),
-            also=in_order(*writes), price=str(fill["price"]), quantity=str(fill["quantity"]),
-            stop=str(plan.stop_price), take_profit=str(plan.take_profit_price),
+            position,
+            "entry_filled",
+            reason=f"entry filled: {position.filled} at {position.entry_price}",
+            changes=dict(
+                entry_price=position.entry_price,
+                filled_quantity=position.filled,
+                opened_at=fill["at"],
+                stop_price=plan.stop_price,
+                take_profit_price=plan.take_profit_price,
+                fees=position.fees,
+                details=position.details(),
+            ),
+            also=in_order(*writes),
+            price=str(fill["price"]),
+            quantity=str(fill["quantity"]),
+            stop=str(plan.stop_price),
+            take_profit=str(plan.take_profit_price),
         )
         opened = PositionOpened(
-            position_id=position.id, symbol=position.symbol, side=position.side, entry_price=entry,
-            quantity=position.filled, stop_price=plan.stop_price, take_profit_price=plan.take_profit_price,
-            partial_price=plan.partial_price, risk_per_unit=plan.risk_per_unit, trailing_pct=plan.trailing_pct,
+            position_id=position.id,
+            symbol=position.symbol,
+            side=position.side,
+            entry_price=entry,
+            quantity=position.filled,
+            stop_price=plan.stop_price,
+            take_profit_price=plan.take_profit_price,
+            partial_price=plan.partial_price,
+            risk_per_unit=plan.risk_per_unit,
+            trailing_pct=plan.trailing_pct,
             exit_mode=position.exit_mode,
         )
         self.protection.send(position, requests)
@@ -115,6 +180,14 @@ class Entries:
 
     def _decision(self, intent: OrderIntent, reason: DecisionReason, detail: str) -> dict[str, Any]:
         signal = intent.signal
-        return dict(signal_id=signal.id, at=self.clock.now_ms(), symbol=signal.symbol, side=str(signal.side),
-                    confidence=signal.confidence, source=signal.source, reason=str(reason), detail=detail,
-                    position_id=intent.position_id)
+        return dict(
+            signal_id=signal.id,
+            at=self.clock.now_ms(),
+            symbol=signal.symbol,
+            side=str(signal.side),
+            confidence=signal.confidence,
+            source=signal.source,
+            reason=str(reason),
+            detail=detail,
+            position_id=intent.position_id,
+        )

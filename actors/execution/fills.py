@@ -40,8 +40,15 @@ class Fills:
             return []
         position.trades.add(trade_id)
         position.applied[fill.client_order_id] = position.applied.get(fill.client_order_id, ZERO) + fill.quantity
-        row = dict(client_order_id=fill.client_order_id, trade_id=trade_id, quantity=fill.quantity,
-                   price=fill.price, fee=fill.fee, realized_pnl=fill.realized_pnl, at=fill.at)
+        row = dict(
+            client_order_id=fill.client_order_id,
+            trade_id=trade_id,
+            quantity=fill.quantity,
+            price=fill.price,
+            fee=fill.fee,
+            realized_pnl=fill.realized_pnl,
+            at=fill.at,
+        )
         if purpose == Purpose.ENTRY:
             position.add_entry_fill(fill.quantity, fill.price, fill.fee)
             return self.entries.on_entry_fill(position, row)
@@ -59,9 +66,9 @@ class Fills:
         if known is None:
             return []
         position, purpose = known
-        if purpose == Purpose.ENTRY and state.status in ENTRY_GONE:
-            if position.state in (PositionState.ENTRY_SUBMITTED, PositionState.UNKNOWN) and position.filled == 0:
-                trigger = "reject" if state.status is OrderStatus.REJECTED else "cancel"
-                self.journal.fire(position, trigger, reason=f"entry order {state.status.lower()} on the exchange")
-                return self.closing.finish(position, f"entry {state.status.lower()}")
+        never_filled = position.state in (PositionState.ENTRY_SUBMITTED, PositionState.UNKNOWN) and position.filled == 0
+        if purpose == Purpose.ENTRY and state.status in ENTRY_GONE and never_filled:
+            trigger = "reject" if state.status is OrderStatus.REJECTED else "cancel"
+            self.journal.fire(position, trigger, reason=f"entry order {state.status.lower()} on the exchange")
+            return self.closing.finish(position, f"entry {state.status.lower()}")
         return []

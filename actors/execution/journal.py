@@ -43,18 +43,36 @@ class Journal:
         pending, self._deferred = self._deferred, []
         self.store.write(in_order(*pending))
 
-    def create(self, values: Mapping[str, Any], *, reason: str, payload: Mapping[str, Any],
-               also: Write | None = None) -> PositionModel:
-        return self.store.create_position(self.machine, values, at=self.clock.now_ms(), reason=reason,
-                                          payload=payload, also=also)
+    def create(
+        self, values: Mapping[str, Any], *, reason: str, payload: Mapping[str, Any], also: Write | None = None
+    ) -> PositionModel:
+        return self.store.create_position(
+            self.machine, values, at=self.clock.now_ms(), reason=reason, payload=payload, also=also
+        )
 
-    def fire(self, position: LivePosition, trigger: str, *, reason: str, changes: dict[str, Any] | None = None,
-             also: Write | None = None, **payload: Any) -> None:
+    def fire(
+        self,
+        position: LivePosition,
+        trigger: str,
+        *,
+        reason: str,
+        changes: dict[str, Any] | None = None,
+        also: Write | None = None,
+        **payload: Any,
+    ) -> None:
         """Move the position's machine and commit its row and transition with every deferred write."""
         pending, self._deferred = self._deferred, []
         try:
-            self.store.fire(self.machine, position.model, trigger, reason=reason, at=self.clock.now_ms(),
-                            changes=changes, also=in_order(*pending, *([also] if also else [])), **payload)
+            self.store.fire(
+                self.machine,
+                position.model,
+                trigger,
+                reason=reason,
+                at=self.clock.now_ms(),
+                changes=changes,
+                also=in_order(*pending, *([also] if also else [])),
+                **payload,
+            )
         except BaseException:
             self._deferred = pending + self._deferred
             raise
@@ -69,10 +87,19 @@ class Journal:
     def order_row(self, position_id: str, purpose: str, request: OrderRequest) -> Write:
         now = self.clock.now_ms()
         return lambda c: records.insert_order(
-            c, position_id=position_id, client_order_id=request.client_order_id, purpose=purpose,
-            side=str(request.side), type=str(request.type), quantity=request.quantity,
-            trigger_price=request.trigger_price, reduce_only=request.reduce_only, status="PENDING", created_at=now,
-            updated_at=now)
+            c,
+            position_id=position_id,
+            client_order_id=request.client_order_id,
+            purpose=purpose,
+            side=str(request.side),
+            type=str(request.type),
+            quantity=request.quantity,
+            trigger_price=request.trigger_price,
+            reduce_only=request.reduce_only,
+            status="PENDING",
+            created_at=now,
+            updated_at=now,
+        )
 
     def not_sent(self, client_id: str, why: str) -> Write:
         at = self.clock.now_ms()
@@ -81,29 +108,46 @@ class Journal:
     def refused(self, client_id: str, error: OrderRejected) -> Write:
         at = self.clock.now_ms()
         return lambda c: records.update_order(
-            c, client_id, status="REJECTED", reject_code=error.code, reject_message=error.message, updated_at=at)
+            c, client_id, status="REJECTED", reject_code=error.code, reject_message=error.message, updated_at=at
+        )
 
 
 def sent(state: OrderState) -> Write:
     """The exchange accepted the order."""
     return lambda c: records.update_order(
-        c, state.client_order_id, status=str(state.status), exchange_order_id=str(state.exchange_order_id),
-        updated_at=state.updated_at)
+        c,
+        state.client_order_id,
+        status=str(state.status),
+        exchange_order_id=str(state.exchange_order_id),
+        updated_at=state.updated_at,
+    )
 
 
 def order_state_row(state: OrderState) -> Write:
     """The exchange's word on one of our orders, for its row."""
     return lambda c: records.update_order(
-        c, state.client_order_id, status=str(state.status), filled_quantity=state.filled_qty,
-        average_price=state.avg_price, exchange_order_id=str(state.exchange_order_id), updated_at=state.updated_at)
+        c,
+        state.client_order_id,
+        status=str(state.status),
+        filled_quantity=state.filled_qty,
+        average_price=state.avg_price,
+        exchange_order_id=str(state.exchange_order_id),
+        updated_at=state.updated_at,
+    )
 
 
 def position_numbers(position: LivePosition) -> Write:
     """The position's figures as they are now (taken now, written later)."""
-    filled, pnl, fees, stop, details = (position.filled, position.realized_pnl, position.fees, position.stop_price,
-                                        position.details())
-    return lambda c: records.update_position_numbers(c, position.id, filled_quantity=filled, realized_pnl=pnl,
-                                                     fees=fees, stop_price=stop, details=details)
+    filled, pnl, fees, stop, details = (
+        position.filled,
+        position.realized_pnl,
+        position.fees,
+        position.stop_price,
+        position.details(),
+    )
+    return lambda c: records.update_position_numbers(
+        c, position.id, filled_quantity=filled, realized_pnl=pnl, fees=fees, stop_price=stop, details=details
+    )
 
 
 def in_order(*writes: Write) -> Write:

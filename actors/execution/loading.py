@@ -22,10 +22,18 @@ def load_live_positions(connection: Connection, models: dict[str, PositionModel]
     live = {}
     for row in rows:
         position = LivePosition(
-            model=models[row["id"]], symbol=row["symbol"], side=Side(row["side"]), quantity=row["quantity"],
-            exit_mode=ExitMode(row["exit_mode"]), stop_distance=Decimal(0), filled=row["filled_quantity"],
-            entry_price=row["entry_price"], stop_price=row["stop_price"], take_profit_price=row["take_profit_price"],
-            realized_pnl=row["realized_pnl"], fees=row["fees"],
+            model=models[row["id"]],
+            symbol=row["symbol"],
+            side=Side(row["side"]),
+            quantity=row["quantity"],
+            exit_mode=ExitMode(row["exit_mode"]),
+            stop_distance=Decimal(0),
+            filled=row["filled_quantity"],
+            entry_price=row["entry_price"],
+            stop_price=row["stop_price"],
+            take_profit_price=row["take_profit_price"],
+            realized_pnl=row["realized_pnl"],
+            fees=row["fees"],
         )
         position.restore_details(PositionDetails.from_json(row["details"]))
         live[position.id] = position
@@ -38,7 +46,8 @@ def _load_applied_fills(connection: Connection, live: dict[str, LivePosition]) -
     (by the stream, a resync or a lookup) is never applied twice."""
     query = (
         select(ORDERS.c.position_id, ORDERS.c.client_order_id, FILLS.c.trade_id, FILLS.c.quantity)
-        .join(ORDERS, FILLS.c.order_id == ORDERS.c.id).where(ORDERS.c.position_id.in_(list(live)))
+        .join(ORDERS, FILLS.c.order_id == ORDERS.c.id)
+        .where(ORDERS.c.position_id.in_(list(live)))
     )
     for row in connection.execute(query):
         position = live[row.position_id]
@@ -50,9 +59,16 @@ def _load_applied_fills(connection: Connection, live: dict[str, LivePosition]) -
 def load_trade_records(connection: Connection) -> TradeRecords:
     """Closed trades in the order they closed: per-symbol performance and the losing streak."""
     query = (
-        select(POSITIONS.c.symbol, POSITIONS.c.realized_pnl, POSITIONS.c.fees, POSITIONS.c.details,
-               POSITIONS.c.filled_quantity, POSITIONS.c.closed_at)
-        .where(POSITIONS.c.state == "closed").order_by(POSITIONS.c.closed_at, POSITIONS.c.id)
+        select(
+            POSITIONS.c.symbol,
+            POSITIONS.c.realized_pnl,
+            POSITIONS.c.fees,
+            POSITIONS.c.details,
+            POSITIONS.c.filled_quantity,
+            POSITIONS.c.closed_at,
+        )
+        .where(POSITIONS.c.state == "closed")
+        .order_by(POSITIONS.c.closed_at, POSITIONS.c.id)
     )
     trade_records = TradeRecords()
     for row in connection.execute(query):
@@ -67,7 +83,9 @@ def latest_day_start(connection: Connection, day: int) -> Decimal | None:
     """The day's starting equity, if this UTC day already had a snapshot (a restart mid-day keeps it)."""
     query = (
         select(EQUITY_SNAPSHOTS.c.day_start_equity)
-        .where(EQUITY_SNAPSHOTS.c.at >= day * 86_400_000).order_by(EQUITY_SNAPSHOTS.c.id.desc()).limit(1)
+        .where(EQUITY_SNAPSHOTS.c.at >= day * 86_400_000)
+        .order_by(EQUITY_SNAPSHOTS.c.id.desc())
+        .limit(1)
     )
     value = connection.execute(query).scalar()
     connection.rollback()

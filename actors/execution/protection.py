@@ -10,8 +10,16 @@ from actors.execution.book import Book, LivePosition
 from actors.execution.closing import LIVE_EXIT_STATES, Closing
 from actors.execution.ids import Purpose
 from actors.execution.journal import Journal, Write, position_numbers, sent
-from exchange.port import ExchangeError, ExchangePort, OrderRejected, OrderRequest, OrderType, OutcomeUnknown
-from exchange.port import RateLimited, RejectCode
+from exchange.port import (
+    ExchangeError,
+    ExchangePort,
+    OrderRejected,
+    OrderRequest,
+    OrderType,
+    OutcomeUnknown,
+    RateLimited,
+    RejectCode,
+)
 from state_machines import PositionState
 
 log = logging.getLogger("quantum_trader.execution")
@@ -23,20 +31,37 @@ class Protection:
     def __init__(self, book: Book, journal: Journal, exchange: ExchangePort, closing: Closing) -> None:
         self.book, self.journal, self.exchange, self.closing = book, journal, exchange, closing
 
-    def requests(self, position: LivePosition, partial_quantity: Decimal,
-                 purposes: tuple[str, ...] = PROTECTIVE) -> Requests:
+    def requests(
+        self, position: LivePosition, partial_quantity: Decimal, purposes: tuple[str, ...] = PROTECTIVE
+    ) -> Requests:
         """The protective orders for `purposes`, each under its purpose's next number (never a reused id)."""
         prefix, quantity = self.book.prefix, position.open_quantity
         found = []
         if Purpose.STOP in purposes:
-            found.append((Purpose.STOP, position.order_request(
-                prefix, Purpose.STOP, OrderType.STOP_MARKET, quantity, position.stop_price)))
+            found.append(
+                (
+                    Purpose.STOP,
+                    position.order_request(prefix, Purpose.STOP, OrderType.STOP_MARKET, quantity, position.stop_price),
+                )
+            )
         if Purpose.TAKE_PROFIT in purposes and position.take_profit_price is not None:
-            found.append((Purpose.TAKE_PROFIT, position.order_request(
-                prefix, Purpose.TAKE_PROFIT, OrderType.TAKE_PROFIT_MARKET, quantity, position.take_profit_price)))
+            found.append(
+                (
+                    Purpose.TAKE_PROFIT,
+                    position.order_request(
+                        prefix, Purpose.TAKE_PROFIT, OrderType.TAKE_PROFIT_MARKET, quantity, position.take_profit_price
+                    ),
+                )
+            )
         if Purpose.PARTIAL in purposes and position.partial_price is not None and partial_quantity > 0:
-            found.append((Purpose.PARTIAL, position.order_request(
-                prefix, Purpose.PARTIAL, OrderType.TAKE_PROFIT_MARKET, partial_quantity, position.partial_price)))
+            found.append(
+                (
+                    Purpose.PARTIAL,
+                    position.order_request(
+                        prefix, Purpose.PARTIAL, OrderType.TAKE_PROFIT_MARKET, partial_quantity, position.partial_price
+                    ),
+                )
+            )
         return found
 
     def register(self, position: LivePosition, requests: Requests) -> list[Write]:
@@ -63,8 +88,9 @@ class Protection:
                     self.closing.close(position.id, reason)
                     return
             except (OutcomeUnknown, RateLimited) as error:
-                log.warning("%s %s order outcome unknown (%s); reconciled at the next start", position.id, purpose,
-                            error)
+                log.warning(
+                    "%s %s order outcome unknown (%s); reconciled at the next start", position.id, purpose, error
+                )
 
     def reprotect(self, position: LivePosition, missing: tuple[str, ...]) -> None:
         """Place again the protective orders the exchange no longer has."""
@@ -110,8 +136,9 @@ class Protection:
             return
         except OutcomeUnknown as error:
             # The new stop may rest or not: keep the old one too (a start cancels whichever is not current).
-            log.warning("%s new stop %s: outcome unknown (%s); the old stop stays", position.id,
-                        request.client_order_id, error)
+            log.warning(
+                "%s new stop %s: outcome unknown (%s); the old stop stays", position.id, request.client_order_id, error
+            )
             return
         if old is not None:  # only after the new stop rests: the position is never unprotected
             try:
@@ -131,5 +158,8 @@ class Protection:
             self.journal.defer(self.journal.refused(request.client_order_id, error))
             log.warning("%s partial take-profit at market refused: %s", position.id, error)
         except (OutcomeUnknown, RateLimited) as error:
-            log.warning("%s partial take-profit at market: outcome unknown (%s); reconciled at the next start",
-                        position.id, error)
+            log.warning(
+                "%s partial take-profit at market: outcome unknown (%s); reconciled at the next start",
+                position.id,
+                error,
+            )

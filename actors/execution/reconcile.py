@@ -27,8 +27,17 @@ WAITING_FOR_LOOKUP = (PositionState.UNKNOWN, PositionState.PENDING_ENTRY)
 
 
 class Reconciler:
-    def __init__(self, book: Book, journal: Journal, exchange: ExchangePort, fills: Fills, protection: Protection,
-                 closing: Closing, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self,
+        book: Book,
+        journal: Journal,
+        exchange: ExchangePort,
+        fills: Fills,
+        protection: Protection,
+        closing: Closing,
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
         self.book, self.journal, self.exchange, self.fills = book, journal, exchange, fills
         self.protection, self.closing, self.settings, self.clock = protection, closing, settings, clock
 
@@ -90,8 +99,9 @@ class Reconciler:
             return []  # finished by an earlier action of the plan
         match action.kind:
             case "cancel_entry" | "reject_entry":
-                self.journal.fire(position, "cancel" if action.kind == "cancel_entry" else "reject",
-                                  reason=action.detail)
+                self.journal.fire(
+                    position, "cancel" if action.kind == "cancel_entry" else "reject", reason=action.detail
+                )
                 self.closing.finish(position, "cancelled")
             case "confirm_submitted":
                 self.journal.fire(position, "submit", reason=action.detail)
@@ -102,8 +112,12 @@ class Reconciler:
             case "exit_failed":
                 self.journal.fire(position, "exit_failed", reason=action.detail)
             case "close":
-                self.journal.fire(position, "reconcile", reason=action.detail,
-                                  changes=dict(close_reason="closed on the exchange", closed_at=self.clock.now_ms()))
+                self.journal.fire(
+                    position,
+                    "reconcile",
+                    reason=action.detail,
+                    changes=dict(close_reason="closed on the exchange", closed_at=self.clock.now_ms()),
+                )
                 self.closing.finish(position, "closed on the exchange")
             case "reprotect":
                 self.protection.reprotect(position, action.purposes)
@@ -112,8 +126,12 @@ class Reconciler:
     def _apply_fills(self, position: LivePosition, purposes: tuple[str, ...]) -> None:
         """The fills of the position's orders that nobody heard of, from the exchange's trades, in the order they
         happened: each closes or shrinks the position for its order's reason, with the exchange's figures."""
-        fills = [fill for purpose in purposes if purpose in position.orders
-                 for fill in self.exchange.order_fills(position.symbol, position.orders[purpose])]
+        fills = [
+            fill
+            for purpose in purposes
+            if purpose in position.orders
+            for fill in self.exchange.order_fills(position.symbol, position.orders[purpose])
+        ]
         for fill in sorted(fills, key=lambda f: (f.at, f.trade_id)):
             if self.book.holds(position):
                 self.fills.apply(fill)
@@ -125,30 +143,63 @@ class Reconciler:
         pid = position_id_for(f"adopt-{held.symbol}-{held.entry_price}-{quantity}")
         now = self.clock.now_ms()
         values = dict(
-            id=pid, symbol=held.symbol, side=str(side), client_order_id=entry_client_id(self.book.prefix, pid),
-            quantity=quantity, filled_quantity=quantity, entry_price=held.entry_price, exit_price=None,
-            stop_price=None, take_profit_price=None, realized_pnl=Decimal(0), fees=Decimal(0),
-            exit_mode=str(STATIC_EXIT_MODE), signal_id=None, close_reason=None, opened_at=now, closed_at=None,
+            id=pid,
+            symbol=held.symbol,
+            side=str(side),
+            client_order_id=entry_client_id(self.book.prefix, pid),
+            quantity=quantity,
+            filled_quantity=quantity,
+            entry_price=held.entry_price,
+            exit_price=None,
+            stop_price=None,
+            take_profit_price=None,
+            realized_pnl=Decimal(0),
+            fees=Decimal(0),
+            exit_mode=str(STATIC_EXIT_MODE),
+            signal_id=None,
+            close_reason=None,
+            opened_at=now,
+            closed_at=None,
             details="{}",
         )
-        model = self.journal.create(values, reason="found on the exchange with no record here",
-                                    payload={"quantity": str(quantity), "entry_price": str(held.entry_price)})
-        position = LivePosition(model=model, symbol=held.symbol, side=side, quantity=quantity,
-                                exit_mode=STATIC_EXIT_MODE, stop_distance=Decimal(0), filled=quantity,
-                                entry_price=held.entry_price, entry_cost=quantity * held.entry_price)
+        model = self.journal.create(
+            values,
+            reason="found on the exchange with no record here",
+            payload={"quantity": str(quantity), "entry_price": str(held.entry_price)},
+        )
+        position = LivePosition(
+            model=model,
+            symbol=held.symbol,
+            side=side,
+            quantity=quantity,
+            exit_mode=STATIC_EXIT_MODE,
+            stop_distance=Decimal(0),
+            filled=quantity,
+            entry_price=held.entry_price,
+            entry_cost=quantity * held.entry_price,
+        )
         self.book.add(position)
         filters = self.exchange.symbol_filters(held.symbol)
-        plan = plan_exits(self.settings.exit_modes[STATIC_EXIT_MODE], side,
-                          filters.round_price(held.entry_price, up=False), quantity, filters)
+        plan = plan_exits(
+            self.settings.exit_modes[STATIC_EXIT_MODE],
+            side,
+            filters.round_price(held.entry_price, up=False),
+            quantity,
+            filters,
+        )
         position.stop_price, position.take_profit_price = plan.stop_price, plan.take_profit_price
         position.risk_per_unit, position.trailing_pct = plan.risk_per_unit, plan.trailing_pct
         requests = self.protection.requests(position, Decimal(0))
         rows = self.protection.register(position, requests)
         self.journal.fire(
-            position, "adopt", reason="position found on the exchange with no record here; adopted and protected",
-            changes=dict(stop_price=plan.stop_price, take_profit_price=plan.take_profit_price,
-                         details=position.details()),
-            also=in_order(*rows))
+            position,
+            "adopt",
+            reason="position found on the exchange with no record here; adopted and protected",
+            changes=dict(
+                stop_price=plan.stop_price, take_profit_price=plan.take_profit_price, details=position.details()
+            ),
+            also=in_order(*rows),
+        )
         self.protection.send(position, requests)
 
     def _fill_from_lookup(self, position: LivePosition) -> None:
@@ -161,8 +212,17 @@ class Reconciler:
         if position.state == PositionState.PENDING_ENTRY:
             self.journal.fire(position, "submit", reason="entry order found on the exchange after a restart")
         fills = self.exchange.order_fills(position.symbol, entry_id) or (
-            Fill(client_order_id=entry_id, symbol=position.symbol, side=order.side, quantity=order.filled_qty,
-                 price=order.avg_price, fee=Decimal(0), realized_pnl=Decimal(0), at=self.clock.now_ms(),
-                 trade_id=0),)
+            Fill(
+                client_order_id=entry_id,
+                symbol=position.symbol,
+                side=order.side,
+                quantity=order.filled_qty,
+                price=order.avg_price,
+                fee=Decimal(0),
+                realized_pnl=Decimal(0),
+                at=self.clock.now_ms(),
+                trade_id=0,
+            ),
+        )
         for fill in fills:
             self.fills.apply(fill)

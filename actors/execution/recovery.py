@@ -26,12 +26,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from actors.execution.book import LivePosition
 from actors.execution.ids import Purpose, client_order_id, parse_client_order_id
-from exchange.port import ExchangePort, ExchangePosition, OrderState, OrderStatus
 from actors.messages import Side
+from exchange.port import ExchangePort, ExchangePosition, OrderState, OrderStatus
 from state_machines import PositionState
 
 ENTRY_STATES = (PositionState.PENDING_ENTRY, PositionState.ENTRY_SUBMITTED, PositionState.UNKNOWN)
@@ -67,23 +66,43 @@ class Action:
     symbol: str = ""
 
 
-def gather(live: Iterable[LivePosition], exchange: ExchangePort, prefix: str, *, positions_only: bool = False,
-           ) -> tuple[list[PositionFacts], ExchangeFacts]:
+def gather(
+    live: Iterable[LivePosition],
+    exchange: ExchangePort,
+    prefix: str,
+    *,
+    positions_only: bool = False,
+) -> tuple[list[PositionFacts], ExchangeFacts]:
     facts = []
     for position in live:
         entry_id = client_order_id(prefix, Purpose.ENTRY, position.id)
         entry = exchange.get_order(position.symbol, entry_id) if position.state in ENTRY_STATES else None
-        orders = {purpose: exchange.get_order(position.symbol, cid) for purpose, cid in position.orders.items()
-                  } if position.state in OPEN_STATES else {}
-        facts.append(PositionFacts(position.id, position.symbol, position.side, position.state,
-                                   position.open_quantity, entry, orders, dict(position.applied)))
+        orders = (
+            {purpose: exchange.get_order(position.symbol, cid) for purpose, cid in position.orders.items()}
+            if position.state in OPEN_STATES
+            else {}
+        )
+        facts.append(
+            PositionFacts(
+                position.id,
+                position.symbol,
+                position.side,
+                position.state,
+                position.open_quantity,
+                entry,
+                orders,
+                dict(position.applied),
+            )
+        )
     if positions_only:
         return facts, ExchangeFacts(held={}, open_orders=())
     held = {p.symbol: p for p in exchange.positions() if p.quantity != 0}
     return facts, ExchangeFacts(held=held, open_orders=tuple(exchange.open_orders()))
 
 
-def plan(positions: list[PositionFacts], exchange: ExchangeFacts, prefix: str, *, positions_only: bool = False) -> tuple[Action, ...]:
+def plan(
+    positions: list[PositionFacts], exchange: ExchangeFacts, prefix: str, *, positions_only: bool = False
+) -> tuple[Action, ...]:
     """`positions_only`: just settle the given positions (the per-step lookup of unknown entries)."""
     actions: list[Action] = []
     live_ids = {p.position_id for p in positions}
@@ -95,16 +114,29 @@ def plan(positions: list[PositionFacts], exchange: ExchangeFacts, prefix: str, *
     for symbol, held in sorted(exchange.held.items()):
         if symbol not in ours:
             side = "LONG" if held.quantity > 0 else "SHORT"
-            actions.append(Action("adopt", symbol, f"exchange holds {side} {abs(held.quantity)} {symbol} at {held.entry_price} "
-                                                   "with no record here: adopted and protected", symbol=symbol))
+            actions.append(
+                Action(
+                    "adopt",
+                    symbol,
+                    f"exchange holds {side} {abs(held.quantity)} {symbol} at {held.entry_price} "
+                    "with no record here: adopted and protected",
+                    symbol=symbol,
+                )
+            )
     current = {o.client_order_id for p in positions for o in (p.entry, *p.orders.values()) if o is not None}
     for order in exchange.open_orders:
         parsed = parse_client_order_id(prefix, order.client_order_id)
         if parsed is None or order.client_order_id in current:
             continue
         whose = "belongs to no live position" if parsed[1] not in live_ids else f"was replaced ({parsed[1]})"
-        actions.append(Action("cancel_orphan", order.client_order_id, f"open {order.type} order of ours for "
-                              f"{order.symbol} {whose}", symbol=order.symbol))
+        actions.append(
+            Action(
+                "cancel_orphan",
+                order.client_order_id,
+                f"open {order.type} order of ours for {order.symbol} {whose}",
+                symbol=order.symbol,
+            )
+        )
     return tuple(actions)
 
 
@@ -113,17 +145,37 @@ def _position_actions(facts: PositionFacts, exchange: ExchangeFacts) -> list[Act
     if facts.state in ENTRY_STATES:
         entry = facts.entry
         if entry is None:
-            return [Action("cancel_entry", pid, "entry order not found on the exchange by client order id: it was never placed")]
+            return [
+                Action(
+                    "cancel_entry", pid, "entry order not found on the exchange by client order id: it was never placed"
+                )
+            ]
         if entry.status in REFUSED and entry.filled_qty == 0:
             kind = "reject_entry" if entry.status is OrderStatus.REJECTED else "cancel_entry"
             return [Action(kind, pid, f"entry order found {entry.status.lower()} by client order id")]
         if entry.filled_qty > 0 and facts.open_quantity == 0:
             # Its fills happened while nobody listened: take them from the order itself.
-            return [Action("fill_from_lookup", pid, f"entry order found {entry.status.lower()} by client order id: "
-                                                   f"{entry.filled_qty} at {entry.avg_price}")]
+            return [
+                Action(
+                    "fill_from_lookup",
+                    pid,
+                    f"entry order found {entry.status.lower()} by client order id: "
+                    f"{entry.filled_qty} at {entry.avg_price}",
+                )
+            ]
         if facts.state == PositionState.PENDING_ENTRY:
-            return [Action("confirm_submitted", pid, f"entry order found {entry.status.lower()} on the exchange after a restart")]
-        return [Action("confirm", pid, f"entry order {entry.status.lower()} on the exchange; fills are applied as they arrive")]
+            return [
+                Action(
+                    "confirm_submitted",
+                    pid,
+                    f"entry order found {entry.status.lower()} on the exchange after a restart",
+                )
+            ]
+        return [
+            Action(
+                "confirm", pid, f"entry order {entry.status.lower()} on the exchange; fills are applied as they arrive"
+            )
+        ]
     actions = []
     unapplied, filled, told = Decimal(0), [], []
     for purpose, order in sorted(facts.orders.items()):
@@ -133,7 +185,9 @@ def _position_actions(facts: PositionFacts, exchange: ExchangeFacts) -> list[Act
             filled.append(purpose)
             told.append(f"{purpose} {order.status.lower()} {gap} at {order.avg_price}")
     if filled:
-        actions.append(Action("apply_fills", pid, f"filled while the service was down: {', '.join(told)}", tuple(filled)))
+        actions.append(
+            Action("apply_fills", pid, f"filled while the service was down: {', '.join(told)}", tuple(filled))
+        )
     expected = facts.open_quantity - unapplied
     held = exchange.held.get(facts.symbol)
     if held is None:
@@ -142,16 +196,33 @@ def _position_actions(facts: PositionFacts, exchange: ExchangeFacts) -> list[Act
         return actions
     held_side = Side.LONG if held.quantity > 0 else Side.SHORT
     if held_side is not facts.side or abs(held.quantity) != expected:
-        return [*actions, Action("halt", pid, f"exchange holds {held_side} {abs(held.quantity)} {facts.symbol}, "
-                                              f"the database {facts.side} {expected}: a person must look")]
+        return [
+            *actions,
+            Action(
+                "halt",
+                pid,
+                f"exchange holds {held_side} {abs(held.quantity)} {facts.symbol}, "
+                f"the database {facts.side} {expected}: a person must look",
+            ),
+        ]
     exit_order = facts.orders.get(Purpose.EXIT)
     if facts.state == PositionState.CLOSING and (exit_order is None or _gone(exit_order)):
-        actions.append(Action("exit_failed", pid, "the exit order never filled on the exchange; the position stays open"))
-    missing = tuple(sorted(p for p, order in facts.orders.items()
-                           if p != Purpose.EXIT and (order is None or _gone(order))
-                           and not (p == Purpose.PARTIAL and facts.state != PositionState.OPEN)))
+        actions.append(
+            Action("exit_failed", pid, "the exit order never filled on the exchange; the position stays open")
+        )
+    missing = tuple(
+        sorted(
+            p
+            for p, order in facts.orders.items()
+            if p != Purpose.EXIT
+            and (order is None or _gone(order))
+            and not (p == Purpose.PARTIAL and facts.state != PositionState.OPEN)
+        )
+    )
     if missing:
-        actions.append(Action("reprotect", pid, f"protective orders missing on the exchange: {', '.join(missing)}", missing))
+        actions.append(
+            Action("reprotect", pid, f"protective orders missing on the exchange: {', '.join(missing)}", missing)
+        )
     return actions or [Action("confirm", pid, "position and its orders match the exchange")]
 
 
@@ -161,4 +232,6 @@ def _gone(order: OrderState) -> bool:
 
 
 def describe(actions: tuple[Action, ...]) -> list[str]:
-    return [f"{a.kind:<18} {a.target:<24} {a.detail}" for a in actions] or ["nothing to do: the database and the exchange agree"]
+    return [f"{a.kind:<18} {a.target:<24} {a.detail}" for a in actions] or [
+        "nothing to do: the database and the exchange agree"
+    ]

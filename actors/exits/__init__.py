@@ -11,5 +11,11 @@ from actors.exits.strategies import (
 )
 
 __all__ = [
-    "ExitKind", "ExitPlan", "first_triggered", "plan_exits", "switch_exit_mode", "trail_stop", "trailing_active",
+    "ExitKind",
+    "ExitPlan",
+    "first_triggered",
+    "plan_exits",
+    "switch_exit_mode",
+    "trail_stop",
+    "trailing_active",
 ]

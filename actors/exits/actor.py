@@ -51,12 +51,20 @@ class ExitsActor(SupervisedActor):
             if row["entry_price"] is None or row["stop_price"] is None:
                 continue
             plan = ExitPlan(
-                side=Side(row["side"]), entry_price=row["entry_price"], quantity=row["filled_quantity"],
-                stop_price=row["stop_price"], take_profit_price=row["take_profit_price"] or row["entry_price"],
-                risk_per_unit=details.risk_per_unit, trailing_pct=details.trailing_pct,
+                side=Side(row["side"]),
+                entry_price=row["entry_price"],
+                quantity=row["filled_quantity"],
+                stop_price=row["stop_price"],
+                take_profit_price=row["take_profit_price"] or row["entry_price"],
+                risk_per_unit=details.risk_per_unit,
+                trailing_pct=details.trailing_pct,
             )
-            self.trailing[row["id"]] = Trailing(plan=plan, stop=row["stop_price"], best=row["entry_price"],
-                                                partial_filled=row["state"] == PositionState.PARTIALLY_CLOSED)
+            self.trailing[row["id"]] = Trailing(
+                plan=plan,
+                stop=row["stop_price"],
+                best=row["entry_price"],
+                partial_filled=row["state"] == PositionState.PARTIALLY_CLOSED,
+            )
             self.symbols[row["id"]] = row["symbol"]
 
     def handle(self, message: Any) -> Any:
@@ -90,10 +98,14 @@ class ExitsActor(SupervisedActor):
         match event:
             case PositionOpened():
                 plan = ExitPlan(
-                    side=event.side, entry_price=event.entry_price, quantity=event.quantity,
-                    stop_price=event.stop_price, take_profit_price=event.take_profit_price,
+                    side=event.side,
+                    entry_price=event.entry_price,
+                    quantity=event.quantity,
+                    stop_price=event.stop_price,
+                    take_profit_price=event.take_profit_price,
                     risk_per_unit=event.risk_per_unit,
-                    partial_price=event.partial_price, trailing_pct=event.trailing_pct,
+                    partial_price=event.partial_price,
+                    trailing_pct=event.trailing_pct,
                 )
                 self.trailing[event.position_id] = Trailing(plan=plan, stop=event.stop_price, best=event.entry_price)
                 self.symbols[event.position_id] = event.symbol

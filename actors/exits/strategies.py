@@ -90,9 +90,15 @@ def plan_exits(
             partial_price = round_price_toward(entry_price + sign * partial_distance, tick, entry_price)
             partial_quantity = candidate
     return ExitPlan(
-        side=side, entry_price=entry_price, quantity=quantity, stop_price=stop,
-        take_profit_price=take_profit, risk_per_unit=r, partial_price=partial_price,
-        partial_quantity=partial_quantity, trailing_pct=mode_params.trailing_pct * float(distance / cap),
+        side=side,
+        entry_price=entry_price,
+        quantity=quantity,
+        stop_price=stop,
+        take_profit_price=take_profit,
+        risk_per_unit=r,
+        partial_price=partial_price,
+        partial_quantity=partial_quantity,
+        trailing_pct=mode_params.trailing_pct * float(distance / cap),
     )
 
 

@@ -41,8 +41,14 @@ class CandleCounters:
 
     @property
     def dropped(self) -> int:
-        return (self.wrong_symbol + self.non_finite + self.non_positive_price + self.negative_volume
-                + self.duplicate + self.out_of_order)
+        return (
+            self.wrong_symbol
+            + self.non_finite
+            + self.non_positive_price
+            + self.negative_volume
+            + self.duplicate
+            + self.out_of_order
+        )
 
     @property
     def repaired(self) -> int:
@@ -72,8 +78,7 @@ class CandleCleaner:
             return None
         o, h, l, cl, v = candle.open, candle.high, candle.low, candle.close, candle.volume
         # isfinite also refuses a non-numeric time that slipped past a parser
-        if not (_finite(o) and _finite(h) and _finite(l) and _finite(cl) and _finite(v)
-                and _finite(candle.open_time)):
+        if not (_finite(o) and _finite(h) and _finite(l) and _finite(cl) and _finite(v) and _finite(candle.open_time)):
             c.non_finite += 1
             return None
         if o <= 0 or h <= 0 or l <= 0 or cl <= 0:

@@ -44,9 +44,15 @@ class FileFeed:
     out_of_order, or duplicate for the candle equal to the last one kept).
     """
 
-    def __init__(self, paths: Sequence[str | Path], *, symbols: Sequence[str | None] | None = None,
-                 start_ms: int | None = None, end_ms: int | None = None,
-                 interval_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        symbols: Sequence[str | None] | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        interval_ms: int | None = None,
+    ) -> None:
         if not paths:
             raise CandleFileError("a file feed needs at least one file")
         if symbols is not None and len(symbols) != len(paths):
@@ -54,7 +60,7 @@ class FileFeed:
         names = symbols if symbols is not None else [None] * len(paths)
         self.files: tuple[CandleFile, ...] = tuple(
             load_candle_file(path, symbol=name, interval_ms=interval_ms, start_ms=start_ms, end_ms=end_ms)
-            for path, name in zip(paths, names)
+            for path, name in zip(paths, names, strict=True)
         )
         self.symbols = tuple(sorted({f.symbol for f in self.files}))
         self.counters: dict[str, CandleCounters] = {s: CandleCounters() for s in self.symbols}
@@ -74,8 +80,9 @@ class FileFeed:
         for symbol in self.symbols:
             cleaner = CandleCleaner(symbol)
             self.counters[symbol] = cleaner.counters
-            files = sorted((f for f in self.files if f.symbol == symbol),
-                           key=lambda f: int(f.open_time.min()) if len(f) else 0)
+            files = sorted(
+                (f for f in self.files if f.symbol == symbol), key=lambda f: int(f.open_time.min()) if len(f) else 0
+            )
             streams.append(_cleaned(files, cleaner))
         return merge_by_time(streams)
 

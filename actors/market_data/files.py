@@ -60,9 +60,8 @@ class CandleFile:
     def candles(self) -> Iterator[Candle]:
         symbol, interval = self.symbol, self.interval_ms
         # tolist() turns numpy scalars into Python ones in C: far cheaper than per-item conversion.
-        for t, (o, h, l, c, v) in zip(self.open_time.tolist(), self.ohlcv.tolist()):
-            yield Candle(symbol=symbol, open_time=t, open=o, high=h, low=l, close=c, volume=v,
-                         interval_ms=interval)
+        for t, (o, h, l, c, v) in zip(self.open_time.tolist(), self.ohlcv.tolist(), strict=True):
+            yield Candle(symbol=symbol, open_time=t, open=o, high=h, low=l, close=c, volume=v, interval_ms=interval)
 
 
 def symbol_from_filename(path: str | Path) -> str | None:
@@ -72,8 +71,14 @@ def symbol_from_filename(path: str | Path) -> str | None:
     return None
 
 
-def load_candle_file(path: str | Path, *, symbol: str | None = None, interval_ms: int | None = None,
-                     start_ms: int | None = None, end_ms: int | None = None) -> CandleFile:
+def load_candle_file(
+    path: str | Path,
+    *,
+    symbol: str | None = None,
+    interval_ms: int | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+) -> CandleFile:
     path = Path(path)
     symbol = symbol or symbol_from_filename(path)
     if not symbol:
@@ -100,9 +105,15 @@ def load_candle_file(path: str | Path, *, symbol: str | None = None, interval_ms
     if end_ms is not None:
         keep &= open_time < end_ms
     interval = interval_ms or _infer_interval(open_time)
-    return CandleFile(path=path, symbol=symbol, interval_ms=interval, open_time=open_time[keep],
-                      ohlcv=np.ascontiguousarray(rows[keep, 1:6]), unparseable=unparseable,
-                      time_in_seconds=in_seconds)
+    return CandleFile(
+        path=path,
+        symbol=symbol,
+        interval_ms=interval,
+        open_time=open_time[keep],
+        ohlcv=np.ascontiguousarray(rows[keep, 1:6]),
+        unparseable=unparseable,
+        time_in_seconds=in_seconds,
+    )
 
 
 def _infer_interval(open_time: np.ndarray) -> int:
@@ -117,8 +128,9 @@ def _parse_csv(text: str) -> tuple[np.ndarray, int]:
         return _as_rows([]), 0
     try:
         # The C parser reads 45k rows in about 10 ms; it refuses the whole file on one bad row.
-        rows = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=body_start, usecols=range(6),
-                          ndmin=2, dtype=float, comments=None)
+        rows = np.loadtxt(
+            io.StringIO(text), delimiter=",", skiprows=body_start, usecols=range(6), ndmin=2, dtype=float, comments=None
+        )
         return rows.reshape(-1, 6), 0
     except ValueError:
         return _parse_csv_rowwise(lines[body_start:])

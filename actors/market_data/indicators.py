@@ -71,6 +71,7 @@ DEFAULT_PARAMS = IndicatorParams()
 
 # --------------------------------------------------------------------------- vectorised
 
+
 def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
     high, low, close = (np.asarray(a, dtype=float) for a in (high, low, close))
     tr = high - low
@@ -119,7 +120,7 @@ def choppiness_index(high: np.ndarray, low: np.ndarray, close: np.ndarray, perio
     with np.errstate(divide="ignore", invalid="ignore"):
         chop = 100.0 * np.log10(tr_sum / span) / math.log10(period)
     chop[span <= 0] = np.nan  # a flat window is not choppy, it is nothing
-    out[period - 1:] = chop
+    out[period - 1 :] = chop
     out[:period] = np.nan
     return out
 
@@ -135,8 +136,9 @@ def classify_regime(slope_z: float, chop: float, params: IndicatorParams = DEFAU
     return Regime.SIDEWAYS
 
 
-def regimes(high: np.ndarray, low: np.ndarray, close: np.ndarray,
-            params: IndicatorParams = DEFAULT_PARAMS) -> list[Regime]:
+def regimes(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, params: IndicatorParams = DEFAULT_PARAMS
+) -> list[Regime]:
     """The regime of every candle of a series (same result as `SymbolIndicators`)."""
     close = np.asarray(close, dtype=float)
     atr_values = atr(high, low, close, params.atr_period)
@@ -157,7 +159,7 @@ def regimes(high: np.ndarray, low: np.ndarray, close: np.ndarray,
 class PercentileWindow:
     """The last `size` values, kept sorted too, so a rank costs a bisect instead of a sort."""
 
-    __slots__ = ("_ring", "_sorted", "_size", "_next")
+    __slots__ = ("_next", "_ring", "_size", "_sorted")
 
     def __init__(self, size: int) -> None:
         self._ring: list[float] = []
@@ -203,10 +205,11 @@ def level_from_rank(rank: float, params: IndicatorParams = DEFAULT_PARAMS, ratio
     return VolatilityLevel.EXTREME
 
 
-def volatility_level(current: float, history: Sequence[float] | np.ndarray,
-                     params: IndicatorParams = DEFAULT_PARAMS) -> VolatilityLevel:
+def volatility_level(
+    current: float, history: Sequence[float] | np.ndarray, params: IndicatorParams = DEFAULT_PARAMS
+) -> VolatilityLevel:
     """Level of `current` ATR% against `history` (older values, oldest first)."""
-    values = np.asarray(history, dtype=float)[-params.vol_history:]
+    values = np.asarray(history, dtype=float)[-params.vol_history :]
     values = values[np.isfinite(values)]
     if len(values) < params.vol_min_history or not math.isfinite(current):
         return VolatilityLevel.NORMAL
@@ -241,7 +244,7 @@ def return_correlation(close_a: np.ndarray, close_b: np.ndarray, window: int = 1
     """Correlation of the last `window` log returns of two aligned close series; 0.0 if undefined."""
     ra, rb = log_returns(close_a)[-window:], log_returns(close_b)[-window:]
     n = min(len(ra), len(rb))
-    return _pearson(ra[len(ra) - n:], rb[len(rb) - n:])
+    return _pearson(ra[len(ra) - n :], rb[len(rb) - n :])
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -259,7 +262,7 @@ def correlation_pairs(returns: Mapping[str, np.ndarray], min_samples: int = 10) 
     names = sorted(returns)
     out: list[tuple[str, str, float]] = []
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             n = min(len(returns[a]), len(returns[b]))
             if n < min_samples:
                 continue
@@ -268,6 +271,7 @@ def correlation_pairs(returns: Mapping[str, np.ndarray], min_samples: int = 10) 
 
 
 # --------------------------------------------------------------------------- incremental
+
 
 class SymbolIndicators:
     """One symbol's indicators, updated per closed candle in O(1) (bisects over a
@@ -325,7 +329,9 @@ class SymbolIndicators:
             self.slope_z = (ema_value - ema_ago) / (atr_value * self._sqrt_k) if atr_value > 0.0 else 0.0
             span = max(self._highs) - min(self._lows)
             tr_sum = sum(self._trs)
-            self.chop = 100.0 * math.log10(tr_sum / span) / self._log_chop_n if span > 0.0 and tr_sum > 0.0 else math.nan
+            self.chop = (
+                100.0 * math.log10(tr_sum / span) / self._log_chop_n if span > 0.0 and tr_sum > 0.0 else math.nan
+            )
             regime = classify_regime(self.slope_z, self.chop, p)
 
         atr_pct = atr_value / c if c > 0.0 else math.nan
@@ -339,8 +345,15 @@ class SymbolIndicators:
 
         self.count = n
         self.last_close = c
-        return MarketSnapshot(symbol=self.symbol, at=candle.open_time + candle.interval_ms, price=c,
-                              atr=atr_value, atr_pct=atr_pct, volatility=volatility, regime=regime)
+        return MarketSnapshot(
+            symbol=self.symbol,
+            at=candle.open_time + candle.interval_ms,
+            price=c,
+            atr=atr_value,
+            atr_pct=atr_pct,
+            volatility=volatility,
+            regime=regime,
+        )
 
     def recent_returns(self, window: int | None = None) -> np.ndarray:
         """The last `window` log returns (at most `returns_window`), oldest first."""
@@ -352,8 +365,9 @@ class SymbolIndicators:
         return self._returns[idx].copy()
 
 
-def correlations(states: Sequence[SymbolIndicators], window: int = 120,
-                 min_samples: int = 10) -> tuple[tuple[str, str, float], ...]:
+def correlations(
+    states: Sequence[SymbolIndicators], window: int = 120, min_samples: int = 10
+) -> tuple[tuple[str, str, float], ...]:
     """Pairwise return correlation of symbols updated in lock step (one candle per time step
     each, as the feeds deliver them); a symbol that missed a step is off by one candle."""
     return correlation_pairs({s.symbol: s.recent_returns(window) for s in states}, min_samples)

@@ -39,11 +39,22 @@ _CHUNK = 1024
 class SyntheticFeed:
     """A `CandleFeed` of made-up candles; infinite unless `count` (time steps) is given."""
 
-    def __init__(self, symbols: Sequence[str] = ("BTCUSDT", "ETHUSDT", "SOLUSDT"), *, seed: int = 7,
-                 interval_ms: int = 60_000, start_ms: int = 1_704_067_200_000, count: int | None = None,
-                 base_volatility: float = 0.001, correlation: float = 0.6, trend_drift: float = 0.25,
-                 segment_min: int = 150, segment_max: int = 600, burst_probability: float = 0.002,
-                 burst_half_life: float = 30.0) -> None:
+    def __init__(
+        self,
+        symbols: Sequence[str] = ("BTCUSDT", "ETHUSDT", "SOLUSDT"),
+        *,
+        seed: int = 7,
+        interval_ms: int = 60_000,
+        start_ms: int = 1_704_067_200_000,
+        count: int | None = None,
+        base_volatility: float = 0.001,
+        correlation: float = 0.6,
+        trend_drift: float = 0.25,
+        segment_min: int = 150,
+        segment_max: int = 600,
+        burst_probability: float = 0.002,
+        burst_half_life: float = 30.0,
+    ) -> None:
         if not symbols:
             raise ValueError("a synthetic feed needs at least one symbol")
         self.symbols = tuple(symbols)
@@ -134,7 +145,17 @@ class SyntheticFeed:
                     high = max(o, c) * math.exp(wick * wicks[j][i][0])
                     low = min(o, c) * math.exp(-wick * wicks[j][i][1])
                     volume = 100.0 * burst * math.exp(0.3 * volume_noise[j][i])
-                    batch.append(Candle(symbol=symbol, open_time=open_time, open=o, high=high, low=low,
-                                        close=c, volume=volume, interval_ms=self.interval_ms))
+                    batch.append(
+                        Candle(
+                            symbol=symbol,
+                            open_time=open_time,
+                            open=o,
+                            high=high,
+                            low=low,
+                            close=c,
+                            volume=volume,
+                            interval_ms=self.interval_ms,
+                        )
+                    )
                 yield tuple(batch)
                 step += 1

@@ -17,7 +17,17 @@ from actors.orchestrator.policy import (
 )
 
 __all__ = [
-    "FALLBACK", "NO_NEW_TRADES", "REDUCED", "GateTarget", "PolicyInputs", "RiskState", "SymbolPerformance",
-    "compute_policy", "desired_gate", "drawdown_limit_hit", "fallback_policy", "gate_closures",
+    "FALLBACK",
+    "NO_NEW_TRADES",
+    "REDUCED",
+    "GateTarget",
+    "PolicyInputs",
+    "RiskState",
+    "SymbolPerformance",
+    "compute_policy",
+    "desired_gate",
+    "drawdown_limit_hit",
+    "fallback_policy",
+    "gate_closures",
     "market_conditions",
 ]

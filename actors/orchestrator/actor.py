@@ -9,13 +9,26 @@ from typing import Any
 
 from actors.base import SupervisedActor
 from actors.messages import (
+    DecisionReason,
+    HaltGate,
+    MarketSnapshot,
+    OperatorCommand,
+    PolicyUpdated,
+    Signal,
     Stage,
-    DecisionReason, HaltGate, MarketSnapshot, OperatorCommand, PolicyUpdated, Signal, Step, TradingPolicy,
+    Step,
+    TradingPolicy,
 )
 from actors.orchestrator.conditions import market_conditions
 from actors.orchestrator.gate_rules import gate_action
 from actors.orchestrator.policy import (
-    PolicyInputs, RiskState, SymbolPerformance, compute_policy, desired_gate, exchange_pause, fallback_policy,
+    PolicyInputs,
+    RiskState,
+    SymbolPerformance,
+    compute_policy,
+    desired_gate,
+    exchange_pause,
+    fallback_policy,
 )
 from actors.orchestrator.screen import screen_signal, static_policy
 from config import OrchestratorMode
@@ -94,17 +107,29 @@ class OrchestratorActor(SupervisedActor):
         exposure = float(sum(p.risk_at_stop for p in portfolio.positions) / equity) if equity > 0 else 0.0
         hold = self.gate.reason if self.gate.state in (GateState.LOCKED, GateState.HALTED) else ""
         return PolicyInputs(
-            regime=regime, volatility=volatility,
-            risk_state=RiskState(daily_drawdown_pct=portfolio.daily_drawdown_pct, open_positions=len(portfolio.positions),
-                                 total_exposure_pct=exposure, losing_streak=portfolio.losing_streak,
-                                 exchange_blocked=portfolio.exchange_blocked),
+            regime=regime,
+            volatility=volatility,
+            risk_state=RiskState(
+                daily_drawdown_pct=portfolio.daily_drawdown_pct,
+                open_positions=len(portfolio.positions),
+                total_exposure_pct=exposure,
+                losing_streak=portfolio.losing_streak,
+                exchange_blocked=portfolio.exchange_blocked,
+            ),
             performance=tuple(
-                SymbolPerformance(symbol=r.symbol, closed_trades=r.closed_trades, win_rate=r.wins / r.closed_trades,
-                                  avg_r=r.sum_r / r.closed_trades, pnl=r.pnl)
-                for r in portfolio.records if r.closed_trades
+                SymbolPerformance(
+                    symbol=r.symbol,
+                    closed_trades=r.closed_trades,
+                    win_rate=r.wins / r.closed_trades,
+                    avg_r=r.sum_r / r.closed_trades,
+                    pnl=r.pnl,
+                )
+                for r in portfolio.records
+                if r.closed_trades
             ),
             spreads_bps=tuple((s.symbol, s.spread_bps) for s in self.snapshots.values()),
-            symbols=self.ctx.settings.symbols, gate_hold_reason=hold,
+            symbols=self.ctx.settings.symbols,
+            gate_hold_reason=hold,
         )
 
     def _drive_gate(self, inputs: PolicyInputs | None, now: int, exchange_blocked: str) -> None:
@@ -127,9 +152,16 @@ class OrchestratorActor(SupervisedActor):
             return
         self.policy = policy
         enforced = self.flags.enforcing
-        self.store.write(lambda c: records.insert_policy_snapshot(
-            c, at=now, enforced=enforced, policy=dataclasses.asdict(policy),
-            inputs=dataclasses.asdict(inputs) if inputs is not None else {}, note=policy.note))
+        self.store.write(
+            lambda c: records.insert_policy_snapshot(
+                c,
+                at=now,
+                enforced=enforced,
+                policy=dataclasses.asdict(policy),
+                inputs=dataclasses.asdict(inputs) if inputs is not None else {},
+                note=policy.note,
+            )
+        )
         self.tell("exits", PolicyUpdated(at=now, policy=policy, enforced=enforced))
 
     def _screen(self, signal: Signal, policy: TradingPolicy, now: int) -> bool:
@@ -141,9 +173,19 @@ class OrchestratorActor(SupervisedActor):
         observed = self.flags.mode is OrchestratorMode.OBSERVE and reason is not DecisionReason.BLOCKED_BY_GATE
         if observed:
             reason, detail = DecisionReason.OBSERVED, f"would be {verdict[0]}: {detail}"
-        self.decisions.append(dict(
-            signal_id=signal.id, at=now, symbol=signal.symbol, side=str(signal.side), confidence=signal.confidence,
-            source=signal.source, reason=str(reason), detail=detail, position_id=None))
+        self.decisions.append(
+            dict(
+                signal_id=signal.id,
+                at=now,
+                symbol=signal.symbol,
+                side=str(signal.side),
+                confidence=signal.confidence,
+                source=signal.source,
+                reason=str(reason),
+                detail=detail,
+                position_id=None,
+            )
+        )
         return observed  # OBSERVE records what it would have done, and blocks nothing
 
     # --- operator ---------------------------------------------------------------------------

@@ -21,7 +21,8 @@ _CAUTION_ORDER = (Regime.CHOPPY, Regime.SIDEWAYS, Regime.TRENDING_DOWN, Regime.T
 
 
 def market_conditions(
-    snapshots: tuple[MarketSnapshot, ...], reference_symbol: str,
+    snapshots: tuple[MarketSnapshot, ...],
+    reference_symbol: str,
 ) -> tuple[Regime, VolatilityLevel]:
     """(regime, volatility) of the market as a whole; raises ValueError with no snapshots,
     so the orchestrator falls back instead of inventing calm conditions."""

@@ -16,7 +16,9 @@ class GateAction:
     locked_until: int | None = None
 
 
-def gate_action(state: str, reason: str, locked_until: int | None, target: GateTarget | None, why: str, now: int) -> GateAction | None:
+def gate_action(
+    state: str, reason: str, locked_until: int | None, target: GateTarget | None, why: str, now: int
+) -> GateAction | None:
     """`target` is None when the policy does not drive the gate (flag off): only a due unlock then applies.
 
     A halted gate is left alone: only an operator reopens it. A lock holds until its

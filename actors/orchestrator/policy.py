@@ -110,12 +110,16 @@ def gate_closures(inputs: PolicyInputs, profile: RiskProfile) -> tuple[tuple[Gat
     if inputs.volatility is VolatilityLevel.EXTREME:
         found.append((GateTarget.PAUSED, "EXTREME volatility"))
     if state.open_positions >= profile.max_open_positions:
-        found.append((GateTarget.PAUSED,
-                      f"Max open positions reached ({state.open_positions}/{profile.max_open_positions})"))
+        found.append(
+            (GateTarget.PAUSED, f"Max open positions reached ({state.open_positions}/{profile.max_open_positions})")
+        )
     if state.total_exposure_pct >= profile.max_total_exposure_pct:
-        found.append((GateTarget.PAUSED,
-                      f"Total exposure cap reached ({state.total_exposure_pct:.2%}"
-                      f" >= {profile.max_total_exposure_pct:.2%})"))
+        found.append(
+            (
+                GateTarget.PAUSED,
+                f"Total exposure cap reached ({state.total_exposure_pct:.2%} >= {profile.max_total_exposure_pct:.2%})",
+            )
+        )
     return tuple(found)
 
 
@@ -135,7 +139,10 @@ def desired_gate(inputs: PolicyInputs, profile: RiskProfile) -> tuple[GateTarget
 
 
 def compute_policy(
-    inputs: PolicyInputs, profile: RiskProfile, profile_name: str, risk: RiskSettings,
+    inputs: PolicyInputs,
+    profile: RiskProfile,
+    profile_name: str,
+    risk: RiskSettings,
 ) -> TradingPolicy:
     """The policy for this cycle, every row of DESIGN.md's table applied; `note` says why."""
     dd_hit = drawdown_limit_hit(inputs.risk_state, profile)
@@ -207,8 +214,10 @@ def _max_risk_pct(inputs: PolicyInputs, profile: RiskProfile, gate_closed: bool)
     streak = inputs.risk_state.losing_streak
     if streak >= profile.losing_streak_threshold:
         cut = max(value * profile.losing_streak_factor, min(value, RISK_FLOOR_PCT))
-        notes.append(f"Losing streak of {streak} (>= {profile.losing_streak_threshold}): "
-                     f"risk x{profile.losing_streak_factor:.2f} -> {cut:.2%}")
+        notes.append(
+            f"Losing streak of {streak} (>= {profile.losing_streak_threshold}): "
+            f"risk x{profile.losing_streak_factor:.2f} -> {cut:.2%}"
+        )
         value = cut
     return value, notes
 
@@ -236,11 +245,14 @@ def _disallowed_symbols(inputs: PolicyInputs, risk: RiskSettings) -> tuple[tuple
     """Poor performers (all three conditions) and symbols whose spread exceeds the cap."""
     why: dict[str, list[str]] = {}
     for perf in inputs.performance:
-        if (perf.closed_trades >= risk.performance_min_trades
-                and perf.win_rate < risk.performance_min_win_rate
-                and perf.avg_r < risk.performance_min_avg_r):
+        if (
+            perf.closed_trades >= risk.performance_min_trades
+            and perf.win_rate < risk.performance_min_win_rate
+            and perf.avg_r < risk.performance_min_avg_r
+        ):
             why.setdefault(perf.symbol, []).append(
-                f"win rate {perf.win_rate:.0%}, avg R {perf.avg_r:.2f} over {perf.closed_trades} trades")
+                f"win rate {perf.win_rate:.0%}, avg R {perf.avg_r:.2f} over {perf.closed_trades} trades"
+            )
     for symbol, bps in inputs.spreads_bps:
         if bps > risk.max_spread_bps:
             why.setdefault(symbol, []).append(f"spread {bps:.1f} bps > {risk.max_spread_bps:.1f}")

@@ -13,7 +13,16 @@ from actors.risk.sizing import (
 )
 
 __all__ = [
-    "LimitVerdict", "PositionLimits", "SizedOrder", "SizingRejected", "SymbolFilters", "check_new_position",
-    "confidence_factor", "correlation_lookup", "final_risk_pct", "profile_factor", "seed_risk_pct",
+    "LimitVerdict",
+    "PositionLimits",
+    "SizedOrder",
+    "SizingRejected",
+    "SymbolFilters",
+    "check_new_position",
+    "confidence_factor",
+    "correlation_lookup",
+    "final_risk_pct",
+    "profile_factor",
+    "seed_risk_pct",
     "size_position",
 ]

@@ -61,35 +61,73 @@ class RiskActor(SupervisedActor):
             else:
                 decisions.append(self._decision(signal, *verdict))
 
-    def _one(self, signal: Signal, terms: RiskTerms, equity: Decimal, exposures: list[Any], held: set[str],
-             filters: dict[str, Any], correlation: Any) -> OrderIntent | tuple[DecisionReason, str]:
+    def _one(
+        self,
+        signal: Signal,
+        terms: RiskTerms,
+        equity: Decimal,
+        exposures: list[Any],
+        held: set[str],
+        filters: dict[str, Any],
+        correlation: Any,
+    ) -> OrderIntent | tuple[DecisionReason, str]:
         settings = self.ctx.settings
         if signal.symbol in held:
-            return DecisionReason.BLOCKED_BY_POSITION_LIMIT, f"{signal.symbol} already has a live position (one per symbol, one-way mode)"
+            return (
+                DecisionReason.BLOCKED_BY_POSITION_LIMIT,
+                f"{signal.symbol} already has a live position (one per symbol, one-way mode)",
+            )
         snapshot, symbol_filters = self.snapshots.get(signal.symbol), filters.get(signal.symbol)
         if snapshot is None or symbol_filters is None:
             return DecisionReason.REJECTED_BY_SIZING, f"no market data or exchange filters for {signal.symbol} yet"
         sized = size_position(
-            side=signal.side, price=Decimal(repr(snapshot.price)), atr=snapshot.atr, confidence=signal.confidence,
-            equity=equity, max_risk_pct=terms.max_risk_pct, risk_profile=terms.risk_profile, profile=settings.profile,
-            risk=settings.risk, exit_params=settings.exit_modes[terms.exit_mode], filters=symbol_filters,
+            side=signal.side,
+            price=Decimal(repr(snapshot.price)),
+            atr=snapshot.atr,
+            confidence=signal.confidence,
+            equity=equity,
+            max_risk_pct=terms.max_risk_pct,
+            risk_profile=terms.risk_profile,
+            profile=settings.profile,
+            risk=settings.risk,
+            exit_params=settings.exit_modes[terms.exit_mode],
+            filters=symbol_filters,
         )
         if isinstance(sized, SizingRejected):
             return DecisionReason.REJECTED_BY_SIZING, sized.reason
         verdict = check_new_position(
-            symbol=signal.symbol, side=signal.side, notional=sized.risk_at_stop, equity=equity,
-            open_exposures=tuple(exposures), limits=terms.limits, correlation=correlation,
+            symbol=signal.symbol,
+            side=signal.side,
+            notional=sized.risk_at_stop,
+            equity=equity,
+            open_exposures=tuple(exposures),
+            limits=terms.limits,
+            correlation=correlation,
             correlation_threshold=settings.risk.correlation_threshold,
         )
         if not verdict.allowed:
             return verdict.reason, verdict.detail
         note = f"risk {sized.risk_pct:.3%} ({', '.join(sized.adjustments) or 'no adjustments'}); {verdict.detail}"
         return OrderIntent(
-            position_id=position_id_for(signal.id), signal=signal, quantity=sized.quantity,
-            reference_price=sized.entry_price, stop_distance=sized.stop_distance, exit_mode=terms.exit_mode,
-            risk_pct=sized.risk_pct, note=note,
+            position_id=position_id_for(signal.id),
+            signal=signal,
+            quantity=sized.quantity,
+            reference_price=sized.entry_price,
+            stop_distance=sized.stop_distance,
+            exit_mode=terms.exit_mode,
+            risk_pct=sized.risk_pct,
+            note=note,
         )
 
     def _decision(self, signal: Signal, reason: DecisionReason, detail: str) -> dict[str, Any]:
-        return dict(signal_id=signal.id, at=self.ctx.clock.now_ms(), symbol=signal.symbol, side=str(signal.side),
-                    confidence=signal.confidence, source=signal.source, reason=str(reason), detail=detail, position_id=None)
+        return dict(
+            signal_id=signal.id,
+            at=self.ctx.clock.now_ms(),
+            symbol=signal.symbol,
+            side=str(signal.side),
+            confidence=signal.confidence,
+            source=signal.source,
+            reason=str(reason),
+            detail=detail,
+            position_id=None,
+        )

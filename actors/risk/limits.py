@@ -93,41 +93,50 @@ def check_new_position(
         return _blocked(DecisionReason.BLOCKED_BY_EXPOSURE, f"no equity ({equity}) to carry exposure")
     count = len(open_exposures)
     if count >= limits.max_open_positions:
-        return _blocked(DecisionReason.BLOCKED_BY_POSITION_LIMIT,
-                        f"{count} open positions, limit {limits.max_open_positions}")
+        return _blocked(
+            DecisionReason.BLOCKED_BY_POSITION_LIMIT, f"{count} open positions, limit {limits.max_open_positions}"
+        )
 
     correlated = _correlated_with(symbol, side, open_exposures, correlation, correlation_threshold)
     if len(correlated) >= limits.max_correlated_positions:
-        return _blocked(DecisionReason.BLOCKED_BY_POSITION_LIMIT,
-                        f"{symbol} {side} is correlated (|r| > {correlation_threshold:.2f}) with "
-                        f"{len(correlated)} open positions ({', '.join(correlated)}), "
-                        f"limit {limits.max_correlated_positions}")
+        return _blocked(
+            DecisionReason.BLOCKED_BY_POSITION_LIMIT,
+            f"{symbol} {side} is correlated (|r| > {correlation_threshold:.2f}) with "
+            f"{len(correlated)} open positions ({', '.join(correlated)}), "
+            f"limit {limits.max_correlated_positions}",
+        )
 
     size = abs(notional)
     symbol_after = sum((abs(n) for s, _, n in open_exposures if s == symbol), Decimal(0)) + size
     symbol_pct = symbol_after / equity
     if symbol_pct > to_decimal(limits.max_symbol_exposure_pct):
-        return _blocked(DecisionReason.BLOCKED_BY_EXPOSURE,
-                        f"{symbol} exposure would be {symbol_pct:.2%} of equity "
-                        f"> cap {limits.max_symbol_exposure_pct:.2%}")
+        return _blocked(
+            DecisionReason.BLOCKED_BY_EXPOSURE,
+            f"{symbol} exposure would be {symbol_pct:.2%} of equity > cap {limits.max_symbol_exposure_pct:.2%}",
+        )
 
     total_after = sum((abs(n) for _, _, n in open_exposures), Decimal(0)) + size
     total_pct = total_after / equity
     if total_pct > to_decimal(limits.max_total_exposure_pct):
-        return _blocked(DecisionReason.BLOCKED_BY_EXPOSURE,
-                        f"total exposure would be {total_pct:.2%} of equity "
-                        f"> cap {limits.max_total_exposure_pct:.2%}")
+        return _blocked(
+            DecisionReason.BLOCKED_BY_EXPOSURE,
+            f"total exposure would be {total_pct:.2%} of equity > cap {limits.max_total_exposure_pct:.2%}",
+        )
 
     return LimitVerdict(
-        allowed=True, reason=DecisionReason.ACCEPTED,
+        allowed=True,
+        reason=DecisionReason.ACCEPTED,
         detail=f"within limits: {count + 1}/{limits.max_open_positions} positions, "
-               f"{symbol} {symbol_pct:.2%}, total {total_pct:.2%} of equity",
+        f"{symbol} {symbol_pct:.2%}, total {total_pct:.2%} of equity",
     )
 
 
 def _correlated_with(
-    symbol: str, side: Side, open_exposures: tuple[tuple[str, Side, Decimal], ...],
-    correlation: CorrelationLookup, threshold: float,
+    symbol: str,
+    side: Side,
+    open_exposures: tuple[tuple[str, Side, Decimal], ...],
+    correlation: CorrelationLookup,
+    threshold: float,
 ) -> tuple[str, ...]:
     found = []
     for other, other_side, _ in open_exposures:

@@ -90,7 +90,11 @@ def seed_risk_pct(base_risk_pct: float, policy_multiplier: float, risk_profile: 
 
 
 def final_risk_pct(
-    *, max_risk_pct: float, risk_profile: str, confidence: float, profile: RiskProfile,
+    *,
+    max_risk_pct: float,
+    risk_profile: str,
+    confidence: float,
+    profile: RiskProfile,
 ) -> tuple[float, tuple[str, ...]]:
     """risk_pct clamped to the profile's min/max, with the adjustments in words."""
     notes = [f"policy max risk {max_risk_pct:.3%}"]
@@ -126,7 +130,8 @@ def size_position(
     if price <= 0:
         return SizingRejected(reason=f"no valid price ({price})")
     risk_pct, notes = final_risk_pct(
-        max_risk_pct=max_risk_pct, risk_profile=risk_profile, confidence=confidence, profile=profile)
+        max_risk_pct=max_risk_pct, risk_profile=risk_profile, confidence=confidence, profile=profile
+    )
     adjustments = list(notes)
     risk_usd = equity * to_decimal(risk_pct)
 
@@ -145,7 +150,8 @@ def size_position(
     notional = quantity * entry
     if quantity <= 0 or quantity < filters.min_qty:
         return SizingRejected(
-            reason=f"quantity {quantity} after rounding to step {filters.step_size} is below min qty {filters.min_qty}")
+            reason=f"quantity {quantity} after rounding to step {filters.step_size} is below min qty {filters.min_qty}"
+        )
     if notional < filters.min_notional:
         return SizingRejected(reason=f"notional {notional} is below the exchange minimum {filters.min_notional}")
     risk_at_stop = quantity * distance
@@ -153,18 +159,30 @@ def size_position(
     # the profile's ceiling, otherwise the minimum size itself is too big for this account.
     if risk_at_stop > equity * to_decimal(profile.max_risk_pct):
         return SizingRejected(
-            reason=f"risk at stop {risk_at_stop:.2f} exceeds the profile maximum "
-                   f"{profile.max_risk_pct:.2%} of equity")
+            reason=f"risk at stop {risk_at_stop:.2f} exceeds the profile maximum {profile.max_risk_pct:.2%} of equity"
+        )
     return SizedOrder(
-        side=side, quantity=quantity, entry_price=entry, stop_price=stop, stop_distance=distance,
-        risk_pct=risk_pct, risk_usd=risk_usd, risk_at_stop=risk_at_stop, notional=notional,
+        side=side,
+        quantity=quantity,
+        entry_price=entry,
+        stop_price=stop,
+        stop_distance=distance,
+        risk_pct=risk_pct,
+        risk_usd=risk_usd,
+        risk_at_stop=risk_at_stop,
+        notional=notional,
         adjustments=tuple(adjustments),
     )
 
 
 def _stop_price(
-    side: Side, entry: Decimal, atr: float, risk: RiskSettings, exit_params: ExitModeParams,
-    filters: SymbolFilters, adjustments: list[str],
+    side: Side,
+    entry: Decimal,
+    atr: float,
+    risk: RiskSettings,
+    exit_params: ExitModeParams,
+    filters: SymbolFilters,
+    adjustments: list[str],
 ) -> Decimal | SizingRejected:
     if not atr > 0:  # also catches NaN from a short indicator history
         return SizingRejected(reason=f"no ATR to place a stop ({atr})")
@@ -180,14 +198,19 @@ def _stop_price(
 
 
 def _clamped_quantity(
-    quantity: Decimal, entry: Decimal, equity: Decimal, risk: RiskSettings, step: Decimal,
+    quantity: Decimal,
+    entry: Decimal,
+    equity: Decimal,
+    risk: RiskSettings,
+    step: Decimal,
     adjustments: list[str],
 ) -> Decimal | SizingRejected:
     ceiling = min(risk.max_position_usd, equity * to_decimal(risk.max_leverage))
     if risk.min_position_usd > ceiling:
         return SizingRejected(
             reason=f"min position {risk.min_position_usd} USD exceeds what leverage {risk.max_leverage}x "
-                   f"and max size allow ({ceiling} USD)")
+            f"and max size allow ({ceiling} USD)"
+        )
     notional = quantity * entry
     if notional > ceiling:
         which = "max position size" if ceiling == risk.max_position_usd else f"max leverage {risk.max_leverage}x"
@@ -199,7 +222,8 @@ def _clamped_quantity(
         if raised * entry > ceiling:
             return SizingRejected(
                 reason=f"min position {risk.min_position_usd} USD needs {raised} at step {step}, "
-                       f"above the {ceiling} USD ceiling")
+                f"above the {ceiling} USD ceiling"
+            )
         adjustments.append(f"notional {notional:.2f} raised to min position {risk.min_position_usd} USD")
         return raised
     return quantity

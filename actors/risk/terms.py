@@ -25,7 +25,8 @@ def risk_terms(policy: TradingPolicy, flags: IntegrationFlags, settings: Setting
     enforcing = flags.enforcing
     scaled = enforcing and flags.use_for_risk_sizing
     return RiskTerms(
-        limits=PositionLimits.from_policy(policy) if enforcing and flags.use_for_position_limits
+        limits=PositionLimits.from_policy(policy)
+        if enforcing and flags.use_for_position_limits
         else PositionLimits.from_profile(settings.profile),
         max_risk_pct=policy.max_risk_pct if scaled else settings.profile.base_risk_pct,
         risk_profile=policy.risk_profile if scaled else str(settings.risk.profile),

@@ -98,15 +98,22 @@ class EmaCrossoverStrategy:
             return None
         slope_z = (state.fast - fast_ago) / (atr * math.sqrt(p.slope_lookback))
         confidence = self.confidence(new_side, slope_z, snapshot.regime)
-        return Signal(id=f"{SOURCE}-{candle.symbol}-{candle.open_time}", at=candle.close_time,
-                      symbol=candle.symbol, side=new_side, confidence=confidence, source=SOURCE)
+        return Signal(
+            id=f"{SOURCE}-{candle.symbol}-{candle.open_time}",
+            at=candle.close_time,
+            symbol=candle.symbol,
+            side=new_side,
+            confidence=confidence,
+            source=SOURCE,
+        )
 
     def confidence(self, side: Side, slope_z: float, regime: Regime) -> float:
         p = self.params
         strength = min(1.0, max(0.0, side.sign * slope_z / p.full_strength_z))
         agreeing = Regime.TRENDING_UP if side is Side.LONG else Regime.TRENDING_DOWN
         opposing = Regime.TRENDING_DOWN if side is Side.LONG else Regime.TRENDING_UP
-        adjustment = {agreeing: p.regime_agrees, opposing: p.regime_opposes,
-                      Regime.CHOPPY: p.regime_choppy}.get(regime, 0.0)
+        adjustment = {agreeing: p.regime_agrees, opposing: p.regime_opposes, Regime.CHOPPY: p.regime_choppy}.get(
+            regime, 0.0
+        )
         value = p.base_confidence + p.strength_weight * strength + adjustment
         return round(min(1.0, max(0.0, value)), 6)

@@ -63,8 +63,12 @@ def parse_inbox_line(text: str, *, now: int, offset: int = 0) -> Signal:
     if not isinstance(side, str) or side.strip().upper() not in Side.__members__:
         raise InboxLineError(f"bad side: {side!r} (LONG or SHORT)")
     confidence = data.get("confidence")
-    if (isinstance(confidence, bool) or not isinstance(confidence, (int, float))
-            or not math.isfinite(confidence) or not 0.0 <= confidence <= 1.0):
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, (int, float))
+        or not math.isfinite(confidence)
+        or not 0.0 <= confidence <= 1.0
+    ):
         raise InboxLineError(f"bad confidence: {confidence!r} (a number in [0, 1])")
     signal_id = data.get("id")
     if signal_id is None:
@@ -77,8 +81,14 @@ def parse_inbox_line(text: str, *, now: int, offset: int = 0) -> Signal:
         at = int(at)
     if isinstance(at, bool) or not isinstance(at, int) or at < 0:
         raise InboxLineError(f"bad at: {at!r} (integer milliseconds)")
-    return Signal(id=signal_id.strip(), at=at, symbol=symbol.strip().upper(), side=Side(side.strip().upper()),
-                  confidence=float(confidence), source=SOURCE)
+    return Signal(
+        id=signal_id.strip(),
+        at=at,
+        symbol=symbol.strip().upper(),
+        side=Side(side.strip().upper()),
+        confidence=float(confidence),
+        source=SOURCE,
+    )
 
 
 def parse_inbox_lines(lines: list[str], *, now: int, first_line: int = 1) -> InboxPoll:

@@ -51,16 +51,33 @@ class BinanceExchange:
     """Implements `ExchangePort` against Binance USD-M futures (or a server that speaks its API)."""
 
     def __init__(
-        self, *, api_key: str, api_secret: str, base_url: str | None = None, ws_url: str | None = None,
-        testnet: bool = True, symbols: Sequence[str] = (), leverage: int = 5, timeout_s: float = 10.0,
-        recv_window_ms: int = 5000, working_type: str = "CONTRACT_PRICE", user_stream: bool = True,
-        keepalive_s: float = 30 * 60, reconnect_delay_s: float = 1.0,
-        monotonic: Callable[[], float] = time.monotonic, wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        self,
+        *,
+        api_key: str,
+        api_secret: str,
+        base_url: str | None = None,
+        ws_url: str | None = None,
+        testnet: bool = True,
+        symbols: Sequence[str] = (),
+        leverage: int = 5,
+        timeout_s: float = 10.0,
+        recv_window_ms: int = 5000,
+        working_type: str = "CONTRACT_PRICE",
+        user_stream: bool = True,
+        keepalive_s: float = 30 * 60,
+        reconnect_delay_s: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self.base_url, self.ws_url = endpoints(base_url, ws_url, testnet=testnet)
         self._rest = BinanceRest(
-            api_key=api_key, api_secret=api_secret, base_url=self.base_url, timeout_s=timeout_s,
-            recv_window_ms=recv_window_ms, monotonic=monotonic, wall_ms=wall_ms,
+            api_key=api_key,
+            api_secret=api_secret,
+            base_url=self.base_url,
+            timeout_s=timeout_s,
+            recv_window_ms=recv_window_ms,
+            monotonic=monotonic,
+            wall_ms=wall_ms,
         )
         self._symbols, self._leverage, self._working_type = tuple(symbols), leverage, working_type
         self._monotonic, self._wall_ms = monotonic, wall_ms
@@ -90,9 +107,14 @@ class BinanceExchange:
             self._rest.change_leverage(symbol, self._leverage)
         if self._stream_enabled:
             self._stream = UserStream(
-                ws_url=self.ws_url, translator=self.translator, new_listen_key=self._new_listen_key,
-                keepalive=self._rest.keepalive_listen_key, resync=self.resync, monotonic=self._monotonic,
-                keepalive_s=self._keepalive_s, reconnect_delay_s=self._reconnect_delay_s,
+                ws_url=self.ws_url,
+                translator=self.translator,
+                new_listen_key=self._new_listen_key,
+                keepalive=self._rest.keepalive_listen_key,
+                resync=self.resync,
+                monotonic=self._monotonic,
+                keepalive_s=self._keepalive_s,
+                reconnect_delay_s=self._reconnect_delay_s,
             )
             self._stream.start()
             if not self._stream.connected.wait(connect_timeout_s):
@@ -130,7 +152,9 @@ class BinanceExchange:
 
     def place_order(self, request: OrderRequest) -> OrderState:
         params: dict[str, Any] = {
-            "symbol": request.symbol, "side": request.side.value, "type": request.type.value,
+            "symbol": request.symbol,
+            "side": request.side.value,
+            "type": request.type.value,
             "quantity": _text(request.quantity),
         }
         if request.type is OrderType.MARKET:
@@ -140,10 +164,15 @@ class BinanceExchange:
             state = payloads.order_from_rest(self._rest.create_order(**params))
         else:
             if request.trigger_price is None:
-                raise OrderRejected(RejectCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
-                                    "Mandatory parameter 'stopPrice' was not sent.")
-            params.update(clientAlgoId=request.client_order_id, stopPrice=_text(request.trigger_price),
-                          reduceOnly="true" if request.reduce_only else "false", workingType=self._working_type)
+                raise OrderRejected(
+                    RejectCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, "Mandatory parameter 'stopPrice' was not sent."
+                )
+            params.update(
+                clientAlgoId=request.client_order_id,
+                stopPrice=_text(request.trigger_price),
+                reduceOnly="true" if request.reduce_only else "false",
+                workingType=self._working_type,
+            )
             state = payloads.algo_from_rest(self._rest.create_algo_order(**params), None, canceled_by_us=False)
         if state is None:
             raise OutcomeUnknown("the exchange answered with an order the port cannot read")
@@ -214,8 +243,11 @@ class BinanceExchange:
             return ()  # a conditional order not triggered: no trades
         order_id = actual_id if actual_id is not None else state.exchange_order_id
         trades = self._rest.user_trades(symbol, orderId=order_id)
-        return tuple(sorted((payloads.fill_from_rest_trade(t, client_order_id) for t in trades),
-                            key=lambda f: (f.at, f.trade_id)))
+        return tuple(
+            sorted(
+                (payloads.fill_from_rest_trade(t, client_order_id) for t in trades), key=lambda f: (f.at, f.trade_id)
+            )
+        )
 
     def open_orders(self, symbol: str | None = None) -> tuple[OrderState, ...]:
         params = {} if symbol is None else {"symbol": symbol}

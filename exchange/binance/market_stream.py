@@ -50,9 +50,19 @@ class FeedError(Exception):
 
 class BinanceKlineFeed:
     def __init__(
-        self, symbols: Sequence[str], *, base_url: str, ws_url: str, interval: str = "1m", warmup: int = 300,
-        idle_s: float = 0.5, grace_s: float = 3.0, reconnect_delay_s: float = 1.0, open_timeout_s: float = 10.0,
-        timeout_s: float = 10.0, monotonic: Callable[[], float] = time.monotonic,
+        self,
+        symbols: Sequence[str],
+        *,
+        base_url: str,
+        ws_url: str,
+        interval: str = "1m",
+        warmup: int = 300,
+        idle_s: float = 0.5,
+        grace_s: float = 3.0,
+        reconnect_delay_s: float = 1.0,
+        open_timeout_s: float = 10.0,
+        timeout_s: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if interval not in INTERVAL_MS:
             raise FeedError(f"feed.interval {interval!r} is not a Binance kline interval ({', '.join(INTERVAL_MS)})")
@@ -71,8 +81,13 @@ class BinanceKlineFeed:
         self._marks: dict[str, Decimal] = {}  # written by the stream thread, read from any other
         self._marks_changed = threading.Condition()
         self._stream = ReconnectingWebSocket(
-            name="binance-market-stream", url=lambda: self._url, on_open=self._on_open, on_message=self._on_message,
-            on_failure=self._on_failure, retry_on=(FeedError,), reconnect_delay_s=reconnect_delay_s,
+            name="binance-market-stream",
+            url=lambda: self._url,
+            on_open=self._on_open,
+            on_message=self._on_message,
+            on_failure=self._on_failure,
+            retry_on=(FeedError,),
+            reconnect_delay_s=reconnect_delay_s,
             open_timeout_s=open_timeout_s,
         )
         self.late = 0
@@ -89,8 +104,9 @@ class BinanceKlineFeed:
                 raise FeedError(f"the market stream at {self._url.split('?')[0]} did not connect")
             history = self._warmup()
             count = sum(len(b) for b in history)
-            log.info("Binance feed: warm-up of %d closed %s klines of %s", count, self.interval,
-                     ", ".join(self.symbols))
+            log.info(
+                "Binance feed: warm-up of %d closed %s klines of %s", count, self.interval, ", ".join(self.symbols)
+            )
             yield from history
             log.info("Binance feed: live klines from the market stream (%s)", self.interval)
             yield from self._live()
@@ -109,7 +125,7 @@ class BinanceKlineFeed:
         for symbol in self.symbols:
             rows = self._rest_klines(symbol, limit=min(self.warmup + 1, MAX_KLINES_PER_REQUEST))
             events = [e for e in (kline_from_rest(symbol, self.interval, row) for row in rows) if e.close_time < now]
-            events = events[-self.warmup:] if self.warmup else []
+            events = events[-self.warmup :] if self.warmup else []
             if events:
                 self._last[symbol] = events[-1].open_time
             per_symbol.append([e.candle() for e in events])

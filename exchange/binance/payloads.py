@@ -29,13 +29,28 @@ from exchange.port import Balance, ExchangePosition, Fill, OrderSide, OrderState
 
 ZERO = Decimal(0)
 INTERVAL_MS = {
-    "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000,
-    "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000, "12h": 43_200_000,
-    "1d": 86_400_000, "3d": 259_200_000, "1w": 604_800_000,
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "6h": 21_600_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1d": 86_400_000,
+    "3d": 259_200_000,
+    "1w": 604_800_000,
 }
 _REGULAR_STATUS = {
-    "NEW": OrderStatus.NEW, "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED, "FILLED": OrderStatus.FILLED,
-    "CANCELED": OrderStatus.CANCELED, "REJECTED": OrderStatus.REJECTED, "EXPIRED": OrderStatus.EXPIRED,
+    "NEW": OrderStatus.NEW,
+    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+    "FILLED": OrderStatus.FILLED,
+    "CANCELED": OrderStatus.CANCELED,
+    "REJECTED": OrderStatus.REJECTED,
+    "EXPIRED": OrderStatus.EXPIRED,
     "EXPIRED_IN_MATCH": OrderStatus.EXPIRED,
 }
 # Live algo states: the port sees the order as resting until the trigger's outcome is known.
@@ -152,13 +167,29 @@ def parse_user_event(message: dict[str, Any]) -> UserEvent:
 def _order_trade_update(data: dict[str, Any]) -> OrderTradeUpdate:
     o = data["o"]
     return OrderTradeUpdate(
-        event_time=int(data["E"]), transaction_time=int(data.get("T", data["E"])), symbol=o["s"],
-        client_order_id=o["c"], order_id=int(o["i"]), side=o["S"], order_type=o["o"],
-        original_type=o.get("ot") or o["o"], execution_type=o["x"], status=o["X"], quantity=blank_as_zero(o["q"]),
-        price=blank_as_zero(o.get("p")), avg_price=blank_as_zero(o.get("ap")), stop_price=zero_as_none(o.get("sp")),
-        last_qty=blank_as_zero(o.get("l")), cum_qty=blank_as_zero(o.get("z")), last_price=blank_as_zero(o.get("L")),
-        fee=blank_as_zero(o.get("n")), fee_asset=o.get("N"), trade_id=int(o.get("t") or 0),
-        reduce_only=bool(o.get("R", False)), position_side=o.get("ps", "BOTH"), realized_pnl=blank_as_zero(o.get("rp")),
+        event_time=int(data["E"]),
+        transaction_time=int(data.get("T", data["E"])),
+        symbol=o["s"],
+        client_order_id=o["c"],
+        order_id=int(o["i"]),
+        side=o["S"],
+        order_type=o["o"],
+        original_type=o.get("ot") or o["o"],
+        execution_type=o["x"],
+        status=o["X"],
+        quantity=blank_as_zero(o["q"]),
+        price=blank_as_zero(o.get("p")),
+        avg_price=blank_as_zero(o.get("ap")),
+        stop_price=zero_as_none(o.get("sp")),
+        last_qty=blank_as_zero(o.get("l")),
+        cum_qty=blank_as_zero(o.get("z")),
+        last_price=blank_as_zero(o.get("L")),
+        fee=blank_as_zero(o.get("n")),
+        fee_asset=o.get("N"),
+        trade_id=int(o.get("t") or 0),
+        reduce_only=bool(o.get("R", False)),
+        position_side=o.get("ps", "BOTH"),
+        realized_pnl=blank_as_zero(o.get("rp")),
     )
 
 
@@ -166,11 +197,21 @@ def _algo_update(data: dict[str, Any]) -> AlgoUpdate:
     o = data["o"]
     actual = o.get("ai") or ""
     return AlgoUpdate(
-        event_time=int(data["E"]), transaction_time=int(data.get("T", data["E"])), symbol=o["s"],
-        client_algo_id=o["caid"], algo_id=int(o["aid"]), order_type=o["o"], side=o["S"],
-        quantity=blank_as_zero(o["q"]), status=o["X"], trigger_price=blank_as_zero(o.get("tp")),
-        actual_order_id=int(actual) if actual else None, avg_price=blank_as_zero(o.get("ap")),
-        filled_qty=blank_as_zero(o.get("aq")), reduce_only=bool(o.get("R", False)), reason=str(o.get("rm") or ""),
+        event_time=int(data["E"]),
+        transaction_time=int(data.get("T", data["E"])),
+        symbol=o["s"],
+        client_algo_id=o["caid"],
+        algo_id=int(o["aid"]),
+        order_type=o["o"],
+        side=o["S"],
+        quantity=blank_as_zero(o["q"]),
+        status=o["X"],
+        trigger_price=blank_as_zero(o.get("tp")),
+        actual_order_id=int(actual) if actual else None,
+        avg_price=blank_as_zero(o.get("ap")),
+        filled_qty=blank_as_zero(o.get("aq")),
+        reduce_only=bool(o.get("R", False)),
+        reason=str(o.get("rm") or ""),
     )
 
 
@@ -194,8 +235,13 @@ class KlineEvent:
     def candle(self) -> Candle:
         """The message the market-data actor uses; only meaningful once `closed`."""
         return Candle(
-            symbol=self.symbol, open_time=self.open_time, open=float(self.open), high=float(self.high),
-            low=float(self.low), close=float(self.close), volume=float(self.volume),
+            symbol=self.symbol,
+            open_time=self.open_time,
+            open=float(self.open),
+            high=float(self.high),
+            low=float(self.low),
+            close=float(self.close),
+            volume=float(self.volume),
             interval_ms=INTERVAL_MS.get(self.interval, self.close_time + 1 - self.open_time),
         )
 
@@ -219,14 +265,25 @@ def parse_market_event(message: dict[str, Any]) -> MarketEvent:
     if kind == "kline":
         k = d["k"]
         return KlineEvent(
-            event_time=int(d["E"]), symbol=k.get("s", d.get("s", "")), interval=k["i"], open_time=int(k["t"]),
-            close_time=int(k["T"]), open=blank_as_zero(k["o"]), high=blank_as_zero(k["h"]), low=blank_as_zero(k["l"]),
-            close=blank_as_zero(k["c"]), volume=blank_as_zero(k["v"]), closed=bool(k["x"]),
+            event_time=int(d["E"]),
+            symbol=k.get("s", d.get("s", "")),
+            interval=k["i"],
+            open_time=int(k["t"]),
+            close_time=int(k["T"]),
+            open=blank_as_zero(k["o"]),
+            high=blank_as_zero(k["h"]),
+            low=blank_as_zero(k["l"]),
+            close=blank_as_zero(k["c"]),
+            volume=blank_as_zero(k["v"]),
+            closed=bool(k["x"]),
         )
     if kind == "markPriceUpdate":
         return MarkPriceEvent(
-            event_time=int(d["E"]), symbol=d["s"], mark_price=blank_as_zero(d["p"]),
-            index_price=blank_as_zero(d.get("i")), funding_rate=blank_as_zero(d.get("r")),
+            event_time=int(d["E"]),
+            symbol=d["s"],
+            mark_price=blank_as_zero(d["p"]),
+            index_price=blank_as_zero(d.get("i")),
+            funding_rate=blank_as_zero(d.get("r")),
             next_funding_time=int(d.get("T") or 0),
         )
     return UnknownEvent(event_type=kind, data=d)
@@ -235,9 +292,17 @@ def parse_market_event(message: dict[str, Any]) -> MarketEvent:
 def kline_from_rest(symbol: str, interval: str, row: Sequence[Any]) -> KlineEvent:
     """A `/fapi/v1/klines` row: [open time, open, high, low, close, volume, close time, ...]."""
     return KlineEvent(
-        event_time=int(row[6]) + 1, symbol=symbol, interval=interval, open_time=int(row[0]), close_time=int(row[6]),
-        open=Decimal(str(row[1])), high=Decimal(str(row[2])), low=Decimal(str(row[3])), close=Decimal(str(row[4])),
-        volume=Decimal(str(row[5])), closed=True,
+        event_time=int(row[6]) + 1,
+        symbol=symbol,
+        interval=interval,
+        open_time=int(row[0]),
+        close_time=int(row[6]),
+        open=Decimal(str(row[1])),
+        high=Decimal(str(row[2])),
+        low=Decimal(str(row[3])),
+        close=Decimal(str(row[4])),
+        volume=Decimal(str(row[5])),
+        closed=True,
     )
 
 
@@ -253,7 +318,8 @@ def filters_from_exchange_info(info: dict[str, Any]) -> dict[str, SymbolFilters]
             continue
         min_notional = f.get("MIN_NOTIONAL", {})
         result[symbol["symbol"]] = SymbolFilters(
-            tick_size=Decimal(f["PRICE_FILTER"]["tickSize"]), step_size=Decimal(f["LOT_SIZE"]["stepSize"]),
+            tick_size=Decimal(f["PRICE_FILTER"]["tickSize"]),
+            step_size=Decimal(f["LOT_SIZE"]["stepSize"]),
             min_qty=Decimal(f["LOT_SIZE"]["minQty"]),
             min_notional=Decimal(min_notional.get("notional", min_notional.get("minNotional", "0"))),
         )
@@ -272,10 +338,17 @@ def order_from_rest(d: dict[str, Any]) -> OrderState | None:
         return None
     executed = blank_as_zero(d.get("executedQty"))
     return OrderState(
-        client_order_id=d["clientOrderId"], exchange_order_id=int(d["orderId"]), symbol=d["symbol"],
-        side=OrderSide(d["side"]), type=kind, quantity=blank_as_zero(d["origQty"]),
-        trigger_price=blank_as_zero(d.get("stopPrice")) or None, reduce_only=bool(d.get("reduceOnly", False)),
-        status=status, filled_qty=executed, avg_price=blank_as_zero(d.get("avgPrice")) if executed else None,
+        client_order_id=d["clientOrderId"],
+        exchange_order_id=int(d["orderId"]),
+        symbol=d["symbol"],
+        side=OrderSide(d["side"]),
+        type=kind,
+        quantity=blank_as_zero(d["origQty"]),
+        trigger_price=blank_as_zero(d.get("stopPrice")) or None,
+        reduce_only=bool(d.get("reduceOnly", False)),
+        status=status,
+        filled_qty=executed,
+        avg_price=blank_as_zero(d.get("avgPrice")) if executed else None,
         updated_at=int(d.get("updateTime") or d.get("time") or 0),
     )
 
@@ -289,10 +362,17 @@ def algo_from_rest(d: dict[str, Any], actual: dict[str, Any] | None, *, canceled
     avg = blank_as_zero(actual.get("avgPrice")) if actual else ZERO
     status = _algo_status(d["algoStatus"], filled, canceled_by_us)
     return OrderState(
-        client_order_id=d["clientAlgoId"], exchange_order_id=int(d["algoId"]), symbol=d["symbol"],
-        side=OrderSide(d["side"]), type=kind, quantity=blank_as_zero(d["quantity"]),
-        trigger_price=blank_as_zero(d["triggerPrice"]), reduce_only=bool(d.get("reduceOnly", False)), status=status,
-        filled_qty=filled, avg_price=avg if filled else None,
+        client_order_id=d["clientAlgoId"],
+        exchange_order_id=int(d["algoId"]),
+        symbol=d["symbol"],
+        side=OrderSide(d["side"]),
+        type=kind,
+        quantity=blank_as_zero(d["quantity"]),
+        trigger_price=blank_as_zero(d["triggerPrice"]),
+        reduce_only=bool(d.get("reduceOnly", False)),
+        status=status,
+        filled_qty=filled,
+        avg_price=avg if filled else None,
         updated_at=int(d.get("updateTime") or d.get("createTime") or 0),
     )
 
@@ -318,9 +398,18 @@ def order_from_update(u: OrderTradeUpdate) -> OrderState | None:
     if kind is None or status is None:
         return None
     return OrderState(
-        client_order_id=u.client_order_id, exchange_order_id=u.order_id, symbol=u.symbol, side=OrderSide(u.side),
-        type=kind, quantity=u.quantity, trigger_price=u.stop_price, reduce_only=u.reduce_only, status=status,
-        filled_qty=u.cum_qty, avg_price=u.avg_price if u.cum_qty else None, updated_at=u.transaction_time,
+        client_order_id=u.client_order_id,
+        exchange_order_id=u.order_id,
+        symbol=u.symbol,
+        side=OrderSide(u.side),
+        type=kind,
+        quantity=u.quantity,
+        trigger_price=u.stop_price,
+        reduce_only=u.reduce_only,
+        status=status,
+        filled_qty=u.cum_qty,
+        avg_price=u.avg_price if u.cum_qty else None,
+        updated_at=u.transaction_time,
     )
 
 
@@ -330,10 +419,18 @@ def order_from_algo_update(u: AlgoUpdate, *, canceled_by_us: bool) -> OrderState
     if kind is None or u.status in ("TRIGGERING", "TRIGGERED"):
         return None
     return OrderState(
-        client_order_id=u.client_algo_id, exchange_order_id=u.algo_id, symbol=u.symbol, side=OrderSide(u.side),
-        type=kind, quantity=u.quantity, trigger_price=u.trigger_price, reduce_only=u.reduce_only,
-        status=_algo_status(u.status, u.filled_qty, canceled_by_us), filled_qty=u.filled_qty,
-        avg_price=u.avg_price if u.filled_qty else None, updated_at=u.transaction_time,
+        client_order_id=u.client_algo_id,
+        exchange_order_id=u.algo_id,
+        symbol=u.symbol,
+        side=OrderSide(u.side),
+        type=kind,
+        quantity=u.quantity,
+        trigger_price=u.trigger_price,
+        reduce_only=u.reduce_only,
+        status=_algo_status(u.status, u.filled_qty, canceled_by_us),
+        filled_qty=u.filled_qty,
+        avg_price=u.avg_price if u.filled_qty else None,
+        updated_at=u.transaction_time,
     )
 
 
@@ -341,18 +438,31 @@ def fill_from_update(u: OrderTradeUpdate, client_order_id: str | None = None) ->
     if not u.is_trade:
         return None
     return Fill(
-        client_order_id=client_order_id or u.client_order_id, symbol=u.symbol, side=OrderSide(u.side),
-        quantity=u.last_qty, price=u.last_price, fee=u.fee, realized_pnl=u.realized_pnl, at=u.transaction_time,
-        trade_id=u.trade_id, fee_asset=u.fee_asset or "USDT",
+        client_order_id=client_order_id or u.client_order_id,
+        symbol=u.symbol,
+        side=OrderSide(u.side),
+        quantity=u.last_qty,
+        price=u.last_price,
+        fee=u.fee,
+        realized_pnl=u.realized_pnl,
+        at=u.transaction_time,
+        trade_id=u.trade_id,
+        fee_asset=u.fee_asset or "USDT",
     )
 
 
 def fill_from_rest_trade(t: dict[str, Any], client_order_id: str) -> Fill:
     """A row of GET /fapi/v1/userTrades."""
     return Fill(
-        client_order_id=client_order_id, symbol=t["symbol"], side=OrderSide(t["side"]),
-        quantity=blank_as_zero(t["qty"]), price=blank_as_zero(t["price"]), fee=blank_as_zero(t["commission"]),
-        realized_pnl=blank_as_zero(t["realizedPnl"]), at=int(t["time"]), trade_id=int(t["id"]),
+        client_order_id=client_order_id,
+        symbol=t["symbol"],
+        side=OrderSide(t["side"]),
+        quantity=blank_as_zero(t["qty"]),
+        price=blank_as_zero(t["price"]),
+        fee=blank_as_zero(t["commission"]),
+        realized_pnl=blank_as_zero(t["realizedPnl"]),
+        at=int(t["time"]),
+        trade_id=int(t["id"]),
         fee_asset=t.get("commissionAsset", "USDT"),
     )
 
@@ -364,8 +474,11 @@ def position_from_rest(d: dict[str, Any]) -> ExchangePosition | None:
         return None
     mark = blank_as_zero(d.get("markPrice"))
     return ExchangePosition(
-        symbol=d["symbol"], quantity=quantity, entry_price=blank_as_zero(d["entryPrice"]),
-        unrealized_pnl=blank_as_zero(d.get("unRealizedProfit")), mark_price=mark or None,
+        symbol=d["symbol"],
+        quantity=quantity,
+        entry_price=blank_as_zero(d["entryPrice"]),
+        unrealized_pnl=blank_as_zero(d.get("unRealizedProfit")),
+        mark_price=mark or None,
     )
 
 
@@ -373,6 +486,9 @@ def balance_from_rest(rows: list[dict[str, Any]], asset: str = "USDT") -> Balanc
     """GET /fapi/v3/balance: `balance` is the wallet balance, `crossUnPnl` the unrealized PnL."""
     for row in rows:
         if row.get("asset") == asset:
-            return Balance(asset=asset, wallet_balance=blank_as_zero(row["balance"]),
-                           unrealized_pnl=blank_as_zero(row.get("crossUnPnl")))
+            return Balance(
+                asset=asset,
+                wallet_balance=blank_as_zero(row["balance"]),
+                unrealized_pnl=blank_as_zero(row.get("crossUnPnl")),
+            )
     return Balance(asset=asset, wallet_balance=ZERO, unrealized_pnl=ZERO)

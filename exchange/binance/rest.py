@@ -43,8 +43,15 @@ class BinanceRest:
     while the caller's thread trades. A rate limit or ban seen by either blocks both."""
 
     def __init__(
-        self, *, api_key: str, api_secret: str, base_url: str, timeout_s: float, recv_window_ms: int,
-        monotonic: Callable[[], float], wall_ms: Callable[[], int],
+        self,
+        *,
+        api_key: str,
+        api_secret: str,
+        base_url: str,
+        timeout_s: float,
+        recv_window_ms: int,
+        monotonic: Callable[[], float],
+        wall_ms: Callable[[], int],
     ) -> None:
         # testnet=False on the Client: its testnet flag would override FUTURES_URL.
         self._client = Client(api_key, api_secret, ping=False, requests_params={"timeout": timeout_s})
@@ -79,8 +86,9 @@ class BinanceRest:
         return self._call("exchangeInfo", self._client.futures_exchange_info)
 
     def change_position_mode(self, *, dual_side: bool) -> None:
-        self._call("positionSide", self._client.futures_change_position_mode,
-                   dualSidePosition="true" if dual_side else "false")
+        self._call(
+            "positionSide", self._client.futures_change_position_mode, dualSidePosition="true" if dual_side else "false"
+        )
 
     def change_leverage(self, symbol: str, leverage: int) -> None:
         self._call("leverage", self._client.futures_change_leverage, symbol=symbol, leverage=leverage)

@@ -28,7 +28,11 @@ Lookup = Callable[[str, str], tuple[OrderState | None, int | None]]
 
 
 def resync_orders(
-    rest: BinanceRest, lookup: Lookup, translator: EventTranslator, symbols: Iterable[str], since_ms: int,
+    rest: BinanceRest,
+    lookup: Lookup,
+    translator: EventTranslator,
+    symbols: Iterable[str],
+    since_ms: int,
 ) -> None:
     states: list[OrderState] = []
     for last in translator.open_tracked():

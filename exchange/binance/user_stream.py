@@ -67,7 +67,7 @@ class EventTranslator:
             self._last.setdefault(state.client_order_id, state)
 
     def kind(self, client_order_id: str) -> str | None:
-        """"algo", "regular", or None when this process never placed it."""
+        """ "algo", "regular", or None when this process never placed it."""
         with self._lock:
             if client_order_id in self._algo_ids:
                 return "algo"
@@ -89,8 +89,14 @@ class EventTranslator:
         with self._lock:
             if order_id in self._actual:
                 return self._actual[order_id]
-            return next((s.client_order_id for s in self._last.values()
-                         if s.exchange_order_id == order_id and s.type is OrderType.MARKET), None)
+            return next(
+                (
+                    s.client_order_id
+                    for s in self._last.values()
+                    if s.exchange_order_id == order_id and s.type is OrderType.MARKET
+                ),
+                None,
+            )
 
     def open_tracked(self) -> list[OrderState]:
         """Orders we placed whose last known state is not final: what a resync must look up."""
@@ -182,9 +188,17 @@ class UserStream:
     """The user-data stream of one account, on its own thread once started."""
 
     def __init__(
-        self, *, ws_url: str, translator: EventTranslator, new_listen_key: Callable[[], str],
-        keepalive: Callable[[str], None], resync: Callable[[], None], monotonic: Callable[[], float],
-        keepalive_s: float = 30 * 60, reconnect_delay_s: float = 1.0, open_timeout_s: float = 5.0,
+        self,
+        *,
+        ws_url: str,
+        translator: EventTranslator,
+        new_listen_key: Callable[[], str],
+        keepalive: Callable[[str], None],
+        resync: Callable[[], None],
+        monotonic: Callable[[], float],
+        keepalive_s: float = 30 * 60,
+        reconnect_delay_s: float = 1.0,
+        open_timeout_s: float = 5.0,
     ) -> None:
         self._ws_url = ws_url.rstrip("/") + "/ws/"
         self._translator = translator
@@ -195,9 +209,15 @@ class UserStream:
         self._last_keepalive = 0.0
         self.resyncs = 0
         self._socket = ReconnectingWebSocket(
-            name="binance-user-stream", url=self._url, on_open=self._on_open, on_poll=self._keep_key_alive,
-            on_message=self._on_message, on_failure=self._on_failure, retry_on=(ExchangeError,),
-            reconnect_delay_s=reconnect_delay_s, open_timeout_s=open_timeout_s,
+            name="binance-user-stream",
+            url=self._url,
+            on_open=self._on_open,
+            on_poll=self._keep_key_alive,
+            on_message=self._on_message,
+            on_failure=self._on_failure,
+            retry_on=(ExchangeError,),
+            reconnect_delay_s=reconnect_delay_s,
+            open_timeout_s=open_timeout_s,
         )
 
     @property

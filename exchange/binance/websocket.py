@@ -34,10 +34,17 @@ def _nothing(*_: object) -> None:
 
 class ReconnectingWebSocket:
     def __init__(
-        self, *, name: str, url: Callable[[], str], on_message: Callable[[Any], bool],
-        on_failure: Callable[[Exception], float], on_open: Callable[[bool], None] = _nothing,
-        on_poll: Callable[[], None] = _nothing, retry_on: tuple[type[Exception], ...] = (),
-        reconnect_delay_s: float = 1.0, open_timeout_s: float = 5.0,
+        self,
+        *,
+        name: str,
+        url: Callable[[], str],
+        on_message: Callable[[Any], bool],
+        on_failure: Callable[[Exception], float],
+        on_open: Callable[[bool], None] = _nothing,
+        on_poll: Callable[[], None] = _nothing,
+        retry_on: tuple[type[Exception], ...] = (),
+        reconnect_delay_s: float = 1.0,
+        open_timeout_s: float = 5.0,
     ) -> None:
         self._url, self._on_message, self._on_failure = url, on_message, on_failure
         self._on_open, self._on_poll = on_open, on_poll

@@ -76,7 +76,11 @@ class PaperExchange:
     """Implements `ExchangePort`; feed it every closed candle with `on_candle`."""
 
     def __init__(
-        self, *, starting_balance: Decimal, fee_rate: Decimal, slippage_bps: Decimal,
+        self,
+        *,
+        starting_balance: Decimal,
+        fee_rate: Decimal,
+        slippage_bps: Decimal,
         filters: Mapping[str, SymbolFilters] | None = None,
     ) -> None:
         self._starting_balance = Decimal(starting_balance)
@@ -100,11 +104,15 @@ class PaperExchange:
 
     @classmethod
     def from_settings(
-        cls, settings: PaperSettings, filters: Mapping[str, SymbolFilters] | None = None,
+        cls,
+        settings: PaperSettings,
+        filters: Mapping[str, SymbolFilters] | None = None,
     ) -> PaperExchange:
         return cls(
-            starting_balance=settings.starting_balance, fee_rate=settings.fee_rate,
-            slippage_bps=settings.slippage_bps, filters=filters,
+            starting_balance=settings.starting_balance,
+            fee_rate=settings.fee_rate,
+            slippage_bps=settings.slippage_bps,
+            filters=filters,
         )
 
     # --- market data -------------------------------------------------------------
@@ -134,10 +142,16 @@ class PaperExchange:
     def place_order(self, request: OrderRequest) -> OrderState:
         self._validate(request)
         state = OrderState(
-            client_order_id=request.client_order_id, exchange_order_id=self._next_order_id,
-            symbol=request.symbol, side=request.side, type=request.type, quantity=request.quantity,
-            trigger_price=request.trigger_price, reduce_only=request.reduce_only,
-            status=OrderStatus.NEW, updated_at=self._now,
+            client_order_id=request.client_order_id,
+            exchange_order_id=self._next_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            type=request.type,
+            quantity=request.quantity,
+            trigger_price=request.trigger_price,
+            reduce_only=request.reduce_only,
+            status=OrderStatus.NEW,
+            updated_at=self._now,
         )
         self._next_order_id += 1
         self._orders[state.client_order_id] = state
@@ -226,7 +240,8 @@ class PaperExchange:
         reference = request.trigger_price or self.last_price(request.symbol)
         if not request.reduce_only and reference is not None and request.quantity * reference < filters.min_notional:
             raise OrderRejected(
-                RejectCode.MIN_NOTIONAL, f"Order's notional must be no smaller than {filters.min_notional}.",
+                RejectCode.MIN_NOTIONAL,
+                f"Order's notional must be no smaller than {filters.min_notional}.",
             )
 
     @staticmethod
@@ -246,7 +261,8 @@ class PaperExchange:
         trigger = request.trigger_price
         if trigger is None or trigger <= 0:
             raise OrderRejected(
-                RejectCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, "Mandatory parameter 'stopPrice' was not sent.",
+                RejectCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+                "Mandatory parameter 'stopPrice' was not sent.",
             )
         if not is_multiple(trigger, filters.tick_size):
             raise OrderRejected(RejectCode.PRICE_NOT_INCREASED_BY_TICK_SIZE, "Price not increased by tick size.")
@@ -303,8 +319,15 @@ class PaperExchange:
         else:
             self._positions[symbol] = (new_qty, new_entry)
         fill = Fill(
-            client_order_id=order.client_order_id, symbol=symbol, side=order.side, quantity=quantity,
-            price=price, fee=fee, realized_pnl=realized, at=at, trade_id=self._next_trade_id,
+            client_order_id=order.client_order_id,
+            symbol=symbol,
+            side=order.side,
+            quantity=quantity,
+            price=price,
+            fee=fee,
+            realized_pnl=realized,
+            at=at,
+            trade_id=self._next_trade_id,
         )
         self._fills[order.client_order_id] = fill
         self._events.append(fill)
@@ -353,28 +376,44 @@ class PaperExchange:
         mark = self.last_price(symbol)
         pnl = ZERO if mark is None else unrealized_pnl(quantity, entry, mark)
         return ExchangePosition(
-            symbol=symbol, quantity=quantity, entry_price=entry, unrealized_pnl=pnl, mark_price=mark,
+            symbol=symbol,
+            quantity=quantity,
+            entry_price=entry,
+            unrealized_pnl=pnl,
+            mark_price=mark,
         )
 
     # --- persistence ---------------------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:
         """The whole account as JSON-able data (the shape is `state.py`'s); the simulation terms are part of it."""
-        return saved.encode(PaperState(
-            starting_balance=self._starting_balance, fee_rate=self._fee_rate, slippage_bps=self._slippage_bps,
-            wallet_balance=self._wallet, now=self._now, next_order_id=self._next_order_id,
-            next_trade_id=self._next_trade_id, last_prices=dict(self._last), filters=dict(self._filters),
-            positions=dict(self._positions), orders=tuple(self._orders.values()),
-            open={symbol: tuple(book) for symbol, book in self._open.items()}, events=tuple(self._events),
-            fills=tuple(self._fills.values()),
-        ))
+        return saved.encode(
+            PaperState(
+                starting_balance=self._starting_balance,
+                fee_rate=self._fee_rate,
+                slippage_bps=self._slippage_bps,
+                wallet_balance=self._wallet,
+                now=self._now,
+                next_order_id=self._next_order_id,
+                next_trade_id=self._next_trade_id,
+                last_prices=dict(self._last),
+                filters=dict(self._filters),
+                positions=dict(self._positions),
+                orders=tuple(self._orders.values()),
+                open={symbol: tuple(book) for symbol, book in self._open.items()},
+                events=tuple(self._events),
+                fills=tuple(self._fills.values()),
+            )
+        )
 
     @classmethod
     def from_state(cls, data: Mapping[str, Any]) -> PaperExchange:
         """The account `to_state` saved; raises `PaperStateError` (a ValueError) for one it cannot read."""
         state = saved.decode(data)
         exchange = cls(
-            starting_balance=state.starting_balance, fee_rate=state.fee_rate, slippage_bps=state.slippage_bps,
+            starting_balance=state.starting_balance,
+            fee_rate=state.fee_rate,
+            slippage_bps=state.slippage_bps,
             filters=state.filters,
         )
         exchange._wallet = state.wallet_balance

@@ -17,6 +17,7 @@ ZERO = Decimal(0)
 
 _FIVE = Decimal(5)
 
+
 def _lot(tick: str, step: str) -> SymbolFilters:
     return SymbolFilters(tick_size=Decimal(tick), step_size=Decimal(step), min_qty=Decimal(step), min_notional=_FIVE)
 
@@ -43,7 +44,10 @@ def filters_for_price(price: Decimal) -> SymbolFilters:
     exponent = price.adjusted()  # floor(log10(price))
     step = Decimal(1).scaleb(-exponent)
     return SymbolFilters(
-        tick_size=Decimal(1).scaleb(exponent - 4), step_size=step, min_qty=step, min_notional=_FIVE,
+        tick_size=Decimal(1).scaleb(exponent - 4),
+        step_size=step,
+        min_qty=step,
+        min_notional=_FIVE,
     )
 
 
@@ -82,7 +86,11 @@ def fee_for(quantity: Decimal, price: Decimal, fee_rate: Decimal) -> Decimal:
 
 
 def apply_fill(
-    position_qty: Decimal, entry_price: Decimal, side: OrderSide, quantity: Decimal, price: Decimal,
+    position_qty: Decimal,
+    entry_price: Decimal,
+    side: OrderSide,
+    quantity: Decimal,
+    price: Decimal,
 ) -> tuple[Decimal, Decimal, Decimal]:
     """(new signed quantity, new entry price, realized PnL) after a fill, in one-way mode.
 

@@ -55,8 +55,12 @@ class Checks:
         """After a recovery with the feed quiet. Returns what failed (also recorded)."""
         held, open_orders = self._exchange()
         live = [r for r in self.db.positions() if r["state"] not in FINAL]
-        problems = (self._lost_positions(held, live) + _database_vs_exchange(held, open_orders, live)
-                    + self._audit_trail() + self._gate(kill))
+        problems = (
+            self._lost_positions(held, live)
+            + _database_vs_exchange(held, open_orders, live)
+            + self._audit_trail()
+            + self._gate(kill)
+        )
         failed = []
         for kind, key, text in problems:
             book = self.tally.lost if kind == "lost" else self.tally.mismatches
@@ -70,10 +74,14 @@ class Checks:
         engine = self.fake.engine
         with engine.lock:
             held = {s: q for s, (q, _) in engine.positions.items() if q != 0}
-            open_orders = [(o.client_id, o.symbol, o.type) for o in engine.orders.values()
-                           if o.status in ("NEW", "PARTIALLY_FILLED")]
-            open_orders += [(a.client_algo_id, a.symbol, a.order_type) for a in engine.algos.values()
-                            if a.status == "NEW"]
+            open_orders = [
+                (o.client_id, o.symbol, o.type)
+                for o in engine.orders.values()
+                if o.status in ("NEW", "PARTIALLY_FILLED")
+            ]
+            open_orders += [
+                (a.client_algo_id, a.symbol, a.order_type) for a in engine.algos.values() if a.status == "NEW"
+            ]
         return held, open_orders
 
     def _lost_positions(self, held: dict[str, Decimal], live: list[sqlite3.Row]) -> list[Problem]:
@@ -81,19 +89,30 @@ class Checks:
         for symbol, qty in sorted(held.items()):
             side = "LONG" if qty > 0 else "SHORT"
             mine = [r for r in live if r["symbol"] == symbol]
-            good = [r for r in mine
-                    if r["state"] in OPEN_STATES and r["side"] == side and _open_quantity(r) == abs(qty)]
+            good = [
+                r for r in mine if r["state"] in OPEN_STATES and r["side"] == side and _open_quantity(r) == abs(qty)
+            ]
             if not good:
                 # A stuck position there blocks the symbol (one position per symbol).
                 self.tally.quarantined.add(symbol)
                 seen = "; ".join(f"{r['id']} {r['state']} {r['side']} open {_open_quantity(r)}" for r in mine)
-                problems.append(("lost", f"{symbol}:{qty}", (f"exchange holds {side} {abs(qty)} {symbol}; the "
-                                                            f"database's live positions there: {seen or 'nothing'}")))
+                problems.append(
+                    (
+                        "lost",
+                        f"{symbol}:{qty}",
+                        (
+                            f"exchange holds {side} {abs(qty)} {symbol}; the "
+                            f"database's live positions there: {seen or 'nothing'}"
+                        ),
+                    )
+                )
         return problems
 
     def _audit_trail(self) -> list[Problem]:
-        return [("mismatch", f"audit:{text}", f"audit trail: {text}")
-                for text in load_machines_mismatches(self.db.path) + self.db.all_entity_mismatches()]
+        return [
+            ("mismatch", f"audit:{text}", f"audit trail: {text}")
+            for text in load_machines_mismatches(self.db.path) + self.db.all_entity_mismatches()
+        ]
 
     def _gate(self, kill: int) -> list[Problem]:
         gate = self.db.gate()
@@ -102,25 +121,49 @@ class Checks:
             return [("mismatch", "gate:none", "no gate row")]
         if halted_at is not None:
             if gate["state"] != "halted":
-                return [("mismatch", f"gate:lost-halt:{kill}", (f"the operator's halt (set after kill "
-                                                                f"{halted_at}) did not survive: gate "
-                                                                f"{gate['state']} ({gate['reason']})"))]
+                return [
+                    (
+                        "mismatch",
+                        f"gate:lost-halt:{kill}",
+                        (
+                            f"the operator's halt (set after kill "
+                            f"{halted_at}) did not survive: gate "
+                            f"{gate['state']} ({gate['reason']})"
+                        ),
+                    )
+                ]
         elif gate["state"] in ("halted", "locked"):
-            return [("mismatch", f"gate:{gate['state']}:{gate['reason']}",
-                     f"gate {gate['state']} without the operator: {gate['reason']}")]
+            return [
+                (
+                    "mismatch",
+                    f"gate:{gate['state']}:{gate['reason']}",
+                    f"gate {gate['state']} without the operator: {gate['reason']}",
+                )
+            ]
         return []
 
 
-def _database_vs_exchange(held: dict[str, Decimal], open_orders: list[OpenOrder],
-                          live: list[sqlite3.Row]) -> list[Problem]:
+def _database_vs_exchange(
+    held: dict[str, Decimal], open_orders: list[OpenOrder], live: list[sqlite3.Row]
+) -> list[Problem]:
     problems: list[Problem] = []
     for r in live:
         if r["state"] in ENTRY_STATES and r["symbol"] not in held:  # else counted as a lost position
-            problems.append(("mismatch", f"entry:{r['id']}", (f"{r['id']} {r['symbol']} still {r['state']} with the "
-                                                              f"system quiet after recovery")))
+            problems.append(
+                (
+                    "mismatch",
+                    f"entry:{r['id']}",
+                    (f"{r['id']} {r['symbol']} still {r['state']} with the system quiet after recovery"),
+                )
+            )
         elif r["state"] in OPEN_STATES and r["symbol"] not in held:
-            problems.append(("mismatch", f"flat:{r['id']}", (f"{r['id']} {r['symbol']} {r['state']} in the database, "
-                                                             f"the exchange holds nothing")))
+            problems.append(
+                (
+                    "mismatch",
+                    f"flat:{r['id']}",
+                    (f"{r['id']} {r['symbol']} {r['state']} in the database, the exchange holds nothing"),
+                )
+            )
     for symbol, count in Counter(r["symbol"] for r in live).items():
         if count > 1:
             problems.append(("mismatch", f"two:{symbol}", f"{count} live positions on {symbol}"))
@@ -129,20 +172,31 @@ def _database_vs_exchange(held: dict[str, Decimal], open_orders: list[OpenOrder]
     for cid, symbol, order_type in open_orders:
         parsed = parse_client_order_id(PREFIX, cid)
         if parsed is not None and parsed[1] not in live_ids:
-            problems.append(("mismatch", f"orphan:{cid}", (f"open {order_type} {cid} on {symbol} belongs to no live "
-                                                           f"position")))
+            problems.append(
+                ("mismatch", f"orphan:{cid}", (f"open {order_type} {cid} on {symbol} belongs to no live position"))
+            )
     for r in live:
         if r["state"] not in ("open", "partially_closed"):
             continue
         orders = PositionDetails.from_json(r["details"]).orders
         stop = orders.get("sl")
         if stop is None or stop not in resting:
-            problems.append(("mismatch", f"stop:{r['id']}:{stop}",
-                             f"{r['id']} {r['symbol']} {r['state']}: its stop {stop} is not resting on the exchange"))
+            problems.append(
+                (
+                    "mismatch",
+                    f"stop:{r['id']}:{stop}",
+                    f"{r['id']} {r['symbol']} {r['state']}: its stop {stop} is not resting on the exchange",
+                )
+            )
         tp = orders.get("tp")
         if r["take_profit_price"] is not None and (tp is None or tp not in resting):
-            problems.append(("mismatch", f"tp:{r['id']}:{tp}",
-                             f"{r['id']} {r['symbol']} {r['state']}: its take-profit {tp} is not resting"))
+            problems.append(
+                (
+                    "mismatch",
+                    f"tp:{r['id']}:{tp}",
+                    f"{r['id']} {r['symbol']} {r['state']}: its take-profit {tp} is not resting",
+                )
+            )
     return problems
 
 

@@ -39,15 +39,24 @@ class Database:
         """Every entity (final positions too): state and seq against its last transition."""
         found = []
         for table, machine in (("positions", "position"), ("gate", "gate")):
-            rows = self.conn().execute(f"""
+            rows = (
+                self.conn()
+                .execute(
+                    f"""
                 SELECT e.id, e.state, e.seq, t.dest, t.seq AS tseq FROM {table} e
                 LEFT JOIN transitions t ON t.machine = ? AND t.entity_id = e.id
                   AND t.seq = (SELECT MAX(seq) FROM transitions x WHERE x.machine = ? AND x.entity_id = e.id)
-            """, (machine, machine)).fetchall()
+            """,
+                    (machine, machine),
+                )
+                .fetchall()
+            )
             for r in rows:
                 if r["dest"] != r["state"] or r["tseq"] != r["seq"]:
-                    found.append(f"{machine} {r['id']}: state {r['state']!r} seq {r['seq']}, last transition "
-                                 f"to {r['dest']!r} seq {r['tseq']}")
+                    found.append(
+                        f"{machine} {r['id']}: state {r['state']!r} seq {r['seq']}, last transition "
+                        f"to {r['dest']!r} seq {r['tseq']}"
+                    )
         return found
 
     def close(self) -> None:

@@ -65,7 +65,10 @@ class OrderKill:
                 service.kill(f"while the exchange answered order {cid} (executed)")
                 return result
             service.kill(f"while order {cid} reached the exchange (not executed)")
-            raise ApiError(503, -1001, "Internal error; the order was not executed.")  # nobody reads it: the client is gone
+            raise ApiError(
+                503, -1001, "Internal error; the order was not executed."
+            )  # nobody reads it: the client is gone
+
         return hooked
 
 
@@ -73,8 +76,16 @@ class Rounds:
     """A round: trade until the chosen SIGKILL, time down, restart. Every random choice here comes from the
     run's one seeded RNG (shared with the signal inbox), so a seed makes the same choices."""
 
-    def __init__(self, *, rng: random.Random, market: Market, signals: SignalInbox, db: Database, tally: Tally,
-                 order_kill: OrderKill) -> None:
+    def __init__(
+        self,
+        *,
+        rng: random.Random,
+        market: Market,
+        signals: SignalInbox,
+        db: Database,
+        tally: Tally,
+        order_kill: OrderKill,
+    ) -> None:
         self.rng, self.market, self.signals, self.db, self.tally = rng, market, signals, db, tally
         self.order_kill = order_kill
 

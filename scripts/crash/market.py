@@ -54,7 +54,7 @@ class Market:
         self.fake, self.rng = fake, rng
         self.next_open = first_open
         self.prices = dict(START_PRICES)
-        self.drift = {s: 0.0 for s in SYMBOLS}
+        self.drift = dict.fromkeys(SYMBOLS, 0.0)
         self.ticks = {s: fake.engine.filters[s]["tick"] for s in SYMBOLS}
         self.closes: dict[str, Decimal] = {}
         self.candles = 0
@@ -88,8 +88,9 @@ class Market:
                 c = self.closes.get(symbol, o) + self.ticks[symbol]  # a close that differs: the step is recognisable
             h = self._round(symbol, float(max(o, c)) * (1 + abs(self.rng.gauss(0, sigma / 3))))
             low = self._round(symbol, float(min(o, c)) * (1 - abs(self.rng.gauss(0, sigma / 3))))
-            self.fake.push_candle(symbol, open_time=self.next_open, open=o, high=max(h, o, c), low=min(low, o, c),
-                                  close=c, volume="7")
+            self.fake.push_candle(
+                symbol, open_time=self.next_open, open=o, high=max(h, o, c), low=min(low, o, c), close=c, volume="7"
+            )
             self.prices[symbol] = closes[symbol] = c
         self.closes = closes
         self.next_open += MINUTE

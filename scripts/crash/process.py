@@ -21,10 +21,15 @@ def service_env(db_path: Path, inbox: Path, base_url: str) -> dict[str, str]:
     """Fake keys, the Binance exchange and feed at the fake server, signals from the inbox only."""
     return os.environ | {
         "QT_DATABASE__URL": f"sqlite:///{db_path}",
-        "QT_EXCHANGE__KIND": "binance", "QT_EXCHANGE__API_KEY": KEY, "QT_EXCHANGE__API_SECRET": SECRET,
-        "QT_EXCHANGE__BASE_URL": base_url, "QT_EXCHANGE__CLIENT_ID_PREFIX": PREFIX,
-        "QT_FEED__KIND": "binance", "QT_SYMBOLS": json.dumps(list(SYMBOLS)),
-        "QT_SIGNALS__BUILTIN": "false", "QT_SIGNALS__INBOX": str(inbox),
+        "QT_EXCHANGE__KIND": "binance",
+        "QT_EXCHANGE__API_KEY": KEY,
+        "QT_EXCHANGE__API_SECRET": SECRET,
+        "QT_EXCHANGE__BASE_URL": base_url,
+        "QT_EXCHANGE__CLIENT_ID_PREFIX": PREFIX,
+        "QT_FEED__KIND": "binance",
+        "QT_SYMBOLS": json.dumps(list(SYMBOLS)),
+        "QT_SIGNALS__BUILTIN": "false",
+        "QT_SIGNALS__INBOX": str(inbox),
         "QT_ORCHESTRATOR__CYCLE_SECONDS": str(CYCLE_S),
     }
 
@@ -35,8 +40,10 @@ def write_settings(workdir: Path) -> Path:
     config = workdir / "settings.toml"
     # Random signals lose money: the symbol-performance filter would soon disallow every symbol for a week.
     # Room for more open positions than symbols: a position stuck by a bug must not pause every entry.
-    config.write_text("[profiles.SAFE]\ndaily_drawdown_limit_pct = 0.5\nmax_open_positions = 12\n\n"
-                      "[orchestrator.flags]\nuse_for_signal_filter = false\n")
+    config.write_text(
+        "[profiles.SAFE]\ndaily_drawdown_limit_pct = 0.5\nmax_open_positions = 12\n\n"
+        "[orchestrator.flags]\nuse_for_signal_filter = false\n"
+    )
     return config
 
 
@@ -52,8 +59,14 @@ class Service:
         self.killed = False
         self.kill_reason = ""
         self._arm: tuple[str, int] | None = None  # (text, occurrences left) -> SIGKILL from the reader
-        self.process = subprocess.Popen(command("run", "--live", "--config", str(config)), cwd=workdir, env=env, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            command("run", "--live", "--config", str(config)),
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 

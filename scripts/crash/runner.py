@@ -37,8 +37,9 @@ class CrashTest:
         self.config = write_settings(workdir)
         self.service: Service | None = None
         order_kill = OrderKill(self.fake, lambda: self.service)
-        self.rounds = Rounds(rng=self.rng, market=self.market, signals=self.signals, db=self.db, tally=self.tally,
-                             order_kill=order_kill)
+        self.rounds = Rounds(
+            rng=self.rng, market=self.market, signals=self.signals, db=self.db, tally=self.tally, order_kill=order_kill
+        )
         self.checks = Checks(self.fake, self.db, self.tally)
 
     def start_service(self) -> Service:
@@ -66,9 +67,11 @@ class CrashTest:
             service, note = self.rounds.restart(self.start_service, kills)
             failed = self.checks.settled(service, kill)
             figures = self.figures()
-            say(f"kill {tally.kills_done}/{kills} [{how}{'; ' + down if down else ''}{note}] "
+            say(
+                f"kill {tally.kills_done}/{kills} [{how}{'; ' + down if down else ''}{note}] "
                 f"-> orders {figures['orders']}, positions {figures['positions']} ({figures['open_now']} open), "
-                f"{'OK' if not failed else 'FAILED'} ({time.monotonic() - t0:.1f}s)")
+                f"{'OK' if not failed else 'FAILED'} ({time.monotonic() - t0:.1f}s)"
+            )
             for line in failed:
                 say(f"  FAIL after kill {kill}: {line}")
             gate = self.db.gate()
@@ -87,15 +90,31 @@ class CrashTest:
 
     def gate_command(self, kill: int, verb: str, reason: str) -> str | None:
         """`quantum-trader gate halt|resume` (through the running service), then `gate --json`; the state after."""
-        result = subprocess.run(command("gate", verb, "--reason", reason, "--config", str(self.config)),
-                                cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=60, check=False)
-        gate = subprocess.run(command("gate", "--json", "--config", str(self.config)), cwd=self.workdir, env=self.env,
-                              capture_output=True, text=True, timeout=60, check=False)
+        result = subprocess.run(
+            command("gate", verb, "--reason", reason, "--config", str(self.config)),
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        gate = subprocess.run(
+            command("gate", "--json", "--config", str(self.config)),
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         state = (json.loads(gate.stdout or "null") or {}).get("state")
         say(f"  operator: gate {verb} -> {' '.join((result.stdout or result.stderr).split())}; gate --json: {state}")
         want = "halted" if verb == "halt" else "open"
         if state != want and not (verb == "resume" and state == "paused"):
-            self.tally.failures.append(f"kill {kill}: `gate {verb}` left the gate {state}: {result.stdout} {result.stderr}")
+            self.tally.failures.append(
+                f"kill {kill}: `gate {verb}` left the gate {state}: {result.stdout} {result.stderr}"
+            )
         return state
 
     def operator_halt(self, kill: int) -> None:
@@ -110,17 +129,27 @@ class CrashTest:
         rows = self.db.positions()
         states = Counter(r["state"] for r in rows)
         return {
-            "kills": tally.kills_done, "orders": len(ours), "positions": len(rows),
-            "lost_positions": len(tally.lost), "duplicate_orders": len(duplicates), "mismatches": len(tally.mismatches),
+            "kills": tally.kills_done,
+            "orders": len(ours),
+            "positions": len(rows),
+            "lost_positions": len(tally.lost),
+            "duplicate_orders": len(duplicates),
+            "mismatches": len(tally.mismatches),
             "open_now": sum(states[s] for s in OPEN_STATES),
             "positions_by_state": dict(sorted(states.items())),
             "opened": sum(1 for r in rows if r["opened_at"] is not None),
-            "candles": self.market.candles, "signals": self.signals.count, "starts": tally.starts,
-            "kill_modes": dict(tally.kill_modes), "quarantined_symbols": sorted(tally.quarantined),
+            "candles": self.market.candles,
+            "signals": self.signals.count,
+            "starts": tally.starts,
+            "kill_modes": dict(tally.kill_modes),
+            "quarantined_symbols": sorted(tally.quarantined),
             "recovery_actions": dict(tally.recovery_actions),
-            "operator_halt_after_kill": tally.halted_at, "halt_survived_checks": tally.halt_kept,
-            "duplicate_ids": duplicates, "lost": list(tally.lost.values()),
-            "mismatch_details": list(tally.mismatches.values()), "failures": tally.failures,
+            "operator_halt_after_kill": tally.halted_at,
+            "halt_survived_checks": tally.halt_kept,
+            "duplicate_ids": duplicates,
+            "lost": list(tally.lost.values()),
+            "mismatch_details": list(tally.mismatches.values()),
+            "failures": tally.failures,
         }
 
     def close(self) -> None:

@@ -9,9 +9,16 @@ KEY, SECRET = "qt-crash-key-5b1e07", "qt-crash-secret-c93d44"
 PREFIX = "qt"
 MINUTE = 60_000
 CYCLE_S = 0.5
-START_PRICES = {"BTCUSDT": Decimal(40000), "ETHUSDT": Decimal(2500), "BNBUSDT": Decimal(300),
-                "SOLUSDT": Decimal(150), "LTCUSDT": Decimal(90), "AVAXUSDT": Decimal(35),
-                "LINKUSDT": Decimal(15), "DOTUSDT": Decimal(7)}
+START_PRICES = {
+    "BTCUSDT": Decimal(40000),
+    "ETHUSDT": Decimal(2500),
+    "BNBUSDT": Decimal(300),
+    "SOLUSDT": Decimal(150),
+    "LTCUSDT": Decimal(90),
+    "AVAXUSDT": Decimal(35),
+    "LINKUSDT": Decimal(15),
+    "DOTUSDT": Decimal(7),
+}
 SYMBOLS = tuple(START_PRICES)
 FINAL = ("closed", "rejected", "cancelled")
 OPEN_STATES = ("open", "partially_closed", "closing")

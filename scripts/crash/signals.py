@@ -20,8 +20,16 @@ class SignalInbox:
         for _ in range(count):
             self.count += 1
             symbols = [s for s in SYMBOLS if s not in self.quarantined] or list(SYMBOLS)
-            lines.append(json.dumps({"id": f"crash-{self.seed}-{self.count}", "symbol": self.rng.choice(symbols),
-                                     "side": self.rng.choice(("LONG", "SHORT")),
-                                     "confidence": round(self.rng.uniform(0.62, 0.95), 2)}) + "\n")
+            lines.append(
+                json.dumps(
+                    {
+                        "id": f"crash-{self.seed}-{self.count}",
+                        "symbol": self.rng.choice(symbols),
+                        "side": self.rng.choice(("LONG", "SHORT")),
+                        "confidence": round(self.rng.uniform(0.62, 0.95), 2),
+                    }
+                )
+                + "\n"
+            )
         with self.path.open("a") as handle:
             handle.write("".join(lines))

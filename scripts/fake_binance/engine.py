@@ -23,7 +23,8 @@ from typing import Any
 
 from scripts.fake_binance import shapes
 from scripts.fake_binance.errors import ApiError
-from scripts.fake_binance.market import PricePath, triggered as _triggered
+from scripts.fake_binance.market import PricePath
+from scripts.fake_binance.market import triggered as _triggered
 from scripts.fake_binance.shapes import ZERO, AlgoOrder, Order
 
 CONDITIONAL = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
@@ -35,8 +36,13 @@ def _bad(code: int, msg: str) -> ApiError:
 
 class Engine(PricePath):
     def __init__(
-        self, exchange_info: dict[str, Any], *, clock: Callable[[], int], balance: Decimal = Decimal("10000"),
-        fee_rate: Decimal = Decimal("0.0004"), default_leverage: int = 20,
+        self,
+        exchange_info: dict[str, Any],
+        *,
+        clock: Callable[[], int],
+        balance: Decimal = Decimal("10000"),
+        fee_rate: Decimal = Decimal("0.0004"),
+        default_leverage: int = 20,
     ) -> None:
         self.lock = threading.RLock()
         self.exchange_info = exchange_info
@@ -45,8 +51,10 @@ class Engine(PricePath):
         for s in exchange_info["symbols"]:
             f = {x["filterType"]: x for x in s["filters"]}
             self.filters[s["symbol"]] = {
-                "tick": Decimal(f["PRICE_FILTER"]["tickSize"]), "step": Decimal(f["LOT_SIZE"]["stepSize"]),
-                "min_qty": Decimal(f["LOT_SIZE"]["minQty"]), "min_notional": Decimal(f["MIN_NOTIONAL"]["notional"]),
+                "tick": Decimal(f["PRICE_FILTER"]["tickSize"]),
+                "step": Decimal(f["LOT_SIZE"]["stepSize"]),
+                "min_qty": Decimal(f["LOT_SIZE"]["minQty"]),
+                "min_notional": Decimal(f["MIN_NOTIONAL"]["notional"]),
             }
         self.wallet = Decimal(balance)
         self.fee_rate = fee_rate
@@ -86,8 +94,11 @@ class Engine(PricePath):
 
     def _used_margin(self) -> Decimal:
         return sum(
-            (abs(q) * self.prices.get(s, e) / self.leverage.get(s, self.default_leverage)
-             for s, (q, e) in self.positions.items()), ZERO,
+            (
+                abs(q) * self.prices.get(s, e) / self.leverage.get(s, self.default_leverage)
+                for s, (q, e) in self.positions.items()
+            ),
+            ZERO,
         )
 
     def available(self) -> Decimal:
@@ -145,8 +156,9 @@ class Engine(PricePath):
         symbol = self._symbol(params)
         order_type = params.get("type", "")
         if order_type in CONDITIONAL or order_type.startswith(("STOP", "TAKE_PROFIT", "TRAILING")):
-            raise _bad(-4120, "Order type not supported for this endpoint. Please use the Algo Order API "
-                              "endpoints instead.")
+            raise _bad(
+                -4120, "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead."
+            )
         if order_type != "MARKET":
             raise _bad(-1116, "Invalid orderType.")
         side = params.get("side", "")
@@ -163,8 +175,11 @@ class Engine(PricePath):
         if not reduce_only:
             min_notional = self.filters[symbol]["min_notional"]
             if qty * price < min_notional:
-                raise _bad(-4164, f"Order's notional must be no smaller than {shapes.fmt(min_notional)} "
-                                  "(unless you choose reduce only).")
+                raise _bad(
+                    -4164,
+                    f"Order's notional must be no smaller than {shapes.fmt(min_notional)} "
+                    "(unless you choose reduce only).",
+                )
             leverage = self.leverage.get(symbol, self.default_leverage)
             if not self._reduces(symbol, side) and qty * price / leverage > self.available():
                 raise _bad(-2019, "Margin is insufficient.")
@@ -176,13 +191,30 @@ class Engine(PricePath):
         return shapes.order_rest(replace(order, status="NEW", executed=ZERO, cum_quote=ZERO), with_cum_qty=True)
 
     def _create_order(
-        self, symbol: str, cid: str, side: str, type_: str, orig_type: str, qty: Decimal, reduce_only: bool,
+        self,
+        symbol: str,
+        cid: str,
+        side: str,
+        type_: str,
+        orig_type: str,
+        qty: Decimal,
+        reduce_only: bool,
         stop_price: Decimal | None,
     ) -> Order:
         now = self.now()
-        order = Order(order_id=next(self._ids), client_id=cid, symbol=symbol, side=side, type=type_,
-                      orig_type=orig_type, quantity=qty, reduce_only=reduce_only, time=now, update_time=now,
-                      stop_price=stop_price)
+        order = Order(
+            order_id=next(self._ids),
+            client_id=cid,
+            symbol=symbol,
+            side=side,
+            type=type_,
+            orig_type=orig_type,
+            quantity=qty,
+            reduce_only=reduce_only,
+            time=now,
+            update_time=now,
+            stop_price=stop_price,
+        )
         self.orders[order.order_id] = order
         self.orders_by_cid[cid] = order
         self.user_events.append(shapes.order_trade_update(order, exec_type="NEW", at=now))
@@ -223,17 +255,37 @@ class Engine(PricePath):
         order.status = "FILLED" if final or order.executed >= order.quantity else "PARTIALLY_FILLED"
         order.update_time = now
         trade_id = next(self._trade_ids)
-        self.trades.append({
-            "symbol": order.symbol, "id": trade_id, "orderId": order.order_id, "side": order.side,
-            "price": shapes.fmt(price), "qty": shapes.fmt(qty), "realizedPnl": shapes.fmt(realized, 8),
-            "marginAsset": "USDT", "quoteQty": shapes.fmt(qty * price), "commission": shapes.fmt(fee, 8),
-            "commissionAsset": "USDT", "time": now, "positionSide": "BOTH", "buyer": order.side == "BUY",
-            "maker": False,
-        })
-        self.user_events.append(shapes.order_trade_update(
-            order, exec_type=exec_type, at=now, last_qty=qty, last_price=price, fee=fee, trade_id=trade_id,
-            realized=realized,
-        ))
+        self.trades.append(
+            {
+                "symbol": order.symbol,
+                "id": trade_id,
+                "orderId": order.order_id,
+                "side": order.side,
+                "price": shapes.fmt(price),
+                "qty": shapes.fmt(qty),
+                "realizedPnl": shapes.fmt(realized, 8),
+                "marginAsset": "USDT",
+                "quoteQty": shapes.fmt(qty * price),
+                "commission": shapes.fmt(fee, 8),
+                "commissionAsset": "USDT",
+                "time": now,
+                "positionSide": "BOTH",
+                "buyer": order.side == "BUY",
+                "maker": False,
+            }
+        )
+        self.user_events.append(
+            shapes.order_trade_update(
+                order,
+                exec_type=exec_type,
+                at=now,
+                last_qty=qty,
+                last_price=price,
+                fee=fee,
+                trade_id=trade_id,
+                realized=realized,
+            )
+        )
         self.user_events.append(self._account_update(order.symbol, realized))
 
     def _apply_position(self, symbol: str, side: str, qty: Decimal, price: Decimal) -> Decimal:
@@ -257,8 +309,12 @@ class Engine(PricePath):
 
     def _account_update(self, symbol: str, realized: Decimal, reason: str = "ORDER") -> dict[str, Any]:
         qty, entry = self.positions.get(symbol, (ZERO, ZERO))
-        return shapes.account_update(at=self.now(), reason=reason, wallet=self.wallet,
-                                     positions=[(symbol, qty, entry, realized, self.upnl(symbol))])
+        return shapes.account_update(
+            at=self.now(),
+            reason=reason,
+            wallet=self.wallet,
+            positions=[(symbol, qty, entry, realized, self.upnl(symbol))],
+        )
 
     def _find_order(self, params: dict[str, str]) -> Order | None:
         if "orderId" in params:
@@ -287,15 +343,19 @@ class Engine(PricePath):
 
     def open_orders(self, params: dict[str, str]) -> list[dict[str, Any]]:
         symbol = params.get("symbol")
-        return [shapes.order_rest(o) for o in self.orders.values()
-                if o.status in ("NEW", "PARTIALLY_FILLED") and symbol in (None, o.symbol)]
+        return [
+            shapes.order_rest(o)
+            for o in self.orders.values()
+            if o.status in ("NEW", "PARTIALLY_FILLED") and symbol in (None, o.symbol)
+        ]
 
     def user_trades(self, params: dict[str, str]) -> list[dict[str, Any]]:
         symbol = self._symbol(params)
         order_id = int(params["orderId"]) if "orderId" in params else None
         start = int(params.get("startTime", 0))
-        return [t for t in self.trades if t["symbol"] == symbol and t["time"] >= start
-                and order_id in (None, t["orderId"])]
+        return [
+            t for t in self.trades if t["symbol"] == symbol and t["time"] >= start and order_id in (None, t["orderId"])
+        ]
 
     # --- algo (conditional) orders ----------------------------------------------------------------
 
@@ -322,14 +382,34 @@ class Engine(PricePath):
         if reduce_only and not self._reduces(symbol, side):
             raise _bad(-2022, "ReduceOnly Order is rejected.")
         price = self.prices.get(symbol)
-        probe = AlgoOrder(algo_id=0, client_algo_id=cid, symbol=symbol, side=side, order_type=order_type,
-                          quantity=qty, trigger_price=trigger, reduce_only=reduce_only, working_type="", create_time=0)
+        probe = AlgoOrder(
+            algo_id=0,
+            client_algo_id=cid,
+            symbol=symbol,
+            side=side,
+            order_type=order_type,
+            quantity=qty,
+            trigger_price=trigger,
+            reduce_only=reduce_only,
+            working_type="",
+            create_time=0,
+        )
         if price is not None and _triggered(probe, price):
             raise _bad(-2021, "Order would immediately trigger.")
         now = self.now()
-        algo = AlgoOrder(algo_id=next(self._algo_ids), client_algo_id=cid, symbol=symbol, side=side,
-                         order_type=order_type, quantity=qty, trigger_price=trigger, reduce_only=reduce_only,
-                         working_type=params.get("workingType", "CONTRACT_PRICE"), create_time=now, update_time=now)
+        algo = AlgoOrder(
+            algo_id=next(self._algo_ids),
+            client_algo_id=cid,
+            symbol=symbol,
+            side=side,
+            order_type=order_type,
+            quantity=qty,
+            trigger_price=trigger,
+            reduce_only=reduce_only,
+            working_type=params.get("workingType", "CONTRACT_PRICE"),
+            create_time=now,
+            update_time=now,
+        )
         self.algos[algo.algo_id] = algo
         self.algos_by_cid[cid] = algo
         self.user_events.append(shapes.algo_update(algo, at=now))
@@ -366,8 +446,12 @@ class Engine(PricePath):
     def _expire_stale_algos(self, symbol: str) -> None:
         """Reduce-only conditional orders with nothing left to reduce are removed by the system."""
         for algo in list(self.algos.values()):
-            if algo.symbol == symbol and algo.status == "NEW" and algo.reduce_only and not self._reduces(
-                    symbol, algo.side):
+            if (
+                algo.symbol == symbol
+                and algo.status == "NEW"
+                and algo.reduce_only
+                and not self._reduces(symbol, algo.side)
+            ):
                 self._end_algo(algo, "EXPIRED", "Reduce Only reject")
 
     def _trigger(self, algo: AlgoOrder, price: Decimal) -> None:
@@ -375,8 +459,16 @@ class Engine(PricePath):
         algo.status, algo.trigger_time, algo.update_time = "TRIGGERING", now, now
         self.user_events.append(shapes.algo_update(algo, at=now))
         # The triggered order gets its own client id: lookups by the algo's client id stay on the algo.
-        order = self._create_order(algo.symbol, f"algo-{algo.algo_id}", algo.side, "MARKET", algo.order_type,
-                                   algo.quantity, algo.reduce_only, algo.trigger_price)
+        order = self._create_order(
+            algo.symbol,
+            f"algo-{algo.algo_id}",
+            algo.side,
+            "MARKET",
+            algo.order_type,
+            algo.quantity,
+            algo.reduce_only,
+            algo.trigger_price,
+        )
         self.user_events.pop()  # the NEW of the actual order comes after TRIGGERED, as on Binance
         algo.actual_order_id, algo.status = order.order_id, "TRIGGERED"
         self.user_events.append(shapes.algo_update(algo, at=now))

@@ -68,35 +68,79 @@ class Faults:
         """Every matching request is answered `seconds` late, until `clear()`."""
         self._add(Rule(method, path, -1, hold_s=seconds))
 
-    def timeout_next(self, *, method: str | None = "POST", path: str | None = "/fapi/v1/order",
-                     hold_s: float = 30.0) -> None:
+    def timeout_next(
+        self, *, method: str | None = "POST", path: str | None = "/fapi/v1/order", hold_s: float = 30.0
+    ) -> None:
         """The next matching request is executed, but its answer is held past the client's timeout."""
         self._add(Rule(method, path, 1, execute=True, hold_s=hold_s))
 
-    def server_error_next(self, *, method: str | None = None, path: str | None = None, status: int = 503,
-                          execute: bool = False, count: int = 1) -> None:
+    def server_error_next(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        status: int = 503,
+        execute: bool = False,
+        count: int = 1,
+    ) -> None:
         """5xx; with `execute` the request took effect anyway (Binance: "execution status unknown")."""
-        self._add(Rule(method, path, count, status=status, code=-1001, execute=execute,
-                       msg="Internal error; unable to process your request. Please try again."))
+        self._add(
+            Rule(
+                method,
+                path,
+                count,
+                status=status,
+                code=-1001,
+                execute=execute,
+                msg="Internal error; unable to process your request. Please try again.",
+            )
+        )
 
-    def reject_next(self, code: int, msg: str, *, method: str | None = None, path: str | None = None,
-                    status: int = 400, count: int = 1) -> None:
+    def reject_next(
+        self,
+        code: int,
+        msg: str,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        status: int = 400,
+        count: int = 1,
+    ) -> None:
         """An error answer instead of the request: -2019, -4164, -1021, ..."""
         self._add(Rule(method, path, count, status=status, code=code, msg=msg))
 
-    def rate_limit_next(self, retry_after_s: int = 3, *, method: str | None = None, path: str | None = None,
-                        count: int = 1) -> None:
+    def rate_limit_next(
+        self, retry_after_s: int = 3, *, method: str | None = None, path: str | None = None, count: int = 1
+    ) -> None:
         """HTTP 429 / -1003 with a Retry-After header."""
-        self._add(Rule(method, path, count, status=429, code=-1003, headers={"Retry-After": str(retry_after_s)},
-                       msg="Too many requests; current limit is 2400 requests per minute. Please use the "
-                           "websocket for live updates to avoid polling the API."))
+        self._add(
+            Rule(
+                method,
+                path,
+                count,
+                status=429,
+                code=-1003,
+                headers={"Retry-After": str(retry_after_s)},
+                msg="Too many requests; current limit is 2400 requests per minute. Please use the "
+                "websocket for live updates to avoid polling the API.",
+            )
+        )
 
     def ban_next(self, seconds: int = 120, *, method: str | None = None, path: str | None = None) -> None:
         """HTTP 418: the IP is banned until a time given in the message (and Retry-After)."""
         until = self._server.now_ms() + seconds * 1000
-        self._add(Rule(method, path, 1, status=418, code=-1003, headers={"Retry-After": str(seconds)},
-                       msg=f"Way too many requests; IP banned until {until}. Please use the websocket for "
-                           "live updates to avoid bans."))
+        self._add(
+            Rule(
+                method,
+                path,
+                1,
+                status=418,
+                code=-1003,
+                headers={"Retry-After": str(seconds)},
+                msg=f"Way too many requests; IP banned until {until}. Please use the websocket for "
+                "live updates to avoid bans.",
+            )
+        )
 
     def skew_clock(self, ms: int) -> None:
         """Move the server's clock: the client's timestamps fall outside recvWindow until it resyncs."""

@@ -1,4 +1,4 @@
-"""Pytest fixtures for the fake server: import them into a test module to use them."""
+"""Pytest fixtures for the fake server (tests/conftest.py registers them as a plugin)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ TEST_KEY = "qt-test-key-7f3a9c"
 TEST_SECRET = "qt-test-secret-e1b5d2"
 
 needs_shared_data = pytest.mark.skipif(
-    not EXCHANGE_INFO.exists(), reason="needs ../shared/data (the Binance payload samples)",
+    not EXCHANGE_INFO.exists(),
+    reason="needs ../shared/data (the Binance payload samples)",
 )
 
 

@@ -36,7 +36,14 @@ class PricePath:
         def _trigger(self, algo: AlgoOrder, price: Decimal) -> None: ...
         def _execute_market(self, order: Order, price: Decimal, exec_type: str = "TRADE") -> None: ...
         def _create_order(
-            self, symbol: str, cid: str, side: str, type_: str, orig_type: str, qty: Decimal, reduce_only: bool,
+            self,
+            symbol: str,
+            cid: str,
+            side: str,
+            type_: str,
+            orig_type: str,
+            qty: Decimal,
+            reduce_only: bool,
             stop_price: Decimal | None,
         ) -> Order: ...
 
@@ -46,8 +53,9 @@ class PricePath:
         self._emit_mark(symbol)
         self._trigger_all(symbol, [(a, price) for a in self._triggered_by(symbol, price)])
 
-    def push_candle(self, symbol: str, interval: str, open_time: int, o: Decimal, h: Decimal, low: Decimal,
-                    c: Decimal, v: Decimal) -> None:
+    def push_candle(
+        self, symbol: str, interval: str, open_time: int, o: Decimal, h: Decimal, low: Decimal, c: Decimal, v: Decimal
+    ) -> None:
         """A closed candle: triggers at the open fill at the open; inside it, at their trigger price."""
         self.prices[symbol] = o
         at_open = [(a, o) for a in self._triggered_by(symbol, o)]
@@ -58,9 +66,24 @@ class PricePath:
         close_time = open_time + INTERVAL_MS[interval] - 1
         self.candles.setdefault((symbol, interval), []).append(shapes.kline_row(open_time, close_time, o, h, low, c, v))
         stream = f"{symbol.lower()}@kline_{interval}"
-        self.market_events.append((stream, shapes.kline_event(
-            symbol=symbol, interval=interval, open_time=open_time, close_time=close_time, o=o, h=h, low=low, c=c,
-            v=v, closed=True, at=close_time + 1)))
+        self.market_events.append(
+            (
+                stream,
+                shapes.kline_event(
+                    symbol=symbol,
+                    interval=interval,
+                    open_time=open_time,
+                    close_time=close_time,
+                    o=o,
+                    h=h,
+                    low=low,
+                    c=c,
+                    v=v,
+                    closed=True,
+                    at=close_time + 1,
+                ),
+            )
+        )
         self._emit_mark(symbol)
 
     def _triggered_by(self, symbol: str, price: Decimal) -> list[AlgoOrder]:
@@ -74,13 +97,21 @@ class PricePath:
 
     def _emit_mark(self, symbol: str) -> None:
         now = self.now()
-        self.market_events.append((f"{symbol.lower()}@markPrice", shapes.mark_price_event(
-            symbol=symbol, mark=self.prices[symbol], at=now, next_funding=_next_funding(now))))
+        self.market_events.append(
+            (
+                f"{symbol.lower()}@markPrice",
+                shapes.mark_price_event(
+                    symbol=symbol, mark=self.prices[symbol], at=now, next_funding=_next_funding(now)
+                ),
+            )
+        )
 
     def premium(self, params: dict[str, str]) -> dict[str, Any] | list[dict[str, Any]]:
         now = self.now()
-        rows = {s: shapes.premium_index(symbol=s, mark=p, at=now, next_funding=_next_funding(now))
-                for s, p in self.prices.items()}
+        rows = {
+            s: shapes.premium_index(symbol=s, mark=p, at=now, next_funding=_next_funding(now))
+            for s, p in self.prices.items()
+        }
         if "symbol" in params:
             symbol = self._symbol(params)
             if symbol not in rows:
@@ -93,7 +124,7 @@ class PricePath:
         rows = self.candles.get((symbol, params.get("interval", "1m")), [])
         start, end = int(params.get("startTime", 0)), int(params.get("endTime", 2**62))
         rows = [r for r in rows if start <= r[0] <= end]
-        return rows[-int(params.get("limit", 500)):]
+        return rows[-int(params.get("limit", 500)) :]
 
     # --- events outside the service -------------------------------------------------------------
 
@@ -104,13 +135,10 @@ class PricePath:
             raise ValueError(f"no position on {symbol}")
         side = "SELL" if qty > 0 else "BUY"
         prefix = "autoclose-" if liquidation else "web_"
-        order = self._create_order(symbol, f"{prefix}{next(self._ids)}", side, "MARKET", "MARKET", abs(qty),
-                                   True, None)
+        order = self._create_order(symbol, f"{prefix}{next(self._ids)}", side, "MARKET", "MARKET", abs(qty), True, None)
         if liquidation:
             self.user_events.pop()  # a liquidation arrives as a single CALCULATED fill
         self._execute_market(order, self._price(symbol), "CALCULATED" if liquidation else "TRADE")
-
-
 
 
 def triggered(algo: AlgoOrder, price: Decimal) -> bool:

@@ -15,6 +15,7 @@ no more than 1000 ms ahead of it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -46,16 +47,23 @@ NONE, KEY, SIGNED = "NONE", "USER_STREAM", "SIGNED"
 
 
 class _Conn:
-    def __init__(self, ws: web.WebSocketResponse, *, listen_key: str | None, streams: dict[str, str],
-                 combined: bool) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, *, listen_key: str | None, streams: dict[str, str], combined: bool
+    ) -> None:
         """`streams`: the engine's label of each stream -> the name the client subscribed to, which Binance echoes."""
         self.ws, self.listen_key, self.streams, self.combined = ws, listen_key, streams, combined
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
 
 
 class FakeBinance:
-    def __init__(self, *, api_key: str = "fake-api-key", api_secret: str = "fake-api-secret",
-                 balance: Decimal = Decimal("10000"), exchange_info_path: Path = EXCHANGE_INFO) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str = "fake-api-key",
+        api_secret: str = "fake-api-secret",
+        balance: Decimal = Decimal("10000"),
+        exchange_info_path: Path = EXCHANGE_INFO,
+    ) -> None:
         self.api_key, self._secret = api_key, api_secret
         self.faults = Faults(self)
         self.engine = Engine(json.loads(exchange_info_path.read_text()), clock=self.now_ms, balance=balance)
@@ -95,8 +103,15 @@ class FakeBinance:
     async def _serve(self, port: int) -> None:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_route("*", "/{tail:(fapi|api)/.*}", self._rest)
-        for path in ("/ws/{name}", "/market/ws/{name}", "/public/ws/{name}", "/private/ws", "/stream",
-                     "/market/stream", "/ws"):
+        for path in (
+            "/ws/{name}",
+            "/market/ws/{name}",
+            "/public/ws/{name}",
+            "/private/ws",
+            "/stream",
+            "/market/stream",
+            "/ws",
+        ):
             app.router.add_get(path, self._websocket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -146,12 +161,22 @@ class FakeBinance:
             self.engine.set_price(symbol, Decimal(price))
         self._schedule_flush()
 
-    def push_candle(self, symbol: str, *, open_time: int, open: Decimal | str, high: Decimal | str,
-                    low: Decimal | str, close: Decimal | str, volume: Decimal | str = "1",
-                    interval: str = "1m") -> None:
+    def push_candle(
+        self,
+        symbol: str,
+        *,
+        open_time: int,
+        open: Decimal | str,
+        high: Decimal | str,
+        low: Decimal | str,
+        close: Decimal | str,
+        volume: Decimal | str = "1",
+        interval: str = "1m",
+    ) -> None:
         with self.engine.lock:
-            self.engine.push_candle(symbol, interval, open_time, Decimal(open), Decimal(high), Decimal(low),
-                                    Decimal(close), Decimal(volume))
+            self.engine.push_candle(
+                symbol, interval, open_time, Decimal(open), Decimal(high), Decimal(low), Decimal(close), Decimal(volume)
+            )
         self._schedule_flush()
 
     def outside_close(self, symbol: str, price: Decimal | None, *, liquidation: bool) -> None:
@@ -234,8 +259,9 @@ class FakeBinance:
     # --- REST ----------------------------------------------------------------------------------------------
 
     @web.middleware
-    async def _middleware(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                          ) -> web.StreamResponse:
+    async def _middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         try:
             return await handler(request)
         except ApiError as e:
@@ -261,10 +287,8 @@ class FakeBinance:
         if error is None or error.execute:
             result = self._execute(handler, params)
         if hold:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._release.wait(), hold)
-            except TimeoutError:
-                pass
         if error is not None:
             raise ApiError(error.status, error.code, error.msg, error.headers)
         return web.json_response(result)
@@ -276,8 +300,7 @@ class FakeBinance:
         finally:
             self._flush()
 
-    def _authenticate(self, request: web.Request, security: str, query: str, body: str,
-                      params: dict[str, str]) -> None:
+    def _authenticate(self, request: web.Request, security: str, query: str, body: str, params: dict[str, str]) -> None:
         key = request.headers.get("X-MBX-APIKEY")
         if not key:
             raise ApiError(401, -2014, "API-key format invalid.")
@@ -289,8 +312,9 @@ class FakeBinance:
             timestamp = int(params["timestamp"])
             recv_window = int(params.get("recvWindow", "5000"))
         except (KeyError, ValueError):
-            raise ApiError(400, -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or "
-                                       "malformed.") from None
+            raise ApiError(
+                400, -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
+            ) from None
         if recv_window > 60_000:
             raise ApiError(400, -1131, "recvWindow must be less than 60000")
         now = self.now_ms()

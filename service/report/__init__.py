@@ -13,6 +13,13 @@ from service.report.build import GENERATED_AT, InputFile, Report, RunInfo, build
 from service.report.render import write_comparison, write_report
 
 __all__ = [
-    "GENERATED_AT", "InputFile", "Report", "RunInfo", "build_report", "code_version", "settings_summary",
-    "write_comparison", "write_report",
+    "GENERATED_AT",
+    "InputFile",
+    "Report",
+    "RunInfo",
+    "build_report",
+    "code_version",
+    "settings_summary",
+    "write_comparison",
+    "write_report",
 ]

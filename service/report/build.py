@@ -78,7 +78,8 @@ def build_report(db_url: str, *, run_info: RunInfo, generated_at: datetime | Non
     finally:
         engine.dispose()
     metrics = compute_metrics(
-        [trade.outcome() for trade in data.trades], data.equity,
+        [trade.outcome() for trade in data.trades],
+        data.equity,
         open_intervals=_still_open(data),
     )
     body = {
@@ -112,7 +113,10 @@ def build_report(db_url: str, *, run_info: RunInfo, generated_at: datetime | Non
     }
     stamp = (generated_at or datetime.now(UTC)).astimezone(UTC)
     return Report(
-        label=run_info.label, body=jsonable(body), metrics=metrics, equity=data.equity,
+        label=run_info.label,
+        body=jsonable(body),
+        metrics=metrics,
+        equity=data.equity,
         generated_at=stamp.isoformat(timespec="seconds").replace("+00:00", "Z"),
     )
 
@@ -132,8 +136,12 @@ def _inputs(run_info: RunInfo) -> dict[str, Any]:
     return {
         "files": [
             {
-                "path": item.path, "symbol": item.symbol, "rows": item.rows, "sha256": item.sha256,
-                "bad_rows": dict(sorted(item.bad_rows.items())), "bad_rows_total": sum(item.bad_rows.values()),
+                "path": item.path,
+                "symbol": item.symbol,
+                "rows": item.rows,
+                "sha256": item.sha256,
+                "bad_rows": dict(sorted(item.bad_rows.items())),
+                "bad_rows_total": sum(item.bad_rows.values()),
             }
             for item in run_info.inputs
         ],
@@ -153,11 +161,20 @@ def _database_name(db_url: str) -> str:
 
 def _trade_json(trade: ClosedTrade) -> dict[str, Any]:
     return {
-        "id": trade.id, "symbol": trade.symbol, "side": trade.side,
-        "entry_price": trade.entry_price, "exit_price": trade.exit_price, "quantity": trade.quantity,
-        "realized_pnl": trade.realized_pnl, "fees": trade.fees, "net_pnl": trade.net_pnl,
-        "r_multiple": trade.r_multiple, "opened_at": iso(trade.opened_at), "closed_at": iso(trade.closed_at),
-        "close_reason": trade.close_reason, "exit_mode": trade.exit_mode,
+        "id": trade.id,
+        "symbol": trade.symbol,
+        "side": trade.side,
+        "entry_price": trade.entry_price,
+        "exit_price": trade.exit_price,
+        "quantity": trade.quantity,
+        "realized_pnl": trade.realized_pnl,
+        "fees": trade.fees,
+        "net_pnl": trade.net_pnl,
+        "r_multiple": trade.r_multiple,
+        "opened_at": iso(trade.opened_at),
+        "closed_at": iso(trade.closed_at),
+        "close_reason": trade.close_reason,
+        "exit_mode": trade.exit_mode,
     }
 
 
@@ -170,8 +187,12 @@ def code_version() -> dict[str, str]:
         package = "unknown"
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=_REPO_ROOT, capture_output=True, text=True,
-            timeout=10, check=False,
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=_REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
         commit = result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else "unknown"
     except (OSError, subprocess.SubprocessError):
@@ -183,17 +204,22 @@ def settings_summary(settings: Settings) -> dict[str, Any]:
     """The settings that decide a replay's outcome; the database URL and secrets left out
     (the first differs between identical runs, the second must never reach a report)."""
     flags = settings.orchestrator.flags
-    return jsonable({
-        "profile": settings.risk.profile,
-        "mode": flags.mode,
-        "enable_orchestrator": flags.enable_orchestrator,
-        "preset": settings.orchestrator.preset,
-        "flags": flags.model_dump(mode="json"),
-        "symbols": list(settings.symbols),
-        "risk": settings.risk.model_dump(mode="json"),
-        "profile_limits": settings.profile.model_dump(mode="json"),
-        "exit_modes": {str(k): v.model_dump(mode="json") for k, v in settings.exit_modes.items()},
-        "exchange": {"kind": settings.exchange.kind, "leverage": settings.exchange.leverage,
-                     "paper": settings.exchange.paper.model_dump(mode="json")},
-        "feed": {"kind": settings.feed.kind, "interval": settings.feed.interval},
-    })
+    return jsonable(
+        {
+            "profile": settings.risk.profile,
+            "mode": flags.mode,
+            "enable_orchestrator": flags.enable_orchestrator,
+            "preset": settings.orchestrator.preset,
+            "flags": flags.model_dump(mode="json"),
+            "symbols": list(settings.symbols),
+            "risk": settings.risk.model_dump(mode="json"),
+            "profile_limits": settings.profile.model_dump(mode="json"),
+            "exit_modes": {str(k): v.model_dump(mode="json") for k, v in settings.exit_modes.items()},
+            "exchange": {
+                "kind": settings.exchange.kind,
+                "leverage": settings.exchange.leverage,
+                "paper": settings.exchange.paper.model_dump(mode="json"),
+            },
+            "feed": {"kind": settings.feed.kind, "interval": settings.feed.interval},
+        }
+    )

@@ -56,8 +56,11 @@ class ClosedTrade:
 
     def outcome(self) -> TradeOutcome:
         return TradeOutcome(
-            realized_pnl=float(self.realized_pnl), fees=float(self.fees),
-            opened_at=self.opened_at, closed_at=self.closed_at, r_multiple=self.r_multiple,
+            realized_pnl=float(self.realized_pnl),
+            fees=float(self.fees),
+            opened_at=self.opened_at,
+            closed_at=self.closed_at,
+            r_multiple=self.r_multiple,
         )
 
 
@@ -103,16 +106,19 @@ def reason_key(reason: str) -> str:
 
 def collect(engine: Engine) -> RunData:
     with engine.connect() as connection:
-        position_rows = connection.execute(
-            select(POSITIONS).order_by(POSITIONS.c.id)
-        ).mappings().all()
+        position_rows = connection.execute(select(POSITIONS).order_by(POSITIONS.c.id)).mappings().all()
         equity_rows = connection.execute(
-            select(EQUITY_SNAPSHOTS.c.at, EQUITY_SNAPSHOTS.c.equity)
-            .order_by(EQUITY_SNAPSHOTS.c.at, EQUITY_SNAPSHOTS.c.id)
+            select(EQUITY_SNAPSHOTS.c.at, EQUITY_SNAPSHOTS.c.equity).order_by(
+                EQUITY_SNAPSHOTS.c.at, EQUITY_SNAPSHOTS.c.id
+            )
         ).all()
         gate_rows = connection.execute(
             select(
-                TRANSITIONS.c.at, TRANSITIONS.c.source, TRANSITIONS.c.dest, TRANSITIONS.c.trigger, TRANSITIONS.c.reason,
+                TRANSITIONS.c.at,
+                TRANSITIONS.c.source,
+                TRANSITIONS.c.dest,
+                TRANSITIONS.c.trigger,
+                TRANSITIONS.c.reason,
             )
             # The gate's creation on first start is not an event of the run.
             .where(TRANSITIONS.c.machine == GATE_TABLE.name, TRANSITIONS.c.trigger != CREATED)
@@ -130,12 +136,14 @@ def collect(engine: Engine) -> RunData:
         for row in gate_rows
     )
     return RunData(
-        trades=tuple(sorted(
-            (_trade(row) for row in position_rows if row["state"] == PositionState.CLOSED), key=_trade_order,
-        )),
+        trades=tuple(
+            sorted(
+                (_trade(row) for row in position_rows if row["state"] == PositionState.CLOSED),
+                key=_trade_order,
+            )
+        ),
         open_since=tuple(
-            row["opened_at"] for row in position_rows
-            if row["opened_at"] is not None and row["state"] in _OPEN_STATES
+            row["opened_at"] for row in position_rows if row["opened_at"] is not None and row["state"] in _OPEN_STATES
         ),
         positions_by_state=dict(sorted(Counter(str(row["state"]) for row in position_rows).items())),
         equity=EquityCurve(
@@ -152,9 +160,14 @@ def collect(engine: Engine) -> RunData:
 
 
 # Holding (or possibly holding) a position on the exchange: exposure until the run's end.
-_OPEN_STATES = frozenset({
-    PositionState.OPEN, PositionState.PARTIALLY_CLOSED, PositionState.CLOSING, PositionState.UNKNOWN,
-})
+_OPEN_STATES = frozenset(
+    {
+        PositionState.OPEN,
+        PositionState.PARTIALLY_CLOSED,
+        PositionState.CLOSING,
+        PositionState.UNKNOWN,
+    }
+)
 
 
 def _trade_order(trade: ClosedTrade) -> tuple[int, str]:
@@ -174,13 +187,19 @@ def _trade(row: RowMapping) -> ClosedTrade:
     filled = row["filled_quantity"] or ZERO
     realized_pnl, fees = row["realized_pnl"] or ZERO, row["fees"] or ZERO
     return ClosedTrade(
-        id=row["id"], symbol=row["symbol"], side=row["side"],
-        entry_price=row["entry_price"], exit_price=row["exit_price"],
+        id=row["id"],
+        symbol=row["symbol"],
+        side=row["side"],
+        entry_price=row["entry_price"],
+        exit_price=row["exit_price"],
         # A closed position's size is what was filled; the ordered quantity only if nothing was recorded.
         quantity=filled if filled > 0 else row["quantity"],
-        realized_pnl=realized_pnl, fees=fees,
-        opened_at=row["opened_at"], closed_at=row["closed_at"],
-        close_reason=row["close_reason"], exit_mode=row["exit_mode"],
+        realized_pnl=realized_pnl,
+        fees=fees,
+        opened_at=row["opened_at"],
+        closed_at=row["closed_at"],
+        close_reason=row["close_reason"],
+        exit_mode=row["exit_mode"],
         r_multiple=_r_multiple(row["details"], realized_pnl - fees, filled),
     )
 

@@ -157,8 +157,10 @@ def _span(trades: Sequence[TradeOutcome], curve: EquityCurve) -> tuple[int, int]
 
 
 def compute_metrics(
-    trades: Sequence[TradeOutcome], curve: EquityCurve,
-    *, open_intervals: Sequence[tuple[int, int]] = (),
+    trades: Sequence[TradeOutcome],
+    curve: EquityCurve,
+    *,
+    open_intervals: Sequence[tuple[int, int]] = (),
 ) -> Metrics:
     """Every metric of the report. `open_intervals` adds the time of positions still open
     at the end (they are not trades yet, but they were exposure)."""
@@ -166,12 +168,15 @@ def compute_metrics(
     gross = float(np.sum([trade.realized_pnl for trade in trades], dtype=np.float64)) if trades else 0.0
     fees = float(np.sum([trade.fees for trade in trades], dtype=np.float64)) if trades else 0.0
     won, lost = net[net > 0], net[net < 0]
-    r_values = [trade.r_multiple for trade in trades if trade.r_multiple is not None and math.isfinite(trade.r_multiple)]
+    r_values = [
+        trade.r_multiple for trade in trades if trade.r_multiple is not None and math.isfinite(trade.r_multiple)
+    ]
     drawdown = max_drawdown(curve.equity)
     sharpe, sharpe_days = sharpe_ratio(curve)
     span = _span(trades, curve)
     intervals = [
-        (trade.opened_at, trade.closed_at) for trade in trades
+        (trade.opened_at, trade.closed_at)
+        for trade in trades
         if trade.opened_at is not None and trade.closed_at is not None
     ] + list(open_intervals)
     exposed = exposure_ms(intervals, *span) if span else 0

@@ -38,8 +38,12 @@ def write_report(report: Report, out_dir: Path | str, *, timing: Mapping[str, fl
     go to `timing.json` so that `report.json` stays identical between identical runs."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = WrittenFiles(markdown=out / "report.md", json=out / "report.json", png=out / "equity.png",
-                         timing=out / "timing.json" if timing is not None else None)
+    files = WrittenFiles(
+        markdown=out / "report.md",
+        json=out / "report.json",
+        png=out / "equity.png",
+        timing=out / "timing.json" if timing is not None else None,
+    )
     files.json.write_text(report.to_json(), encoding="utf-8")
     files.markdown.write_text(render_markdown(report, chart=files.png.name), encoding="utf-8")
     plot_equity([(report.label, report.equity)], files.png, title=f"Equity: {report.label}")
@@ -60,7 +64,8 @@ def write_comparison(enabled: Report, baseline: Report, out_dir: Path | str) -> 
     files.markdown.write_text(render_comparison_markdown(data, chart=files.png.name), encoding="utf-8")
     plot_equity(
         [(f"{enabled.label} (enabled)", enabled.equity), (f"{baseline.label} (baseline)", baseline.equity)],
-        files.png, title="Equity: orchestrator enabled vs baseline",
+        files.png,
+        title="Equity: orchestrator enabled vs baseline",
     )
     return files
 
@@ -68,15 +73,26 @@ def write_comparison(enabled: Report, baseline: Report, out_dir: Path | str) -> 
 # --- one run ---
 
 _METRICS: tuple[tuple[str, str, str], ...] = (
-    ("trades", "Closed trades", "int"), ("wins", "Wins", "int"), ("losses", "Losses", "int"),
-    ("breakeven", "Break-even", "int"), ("win_rate", "Win rate", "ratio_pct"),
-    ("gross_pnl", "Gross PnL", "money"), ("fees", "Fees", "money"), ("net_pnl", "Net PnL", "money"),
-    ("average_win", "Average win (net)", "money"), ("average_loss", "Average loss (net)", "money"),
-    ("average_r", "Average R", "num"), ("trades_with_r", "Trades with a known R", "int"),
-    ("profit_factor", "Profit factor", "num"), ("start_equity", "Start equity", "money"),
-    ("end_equity", "End equity", "money"), ("return_pct", "Return", "pct"),
-    ("max_drawdown", "Max drawdown", "money"), ("max_drawdown_pct", "Max drawdown %", "pct"),
-    ("sharpe", "Sharpe (daily, x sqrt 365)", "num"), ("sharpe_days", "Days in Sharpe", "int"),
+    ("trades", "Closed trades", "int"),
+    ("wins", "Wins", "int"),
+    ("losses", "Losses", "int"),
+    ("breakeven", "Break-even", "int"),
+    ("win_rate", "Win rate", "ratio_pct"),
+    ("gross_pnl", "Gross PnL", "money"),
+    ("fees", "Fees", "money"),
+    ("net_pnl", "Net PnL", "money"),
+    ("average_win", "Average win (net)", "money"),
+    ("average_loss", "Average loss (net)", "money"),
+    ("average_r", "Average R", "num"),
+    ("trades_with_r", "Trades with a known R", "int"),
+    ("profit_factor", "Profit factor", "num"),
+    ("start_equity", "Start equity", "money"),
+    ("end_equity", "End equity", "money"),
+    ("return_pct", "Return", "pct"),
+    ("max_drawdown", "Max drawdown", "money"),
+    ("max_drawdown_pct", "Max drawdown %", "pct"),
+    ("sharpe", "Sharpe (daily, x sqrt 365)", "num"),
+    ("sharpe_days", "Days in Sharpe", "int"),
     ("exposure_pct", "Time in market", "pct"),
 )
 
@@ -85,32 +101,56 @@ def render_markdown(report: Report, *, chart: str = "equity.png") -> str:
     data = report.to_dict()
     inputs, metrics, version = data["inputs"], data["metrics"], data["code_version"]
     lines = [
-        f"# Replay report: {report.label}", "",
+        f"# Replay report: {report.label}",
+        "",
         f"- Generated at: {data['generated_at']}",
         f"- Code version: quantum-trader {version['package']}, commit {version['commit']}",
         f"- In force: {_in_force(data['settings'])}",
-        (f"- Candles processed: {inputs['candles_processed']}; period: "
-         f"{inputs['period']['from'] or 'start of data'} to {inputs['period']['to'] or 'end of data'}"),
-        (f"- Database: {data['database']['file']} ({data['database']['transitions']} transitions, "
-         f"{data['database']['policy_snapshots']} policy snapshots)"), "",
-        "## Inputs", "",
-        *_table(("file", "symbol", "rows", "bad rows"), [
-            (f["path"], f["symbol"], f["rows"], _counts(f["bad_rows"])) for f in inputs["files"]
-        ]),
-        "", f"Bad rows by kind: {_counts(inputs['bad_rows'])} (total {inputs['bad_rows_total']})", "",
-        "## Results", "",
+        (
+            f"- Candles processed: {inputs['candles_processed']}; period: "
+            f"{inputs['period']['from'] or 'start of data'} to {inputs['period']['to'] or 'end of data'}"
+        ),
+        (
+            f"- Database: {data['database']['file']} ({data['database']['transitions']} transitions, "
+            f"{data['database']['policy_snapshots']} policy snapshots)"
+        ),
+        "",
+        "## Inputs",
+        "",
+        *_table(
+            ("file", "symbol", "rows", "bad rows"),
+            [(f["path"], f["symbol"], f["rows"], _counts(f["bad_rows"])) for f in inputs["files"]],
+        ),
+        "",
+        f"Bad rows by kind: {_counts(inputs['bad_rows'])} (total {inputs['bad_rows_total']})",
+        "",
+        "## Results",
+        "",
         *_table(("metric", "value"), [(label, _format(metrics[key], kind)) for key, label, kind in _METRICS]),
-        "", "## Gate events by reason", "",
-        *_table(("trigger", "reason", "count"), [
-            (g["trigger"], g["reason"], g["count"]) for g in data["gate_events"]["by_reason"]
-        ]),
-        "", "## Decisions by reason", "",
+        "",
+        "## Gate events by reason",
+        "",
+        *_table(
+            ("trigger", "reason", "count"),
+            [(g["trigger"], g["reason"], g["count"]) for g in data["gate_events"]["by_reason"]],
+        ),
+        "",
+        "## Decisions by reason",
+        "",
         *_table(("reason", "count"), sorted(data["decisions"]["by_reason"].items())),
-        "", "## Positions by state", "",
+        "",
+        "## Positions by state",
+        "",
         *_table(("state", "count"), sorted(data["database"]["positions_by_state"].items())),
-        "", *_trades_section(data["trades"]),
-        "", "## Equity", "", f"![Equity curve]({chart})", "",
-        "## Settings", "",
+        "",
+        *_trades_section(data["trades"]),
+        "",
+        "## Equity",
+        "",
+        f"![Equity curve]({chart})",
+        "",
+        "## Settings",
+        "",
         *_table(("setting", "value"), sorted(_flatten(data["settings"]).items())),
     ]
     return "\n".join(lines) + "\n"
@@ -124,24 +164,60 @@ def _in_force(settings: Mapping[str, Any]) -> str:
 
 def _trades_section(trades: Sequence[Mapping[str, Any]]) -> list[str]:
     shown = trades[:MARKDOWN_TRADES]
-    title = f"## Trades ({len(trades)})" if len(trades) == len(shown) else \
-        f"## Trades (first {len(shown)} of {len(trades)}; all in the JSON)"
-    return [title, "", *_table(
-        ("id", "symbol", "side", "entry", "exit", "quantity", "net PnL", "fees", "opened", "closed", "exit mode",
-         "close reason"),
-        [(t["id"], t["symbol"], t["side"], t["entry_price"], t["exit_price"], t["quantity"], t["net_pnl"], t["fees"],
-          t["opened_at"], t["closed_at"], t["exit_mode"], t["close_reason"]) for t in shown],
-    )]
+    title = (
+        f"## Trades ({len(trades)})"
+        if len(trades) == len(shown)
+        else f"## Trades (first {len(shown)} of {len(trades)}; all in the JSON)"
+    )
+    return [
+        title,
+        "",
+        *_table(
+            (
+                "id",
+                "symbol",
+                "side",
+                "entry",
+                "exit",
+                "quantity",
+                "net PnL",
+                "fees",
+                "opened",
+                "closed",
+                "exit mode",
+                "close reason",
+            ),
+            [
+                (
+                    t["id"],
+                    t["symbol"],
+                    t["side"],
+                    t["entry_price"],
+                    t["exit_price"],
+                    t["quantity"],
+                    t["net_pnl"],
+                    t["fees"],
+                    t["opened_at"],
+                    t["closed_at"],
+                    t["exit_mode"],
+                    t["close_reason"],
+                )
+                for t in shown
+            ],
+        ),
+    ]
 
 
 # --- two runs ---
+
 
 def comparison_data(enabled: Report, baseline: Report) -> dict[str, Any]:
     """The pair as deterministic JSON data; `generated_at` is the later of the two reports'."""
     runs = {"enabled": enabled.to_dict(), "baseline": baseline.to_dict()}
     metrics = {
         key: {
-            "enabled": runs["enabled"]["metrics"][key], "baseline": runs["baseline"]["metrics"][key],
+            "enabled": runs["enabled"]["metrics"][key],
+            "baseline": runs["baseline"]["metrics"][key],
             "difference": _difference(runs["enabled"]["metrics"][key], runs["baseline"]["metrics"][key]),
         }
         for key in runs["enabled"]["metrics"]
@@ -153,60 +229,94 @@ def comparison_data(enabled: Report, baseline: Report) -> dict[str, Any]:
     }
     reasons = sorted({r for run in runs.values() for r in run["decisions"]["by_reason"]})
     settings = {name: _flatten(run["settings"]) for name, run in runs.items()}
-    return jsonable({
-        "schema": COMPARISON_SCHEMA,
-        "generated_at": max(enabled.generated_at, baseline.generated_at),
-        "runs": {
-            name: {
-                "label": run["label"], "report": f"{name}/report.json", "code_version": run["code_version"],
-                "inputs": run["inputs"], "settings": run["settings"],
-                "gate_events_total": run["gate_events"]["total"], "decisions_total": run["decisions"]["total"],
-                "policy_snapshots": run["database"]["policy_snapshots"],
-            }
-            for name, run in runs.items()
-        },
-        "metrics": metrics,
-        "gate_events_by_reason": [
-            {"trigger": trigger, "reason": reason,
-             **{name: gate_counts[name].get((trigger, reason), 0) for name in runs}}
-            for trigger, reason in gate_keys
-        ],
-        "decisions_by_reason": {
-            reason: {name: run["decisions"]["by_reason"].get(reason, 0) for name, run in runs.items()}
-            for reason in reasons
-        },
-        "settings_differences": {
-            key: {name: settings[name].get(key) for name in runs}
-            for key in sorted(set(settings["enabled"]) | set(settings["baseline"]))
-            if settings["enabled"].get(key) != settings["baseline"].get(key)
-        },
-    })
+    return jsonable(
+        {
+            "schema": COMPARISON_SCHEMA,
+            "generated_at": max(enabled.generated_at, baseline.generated_at),
+            "runs": {
+                name: {
+                    "label": run["label"],
+                    "report": f"{name}/report.json",
+                    "code_version": run["code_version"],
+                    "inputs": run["inputs"],
+                    "settings": run["settings"],
+                    "gate_events_total": run["gate_events"]["total"],
+                    "decisions_total": run["decisions"]["total"],
+                    "policy_snapshots": run["database"]["policy_snapshots"],
+                }
+                for name, run in runs.items()
+            },
+            "metrics": metrics,
+            "gate_events_by_reason": [
+                {
+                    "trigger": trigger,
+                    "reason": reason,
+                    **{name: gate_counts[name].get((trigger, reason), 0) for name in runs},
+                }
+                for trigger, reason in gate_keys
+            ],
+            "decisions_by_reason": {
+                reason: {name: run["decisions"]["by_reason"].get(reason, 0) for name, run in runs.items()}
+                for reason in reasons
+            },
+            "settings_differences": {
+                key: {name: settings[name].get(key) for name in runs}
+                for key in sorted(set(settings["enabled"]) | set(settings["baseline"]))
+                if settings["enabled"].get(key) != settings["baseline"].get(key)
+            },
+        }
+    )
 
 
 def render_comparison_markdown(data: Mapping[str, Any], *, chart: str = "comparison.png") -> str:
     runs = data["runs"]
     head = (f"enabled: {runs['enabled']['label']}", f"baseline: {runs['baseline']['label']}")
     lines = [
-        "# Replay comparison: orchestrator enabled vs baseline", "",
+        "# Replay comparison: orchestrator enabled vs baseline",
+        "",
         f"- Generated at: {data['generated_at']}",
-        *(f"- {name}: {run['label']}, {_in_force(run['settings'])}; code {run['code_version']['package']} "
-          f"@ {run['code_version']['commit']}; report in `{run['report']}`" for name, run in runs.items()),
-        "", "## Results", "",
-        *_table(("metric", *head, "difference"), [
-            (label, _format(data["metrics"][key]["enabled"], kind), _format(data["metrics"][key]["baseline"], kind),
-             _format(data["metrics"][key]["difference"], kind))
-            for key, label, kind in _METRICS
-        ]),
-        "", "## Gate events by reason", "",
-        *_table(("trigger", "reason", *head), [
-            (g["trigger"], g["reason"], g["enabled"], g["baseline"]) for g in data["gate_events_by_reason"]
-        ]),
-        "", "## Decisions by reason", "",
+        *(
+            f"- {name}: {run['label']}, {_in_force(run['settings'])}; code {run['code_version']['package']} "
+            f"@ {run['code_version']['commit']}; report in `{run['report']}`"
+            for name, run in runs.items()
+        ),
+        "",
+        "## Results",
+        "",
+        *_table(
+            ("metric", *head, "difference"),
+            [
+                (
+                    label,
+                    _format(data["metrics"][key]["enabled"], kind),
+                    _format(data["metrics"][key]["baseline"], kind),
+                    _format(data["metrics"][key]["difference"], kind),
+                )
+                for key, label, kind in _METRICS
+            ],
+        ),
+        "",
+        "## Gate events by reason",
+        "",
+        *_table(
+            ("trigger", "reason", *head),
+            [(g["trigger"], g["reason"], g["enabled"], g["baseline"]) for g in data["gate_events_by_reason"]],
+        ),
+        "",
+        "## Decisions by reason",
+        "",
         *_table(("reason", *head), [(r, c["enabled"], c["baseline"]) for r, c in data["decisions_by_reason"].items()]),
-        "", "## Equity", "", f"![Equity curves]({chart})", "",
-        "## Settings that differ", "",
-        *_table(("setting", *head), [(k, _cell(v["enabled"]), _cell(v["baseline"]))
-                                     for k, v in data["settings_differences"].items()]),
+        "",
+        "## Equity",
+        "",
+        f"![Equity curves]({chart})",
+        "",
+        "## Settings that differ",
+        "",
+        *_table(
+            ("setting", *head),
+            [(k, _cell(v["enabled"]), _cell(v["baseline"])) for k, v in data["settings_differences"].items()],
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -219,6 +329,7 @@ def _difference(a: Any, b: Any) -> Any:
 
 
 # --- the chart ---
+
 
 def plot_equity(curves: Iterable[tuple[str, EquityCurve]], path: Path, *, title: str) -> None:
     figure = Figure(figsize=(10, 4.5), dpi=100)

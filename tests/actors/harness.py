@@ -24,18 +24,32 @@ T0 = 1_700_000_000_000 // DAY_MS * DAY_MS + 8 * 3_600_000  # 08:00 UTC on some d
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in extra.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        merged[key] = (
+            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
     return merged
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, *, symbols: tuple[str, ...] = ("BTCUSDT",), fault_hook: Callable[[str, Any], None] | None = None,
-                 exchange: Callable[[], Any] | None = None, checkpoint_steps: bool = False, **overrides: Any) -> None:
-        """`exchange`: makes the exchange port for each start (e.g. a Binance port on the fake server); paper if None."""
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        symbols: tuple[str, ...] = ("BTCUSDT",),
+        fault_hook: Callable[[str, Any], None] | None = None,
+        exchange: Callable[[], Any] | None = None,
+        checkpoint_steps: bool = False,
+        **overrides: Any,
+    ) -> None:
+        """`exchange`: makes the exchange port for each start (e.g. a Binance port on the fake server); paper if
+        None."""
         self.inbox = tmp_path / "inbox.jsonl"
         self.inbox.touch()
-        data = {"symbols": symbols, "database": {"url": f"sqlite:///{tmp_path / 'trader.db'}"},
-                "signals": {"builtin": False, "inbox": str(self.inbox)}}
+        data = {
+            "symbols": symbols,
+            "database": {"url": f"sqlite:///{tmp_path / 'trader.db'}"},
+            "signals": {"builtin": False, "inbox": str(self.inbox)},
+        }
         self.settings = Settings(**_merge(data, overrides))
         self.engine = make_engine(self.settings.database.url)
         upgrade(self.engine)
@@ -51,8 +65,14 @@ class Harness:
 
     def _start(self) -> TradingSystem:
         exchange = self.exchange() if self.exchange is not None else None
-        system = TradingSystem(self.settings, self.clock, self.engine, exchange=exchange, fault_hook=self.fault_hook,
-                               checkpoint_steps=self.checkpoint_steps)
+        system = TradingSystem(
+            self.settings,
+            self.clock,
+            self.engine,
+            exchange=exchange,
+            fault_hook=self.fault_hook,
+            checkpoint_steps=self.checkpoint_steps,
+        )
         system.start()
         return system
 
@@ -65,8 +85,8 @@ class Harness:
 
     def while_down(self, change: Callable[[Any], None]) -> None:
         """Stop the service, let `change` act on the paper exchange as it stands meanwhile, then start again."""
-        from exchange.paper.exchange import PaperExchange
         from actors.system import PAPER_STATE
+        from exchange.paper.exchange import PaperExchange
         from persistence import records
 
         self.system.stop("down for the test")
@@ -80,8 +100,15 @@ class Harness:
         """The next candle of one symbol moved by `change`, without handing it to the service."""
         price = self.prices[symbol]
         close = round(price * (1 + change), 1)
-        candle = Candle(symbol=symbol, open_time=self.open_time, open=price, high=max(price, close), low=min(price, close),
-                        close=close, volume=1.0)
+        candle = Candle(
+            symbol=symbol,
+            open_time=self.open_time,
+            open=price,
+            high=max(price, close),
+            low=min(price, close),
+            close=close,
+            volume=1.0,
+        )
         self.prices[symbol] = close
         self.open_time += MINUTE
         self.clock.advance_to(self.open_time)
@@ -102,8 +129,17 @@ class Harness:
             close = price * (1 + change)
             wick = abs(float(self.rng.normal(0, 0.0003)))
             high, low = max(price, close) * (1 + wick), min(price, close) * (1 - wick)
-            candles.append(Candle(symbol=symbol, open_time=self.open_time, open=round(price, 1), high=round(high, 1),
-                                  low=round(low, 1), close=round(close, 1), volume=100.0))
+            candles.append(
+                Candle(
+                    symbol=symbol,
+                    open_time=self.open_time,
+                    open=round(price, 1),
+                    high=round(high, 1),
+                    low=round(low, 1),
+                    close=round(close, 1),
+                    volume=100.0,
+                )
+            )
             self.prices[symbol] = round(close, 1)
         at = self.open_time + MINUTE
         self.clock.advance_to(at)

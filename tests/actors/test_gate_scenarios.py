@@ -63,7 +63,9 @@ def test_daily_drawdown_lock_holds_until_next_utc_day_and_survives_restart(harne
 
 def test_max_positions_pause_gate_yet_stop_loss_still_fills(harness) -> None:  # type: ignore[no-untyped-def]
     # A wide stop (10 ATR, ~1%), so calm noise does not stop the position out before the test does.
-    h = harness(symbols=("BTCUSDT", "ETHUSDT"), profiles={"SAFE": {"max_open_positions": 1}}, risk={"atr_multiplier_sl": 10})
+    h = harness(
+        symbols=("BTCUSDT", "ETHUSDT"), profiles={"SAFE": {"max_open_positions": 1}}, risk={"atr_multiplier_sl": 10}
+    )
     h.calm(WARM)
     h.signal("BTCUSDT", "LONG", 0.8)
     h.until(lambda: h.positions() and h.positions()[-1][1] == "open", limit=5)
@@ -81,8 +83,10 @@ def test_max_positions_pause_gate_yet_stop_loss_still_fills(harness) -> None:  #
 
 
 def test_exposure_cap_blocks_a_signal_whose_risk_would_exceed_it(harness) -> None:  # type: ignore[no-untyped-def]
-    h = harness(profiles={"SAFE": {"max_total_exposure_pct": 0.001, "max_symbol_exposure_pct": 0.001}},
-                risk={"max_position_usd": 1_000_000})
+    h = harness(
+        profiles={"SAFE": {"max_total_exposure_pct": 0.001, "max_symbol_exposure_pct": 0.001}},
+        risk={"max_position_usd": 1_000_000},
+    )
     h.calm(WARM)
     signal = h.signal("BTCUSDT", "LONG", 0.7)
     h.step()

@@ -20,9 +20,17 @@ SIGNAL = Signal(id="s-1", at=0, symbol="BTCUSDT", side=Side.LONG, confidence=0.5
 
 def policy(**changes: object) -> TradingPolicy:
     base = dict(
-        allow_new_trades=True, min_confidence=0.45, max_risk_pct=0.005, exit_mode=ExitMode.DEFENSIVE_TRAIL,
-        risk_profile="REDUCED", max_open_positions=2, max_correlated_positions=1, max_symbol_exposure_pct=0.01,
-        max_total_exposure_pct=0.02, allowed_symbols=("BTCUSDT", "ETHUSDT"), note="test policy",
+        allow_new_trades=True,
+        min_confidence=0.45,
+        max_risk_pct=0.005,
+        exit_mode=ExitMode.DEFENSIVE_TRAIL,
+        risk_profile="REDUCED",
+        max_open_positions=2,
+        max_correlated_positions=1,
+        max_symbol_exposure_pct=0.01,
+        max_total_exposure_pct=0.02,
+        allowed_symbols=("BTCUSDT", "ETHUSDT"),
+        note="test policy",
     )
     return TradingPolicy(**(base | changes))  # type: ignore[arg-type]
 
@@ -72,12 +80,16 @@ RISK_FIELDS = {
 def test_risk_flag_off_changes_only_its_own_terms(flag: str) -> None:
     on = risk_terms(policy(), FULL, SETTINGS)
     off = risk_terms(policy(), FULL.model_copy(update={flag: False}), SETTINGS)
-    changed = {name for name in ("limits", "max_risk_pct", "risk_profile", "exit_mode") if getattr(on, name) != getattr(off, name)}
+    changed = {
+        name
+        for name in ("limits", "max_risk_pct", "risk_profile", "exit_mode")
+        if getattr(on, name) != getattr(off, name)
+    }
     assert changed == set(RISK_FIELDS[flag])
 
 
 def test_risk_terms_with_flags_off_are_the_profiles_own() -> None:
-    off = FULL.model_copy(update={f: False for f in RISK_FIELDS})
+    off = FULL.model_copy(update=dict.fromkeys(RISK_FIELDS, False))
     terms = risk_terms(policy(), off, SETTINGS)
     assert terms.max_risk_pct == SETTINGS.profile.base_risk_pct and terms.risk_profile == "SAFE"
     assert terms.limits == PositionLimits.from_profile(SETTINGS.profile) and terms.exit_mode is STATIC_EXIT_MODE
@@ -85,7 +97,9 @@ def test_risk_terms_with_flags_off_are_the_profiles_own() -> None:
 
 def test_observe_mode_terms_ignore_the_policy_whatever_the_flags() -> None:
     observe = FULL.model_copy(update={"mode": OrchestratorMode.OBSERVE})
-    assert risk_terms(policy(), observe, SETTINGS) == risk_terms(policy(), FULL.model_copy(update={f: False for f in RISK_FIELDS}), SETTINGS)
+    assert risk_terms(policy(), observe, SETTINGS) == risk_terms(
+        policy(), FULL.model_copy(update=dict.fromkeys(RISK_FIELDS, False)), SETTINGS
+    )
 
 
 def test_observe_mode_records_would_be_decisions_and_enforces_nothing(tmp_path: Path) -> None:

@@ -5,18 +5,27 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from exchange.port import ExchangePosition, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType
 from actors.execution.recovery import ExchangeFacts, PositionFacts, plan
 from actors.messages import Side
+from exchange.port import ExchangePosition, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType
 from tests.actors.harness import Harness
 
 D = Decimal
 
 
 def _order(cid: str, status: OrderStatus, filled: str = "0") -> OrderState:
-    return OrderState(client_order_id=cid, exchange_order_id=1, symbol="BTCUSDT", side=OrderSide.SELL,
-                      type=OrderType.STOP_MARKET, quantity=D("1"), trigger_price=D("90"), reduce_only=True,
-                      status=status, filled_qty=D(filled))
+    return OrderState(
+        client_order_id=cid,
+        exchange_order_id=1,
+        symbol="BTCUSDT",
+        side=OrderSide.SELL,
+        type=OrderType.STOP_MARKET,
+        quantity=D("1"),
+        trigger_price=D("90"),
+        reduce_only=True,
+        status=status,
+        filled_qty=D(filled),
+    )
 
 
 def _held(qty: str) -> dict[str, ExchangePosition]:
@@ -30,20 +39,34 @@ def test_plan_entry_not_found_is_cancelled_never_resent() -> None:
 
 
 def test_plan_pending_entry_found_on_exchange_is_confirmed_submitted() -> None:
-    facts = [PositionFacts("p-1", "BTCUSDT", Side.LONG, "pending_entry", D("0"), entry=_order("qt-e-1-0", OrderStatus.NEW))]
+    facts = [
+        PositionFacts("p-1", "BTCUSDT", Side.LONG, "pending_entry", D("0"), entry=_order("qt-e-1-0", OrderStatus.NEW))
+    ]
     assert [a.kind for a in plan(facts, ExchangeFacts(held={}, open_orders=()), "qt")] == ["confirm_submitted"]
 
 
 def test_plan_open_position_gone_from_exchange_is_closed_with_reason() -> None:
-    facts = [PositionFacts("p-1", "BTCUSDT", Side.LONG, "open", D("1"), entry=None,
-                           orders={"sl": _order("qt-sl-1-0", OrderStatus.NEW)})]
+    facts = [
+        PositionFacts(
+            "p-1", "BTCUSDT", Side.LONG, "open", D("1"), entry=None, orders={"sl": _order("qt-sl-1-0", OrderStatus.NEW)}
+        )
+    ]
     (action,) = plan(facts, ExchangeFacts(held={}, open_orders=()), "qt")
     assert action.kind == "close" and "while the service was down" in action.detail
 
 
 def test_plan_missing_stop_is_replaced_and_quantity_mismatch_halts() -> None:
-    missing = [PositionFacts("p-1", "BTCUSDT", Side.LONG, "open", D("1"), entry=None,
-                             orders={"sl": None, "tp": _order("qt-tp-1-0", OrderStatus.NEW)})]
+    missing = [
+        PositionFacts(
+            "p-1",
+            "BTCUSDT",
+            Side.LONG,
+            "open",
+            D("1"),
+            entry=None,
+            orders={"sl": None, "tp": _order("qt-tp-1-0", OrderStatus.NEW)},
+        )
+    ]
     (action,) = plan(missing, ExchangeFacts(held=_held("1"), open_orders=()), "qt")
     assert action.kind == "reprotect" and action.purposes == ("sl",)
     (halt,) = plan(missing, ExchangeFacts(held=_held("-1"), open_orders=()), "qt")
@@ -52,24 +75,60 @@ def test_plan_missing_stop_is_replaced_and_quantity_mismatch_halts() -> None:
 
 def test_plan_applies_fills_nobody_heard_of_before_comparing_quantities() -> None:
     partial = _order("qt-pt-1-0", OrderStatus.FILLED, filled="0.4")
-    facts = [PositionFacts("p-1", "BTCUSDT", Side.LONG, "open", D("1"), entry=None,
-                           orders={"pt": partial, "sl": _order("qt-sl-1-0", OrderStatus.NEW)})]
+    facts = [
+        PositionFacts(
+            "p-1",
+            "BTCUSDT",
+            Side.LONG,
+            "open",
+            D("1"),
+            entry=None,
+            orders={"pt": partial, "sl": _order("qt-sl-1-0", OrderStatus.NEW)},
+        )
+    ]
     actions = plan(facts, ExchangeFacts(held=_held("0.6"), open_orders=()), "qt")
     assert [(a.kind, a.purposes) for a in actions] == [("apply_fills", ("pt",))]
     # Already applied here (the database has the fill): nothing to do.
-    applied = [PositionFacts("p-1", "BTCUSDT", Side.LONG, "partially_closed", D("0.6"), entry=None,
-                             orders={"pt": partial, "sl": _order("qt-sl-1-0", OrderStatus.NEW)},
-                             applied={"qt-pt-1-0": D("0.4")})]
+    applied = [
+        PositionFacts(
+            "p-1",
+            "BTCUSDT",
+            Side.LONG,
+            "partially_closed",
+            D("0.6"),
+            entry=None,
+            orders={"pt": partial, "sl": _order("qt-sl-1-0", OrderStatus.NEW)},
+            applied={"qt-pt-1-0": D("0.4")},
+        )
+    ]
     assert [a.kind for a in plan(applied, ExchangeFacts(held=_held("0.6"), open_orders=()), "qt")] == ["confirm"]
     # A stop that filled while down explains a flat exchange: no "closed on the exchange".
-    stopped = [PositionFacts("p-1", "BTCUSDT", Side.LONG, "open", D("1"), entry=None,
-                             orders={"sl": _order("qt-sl-1-0", OrderStatus.FILLED, filled="1")})]
+    stopped = [
+        PositionFacts(
+            "p-1",
+            "BTCUSDT",
+            Side.LONG,
+            "open",
+            D("1"),
+            entry=None,
+            orders={"sl": _order("qt-sl-1-0", OrderStatus.FILLED, filled="1")},
+        )
+    ]
     assert [a.kind for a in plan(stopped, ExchangeFacts(held={}, open_orders=()), "qt")] == ["apply_fills"]
 
 
 def test_plan_exit_that_never_reached_the_exchange_is_undone() -> None:
-    facts = [PositionFacts("p-1", "BTCUSDT", Side.LONG, "closing", D("1"), entry=None,
-                           orders={"x": None, "sl": _order("qt-sl-1-0", OrderStatus.NEW)})]
+    facts = [
+        PositionFacts(
+            "p-1",
+            "BTCUSDT",
+            Side.LONG,
+            "closing",
+            D("1"),
+            entry=None,
+            orders={"x": None, "sl": _order("qt-sl-1-0", OrderStatus.NEW)},
+        )
+    ]
     (action,) = plan(facts, ExchangeFacts(held=_held("1"), open_orders=()), "qt")
     assert action.kind == "exit_failed"
 
@@ -78,7 +137,10 @@ def test_plan_cancels_a_replaced_order_of_a_live_position() -> None:
     current, replaced = _order("qt-sl-abcdefabcdef-1", OrderStatus.NEW), _order("qt-sl-abcdefabcdef-0", OrderStatus.NEW)
     facts = [PositionFacts("p-abcdefabcdef", "BTCUSDT", Side.LONG, "open", D("1"), entry=None, orders={"sl": current})]
     actions = plan(facts, ExchangeFacts(held=_held("1"), open_orders=(replaced, current)), "qt")
-    assert [(a.kind, a.target) for a in actions] == [("confirm", "p-abcdefabcdef"), ("cancel_orphan", replaced.client_order_id)]
+    assert [(a.kind, a.target) for a in actions] == [
+        ("confirm", "p-abcdefabcdef"),
+        ("cancel_orphan", replaced.client_order_id),
+    ]
     assert "was replaced" in actions[1].detail
 
 
@@ -108,7 +170,9 @@ def test_paper_account_saved_at_every_step_is_never_behind_the_database_after_a_
         source, target = sqlite3.connect(tmp_path / "trader.db"), sqlite3.connect(killed)
         source.backup(target)
         source.close(), target.close()
-        settings = h.settings.model_copy(update={"database": h.settings.database.model_copy(update={"url": f"sqlite:///{killed}"})})
+        settings = h.settings.model_copy(
+            update={"database": h.settings.database.model_copy(update={"url": f"sqlite:///{killed}"})}
+        )
         engine = make_engine(settings.database.url)
         system = TradingSystem(settings, h.clock, engine)
         system.start()
@@ -145,8 +209,16 @@ def test_position_closed_by_hand_while_down_is_reconciled_closed(tmp_path: Path)
         quantity = Decimal(str(h.rows("SELECT filled_quantity FROM positions")[0][0]))
 
         def close_by_hand(exchange) -> None:  # type: ignore[no-untyped-def]
-            exchange.place_order(OrderRequest(client_order_id="web-manual-1", symbol="BTCUSDT", side=OrderSide.SELL,
-                                              type=OrderType.MARKET, quantity=quantity, reduce_only=True))
+            exchange.place_order(
+                OrderRequest(
+                    client_order_id="web-manual-1",
+                    symbol="BTCUSDT",
+                    side=OrderSide.SELL,
+                    type=OrderType.MARKET,
+                    quantity=quantity,
+                    reduce_only=True,
+                )
+            )
             exchange.on_candle(h.candle("BTCUSDT", 0.0))
 
         h.while_down(close_by_hand)
@@ -163,8 +235,15 @@ def test_position_found_on_exchange_without_record_is_adopted_and_protected(tmp_
         h.calm(20)
 
         def trade_by_hand(exchange) -> None:  # type: ignore[no-untyped-def]
-            exchange.place_order(OrderRequest(client_order_id="web-manual-2", symbol="ETHUSDT", side=OrderSide.BUY,
-                                              type=OrderType.MARKET, quantity=D("0.5")))
+            exchange.place_order(
+                OrderRequest(
+                    client_order_id="web-manual-2",
+                    symbol="ETHUSDT",
+                    side=OrderSide.BUY,
+                    type=OrderType.MARKET,
+                    quantity=D("0.5"),
+                )
+            )
             exchange.on_candle(h.candle("ETHUSDT", 0.0))
 
         h.while_down(trade_by_hand)
@@ -188,16 +267,23 @@ def test_recover_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path) -> 
         _open_position(h)
 
         def meanwhile(exchange) -> None:  # type: ignore[no-untyped-def]
-            exchange.place_order(OrderRequest(client_order_id="web-manual-3", symbol="ETHUSDT", side=OrderSide.BUY,
-                                              type=OrderType.MARKET, quantity=D("0.5")))
+            exchange.place_order(
+                OrderRequest(
+                    client_order_id="web-manual-3",
+                    symbol="ETHUSDT",
+                    side=OrderSide.BUY,
+                    type=OrderType.MARKET,
+                    quantity=D("0.5"),
+                )
+            )
             exchange.on_candle(h.candle("ETHUSDT", 0.0))
             for order in exchange.open_orders("BTCUSDT"):  # someone cancelled our protective orders by hand
                 exchange.cancel_order("BTCUSDT", order.client_order_id)
 
         h.while_down(lambda exchange: None)
         h.system.stop("down for the dry run")
-        from exchange.paper.exchange import PaperExchange
         from actors.system import PAPER_STATE
+        from exchange.paper.exchange import PaperExchange
         from persistence import records
 
         with h.engine.begin() as connection:

@@ -38,8 +38,11 @@ def test_positions_close_through_every_kind_of_exit(two_runs: tuple[Path, Path])
     partials = _rows(db, "SELECT count(*) FROM transitions WHERE trigger = 'partial_take_profit'")[0][0]
     assert partials > 0
     # Every closed position went the documented way: created, submitted, filled, (partial,) closed.
-    paths = _rows(db, "SELECT group_concat(trigger, '>') FROM (SELECT entity_id, trigger FROM transitions "
-                      "WHERE machine = 'position' ORDER BY entity_id, seq) GROUP BY entity_id")
+    paths = _rows(
+        db,
+        "SELECT group_concat(trigger, '>') FROM (SELECT entity_id, trigger FROM transitions "
+        "WHERE machine = 'position' ORDER BY entity_id, seq) GROUP BY entity_id",
+    )
     assert all(p[0].startswith("create>submit>entry_filled>") for p in paths)
 
 
@@ -47,7 +50,10 @@ def test_same_replay_twice_gives_identical_decisions_and_trades(two_runs: tuple[
     first, second = two_runs
     for sql in (
         "SELECT signal_id, at, reason, detail, position_id FROM signal_decisions ORDER BY id",
-        "SELECT id, symbol, side, state, quantity, entry_price, exit_price, realized_pnl, fees, close_reason, opened_at, closed_at FROM positions ORDER BY id",
+        (
+            "SELECT id, symbol, side, state, quantity, entry_price, exit_price, realized_pnl, fees, close_reason, "
+            "opened_at, closed_at FROM positions ORDER BY id"
+        ),
         "SELECT machine, entity_id, seq, source, dest, trigger, reason, payload, at FROM transitions ORDER BY id",
         "SELECT client_order_id, status, quantity, trigger_price FROM orders ORDER BY id",
     ):

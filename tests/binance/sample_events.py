@@ -66,8 +66,13 @@ def parse_user_event(message: dict[str, Any]) -> UserEvent | AccountUpdate | Tra
         return _account_update(data)
     if kind == "TRADE_LITE":
         return TradeLite(
-            event_time=int(data["E"]), symbol=data["s"], client_order_id=data["c"], order_id=int(data["i"]),
-            side=data["S"], last_qty=blank_as_zero(data["l"]), last_price=blank_as_zero(data["L"]),
+            event_time=int(data["E"]),
+            symbol=data["s"],
+            client_order_id=data["c"],
+            order_id=int(data["i"]),
+            side=data["S"],
+            last_qty=blank_as_zero(data["l"]),
+            last_price=blank_as_zero(data["L"]),
             trade_id=int(data["t"]),
         )
     return payloads.parse_user_event(message)
@@ -76,16 +81,28 @@ def parse_user_event(message: dict[str, Any]) -> UserEvent | AccountUpdate | Tra
 def _account_update(data: dict[str, Any]) -> AccountUpdate:
     a = data["a"]
     return AccountUpdate(
-        event_time=int(data["E"]), transaction_time=int(data.get("T", data["E"])), reason=a.get("m", ""),
+        event_time=int(data["E"]),
+        transaction_time=int(data.get("T", data["E"])),
+        reason=a.get("m", ""),
         balances=tuple(
-            BalanceChange(asset=b["a"], wallet_balance=blank_as_zero(b["wb"]),
-                          cross_wallet_balance=blank_as_zero(b.get("cw")), balance_change=blank_as_zero(b.get("bc")))
+            BalanceChange(
+                asset=b["a"],
+                wallet_balance=blank_as_zero(b["wb"]),
+                cross_wallet_balance=blank_as_zero(b.get("cw")),
+                balance_change=blank_as_zero(b.get("bc")),
+            )
             for b in a.get("B", ())
         ),
         positions=tuple(
-            PositionChange(symbol=p["s"], quantity=blank_as_zero(p["pa"]), entry_price=blank_as_zero(p["ep"]),
-                           accumulated_realized=blank_as_zero(p.get("cr")), unrealized_pnl=blank_as_zero(p.get("up")),
-                           margin_type=p.get("mt", ""), position_side=p.get("ps", "BOTH"))
+            PositionChange(
+                symbol=p["s"],
+                quantity=blank_as_zero(p["pa"]),
+                entry_price=blank_as_zero(p["ep"]),
+                accumulated_realized=blank_as_zero(p.get("cr")),
+                unrealized_pnl=blank_as_zero(p.get("up")),
+                margin_type=p.get("mt", ""),
+                position_side=p.get("ps", "BOTH"),
+            )
             for p in a.get("P", ())
         ),
     )
@@ -163,8 +180,9 @@ class TickerEvent:
     volume: Decimal
 
 
-SampleMarketEvent = (MarketEvent | TradeEvent | BookTickerEvent | DepthUpdateEvent | DepthSnapshot | LiquidationEvent
-                     | TickerEvent)
+SampleMarketEvent = (
+    MarketEvent | TradeEvent | BookTickerEvent | DepthUpdateEvent | DepthSnapshot | LiquidationEvent | TickerEvent
+)
 
 
 def _levels(rows: Any) -> tuple[tuple[Decimal, Decimal], ...]:
@@ -176,31 +194,55 @@ def parse_market_event(message: dict[str, Any]) -> SampleMarketEvent:
     kind = str(d.get("e", ""))
     if kind in ("trade", "aggTrade"):
         return TradeEvent(
-            event_time=int(d["E"]), symbol=d["s"], trade_id=int(d["a"] if kind == "aggTrade" else d["t"]),
-            price=blank_as_zero(d["p"]), quantity=blank_as_zero(d["q"]), trade_time=int(d["T"]),
-            buyer_is_maker=bool(d["m"]), aggregate=kind == "aggTrade",
+            event_time=int(d["E"]),
+            symbol=d["s"],
+            trade_id=int(d["a"] if kind == "aggTrade" else d["t"]),
+            price=blank_as_zero(d["p"]),
+            quantity=blank_as_zero(d["q"]),
+            trade_time=int(d["T"]),
+            buyer_is_maker=bool(d["m"]),
+            aggregate=kind == "aggTrade",
         )
     if kind == "bookTicker":
         return BookTickerEvent(
-            event_time=int(d.get("E") or d.get("T") or 0), symbol=d["s"], update_id=int(d["u"]),
-            bid_price=blank_as_zero(d["b"]), bid_qty=blank_as_zero(d["B"]), ask_price=blank_as_zero(d["a"]),
+            event_time=int(d.get("E") or d.get("T") or 0),
+            symbol=d["s"],
+            update_id=int(d["u"]),
+            bid_price=blank_as_zero(d["b"]),
+            bid_qty=blank_as_zero(d["B"]),
+            ask_price=blank_as_zero(d["a"]),
             ask_qty=blank_as_zero(d["A"]),
         )
     if kind == "depthUpdate":
         return DepthUpdateEvent(
-            event_time=int(d["E"]), symbol=d["s"], first_update_id=int(d["U"]), final_update_id=int(d["u"]),
-            previous_final_update_id=int(d.get("pu", 0)), bids=_levels(d["b"]), asks=_levels(d["a"]),
+            event_time=int(d["E"]),
+            symbol=d["s"],
+            first_update_id=int(d["U"]),
+            final_update_id=int(d["u"]),
+            previous_final_update_id=int(d.get("pu", 0)),
+            bids=_levels(d["b"]),
+            asks=_levels(d["a"]),
         )
     if kind == "forceOrder":
         o = d["o"]
         return LiquidationEvent(
-            event_time=int(d["E"]), symbol=o["s"], side=o["S"], quantity=blank_as_zero(o["q"]),
-            price=blank_as_zero(o["p"]), avg_price=blank_as_zero(o.get("ap")), status=o.get("X", ""),
+            event_time=int(d["E"]),
+            symbol=o["s"],
+            side=o["S"],
+            quantity=blank_as_zero(o["q"]),
+            price=blank_as_zero(o["p"]),
+            avg_price=blank_as_zero(o.get("ap")),
+            status=o.get("X", ""),
         )
     if kind == "24hrTicker":
         return TickerEvent(
-            event_time=int(d["E"]), symbol=d["s"], last_price=blank_as_zero(d["c"]), open_price=blank_as_zero(d["o"]),
-            high_price=blank_as_zero(d["h"]), low_price=blank_as_zero(d["l"]), volume=blank_as_zero(d["v"]),
+            event_time=int(d["E"]),
+            symbol=d["s"],
+            last_price=blank_as_zero(d["c"]),
+            open_price=blank_as_zero(d["o"]),
+            high_price=blank_as_zero(d["h"]),
+            low_price=blank_as_zero(d["l"]),
+            volume=blank_as_zero(d["v"]),
         )
     if not kind and "lastUpdateId" in d:
         return DepthSnapshot(last_update_id=int(d["lastUpdateId"]), bids=_levels(d["bids"]), asks=_levels(d["asks"]))
@@ -214,4 +256,3 @@ def parse_capture_line(line: str) -> tuple[int | None, dict[str, Any]]:
         return None, json.loads(line)
     stamp, _, payload = line.partition(" ")
     return int(stamp), json.loads(payload)
-

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from exchange.binance.account import BinanceExchange
-from tests.actors.harness import Harness
-from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance  # noqa: F401
+from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET
 from scripts.fake_binance.server import FakeBinance
+from tests.actors.harness import Harness
 
 SYMBOL = "BTCUSDT"
 
@@ -28,15 +28,27 @@ class ManualClock:
 
 
 @pytest.fixture(params=["policy", "static"])
-def banned(request: pytest.FixtureRequest, tmp_path: Path, fake_binance: FakeBinance,  # noqa: F811
-           ) -> Iterator[tuple[Harness, ManualClock]]:
-    """With the policy engine driving the gate, and with it switched off (the static policy): the pause holds both ways."""
+def banned(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    fake_binance: FakeBinance,
+) -> Iterator[tuple[Harness, ManualClock]]:
+    """With the policy engine driving the gate, and with it switched off (the static policy): the pause holds both
+    ways."""
     fake_binance.set_price(SYMBOL, "20000")
     clock = ManualClock()
 
     def port() -> BinanceExchange:
-        return BinanceExchange(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=fake_binance.base_url, symbols=(SYMBOL,),
-                               leverage=5, timeout_s=2.0, reconnect_delay_s=0.05, monotonic=clock).start()
+        return BinanceExchange(
+            api_key=TEST_KEY,
+            api_secret=TEST_SECRET,
+            base_url=fake_binance.base_url,
+            symbols=(SYMBOL,),
+            leverage=5,
+            timeout_s=2.0,
+            reconnect_delay_s=0.05,
+            monotonic=clock,
+        ).start()
 
     flags = {} if request.param == "policy" else {"orchestrator": {"flags": {"enable_orchestrator": False}}}
     h = Harness(tmp_path, exchange=port, risk={"atr_multiplier_sl": 10}, **flags)
@@ -47,7 +59,8 @@ def banned(request: pytest.FixtureRequest, tmp_path: Path, fake_binance: FakeBin
 
 
 def test_ban_pauses_the_gate_sends_nothing_and_reopens_when_it_lifts(
-        banned: tuple[Harness, ManualClock], fake_binance: FakeBinance) -> None:  # noqa: F811
+    banned: tuple[Harness, ManualClock], fake_binance: FakeBinance
+) -> None:
     h, clock = banned
     h.calm(160)
     assert h.gate()[0] == "open"

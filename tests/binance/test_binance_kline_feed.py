@@ -10,7 +10,7 @@ import pytest
 
 from exchange.binance.market_stream import BinanceKlineFeed, FeedError
 from exchange.market import Candle
-from scripts.fake_binance.fixtures import fake_binance, needs_shared_data  # noqa: F401
+from scripts.fake_binance.fixtures import needs_shared_data
 from scripts.fake_binance.server import FakeBinance
 
 pytestmark = needs_shared_data
@@ -22,8 +22,9 @@ T0 = 1_700_000_040_000 - 1_700_000_040_000 % MINUTE  # long closed: the fake's k
 
 def push(server: FakeBinance, symbol: str, index: int) -> None:
     price = BASE[symbol] + index
-    server.push_candle(symbol, open_time=T0 + index * MINUTE, open=price, high=price + 5, low=price - 5,
-                       close=price + 1, volume="3")
+    server.push_candle(
+        symbol, open_time=T0 + index * MINUTE, open=price, high=price + 5, low=price - 5, close=price + 1, volume="3"
+    )
 
 
 class Reader:
@@ -51,7 +52,7 @@ class Reader:
                     self.changed.notify_all()
                 if self._stop.is_set():
                     return
-        except BaseException as e:  # noqa: BLE001 - handed to the test
+        except BaseException as e:
             with self.changed:
                 self.error = e
                 self.changed.notify_all()
@@ -70,12 +71,19 @@ class Reader:
 
 
 @pytest.fixture
-def reader(fake_binance: FakeBinance) -> Iterator[Reader]:  # noqa: F811
+def reader(fake_binance: FakeBinance) -> Iterator[Reader]:
     for index in range(5):
         for symbol in SYMBOLS:
             push(fake_binance, symbol, index)
-    feed = BinanceKlineFeed(SYMBOLS, base_url=fake_binance.base_url, ws_url=fake_binance.ws_url, warmup=3,
-                            idle_s=0.05, grace_s=30, reconnect_delay_s=0.2)
+    feed = BinanceKlineFeed(
+        SYMBOLS,
+        base_url=fake_binance.base_url,
+        ws_url=fake_binance.ws_url,
+        warmup=3,
+        idle_s=0.05,
+        grace_s=30,
+        reconnect_delay_s=0.2,
+    )
     r = Reader(feed)
     yield r
     r.stop()
@@ -85,11 +93,17 @@ def opens(batches: list[tuple[Candle, ...]]) -> list[tuple[int, tuple[str, ...]]
     return [((b[0].open_time - T0) // MINUTE, tuple(c.symbol for c in b)) for b in batches]
 
 
-def test_binance_feed_warmup_then_live_one_batch_per_closed_step(reader: Reader, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_feed_warmup_then_live_one_batch_per_closed_step(reader: Reader, fake_binance: FakeBinance) -> None:
     reader.wait(lambda r: len(r.batches) == 3 and r.idle > 0)  # the warm-up: the newest 3 steps
     assert opens(reader.batches) == [(2, SYMBOLS), (3, SYMBOLS), (4, SYMBOLS)]
     warm = reader.batches[-1][0]
-    assert (warm.open, warm.close, warm.high, warm.low, warm.interval_ms) == (40004.0, 40005.0, 40009.0, 39999.0, MINUTE)
+    assert (warm.open, warm.close, warm.high, warm.low, warm.interval_ms) == (
+        40004.0,
+        40005.0,
+        40009.0,
+        39999.0,
+        MINUTE,
+    )
 
     push(fake_binance, "BTCUSDT", 5)
     push(fake_binance, "ETHUSDT", 5)
@@ -106,7 +120,8 @@ def test_binance_feed_warmup_then_live_one_batch_per_closed_step(reader: Reader,
 
 
 def test_binance_feed_after_a_dropped_stream_backfills_through_rest_without_duplicates(
-        reader: Reader, fake_binance: FakeBinance) -> None:  # noqa: F811
+    reader: Reader, fake_binance: FakeBinance
+) -> None:
     reader.wait(lambda r: len(r.batches) == 3 and r.idle > 0)
     stream = reader.feed.stream
     stream.drop()
@@ -129,15 +144,17 @@ def test_binance_feed_unknown_interval_refused() -> None:
 
 
 def test_binance_feed_unreachable_server_raises_feed_error() -> None:
-    feed = BinanceKlineFeed(SYMBOLS, base_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9", open_timeout_s=0.5,
-                            reconnect_delay_s=0.05)
+    feed = BinanceKlineFeed(
+        SYMBOLS, base_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9", open_timeout_s=0.5, reconnect_delay_s=0.05
+    )
     with pytest.raises(FeedError, match="did not connect"):
         next(feed.batches())
     assert not feed.stream.is_alive()
 
 
 def test_binance_feed_marks_follow_the_mark_price_stream_and_never_make_a_step(
-        reader: Reader, fake_binance: FakeBinance) -> None:  # noqa: F811
+    reader: Reader, fake_binance: FakeBinance
+) -> None:
     reader.wait(lambda r: len(r.batches) == 3 and r.idle > 0)
     feed = reader.feed
     fake_binance.set_price("BTCUSDT", "40100.5")

@@ -22,7 +22,7 @@ from exchange.factory import make_exchange
 from exchange.port import ExchangeError
 from persistence.db import make_engine
 from persistence.migrate import upgrade
-from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, needs_shared_data  # noqa: F401
+from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, needs_shared_data
 from scripts.fake_binance.server import FakeBinance
 from scripts.service_process import ServiceProcess, command
 from service.cli import app
@@ -33,8 +33,9 @@ pytestmark = needs_shared_data
 WAIT_S = 30
 MINUTE = 60_000
 SYMBOL = "BTCUSDT"
-CANDLES = (Path(__file__).resolve().parents[3] / "shared" / "data" / "candles"
-           / "binance_BTCUSDT_5m_20180426-20180428.csv")
+CANDLES = (
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "candles" / "binance_BTCUSDT_5m_20180426-20180428.csv"
+)
 
 
 def Service(workdir: Path, env: dict[str, str]) -> ServiceProcess:
@@ -48,8 +49,15 @@ def push_history(server: FakeBinance, count: int) -> int:
     price = Decimal("40000")
     for index in range(count):
         close = price + Decimal(rng.randint(-40, 40))
-        server.push_candle(SYMBOL, open_time=start + index * MINUTE, open=price, high=max(price, close) + 15,
-                           low=min(price, close) - 15, close=close, volume="5")
+        server.push_candle(
+            SYMBOL,
+            open_time=start + index * MINUTE,
+            open=price,
+            high=max(price, close) + 15,
+            low=min(price, close) - 15,
+            close=close,
+            volume="5",
+        )
         price = close
     return start + count * MINUTE
 
@@ -57,34 +65,56 @@ def push_history(server: FakeBinance, count: int) -> int:
 def live_env(tmp_path: Path, server: FakeBinance) -> dict[str, str]:
     return os.environ | {
         "QT_DATABASE__URL": f"sqlite:///{tmp_path / 'live.db'}",
-        "QT_EXCHANGE__KIND": "binance", "QT_EXCHANGE__API_KEY": TEST_KEY, "QT_EXCHANGE__API_SECRET": TEST_SECRET,
-        "QT_EXCHANGE__BASE_URL": server.base_url, "QT_FEED__KIND": "binance", "QT_SYMBOLS": json.dumps([SYMBOL]),
-        "QT_SIGNALS__BUILTIN": "false", "QT_SIGNALS__INBOX": str(tmp_path / "inbox.jsonl"),
-        "QT_ORCHESTRATOR__CYCLE_SECONDS": "0.5", "QT_RISK__ATR_MULTIPLIER_SL": "10",
+        "QT_EXCHANGE__KIND": "binance",
+        "QT_EXCHANGE__API_KEY": TEST_KEY,
+        "QT_EXCHANGE__API_SECRET": TEST_SECRET,
+        "QT_EXCHANGE__BASE_URL": server.base_url,
+        "QT_FEED__KIND": "binance",
+        "QT_SYMBOLS": json.dumps([SYMBOL]),
+        "QT_SIGNALS__BUILTIN": "false",
+        "QT_SIGNALS__INBOX": str(tmp_path / "inbox.jsonl"),
+        "QT_ORCHESTRATOR__CYCLE_SECONDS": "0.5",
+        "QT_RISK__ATR_MULTIPLIER_SL": "10",
     }
 
 
 def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command(*args), check=False, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=WAIT_S)
+    return subprocess.run(
+        command(*args), check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_S
+    )
 
 
 # --- the live guard -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("flags", "env", "missing"), [
-    ((), {"QT_EXCHANGE__API_KEY": TEST_KEY, "QT_EXCHANGE__API_SECRET": TEST_SECRET}, "the --live flag was not given"),
-    (("--live",), {}, "QT_EXCHANGE__API_KEY and QT_EXCHANGE__API_SECRET not set in the environment"),
-    (("--live",), {"QT_EXCHANGE__API_KEY": TEST_KEY}, "QT_EXCHANGE__API_SECRET not set in the environment"),
-    (("--live",),
-     {"QT_EXCHANGE__API_KEY": TEST_KEY, "QT_EXCHANGE__API_SECRET": TEST_SECRET, "QT_FEED__KIND": "synthetic"},
-     'live orders need feed.kind = "binance"'),
-])
+@pytest.mark.parametrize(
+    ("flags", "env", "missing"),
+    [
+        (
+            (),
+            {"QT_EXCHANGE__API_KEY": TEST_KEY, "QT_EXCHANGE__API_SECRET": TEST_SECRET},
+            "the --live flag was not given",
+        ),
+        (("--live",), {}, "QT_EXCHANGE__API_KEY and QT_EXCHANGE__API_SECRET not set in the environment"),
+        (("--live",), {"QT_EXCHANGE__API_KEY": TEST_KEY}, "QT_EXCHANGE__API_SECRET not set in the environment"),
+        (
+            ("--live",),
+            {"QT_EXCHANGE__API_KEY": TEST_KEY, "QT_EXCHANGE__API_SECRET": TEST_SECRET, "QT_FEED__KIND": "synthetic"},
+            'live orders need feed.kind = "binance"',
+        ),
+    ],
+)
 def test_run_binance_without_live_or_keys_exits_2_with_a_clear_message(
-        tmp_path: Path, flags: tuple[str, ...], env: dict[str, str], missing: str) -> None:
+    tmp_path: Path, flags: tuple[str, ...], env: dict[str, str], missing: str
+) -> None:
     db = tmp_path / "qt.db"
-    base_env = {"QT_EXCHANGE__KIND": "binance", "QT_FEED__KIND": "binance", "QT_EXCHANGE__API_KEY": "",
-                "QT_EXCHANGE__API_SECRET": "", "COLUMNS": "400"}
+    base_env = {
+        "QT_EXCHANGE__KIND": "binance",
+        "QT_FEED__KIND": "binance",
+        "QT_EXCHANGE__API_KEY": "",
+        "QT_EXCHANGE__API_SECRET": "",
+        "COLUMNS": "400",
+    }
     result = CliRunner().invoke(app, ["run", "--db", str(db), *flags], env=base_env | env)
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -112,15 +142,29 @@ def test_make_exchange_binance_needs_the_live_opt_in(tmp_path: Path) -> None:
 
 
 def test_make_exchange_binance_starts_the_port_and_the_system_closes_it(
-        tmp_path: Path, fake_binance: FakeBinance) -> None:  # noqa: F811
+    tmp_path: Path, fake_binance: FakeBinance
+) -> None:
     fake_binance.set_price(SYMBOL, "40000")
-    settings = Settings(symbols=(SYMBOL,), exchange={"kind": "binance", "api_key": TEST_KEY, "api_secret": TEST_SECRET,
-                                                     "base_url": fake_binance.base_url, "leverage": 4})
+    settings = Settings(
+        symbols=(SYMBOL,),
+        exchange={
+            "kind": "binance",
+            "api_key": TEST_KEY,
+            "api_secret": TEST_SECRET,
+            "base_url": fake_binance.base_url,
+            "leverage": 4,
+        },
+    )
     engine = make_engine(f"sqlite:///{tmp_path / 'qt.db'}")
     upgrade(engine)
     exchange = make_exchange(settings, engine, live=True)
-    assert {("GET", "/fapi/v1/time"), ("GET", "/fapi/v1/exchangeInfo"), ("POST", "/fapi/v1/positionSide/dual"),
-            ("POST", "/fapi/v1/leverage"), ("POST", "/fapi/v1/listenKey")} <= set(fake_binance.requests)
+    assert {
+        ("GET", "/fapi/v1/time"),
+        ("GET", "/fapi/v1/exchangeInfo"),
+        ("POST", "/fapi/v1/positionSide/dual"),
+        ("POST", "/fapi/v1/leverage"),
+        ("POST", "/fapi/v1/listenKey"),
+    } <= set(fake_binance.requests)
     assert exchange.symbol_filters(SYMBOL).min_notional > 0
     stream = exchange.stream
     assert stream is not None and stream.is_alive()
@@ -131,10 +175,12 @@ def test_make_exchange_binance_starts_the_port_and_the_system_closes_it(
     engine.dispose()
 
 
-def test_make_exchange_wrong_secret_error_names_no_key(tmp_path: Path, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_make_exchange_wrong_secret_error_names_no_key(tmp_path: Path, fake_binance: FakeBinance) -> None:
     wrong = "qt-wrong-secret-55aa"
-    settings = Settings(symbols=(SYMBOL,), exchange={"kind": "binance", "api_key": TEST_KEY, "api_secret": wrong,
-                                                     "base_url": fake_binance.base_url})
+    settings = Settings(
+        symbols=(SYMBOL,),
+        exchange={"kind": "binance", "api_key": TEST_KEY, "api_secret": wrong, "base_url": fake_binance.base_url},
+    )
     with pytest.raises(ExchangeError) as caught:
         make_exchange(settings, make_engine(f"sqlite:///{tmp_path / 'qt.db'}"), live=True)
     text = f"{caught.value!s} {caught.value!r}"
@@ -146,7 +192,8 @@ def test_make_exchange_wrong_secret_error_names_no_key(tmp_path: Path, fake_bina
 
 
 def test_run_live_on_fake_binance_trades_stops_on_sigterm_and_leaves_no_key_anywhere(
-        tmp_path: Path, fake_binance: FakeBinance) -> None:  # noqa: F811
+    tmp_path: Path, fake_binance: FakeBinance
+) -> None:
     next_open = push_history(fake_binance, 300)
     env = live_env(tmp_path, fake_binance)
     service = Service(tmp_path, env)
@@ -176,16 +223,32 @@ def test_run_live_on_fake_binance_trades_stops_on_sigterm_and_leaves_no_key_anyw
 
     # The secrets scan: the log, the database (files and every table), the CLI's outputs, a report.
     outputs = [log, service.stdout]
-    for args in (("config", "show"), ("status", "--json"), ("positions", "--json"), ("transitions", "--json"),
-                 ("gate", "--json")):
+    for args in (
+        ("config", "show"),
+        ("status", "--json"),
+        ("positions", "--json"),
+        ("transitions", "--json"),
+        ("gate", "--json"),
+    ):
         result = run_cli(tmp_path, env, *args)
         assert result.returncode == 0, result.stderr
         outputs += [result.stdout, result.stderr]
     config = json.loads(outputs[2])
     assert config["exchange"]["api_key"] == config["exchange"]["api_secret"] == "**********"
     report_env = env | {"QT_EXCHANGE__KIND": "paper", "QT_FEED__KIND": "file"}  # a replay never trades live
-    report = run_cli(tmp_path, report_env, "replay", "--data", str(CANDLES), "--symbol", SYMBOL,
-                     "--to", "2018-04-26T12:00:00Z", "--out", str(tmp_path / "report"))
+    report = run_cli(
+        tmp_path,
+        report_env,
+        "replay",
+        "--data",
+        str(CANDLES),
+        "--symbol",
+        SYMBOL,
+        "--to",
+        "2018-04-26T12:00:00Z",
+        "--out",
+        str(tmp_path / "report"),
+    )
     assert report.returncode == 0, report.stderr
     outputs += [report.stdout, report.stderr]
     assert list((tmp_path / "report").glob("*.md"))

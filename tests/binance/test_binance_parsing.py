@@ -60,8 +60,12 @@ def load(path: Path) -> dict:
 def test_parse_user_event_every_sample_is_known(path: Path) -> None:
     event = parse_user_event(load(path))
     assert not isinstance(event, UnknownEvent)
-    expected = {"ORDER_TRADE_UPDATE": OrderTradeUpdate, "ALGO_UPDATE": AlgoUpdate, "ACCOUNT_UPDATE": AccountUpdate,
-                "TRADE_LITE": TradeLite}
+    expected = {
+        "ORDER_TRADE_UPDATE": OrderTradeUpdate,
+        "ALGO_UPDATE": AlgoUpdate,
+        "ACCOUNT_UPDATE": AccountUpdate,
+        "TRADE_LITE": TradeLite,
+    }
     kind = load(path).get("data", load(path))["e"]
     assert isinstance(event, expected[kind])
 
@@ -88,21 +92,37 @@ def test_parse_market_event_real_capture_every_line(path: Path) -> None:
 
 
 def test_parse_capture_line_with_local_timestamp_prefix() -> None:
-    stamp, message = parse_capture_line('1723161256322000000 {"e":"trade","E":1,"T":1,"s":"BTCUSDT","t":5,'
-                                        '"p":"61800.30","q":"0.006","m":false}')
+    stamp, message = parse_capture_line(
+        '1723161256322000000 {"e":"trade","E":1,"T":1,"s":"BTCUSDT","t":5,"p":"61800.30","q":"0.006","m":false}'
+    )
     assert stamp == 1723161256322000000
-    assert parse_market_event(message) == TradeEvent(event_time=1, symbol="BTCUSDT", trade_id=5,
-                                                     price=Decimal("61800.30"), quantity=Decimal("0.006"),
-                                                     trade_time=1, buyer_is_maker=False)
+    assert parse_market_event(message) == TradeEvent(
+        event_time=1,
+        symbol="BTCUSDT",
+        trade_id=5,
+        price=Decimal("61800.30"),
+        quantity=Decimal("0.006"),
+        trade_time=1,
+        buyer_is_maker=False,
+    )
 
 
 def test_parse_user_event_trade_partial_fields() -> None:
     u = parse_user_event(load(BINANCE / "user_stream" / "order_update_trade_partial.json"))
     assert isinstance(u, OrderTradeUpdate)
     assert (u.symbol, u.client_order_id, u.order_id, u.status, u.execution_type) == (
-        "BTCUSDT", "TEST", 8886774, "PARTIALLY_FILLED", "TRADE")
+        "BTCUSDT",
+        "TEST",
+        8886774,
+        "PARTIALLY_FILLED",
+        "TRADE",
+    )
     assert (u.quantity, u.last_qty, u.cum_qty, u.last_price) == (
-        Decimal("0.002"), Decimal("0.001"), Decimal("0.001"), Decimal("7100.50"))
+        Decimal("0.002"),
+        Decimal("0.001"),
+        Decimal("0.001"),
+        Decimal("7100.50"),
+    )
     assert (u.fee, u.fee_asset, u.trade_id, u.realized_pnl) == (Decimal("0.01"), "USDT", 12345678, Decimal("12.34"))
     assert u.is_trade
 
@@ -132,11 +152,14 @@ def test_parse_user_event_algo_lifecycle_fields() -> None:
     names = ["futures_algo_update_triggering", "futures_algo_update_triggered", "futures_algo_update_finished"]
     events = [parse_user_event(load(BINANCE / "user_stream" / f"{n}.json")) for n in names]
     assert [e.status for e in events] == ["TRIGGERING", "TRIGGERED", "FINISHED"]  # type: ignore[union-attr]
-    triggering, triggered, finished = events
+    triggering, _triggered, finished = events
     assert isinstance(finished, AlgoUpdate) and isinstance(triggering, AlgoUpdate)
     assert triggering.actual_order_id is None and finished.actual_order_id == 88937381063
     assert (finished.client_algo_id, finished.algo_id, finished.trigger_price) == (
-        "O-20251211-053131-TEST-000-1", 1000000033225453, Decimal("0.13855"))
+        "O-20251211-053131-TEST-000-1",
+        1000000033225453,
+        Decimal("0.13855"),
+    )
     assert (finished.filled_qty, finished.avg_price) == (Decimal("38"), Decimal("0.13856"))
     assert order_from_algo_update(triggering, canceled_by_us=False) is None
     state = order_from_algo_update(finished, canceled_by_us=False)
@@ -163,15 +186,20 @@ def test_parse_user_event_account_update_fields() -> None:
     assert isinstance(u, AccountUpdate) and u.reason == "ORDER"
     assert u.balances[0].wallet_balance == Decimal("122624.12345678")
     assert [(p.quantity, p.position_side) for p in u.positions] == [
-        (Decimal("0"), "BOTH"), (Decimal("20"), "LONG"), (Decimal("-10"), "SHORT")]
+        (Decimal("0"), "BOTH"),
+        (Decimal("20"), "LONG"),
+        (Decimal("-10"), "SHORT"),
+    ]
     old = parse_user_event(load(BINANCE / "user_stream" / "old_ws_futures_account_update.json"))
     assert isinstance(old, AccountUpdate) and old.balances[0].balance_change == 0  # no "bc" in the old shape
 
 
 def test_parse_user_event_listen_key_expired_and_unknown() -> None:
     from exchange.binance.payloads import ListenKeyExpired
+
     assert parse_user_event({"e": "listenKeyExpired", "E": 5, "listenKey": "k"}) == ListenKeyExpired(
-        event_time=5, listen_key="k")
+        event_time=5, listen_key="k"
+    )
     assert isinstance(parse_user_event({"e": "STRATEGY_UPDATE", "E": 1}), UnknownEvent)
 
 
@@ -186,7 +214,9 @@ def test_parse_market_event_kline_closed_gives_candle() -> None:
 
 def test_parse_market_event_mark_price_liquidation_ticker() -> None:
     m = parse_market_event(load(BINANCE / "market_stream" / "mark_price_stream.json"))
-    assert isinstance(m, MarkPriceEvent) and m.mark_price == Decimal("11794.15") and m.next_funding_time == 1562306400000
+    assert (
+        isinstance(m, MarkPriceEvent) and m.mark_price == Decimal("11794.15") and m.next_funding_time == 1562306400000
+    )
     assert isinstance(parse_market_event(load(BINANCE / "market_stream" / "liquidation_stream.json")), LiquidationEvent)
     t = parse_market_event(load(BINANCE / "market_stream" / "ticker_stream.json"))
     assert isinstance(t, TickerEvent) and t.last_price == Decimal("16584.6")
@@ -197,7 +227,11 @@ def test_filters_from_exchange_info_real_capture() -> None:
     assert set(filters) == {"BTCUSDT", "ETHUSDT", "BTCUSDT_220325"}
     btc = filters["BTCUSDT"]
     assert (btc.tick_size, btc.step_size, btc.min_qty, btc.min_notional) == (
-        Decimal("0.10"), Decimal("0.001"), Decimal("0.001"), Decimal("10"))
+        Decimal("0.10"),
+        Decimal("0.001"),
+        Decimal("0.001"),
+        Decimal("10"),
+    )
 
 
 def test_rest_samples_convert_to_port_types() -> None:

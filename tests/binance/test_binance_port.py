@@ -30,7 +30,7 @@ from exchange.port import (
     RateLimited,
     UnknownSymbol,
 )
-from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, needs_shared_data  # noqa: F401
+from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, needs_shared_data
 from scripts.fake_binance.server import FakeBinance
 
 pytestmark = needs_shared_data
@@ -73,10 +73,19 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def exchange(fake_binance: FakeBinance, clock: ManualClock) -> Iterator[BinanceExchange]:  # noqa: F811
+def exchange(fake_binance: FakeBinance, clock: ManualClock) -> Iterator[BinanceExchange]:
     fake_binance.set_price(SYMBOL, "40000")
-    ex = BinanceExchange(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=fake_binance.base_url, symbols=(SYMBOL,),
-                         leverage=10, timeout_s=0.75, reconnect_delay_s=0.05, keepalive_s=600, monotonic=clock)
+    ex = BinanceExchange(
+        api_key=TEST_KEY,
+        api_secret=TEST_SECRET,
+        base_url=fake_binance.base_url,
+        symbols=(SYMBOL,),
+        leverage=10,
+        timeout_s=0.75,
+        reconnect_delay_s=0.05,
+        keepalive_s=600,
+        monotonic=clock,
+    )
     ex.translator = WaitingTranslator()  # before start: the stream and the resync take it from there
     ex.start()
     yield ex
@@ -84,17 +93,26 @@ def exchange(fake_binance: FakeBinance, clock: ManualClock) -> Iterator[BinanceE
 
 
 def market(cid: str, side: OrderSide = OrderSide.BUY, qty: str = "0.010", reduce_only: bool = False) -> OrderRequest:
-    return OrderRequest(client_order_id=cid, symbol=SYMBOL, side=side, type=OrderType.MARKET, quantity=D(qty),
-                        reduce_only=reduce_only)
+    return OrderRequest(
+        client_order_id=cid, symbol=SYMBOL, side=side, type=OrderType.MARKET, quantity=D(qty), reduce_only=reduce_only
+    )
 
 
 def protective(cid: str, kind: OrderType, trigger: str, qty: str = "0.010") -> OrderRequest:
-    return OrderRequest(client_order_id=cid, symbol=SYMBOL, side=OrderSide.SELL, type=kind, quantity=D(qty),
-                        trigger_price=D(trigger), reduce_only=True)
+    return OrderRequest(
+        client_order_id=cid,
+        symbol=SYMBOL,
+        side=OrderSide.SELL,
+        type=kind,
+        quantity=D(qty),
+        trigger_price=D(trigger),
+        reduce_only=True,
+    )
 
 
-def collect(ex: BinanceExchange, done: Callable[[list[ExchangeEvent]], bool], timeout: float = 5.0
-            ) -> list[ExchangeEvent]:
+def collect(
+    ex: BinanceExchange, done: Callable[[list[ExchangeEvent]], bool], timeout: float = 5.0
+) -> list[ExchangeEvent]:
     """Drain events until `done(all so far)`; waits on the port's event signal, never sleeps."""
     events: list[ExchangeEvent] = []
     deadline = time.monotonic() + timeout
@@ -111,8 +129,9 @@ def collect(ex: BinanceExchange, done: Callable[[list[ExchangeEvent]], bool], ti
 
 
 def has_state(cid: str, status: OrderStatus) -> Callable[[list[ExchangeEvent]], bool]:
-    return lambda events: any(isinstance(e, OrderState) and e.client_order_id == cid and e.status is status
-                              for e in events)
+    return lambda events: any(
+        isinstance(e, OrderState) and e.client_order_id == cid and e.status is status for e in events
+    )
 
 
 def all_of(*tests: Callable[[list[ExchangeEvent]], bool]) -> Callable[[list[ExchangeEvent]], bool]:
@@ -133,10 +152,16 @@ def open_protected(ex: BinanceExchange, stop: str = "39000", take: str = "42000"
 # --- start, rules, normal paths -------------------------------------------------------------------------
 
 
-def test_binance_start_sets_one_way_mode_leverage_and_filters(fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_start_sets_one_way_mode_leverage_and_filters(fake_binance: FakeBinance) -> None:
     fake_binance.engine.dual_side = True
-    ex = BinanceExchange(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=fake_binance.base_url,
-                         symbols=(SYMBOL, "ETHUSDT"), leverage=7, user_stream=False)
+    ex = BinanceExchange(
+        api_key=TEST_KEY,
+        api_secret=TEST_SECRET,
+        base_url=fake_binance.base_url,
+        symbols=(SYMBOL, "ETHUSDT"),
+        leverage=7,
+        user_stream=False,
+    )
     try:
         ex.start()
         assert isinstance(ex, ExchangePort)
@@ -149,7 +174,7 @@ def test_binance_start_sets_one_way_mode_leverage_and_filters(fake_binance: Fake
         ex.close()
 
 
-def test_binance_market_order_fills_and_streams_fill(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_market_order_fills_and_streams_fill(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:
     state = exchange.place_order(market("e1"))
     assert (state.status, state.filled_qty, state.avg_price) == (OrderStatus.FILLED, D("0.010"), D("40000"))
     events = collect(exchange, has_state("e1", OrderStatus.FILLED))
@@ -163,31 +188,40 @@ def test_binance_market_order_fills_and_streams_fill(exchange: BinanceExchange, 
 
 
 def test_binance_protective_orders_go_to_algo_service_and_stop_fills(
-        exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+    exchange: BinanceExchange, fake_binance: FakeBinance
+) -> None:
     open_protected(exchange)
     assert fake_binance.requests.count(("POST", "/fapi/v1/algoOrder")) == 2
     assert {o.client_order_id: o.type for o in exchange.open_orders(SYMBOL)} == {
-        "sl1": OrderType.STOP_MARKET, "tp1": OrderType.TAKE_PROFIT_MARKET}
+        "sl1": OrderType.STOP_MARKET,
+        "tp1": OrderType.TAKE_PROFIT_MARKET,
+    }
     fake_binance.set_price(SYMBOL, "38500")
     events = collect(exchange, all_of(has_state("sl1", OrderStatus.FILLED), has_state("tp1", OrderStatus.EXPIRED)))
     [fill] = fills(events, "sl1")
     assert (fill.price, fill.realized_pnl) == (D("38500"), D("-15"))
     assert exchange.positions() == () and exchange.open_orders() == ()
     stop = exchange.get_order(SYMBOL, "sl1")
-    assert stop is not None and (stop.status, stop.filled_qty, stop.avg_price) == (OrderStatus.FILLED, D("0.010"), D("38500"))
+    assert stop is not None and (stop.status, stop.filled_qty, stop.avg_price) == (
+        OrderStatus.FILLED,
+        D("0.010"),
+        D("38500"),
+    )
 
 
 def test_binance_candle_through_both_triggers_fills_stop_first(
-        exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+    exchange: BinanceExchange, fake_binance: FakeBinance
+) -> None:
     open_protected(exchange)
-    fake_binance.push_candle(SYMBOL, open_time=1_700_000_000_000, open="40000", high="42500", low="38800",
-                             close="41000")
+    fake_binance.push_candle(
+        SYMBOL, open_time=1_700_000_000_000, open="40000", high="42500", low="38800", close="41000"
+    )
     events = collect(exchange, all_of(has_state("sl1", OrderStatus.FILLED), has_state("tp1", OrderStatus.EXPIRED)))
     assert [f.client_order_id for f in fills(events)] == ["sl1"]
     assert fills(events)[0].price == D("39000")  # inside the candle: at the trigger
 
 
-def test_binance_cancel_and_lookup_not_found(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_cancel_and_lookup_not_found(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:
     open_protected(exchange)
     canceled = exchange.cancel_order(SYMBOL, "tp1")
     assert canceled.status is OrderStatus.CANCELED
@@ -205,7 +239,8 @@ def test_binance_cancel_and_lookup_not_found(exchange: BinanceExchange, fake_bin
 
 
 def test_binance_lookup_after_restart_finds_both_order_kinds(
-        exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+    exchange: BinanceExchange, fake_binance: FakeBinance
+) -> None:
     open_protected(exchange)
     fresh = BinanceExchange(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=fake_binance.base_url, user_stream=False)
     try:
@@ -220,7 +255,7 @@ def test_binance_lookup_after_restart_finds_both_order_kinds(
 # --- rejections ----------------------------------------------------------------------------------------------
 
 
-def test_binance_margin_insufficient_is_rejected_2019(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_margin_insufficient_is_rejected_2019(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:
     with pytest.raises(OrderRejected) as natural:
         exchange.place_order(market("big", qty="3.000"))  # 120k notional at 10x > 10k wallet
     assert (natural.value.code, natural.value.message) == (-2019, "Margin is insufficient.")
@@ -231,7 +266,7 @@ def test_binance_margin_insufficient_is_rejected_2019(exchange: BinanceExchange,
     assert exchange.get_order(SYMBOL, "big") is None and exchange.get_order(SYMBOL, "e2") is None
 
 
-def test_binance_min_notional_is_rejected_4164(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_min_notional_is_rejected_4164(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:
     fake_binance.set_price(SYMBOL, "5000")
     with pytest.raises(OrderRejected) as rejected:
         exchange.place_order(market("tiny", qty="0.001"))
@@ -239,14 +274,16 @@ def test_binance_min_notional_is_rejected_4164(exchange: BinanceExchange, fake_b
 
 
 def test_binance_timestamp_outside_recv_window_resyncs_and_retries_once(
-        exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+    exchange: BinanceExchange, fake_binance: FakeBinance
+) -> None:
     fake_binance.faults.skew_clock(30_000)  # the server's clock jumps 30 s ahead of ours
     state = exchange.place_order(market("e1"))
     assert state.status is OrderStatus.FILLED
     assert fake_binance.requests.count(ORDER) == 2 and ("GET", "/fapi/v1/time") in fake_binance.requests
     assert fake_binance.client_order_id_counts() == {"e1": 1}  # the refused attempt never reached matching
-    fake_binance.faults.reject_next(-1021, "Timestamp for this request is outside of the recvWindow.",
-                                    path="/fapi/v1/order", count=2)
+    fake_binance.faults.reject_next(
+        -1021, "Timestamp for this request is outside of the recvWindow.", path="/fapi/v1/order", count=2
+    )
     with pytest.raises(OrderRejected) as twice:
         exchange.place_order(market("e2"))
     assert twice.value.code == -1021  # retried once only
@@ -256,7 +293,8 @@ def test_binance_timestamp_outside_recv_window_resyncs_and_retries_once(
 
 
 def test_binance_timeout_on_entry_that_filled_leaves_one_order_found_by_client_id(
-        exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+    exchange: BinanceExchange, fake_binance: FakeBinance
+) -> None:
     fake_binance.faults.timeout_next(path="/fapi/v1/order", hold_s=10)
     with pytest.raises(OutcomeUnknown):
         exchange.place_order(market("e1"))
@@ -268,7 +306,8 @@ def test_binance_timeout_on_entry_that_filled_leaves_one_order_found_by_client_i
 
 
 def test_binance_5xx_is_unknown_outcome_resolved_by_lookup(
-        exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+    exchange: BinanceExchange, fake_binance: FakeBinance
+) -> None:
     fake_binance.faults.server_error_next(path="/fapi/v1/order", status=503)
     with pytest.raises(OutcomeUnknown):
         exchange.place_order(market("lost"))
@@ -282,7 +321,7 @@ def test_binance_5xx_is_unknown_outcome_resolved_by_lookup(
     assert fake_binance.duplicate_client_order_ids() == {}
 
 
-def test_binance_connection_refused_is_unknown_outcome(fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_connection_refused_is_unknown_outcome(fake_binance: FakeBinance) -> None:
     dead = FakeBinance().start()
     url = dead.base_url
     dead.stop()
@@ -292,7 +331,7 @@ def test_binance_connection_refused_is_unknown_outcome(fake_binance: FakeBinance
     ex.close()
 
 
-def test_binance_latency_below_timeout_still_answers(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_latency_below_timeout_still_answers(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:
     fake_binance.faults.latency(0.2, path="/fapi/v3/balance")
     started = time.monotonic()
     assert exchange.balance().wallet_balance == D("10000")
@@ -303,7 +342,8 @@ def test_binance_latency_below_timeout_still_answers(exchange: BinanceExchange, 
 
 
 def test_binance_429_honours_retry_after_and_sends_nothing_meanwhile(
-        exchange: BinanceExchange, fake_binance: FakeBinance, clock: ManualClock) -> None:  # noqa: F811
+    exchange: BinanceExchange, fake_binance: FakeBinance, clock: ManualClock
+) -> None:
     fake_binance.faults.rate_limit_next(retry_after_s=3, path="/fapi/v1/order")
     with pytest.raises(RateLimited) as limited:
         exchange.place_order(market("e1"))
@@ -319,7 +359,8 @@ def test_binance_429_honours_retry_after_and_sends_nothing_meanwhile(
 
 
 def test_binance_418_ban_blocks_every_call_until_it_ends(
-        exchange: BinanceExchange, fake_binance: FakeBinance, clock: ManualClock) -> None:  # noqa: F811
+    exchange: BinanceExchange, fake_binance: FakeBinance, clock: ManualClock
+) -> None:
     fake_binance.faults.ban_next(120, path="/fapi/v3/positionRisk")
     with pytest.raises(RateLimited) as banned:
         exchange.positions()
@@ -335,7 +376,7 @@ def test_binance_418_ban_blocks_every_call_until_it_ends(
 # --- fills -----------------------------------------------------------------------------------------------------------
 
 
-def test_binance_partial_fills_arrive_as_separate_fills(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_partial_fills_arrive_as_separate_fills(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:
     fake_binance.faults.partial_fills(2)
     exchange.place_order(market("e1", qty="0.011"))
     events = collect(exchange, has_state("e1", OrderStatus.FILLED))
@@ -344,7 +385,7 @@ def test_binance_partial_fills_arrive_as_separate_fills(exchange: BinanceExchang
     assert [p.filled_qty for p in partial] == [D("0.005")]
 
 
-def test_binance_partial_fill_with_expired_remainder(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_partial_fill_with_expired_remainder(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:
     fake_binance.faults.partial_fills(2, expire_remainder=True)
     state = exchange.place_order(market("e1", qty="0.010"))
     assert (state.status, state.filled_qty) == (OrderStatus.EXPIRED, D("0.005"))
@@ -356,7 +397,7 @@ def test_binance_partial_fill_with_expired_remainder(exchange: BinanceExchange, 
 # --- the user-data stream ---------------------------------------------------------------------------------------------
 
 
-def test_binance_dropped_stream_reconnects_and_resyncs(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_dropped_stream_reconnects_and_resyncs(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:
     open_protected(exchange)
     fake_binance.faults.drop_user_streams()
     assert fake_binance.wait_user_stream_connects(2)
@@ -368,7 +409,8 @@ def test_binance_dropped_stream_reconnects_and_resyncs(exchange: BinanceExchange
 
 
 def test_binance_listen_key_expiry_renews_key_and_reconnects(
-        exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+    exchange: BinanceExchange, fake_binance: FakeBinance
+) -> None:
     posts = fake_binance.requests.count(("POST", "/fapi/v1/listenKey"))
     fake_binance.faults.expire_listen_key()
     assert fake_binance.wait_user_stream_connects(2)
@@ -378,7 +420,8 @@ def test_binance_listen_key_expiry_renews_key_and_reconnects(
 
 
 def test_binance_listen_key_kept_alive_and_renewed_when_refused(
-        exchange: BinanceExchange, fake_binance: FakeBinance, clock: ManualClock) -> None:  # noqa: F811
+    exchange: BinanceExchange, fake_binance: FakeBinance, clock: ManualClock
+) -> None:
     mark = len(fake_binance.requests)
     fake_binance.faults.reject_next(-1125, "This listenKey does not exist.", method="PUT", path="/fapi/v1/listenKey")
     clock.now += 601
@@ -395,7 +438,8 @@ def test_binance_listen_key_kept_alive_and_renewed_when_refused(
 
 
 def test_binance_stop_filled_while_away_is_found_by_resync(
-        exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+    exchange: BinanceExchange, fake_binance: FakeBinance
+) -> None:
     open_protected(exchange)
     fake_binance.faults.block_user_streams()
     fake_binance.set_price(SYMBOL, "38000")  # nobody is listening: these events are lost
@@ -406,7 +450,7 @@ def test_binance_stop_filled_while_away_is_found_by_resync(
     assert exchange.positions() == ()
 
 
-def test_binance_liquidation_reported_as_foreign_fill(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_binance_liquidation_reported_as_foreign_fill(exchange: BinanceExchange, fake_binance: FakeBinance) -> None:
     open_protected(exchange)
     fake_binance.faults.liquidate(SYMBOL, D("36500"))
     events = collect(exchange, all_of(lambda ev: bool(fills(ev)), has_state("sl1", OrderStatus.EXPIRED)))
@@ -416,7 +460,8 @@ def test_binance_liquidation_reported_as_foreign_fill(exchange: BinanceExchange,
 
 
 def test_binance_close_by_hand_while_away_is_found_by_resync(
-        exchange: BinanceExchange, fake_binance: FakeBinance) -> None:  # noqa: F811
+    exchange: BinanceExchange, fake_binance: FakeBinance
+) -> None:
     open_protected(exchange)
     fake_binance.faults.block_user_streams()
     fake_binance.faults.close_by_hand(SYMBOL, D("40500"))
@@ -430,19 +475,22 @@ def test_binance_close_by_hand_while_away_is_found_by_resync(
 
 
 def test_binance_keys_never_in_errors_or_logs(
-        exchange: BinanceExchange, fake_binance: FakeBinance, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    exchange: BinanceExchange, fake_binance: FakeBinance, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     messages = [repr(exchange)]
     faults = fake_binance.faults
     injections: list[Callable[[], None]] = [
-        lambda: faults.timeout_next(path="/fapi/v1/order", hold_s=5), lambda: faults.server_error_next(),
-        lambda: faults.rate_limit_next(0), lambda: faults.reject_next(-2019, "Margin is insufficient."),
+        lambda: faults.timeout_next(path="/fapi/v1/order", hold_s=5),
+        lambda: faults.server_error_next(),
+        lambda: faults.rate_limit_next(0),
+        lambda: faults.reject_next(-2019, "Margin is insufficient."),
     ]
     for i, inject in enumerate(injections):
         inject()
         try:
             exchange.place_order(market(f"s{i}"))
-        except Exception as e:  # noqa: BLE001 - every failure's text is what is checked
+        except Exception as e:
             messages += [str(e), repr(e)]
     faults.drop_user_streams()
     assert fake_binance.wait_user_stream_connects(2)

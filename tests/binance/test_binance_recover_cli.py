@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from config import Settings
 from exchange.binance.account import BinanceExchange
 from exchange.factory import make_exchange
 from persistence.db import make_engine
-from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, needs_shared_data  # noqa: F401
+from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, needs_shared_data
 from scripts.fake_binance.server import FakeBinance
 from service.cli import app
 from tests.actors.harness import Harness
@@ -32,17 +31,30 @@ ACCOUNT_SETUP = {"/fapi/v1/leverage", "/fapi/v1/positionSide/dual", "/fapi/v1/li
 
 
 def _port(fake: FakeBinance, *, configure: bool = True) -> BinanceExchange:
-    return BinanceExchange(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=fake.base_url, symbols=(SYMBOL,),
-                           leverage=5, timeout_s=2.0, reconnect_delay_s=0.05).start(configure=configure)
+    return BinanceExchange(
+        api_key=TEST_KEY,
+        api_secret=TEST_SECRET,
+        base_url=fake.base_url,
+        symbols=(SYMBOL,),
+        leverage=5,
+        timeout_s=2.0,
+        reconnect_delay_s=0.05,
+    ).start(configure=configure)
 
 
 def _env(fake: FakeBinance, db: Path) -> dict[str, str]:
     """The settings the harness traded with, as an operator's environment for `exchange.kind = "binance"`."""
     return {
-        "QT_EXCHANGE__KIND": "binance", "QT_EXCHANGE__API_KEY": TEST_KEY, "QT_EXCHANGE__API_SECRET": TEST_SECRET,
-        "QT_EXCHANGE__BASE_URL": fake.base_url, "QT_FEED__KIND": "binance", "QT_SYMBOLS": json.dumps([SYMBOL]),
-        "QT_SIGNALS__BUILTIN": "false", "QT_SIGNALS__INBOX": str(db.parent / "inbox.jsonl"),
-        "QT_RISK__ATR_MULTIPLIER_SL": "10", "COLUMNS": "400",
+        "QT_EXCHANGE__KIND": "binance",
+        "QT_EXCHANGE__API_KEY": TEST_KEY,
+        "QT_EXCHANGE__API_SECRET": TEST_SECRET,
+        "QT_EXCHANGE__BASE_URL": fake.base_url,
+        "QT_FEED__KIND": "binance",
+        "QT_SYMBOLS": json.dumps([SYMBOL]),
+        "QT_SIGNALS__BUILTIN": "false",
+        "QT_SIGNALS__INBOX": str(db.parent / "inbox.jsonl"),
+        "QT_RISK__ATR_MULTIPLIER_SL": "10",
+        "COLUMNS": "400",
     }
 
 
@@ -56,12 +68,14 @@ def _recover(db: Path, env: dict[str, str], *flags: str) -> str:
 
 def _snapshot(db: Path) -> dict[str, list[tuple[object, ...]]]:
     with sqlite3.connect(db) as connection:
-        return {table: list(connection.execute(f'SELECT * FROM "{table}" ORDER BY rowid'))
-                for table in ("positions", "orders", "fills", "transitions", "gate")}
+        return {
+            table: list(connection.execute(f'SELECT * FROM "{table}" ORDER BY rowid'))
+            for table in ("positions", "orders", "fills", "transitions", "gate")
+        }
 
 
 @pytest.fixture
-def stop_gone(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[tuple[Path, str]]:  # noqa: F811
+def stop_gone(tmp_path: Path, fake_binance: FakeBinance) -> tuple[Path, str]:
     """An open long on the fake exchange, the service stopped, and its stop-loss cancelled by hand meanwhile:
     (the database file, the cancelled stop's client order id)."""
     fake_binance.set_price(SYMBOL, "20000")
@@ -70,8 +84,9 @@ def stop_gone(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[tuple[Path,
         h.calm(160)
         h.signal(SYMBOL, "LONG", 0.8)
         h.until(lambda: any(p[1] == "open" for p in h.positions()), limit=10)
-        h.until(lambda: {"sl", "tp"} <= {r[0] for r in h.rows("SELECT purpose FROM orders WHERE status = 'NEW'")},
-                limit=5)
+        h.until(
+            lambda: {"sl", "tp"} <= {r[0] for r in h.rows("SELECT purpose FROM orders WHERE status = 'NEW'")}, limit=5
+        )
         (stop_id,) = h.rows("SELECT client_order_id FROM orders WHERE purpose = 'sl' AND status = 'NEW'")[0]
     finally:
         h.stop()
@@ -79,7 +94,7 @@ def stop_gone(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[tuple[Path,
     by_hand.cancel_order(SYMBOL, stop_id)
     by_hand.close()
     assert fake_binance.engine.algos_by_cid[stop_id].status == "CANCELED"
-    yield tmp_path / "trader.db", stop_id
+    return tmp_path / "trader.db", stop_id
 
 
 # --- the guard --------------------------------------------------------------------------------------------
@@ -88,8 +103,13 @@ def stop_gone(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[tuple[Path,
 @pytest.mark.parametrize("flags", [(), ("--dry-run",)])
 def test_recover_binance_without_live_exits_2_naming_the_flag(tmp_path: Path, flags: tuple[str, ...]) -> None:
     db = tmp_path / "qt.db"
-    env = {"QT_EXCHANGE__KIND": "binance", "QT_FEED__KIND": "binance", "QT_EXCHANGE__API_KEY": TEST_KEY,
-           "QT_EXCHANGE__API_SECRET": TEST_SECRET, "COLUMNS": "400"}
+    env = {
+        "QT_EXCHANGE__KIND": "binance",
+        "QT_FEED__KIND": "binance",
+        "QT_EXCHANGE__API_KEY": TEST_KEY,
+        "QT_EXCHANGE__API_SECRET": TEST_SECRET,
+        "COLUMNS": "400",
+    }
     result = CliRunner().invoke(app, ["recover", "--db", str(db), *flags], env=env)
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -99,9 +119,17 @@ def test_recover_binance_without_live_exits_2_naming_the_flag(tmp_path: Path, fl
     assert not db.exists()  # refused before anything was opened
 
 
-def test_make_exchange_read_only_syncs_time_and_filters_only(tmp_path: Path, fake_binance: FakeBinance) -> None:  # noqa: F811
-    settings = Settings(symbols=(SYMBOL,), exchange={"kind": "binance", "api_key": TEST_KEY, "api_secret": TEST_SECRET,
-                                                     "base_url": fake_binance.base_url, "leverage": 4})
+def test_make_exchange_read_only_syncs_time_and_filters_only(tmp_path: Path, fake_binance: FakeBinance) -> None:
+    settings = Settings(
+        symbols=(SYMBOL,),
+        exchange={
+            "kind": "binance",
+            "api_key": TEST_KEY,
+            "api_secret": TEST_SECRET,
+            "base_url": fake_binance.base_url,
+            "leverage": 4,
+        },
+    )
     exchange = make_exchange(settings, make_engine(f"sqlite:///{tmp_path / 'qt.db'}"), live=True, read_only=True)
     try:
         assert fake_binance.requests == [("GET", "/fapi/v1/time"), ("GET", "/fapi/v1/exchangeInfo")]
@@ -115,7 +143,8 @@ def test_make_exchange_read_only_syncs_time_and_filters_only(tmp_path: Path, fak
 
 
 def test_recover_dry_run_live_prints_the_plan_and_sends_nothing_that_changes_the_account(
-        stop_gone: tuple[Path, str], fake_binance: FakeBinance) -> None:  # noqa: F811
+    stop_gone: tuple[Path, str], fake_binance: FakeBinance
+) -> None:
     db, stop_id = stop_gone
     env = _env(fake_binance, db)
     before, sent, counts = _snapshot(db), len(fake_binance.requests), fake_binance.client_order_id_counts()
@@ -137,7 +166,8 @@ def test_recover_dry_run_live_prints_the_plan_and_sends_nothing_that_changes_the
 
 
 def test_recover_live_replaces_the_missing_stop_then_a_dry_run_has_nothing_to_do(
-        stop_gone: tuple[Path, str], fake_binance: FakeBinance) -> None:  # noqa: F811
+    stop_gone: tuple[Path, str], fake_binance: FakeBinance
+) -> None:
     db, stop_id = stop_gone
     env = _env(fake_binance, db)
     sent = len(fake_binance.requests)
@@ -160,4 +190,3 @@ def test_recover_live_replaces_the_missing_stop_then_a_dry_run_has_nothing_to_do
     plan = [line for line in again.splitlines() if line and not line.startswith(("recover", "1 live position"))]
     assert plan and all(line.startswith("confirm") for line in plan), again
     assert "reprotect" not in again
-

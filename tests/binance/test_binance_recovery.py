@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from exchange.binance.account import BinanceExchange
-from tests.actors.harness import Harness
-from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance  # noqa: F401
+from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET
 from scripts.fake_binance.server import FakeBinance
+from tests.actors.harness import Harness
 
 D = Decimal
 SYMBOL = "BTCUSDT"
@@ -23,13 +23,21 @@ SYMBOL = "BTCUSDT"
 
 def _port(fake: FakeBinance) -> Callable[[], BinanceExchange]:
     def make() -> BinanceExchange:
-        return BinanceExchange(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=fake.base_url, symbols=(SYMBOL,),
-                               leverage=5, timeout_s=2.0, reconnect_delay_s=0.05).start()
+        return BinanceExchange(
+            api_key=TEST_KEY,
+            api_secret=TEST_SECRET,
+            base_url=fake.base_url,
+            symbols=(SYMBOL,),
+            leverage=5,
+            timeout_s=2.0,
+            reconnect_delay_s=0.05,
+        ).start()
+
     return make
 
 
 @pytest.fixture
-def trading(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[Harness]:  # noqa: F811
+def trading(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[Harness]:
     fake_binance.set_price(SYMBOL, "20000")
     # Wide stops: the harness's calm candles never reach the exits on their own.
     h = Harness(tmp_path, exchange=_port(fake_binance), risk={"atr_multiplier_sl": 10})
@@ -63,7 +71,7 @@ def _down(h: Harness, fake: FakeBinance, price: Decimal | None = None, *, cancel
     h.system = h._start()
 
 
-def test_partial_take_profit_filled_while_down_is_applied_at_start(trading: Harness, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_partial_take_profit_filled_while_down_is_applied_at_start(trading: Harness, fake_binance: FakeBinance) -> None:
     h = trading
     resting = _open(h)
     assert "pt" in resting, f"the test needs a partial take-profit: {resting}"
@@ -74,11 +82,16 @@ def test_partial_take_profit_filled_while_down_is_applied_at_start(trading: Harn
 
     state, closed_reason = h.rows("SELECT state, close_reason FROM positions")[0]
     assert (state, closed_reason) == ("partially_closed", None)
-    trigger, reason = h.rows("SELECT trigger, reason FROM transitions WHERE machine = 'position' ORDER BY id DESC LIMIT 1")[0]
+    trigger, reason = h.rows(
+        "SELECT trigger, reason FROM transitions WHERE machine = 'position' ORDER BY id DESC LIMIT 1"
+    )[0]
     assert trigger == "partial_take_profit" and str(pt_qty.normalize()) in reason
     # The fill is the exchange's own trade: its id, fee and PnL, once.
-    fills = h.rows("SELECT f.trade_id, f.quantity, f.fee, f.realized_pnl FROM fills f JOIN orders o ON o.id = f.order_id "
-                   "WHERE o.client_order_id = :cid", cid=pt_id)
+    fills = h.rows(
+        "SELECT f.trade_id, f.quantity, f.fee, f.realized_pnl FROM fills f JOIN orders o ON o.id = f.order_id "
+        "WHERE o.client_order_id = :cid",
+        cid=pt_id,
+    )
     assert len(fills) == 1 and D(str(fills[0][1])) == pt_qty and D(str(fills[0][2])) > 0 and D(str(fills[0][3])) > 0
     assert not fills[0][0].endswith(":0")
     (held,) = [p for p in h.system.ctx.exchange.positions() if p.symbol == SYMBOL]
@@ -90,7 +103,9 @@ def test_partial_take_profit_filled_while_down_is_applied_at_start(trading: Harn
     assert h.rows("SELECT count(*) FROM fills")[0][0] == 2
 
 
-def test_stop_filled_while_down_closes_as_stop_loss_with_the_exchange_figures(trading: Harness, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_stop_filled_while_down_closes_as_stop_loss_with_the_exchange_figures(
+    trading: Harness, fake_binance: FakeBinance
+) -> None:
     h = trading
     resting = _open(h)
     _, stop_price, _ = resting["sl"]
@@ -104,19 +119,23 @@ def test_stop_filled_while_down_closes_as_stop_loss_with_the_exchange_figures(tr
     assert h.gate()[0] != "halted"
 
 
-def test_missing_partial_take_profit_is_placed_again_with_its_quantity(trading: Harness, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_missing_partial_take_profit_is_placed_again_with_its_quantity(
+    trading: Harness, fake_binance: FakeBinance
+) -> None:
     h = trading
     resting = _open(h)
     pt_id, pt_price, pt_qty = resting["pt"]
     _down(h, fake_binance, cancelled=(pt_id,))
 
-    again = h.rows("SELECT client_order_id, trigger_price, quantity, status FROM orders WHERE purpose = 'pt' ORDER BY id")
+    again = h.rows(
+        "SELECT client_order_id, trigger_price, quantity, status FROM orders WHERE purpose = 'pt' ORDER BY id"
+    )
     # Cancelled by someone else: to this port (not the one that placed it) the exchange says it went away.
     assert [(row[0], row[3]) for row in again] == [(pt_id, "EXPIRED"), (pt_id[:-1] + "1", "NEW")]
     assert (D(str(again[1][1])), D(str(again[1][2]))) == (pt_price, pt_qty)
 
 
-def test_take_profit_passed_while_unprotected_is_taken_at_start(trading: Harness, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_take_profit_passed_while_unprotected_is_taken_at_start(trading: Harness, fake_binance: FakeBinance) -> None:
     h = trading
     resting = _open(h)
     tp_id, tp_price, _ = resting["tp"]
@@ -131,12 +150,16 @@ def test_take_profit_passed_while_unprotected_is_taken_at_start(trading: Harness
     assert h.gate()[0] != "halted"
 
 
-def test_partial_take_profit_passed_while_missing_is_taken_at_market(trading: Harness, fake_binance: FakeBinance) -> None:  # noqa: F811
+def test_partial_take_profit_passed_while_missing_is_taken_at_market(
+    trading: Harness, fake_binance: FakeBinance
+) -> None:
     h = trading
     resting = _open(h)
     pt_id, pt_price, pt_qty = resting["pt"]
     tp_price = resting["tp"][1]
-    _down(h, fake_binance, (pt_price + tp_price) / 2, cancelled=(pt_id,))  # past the partial's price, short of the target
+    _down(
+        h, fake_binance, (pt_price + tp_price) / 2, cancelled=(pt_id,)
+    )  # past the partial's price, short of the target
 
     h.until(lambda: h.positions()[0][1] == "partially_closed", limit=5)
     ((kind, quantity),) = h.rows("SELECT type, quantity FROM orders WHERE client_order_id = :cid", cid=pt_id[:-1] + "2")

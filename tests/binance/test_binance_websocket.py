@@ -83,9 +83,16 @@ class Recorder:
         return 0.01
 
     def socket(self, **options: Any) -> ReconnectingWebSocket:
-        return ReconnectingWebSocket(name="test-socket", url=self.url, on_open=self.on_open,
-                                     on_message=self.on_message, on_failure=self.on_failure,
-                                     reconnect_delay_s=0.01, open_timeout_s=2.0, **options)
+        return ReconnectingWebSocket(
+            name="test-socket",
+            url=self.url,
+            on_open=self.on_open,
+            on_message=self.on_message,
+            on_failure=self.on_failure,
+            reconnect_delay_s=0.01,
+            open_timeout_s=2.0,
+            **options,
+        )
 
 
 def taken(q: queue.Queue[Any], count: int) -> list[Any]:
@@ -100,8 +107,7 @@ def servers() -> Iterator[list[ScriptedServer]]:
         server.stop()
 
 
-def test_websocket_hands_every_frame_over_and_reconnects_after_the_server_closes(
-        servers: list[ScriptedServer]) -> None:
+def test_websocket_hands_every_frame_over_and_reconnects_after_the_server_closes(servers: list[ScriptedServer]) -> None:
     server = ScriptedServer([([{"n": 1}, {"n": 2}], True), ([{"n": 3}], False)])
     servers.append(server)
     owner = Recorder(server.url)
@@ -118,7 +124,8 @@ def test_websocket_hands_every_frame_over_and_reconnects_after_the_server_closes
 
 
 def test_websocket_message_callback_false_ends_the_connection_and_a_new_one_follows(
-        servers: list[ScriptedServer]) -> None:
+    servers: list[ScriptedServer],
+) -> None:
     server = ScriptedServer([([{"expired": True}, {"n": 9}], False), ([{"n": 1}], False)])
     servers.append(server)
     owner = Recorder(server.url, end_on="expired")
@@ -133,7 +140,8 @@ def test_websocket_message_callback_false_ends_the_connection_and_a_new_one_foll
 
 
 def test_websocket_connection_errors_and_the_owners_errors_are_retried_after_the_owners_delay(
-        servers: list[ScriptedServer]) -> None:
+    servers: list[ScriptedServer],
+) -> None:
     server = ScriptedServer([([{"n": 1}], False)])
     servers.append(server)
     owner = Recorder(server.url, fail_first=[ConnectionRefusedError("down"), KeyError("no listen key")])
@@ -148,7 +156,9 @@ def test_websocket_connection_errors_and_the_owners_errors_are_retried_after_the
         socket.stop()
 
 
-def test_websocket_any_other_error_ends_the_thread(servers: list[ScriptedServer], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_websocket_any_other_error_ends_the_thread(
+    servers: list[ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
     died: queue.Queue[type[BaseException]] = queue.Queue()
     monkeypatch.setattr(threading, "excepthook", lambda args: died.put(args.exc_type))
     server = ScriptedServer([([{"raise": True}], False)])

@@ -18,7 +18,7 @@ from binance.client import Client
 from binance.exceptions import BinanceAPIException
 from websockets.sync.client import ClientConnection, connect
 
-from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, fake_binance, needs_shared_data  # noqa: F401
+from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, needs_shared_data
 from scripts.fake_binance.server import SHARED_DATA, FakeBinance
 
 pytestmark = needs_shared_data
@@ -35,7 +35,8 @@ def assert_same_shape(actual: Any, expected: Any, where: str = "$") -> None:
     if isinstance(expected, dict):
         assert isinstance(actual, dict), where
         assert list(actual) == list(expected) or set(actual) == set(expected), (
-            f"{where}: extra {set(actual) - set(expected)}, missing {set(expected) - set(actual)}")
+            f"{where}: extra {set(actual) - set(expected)}, missing {set(expected) - set(actual)}"
+        )
         for key in expected:
             assert_same_shape(actual[key], expected[key], f"{where}.{key}")
     elif isinstance(expected, list):
@@ -49,7 +50,7 @@ def assert_same_shape(actual: Any, expected: Any, where: str = "$") -> None:
 
 
 @pytest.fixture
-def client(fake_binance: FakeBinance) -> Client:  # noqa: F811
+def client(fake_binance: FakeBinance) -> Client:
     c = Client(TEST_KEY, TEST_SECRET, ping=False)
     c.FUTURES_URL = fake_binance.futures_url
     fake_binance.set_price("BTCUSDT", "40000")
@@ -57,7 +58,7 @@ def client(fake_binance: FakeBinance) -> Client:  # noqa: F811
 
 
 @pytest.fixture
-def user_ws(fake_binance: FakeBinance, client: Client) -> Iterator[ClientConnection]:  # noqa: F811
+def user_ws(fake_binance: FakeBinance, client: Client) -> Iterator[ClientConnection]:
     key = client.futures_stream_get_listen_key()
     with connect(f"{fake_binance.ws_url}ws/{key}") as ws:
         assert fake_binance.wait_user_stream_connects(1)
@@ -79,7 +80,9 @@ def by_kind(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 def test_fake_order_trade_update_new_trade_and_account_update_match_samples(client: Client, user_ws) -> None:
     client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010", newClientOrderId="e1")
     events = by_kind(receive(user_ws, 3))
-    assert_same_shape(events["ORDER_TRADE_UPDATE:NEW"][0], sample("user_stream/futures_order_update_new_reduce_only_qty.json"))
+    assert_same_shape(
+        events["ORDER_TRADE_UPDATE:NEW"][0], sample("user_stream/futures_order_update_new_reduce_only_qty.json")
+    )
     trade = events["ORDER_TRADE_UPDATE:TRADE"][0]
     assert_same_shape(trade, sample("user_stream/futures_order_update_trade_reduce_only_qty.json"))
     assert (trade["o"]["c"], trade["o"]["X"], trade["o"]["l"], trade["o"]["L"]) == ("e1", "FILLED", "0.010", "40000.00")
@@ -91,10 +94,24 @@ def test_fake_order_trade_update_new_trade_and_account_update_match_samples(clie
 def test_fake_algo_update_lifecycle_matches_samples(fake_binance: FakeBinance, client: Client, user_ws) -> None:
     client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010", newClientOrderId="e1")
     receive(user_ws, 3)
-    client.futures_create_order(symbol="BTCUSDT", side="SELL", type="STOP_MARKET", quantity="0.010",
-                                clientAlgoId="sl1", stopPrice="39000", reduceOnly="true")
-    client.futures_create_order(symbol="BTCUSDT", side="SELL", type="TAKE_PROFIT_MARKET", quantity="0.010",
-                                clientAlgoId="tp1", stopPrice="41000", reduceOnly="true")
+    client.futures_create_order(
+        symbol="BTCUSDT",
+        side="SELL",
+        type="STOP_MARKET",
+        quantity="0.010",
+        clientAlgoId="sl1",
+        stopPrice="39000",
+        reduceOnly="true",
+    )
+    client.futures_create_order(
+        symbol="BTCUSDT",
+        side="SELL",
+        type="TAKE_PROFIT_MARKET",
+        quantity="0.010",
+        clientAlgoId="tp1",
+        stopPrice="41000",
+        reduceOnly="true",
+    )
     new = receive(user_ws, 2)
     assert_same_shape(new[0], sample("user_stream/algo_update_new.json"))
     fake_binance.set_price("BTCUSDT", "38000")
@@ -113,8 +130,15 @@ def test_fake_algo_update_lifecycle_matches_samples(fake_binance: FakeBinance, c
 def test_fake_algo_cancel_matches_sample(client: Client, user_ws) -> None:
     client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010", newClientOrderId="e1")
     receive(user_ws, 3)
-    client.futures_create_order(symbol="BTCUSDT", side="SELL", type="STOP_MARKET", quantity="0.010",
-                                clientAlgoId="sl1", stopPrice="39000", reduceOnly="true")
+    client.futures_create_order(
+        symbol="BTCUSDT",
+        side="SELL",
+        type="STOP_MARKET",
+        quantity="0.010",
+        clientAlgoId="sl1",
+        stopPrice="39000",
+        reduceOnly="true",
+    )
     receive(user_ws, 1)
     assert client.futures_cancel_order(symbol="BTCUSDT", clientAlgoId="sl1")["msg"] == "success"
     canceled = receive(user_ws, 1)[0]
@@ -138,8 +162,15 @@ def test_fake_market_streams_kline_and_mark_price_match_samples(fake_binance: Fa
         mark = json.loads(ws.recv(timeout=5))
         assert mark["stream"] == "btcusdt@markPrice@1s"  # the name subscribed to, as Binance echoes it
         assert_same_shape(mark["data"], sample("market_stream/mark_price_stream.json"))
-        fake_binance.push_candle("BTCUSDT", open_time=1_700_000_000_000, open="40000", high="40100", low="39900",
-                                 close="40050", volume="12.5")
+        fake_binance.push_candle(
+            "BTCUSDT",
+            open_time=1_700_000_000_000,
+            open="40000",
+            high="40100",
+            low="39900",
+            close="40050",
+            volume="12.5",
+        )
         messages = [json.loads(ws.recv(timeout=5)) for _ in range(2)]
     kline = next(m["data"] for m in messages if m["data"]["e"] == "kline")
     assert_same_shape(kline, sample("market_stream/kline_stream_closed.json"))
@@ -148,12 +179,23 @@ def test_fake_market_streams_kline_and_mark_price_match_samples(fake_binance: Fa
 
 def test_fake_rest_answers_match_samples(fake_binance: FakeBinance, client: Client) -> None:
     client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010", newClientOrderId="e1")
-    client.futures_create_order(symbol="BTCUSDT", side="SELL", type="STOP_MARKET", quantity="0.010",
-                                clientAlgoId="sl1", stopPrice="39000", reduceOnly="true")
-    assert_same_shape(client.futures_get_order(symbol="BTCUSDT", origClientOrderId="e1"), sample("rest/order_response.json"))
+    client.futures_create_order(
+        symbol="BTCUSDT",
+        side="SELL",
+        type="STOP_MARKET",
+        quantity="0.010",
+        clientAlgoId="sl1",
+        stopPrice="39000",
+        reduceOnly="true",
+    )
+    assert_same_shape(
+        client.futures_get_order(symbol="BTCUSDT", origClientOrderId="e1"), sample("rest/order_response.json")
+    )
     algo = client.futures_get_open_orders(symbol="BTCUSDT", conditional=True)[0]
     assert set(sample("rest/open_algo_orders.json")[0]) <= set(algo)
-    assert_same_shape({k: algo[k] for k in sample("rest/open_algo_orders.json")[0]}, sample("rest/open_algo_orders.json")[0])
+    assert_same_shape(
+        {k: algo[k] for k in sample("rest/open_algo_orders.json")[0]}, sample("rest/open_algo_orders.json")[0]
+    )
     assert_same_shape(client.futures_position_information(), sample("rest/position_risk.json"))
     assert_same_shape(client.futures_account_balance(), sample("rest/balance.json"))
     assert_same_shape(client.futures_mark_price(symbol="BTCUSDT"), sample("rest/futures_market_premium_index.json"))
@@ -191,8 +233,9 @@ def test_fake_signature_key_and_timestamp_are_checked(fake_binance: FakeBinance,
 def test_fake_counts_every_client_order_id_received(fake_binance: FakeBinance, client: Client) -> None:
     client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010", newClientOrderId="e1")
     with pytest.raises(BinanceAPIException) as dup:
-        client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010",
-                                    newClientOrderId="e1")
+        client.futures_create_order(
+            symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010", newClientOrderId="e1"
+        )
     assert dup.value.code == -4116
     assert fake_binance.client_order_id_counts() == {"e1": 2}
     assert fake_binance.duplicate_client_order_ids() == {"e1": 2}
@@ -201,9 +244,14 @@ def test_fake_counts_every_client_order_id_received(fake_binance: FakeBinance, c
 def test_fake_standalone_process_prints_port(tmp_path: Path) -> None:
     import subprocess
     import sys
+
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "scripts.fake_binance", "--port", "0", "--price", "BTCUSDT=40000"],
-                            cwd=root, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scripts.fake_binance", "--port", "0", "--price", "BTCUSDT=40000"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().split()

@@ -20,25 +20,40 @@ def check(tmp_path: Path, body: str, env: dict[str, str] | None = None):  # type
     return runner.invoke(app, ["config", "check", str(path)], env=env)
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ('[risk]\nprofle = "SAFE"\n', "risk.profle: unknown key (did you mean 'profile'?)"),
-    ('symbls = ["BTCUSDT"]\n', "symbls: unknown key (did you mean 'symbols'?)"),
-    ('[exchange.paper]\nfee = 0.001\n', "exchange.paper.fee: unknown key (did you mean 'fee_rate'?)"),
-    ('[risk]\nprofile = "YOLO"\n', "risk.profile: Input should be 'SAFE', 'MODERATE' or 'AGGRESSIVE'"),
-    ('[risk]\natr_multiplier_sl = -1\n', "risk.atr_multiplier_sl: Input should be greater than 0"),
-    ('[risk]\nmax_leverage = "lots"\n', "risk.max_leverage: Input should be a valid number"),
-    ('[profiles.SAFE]\nbase_risk_pct = 0.5\n', "profiles.SAFE.base_risk_pct: Input should be less than or equal to 0.1"),
-    ('[profiles.SAFE]\nbase_risk_pct = 0.05\n', "profiles.SAFE: Value error, needs min_risk_pct <= base_risk_pct <= max_risk_pct"),
-    ('[exit_modes.FAST_TP]\nstop_loss_pct = 1.5\n', "exit_modes.FAST_TP.stop_loss_pct: Input should be less than 1"),
-    ('[orchestrator]\npreset = "yolo"\n', "orchestrator.preset: Input should be 'observe'"),
-    ('[orchestrator.flags]\nuse_for_gate = true\n', "orchestrator.flags.use_for_gate: unknown key"),
-    ('symbols = ["btc-usdt"]\n', "symbols: Value error, 'btc-usdt' is not an upper-case exchange symbol"),
-    ('[database]\nurl = "mysql://x"\n', "database.url: Value error, must be a sqlite:/// or postgresql:// URL"),
-    ('[exchange]\nkind = "kraken"\n', "exchange.kind: Input should be 'paper' or 'binance'"),
-    ('[exchange]\napi_key = "abc"\n', "exchange.api_key: keys are read only from the environment (QT_EXCHANGE__API_KEY)"),
-    ('[exchange]\napi_secret = "abc"\n', "exchange.api_secret: keys are read only from the environment"),
-    ('[risk\nprofile = "SAFE"\n', "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[risk]\nprofle = "SAFE"\n', "risk.profle: unknown key (did you mean 'profile'?)"),
+        ('symbls = ["BTCUSDT"]\n', "symbls: unknown key (did you mean 'symbols'?)"),
+        ("[exchange.paper]\nfee = 0.001\n", "exchange.paper.fee: unknown key (did you mean 'fee_rate'?)"),
+        ('[risk]\nprofile = "YOLO"\n', "risk.profile: Input should be 'SAFE', 'MODERATE' or 'AGGRESSIVE'"),
+        ("[risk]\natr_multiplier_sl = -1\n", "risk.atr_multiplier_sl: Input should be greater than 0"),
+        ('[risk]\nmax_leverage = "lots"\n', "risk.max_leverage: Input should be a valid number"),
+        (
+            "[profiles.SAFE]\nbase_risk_pct = 0.5\n",
+            "profiles.SAFE.base_risk_pct: Input should be less than or equal to 0.1",
+        ),
+        (
+            "[profiles.SAFE]\nbase_risk_pct = 0.05\n",
+            "profiles.SAFE: Value error, needs min_risk_pct <= base_risk_pct <= max_risk_pct",
+        ),
+        (
+            "[exit_modes.FAST_TP]\nstop_loss_pct = 1.5\n",
+            "exit_modes.FAST_TP.stop_loss_pct: Input should be less than 1",
+        ),
+        ('[orchestrator]\npreset = "yolo"\n', "orchestrator.preset: Input should be 'observe'"),
+        ("[orchestrator.flags]\nuse_for_gate = true\n", "orchestrator.flags.use_for_gate: unknown key"),
+        ('symbols = ["btc-usdt"]\n', "symbols: Value error, 'btc-usdt' is not an upper-case exchange symbol"),
+        ('[database]\nurl = "mysql://x"\n', "database.url: Value error, must be a sqlite:/// or postgresql:// URL"),
+        ('[exchange]\nkind = "kraken"\n', "exchange.kind: Input should be 'paper' or 'binance'"),
+        (
+            '[exchange]\napi_key = "abc"\n',
+            "exchange.api_key: keys are read only from the environment (QT_EXCHANGE__API_KEY)",
+        ),
+        ('[exchange]\napi_secret = "abc"\n', "exchange.api_secret: keys are read only from the environment"),
+        ('[risk\nprofile = "SAFE"\n', "not valid TOML"),
+    ],
+)
 def test_config_check_bad_file_names_field_and_exits_2(tmp_path: Path, body: str, message: str) -> None:
     result = check(tmp_path, body)
     assert result.exit_code == 2
@@ -58,7 +73,9 @@ def test_config_check_missing_file_exits_2(tmp_path: Path) -> None:
 
 
 def test_config_check_valid_file_prints_effective_settings_with_env_override(tmp_path: Path) -> None:
-    body = '[risk]\nprofile = "MODERATE"\n[orchestrator]\npreset = "observe"\n[profiles.MODERATE]\nbase_risk_pct = 0.012\n'
+    body = (
+        '[risk]\nprofile = "MODERATE"\n[orchestrator]\npreset = "observe"\n[profiles.MODERATE]\nbase_risk_pct = 0.012\n'
+    )
     result = check(tmp_path, body, env={"QT_DATABASE__URL": "sqlite:///./other.db"})
     assert result.exit_code == 0, result.output
     assert "valid" in result.stderr
@@ -83,8 +100,16 @@ def test_settings_defaults_are_paper_sqlite_and_design_numbers() -> None:
     assert settings.exchange.kind == "paper" and settings.exchange.testnet is True
     assert settings.database.url == "sqlite:///./quantum_trader.db"
     numbers = {
-        name: (p.base_risk_pct, p.max_open_positions, p.max_correlated_positions, p.max_symbol_exposure_pct,
-               p.max_total_exposure_pct, p.daily_drawdown_limit_pct, p.losing_streak_threshold, p.high_volatility_risk_pct)
+        name: (
+            p.base_risk_pct,
+            p.max_open_positions,
+            p.max_correlated_positions,
+            p.max_symbol_exposure_pct,
+            p.max_total_exposure_pct,
+            p.daily_drawdown_limit_pct,
+            p.losing_streak_threshold,
+            p.high_volatility_risk_pct,
+        )
         for name, p in settings.profiles.items()
     }
     assert numbers == {
@@ -92,7 +117,10 @@ def test_settings_defaults_are_paper_sqlite_and_design_numbers() -> None:
         RiskProfileName.MODERATE: (0.015, 8, 3, 0.07, 0.15, 0.04, 4, 0.008),
         RiskProfileName.AGGRESSIVE: (0.02, 10, 4, 0.10, 0.20, 0.06, 5, 0.010),
     }
-    modes = {m: (p.take_profit_pct, p.stop_loss_pct, p.trailing_pct, p.partial_tp_fraction, p.partial_tp_r) for m, p in settings.exit_modes.items()}
+    modes = {
+        m: (p.take_profit_pct, p.stop_loss_pct, p.trailing_pct, p.partial_tp_fraction, p.partial_tp_r)
+        for m, p in settings.exit_modes.items()
+    }
     assert modes == {
         "TREND_FOLLOW": (0.08, 0.04, 0.03, 0.5, 1.5),
         "FAST_TP": (0.05, 0.03, 0.02, 0.6, 1.0),
@@ -109,5 +137,8 @@ def test_rollout_presets_turn_on_one_step_at_a_time() -> None:
     assert preset_flags(RolloutPreset.OBSERVE).mode == "OBSERVE"
     assert enabled[RolloutPreset.FILTER] == {"use_for_signal_filter", "use_for_confidence_threshold"}
     assert enabled[RolloutPreset.RISK_SIZING] == enabled[RolloutPreset.FILTER] | {"use_for_risk_sizing"}
-    assert enabled[RolloutPreset.LIMITS_AND_GATE] == enabled[RolloutPreset.RISK_SIZING] | {"use_for_position_limits", "use_for_trading_gate"}
+    assert enabled[RolloutPreset.LIMITS_AND_GATE] == enabled[RolloutPreset.RISK_SIZING] | {
+        "use_for_position_limits",
+        "use_for_trading_gate",
+    }
     assert enabled[RolloutPreset.FULL_LIVE] == enabled[RolloutPreset.LIMITS_AND_GATE] | {"use_for_exit_mode"}

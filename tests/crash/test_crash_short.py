@@ -24,12 +24,19 @@ pytestmark = [needs_shared_data, pytest.mark.slow]
 
 
 def test_ten_sigkills_lose_nothing_duplicate_nothing_and_agree(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, str(SCRIPT), "--kills", "10", "--seed", "1", "--workdir", str(tmp_path)],
-                            capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--kills", "10", "--seed", "1", "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     lines = result.stdout.strip().splitlines()
     assert lines, f"no output (exit code {result.returncode}):\n{result.stderr[-6000:]}"
     figures = json.loads(lines[-1])
-    evidence = "\n".join(figures["lost"] + figures["mismatch_details"] + figures["failures"]) + "\n" + result.stderr[-6000:]
+    evidence = (
+        "\n".join(figures["lost"] + figures["mismatch_details"] + figures["failures"]) + "\n" + result.stderr[-6000:]
+    )
     assert figures["kills"] == 10, evidence
     assert figures["orders"] > 0 and figures["positions"] > 0, evidence  # it really traded
     assert figures["halt_survived_checks"] > 0, evidence  # the operator's halt was checked after a restart

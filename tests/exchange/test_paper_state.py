@@ -23,10 +23,23 @@ def bar(minute: int, o: float, h: float, low: float, c: float) -> Candle:
     return Candle(symbol=BTC, open_time=minute * MINUTE, open=o, high=h, low=low, close=c, volume=1.0)
 
 
-def request(cid: str, side: OrderSide, qty: str, kind: OrderType = OrderType.MARKET, trigger: str | None = None,
-            reduce_only: bool = False) -> OrderRequest:
-    return OrderRequest(client_order_id=cid, symbol=BTC, side=side, type=kind, quantity=D(qty),
-                        trigger_price=None if trigger is None else D(trigger), reduce_only=reduce_only)
+def request(
+    cid: str,
+    side: OrderSide,
+    qty: str,
+    kind: OrderType = OrderType.MARKET,
+    trigger: str | None = None,
+    reduce_only: bool = False,
+) -> OrderRequest:
+    return OrderRequest(
+        client_order_id=cid,
+        symbol=BTC,
+        side=side,
+        type=kind,
+        quantity=D(qty),
+        trigger_price=None if trigger is None else D(trigger),
+        reduce_only=reduce_only,
+    )
 
 
 def trading_account() -> PaperExchange:
@@ -43,22 +56,57 @@ def trading_account() -> PaperExchange:
 
 def hand_made_state() -> PaperState:
     order = OrderState(
-        client_order_id="sl", exchange_order_id=2, symbol=BTC, side=OrderSide.SELL, type=OrderType.STOP_MARKET,
-        quantity=D("0.010"), trigger_price=D("39000.0"), reduce_only=True, status=OrderStatus.NEW, updated_at=120_000,
+        client_order_id="sl",
+        exchange_order_id=2,
+        symbol=BTC,
+        side=OrderSide.SELL,
+        type=OrderType.STOP_MARKET,
+        quantity=D("0.010"),
+        trigger_price=D("39000.0"),
+        reduce_only=True,
+        status=OrderStatus.NEW,
+        updated_at=120_000,
     )
     entry = OrderState(
-        client_order_id="e1", exchange_order_id=1, symbol=BTC, side=OrderSide.BUY, type=OrderType.MARKET,
-        quantity=D("0.010"), trigger_price=None, reduce_only=False, status=OrderStatus.FILLED, filled_qty=D("0.010"),
-        avg_price=D("40000.1"), updated_at=60_000,
+        client_order_id="e1",
+        exchange_order_id=1,
+        symbol=BTC,
+        side=OrderSide.BUY,
+        type=OrderType.MARKET,
+        quantity=D("0.010"),
+        trigger_price=None,
+        reduce_only=False,
+        status=OrderStatus.FILLED,
+        filled_qty=D("0.010"),
+        avg_price=D("40000.1"),
+        updated_at=60_000,
     )
-    fill = Fill(client_order_id="e1", symbol=BTC, side=OrderSide.BUY, quantity=D("0.010"), price=D("40000.1"),
-                fee=D("0.16000040"), realized_pnl=D("0"), at=60_000, trade_id=1)
+    fill = Fill(
+        client_order_id="e1",
+        symbol=BTC,
+        side=OrderSide.BUY,
+        quantity=D("0.010"),
+        price=D("40000.1"),
+        fee=D("0.16000040"),
+        realized_pnl=D("0"),
+        at=60_000,
+        trade_id=1,
+    )
     return PaperState(
-        starting_balance=D("10000"), fee_rate=D("0.0004"), slippage_bps=D("0"), wallet_balance=D("9999.8399996"),
-        now=120_000, next_order_id=3, next_trade_id=2, last_prices={BTC: 40000.1},
+        starting_balance=D("10000"),
+        fee_rate=D("0.0004"),
+        slippage_bps=D("0"),
+        wallet_balance=D("9999.8399996"),
+        now=120_000,
+        next_order_id=3,
+        next_trade_id=2,
+        last_prices={BTC: 40000.1},
         filters={BTC: SymbolFilters(tick_size=D("0.1"), step_size=D("0.001"), min_qty=D("0.001"), min_notional=D(5))},
-        positions={BTC: (D("0.010"), D("40000.1"))}, orders=(entry, order), open={BTC: ("sl",)},
-        events=(fill, entry, order), fills=(fill,),
+        positions={BTC: (D("0.010"), D("40000.1"))},
+        orders=(entry, order),
+        open={BTC: ("sl",)},
+        events=(fill, entry, order),
+        fills=(fill,),
     )
 
 
@@ -75,8 +123,21 @@ def test_paper_state_encode_then_decode_gives_the_same_state() -> None:
 def test_paper_state_encode_keeps_the_saved_shape_of_version_1() -> None:
     data = saved.encode(hand_made_state())
     assert list(data) == [
-        "version", "starting_balance", "fee_rate", "slippage_bps", "wallet_balance", "now", "next_order_id",
-        "next_trade_id", "last_prices", "filters", "positions", "orders", "open", "events", "fills",
+        "version",
+        "starting_balance",
+        "fee_rate",
+        "slippage_bps",
+        "wallet_balance",
+        "now",
+        "next_order_id",
+        "next_trade_id",
+        "last_prices",
+        "filters",
+        "positions",
+        "orders",
+        "open",
+        "events",
+        "fills",
     ]
     assert data["version"] == 1 and data["wallet_balance"] == "9999.8399996" and data["last_prices"] == {BTC: "40000.1"}
     assert data["positions"] == {BTC: {"quantity": "0.010", "entry_price": "40000.1"}}

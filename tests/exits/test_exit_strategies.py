@@ -23,11 +23,14 @@ FILTERS = SymbolFilters(tick_size=Decimal("0.01"), step_size=Decimal("0.001"), m
 D = Decimal
 
 
-@pytest.mark.parametrize(("mode", "stop", "target", "partial", "partial_qty", "trail"), [
-    (ExitMode.TREND_FOLLOW, "96.00", "108.00", "106.00", "0.500", 0.03),
-    (ExitMode.FAST_TP, "97.00", "105.00", "103.00", "0.600", 0.02),
-    (ExitMode.DEFENSIVE_TRAIL, "98.00", "104.00", "101.60", "0.700", 0.015),
-])
+@pytest.mark.parametrize(
+    ("mode", "stop", "target", "partial", "partial_qty", "trail"),
+    [
+        (ExitMode.TREND_FOLLOW, "96.00", "108.00", "106.00", "0.500", 0.03),
+        (ExitMode.FAST_TP, "97.00", "105.00", "103.00", "0.600", 0.02),
+        (ExitMode.DEFENSIVE_TRAIL, "98.00", "104.00", "101.60", "0.700", 0.015),
+    ],
+)
 def test_plan_exits_long_each_mode_matches_design(mode, stop, target, partial, partial_qty, trail):
     plan = plan_exits(DEFAULT_EXIT_MODES[mode], Side.LONG, D("100"), D("1"), FILTERS)
     assert plan.stop_price == D(stop)
@@ -44,8 +47,9 @@ def test_plan_exits_short_defensive_mirrors_long():
 
 
 def test_plan_exits_sized_stop_distance_sets_r():
-    plan = plan_exits(DEFAULT_EXIT_MODES[ExitMode.TREND_FOLLOW], Side.LONG, D("100"), D("1"), FILTERS,
-                      stop_distance=D("1.5"))
+    plan = plan_exits(
+        DEFAULT_EXIT_MODES[ExitMode.TREND_FOLLOW], Side.LONG, D("100"), D("1"), FILTERS, stop_distance=D("1.5")
+    )
     assert plan.stop_price == D("98.50")
     assert plan.risk_per_unit == D("1.50")
     assert plan.partial_price == D("102.25")  # 1.5R
@@ -54,8 +58,7 @@ def test_plan_exits_sized_stop_distance_sets_r():
 
 
 def test_plan_exits_stop_distance_beyond_mode_cap_is_capped():
-    plan = plan_exits(DEFAULT_EXIT_MODES[ExitMode.FAST_TP], Side.LONG, D("100"), D("1"), FILTERS,
-                      stop_distance=D("10"))
+    plan = plan_exits(DEFAULT_EXIT_MODES[ExitMode.FAST_TP], Side.LONG, D("100"), D("1"), FILTERS, stop_distance=D("10"))
     assert plan.stop_price == D("97.00")
 
 
@@ -83,19 +86,20 @@ def test_plan_exits_partial_quantity_rounds_down_to_step():
 
 
 def test_plan_exits_partial_beyond_take_profit_skipped():
-    params = ExitModeParams(take_profit_pct=0.05, stop_loss_pct=0.04, trailing_pct=0.02,
-                            partial_tp_fraction=0.5, partial_tp_r=1.5)
+    params = ExitModeParams(
+        take_profit_pct=0.05, stop_loss_pct=0.04, trailing_pct=0.02, partial_tp_fraction=0.5, partial_tp_r=1.5
+    )
     plan = plan_exits(params, Side.LONG, D("100"), D("1"), FILTERS)
     assert plan.partial_price is None
 
 
 def test_plan_exits_stop_inside_one_tick_raises():
     with pytest.raises(ValueError, match="rounds to nothing"):
-        plan_exits(DEFAULT_EXIT_MODES[ExitMode.FAST_TP], Side.LONG, D("100"), D("1"), FILTERS,
-                   stop_distance=D("0.004"))
+        plan_exits(DEFAULT_EXIT_MODES[ExitMode.FAST_TP], Side.LONG, D("100"), D("1"), FILTERS, stop_distance=D("0.004"))
 
 
 # --- trailing ----------------------------------------------------------------------------------
+
 
 def test_trail_stop_long_follows_new_high():
     assert trail_stop(Side.LONG, D("96.00"), D("110"), 0.03, D("0.01")) == D("106.70")
@@ -117,8 +121,13 @@ def test_trail_stop_rounds_away_from_best_price():
 prices = st.decimals(min_value=D("0.01"), max_value=D("100000"), places=2)
 
 
-@given(side=st.sampled_from(list(Side)), current=prices, best=prices,
-       pct=st.sampled_from([0.015, 0.02, 0.03, 0.001, 0.25]), tick=st.sampled_from([D("0.01"), D("0.1"), D("1")]))
+@given(
+    side=st.sampled_from(list(Side)),
+    current=prices,
+    best=prices,
+    pct=st.sampled_from([0.015, 0.02, 0.03, 0.001, 0.25]),
+    tick=st.sampled_from([D("0.01"), D("0.1"), D("1")]),
+)
 def test_trail_stop_any_input_never_moves_against_position(side, current, best, pct, tick):
     stop = trail_stop(side, current, best, pct, tick)
     assert (stop - current) * side.sign >= 0
@@ -152,34 +161,57 @@ def test_trailing_active_after_partial_fill_active():
 
 # --- which exit triggers first ---------------------------------------------------------------------
 
+
 def test_first_triggered_candle_spanning_stop_and_target_stop_first():
-    assert first_triggered(Side.LONG, stop_price=D("97"), take_profit_price=D("105"), partial_price=D("103"),
-                           high=106.0, low=96.5) is ExitKind.STOP_LOSS
-    assert first_triggered(Side.SHORT, stop_price=D("103"), take_profit_price=D("95"),
-                           high=D("104"), low=D("94")) is ExitKind.STOP_LOSS
+    assert (
+        first_triggered(
+            Side.LONG, stop_price=D("97"), take_profit_price=D("105"), partial_price=D("103"), high=106.0, low=96.5
+        )
+        is ExitKind.STOP_LOSS
+    )
+    assert (
+        first_triggered(Side.SHORT, stop_price=D("103"), take_profit_price=D("95"), high=D("104"), low=D("94"))
+        is ExitKind.STOP_LOSS
+    )
 
 
 def test_first_triggered_partial_before_full_target():
-    assert first_triggered(Side.LONG, stop_price=D("97"), take_profit_price=D("105"), partial_price=D("103"),
-                           high=D("106"), low=D("98")) is ExitKind.PARTIAL_TAKE_PROFIT
+    assert (
+        first_triggered(
+            Side.LONG,
+            stop_price=D("97"),
+            take_profit_price=D("105"),
+            partial_price=D("103"),
+            high=D("106"),
+            low=D("98"),
+        )
+        is ExitKind.PARTIAL_TAKE_PROFIT
+    )
 
 
 def test_first_triggered_target_without_partial():
-    assert first_triggered(Side.SHORT, stop_price=D("103"), take_profit_price=D("95"),
-                           high=D("101"), low=D("95")) is ExitKind.TAKE_PROFIT
+    assert (
+        first_triggered(Side.SHORT, stop_price=D("103"), take_profit_price=D("95"), high=D("101"), low=D("95"))
+        is ExitKind.TAKE_PROFIT
+    )
 
 
 def test_first_triggered_quiet_candle_none():
-    assert first_triggered(Side.LONG, stop_price=D("97"), take_profit_price=D("105"),
-                           high=D("104.99"), low=D("97.01")) is None
+    assert (
+        first_triggered(Side.LONG, stop_price=D("97"), take_profit_price=D("105"), high=D("104.99"), low=D("97.01"))
+        is None
+    )
 
 
 def test_first_triggered_touching_stop_triggers():
-    assert first_triggered(Side.LONG, stop_price=D("97"), take_profit_price=D("105"),
-                           high=D("100"), low=D("97")) is ExitKind.STOP_LOSS
+    assert (
+        first_triggered(Side.LONG, stop_price=D("97"), take_profit_price=D("105"), high=D("100"), low=D("97"))
+        is ExitKind.STOP_LOSS
+    )
 
 
 # --- exit mode switch on an open position --------------------------------------------------------
+
 
 def test_switch_exit_mode_to_defensive_tightens_trailing_keeps_stop():
     plan = plan_exits(DEFAULT_EXIT_MODES[ExitMode.TREND_FOLLOW], Side.LONG, D("100"), D("1"), FILTERS)
@@ -196,6 +228,7 @@ def test_switch_exit_mode_to_fast_tp_keeps_plan():
 
 def test_switch_exit_mode_to_wider_defensive_never_loosens_trailing():
     plan = plan_exits(DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL], Side.LONG, D("100"), D("1"), FILTERS)
-    wider = ExitModeParams(take_profit_pct=0.04, stop_loss_pct=0.02, trailing_pct=0.05,
-                           partial_tp_fraction=0.7, partial_tp_r=0.8)
+    wider = ExitModeParams(
+        take_profit_pct=0.04, stop_loss_pct=0.02, trailing_pct=0.05, partial_tp_fraction=0.7, partial_tp_r=0.8
+    )
     assert switch_exit_mode(plan, ExitMode.DEFENSIVE_TRAIL, wider).trailing_pct == 0.015

@@ -12,10 +12,24 @@ from actors.messages import Side
 D = Decimal
 TICK = D("0.01")
 # Entry 100, stop 97: R = 3, so trailing activates once the best price reaches 103 (LONG) or 97 (SHORT).
-LONG_PLAN = ExitPlan(side=Side.LONG, entry_price=D("100"), quantity=D("1"), stop_price=D("97"),
-                     take_profit_price=D("110"), risk_per_unit=D("3"), trailing_pct=0.02)
-SHORT_PLAN = ExitPlan(side=Side.SHORT, entry_price=D("100"), quantity=D("1"), stop_price=D("103"),
-                      take_profit_price=D("90"), risk_per_unit=D("3"), trailing_pct=0.02)
+LONG_PLAN = ExitPlan(
+    side=Side.LONG,
+    entry_price=D("100"),
+    quantity=D("1"),
+    stop_price=D("97"),
+    take_profit_price=D("110"),
+    risk_per_unit=D("3"),
+    trailing_pct=0.02,
+)
+SHORT_PLAN = ExitPlan(
+    side=Side.SHORT,
+    entry_price=D("100"),
+    quantity=D("1"),
+    stop_price=D("103"),
+    take_profit_price=D("90"),
+    risk_per_unit=D("3"),
+    trailing_pct=0.02,
+)
 
 
 ENTRY, LONG_STOP, SHORT_STOP = D("100"), D("97"), D("103")
@@ -30,6 +44,7 @@ def short_trailing(*, stop: Decimal = SHORT_STOP, best: Decimal = ENTRY) -> Trai
 
 
 # --- the best price -------------------------------------------------------------------------------------------------
+
 
 def test_on_range_long_best_follows_the_high_not_the_low():
     trailing = long_trailing()
@@ -56,6 +71,7 @@ def test_on_range_short_higher_low_keeps_best():
 
 
 # --- activation -----------------------------------------------------------------------------------------------------
+
 
 def test_on_range_long_below_one_r_no_move_and_stop_kept():
     trailing = long_trailing()
@@ -90,6 +106,7 @@ def test_on_range_trailed_level_rounds_away_from_best():
 
 
 # --- the minimum move -----------------------------------------------------------------------------------------------
+
 
 def test_on_range_improvement_below_min_share_no_move():
     trailing = long_trailing(stop=D("100.94"), best=D("103"))
@@ -131,6 +148,7 @@ def test_on_range_short_price_rises_back_stop_never_moves_against():
 
 
 # --- tightening -----------------------------------------------------------------------------------------------------
+
 
 def test_tighten_smaller_percent_replaces_plan_percent():
     trailing = long_trailing()

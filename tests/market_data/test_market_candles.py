@@ -12,8 +12,15 @@ from actors.market_data.candles import CandleCleaner, CandleCounters, MarketClea
 from actors.messages import Candle
 
 
-def candle(t: int = 0, o: float = 100.0, h: float = 101.0, l: float = 99.0, c: float = 100.5,
-           v: float = 1.0, symbol: str = "BTCUSDT") -> Candle:
+def candle(
+    t: int = 0,
+    o: float = 100.0,
+    h: float = 101.0,
+    l: float = 99.0,
+    c: float = 100.5,
+    v: float = 1.0,
+    symbol: str = "BTCUSDT",
+) -> Candle:
     return Candle(symbol=symbol, open_time=t * 60_000, open=o, high=h, low=l, close=c, volume=v)
 
 
@@ -24,15 +31,18 @@ def test_candle_cleaner_good_candle_is_returned_unchanged() -> None:
     assert cleaner.counters.accepted == 1 and cleaner.counters.dropped == 0
 
 
-@pytest.mark.parametrize(("bad", "kind"), [
-    (candle(c=math.nan), "non_finite"),
-    (candle(h=math.inf), "non_finite"),
-    (candle(v=math.nan), "non_finite"),
-    (candle(l=0.0), "non_positive_price"),
-    (candle(o=-1.0), "non_positive_price"),
-    (candle(v=-5.0), "negative_volume"),
-    (candle(symbol="ETHUSDT"), "wrong_symbol"),
-])
+@pytest.mark.parametrize(
+    ("bad", "kind"),
+    [
+        (candle(c=math.nan), "non_finite"),
+        (candle(h=math.inf), "non_finite"),
+        (candle(v=math.nan), "non_finite"),
+        (candle(l=0.0), "non_positive_price"),
+        (candle(o=-1.0), "non_positive_price"),
+        (candle(v=-5.0), "negative_volume"),
+        (candle(symbol="ETHUSDT"), "wrong_symbol"),
+    ],
+)
 def test_candle_cleaner_bad_values_dropped_and_counted(bad: Candle, kind: str) -> None:
     cleaner = CandleCleaner("BTCUSDT")
     assert cleaner.accept(bad) is None

@@ -26,13 +26,16 @@ HEADER = "open_time_ms,open,high,low,close,volume\n"
 T0 = 1_700_000_000_000  # realistic ms: small numbers would be read as seconds
 
 
-@pytest.mark.parametrize(("name", "symbol"), [
-    ("binance_BTCUSDT_1h_20180407-20180428.csv", "BTCUSDT"),
-    ("ftx_BTCPERP_1m_20211231-20220201.csv", "BTCPERP"),
-    ("XRPUSDT_perp_5m_20211115-20211121.csv", "XRPUSDT"),
-    ("LTCBTC_5m_20180110-20180130.csv", "LTCBTC"),
-    ("candles_1m.csv", None),
-])
+@pytest.mark.parametrize(
+    ("name", "symbol"),
+    [
+        ("binance_BTCUSDT_1h_20180407-20180428.csv", "BTCUSDT"),
+        ("ftx_BTCPERP_1m_20211231-20220201.csv", "BTCPERP"),
+        ("XRPUSDT_perp_5m_20211115-20211121.csv", "XRPUSDT"),
+        ("LTCBTC_5m_20180110-20180130.csv", "LTCBTC"),
+        ("candles_1m.csv", None),
+    ],
+)
 def test_symbol_from_filename_first_upper_case_token(name: str, symbol: str | None) -> None:
     assert symbol_from_filename(name) == symbol
 
@@ -55,7 +58,7 @@ def test_load_candle_file_binance_klines_with_string_values() -> None:
 def test_load_candle_file_json_bad_rows_counted(tmp_path: Path) -> None:
     path = tmp_path / "ETHUSDT_1m.json"
     rows = [[60_000 * i, "10", "11", "9", "10.5", "3"] for i in range(3)]
-    path.write_text(json.dumps(rows + [["x", "1"], "not a row", [1, "a", "b", "c", "d", "e"], [0, True, 1, 1, 1, 1]]))
+    path.write_text(json.dumps([*rows, ["x", "1"], "not a row", [1, "a", "b", "c", "d", "e"], [0, True, 1, 1, 1, 1]]))
     loaded = load_candle_file(path)
     assert (len(loaded), loaded.unparseable, loaded.symbol) == (3, 4, "ETHUSDT")
 
@@ -89,9 +92,13 @@ def test_load_candle_file_unusable_files_raise_candle_file_error(tmp_path: Path)
 def test_merge_by_time_groups_equal_open_times_in_order() -> None:
     def c(symbol: str, t: int) -> Candle:
         return Candle(symbol=symbol, open_time=t, open=1, high=1, low=1, close=1, volume=0)
+
     batches = list(merge_by_time([[c("A", 1), c("A", 3)], [c("B", 1), c("B", 2), c("B", 3)]]))
     assert [[(x.symbol, x.open_time) for x in b] for b in batches] == [
-        [("A", 1), ("B", 1)], [("B", 2)], [("A", 3), ("B", 3)]]
+        [("A", 1), ("B", 1)],
+        [("B", 2)],
+        [("A", 3), ("B", 3)],
+    ]
 
 
 def test_file_feed_merges_symbols_by_time() -> None:
@@ -109,7 +116,7 @@ def test_file_feed_merges_symbols_by_time() -> None:
 
 def test_file_feed_overlapping_files_of_one_symbol_deduplicated(tmp_path: Path) -> None:
     first, second = tmp_path / "part1_BTCUSDT.csv", tmp_path / "part2_BTCUSDT.csv"
-    first.write_text(HEADER + "".join(f"{T0 + t * 60_000},10,11,9,10,1\n" for t in range(0, 5)))
+    first.write_text(HEADER + "".join(f"{T0 + t * 60_000},10,11,9,10,1\n" for t in range(5)))
     second.write_text(HEADER + "".join(f"{T0 + t * 60_000},10,11,9,10,1\n" for t in range(3, 8)))
     feed = FileFeed([second, first])
     batches = list(feed.batches())
@@ -126,7 +133,12 @@ def test_file_feed_bad_candles_cleaned_and_counted(tmp_path: Path) -> None:
     candles = [c for b in feed.batches() for c in b]
     counters = feed.counters["BTCUSDT"]
     assert [c.open_time - T0 for c in candles] == [0, 120_000]
-    assert (counters.non_finite, counters.high_below_low, counters.out_of_order, counters.non_positive_price) == (1, 1, 1, 1)
+    assert (counters.non_finite, counters.high_below_low, counters.out_of_order, counters.non_positive_price) == (
+        1,
+        1,
+        1,
+        1,
+    )
 
 
 def test_file_feed_explicit_symbols_override_names() -> None:

@@ -14,8 +14,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.market_data.indicators import (
-    IndicatorParams, PercentileWindow, SymbolIndicators, atr, atr_percent, choppiness_index, classify_regime,
-    correlations, log_returns, regimes, return_correlation, true_range, volatility_level, volatility_levels,
+    IndicatorParams,
+    PercentileWindow,
+    SymbolIndicators,
+    atr,
+    atr_percent,
+    choppiness_index,
+    classify_regime,
+    correlations,
+    log_returns,
+    regimes,
+    return_correlation,
+    true_range,
+    volatility_level,
+    volatility_levels,
 )
 from actors.messages import Candle, Regime, VolatilityLevel
 
@@ -31,15 +43,26 @@ def ftx() -> np.ndarray:
 
 
 def candles_from(rows: np.ndarray, symbol: str = "BTCPERP") -> list[Candle]:
-    return [Candle(symbol=symbol, open_time=int(t), open=o, high=h, low=l, close=c, volume=v)
-            for t, o, h, l, c, v in rows.tolist()]
+    return [
+        Candle(symbol=symbol, open_time=int(t), open=o, high=h, low=l, close=c, volume=v)
+        for t, o, h, l, c, v in rows.tolist()
+    ]
 
 
 def series_candles(closes: list[float], wick: float = 0.5, symbol: str = "X") -> list[Candle]:
     out, previous = [], closes[0]
     for i, close in enumerate(closes):
-        out.append(Candle(symbol=symbol, open_time=i * 60_000, open=previous, high=max(previous, close) + wick,
-                          low=min(previous, close) - wick, close=close, volume=1.0))
+        out.append(
+            Candle(
+                symbol=symbol,
+                open_time=i * 60_000,
+                open=previous,
+                high=max(previous, close) + wick,
+                low=min(previous, close) - wick,
+                close=close,
+                volume=1.0,
+            )
+        )
         previous = close
     return out
 
@@ -67,10 +90,16 @@ def test_volatility_level_short_history_is_normal() -> None:
     assert volatility_level(1e9, np.arange(99.0), params) is VolatilityLevel.NORMAL
 
 
-@pytest.mark.parametrize(("current", "expected"), [
-    (10.0, VolatilityLevel.LOW), (50.0, VolatilityLevel.NORMAL),
-    (80.0, VolatilityLevel.HIGH), (96.5, VolatilityLevel.HIGH), (101.0, VolatilityLevel.EXTREME),
-])
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [
+        (10.0, VolatilityLevel.LOW),
+        (50.0, VolatilityLevel.NORMAL),
+        (80.0, VolatilityLevel.HIGH),
+        (96.5, VolatilityLevel.HIGH),
+        (101.0, VolatilityLevel.EXTREME),
+    ],
+)
 def test_volatility_level_percentile_bands_match_rule(current: float, expected: VolatilityLevel) -> None:
     # 96.5 ranks in the top 5% but is under twice the median (50): only HIGH.
     assert volatility_level(current, np.arange(100.0)) is expected
@@ -81,8 +110,11 @@ def test_volatility_level_constant_history_is_normal() -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=80), st.integers(1, 30),
-       st.floats(0, 1, allow_nan=False))
+@given(
+    st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=80),
+    st.integers(1, 30),
+    st.floats(0, 1, allow_nan=False),
+)
 def test_percentile_window_rank_matches_brute_force(values: list[float], size: int, probe: float) -> None:
     window = PercentileWindow(size)
     for value in values:
@@ -99,10 +131,16 @@ def test_percentile_window_nan_is_not_kept() -> None:
     assert len(window) == 0
 
 
-@pytest.mark.parametrize(("slope_z", "chop", "expected"), [
-    (2.0, 70.0, Regime.CHOPPY), (0.6, 40.0, Regime.TRENDING_UP), (-0.6, 40.0, Regime.TRENDING_DOWN),
-    (0.2, 40.0, Regime.SIDEWAYS), (0.0, math.nan, Regime.SIDEWAYS),
-])
+@pytest.mark.parametrize(
+    ("slope_z", "chop", "expected"),
+    [
+        (2.0, 70.0, Regime.CHOPPY),
+        (0.6, 40.0, Regime.TRENDING_UP),
+        (-0.6, 40.0, Regime.TRENDING_DOWN),
+        (0.2, 40.0, Regime.SIDEWAYS),
+        (0.0, math.nan, Regime.SIDEWAYS),
+    ],
+)
 def test_classify_regime_inputs_give_documented_regime(slope_z: float, chop: float, expected: Regime) -> None:
     assert classify_regime(slope_z, chop) is expected
 
@@ -110,7 +148,7 @@ def test_classify_regime_inputs_give_documented_regime(slope_z: float, chop: flo
 def test_regimes_steady_rise_is_trending_up_after_warmup() -> None:
     closes = np.linspace(100, 200, 200)
     out = regimes(closes + 0.5, closes - 0.5, closes)
-    assert set(out[:IndicatorParams().warmup - 1]) == {Regime.SIDEWAYS}
+    assert set(out[: IndicatorParams().warmup - 1]) == {Regime.SIDEWAYS}
     assert out[-1] is Regime.TRENDING_UP
 
 
@@ -137,10 +175,11 @@ def test_symbol_indicators_volatility_burst_is_extreme() -> None:
     state = SymbolIndicators("X")
     calm = [state.update(c) for c in series_candles(closes, wick=0.05)]
     previous = calm[-1].price
-    burst = Candle(symbol="X", open_time=10**9, open=previous, high=previous + 8, low=previous - 8,
-                   close=previous + 1, volume=1.0)
+    burst = Candle(
+        symbol="X", open_time=10**9, open=previous, high=previous + 8, low=previous - 8, close=previous + 1, volume=1.0
+    )
     assert state.update(burst).volatility is VolatilityLevel.EXTREME
-    assert {s.volatility for s in calm[:IndicatorParams().vol_min_history]} == {VolatilityLevel.NORMAL}
+    assert {s.volatility for s in calm[: IndicatorParams().vol_min_history]} == {VolatilityLevel.NORMAL}
 
 
 def test_symbol_indicators_match_vectorised_on_ftx(ftx: np.ndarray) -> None:

@@ -14,12 +14,20 @@ MIDNIGHT = 20_001 * DAY_MS  # the next UTC midnight after NOW
 TARGETS = [None, GateTarget.OPEN, GateTarget.PAUSED, GateTarget.LOCKED]
 
 
-def act(state: GateState, target: GateTarget | None, *, reason: str = "", why: str = "EXTREME volatility",
-        locked_until: int | None = None, now: int = NOW) -> GateAction | None:
+def act(
+    state: GateState,
+    target: GateTarget | None,
+    *,
+    reason: str = "",
+    why: str = "EXTREME volatility",
+    locked_until: int | None = None,
+    now: int = NOW,
+) -> GateAction | None:
     return gate_action(state, reason, locked_until, target, why, now)
 
 
 # --- halted: only an operator reopens it ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_gate_action_halted_any_target_none(target: GateTarget | None):
@@ -31,6 +39,7 @@ def test_gate_action_halted_past_a_lock_time_none():
 
 
 # --- locked: holds until its time, whatever the policy says ---------------------------------------------------------
+
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_gate_action_locked_before_its_time_none(target: GateTarget | None):
@@ -54,6 +63,7 @@ def test_gate_action_locked_without_a_lock_time_none():
 
 # --- the policy wants it open (or does not drive it) ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("target", [None, GateTarget.OPEN])
 def test_gate_action_paused_target_open_or_none_clears_with_why(target: GateTarget | None):
     action = act(GateState.PAUSED, target, reason="EXTREME volatility", why="NORMAL volatility")
@@ -72,6 +82,7 @@ def test_gate_action_target_none_never_pauses_or_locks_an_open_gate():
 
 # --- the policy wants it locked -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("state", [GateState.OPEN, GateState.PAUSED])
 def test_gate_action_target_locked_locks_until_next_utc_midnight(state: GateState):
     action = act(state, GateTarget.LOCKED, reason="EXTREME volatility", why="Daily DD limit hit (-4.12%)")
@@ -84,6 +95,7 @@ def test_gate_action_target_locked_exactly_at_midnight_locks_until_the_next_one(
 
 
 # --- the policy wants it paused -------------------------------------------------------------------------------------
+
 
 def test_gate_action_open_target_paused_pauses_with_why():
     assert act(GateState.OPEN, GateTarget.PAUSED, why="EXTREME volatility") == GateAction("pause", "EXTREME volatility")

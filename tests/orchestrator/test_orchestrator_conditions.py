@@ -11,19 +11,26 @@ L, N, H, E = VolatilityLevel.LOW, VolatilityLevel.NORMAL, VolatilityLevel.HIGH, 
 
 
 def snap(symbol: str, volatility: VolatilityLevel, regime: Regime = Regime.SIDEWAYS, at: int = 1) -> MarketSnapshot:
-    return MarketSnapshot(symbol=symbol, at=at, price=100.0, atr=1.0, atr_pct=0.01,
-                          volatility=volatility, regime=regime)
+    return MarketSnapshot(
+        symbol=symbol, at=at, price=100.0, atr=1.0, atr_pct=0.01, volatility=volatility, regime=regime
+    )
 
 
 def test_market_conditions_regime_follows_reference_symbol():
-    snapshots = (snap("BTCUSDT", N, Regime.TRENDING_UP), snap("ETHUSDT", N, Regime.CHOPPY),
-                 snap("SOLUSDT", N, Regime.CHOPPY))
+    snapshots = (
+        snap("BTCUSDT", N, Regime.TRENDING_UP),
+        snap("ETHUSDT", N, Regime.CHOPPY),
+        snap("SOLUSDT", N, Regime.CHOPPY),
+    )
     assert market_conditions(snapshots, "BTCUSDT")[0] is Regime.TRENDING_UP
 
 
 def test_market_conditions_missing_reference_uses_most_common_regime():
-    snapshots = (snap("ETHUSDT", N, Regime.TRENDING_DOWN), snap("SOLUSDT", N, Regime.TRENDING_DOWN),
-                 snap("XRPUSDT", N, Regime.SIDEWAYS))
+    snapshots = (
+        snap("ETHUSDT", N, Regime.TRENDING_DOWN),
+        snap("SOLUSDT", N, Regime.TRENDING_DOWN),
+        snap("XRPUSDT", N, Regime.SIDEWAYS),
+    )
     assert market_conditions(snapshots, "BTCUSDT")[0] is Regime.TRENDING_DOWN
 
 
@@ -32,13 +39,16 @@ def test_market_conditions_regime_tie_prefers_cautious():
     assert market_conditions(snapshots, "BTCUSDT")[0] is Regime.CHOPPY
 
 
-@pytest.mark.parametrize(("levels", "expected"), [
-    ((E, H, N, N, L), N),  # only 2 of 5 at HIGH or above: not half
-    ((E, H, H, N, L), H),  # 3 of 5 at HIGH or above
-    ((H, H, N, N), H),  # exactly half counts
-    ((E, E, L, L), E),
-    ((L, L, L, N), L),
-])
+@pytest.mark.parametrize(
+    ("levels", "expected"),
+    [
+        ((E, H, N, N, L), N),  # only 2 of 5 at HIGH or above: not half
+        ((E, H, H, N, L), H),  # 3 of 5 at HIGH or above
+        ((H, H, N, N), H),  # exactly half counts
+        ((E, E, L, L), E),
+        ((L, L, L, N), L),
+    ],
+)
 def test_market_conditions_volatility_is_upper_median(levels, expected):
     snapshots = tuple(snap(f"S{index}USDT", level) for index, level in enumerate(levels))
     assert market_conditions(snapshots, "BTCUSDT")[1] is expected

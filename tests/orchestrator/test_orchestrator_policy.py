@@ -27,17 +27,23 @@ UNIVERSE = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
 
 
 def policy_for(name: RiskProfileName, **fields):
-    inputs = PolicyInputs(**({"regime": Regime.TRENDING_UP, "volatility": VolatilityLevel.NORMAL,
-                              "symbols": UNIVERSE} | fields))
+    inputs = PolicyInputs(
+        **({"regime": Regime.TRENDING_UP, "volatility": VolatilityLevel.NORMAL, "symbols": UNIVERSE} | fields)
+    )
     return compute_policy(inputs, DEFAULT_PROFILES[name], name, RISK)
 
 
 # --- seed 002, "Example: Policy Switching Scenarios" -------------------------------------
 
+
 def test_policy_seed_scenario1_normal_trading_moderate_trend_follow():
     # Seed scenario 1's max_risk_pct 0.015 is the MODERATE base risk, so it runs MODERATE.
-    policy = policy_for(MODERATE, regime=Regime.TRENDING_UP, volatility=VolatilityLevel.NORMAL,
-                        risk_state=RiskState(daily_drawdown_pct=-0.005, open_positions=2, total_exposure_pct=0.04))
+    policy = policy_for(
+        MODERATE,
+        regime=Regime.TRENDING_UP,
+        volatility=VolatilityLevel.NORMAL,
+        risk_state=RiskState(daily_drawdown_pct=-0.005, open_positions=2, total_exposure_pct=0.04),
+    )
     assert policy.allow_new_trades is True
     assert policy.min_confidence == 0.45
     assert policy.max_risk_pct == 0.015
@@ -47,8 +53,12 @@ def test_policy_seed_scenario1_normal_trading_moderate_trend_follow():
 
 def test_policy_seed_scenario2_high_volatility_moderate_reduced():
     # Seed scenario 2's 0.008 is MODERATE's HIGH-volatility risk (SAFE would give 0.005).
-    policy = policy_for(MODERATE, regime=Regime.SIDEWAYS, volatility=VolatilityLevel.HIGH,
-                        risk_state=RiskState(daily_drawdown_pct=-0.012, open_positions=4, total_exposure_pct=0.08))
+    policy = policy_for(
+        MODERATE,
+        regime=Regime.SIDEWAYS,
+        volatility=VolatilityLevel.HIGH,
+        risk_state=RiskState(daily_drawdown_pct=-0.012, open_positions=4, total_exposure_pct=0.08),
+    )
     assert policy.allow_new_trades is True
     assert policy.min_confidence == 0.60
     assert policy.max_risk_pct == 0.008
@@ -58,8 +68,12 @@ def test_policy_seed_scenario2_high_volatility_moderate_reduced():
 
 def test_policy_seed_scenario3_extreme_volatility_safe_shutdown():
     # Seed scenario 3 shows SAFE's limits (3/5 positions, 6%/10% exposure).
-    policy = policy_for(SAFE, regime=Regime.CHOPPY, volatility=VolatilityLevel.EXTREME,
-                        risk_state=RiskState(daily_drawdown_pct=-0.018, open_positions=3, total_exposure_pct=0.06))
+    policy = policy_for(
+        SAFE,
+        regime=Regime.CHOPPY,
+        volatility=VolatilityLevel.EXTREME,
+        risk_state=RiskState(daily_drawdown_pct=-0.018, open_positions=3, total_exposure_pct=0.06),
+    )
     assert policy.allow_new_trades is False
     assert policy.min_confidence == 0.70
     assert policy.max_risk_pct == 0.005
@@ -70,8 +84,12 @@ def test_policy_seed_scenario3_extreme_volatility_safe_shutdown():
 
 def test_policy_seed_scenario4_daily_dd_limit_safe_shutdown():
     # -2.6% only exceeds SAFE's -2.5% limit (MODERATE's is -4%), so this scenario runs SAFE.
-    policy = policy_for(SAFE, regime=Regime.TRENDING_DOWN, volatility=VolatilityLevel.NORMAL,
-                        risk_state=RiskState(daily_drawdown_pct=-0.026, open_positions=4, total_exposure_pct=0.07))
+    policy = policy_for(
+        SAFE,
+        regime=Regime.TRENDING_DOWN,
+        volatility=VolatilityLevel.NORMAL,
+        risk_state=RiskState(daily_drawdown_pct=-0.026, open_positions=4, total_exposure_pct=0.07),
+    )
     assert policy.allow_new_trades is False
     assert policy.min_confidence == 0.60
     assert policy.max_risk_pct == 0.005
@@ -81,13 +99,17 @@ def test_policy_seed_scenario4_daily_dd_limit_safe_shutdown():
 
 
 def test_policy_seed_scenario4_under_moderate_keeps_trading():
-    policy = policy_for(MODERATE, regime=Regime.TRENDING_DOWN,
-                        risk_state=RiskState(daily_drawdown_pct=-0.026, open_positions=4, total_exposure_pct=0.07))
+    policy = policy_for(
+        MODERATE,
+        regime=Regime.TRENDING_DOWN,
+        risk_state=RiskState(daily_drawdown_pct=-0.026, open_positions=4, total_exposure_pct=0.07),
+    )
     assert policy.allow_new_trades is True
     assert policy.exit_mode is ExitMode.TREND_FOLLOW
 
 
 # --- base risk, confidence, stress ----------------------------------------------------------
+
 
 @pytest.mark.parametrize(("name", "expected"), [(SAFE, 0.01), (MODERATE, 0.015), (AGGRESSIVE, 0.02)])
 def test_policy_base_risk_by_profile_matches_table(name, expected):
@@ -96,10 +118,15 @@ def test_policy_base_risk_by_profile_matches_table(name, expected):
     assert policy.risk_profile == str(name)
 
 
-@pytest.mark.parametrize(("volatility", "expected"), [
-    (VolatilityLevel.LOW, 0.45), (VolatilityLevel.NORMAL, 0.45),
-    (VolatilityLevel.HIGH, 0.60), (VolatilityLevel.EXTREME, 0.70),
-])
+@pytest.mark.parametrize(
+    ("volatility", "expected"),
+    [
+        (VolatilityLevel.LOW, 0.45),
+        (VolatilityLevel.NORMAL, 0.45),
+        (VolatilityLevel.HIGH, 0.60),
+        (VolatilityLevel.EXTREME, 0.70),
+    ],
+)
 def test_policy_min_confidence_by_volatility_matches_table(volatility, expected):
     assert policy_for(SAFE, volatility=volatility).min_confidence == expected
 
@@ -139,26 +166,32 @@ def test_policy_drawdown_just_inside_limit_keeps_gate_open():
 
 # --- exit mode -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("regime", "volatility", "expected"), [
-    (Regime.TRENDING_UP, VolatilityLevel.LOW, ExitMode.TREND_FOLLOW),
-    (Regime.TRENDING_DOWN, VolatilityLevel.NORMAL, ExitMode.TREND_FOLLOW),
-    (Regime.TRENDING_UP, VolatilityLevel.HIGH, ExitMode.FAST_TP),
-    (Regime.SIDEWAYS, VolatilityLevel.LOW, ExitMode.FAST_TP),
-    (Regime.CHOPPY, VolatilityLevel.NORMAL, ExitMode.FAST_TP),
-    (Regime.TRENDING_UP, VolatilityLevel.EXTREME, ExitMode.DEFENSIVE_TRAIL),
-    (Regime.SIDEWAYS, VolatilityLevel.EXTREME, ExitMode.DEFENSIVE_TRAIL),
-])
+
+@pytest.mark.parametrize(
+    ("regime", "volatility", "expected"),
+    [
+        (Regime.TRENDING_UP, VolatilityLevel.LOW, ExitMode.TREND_FOLLOW),
+        (Regime.TRENDING_DOWN, VolatilityLevel.NORMAL, ExitMode.TREND_FOLLOW),
+        (Regime.TRENDING_UP, VolatilityLevel.HIGH, ExitMode.FAST_TP),
+        (Regime.SIDEWAYS, VolatilityLevel.LOW, ExitMode.FAST_TP),
+        (Regime.CHOPPY, VolatilityLevel.NORMAL, ExitMode.FAST_TP),
+        (Regime.TRENDING_UP, VolatilityLevel.EXTREME, ExitMode.DEFENSIVE_TRAIL),
+        (Regime.SIDEWAYS, VolatilityLevel.EXTREME, ExitMode.DEFENSIVE_TRAIL),
+    ],
+)
 def test_policy_exit_mode_by_regime_and_volatility_matches_table(regime, volatility, expected):
     assert policy_for(SAFE, regime=regime, volatility=volatility).exit_mode is expected
 
 
 def test_policy_drawdown_hit_in_trend_never_trend_follow():
-    policy = policy_for(SAFE, regime=Regime.TRENDING_UP, volatility=VolatilityLevel.LOW,
-                        risk_state=RiskState(daily_drawdown_pct=-0.025))
+    policy = policy_for(
+        SAFE, regime=Regime.TRENDING_UP, volatility=VolatilityLevel.LOW, risk_state=RiskState(daily_drawdown_pct=-0.025)
+    )
     assert policy.exit_mode is ExitMode.FAST_TP
 
 
 # --- allow_new_trades -------------------------------------------------------------------------
+
 
 def test_policy_total_exposure_at_cap_blocks_new_trades():
     policy = policy_for(SAFE, risk_state=RiskState(total_exposure_pct=0.10))
@@ -179,11 +212,18 @@ def test_policy_gate_hold_reason_blocks_new_trades():
 
 # --- losing streak ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "streak", "expected"), [
-    (SAFE, 3, 0.007), (SAFE, 2, 0.01),
-    (MODERATE, 4, 0.0105), (MODERATE, 3, 0.015),
-    (AGGRESSIVE, 5, 0.014), (AGGRESSIVE, 4, 0.02),
-])
+
+@pytest.mark.parametrize(
+    ("name", "streak", "expected"),
+    [
+        (SAFE, 3, 0.007),
+        (SAFE, 2, 0.01),
+        (MODERATE, 4, 0.0105),
+        (MODERATE, 3, 0.015),
+        (AGGRESSIVE, 5, 0.014),
+        (AGGRESSIVE, 4, 0.02),
+    ],
+)
 def test_policy_losing_streak_at_threshold_cuts_risk(name, streak, expected):
     policy = policy_for(name, risk_state=RiskState(losing_streak=streak))
     assert policy.max_risk_pct == pytest.approx(expected)
@@ -198,6 +238,7 @@ def test_policy_losing_streak_cut_stops_at_floor():
 
 
 # --- disallowed symbols -----------------------------------------------------------------------
+
 
 def perf(symbol: str, trades: int, win_rate: float, avg_r: float) -> SymbolPerformance:
     return SymbolPerformance(symbol=symbol, closed_trades=trades, win_rate=win_rate, avg_r=avg_r, pnl=Decimal("-12.5"))
@@ -226,8 +267,11 @@ def test_policy_wide_spread_is_disallowed():
 
 
 def test_policy_disallowed_symbols_follow_universe_order():
-    policy = policy_for(SAFE, performance=(perf("XRPUSDT", 20, 0.1, 0.0), perf("ETHUSDT", 20, 0.1, 0.0)),
-                        spreads_bps=(("DOGEUSDT", 40.0),))
+    policy = policy_for(
+        SAFE,
+        performance=(perf("XRPUSDT", 20, 0.1, 0.0), perf("ETHUSDT", 20, 0.1, 0.0)),
+        spreads_bps=(("DOGEUSDT", 40.0),),
+    )
     assert policy.disallowed_symbols == ("ETHUSDT", "XRPUSDT", "DOGEUSDT")
 
 
@@ -243,6 +287,7 @@ def test_policy_normal_conditions_note_names_conditions():
 
 # --- fallback ---------------------------------------------------------------------------------
 
+
 def test_fallback_policy_matches_table_row():
     policy = fallback_policy(DEFAULT_PROFILES[SAFE], "ZeroDivisionError in regime")
     assert policy.allow_new_trades is True
@@ -256,6 +301,7 @@ def test_fallback_policy_matches_table_row():
 
 
 # --- desired gate -----------------------------------------------------------------------------
+
 
 def gate_for(name: RiskProfileName, **fields):
     inputs = PolicyInputs(**({"regime": Regime.SIDEWAYS, "volatility": VolatilityLevel.NORMAL} | fields))
@@ -272,11 +318,14 @@ def test_desired_gate_drawdown_locks():
     assert reason == "Daily DD limit hit (-2.60%)"
 
 
-@pytest.mark.parametrize("fields", [
-    {"volatility": VolatilityLevel.EXTREME},
-    {"risk_state": RiskState(open_positions=5)},
-    {"risk_state": RiskState(total_exposure_pct=0.12)},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"volatility": VolatilityLevel.EXTREME},
+        {"risk_state": RiskState(open_positions=5)},
+        {"risk_state": RiskState(total_exposure_pct=0.12)},
+    ],
+)
 def test_desired_gate_clearing_conditions_pause(fields):
     target, reason = gate_for(SAFE, **fields)
     assert target is GateTarget.PAUSED

@@ -19,13 +19,16 @@ from tests.conftest import position_values
 
 steps = st.lists(
     st.tuples(st.integers(min_value=0, max_value=7), st.sampled_from(list(PositionTrigger))),
-    min_size=1, max_size=60,
+    min_size=1,
+    max_size=60,
 )
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(count=st.integers(min_value=1, max_value=8), steps=steps)
-def test_persisted_random_triggers_reload_to_the_same_states(count: int, steps: list[tuple[int, PositionTrigger]]) -> None:
+def test_persisted_random_triggers_reload_to_the_same_states(
+    count: int, steps: list[tuple[int, PositionTrigger]]
+) -> None:
     with tempfile.TemporaryDirectory() as directory:
         engine = make_engine(f"sqlite:///{Path(directory) / 'qt.db'}")
         upgrade(engine)

@@ -9,10 +9,16 @@ import pytest
 from persistence.position_details import PositionDetails
 
 KNOWN = PositionDetails(
-    stop_distance=Decimal("150.5"), partial_price=Decimal("67300.0"), partial_quantity=Decimal("0.004"),
-    risk_per_unit=Decimal("150.0"), trailing_pct=0.014,
+    stop_distance=Decimal("150.5"),
+    partial_price=Decimal("67300.0"),
+    partial_quantity=Decimal("0.004"),
+    risk_per_unit=Decimal("150.0"),
+    trailing_pct=0.014,
     orders={"tp": "qt-tp-3fa2b1c4d5e6-0", "sl": "qt-sl-3fa2b1c4d5e6-2"},
-    numbers={"sl": 2, "tp": 0, "e": 0}, stop_moves=2, closed=Decimal("0.004"), entry_cost=Decimal("670.000"),
+    numbers={"sl": 2, "tp": 0, "e": 0},
+    stop_moves=2,
+    closed=Decimal("0.004"),
+    entry_cost=Decimal("670.000"),
     exit_cost=Decimal("269.2"),
 )
 # What the execution engine wrote for KNOWN before the column had an owner: keys sorted, nested ones too.
@@ -77,11 +83,22 @@ def test_from_json_numbers_as_text_become_ints():
     assert dict(PositionDetails.from_json('{"numbers": {"sl": "3"}}').numbers) == {"sl": 3}
 
 
-@pytest.mark.parametrize("raw", [
-    "not json", "[1, 2]", '"text"', '{"closed": "abc"}', '{"closed": true}', '{"closed": "NaN"}',
-    '{"closed": [1]}', '{"stop_moves": 1.5}', '{"orders": ["sl"]}', '{"orders": {"sl": 3}}',
-    '{"numbers": {"sl": "x"}}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        "[1, 2]",
+        '"text"',
+        '{"closed": "abc"}',
+        '{"closed": true}',
+        '{"closed": "NaN"}',
+        '{"closed": [1]}',
+        '{"stop_moves": 1.5}',
+        '{"orders": ["sl"]}',
+        '{"orders": {"sl": 3}}',
+        '{"numbers": {"sl": "x"}}',
+    ],
+)
 def test_from_json_malformed_raises_value_error(raw: str):
     with pytest.raises(ValueError, match=r"positions\.details"):
         PositionDetails.from_json(raw)
@@ -116,9 +133,14 @@ def test_initial_risk_nothing_filled_falls_back_to_recorded_money():
     assert details.initial_risk(Decimal(0)) == Decimal("25")
 
 
-@pytest.mark.parametrize("details", [
-    PositionDetails(), PositionDetails(risk_per_unit=Decimal(0)), PositionDetails(risk_at_stop=Decimal(0)),
-])
+@pytest.mark.parametrize(
+    "details",
+    [
+        PositionDetails(),
+        PositionDetails(risk_per_unit=Decimal(0)),
+        PositionDetails(risk_at_stop=Decimal(0)),
+    ],
+)
 def test_initial_risk_unknown_is_none(details: PositionDetails):
     assert details.initial_risk(Decimal("0.01")) is None
 

@@ -54,6 +54,5 @@ def test_postgresql_transitions_refuse_update_and_delete(pg_engine: Engine, stat
     store = Store(pg_engine)
     store.ensure_gate(at=1)
     store.close()
-    with pytest.raises(DBAPIError, match="append-only"):
-        with pg_engine.begin() as connection:
-            connection.execute(text(statement))
+    with pytest.raises(DBAPIError, match="append-only"), pg_engine.begin() as connection:
+        connection.execute(text(statement))

@@ -32,7 +32,8 @@ def test_store_fire_commits_state_and_transition_together(store: Store, engine: 
     with engine.connect() as connection:
         rows = connection.execute(select(TRANSITIONS).order_by(TRANSITIONS.c.seq)).mappings().all()
     assert [(r["seq"], r["source"], r["dest"], r["trigger"]) for r in rows] == [
-        (1, "", "pending_entry", "create"), (2, "pending_entry", "entry_submitted", "submit"),
+        (1, "", "pending_entry", "create"),
+        (2, "pending_entry", "entry_submitted", "submit"),
     ]
     assert rows[1]["payload"] == '{"client_order_id":"qt-e-1"}'
     assert record.seq == 2
@@ -91,19 +92,25 @@ def test_gate_lock_persists_reason_and_end_and_survives_reload(store: Store, eng
     store.fire(machines[1], gate, "lock", reason="daily drawdown -2.60%", at=5, locked_until=86_400_000)
     reloaded = load_machines(engine.connect(), position_machine(), gate_machine())
     assert reloaded.gate is not None
-    assert (reloaded.gate.state, reloaded.gate.reason, reloaded.gate.locked_until) == ("locked", "daily drawdown -2.60%", 86_400_000)
+    assert (reloaded.gate.state, reloaded.gate.reason, reloaded.gate.locked_until) == (
+        "locked",
+        "daily drawdown -2.60%",
+        86_400_000,
+    )
     assert reloaded.mismatches == ()
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE transitions SET reason = 'rewritten'",
-    "DELETE FROM transitions",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE transitions SET reason = 'rewritten'",
+        "DELETE FROM transitions",
+    ],
+)
 def test_transitions_table_refuses_update_and_delete(store: Store, engine: Engine, statement: str) -> None:
     store.ensure_gate(at=1)
-    with pytest.raises(IntegrityError, match="append-only"):
-        with engine.begin() as connection:
-            connection.execute(text(statement))
+    with pytest.raises(IntegrityError, match="append-only"), engine.begin() as connection:
+        connection.execute(text(statement))
     assert _transition_count(engine) == 1
 
 

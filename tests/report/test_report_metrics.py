@@ -8,15 +8,23 @@ import numpy as np
 import pytest
 
 from service.report.metrics import (
-    DAY_MS, EquityCurve, TradeOutcome, compute_metrics, daily_closes, exposure_ms, max_drawdown, sharpe_ratio,
+    DAY_MS,
+    EquityCurve,
+    TradeOutcome,
+    compute_metrics,
+    daily_closes,
+    exposure_ms,
+    max_drawdown,
+    sharpe_ratio,
 )
 
 T0 = 1_640_995_200_000  # 2022-01-01T00:00:00Z
 HOUR = 3_600_000
 
 
-def trade(pnl: float, fees: float = 0.0, *, opened: int | None = None, closed: int | None = None,
-          r: float | None = None) -> TradeOutcome:
+def trade(
+    pnl: float, fees: float = 0.0, *, opened: int | None = None, closed: int | None = None, r: float | None = None
+) -> TradeOutcome:
     return TradeOutcome(realized_pnl=pnl, fees=fees, opened_at=opened, closed_at=closed, r_multiple=r)
 
 
@@ -86,7 +94,7 @@ def test_sharpe_flat_equity_zero_variance_is_zero():
 
 
 def test_sharpe_constant_daily_growth_zero_variance_is_zero():
-    values = [100.0 * 1.01 ** i for i in range(6)]
+    values = [100.0 * 1.01**i for i in range(6)]
     # Day one's return runs from the curve's first point, so that point sits 1% lower at midnight.
     curve = EquityCurve(at=(T0, *(T0 + i * DAY_MS + 12 * HOUR for i in range(6))), equity=(values[0] / 1.01, *values))
     sharpe, days = sharpe_ratio(curve)
@@ -119,7 +127,10 @@ def test_exposure_counts_overlaps_once_and_clips_to_the_span():
 
 def test_metrics_exposure_and_return_over_the_equity_span():
     curve = EquityCurve(at=(T0, T0 + 10 * HOUR), equity=(1000.0, 1100.0))
-    trades = [trade(60.0, opened=T0 + HOUR, closed=T0 + 3 * HOUR), trade(40.0, opened=T0 + 2 * HOUR, closed=T0 + 4 * HOUR)]
+    trades = [
+        trade(60.0, opened=T0 + HOUR, closed=T0 + 3 * HOUR),
+        trade(40.0, opened=T0 + 2 * HOUR, closed=T0 + 4 * HOUR),
+    ]
     metrics = compute_metrics(trades, curve, open_intervals=[(T0 + 9 * HOUR, T0 + 10 * HOUR)])
     assert metrics.exposure_ms == 4 * HOUR
     assert metrics.exposure_pct == pytest.approx(40.0)

@@ -14,7 +14,15 @@ from config.settings import Settings
 from persistence.db import DatabaseUnavailable, make_engine, sqlite_url
 from persistence.migrate import upgrade
 from persistence.tables import EQUITY_SNAPSHOTS, POLICY_SNAPSHOTS, POSITIONS, SIGNAL_DECISIONS, TRANSITIONS
-from service.report import GENERATED_AT, InputFile, RunInfo, build_report, settings_summary, write_comparison, write_report
+from service.report import (
+    GENERATED_AT,
+    InputFile,
+    RunInfo,
+    build_report,
+    settings_summary,
+    write_comparison,
+    write_report,
+)
 from service.report.collect import reason_key
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -23,26 +31,67 @@ HOUR = 3_600_000
 DAY = 24 * HOUR
 
 
-def _position(index: int, state: str, *, pnl: str = "0", fees: str = "0", opened: int | None = None,
-              closed: int | None = None, details: str = "{}") -> dict[str, Any]:
+def _position(
+    index: int,
+    state: str,
+    *,
+    pnl: str = "0",
+    fees: str = "0",
+    opened: int | None = None,
+    closed: int | None = None,
+    details: str = "{}",
+) -> dict[str, Any]:
     return {
-        "id": f"pos-{index}", "symbol": "BTCUSDT" if index % 2 else "ETHUSDT", "side": "LONG", "state": state,
-        "seq": 3, "client_order_id": f"qt-e-{index}", "quantity": "0.010", "filled_quantity": "0.010",
-        "entry_price": "47000.5", "exit_price": "47500.1" if closed else None, "stop_price": "46000",
-        "take_profit_price": "49000", "realized_pnl": pnl, "fees": fees, "exit_mode": "FAST_TP",
-        "signal_id": f"sig-{index}", "close_reason": "take profit" if closed else None,
-        "created_at": (opened or T0) - 1000, "opened_at": opened, "closed_at": closed, "details": details,
+        "id": f"pos-{index}",
+        "symbol": "BTCUSDT" if index % 2 else "ETHUSDT",
+        "side": "LONG",
+        "state": state,
+        "seq": 3,
+        "client_order_id": f"qt-e-{index}",
+        "quantity": "0.010",
+        "filled_quantity": "0.010",
+        "entry_price": "47000.5",
+        "exit_price": "47500.1" if closed else None,
+        "stop_price": "46000",
+        "take_profit_price": "49000",
+        "realized_pnl": pnl,
+        "fees": fees,
+        "exit_mode": "FAST_TP",
+        "signal_id": f"sig-{index}",
+        "close_reason": "take profit" if closed else None,
+        "created_at": (opened or T0) - 1000,
+        "opened_at": opened,
+        "closed_at": closed,
+        "details": details,
     }
 
 
 def _gate(seq: int, at: int, source: str, dest: str, trigger: str, reason: str) -> dict[str, Any]:
-    return {"machine": "gate", "entity_id": "global", "seq": seq, "source": source, "dest": dest,
-            "trigger": trigger, "reason": reason, "payload": "{}", "at": at}
+    return {
+        "machine": "gate",
+        "entity_id": "global",
+        "seq": seq,
+        "source": source,
+        "dest": dest,
+        "trigger": trigger,
+        "reason": reason,
+        "payload": "{}",
+        "at": at,
+    }
 
 
 def _decision(index: int, reason: str) -> dict[str, Any]:
-    return {"signal_id": f"sig-{index}", "at": T0 + index * HOUR, "symbol": "BTCUSDT", "side": "LONG",
-            "confidence": 0.7, "source": "builtin", "reason": reason, "detail": "", "position_id": None}
+    return {
+        "signal_id": f"sig-{index}",
+        "at": T0 + index * HOUR,
+        "symbol": "BTCUSDT",
+        "side": "LONG",
+        "confidence": 0.7,
+        "source": "builtin",
+        "reason": reason,
+        "detail": "",
+        "position_id": None,
+    }
 
 
 def _make_database(path: Path, *, with_orchestrator: bool) -> str:
@@ -51,8 +100,15 @@ def _make_database(path: Path, *, with_orchestrator: bool) -> str:
     upgrade(engine)
     equity = [("10000", 0), ("10100", 6), ("10050", 30), ("9900", 40), ("10200", 54), ("10300", 70)]
     positions = [
-        _position(1, "closed", pnl="120.5", fees="3.2", opened=T0 + HOUR, closed=T0 + 5 * HOUR,
-                  details='{"risk_per_unit": "5000"}'),
+        _position(
+            1,
+            "closed",
+            pnl="120.5",
+            fees="3.2",
+            opened=T0 + HOUR,
+            closed=T0 + 5 * HOUR,
+            details='{"risk_per_unit": "5000"}',
+        ),
         _position(2, "closed", pnl="-80", fees="2.8", opened=T0 + 20 * HOUR, closed=T0 + 30 * HOUR),
         _position(3, "closed", pnl="10", fees="1", opened=T0 + 50 * HOUR, closed=T0 + 52 * HOUR),
         _position(4, "open", opened=T0 + 60 * HOUR),
@@ -61,8 +117,11 @@ def _make_database(path: Path, *, with_orchestrator: bool) -> str:
     decisions = [_decision(i, "ACCEPTED") for i in range(1, 5)]
     transitions = []
     if with_orchestrator:
-        decisions += [_decision(10, "BLOCKED_BY_GATE"), _decision(11, "BLOCKED_BY_GATE"),
-                      _decision(12, "BLOCKED_BY_CONFIDENCE")]
+        decisions += [
+            _decision(10, "BLOCKED_BY_GATE"),
+            _decision(11, "BLOCKED_BY_GATE"),
+            _decision(12, "BLOCKED_BY_CONFIDENCE"),
+        ]
         transitions = [
             _gate(1, T0 + 35 * HOUR, "open", "locked", "lock", "Daily DD limit hit (-2.61%)"),
             _gate(2, T0 + 48 * HOUR, "locked", "open", "unlock", "next UTC day"),
@@ -72,16 +131,28 @@ def _make_database(path: Path, *, with_orchestrator: bool) -> str:
         ]
     with engine.begin() as connection:
         connection.execute(insert(POSITIONS), positions)
-        connection.execute(insert(EQUITY_SNAPSHOTS), [
-            {"at": T0 + hours * HOUR, "equity": value, "wallet": value, "unrealized_pnl": "0",
-             "day_start_equity": "10000", "daily_drawdown_pct": 0.0}
-            for value, hours in equity
-        ])
+        connection.execute(
+            insert(EQUITY_SNAPSHOTS),
+            [
+                {
+                    "at": T0 + hours * HOUR,
+                    "equity": value,
+                    "wallet": value,
+                    "unrealized_pnl": "0",
+                    "day_start_equity": "10000",
+                    "daily_drawdown_pct": 0.0,
+                }
+                for value, hours in equity
+            ],
+        )
         connection.execute(insert(SIGNAL_DECISIONS), decisions)
-        connection.execute(insert(POLICY_SNAPSHOTS), [
-            {"at": T0 + i * HOUR, "enforced": with_orchestrator, "policy": "{}", "inputs": "{}", "note": "n"}
-            for i in range(3)
-        ])
+        connection.execute(
+            insert(POLICY_SNAPSHOTS),
+            [
+                {"at": T0 + i * HOUR, "enforced": with_orchestrator, "policy": "{}", "inputs": "{}", "note": "n"}
+                for i in range(3)
+            ],
+        )
         if transitions:
             connection.execute(insert(TRANSITIONS), transitions)
     engine.dispose()
@@ -91,11 +162,14 @@ def _make_database(path: Path, *, with_orchestrator: bool) -> str:
 def _run_info(label: str, *, enable_orchestrator: bool = True) -> RunInfo:
     settings = Settings(orchestrator={"flags": {"enable_orchestrator": enable_orchestrator}})
     return RunInfo(
-        label=label, settings=settings_summary(settings), candles_processed=4321,
+        label=label,
+        settings=settings_summary(settings),
+        candles_processed=4321,
         inputs=(
             InputFile(path="data/BTCUSDT_1h.csv", symbol="BTCUSDT", rows=2200, bad_rows={"non_numeric": 2}),
-            InputFile(path="data/ETHUSDT_1h.json", symbol="ETHUSDT", rows=2124,
-                      bad_rows={"out_of_order": 1, "non_numeric": 1}),
+            InputFile(
+                path="data/ETHUSDT_1h.json", symbol="ETHUSDT", rows=2124, bad_rows={"out_of_order": 1, "non_numeric": 1}
+            ),
         ),
     )
 
@@ -130,10 +204,20 @@ def test_build_report_trades_carry_exact_money_times_and_exit_details(enabled_ur
     trades = build_report(enabled_url, run_info=_run_info("x")).to_dict()["trades"]
     first = trades[0]
     assert first == {
-        "id": "pos-1", "symbol": "BTCUSDT", "side": "LONG", "entry_price": "47000.5", "exit_price": "47500.1",
-        "quantity": "0.010", "realized_pnl": "120.5", "fees": "3.2", "net_pnl": "117.3", "r_multiple": 2.346,
-        "opened_at": "2022-01-01T01:00:00.000Z", "closed_at": "2022-01-01T05:00:00.000Z",
-        "close_reason": "take profit", "exit_mode": "FAST_TP",
+        "id": "pos-1",
+        "symbol": "BTCUSDT",
+        "side": "LONG",
+        "entry_price": "47000.5",
+        "exit_price": "47500.1",
+        "quantity": "0.010",
+        "realized_pnl": "120.5",
+        "fees": "3.2",
+        "net_pnl": "117.3",
+        "r_multiple": 2.346,
+        "opened_at": "2022-01-01T01:00:00.000Z",
+        "closed_at": "2022-01-01T05:00:00.000Z",
+        "close_reason": "take profit",
+        "exit_mode": "FAST_TP",
     }
     assert [t["id"] for t in trades] == ["pos-1", "pos-2", "pos-3"]
 
@@ -169,7 +253,8 @@ def test_build_report_twice_json_identical_apart_from_generated_at(enabled_url: 
     )
     second = write_report(
         build_report(enabled_url, run_info=_run_info("x"), generated_at=datetime(2026, 1, 2, tzinfo=UTC)),
-        tmp_path / "b", timing={"elapsed_s": 1.25},
+        tmp_path / "b",
+        timing={"elapsed_s": 1.25},
     )
     a_lines, b_lines = first.json.read_text().splitlines(), second.json.read_text().splitlines()
     differing = [(a, b) for a, b in zip(a_lines, b_lines, strict=True) if a != b]
@@ -224,10 +309,15 @@ def test_build_report_r_multiple_from_recorded_money_risk(tmp_path: Path):
     engine = make_engine(url)
     upgrade(engine)
     with engine.begin() as connection:
-        connection.execute(insert(POSITIONS), [
-            _position(1, "closed", pnl="-40", fees="10", opened=T0, closed=T0 + HOUR, details='{"risk_at_stop": "25"}'),
-            _position(2, "closed", pnl="30", opened=T0, closed=T0 + HOUR, details='{"risk_per_unit": "0"}'),
-        ])
+        connection.execute(
+            insert(POSITIONS),
+            [
+                _position(
+                    1, "closed", pnl="-40", fees="10", opened=T0, closed=T0 + HOUR, details='{"risk_at_stop": "25"}'
+                ),
+                _position(2, "closed", pnl="30", opened=T0, closed=T0 + HOUR, details='{"risk_per_unit": "0"}'),
+            ],
+        )
     engine.dispose()
     data = build_report(url, run_info=RunInfo()).to_dict()
     assert [t["r_multiple"] for t in data["trades"]] == [-2.0, None]

@@ -17,9 +17,14 @@ L, S = Side.LONG, Side.SHORT
 
 def check(symbol="BTCUSDT", side=L, notional="100", exposures=(), correlation=NO_CORRELATION, limits=SAFE_LIMITS):
     return check_new_position(
-        symbol=symbol, side=side, notional=Decimal(notional), equity=EQUITY,
+        symbol=symbol,
+        side=side,
+        notional=Decimal(notional),
+        equity=EQUITY,
         open_exposures=tuple((s, sd, Decimal(n)) for s, sd, n in exposures),
-        limits=limits, correlation=correlation, correlation_threshold=0.7,
+        limits=limits,
+        correlation=correlation,
+        correlation_threshold=0.7,
     )
 
 
@@ -98,16 +103,24 @@ def test_check_new_position_oversized_order_blocked_not_shrunk():
 
 
 def test_check_new_position_no_equity_blocked():
-    verdict = check_new_position(symbol="BTCUSDT", side=L, notional=Decimal("1"), equity=Decimal("0"),
-                                 open_exposures=(), limits=SAFE_LIMITS, correlation=NO_CORRELATION,
-                                 correlation_threshold=0.7)
+    verdict = check_new_position(
+        symbol="BTCUSDT",
+        side=L,
+        notional=Decimal("1"),
+        equity=Decimal("0"),
+        open_exposures=(),
+        limits=SAFE_LIMITS,
+        correlation=NO_CORRELATION,
+        correlation_threshold=0.7,
+    )
     assert verdict.reason is DecisionReason.BLOCKED_BY_EXPOSURE
 
 
 def test_position_limits_from_policy_copies_policy_limits():
     limits = PositionLimits.from_policy(fallback_policy(DEFAULT_PROFILES[RiskProfileName.AGGRESSIVE], "test"))
-    assert limits == PositionLimits(max_open_positions=10, max_correlated_positions=4,
-                                    max_symbol_exposure_pct=0.10, max_total_exposure_pct=0.20)
+    assert limits == PositionLimits(
+        max_open_positions=10, max_correlated_positions=4, max_symbol_exposure_pct=0.10, max_total_exposure_pct=0.20
+    )
 
 
 def test_correlation_lookup_is_symmetric():

@@ -25,10 +25,13 @@ from config.settings import RiskSettings
 SAFE_PROFILE = DEFAULT_PROFILES[RiskProfileName.SAFE]
 FAST_TP = DEFAULT_EXIT_MODES[ExitMode.FAST_TP]
 WIDE = RiskSettings(max_position_usd=Decimal("100000"), max_leverage=10)
-BTC = SymbolFilters(tick_size=Decimal("0.1"), step_size=Decimal("0.001"), min_qty=Decimal("0.001"),
-                    min_notional=Decimal("5"))
-ALT = SymbolFilters(tick_size=Decimal("0.01"), step_size=Decimal("0.001"), min_qty=Decimal("0.001"),
-                    min_notional=Decimal("5"))
+BTC = SymbolFilters(
+    tick_size=Decimal("0.1"), step_size=Decimal("0.001"), min_qty=Decimal("0.001"), min_notional=Decimal("5")
+)
+ALT = SymbolFilters(
+    tick_size=Decimal("0.01"), step_size=Decimal("0.001"), min_qty=Decimal("0.001"), min_notional=Decimal("5")
+)
+
 
 def as_fraction(printed: str) -> Decimal:
     return Decimal(printed.rstrip("%")) / 100
@@ -55,15 +58,26 @@ def test_seed_risk_pct_seed_scenarios_reproduce_printed_risk(multiplier, profile
 
 @pytest.mark.parametrize(("multiplier", "profile", "confidence", "printed"), SEED_SCENARIOS)
 def test_final_risk_pct_seed_scenarios_within_safe_clamp_unchanged(multiplier, profile, confidence, printed):
-    value, _ = final_risk_pct(max_risk_pct=0.01 * multiplier, risk_profile=profile, confidence=confidence,
-                              profile=SAFE_PROFILE)
+    value, _ = final_risk_pct(
+        max_risk_pct=0.01 * multiplier, risk_profile=profile, confidence=confidence, profile=SAFE_PROFILE
+    )
     assert Decimal(str(value)) == as_fraction(printed)
 
 
 def test_size_position_seed_scenario2_risks_35_usd_on_10k():
-    order = size_position(side=Side.LONG, price=Decimal("3245.50"), atr=87.30, confidence=0.80,
-                          equity=Decimal("10000"), max_risk_pct=0.005, risk_profile="REDUCED",
-                          profile=SAFE_PROFILE, risk=WIDE, exit_params=FAST_TP, filters=ALT)
+    order = size_position(
+        side=Side.LONG,
+        price=Decimal("3245.50"),
+        atr=87.30,
+        confidence=0.80,
+        equity=Decimal("10000"),
+        max_risk_pct=0.005,
+        risk_profile="REDUCED",
+        profile=SAFE_PROFILE,
+        risk=WIDE,
+        exit_params=FAST_TP,
+        filters=ALT,
+    )
     assert isinstance(order, SizedOrder)
     assert order.risk_pct == 0.0035
     assert order.risk_usd == Decimal("35")
@@ -71,8 +85,9 @@ def test_size_position_seed_scenario2_risks_35_usd_on_10k():
     assert any("REDUCED profile x0.7" in note for note in order.adjustments)
 
 
-@pytest.mark.parametrize(("confidence", "factor"), [(0.95, 1.2), (0.85, 1.2), (0.8499, 1.0), (0.61, 1.0),
-                                                     (0.60, 0.8), (0.45, 0.8)])
+@pytest.mark.parametrize(
+    ("confidence", "factor"), [(0.95, 1.2), (0.85, 1.2), (0.8499, 1.0), (0.61, 1.0), (0.60, 0.8), (0.45, 0.8)]
+)
 def test_confidence_factor_boundaries_match_seed(confidence, factor):
     assert confidence_factor(confidence) == factor
 
@@ -90,10 +105,21 @@ def test_final_risk_pct_below_profile_min_is_raised():
 
 # --- the sizing chain ------------------------------------------------------------------------
 
+
 def size(**overrides: Any) -> SizedOrder | SizingRejected:
     args: dict[str, Any] = dict(
-        side=Side.LONG, price=Decimal("50000"), atr=500.0, confidence=0.75, equity=Decimal("10000"),
-        max_risk_pct=0.01, risk_profile="SAFE", profile=SAFE_PROFILE, risk=WIDE, exit_params=FAST_TP, filters=BTC)
+        side=Side.LONG,
+        price=Decimal("50000"),
+        atr=500.0,
+        confidence=0.75,
+        equity=Decimal("10000"),
+        max_risk_pct=0.01,
+        risk_profile="SAFE",
+        profile=SAFE_PROFILE,
+        risk=WIDE,
+        exit_params=FAST_TP,
+        filters=BTC,
+    )
     return size_position(**(args | overrides))
 
 
@@ -149,16 +175,29 @@ def test_size_position_max_position_size_clamps_notional():
 
 
 def test_size_position_leverage_clamps_notional():
-    order = size(equity=Decimal("500"), price=Decimal("100"), atr=0.1, filters=ALT,
-                 risk=RiskSettings(max_position_usd=Decimal("5000"), max_leverage=5))
+    order = size(
+        equity=Decimal("500"),
+        price=Decimal("100"),
+        atr=0.1,
+        filters=ALT,
+        risk=RiskSettings(max_position_usd=Decimal("5000"), max_leverage=5),
+    )
     assert isinstance(order, SizedOrder)
     assert order.notional == Decimal("2500")  # 5x of 500 equity, below the 5000 max size
     assert any("max leverage 5.0x" in note for note in order.adjustments)
 
 
 def test_size_position_small_notional_raised_to_min_position():
-    order = size(equity=Decimal("500"), price=Decimal("100"), atr=5.0, filters=ALT, max_risk_pct=0.005,
-                 risk_profile="NO_NEW_TRADES", confidence=0.5, risk=RiskSettings())
+    order = size(
+        equity=Decimal("500"),
+        price=Decimal("100"),
+        atr=5.0,
+        filters=ALT,
+        max_risk_pct=0.005,
+        risk_profile="NO_NEW_TRADES",
+        confidence=0.5,
+        risk=RiskSettings(),
+    )
     assert isinstance(order, SizedOrder)
     assert order.notional == Decimal("10")
     assert order.quantity == Decimal("0.1")
@@ -166,9 +205,13 @@ def test_size_position_small_notional_raised_to_min_position():
 
 
 def test_size_position_min_position_too_risky_rejected():
-    result = size(equity=Decimal("100"), price=Decimal("100"), atr=5.0, filters=ALT,
-                  risk=RiskSettings(min_position_usd=Decimal("1000"), max_position_usd=Decimal("5000"),
-                                    max_leverage=20))
+    result = size(
+        equity=Decimal("100"),
+        price=Decimal("100"),
+        atr=5.0,
+        filters=ALT,
+        risk=RiskSettings(min_position_usd=Decimal("1000"), max_position_usd=Decimal("5000"), max_leverage=20),
+    )
     assert isinstance(result, SizingRejected)
     assert "exceeds the profile maximum" in result.reason
 
@@ -181,17 +224,26 @@ def test_size_position_min_position_above_leverage_ceiling_rejected():
 
 def test_size_position_quantity_rounding_to_zero_rejected():
     coarse = SymbolFilters(tick_size=Decimal("0.1"), step_size=Decimal("1"), min_qty=Decimal("1"))
-    result = size(filters=coarse, risk=RiskSettings(min_position_usd=Decimal("0"), max_position_usd=Decimal("1e6"),
-                                                    max_leverage=10))
+    result = size(
+        filters=coarse,
+        risk=RiskSettings(min_position_usd=Decimal("0"), max_position_usd=Decimal("1e6"), max_leverage=10),
+    )
     assert isinstance(result, SizingRejected)
     assert "below min qty 1" in result.reason
 
 
 def test_size_position_below_exchange_min_notional_rejected():
-    picky = SymbolFilters(tick_size=Decimal("0.01"), step_size=Decimal("0.001"), min_qty=Decimal("0.001"),
-                          min_notional=Decimal("100"))
-    result = size(price=Decimal("100"), atr=5.0, filters=picky, equity=Decimal("1000"), max_risk_pct=0.005,
-                  risk_profile="NO_NEW_TRADES")
+    picky = SymbolFilters(
+        tick_size=Decimal("0.01"), step_size=Decimal("0.001"), min_qty=Decimal("0.001"), min_notional=Decimal("100")
+    )
+    result = size(
+        price=Decimal("100"),
+        atr=5.0,
+        filters=picky,
+        equity=Decimal("1000"),
+        max_risk_pct=0.005,
+        risk_profile="NO_NEW_TRADES",
+    )
     assert isinstance(result, SizingRejected)
     assert "below the exchange minimum 100" in result.reason
 
@@ -214,6 +266,7 @@ def test_size_position_no_equity_rejected():
 
 
 # --- rounding helpers ------------------------------------------------------------------------
+
 
 def test_round_down_to_step_never_rounds_up():
     assert round_down_to_step(Decimal("0.0459999"), Decimal("0.001")) == Decimal("0.045")

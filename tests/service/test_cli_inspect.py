@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 import subprocess
 import sys
 import textwrap
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -33,11 +33,22 @@ def traded_db(store: Store, db_path: Path) -> Path:
     first = store.create_position(machine, position_values(1), reason="signal BTCUSDT-1", at=1_700_000_001_000)
     store.fire(machine, first, "submit", reason="entry sent", at=1_700_000_002_000)
     store.fire(machine, first, "entry_filled", reason="filled", at=1_700_000_003_000, price="42000.5")
-    store.fire(machine, first, "exit_filled", reason="stop-loss filled", at=1_700_000_004_000, changes={"close_reason": "stop-loss"})
-    store.create_position(machine, position_values(2, symbol="ETHUSDT"), reason="signal ETHUSDT-2", at=1_700_000_005_000)
+    store.fire(
+        machine,
+        first,
+        "exit_filled",
+        reason="stop-loss filled",
+        at=1_700_000_004_000,
+        changes={"close_reason": "stop-loss"},
+    )
+    store.create_position(
+        machine, position_values(2, symbol="ETHUSDT"), reason="signal ETHUSDT-2", at=1_700_000_005_000
+    )
     gate = store.load(position_machine(), gates).gate
     assert gate is not None
-    store.fire(gates, gate, "lock", reason="daily drawdown -2.60%", at=1_700_000_006_000, locked_until=1_700_006_400_000)
+    store.fire(
+        gates, gate, "lock", reason="daily drawdown -2.60%", at=1_700_000_006_000, locked_until=1_700_006_400_000
+    )
     return db_path
 
 
@@ -46,7 +57,8 @@ def test_positions_json_lists_every_position_with_state(traded_db: Path) -> None
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [(r["id"], r["symbol"], r["state"], r["close_reason"]) for r in rows] == [
-        ("pos-1", "BTCUSDT", "closed", "stop-loss"), ("pos-2", "ETHUSDT", "pending_entry", None),
+        ("pos-1", "BTCUSDT", "closed", "stop-loss"),
+        ("pos-2", "ETHUSDT", "pending_entry", None),
     ]
     assert rows[0]["quantity"] == "0.010"
 
@@ -56,10 +68,22 @@ def test_positions_show_what_is_still_held_after_a_partial_take_profit(store: St
     store.ensure_gate(at=1_700_000_000_000)
     position = store.create_position(machine, position_values(1), reason="signal", at=1_700_000_001_000)
     store.fire(machine, position, "submit", reason="sent", at=1_700_000_002_000)
-    store.fire(machine, position, "entry_filled", reason="filled", at=1_700_000_003_000,
-               changes={"filled_quantity": Decimal("0.010"), "entry_price": Decimal("42000")})
-    store.fire(machine, position, "partial_take_profit", reason="partial", at=1_700_000_004_000,
-               changes={"details": json.dumps({"closed": "0.004"})})
+    store.fire(
+        machine,
+        position,
+        "entry_filled",
+        reason="filled",
+        at=1_700_000_003_000,
+        changes={"filled_quantity": Decimal("0.010"), "entry_price": Decimal("42000")},
+    )
+    store.fire(
+        machine,
+        position,
+        "partial_take_profit",
+        reason="partial",
+        at=1_700_000_004_000,
+        changes={"details": json.dumps({"closed": "0.004"})},
+    )
     [row] = json.loads(invoke("positions", "--db", str(db_path), "--json").stdout)
     assert (row["state"], row["filled_quantity"], row["open_quantity"]) == ("partially_closed", "0.010", "0.006")
 
@@ -80,8 +104,10 @@ def test_positions_table_output_is_readable(traded_db: Path) -> None:
 def test_transitions_for_one_position_in_order_with_payload(traded_db: Path) -> None:
     rows = json.loads(invoke("transitions", "--db", str(traded_db), "--position", "pos-1", "--json").stdout)
     assert [(r["from"], r["to"], r["trigger"]) for r in rows] == [
-        (None, "pending_entry", "create"), ("pending_entry", "entry_submitted", "submit"),
-        ("entry_submitted", "open", "entry_filled"), ("open", "closed", "exit_filled"),
+        (None, "pending_entry", "create"),
+        ("pending_entry", "entry_submitted", "submit"),
+        ("entry_submitted", "open", "entry_filled"),
+        ("open", "closed", "exit_filled"),
     ]
     assert rows[2]["payload"] == {"price": "42000.5"}
     assert rows[3]["at"] == "2023-11-14T22:13:24.000Z"
@@ -90,7 +116,9 @@ def test_transitions_for_one_position_in_order_with_payload(traded_db: Path) -> 
 def test_transitions_gate_since_and_limit(traded_db: Path) -> None:
     gate_rows = json.loads(invoke("transitions", "--db", str(traded_db), "--machine", "gate", "--json").stdout)
     assert [(r["to"], r["reason"]) for r in gate_rows] == [("open", "first start"), ("locked", "daily drawdown -2.60%")]
-    recent = json.loads(invoke("transitions", "--db", str(traded_db), "--since", "2023-11-14T22:13:24Z", "--json").stdout)
+    recent = json.loads(
+        invoke("transitions", "--db", str(traded_db), "--since", "2023-11-14T22:13:24Z", "--json").stdout
+    )
     assert [r["trigger"] for r in recent] == ["exit_filled", "create", "lock"]
     last_two = json.loads(invoke("transitions", "--db", str(traded_db), "--limit", "2", "--json").stdout)
     assert [r["trigger"] for r in last_two] == ["create", "lock"]
@@ -105,8 +133,11 @@ def test_transitions_bad_since_is_a_clear_error(traded_db: Path) -> None:
 def test_gate_shows_lock_reason_and_end(traded_db: Path) -> None:
     row = json.loads(invoke("gate", "--db", str(traded_db), "--json").stdout)
     assert row == {
-        "state": "locked", "reason": "daily drawdown -2.60%", "locked_until": "2023-11-15T00:00:00.000Z",
-        "updated_at": "2023-11-14T22:13:26.000Z", "seq": 2,
+        "state": "locked",
+        "reason": "daily drawdown -2.60%",
+        "locked_until": "2023-11-15T00:00:00.000Z",
+        "updated_at": "2023-11-14T22:13:26.000Z",
+        "seq": 2,
     }
     human = invoke("gate", "--db", str(traded_db))
     assert "locked" in human.stdout and "daily drawdown" in human.stdout
@@ -163,7 +194,11 @@ WRITER = textwrap.dedent(
 def test_inspection_reads_while_another_process_writes(store: Store, db_path: Path) -> None:
     store.close()
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(db_path)], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", WRITER, str(db_path)],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert writer.stdout is not None and writer.stdin is not None

@@ -80,8 +80,11 @@ def test_replay_two_symbols_merged_in_time_writes_reports_and_is_deterministic(t
         outputs.append(out)
     first = without_timestamp(outputs[0] / "report.json")
     assert first == without_timestamp(outputs[1] / "report.json")
-    assert (outputs[0] / "report.json").read_text().replace(json.loads((outputs[0] / "report.json").read_text())["generated_at"], "") \
-        == (outputs[1] / "report.json").read_text().replace(json.loads((outputs[1] / "report.json").read_text())["generated_at"], "")
+    assert (outputs[0] / "report.json").read_text().replace(
+        json.loads((outputs[0] / "report.json").read_text())["generated_at"], ""
+    ) == (outputs[1] / "report.json").read_text().replace(
+        json.loads((outputs[1] / "report.json").read_text())["generated_at"], ""
+    )
     assert first["metrics"]["trades"] > 0 and len(first["trades"]) == closed_positions(outputs[0] / "replay.db")
     assert {i["symbol"] for i in first["inputs"]["files"]} == {"BTCUSDT", "ETHUSDT"}
     assert (outputs[0] / "equity.png").exists() and (outputs[0] / "report.md").exists()

@@ -20,11 +20,16 @@ def Service(workdir: Path, env: dict[str, str]) -> ServiceProcess:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return os.environ | {"QT_DATABASE__URL": f"sqlite:///{tmp_path / 'live.db'}", "QT_FEED__SYNTHETIC_SPEED": "200",
-                         "QT_RISK__ATR_MULTIPLIER_SL": "10"}
+    return os.environ | {
+        "QT_DATABASE__URL": f"sqlite:///{tmp_path / 'live.db'}",
+        "QT_FEED__SYNTHETIC_SPEED": "200",
+        "QT_RISK__ATR_MULTIPLIER_SL": "10",
+    }
 
 
-def test_run_trades_on_paper_refuses_a_second_instance_and_stops_on_sigterm(tmp_path: Path, env: dict[str, str]) -> None:
+def test_run_trades_on_paper_refuses_a_second_instance_and_stops_on_sigterm(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
     service = Service(tmp_path, env)
     try:
         assert "PAPER TRADING" in service.wait_for("PAPER TRADING")
@@ -35,12 +40,20 @@ def test_run_trades_on_paper_refuses_a_second_instance_and_stops_on_sigterm(tmp_
         assert second.returncode == 2
         assert "another Quantum Trader" in second.stderr and str(service.process.pid) in second.stderr
 
-        status = subprocess.run(command("status", "--json"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_S)
+        status = subprocess.run(
+            command("status", "--json"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_S
+        )
         report = json.loads(status.stdout)
         assert report["service"]["running"] is True and report["service"]["pid"] == service.process.pid
 
-        halt = subprocess.run(command("gate", "halt", "--reason", "maintenance window"), cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=WAIT_S)
+        halt = subprocess.run(
+            command("gate", "halt", "--reason", "maintenance window"),
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=WAIT_S,
+        )
         assert halt.returncode == 0 and "applied by the running service" in halt.stdout
         assert "halted" in halt.stdout
     finally:
@@ -49,11 +62,23 @@ def test_run_trades_on_paper_refuses_a_second_instance_and_stops_on_sigterm(tmp_
     assert code == 0, log
     assert "stopped cleanly" in log
 
-    gate = subprocess.run(command("gate", "--json"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_S)
+    gate = subprocess.run(
+        command("gate", "--json"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_S
+    )
     assert json.loads(gate.stdout)["reason"] == "operator: maintenance window"
-    positions = json.loads(subprocess.run(command("positions", "--json"), cwd=tmp_path, env=env, capture_output=True,
-                                          text=True, timeout=WAIT_S).stdout)
+    positions = json.loads(
+        subprocess.run(
+            command("positions", "--json"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_S
+        ).stdout
+    )
     assert positions and all(p["state"] != "pending_entry" for p in positions)
     # Without a service, resume applies directly.
-    resume = subprocess.run(command("gate", "resume", "--reason", "done"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_S)
+    resume = subprocess.run(
+        command("gate", "resume", "--reason", "done"),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+    )
     assert resume.returncode == 0 and "gate open: operator: done" in resume.stdout

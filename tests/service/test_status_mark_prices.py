@@ -20,12 +20,12 @@ from persistence import records
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import Store
+from scripts.fake_binance.fixtures import needs_shared_data
+from scripts.fake_binance.server import FakeBinance
 from service.cli import app
 from service.runner import Runner
 from state_machines import position_machine
 from tests.conftest import position_values
-from scripts.fake_binance.fixtures import fake_binance, needs_shared_data  # noqa: F401
-from scripts.fake_binance.server import FakeBinance
 
 MINUTE = 60_000
 SYMBOL = "BTCUSDT"
@@ -62,8 +62,15 @@ def open_position(db: Path, entry: str) -> None:
     machine = position_machine()
     position = store.create_position(machine, position_values(1, symbol=SYMBOL), reason="signal", at=1)
     store.fire(machine, position, "submit", reason="entry sent", at=2)
-    store.fire(machine, position, "entry_filled", reason="filled", at=3, price=entry,
-               changes={"entry_price": Decimal(entry), "filled_quantity": Decimal("0.010")})
+    store.fire(
+        machine,
+        position,
+        "entry_filled",
+        reason="filled",
+        at=3,
+        price=entry,
+        changes={"entry_price": Decimal(entry), "filled_quantity": Decimal("0.010")},
+    )
     store.close()
     engine.dispose()
 
@@ -76,16 +83,22 @@ def status(db: Path, *args: str) -> str:
 
 @needs_shared_data
 def test_status_binance_feed_shows_the_mark_price_beside_the_last_close(
-        tmp_path: Path, fake_binance: FakeBinance, feed_live: LogSeen) -> None:  # noqa: F811
+    tmp_path: Path, fake_binance: FakeBinance, feed_live: LogSeen
+) -> None:
     start = (int(time.time() * 1000) // MINUTE - 40) * MINUTE  # closed long ago: all of it is warm-up
     for index in range(20):
         price = Decimal(40000 + index)
-        fake_binance.push_candle(SYMBOL, open_time=start + index * MINUTE, open=price, high=price + 5,
-                                 low=price - 5, close=price + 1)
+        fake_binance.push_candle(
+            SYMBOL, open_time=start + index * MINUTE, open=price, high=price + 5, low=price - 5, close=price + 1
+        )
     db = tmp_path / "qt.db"
-    settings = Settings(symbols=(SYMBOL,), database={"url": f"sqlite:///{db}"}, feed={"kind": "binance"},
-                        exchange={"kind": "paper", "base_url": fake_binance.base_url},
-                        signals={"builtin": False, "inbox": str(tmp_path / "inbox.jsonl")})
+    settings = Settings(
+        symbols=(SYMBOL,),
+        database={"url": f"sqlite:///{db}"},
+        feed={"kind": "binance"},
+        exchange={"kind": "paper", "base_url": fake_binance.base_url},
+        signals={"builtin": False, "inbox": str(tmp_path / "inbox.jsonl")},
+    )
     runner = Runner(settings)
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()

@@ -30,8 +30,17 @@ def run(candles: list[Candle], strategy: EmaCrossoverStrategy | None = None) -> 
 def path_candles(closes: list[float], symbol: str = "BTCUSDT") -> list[Candle]:
     out, previous = [], closes[0]
     for i, close in enumerate(closes):
-        out.append(Candle(symbol=symbol, open_time=i * 60_000, open=previous, high=max(previous, close) + 0.2,
-                          low=min(previous, close) - 0.2, close=close, volume=1.0))
+        out.append(
+            Candle(
+                symbol=symbol,
+                open_time=i * 60_000,
+                open=previous,
+                high=max(previous, close) + 0.2,
+                low=min(previous, close) - 0.2,
+                close=close,
+                volume=1.0,
+            )
+        )
         previous = close
     return out
 
@@ -70,16 +79,24 @@ def test_builtin_small_oscillation_inside_band_emits_nothing() -> None:
 
 def test_builtin_symbols_tracked_independently() -> None:
     up_down = [100.0 + 0.5 * i for i in range(150)] + [175.0 - 0.5 * i for i in range(150)]
-    candles = sorted(path_candles(up_down, "AUSDT") + path_candles([300.0 - x for x in up_down], "BUSDT"),
-                     key=lambda c: (c.open_time, c.symbol))
+    candles = sorted(
+        path_candles(up_down, "AUSDT") + path_candles([300.0 - x for x in up_down], "BUSDT"),
+        key=lambda c: (c.open_time, c.symbol),
+    )
     signals = run(candles)
     assert {(s.symbol, s.side) for s in signals} == {("AUSDT", Side.SHORT), ("BUSDT", Side.LONG)}
 
 
-@pytest.mark.parametrize(("side", "regime", "expected"), [
-    (Side.LONG, Regime.TRENDING_UP, 0.90), (Side.LONG, Regime.TRENDING_DOWN, 0.60),
-    (Side.SHORT, Regime.TRENDING_DOWN, 0.90), (Side.LONG, Regime.CHOPPY, 0.65), (Side.LONG, Regime.SIDEWAYS, 0.75),
-])
+@pytest.mark.parametrize(
+    ("side", "regime", "expected"),
+    [
+        (Side.LONG, Regime.TRENDING_UP, 0.90),
+        (Side.LONG, Regime.TRENDING_DOWN, 0.60),
+        (Side.SHORT, Regime.TRENDING_DOWN, 0.90),
+        (Side.LONG, Regime.CHOPPY, 0.65),
+        (Side.LONG, Regime.SIDEWAYS, 0.75),
+    ],
+)
 def test_builtin_confidence_regime_agreement_documented_values(side: Side, regime: Regime, expected: float) -> None:
     assert EmaCrossoverStrategy().confidence(side, side.sign * 5.0, regime) == pytest.approx(expected)
 
@@ -92,7 +109,8 @@ def test_builtin_confidence_against_slope_is_floor_and_clamped() -> None:
 
 def test_builtin_zero_atr_snapshot_emits_nothing() -> None:
     strategy = EmaCrossoverStrategy()
-    flat = MarketSnapshot(symbol="X", at=0, price=1.0, atr=0.0, atr_pct=0.0,
-                          volatility=VolatilityLevel.NORMAL, regime=Regime.SIDEWAYS)
+    flat = MarketSnapshot(
+        symbol="X", at=0, price=1.0, atr=0.0, atr_pct=0.0, volatility=VolatilityLevel.NORMAL, regime=Regime.SIDEWAYS
+    )
     candles = path_candles([100.0 - i for i in range(100)] + [0.0 + 2 * i for i in range(100)], "X")
     assert all(strategy.on_candle(c, flat) is None for c in candles)

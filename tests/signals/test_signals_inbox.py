@@ -32,21 +32,24 @@ def test_parse_inbox_line_defaults_at_now_and_deterministic_id() -> None:
     assert elsewhere.id != first.id
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    ("{not json", "not JSON"),
-    ("[1, 2]", "not a JSON object"),
-    (line(symbol=""), "bad symbol"),
-    (line(symbol=5), "bad symbol"),
-    (line(side="BUY"), "bad side"),
-    (line(confidence=1.5), "bad confidence"),
-    (line(confidence="0.7"), "bad confidence"),
-    (line(confidence=True), "bad confidence"),
-    (line(confidence=float("nan")), "bad confidence"),
-    (line(id=""), "bad id"),
-    (line(id="x" * 65), "bad id"),
-    (line(at=-1), "bad at"),
-    (line(at="soon"), "bad at"),
-])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "not a JSON object"),
+        (line(symbol=""), "bad symbol"),
+        (line(symbol=5), "bad symbol"),
+        (line(side="BUY"), "bad side"),
+        (line(confidence=1.5), "bad confidence"),
+        (line(confidence="0.7"), "bad confidence"),
+        (line(confidence=True), "bad confidence"),
+        (line(confidence=float("nan")), "bad confidence"),
+        (line(id=""), "bad id"),
+        (line(id="x" * 65), "bad id"),
+        (line(at=-1), "bad at"),
+        (line(at="soon"), "bad at"),
+    ],
+)
 def test_parse_inbox_line_malformed_raises_reason(text: str, reason: str) -> None:
     with pytest.raises(InboxLineError, match=reason):
         parse_inbox_line(text, now=NOW)

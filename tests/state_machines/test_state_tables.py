@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from state_machines import (
-    GATE_TABLE, POSITION_TABLE, GateModel, GateState, PositionModel, PositionState, TransitionNotAllowed,
-    gate_machine, position_machine,
+    GATE_TABLE,
+    POSITION_TABLE,
+    GateModel,
+    GateState,
+    PositionModel,
+    PositionState,
+    TransitionNotAllowed,
+    gate_machine,
+    position_machine,
 )
 
 # The documented edges, written out independently of the tables so a changed table fails here.
