@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -185,6 +185,17 @@ class OperatorCommand(Base):
     reason: Mapped[str] = mapped_column(Text)
     processed_at: Mapped[int | None]
     outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class ServiceState(Base):
+    """Small pieces of the service's own state that must survive a restart, by name, as JSON: the inbox cursor
+    (with the file's identity), an exchange ban's end, the client-id salt."""
+
+    __tablename__ = "service_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class ExchangeState(Base):

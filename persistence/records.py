@@ -22,6 +22,7 @@ from persistence.tables import (
     ORDERS,
     POLICY_SNAPSHOTS,
     POSITIONS,
+    SERVICE_STATE,
     SIGNAL_DECISIONS,
 )
 
@@ -163,6 +164,21 @@ def save_exchange_state(connection: Connection, name: str, state: Mapping[str, A
 
 def load_exchange_state(connection: Connection, name: str) -> dict[str, Any] | None:
     text = connection.execute(select(EXCHANGE_STATE.c.state).where(EXCHANGE_STATE.c.name == name)).scalar()
+    return None if text is None else json.loads(text)
+
+
+def save_state(connection: Connection, name: str, value: Any, at: int) -> None:
+    """Keep one named piece of the service's state (JSON), in the caller's transaction."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if connection.execute(select(SERVICE_STATE.c.name).where(SERVICE_STATE.c.name == name)).first() is None:
+        connection.execute(insert(SERVICE_STATE).values(name=name, value=text, updated_at=at))
+    else:
+        connection.execute(update(SERVICE_STATE).where(SERVICE_STATE.c.name == name).values(value=text, updated_at=at))
+
+
+def load_state(connection: Connection, name: str) -> Any:
+    """A named piece of the service's state, or None when it was never saved."""
+    text = connection.execute(select(SERVICE_STATE.c.value).where(SERVICE_STATE.c.name == name)).scalar()
     return None if text is None else json.loads(text)
 
 
