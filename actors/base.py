@@ -107,7 +107,7 @@ class SupervisedActor(pykka.ThreadingActor):
         exception_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        log.error("%s failed: %r", self.name, exception_value, exc_info=(exception_type, exception_value, traceback))  # type: ignore[arg-type]
+        log.error("%s failed: %r", self.name, exception_value, exc_info=exception_value)
         self.ctx.failures.put(Failure(self.name, "on_receive", exception_value or RuntimeError("unknown failure")))
 
     def on_receive(self, message: Any) -> Any:

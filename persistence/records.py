@@ -201,7 +201,9 @@ def add_operator_command(connection: Connection, *, command: str, reason: str, a
     result = connection.execute(
         insert(OPERATOR_COMMANDS).values(command=command, reason=reason, at=at, processed_at=None, outcome=None)
     )
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
+    key = result.inserted_primary_key
+    assert key is not None, "an INSERT of one row has its primary key"
+    return int(key[0])
 
 
 PENDING_COMMANDS = (

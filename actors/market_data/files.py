@@ -191,7 +191,9 @@ def _float(value: object) -> float:
         raise TypeError("boolean")
     if isinstance(value, str):
         return float(value.strip())
-    return float(value)  # type: ignore[arg-type]
+    if isinstance(value, int | float):
+        return float(value)
+    raise TypeError(type(value).__name__)
 
 
 def _as_rows(parsed: list[list[float]]) -> np.ndarray:

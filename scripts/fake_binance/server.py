@@ -117,7 +117,8 @@ class FakeBinance:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port, shutdown_timeout=0.5)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        # aiohttp keeps the listening server private; port 0 asks the kernel for a free port, read back here.
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # a started site has one
 
     async def _shutdown(self) -> None:
         self._release.set()
