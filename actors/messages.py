@@ -164,6 +164,7 @@ class Portfolio:
     filters: tuple[tuple[str, SymbolFilters], ...] = ()
     # Why the exchange refuses requests now (rate limit, IP ban); equity is then the last known.
     exchange_blocked: str = ""
+    execution_hold: str = ""  # why execution cannot keep positions safe now (trading pauses), or ""
 
     @property
     def daily_drawdown_pct(self) -> float:

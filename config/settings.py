@@ -91,6 +91,11 @@ class ExchangeSettings(_Section):
     kind: ExchangeKind = ExchangeKind.PAPER
     testnet: bool = True
     leverage: int = Field(default=3, ge=1, le=125)
+    # Keeping positions safe while running (seconds):
+    protect_within_s: float = Field(default=30, gt=0)  # a position without a full stop longer is closed at market
+    reconcile_every_s: float = Field(default=60, gt=0, le=60)  # positions and open orders checked this often
+    entry_lookup_after_s: float = Field(default=10, gt=0)  # a sent entry whose fill was not heard is looked up
+    never_placed_after_s: float = Field(default=60, ge=60)  # an entry not found is written off after lookups this long
     client_id_prefix: str = Field(default="qt", pattern=r"^[a-z0-9]{1,8}$")
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None

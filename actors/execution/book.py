@@ -53,6 +53,7 @@ class LivePosition:
     numbers: dict[str, int] = field(default_factory=dict)  # purpose -> last number used in a client order id
     stop_moves: int = 0  # trailing moves: a stop that fills after one is a "trailing stop"
     close_reason: str = ""
+    submitted_at: int = 0  # when the entry was sent (this process); a fill not heard by a deadline is looked up
     applied: dict[str, Decimal] = field(default_factory=dict)  # client order id -> quantity of its fills applied here
     trades: set[str] = field(default_factory=set)  # trade ids applied: a fill told twice is applied once
 
@@ -166,6 +167,7 @@ class Book:
         self.prefix = prefix
         self.live: dict[str, LivePosition] = {}
         self._by_client_id: dict[str, tuple[LivePosition, str]] = {}
+        self._cancelled: dict[str, tuple[LivePosition, int]] = {}  # entry client id -> (position, remembered until)
 
     def __iter__(self) -> Iterator[LivePosition]:
         return iter(self.live.values())
@@ -197,6 +199,20 @@ class Book:
         for client_id in [cid for cid, (p, _) in self._by_client_id.items() if p is position]:
             del self._by_client_id[client_id]
         self.live.pop(position.id, None)
+
+    def remember_cancelled(self, position: LivePosition, until: int) -> None:
+        """An entry written off as never placed may still fill (an exchange can register a request that timed
+        out late): its fill, until `until`, reopens it (`cancelled -> open`)."""
+        self._cancelled[entry_client_id(self.prefix, position.id)] = (position, until)
+
+    def revive(self, client_id: str, now: int) -> LivePosition | None:
+        """The cancelled entry this client id names, taken back into the book; None if there is none (any more)."""
+        self._cancelled = {cid: entry for cid, entry in self._cancelled.items() if entry[1] >= now}
+        found = self._cancelled.pop(client_id, None)
+        if found is None:
+            return None
+        self.add(found[0])
+        return found[0]
 
 
 PERFORMANCE_WINDOW_MS = 7 * 86_400_000  # symbol performance looks at the last week of closes...

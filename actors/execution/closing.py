@@ -17,6 +17,7 @@ from state_machines import PositionState
 
 log = logging.getLogger("quantum_trader.execution")
 LIVE_EXIT_STATES = (PositionState.OPEN, PositionState.PARTIALLY_CLOSED)
+LATE_FILL_WINDOW_MS = 3_600_000  # how long a cancelled entry's late fill still reopens it
 CLOSE_REASONS = {Purpose.TAKE_PROFIT: "take-profit", Purpose.PARTIAL: "take-profit"}
 
 
@@ -28,6 +29,8 @@ class Closing:
         """Forget a position that reached a final state; a closed one is told to the other actors."""
         self.book.remove(position)
         self.journal.forget(position)
+        if position.state == PositionState.CANCELLED:
+            self.book.remember_cancelled(position, until=self.clock.now_ms() + LATE_FILL_WINDOW_MS)
         if position.state == PositionState.CLOSED:
             return [PositionClosed(position_id=position.id, reason=reason)]
         return []

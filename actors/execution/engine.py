@@ -7,6 +7,8 @@ leaves; an order whose outcome is unknown is looked up by client order id at the
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from typing import Any
 
 from actors.clock import Clock, utc_day
@@ -19,13 +21,16 @@ from actors.execution.fills import Fills
 from actors.execution.journal import Journal
 from actors.execution.loading import latest_day_start, load_live_positions, load_trade_records
 from actors.execution.protection import Protection
-from actors.execution.reconcile import Reconciler
+from actors.execution.reconcile import Reconciler, Timing
 from actors.messages import HaltGate, OrderIntent, Portfolio, PositionEvent, Step
 from config import Settings
-from exchange.port import ExchangePort
+from exchange.port import ExchangePort, OutcomeUnknown, RateLimited
 from persistence import records
 from persistence.store import Store
 from state_machines import gate_machine, position_machine
+
+log = logging.getLogger("quantum_trader.execution")
+HOLD_AFTER_UNSAFE_MS = 900_000  # the gate stays paused this long after a position had to be closed unprotected
 
 
 class ExecutionEngine:
@@ -51,14 +56,32 @@ class ExecutionEngine:
             day=day,
             day_start_equity=latest_day_start(store.connection, day),
         )
+        self.timing = Timing(
+            entry_lookup_after_ms=int(settings.exchange.entry_lookup_after_s * 1000),
+            never_placed_after_ms=int(settings.exchange.never_placed_after_s * 1000),
+            protect_within_ms=int(settings.exchange.protect_within_s * 1000),
+            reconcile_every_ms=int(settings.exchange.reconcile_every_s * 1000),
+        )
         self.closing = Closing(self.book, self.journal, exchange, self.account, clock)
-        self.protection = Protection(self.book, self.journal, exchange, self.closing)
+        self.protection = Protection(
+            self.book, self.journal, exchange, self.closing, clock, protect_within_ms=self.timing.protect_within_ms
+        )
         self.entries = Entries(self.book, self.journal, exchange, self.protection, self.closing, settings, clock)
-        self.fills = Fills(self.book, self.journal, self.entries, self.closing)
+        self.fills = Fills(self.book, self.journal, self.entries, self.closing, clock)
         self.reconciler = Reconciler(
-            self.book, self.journal, exchange, self.fills, self.protection, self.closing, settings, clock
+            self.book,
+            self.journal,
+            exchange,
+            self.fills,
+            self.protection,
+            self.closing,
+            settings,
+            clock,
+            self.timing,
         )
         self.mismatches = loaded.mismatches
+        self.last_reconcile = clock.now_ms()
+        self.holds: dict[str, int] = {}  # why trading must pause -> until when (ms)
 
     def start(self) -> tuple[tuple[recovery.Action, ...], list[HaltGate]]:
         """Reconcile with the exchange before trading; the plan applied, and what must halt the gate."""
@@ -67,6 +90,7 @@ class ExecutionEngine:
             detail = "; ".join(m.describe() for m in self.mismatches)
             halts.append(HaltGate(reason=f"state does not match the audit trail: {detail}"))
         actions, more = self.reconciler.reconcile()
+        self.fills.take_produced()  # the other actors load what recovery applied from the database at their start
         return actions, halts + more
 
     def close(self) -> None:
@@ -82,15 +106,38 @@ class ExecutionEngine:
         # Saved with its fills still queued: killed before they are applied, a restart applies them.
         self._save_exchange(step.at)
         self.journal.flush()
-        halts = self.reconciler.resolve_unknown()
-        events = self.fills.apply_all(self.exchange.drain_events())
-        if any(c.symbol not in self.account.filters for c in step.candles):
+        events = list(self.fills.apply_all(self.exchange.drain_events()))
+        halts = self.reconciler.resolve_unknown(step.at)
+        halts += self._keep_safe(step.at)
+        events += self.fills.take_produced()
+        if self.protection.filters_stale or any(c.symbol not in self.account.filters for c in step.candles):
+            self.protection.filters_stale = False
             self.account.refresh_filters(tuple(c.symbol for c in step.candles))
-        portfolio = self.account.portfolio(step.at)
+        portfolio = replace(self.account.portfolio(step.at), execution_hold=self._hold(step.at))
         self.account.snapshot_equity(step.at, portfolio)
         # Order-status updates and equity snapshots wait for the end of the step: nothing depends on
         # them before then (transitions commit on their own), and the step's new orders go out sooner.
-        return portfolio, events, halts
+        return portfolio, tuple(events), halts
+
+    def _keep_safe(self, now: int) -> list[HaltGate]:
+        """The protection invariant while running: a light reconcile with the exchange at least every
+        `reconcile_every_ms` (and at once when the exchange says an account changed), then every position whose
+        protection is not known to be whole is settled; what cannot be made safe pauses the gate."""
+        halts: list[HaltGate] = []
+        due = self.fills.account_changed or now - self.last_reconcile >= self.timing.reconcile_every_ms
+        if due and not self.exchange.blocked():
+            try:
+                halts = self.reconciler.light_reconcile()
+                self.last_reconcile, self.fills.account_changed = now, False
+            except (OutcomeUnknown, RateLimited) as error:
+                log.warning("reconcile with the exchange not done (%s); tried again at the next step", error)
+        for reason in self.protection.ensure(now):
+            self.holds[reason] = now + HOLD_AFTER_UNSAFE_MS
+        return halts
+
+    def _hold(self, now: int) -> str:
+        self.holds = {reason: until for reason, until in self.holds.items() if until > now}
+        return "; ".join(sorted(self.holds))
 
     def on_intents(self, intents: tuple[OrderIntent, ...], at: int) -> None:
         """The step's sized entries, each written ahead and sent once; the step's last transaction."""

@@ -11,13 +11,15 @@ from sqlalchemy.exc import IntegrityError
 
 from actors.clock import Clock
 from actors.execution.book import Book, LivePosition, entry_side
-from actors.execution.closing import Closing
+from actors.execution.closing import LIVE_EXIT_STATES, Closing
 from actors.execution.ids import Purpose, entry_client_id
 from actors.execution.journal import Journal, fill_row, in_order, position_numbers, sent
 from actors.execution.protection import Protection
 from actors.exits.strategies import plan_exits
 from actors.messages import DecisionReason, OrderIntent, PositionEvent, PositionOpened
+from actors.rounding import round_down_to_step
 from config import Settings
+from exchange.market import to_decimal
 from exchange.port import ExchangePort, OrderRejected, OrderRequest, OrderType, OutcomeUnknown, RateLimited
 from persistence.position_details import PositionDetails
 from state_machines import PositionState
@@ -123,6 +125,7 @@ class Entries:
             return self._decision(
                 intent, DecisionReason.ACCEPTED, "sent; outcome unknown, resolving by client order id"
             )
+        position.submitted_at = self.clock.now_ms()
         self.journal.fire(position, "submit", reason="entry order sent", also=sent(state), client_order_id=entry_id)
         return self._decision(
             intent, DecisionReason.ACCEPTED, f"{intent.quantity} {signal.symbol} {signal.side}; {intent.note}"
@@ -130,8 +133,10 @@ class Entries:
 
     def on_entry_fill(self, position: LivePosition, fill: dict[str, Any]) -> list[PositionEvent]:
         """A fill of the entry, already added to the position's figures: the first one opens it and protects it."""
-        if position.state not in AWAITING_ENTRY:
-            self.journal.defer(fill_row(fill), position_numbers(position))  # a further partial fill of an open entry
+        if position.state not in AWAITING_ENTRY:  # a further trade of the entry (a market order walks the book)
+            self.journal.defer(fill_row(fill), position_numbers(position))
+            if position.state in LIVE_EXIT_STATES:
+                self._cover_whole(position)
             return []
         filters = self.exchange.symbol_filters(position.symbol)
         params = self.settings.exit_modes[position.exit_mode]
@@ -177,6 +182,17 @@ class Entries:
         )
         self.protection.send(position, requests)
         return [opened]
+
+    def _cover_whole(self, position: LivePosition) -> None:
+        """The stop and the targets were sized on the trades filled so far: replace them to cover the whole."""
+        purposes: tuple[str, ...] = (Purpose.STOP, Purpose.TAKE_PROFIT)
+        if position.partial_price is not None and position.state == PositionState.OPEN:
+            fraction = to_decimal(self.settings.exit_modes[position.exit_mode].partial_tp_fraction)
+            step = self.exchange.symbol_filters(position.symbol).step_size
+            position.partial_quantity = round_down_to_step(position.filled * fraction, step)
+            purposes = (*purposes, Purpose.PARTIAL)
+        log.info("%s entry now %s filled: protective orders resized", position.id, position.filled)
+        self.protection.reprotect(position, purposes)
 
     def _decision(self, intent: OrderIntent, reason: DecisionReason, detail: str) -> dict[str, Any]:
         signal = intent.signal

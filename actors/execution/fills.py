@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from actors.execution.book import ZERO, Book
+from actors.clock import Clock
+from actors.execution.book import ZERO, Book, LivePosition
 from actors.execution.closing import Closing
 from actors.execution.entries import Entries
 from actors.execution.ids import Purpose, parse_client_order_id
@@ -19,18 +20,30 @@ ENTRY_GONE = (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
 
 
 class Fills:
-    def __init__(self, book: Book, journal: Journal, entries: Entries, closing: Closing) -> None:
-        self.book, self.journal, self.entries, self.closing = book, journal, entries, closing
+    def __init__(self, book: Book, journal: Journal, entries: Entries, closing: Closing, clock: Clock) -> None:
+        self.book, self.journal, self.entries, self.closing, self.clock = book, journal, entries, closing, clock
+        self.account_changed = False
+        self.produced: list[PositionEvent] = []
 
     def apply_all(self, events: Iterable[ExchangeEvent]) -> tuple[PositionEvent, ...]:
         produced: list[PositionEvent] = []
         for event in events:
-            produced.extend(self.apply(event) if isinstance(event, Fill) else self.order_state(event))
+            if isinstance(event, Fill):
+                produced.extend(self.apply(event))
+            elif isinstance(event, OrderState):
+                produced.extend(self.order_state(event))
+            else:  # the account changed in a way no fill of ours explains: reconciled at once
+                self.account_changed = True
         return tuple(produced)
+
+    def take_produced(self) -> list[PositionEvent]:
+        """What fills applied outside a step's own events (lookups, reconciles) produced, for the step to tell."""
+        produced, self.produced = self.produced, []
+        return produced
 
     def apply(self, fill: Fill) -> list[PositionEvent]:
         trade_id = f"{fill.client_order_id}:{fill.trade_id}"  # our ids are never reused, so this is unique for good
-        known = self.book.owner(fill.client_order_id)
+        known = self.book.owner(fill.client_order_id) or self._late_entry(fill)
         if known is None or trade_id in known[0].trades:
             return []
         position, purpose = known
@@ -54,6 +67,15 @@ class Fills:
             return self.entries.on_entry_fill(position, row)
         position.add_exit_fill(fill.quantity, fill.price, fill.fee, fill.realized_pnl)
         return self.closing.on_exit_fill(position, purpose, row)
+
+    def _late_entry(self, fill: Fill) -> tuple[LivePosition, str] | None:
+        """A fill of an entry written off as never placed: the position comes back to be opened and protected."""
+        position = self.book.revive(fill.client_order_id, self.clock.now_ms())
+        if position is None:
+            return None
+        log.warning("%s: entry %s filled after it was written off; reopened", position.id, fill.client_order_id)
+        self.journal.attach(position)
+        return position, Purpose.ENTRY
 
     def order_state(self, state: OrderState) -> list[PositionEvent]:
         if state.status is OrderStatus.NEW:

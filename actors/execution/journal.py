@@ -82,6 +82,10 @@ class Journal:
         """A position in a final state leaves the machine."""
         self.machine.remove(position.model)
 
+    def attach(self, position: LivePosition) -> None:
+        """A position in a final state that an exchange event brings back (a late fill of a cancelled entry)."""
+        self.machine.add([position.model], position.state)
+
     # --- rows of orders and positions, as writes -------------------------------------------------
 
     def order_row(self, position_id: str, purpose: str, request: OrderRequest) -> Write:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
+from actors.clock import Clock
 from actors.execution.book import Book, LivePosition
 from actors.execution.closing import LIVE_EXIT_STATES, Closing
 from actors.execution.ids import Purpose
@@ -28,8 +29,20 @@ Requests = list[tuple[str, OrderRequest]]
 
 
 class Protection:
-    def __init__(self, book: Book, journal: Journal, exchange: ExchangePort, closing: Closing) -> None:
-        self.book, self.journal, self.exchange, self.closing = book, journal, exchange, closing
+    def __init__(
+        self,
+        book: Book,
+        journal: Journal,
+        exchange: ExchangePort,
+        closing: Closing,
+        clock: Clock,
+        *,
+        protect_within_ms: int,
+    ) -> None:
+        self.book, self.journal, self.exchange, self.closing, self.clock = book, journal, exchange, closing, clock
+        self.protect_within_ms = protect_within_ms
+        self.unsure: dict[str, int] = {}  # position id -> since when its protection is not known to be whole
+        self.filters_stale = False
 
     def requests(
         self, position: LivePosition, partial_quantity: Decimal, purposes: tuple[str, ...] = PROTECTIVE
@@ -72,37 +85,106 @@ class Protection:
             rows.append(self.journal.order_row(position.id, purpose, request))
         return rows
 
-    def send(self, position: LivePosition, requests: Requests) -> None:
-        """Send requests whose rows are committed. A target the price already passed is taken now."""
+    def send(self, position: LivePosition, requests: Requests) -> list[str]:
+        """Send requests whose rows are committed; the purposes now resting. A target the price already passed is
+        taken now; an order that could not be placed leaves the position unsure until `ensure` settles it."""
+        placed = []
         for purpose, request in requests:
             try:
                 self.journal.defer(sent(self.exchange.place_order(request)))
+                placed.append(purpose)
             except OrderRejected as error:
                 self.journal.defer(self.journal.refused(request.client_order_id, error))
                 if error.code != RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER:
-                    log.warning("%s %s order refused: %s", position.id, purpose, error)
+                    log.warning("%s %s order refused: %s; placed again", position.id, purpose, error)
+                    self.filters_stale = True  # a filter rejection: the symbol's rules may have changed
+                    self._unsure(position)
                 elif purpose == Purpose.PARTIAL:
                     self._take_partial_now(position, request.quantity)
                 else:  # the price is already past the stop or the target (it moved while the order was not resting)
                     reason = "stop-loss already crossed" if purpose == Purpose.STOP else "take-profit already crossed"
                     self.closing.close(position.id, reason)
-                    return
+                    return placed
             except (OutcomeUnknown, RateLimited) as error:
-                log.warning(
-                    "%s %s order outcome unknown (%s); reconciled at the next start", position.id, purpose, error
-                )
+                # Looked up by its client order id before anything is sent again (`ensure`).
+                log.warning("%s %s order not confirmed (%s); looked up, then placed again", position.id, purpose, error)
+                self._unsure(position)
+        return placed
 
-    def reprotect(self, position: LivePosition, missing: tuple[str, ...]) -> None:
-        """Place again the protective orders the exchange no longer has."""
-        for purpose in missing:
-            position.orders.pop(purpose, None)
+    def reprotect(self, position: LivePosition, purposes: tuple[str, ...]) -> None:
+        """Place again the protective orders for `purposes` (missing, or not covering the whole position); the
+        ones they replace are cancelled once the new ones rest, so the position is never less protected."""
+        old = {purpose: position.orders.pop(purpose) for purpose in purposes if purpose in position.orders}
         partial = position.partial_quantity if position.state == PositionState.OPEN else Decimal(0)
-        requests = self.requests(position, partial, missing)
+        requests = self.requests(position, partial, purposes)
         if not requests:
             return
         self.journal.defer(*self.register(position, requests), position_numbers(position))
         self.journal.flush()  # write ahead
-        self.send(position, requests)
+        for purpose in self.send(position, requests):
+            if purpose in old:
+                self._cancel(position, old[purpose])
+
+    def ensure(self, now: int) -> list[str]:
+        """Settle every position whose protection is not known to be whole: look its orders up, place again what is
+        missing or short; one left without a full stop for longer than allowed is closed at market. What must pause
+        the gate is returned, with its reason."""
+        holds = []
+        for position_id, since in list(self.unsure.items()):
+            position = self.book.get(position_id)
+            if position is None or position.state not in LIVE_EXIT_STATES or position.open_quantity <= 0:
+                del self.unsure[position_id]
+                continue
+            if not self.exchange.blocked():
+                try:
+                    needs = self._needs(position)
+                except (OutcomeUnknown, RateLimited) as error:
+                    log.warning("%s protective orders not looked up (%s)", position.id, error)
+                else:
+                    if not needs:
+                        del self.unsure[position_id]
+                        continue
+                    del self.unsure[position_id]
+                    self.reprotect(position, needs)
+                    if position_id not in self.unsure:
+                        continue
+                    self.unsure[position_id] = since
+            if now - since > self.protect_within_ms:
+                reason = (
+                    f"{position.symbol} position {position.id} was without a full stop for "
+                    f"{(now - since) // 1000} s: closed at market"
+                )
+                log.error("%s", reason)
+                del self.unsure[position_id]
+                self.closing.close(position.id, "no full stop could be placed")
+                holds.append(reason)
+        return holds
+
+    def _needs(self, position: LivePosition) -> tuple[str, ...]:
+        """The protective purposes whose order does not rest covering what it must (looked up on the exchange)."""
+        wanted = [Purpose.STOP]
+        if position.take_profit_price is not None:
+            wanted.append(Purpose.TAKE_PROFIT)
+        if Purpose.PARTIAL in position.orders and position.state == PositionState.OPEN:
+            wanted.append(Purpose.PARTIAL)
+        needs = []
+        for purpose in wanted:
+            client_id = position.orders.get(purpose)
+            order = None if client_id is None else self.exchange.get_order(position.symbol, client_id)
+            resting = order is not None and not order.status.is_final
+            short = purpose != Purpose.PARTIAL and order is not None and order.quantity < position.open_quantity
+            if not resting or short:
+                needs.append(purpose)
+        return tuple(needs)
+
+    def _unsure(self, position: LivePosition) -> None:
+        self.unsure.setdefault(position.id, self.clock.now_ms())
+
+    def _cancel(self, position: LivePosition, client_id: str) -> None:
+        try:
+            self.exchange.cancel_order(position.symbol, client_id)
+        except ExchangeError as error:  # gone already, or not now: a reconcile cancels a replaced order left resting
+            log.info("%s replaced order %s not cancelled: %s", position.id, client_id, error)
 
     def move_stop(self, position_id: str, stop_price: Decimal) -> None:
         """Replace the resting stop; the old one is cancelled only once the new one rests."""

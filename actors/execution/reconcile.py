@@ -6,6 +6,7 @@ database at start, and an entry resolved at a step reaches them through the port
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from decimal import Decimal
 
 from actors.clock import Clock
@@ -13,17 +14,27 @@ from actors.execution import recovery
 from actors.execution.book import Book, LivePosition
 from actors.execution.closing import Closing
 from actors.execution.fills import Fills
-from actors.execution.ids import entry_client_id
+from actors.execution.ids import Purpose, entry_client_id, parse_client_order_id
 from actors.execution.journal import Journal, in_order, order_state_row
 from actors.execution.protection import Protection
 from actors.exits.strategies import plan_exits
 from actors.messages import STATIC_EXIT_MODE, HaltGate, Side, position_id_for
 from config import Settings
-from exchange.port import ExchangePort, ExchangePosition, Fill, OrderRejected, OutcomeUnknown, RateLimited
+from exchange.port import ExchangePort, ExchangePosition, Fill, OrderRejected, OrderState, OutcomeUnknown, RateLimited
 from state_machines import PositionState
 
 log = logging.getLogger("quantum_trader.execution")
 WAITING_FOR_LOOKUP = (PositionState.UNKNOWN, PositionState.PENDING_ENTRY)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How long execution waits before it looks, decides or acts (settings `exchange.*`, in milliseconds)."""
+
+    entry_lookup_after_ms: int = 10_000  # a sent entry whose fill was not heard is looked up after this
+    never_placed_after_ms: int = 60_000  # an entry not found is written off only after lookups spread over this
+    protect_within_ms: int = 30_000  # a position without a full stop for longer is closed at market
+    reconcile_every_ms: int = 60_000  # positions and open orders checked against the exchange at least this often
 
 
 class Reconciler:
@@ -37,13 +48,24 @@ class Reconciler:
         closing: Closing,
         settings: Settings,
         clock: Clock,
+        timing: Timing,
     ) -> None:
         self.book, self.journal, self.exchange, self.fills = book, journal, exchange, fills
         self.protection, self.closing, self.settings, self.clock = protection, closing, settings, clock
+        self.timing = timing
+        self.misses: dict[str, tuple[int, int]] = {}  # position id -> (first lookup that missed, lookups)
 
-    def resolve_unknown(self) -> list[HaltGate]:
-        """Look up, by client order id, every entry whose outcome is not known. Never resend."""
-        waiting = [p for p in self.book if p.state in WAITING_FOR_LOOKUP]
+    def resolve_unknown(self, now: int) -> list[HaltGate]:
+        """Look up, by client order id, every entry whose outcome is not known, and every sent entry whose fill was
+        not heard within its deadline. Never resend. An entry not found is declared never placed only after
+        lookups spread over `never_placed_after_ms`: an exchange can register a request that timed out late."""
+        waiting = [
+            p
+            for p in self.book
+            if p.state in WAITING_FOR_LOOKUP
+            or (p.state == PositionState.ENTRY_SUBMITTED and now - p.submitted_at >= self.timing.entry_lookup_after_ms)
+        ]
+        self.misses = {pid: seen for pid, seen in self.misses.items() if self.book.get(pid) is not None}
         if not waiting:
             return []
         try:
@@ -52,6 +74,8 @@ class Reconciler:
             return []  # still unknown: looked up again at the next step
         halts: list[HaltGate] = []
         for action in recovery.plan(facts, exchange_facts, self.book.prefix, positions_only=True):
+            if action.kind == "cancel_entry" and not self._missing_long_enough(action.target, now):
+                continue
             if action.kind != "confirm":
                 log.warning("resolved by client order id: %s %s: %s", action.kind, action.target, action.detail)
             try:
@@ -59,6 +83,51 @@ class Reconciler:
             except (OutcomeUnknown, RateLimited):
                 break  # the rest is looked up again at the next step
         return halts
+
+    def _missing_long_enough(self, position_id: str, now: int) -> bool:
+        first, lookups = self.misses.get(position_id, (now, 0))
+        self.misses[position_id] = (first, lookups + 1)
+        return lookups + 1 >= 2 and now - first >= self.timing.never_placed_after_ms
+
+    def light_reconcile(self) -> list[HaltGate]:
+        """While running: the exchange's positions and open orders against the book (two requests). A position
+        the exchange no longer holds, holds otherwise, or whose orders do not rest as they should is looked at
+        order by order and settled as recovery would: fills applied, closed with the reason, or protected again.
+        Our orders that belong to no live position are cancelled."""
+        held = {p.symbol: p for p in self.exchange.positions() if p.quantity != 0}
+        open_orders = self.exchange.open_orders()
+        resting = {o.client_order_id: o for o in open_orders}
+        odd = [p for p in self.book if p.state in recovery.OPEN_STATES and self._looks_odd(p, held, resting)]
+        halts: list[HaltGate] = []
+        if odd:
+            facts, _ = recovery.gather(odd, self.exchange, self.book.prefix, positions_only=True)
+            exchange_facts = recovery.ExchangeFacts(held=held, open_orders=open_orders)
+            for action in recovery.plan(facts, exchange_facts, self.book.prefix, positions_only=True):
+                if action.kind != "confirm":
+                    log.warning("reconcile: %s %s: %s", action.kind, action.target, action.detail)
+                halts.extend(self._apply(action, exchange_facts))
+        current = {cid for p in self.book for cid in (*p.orders.values(), entry_client_id(self.book.prefix, p.id))}
+        for order in open_orders:
+            parsed = parse_client_order_id(self.book.prefix, order.client_order_id)
+            if parsed is not None and order.client_order_id not in current and parsed.purpose != Purpose.ENTRY:
+                log.warning("reconcile: %s of ours rests with no live position: cancelled", order.client_order_id)
+                try:
+                    self.exchange.cancel_order(order.symbol, order.client_order_id)
+                except OrderRejected:
+                    log.info("orphan %s was gone already", order.client_order_id)
+        return halts
+
+    @staticmethod
+    def _looks_odd(position: LivePosition, held: dict[str, ExchangePosition], resting: dict[str, OrderState]) -> bool:
+        on_exchange = held.get(position.symbol)
+        if on_exchange is None or abs(on_exchange.quantity) != position.open_quantity:
+            return True
+        if (on_exchange.quantity > 0) != (position.side is Side.LONG):
+            return True
+        if position.state == PositionState.CLOSING:
+            return False
+        stop = resting.get(position.orders.get(Purpose.STOP, ""))
+        return stop is None or stop.quantity < position.open_quantity
 
     def reconcile(self) -> tuple[tuple[recovery.Action, ...], list[HaltGate]]:
         """At (re)start: apply what happened while down, then the recovery plan."""
@@ -126,15 +195,16 @@ class Reconciler:
     def _apply_fills(self, position: LivePosition, purposes: tuple[str, ...]) -> None:
         """The fills of the position's orders that nobody heard of, from the exchange's trades, in the order they
         happened: each closes or shrinks the position for its order's reason, with the exchange's figures."""
+        ids = {**position.orders, Purpose.ENTRY: entry_client_id(self.book.prefix, position.id)}
         fills = [
             fill
             for purpose in purposes
-            if purpose in position.orders
-            for fill in self.exchange.order_fills(position.symbol, position.orders[purpose])
+            if purpose in ids
+            for fill in self.exchange.order_fills(position.symbol, ids[purpose])
         ]
         for fill in sorted(fills, key=lambda f: (f.at, f.trade_id)):
             if self.book.holds(position):
-                self.fills.apply(fill)
+                self.fills.produced.extend(self.fills.apply(fill))
 
     def _adopt(self, held: ExchangePosition) -> None:
         """A position on the exchange with no record here: take it on, protected by the static exit mode."""
@@ -225,4 +295,4 @@ class Reconciler:
             ),
         )
         for fill in fills:
-            self.fills.apply(fill)
+            self.fills.produced.extend(self.fills.apply(fill))

@@ -35,6 +35,8 @@ from state_machines import PositionState
 
 ENTRY_STATES = (PositionState.PENDING_ENTRY, PositionState.ENTRY_SUBMITTED, PositionState.UNKNOWN)
 OPEN_STATES = (PositionState.OPEN, PositionState.PARTIALLY_CLOSED, PositionState.CLOSING)
+LOOKED_UP = (*ENTRY_STATES, *OPEN_STATES)
+COVERING = (Purpose.STOP, Purpose.TAKE_PROFIT)  # each must cover the whole open quantity
 REFUSED = (OrderStatus.REJECTED, OrderStatus.CANCELED, OrderStatus.EXPIRED)
 
 
@@ -76,7 +78,8 @@ def gather(
     facts = []
     for position in live:
         entry_id = client_order_id(prefix, Purpose.ENTRY, position.id)
-        entry = exchange.get_order(position.symbol, entry_id) if position.state in ENTRY_STATES else None
+        # An open position's entry too: a market entry fills in several trades, some may not be applied yet.
+        entry = exchange.get_order(position.symbol, entry_id) if position.state in LOOKED_UP else None
         orders = (
             {purpose: exchange.get_order(position.symbol, cid) for purpose, cid in position.orders.items()}
             if position.state in OPEN_STATES
@@ -178,17 +181,19 @@ def _position_actions(facts: PositionFacts, exchange: ExchangeFacts) -> list[Act
         ]
     actions = []
     unapplied, filled, told = Decimal(0), [], []
+    entry_gap = _gap(facts, facts.entry)
+    if facts.entry is not None and entry_gap > 0:
+        filled.append(Purpose.ENTRY)
+        told.append(f"entry {facts.entry.status.lower()} {entry_gap} more at {facts.entry.avg_price}")
     for purpose, order in sorted(facts.orders.items()):
-        gap = Decimal(0) if order is None else order.filled_qty - facts.applied.get(order.client_order_id, Decimal(0))
+        gap = _gap(facts, order)
         if order is not None and gap > 0:
             unapplied += gap
             filled.append(purpose)
             told.append(f"{purpose} {order.status.lower()} {gap} at {order.avg_price}")
     if filled:
-        actions.append(
-            Action("apply_fills", pid, f"filled while the service was down: {', '.join(told)}", tuple(filled))
-        )
-    expected = facts.open_quantity - unapplied
+        actions.append(Action("apply_fills", pid, f"fills not applied yet: {', '.join(told)}", tuple(filled)))
+    expected = facts.open_quantity + entry_gap - unapplied
     held = exchange.held.get(facts.symbol)
     if held is None:
         if expected > 0:
@@ -215,15 +220,31 @@ def _position_actions(facts: PositionFacts, exchange: ExchangeFacts) -> list[Act
             p
             for p, order in facts.orders.items()
             if p != Purpose.EXIT
-            and (order is None or _gone(order))
+            and (order is None or _gone(order) or (p in COVERING and order.status is OrderStatus.FILLED))
             and not (p == Purpose.PARTIAL and facts.state != PositionState.OPEN)
         )
     )
-    if missing:
-        actions.append(
-            Action("reprotect", pid, f"protective orders missing on the exchange: {', '.join(missing)}", missing)
+    short = tuple(
+        sorted(
+            p
+            for p, order in facts.orders.items()
+            if p in COVERING and order is not None and not order.status.is_final and order.quantity < expected
         )
+    )
+    if missing or short:
+        told = [f"protective orders missing on the exchange: {', '.join(missing)}"] if missing else []
+        told += [f"{p} covers {_quantity(facts.orders[p])} of {expected}" for p in short]
+        actions.append(Action("reprotect", pid, "; ".join(told), missing + short))
     return actions or [Action("confirm", pid, "position and its orders match the exchange")]
+
+
+def _quantity(order: OrderState | None) -> Decimal:
+    return Decimal(0) if order is None else order.quantity
+
+
+def _gap(facts: PositionFacts, order: OrderState | None) -> Decimal:
+    """What the exchange filled of the order that is not applied here yet."""
+    return Decimal(0) if order is None else order.filled_qty - facts.applied.get(order.client_order_id, Decimal(0))
 
 
 def _gone(order: OrderState) -> bool:

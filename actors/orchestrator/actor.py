@@ -28,6 +28,7 @@ from actors.orchestrator.policy import (
     compute_policy,
     desired_gate,
     exchange_pause,
+    execution_pause,
     fallback_policy,
 )
 from actors.orchestrator.screen import screen_signal, static_policy
@@ -81,7 +82,13 @@ class OrchestratorActor(SupervisedActor):
         for snapshot in step.snapshots:
             self.snapshots[snapshot.symbol] = snapshot
         policy, inputs = self._policy(step)
-        self._drive_gate(inputs, now, step.portfolio.exchange_blocked if step.portfolio is not None else "")
+        portfolio = step.portfolio
+        self._drive_gate(
+            inputs,
+            now,
+            portfolio.exchange_blocked if portfolio is not None else "",
+            portfolio.execution_hold if portfolio is not None else "",
+        )
         self._publish(policy, inputs, now)
         candidates = [s for s in step.signals if self._screen(s, policy, now)]
         if self.decisions:
@@ -115,6 +122,7 @@ class OrchestratorActor(SupervisedActor):
                 total_exposure_pct=exposure,
                 losing_streak=portfolio.losing_streak,
                 exchange_blocked=portfolio.exchange_blocked,
+                execution_hold=portfolio.execution_hold,
             ),
             performance=tuple(
                 SymbolPerformance(
@@ -132,12 +140,14 @@ class OrchestratorActor(SupervisedActor):
             gate_hold_reason=hold,
         )
 
-    def _drive_gate(self, inputs: PolicyInputs | None, now: int, exchange_blocked: str) -> None:
+    def _drive_gate(self, inputs: PolicyInputs | None, now: int, exchange_blocked: str, execution_hold: str) -> None:
         drives = self.flags.enforcing and self.flags.use_for_trading_gate and inputs is not None
         target, why = desired_gate(inputs, self.profile) if drives and inputs is not None else (None, "")
         if not drives and exchange_blocked:
             # Not a policy choice: whatever the flags (or a static policy), nothing can be sent, and the gate says why.
             target, why = exchange_pause(exchange_blocked)
+        elif not drives and execution_hold:
+            target, why = execution_pause(execution_hold)
         action = gate_action(self.gate.state, self.gate.reason, self.gate.locked_until, target, why, now)
         if action is None:
             return

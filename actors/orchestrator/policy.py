@@ -58,6 +58,7 @@ class RiskState:
     total_exposure_pct: float = 0.0
     losing_streak: int = 0  # consecutive losing closes; a win resets it
     exchange_blocked: str = ""  # why the exchange refuses requests now (rate limit, IP ban), or ""
+    execution_hold: str = ""  # why execution cannot keep positions safe now (a position closed unprotected), or ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +100,11 @@ def exchange_pause(blocked: str) -> tuple[GateTarget, str]:
     return GateTarget.PAUSED, f"Exchange refuses requests: {blocked}"
 
 
+def execution_pause(hold: str) -> tuple[GateTarget, str]:
+    """Execution could not keep a position safe: a pause whatever else holds, with its reason."""
+    return GateTarget.PAUSED, f"Execution paused trading: {hold}"
+
+
 def gate_closures(inputs: PolicyInputs, profile: RiskProfile) -> tuple[tuple[GateTarget, str], ...]:
     """Every condition of the table's "gate closes" row that holds now, lock first."""
     state = inputs.risk_state
@@ -107,6 +113,8 @@ def gate_closures(inputs: PolicyInputs, profile: RiskProfile) -> tuple[tuple[Gat
         found.append((GateTarget.LOCKED, f"Daily DD limit hit ({state.daily_drawdown_pct:.2%})"))
     if state.exchange_blocked:
         found.append(exchange_pause(state.exchange_blocked))
+    if state.execution_hold:
+        found.append(execution_pause(state.execution_hold))
     if inputs.volatility is VolatilityLevel.EXTREME:
         found.append((GateTarget.PAUSED, "EXTREME volatility"))
     if state.open_positions >= profile.max_open_positions:
