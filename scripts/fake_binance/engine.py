@@ -23,6 +23,7 @@ from typing import Any
 
 from scripts.fake_binance import shapes
 from scripts.fake_binance.errors import ApiError
+from scripts.fake_binance.fills import FillPlan, select_trades, trade_price
 from scripts.fake_binance.market import PricePath
 from scripts.fake_binance.market import triggered as _triggered
 from scripts.fake_binance.shapes import ZERO, AlgoOrder, Order
@@ -72,8 +73,7 @@ class Engine(PricePath):
         self.cid_counts: Counter[str] = Counter()
         self.user_events: list[dict[str, Any]] = []
         self.market_events: list[tuple[str, dict[str, Any]]] = []  # (stream name, payload)
-        self.split_fills = 1  # set by faults: the next market order fills in this many trades
-        self.expire_remainder = False  # ... and only the first of them executes
+        self.fill_plans: list[FillPlan] = []  # set by faults: how the next market orders fill, one plan each
         self._ids = itertools.count(4_000_000_000)
         self._algo_ids = itertools.count(1_000_000_033_000_000)
         self._trade_ids = itertools.count(200_000_000)
@@ -225,25 +225,20 @@ class Engine(PricePath):
         if order.reduce_only:
             position = self.positions.get(order.symbol, (ZERO, ZERO))[0]
             qty = min(qty, abs(position)) if self._reduces(order.symbol, order.side) else ZERO
-        parts = self._split(order.symbol, qty)
-        self.split_fills, expire, self.expire_remainder = 1, self.expire_remainder, False
-        if expire and len(parts) > 1:
+        # A liquidation (CALCULATED) is one fill; any other market order takes the next fill plan, if any.
+        plan = self.fill_plans.pop(0) if self.fill_plans and exec_type == "TRADE" else None
+        parts = plan.parts(qty, self.filters[order.symbol]["step"]) if plan else [(qty, 0)] if qty > 0 else []
+        expire = plan is not None and plan.expire_remainder and len(parts) > 1
+        if expire:
             parts = parts[:1]
-        for i, part in enumerate(parts):
+        tick = self.filters[order.symbol]["tick"]
+        for i, (part, ticks) in enumerate(parts):
             last = i == len(parts) - 1
-            self._fill(order, part, price, exec_type, final=last and not expire)
+            self._fill(order, part, trade_price(price, ticks, tick, order.side), exec_type, final=last and not expire)
         if order.executed < order.quantity and (expire or qty == 0 or order.reduce_only):
             order.status, order.update_time = "EXPIRED", self.now()
             self.user_events.append(shapes.order_trade_update(order, exec_type="EXPIRED", at=order.update_time))
         self._expire_stale_algos(order.symbol)
-
-    def _split(self, symbol: str, qty: Decimal) -> list[Decimal]:
-        if qty <= 0:
-            return []
-        step = self.filters[symbol]["step"]
-        n = max(1, min(self.split_fills, int(qty / step)))
-        base = (qty / n // step) * step
-        return [base] * (n - 1) + [qty - base * (n - 1)]
 
     def _fill(self, order: Order, qty: Decimal, price: Decimal, exec_type: str, *, final: bool) -> None:
         now = self.now()
@@ -351,11 +346,7 @@ class Engine(PricePath):
 
     def user_trades(self, params: dict[str, str]) -> list[dict[str, Any]]:
         symbol = self._symbol(params)
-        order_id = int(params["orderId"]) if "orderId" in params else None
-        start = int(params.get("startTime", 0))
-        return [
-            t for t in self.trades if t["symbol"] == symbol and t["time"] >= start and order_id in (None, t["orderId"])
-        ]
+        return select_trades([t for t in self.trades if t["symbol"] == symbol], params, self.now())
 
     # --- algo (conditional) orders ----------------------------------------------------------------
 

@@ -3,14 +3,21 @@
 Request faults are rules matched against method and path (None matches any);
 one-shot rules are consumed by the first request they match. They are checked
 after authentication, so a faulted request was a valid one.
+
+Fills: `fill_in_trades(shares, ticks=..., orders=N)` splits the next N market
+orders into trades at different prices (`partial_fills(parts)`: equal parts at
+one price).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
+
+from scripts.fake_binance.fills import FillPlan
 
 if TYPE_CHECKING:
     from scripts.fake_binance.server import FakeBinance
@@ -148,11 +155,28 @@ class Faults:
 
     # --- fills ----------------------------------------------------------------------------------
 
-    def partial_fills(self, parts: int = 2, *, expire_remainder: bool = False) -> None:
-        """The next market order fills in `parts` trades; with `expire_remainder` only the first executes."""
+    def fill_in_trades(
+        self,
+        shares: Sequence[Decimal | str] = ("0.3", "0.7"),
+        *,
+        ticks: Sequence[int] | None = None,
+        orders: int = 1,
+        expire_remainder: bool = False,
+    ) -> None:
+        """The next `orders` market orders (entries, exits, triggered stops) each fill in one trade per share of
+        their quantity, the trade i `ticks[i]` ticks worse than the market (default 0, 1, 2, ...): each trade
+        its own ORDER_TRADE_UPDATE (PARTIALLY_FILLED, then FILLED) with its own trade id, and its own userTrades
+        row. With `expire_remainder` only the first trade executes and the rest of the order expires."""
+        plan = FillPlan.of(shares, ticks, expire_remainder=expire_remainder)
         with self._server.engine.lock:
-            self._server.engine.split_fills = parts
-            self._server.engine.expire_remainder = expire_remainder
+            self._server.engine.fill_plans.extend([plan] * orders)
+
+    def partial_fills(self, parts: int = 2, *, expire_remainder: bool = False) -> None:
+        """The next market order fills in `parts` equal trades at one price; with `expire_remainder` only the
+        first executes."""
+        share = Decimal(1) / parts
+        shares = [share] * (parts - 1) + [1 - share * (parts - 1)]
+        self.fill_in_trades(shares, ticks=[0] * parts, expire_remainder=expire_remainder)
 
     # --- user stream ----------------------------------------------------------------------------
 

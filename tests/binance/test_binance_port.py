@@ -7,21 +7,15 @@ Every fault is injected in the server, never by patching the client. Needs
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from decimal import Decimal
+from collections.abc import Callable
 
 import pytest
 
 from exchange.binance.account import BinanceExchange
-from exchange.binance.user_stream import EventTranslator
 from exchange.port import (
-    ExchangeEvent,
     ExchangePort,
-    Fill,
     OrderRejected,
-    OrderRequest,
     OrderSide,
     OrderState,
     OrderStatus,
@@ -32,121 +26,21 @@ from exchange.port import (
 )
 from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, needs_shared_data
 from scripts.fake_binance.server import FakeBinance
+from tests.binance.port_helpers import (
+    ORDER,
+    SYMBOL,
+    D,
+    ManualClock,
+    all_of,
+    collect,
+    fills,
+    has_state,
+    market,
+    open_protected,
+    protective,
+)
 
 pytestmark = needs_shared_data
-D = Decimal
-SYMBOL = "BTCUSDT"
-ORDER = ("POST", "/fapi/v1/order")
-
-
-class ManualClock:
-    """The port's monotonic clock: bans and keepalives advance only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class WaitingTranslator(EventTranslator):
-    """The port's translator, telling the test when events are queued (the service drains at each step instead)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._queued = threading.Condition()
-
-    def push(self, events: list[ExchangeEvent]) -> None:
-        super().push(events)
-        with self._queued:
-            self._queued.notify_all()
-
-    def wait(self, timeout: float) -> bool:
-        """True as soon as events are queued; False after `timeout` seconds without any."""
-        with self._queued:
-            return self._queued.wait_for(lambda: bool(self.pending()), timeout)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def exchange(fake_binance: FakeBinance, clock: ManualClock) -> Iterator[BinanceExchange]:
-    fake_binance.set_price(SYMBOL, "40000")
-    ex = BinanceExchange(
-        api_key=TEST_KEY,
-        api_secret=TEST_SECRET,
-        base_url=fake_binance.base_url,
-        symbols=(SYMBOL,),
-        leverage=10,
-        timeout_s=0.75,
-        reconnect_delay_s=0.05,
-        keepalive_s=600,
-        monotonic=clock,
-    )
-    ex.translator = WaitingTranslator()  # before start: the stream and the resync take it from there
-    ex.start()
-    yield ex
-    ex.close()
-
-
-def market(cid: str, side: OrderSide = OrderSide.BUY, qty: str = "0.010", reduce_only: bool = False) -> OrderRequest:
-    return OrderRequest(
-        client_order_id=cid, symbol=SYMBOL, side=side, type=OrderType.MARKET, quantity=D(qty), reduce_only=reduce_only
-    )
-
-
-def protective(cid: str, kind: OrderType, trigger: str, qty: str = "0.010") -> OrderRequest:
-    return OrderRequest(
-        client_order_id=cid,
-        symbol=SYMBOL,
-        side=OrderSide.SELL,
-        type=kind,
-        quantity=D(qty),
-        trigger_price=D(trigger),
-        reduce_only=True,
-    )
-
-
-def collect(
-    ex: BinanceExchange, done: Callable[[list[ExchangeEvent]], bool], timeout: float = 5.0
-) -> list[ExchangeEvent]:
-    """Drain events until `done(all so far)`; waits on the port's event signal, never sleeps."""
-    events: list[ExchangeEvent] = []
-    deadline = time.monotonic() + timeout
-    while True:
-        events.extend(ex.drain_events())
-        if done(events):
-            return events
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"timed out waiting; got {events}")
-        translator = ex.translator
-        assert isinstance(translator, WaitingTranslator)
-        translator.wait(min(remaining, 0.5))
-
-
-def has_state(cid: str, status: OrderStatus) -> Callable[[list[ExchangeEvent]], bool]:
-    return lambda events: any(
-        isinstance(e, OrderState) and e.client_order_id == cid and e.status is status for e in events
-    )
-
-
-def all_of(*tests: Callable[[list[ExchangeEvent]], bool]) -> Callable[[list[ExchangeEvent]], bool]:
-    return lambda events: all(t(events) for t in tests)
-
-
-def fills(events: Sequence[ExchangeEvent], cid: str | None = None) -> list[Fill]:
-    return [e for e in events if isinstance(e, Fill) and cid in (None, e.client_order_id)]
-
-
-def open_protected(ex: BinanceExchange, stop: str = "39000", take: str = "42000") -> None:
-    ex.place_order(market("e1"))
-    ex.place_order(protective("sl1", OrderType.STOP_MARKET, stop))
-    ex.place_order(protective("tp1", OrderType.TAKE_PROFIT_MARKET, take))
-    collect(ex, all_of(has_state("e1", OrderStatus.FILLED), has_state("tp1", OrderStatus.NEW)))
 
 
 # --- start, rules, normal paths -------------------------------------------------------------------------
