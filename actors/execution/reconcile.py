@@ -102,7 +102,7 @@ class Reconciler:
         if odd:
             facts, _ = recovery.gather(odd, self.exchange, self.book.prefix, positions_only=True)
             exchange_facts = recovery.ExchangeFacts(held=held, open_orders=open_orders)
-            for action in recovery.plan(facts, exchange_facts, self.book.prefix, positions_only=True):
+            for action in recovery.plan(facts, exchange_facts, self.book.prefix, positions_only=True, running=True):
                 if action.kind != "confirm":
                     log.warning("reconcile: %s %s: %s", action.kind, action.target, action.detail)
                 halts.extend(self._apply(action, exchange_facts))
@@ -187,7 +187,7 @@ class Reconciler:
                     reason=action.detail,
                     changes=dict(close_reason="closed on the exchange", closed_at=self.clock.now_ms()),
                 )
-                self.closing.finish(position, "closed on the exchange")
+                self.fills.produced.extend(self.closing.finish(position, "closed on the exchange"))
             case "reprotect":
                 self.protection.reprotect(position, action.purposes)
         return []

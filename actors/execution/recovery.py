@@ -104,14 +104,20 @@ def gather(
 
 
 def plan(
-    positions: list[PositionFacts], exchange: ExchangeFacts, prefix: str, *, positions_only: bool = False
+    positions: list[PositionFacts],
+    exchange: ExchangeFacts,
+    prefix: str,
+    *,
+    positions_only: bool = False,
+    running: bool = False,
 ) -> tuple[Action, ...]:
-    """`positions_only`: just settle the given positions (the per-step lookup of unknown entries)."""
+    """`positions_only`: just settle the given positions (the per-step lookup of unknown entries, the light
+    reconcile while running). `running`: the service was up while it happened (the reasons say so)."""
     actions: list[Action] = []
     live_ids = {p.position_id for p in positions}
     ours = {p.symbol for p in positions if p.state in OPEN_STATES or p.state in ENTRY_STATES}
     for facts in positions:
-        actions.extend(_position_actions(facts, exchange))
+        actions.extend(_position_actions(facts, exchange, running))
     if positions_only:
         return tuple(actions)
     for symbol, held in sorted(exchange.held.items()):
@@ -143,7 +149,7 @@ def plan(
     return tuple(actions)
 
 
-def _position_actions(facts: PositionFacts, exchange: ExchangeFacts) -> list[Action]:
+def _position_actions(facts: PositionFacts, exchange: ExchangeFacts, running: bool = False) -> list[Action]:
     pid = facts.position_id
     if facts.state in ENTRY_STATES:
         entry = facts.entry
@@ -197,7 +203,12 @@ def _position_actions(facts: PositionFacts, exchange: ExchangeFacts) -> list[Act
     held = exchange.held.get(facts.symbol)
     if held is None:
         if expected > 0:
-            actions.append(Action("close", pid, "position closed on the exchange while the service was down"))
+            why = (
+                "by the exchange or by hand (liquidation, auto-deleverage, a manual close)"
+                if running
+                else ("while the service was down")
+            )
+            actions.append(Action("close", pid, f"position closed on the exchange {why}"))
         return actions
     held_side = Side.LONG if held.quantity > 0 else Side.SHORT
     if held_side is not facts.side or abs(held.quantity) != expected:

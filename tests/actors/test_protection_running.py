@@ -1,0 +1,142 @@
+"""The protection invariant while the service runs (paper exchange, real actors): what the exchange or a person
+does to a position between two starts is seen within a minute, not at the next start."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from actors.execution.recovery import ExchangeFacts, PositionFacts, plan
+from actors.messages import Side
+from exchange.port import ExchangePosition, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType
+from tests.actors.harness import Harness
+
+D = Decimal
+
+
+def _open_position(h: Harness) -> None:
+    h.calm(160)
+    h.signal("BTCUSDT", "LONG", 0.8)
+    h.until(lambda: bool(h.positions()) and h.positions()[0][1] == "open", limit=3)
+
+
+def _stops(h: Harness) -> list[OrderState]:
+    return [o for o in h.system.ctx.exchange.open_orders("BTCUSDT") if o.type is OrderType.STOP_MARKET]
+
+
+def test_position_closed_by_hand_while_running_is_closed_with_the_reason(tmp_path: Path) -> None:
+    h = Harness(tmp_path, risk={"atr_multiplier_sl": 10})
+    try:
+        _open_position(h)
+        (held,) = h.system.ctx.exchange.positions()
+        h.system.ctx.exchange.place_order(
+            OrderRequest(
+                client_order_id="web_closed_by_hand",
+                symbol="BTCUSDT",
+                side=OrderSide.SELL,
+                type=OrderType.MARKET,
+                quantity=abs(held.quantity),
+                reduce_only=True,
+            )
+        )
+        h.until(lambda: h.positions()[0][1] == "closed", limit=3)  # within a minute: one step is a minute here
+        ((reason,),) = h.rows("SELECT reason FROM transitions WHERE trigger = 'reconcile'")
+        assert "by the exchange or by hand" in reason
+        assert h.system.ctx.exchange.positions() == ()
+    finally:
+        h.stop()
+
+
+def test_stop_cancelled_by_hand_while_running_is_placed_again_covering_the_position(tmp_path: Path) -> None:
+    h = Harness(tmp_path, risk={"atr_multiplier_sl": 10})
+    try:
+        _open_position(h)
+        (stop,) = _stops(h)
+        h.system.ctx.exchange.cancel_order("BTCUSDT", stop.client_order_id)
+        assert _stops(h) == []
+        h.step()
+        (again,) = _stops(h)
+        (held,) = h.system.ctx.exchange.positions()
+        assert again.client_order_id != stop.client_order_id
+        assert again.quantity == abs(held.quantity) and again.trigger_price == stop.trigger_price
+        assert h.positions()[0][1] == "open"
+    finally:
+        h.stop()
+
+
+def _order(cid: str, status: OrderStatus, quantity: str, filled: str = "0", kind: OrderType = OrderType.STOP_MARKET):
+    return OrderState(
+        client_order_id=cid,
+        exchange_order_id=1,
+        symbol="BTCUSDT",
+        side=OrderSide.SELL,
+        type=kind,
+        quantity=D(quantity),
+        trigger_price=D("90"),
+        reduce_only=True,
+        status=status,
+        filled_qty=D(filled),
+    )
+
+
+def _held(qty: str) -> dict[str, ExchangePosition]:
+    return {"BTCUSDT": ExchangePosition(symbol="BTCUSDT", quantity=D(qty), entry_price=D("100"), unrealized_pnl=D("0"))}
+
+
+def test_plan_stop_covering_part_of_the_position_is_placed_again() -> None:
+    facts = [
+        PositionFacts(
+            "p-1",
+            "BTCUSDT",
+            Side.LONG,
+            "open",
+            D("1.0"),
+            entry=_order("qt-e-1-0", OrderStatus.FILLED, "1.0", "1.0", OrderType.MARKET),
+            orders={"sl": _order("qt-sl-1-0", OrderStatus.NEW, "0.3")},
+            applied={"qt-e-1-0": D("1.0")},
+        )
+    ]
+    (action,) = plan(facts, ExchangeFacts(held=_held("1.0"), open_orders=()), "qt", positions_only=True)
+    assert action.kind == "reprotect" and action.purposes == ("sl",) and "covers 0.3 of 1.0" in action.detail
+
+
+def test_plan_entry_trades_not_applied_yet_are_applied_not_halted() -> None:
+    facts = [
+        PositionFacts(
+            "p-1",
+            "BTCUSDT",
+            Side.LONG,
+            "open",
+            D("0.3"),
+            entry=_order("qt-e-1-0", OrderStatus.FILLED, "1.0", "1.0", OrderType.MARKET),
+            orders={"sl": _order("qt-sl-1-0", OrderStatus.NEW, "0.3")},
+            applied={"qt-e-1-0": D("0.3")},
+        )
+    ]
+    actions = plan(facts, ExchangeFacts(held=_held("1.0"), open_orders=()), "qt", positions_only=True)
+    assert [a.kind for a in actions] == ["apply_fills", "reprotect"]
+    assert actions[0].purposes == ("e",) and "entry filled 0.7 more" in actions[0].detail
+    assert actions[1].purposes == ("sl",)
+
+
+def test_plan_stop_filled_with_quantity_left_is_missing() -> None:
+    facts = [
+        PositionFacts(
+            "p-1",
+            "BTCUSDT",
+            Side.LONG,
+            "open",
+            D("0.7"),  # the stop's 0.3 applied
+            entry=None,
+            orders={"sl": _order("qt-sl-1-0", OrderStatus.FILLED, "0.3", "0.3")},
+            applied={"qt-sl-1-0": D("0.3")},
+        )
+    ]
+    (action,) = plan(facts, ExchangeFacts(held=_held("0.7"), open_orders=()), "qt", positions_only=True)
+    assert action.kind == "reprotect" and action.purposes == ("sl",)
+
+
+def test_plan_position_gone_while_running_names_no_downtime() -> None:
+    facts = [PositionFacts("p-1", "BTCUSDT", Side.LONG, "open", D("1"), entry=None, orders={})]
+    (action,) = plan(facts, ExchangeFacts(held={}, open_orders=()), "qt", positions_only=True, running=True)
+    assert action.kind == "close" and "while the service was down" not in action.detail
