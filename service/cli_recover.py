@@ -101,7 +101,7 @@ def _plan(settings: Settings, url: str, *, live: bool) -> list[str]:
         if waiting:
             lines.append(f"first, exchange events from while the service was down are applied: {waiting}")
         facts, exchange_facts = gather(live_positions.values(), exchange, settings.exchange.client_id_prefix)
-        lines += describe(plan(facts, exchange_facts, settings.exchange.client_id_prefix))
+        lines += describe(plan(facts, exchange_facts, settings.exchange.client_id_prefix, symbols=settings.symbols))
         lines += [f"mismatch: {m.describe()} (the service halts the gate)" for m in loaded.mismatches]
     finally:
         exchange.close()  # a Binance port's HTTP session

@@ -133,7 +133,7 @@ class Reconciler:
         """At (re)start: apply what happened while down, then the recovery plan."""
         self.fills.apply_all(self.exchange.drain_events())
         facts, exchange_facts = recovery.gather(self.book, self.exchange, self.book.prefix)
-        actions = recovery.plan(facts, exchange_facts, self.book.prefix)
+        actions = recovery.plan(facts, exchange_facts, self.book.prefix, symbols=self.settings.symbols)
         self._refresh_order_rows(facts)
         halts: list[HaltGate] = []
         for action in actions:
@@ -155,6 +155,8 @@ class Reconciler:
         if action.kind == "adopt":
             self._adopt(facts.held[action.target])
             return []
+        if action.kind == "foreign":
+            return []  # someone else's: reported (the log, `recover --dry-run`), never touched
         if action.kind == "cancel_orphan":
             try:
                 self.exchange.cancel_order(action.symbol, action.target)

@@ -23,7 +23,7 @@ Rules (DESIGN.md, crash safety):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -61,7 +61,7 @@ class ExchangeFacts:
 @dataclass(frozen=True, slots=True)
 class Action:
     kind: str  # cancel_entry | reject_entry | confirm_submitted | fill_from_lookup | apply_fills | exit_failed | close
-    #            | reprotect | adopt | cancel_orphan | halt | confirm
+    #            | reprotect | adopt | foreign | cancel_orphan | halt | confirm
     target: str  # a position id, a client order id (orphans) or a symbol (adoptions)
     detail: str
     purposes: tuple[str, ...] = ()
@@ -110,9 +110,11 @@ def plan(
     *,
     positions_only: bool = False,
     running: bool = False,
+    symbols: Collection[str] | None = None,
 ) -> tuple[Action, ...]:
     """`positions_only`: just settle the given positions (the per-step lookup of unknown entries, the light
-    reconcile while running). `running`: the service was up while it happened (the reasons say so)."""
+    reconcile while running). `running`: the service was up while it happened (the reasons say so). `symbols`:
+    the configured symbols; a position held in any other is someone else's (reported, left alone)."""
     actions: list[Action] = []
     live_ids = {p.position_id for p in positions}
     ours = {p.symbol for p in positions if p.state in OPEN_STATES or p.state in ENTRY_STATES}
@@ -121,8 +123,17 @@ def plan(
     if positions_only:
         return tuple(actions)
     for symbol, held in sorted(exchange.held.items()):
-        if symbol not in ours:
-            side = "LONG" if held.quantity > 0 else "SHORT"
+        side = "LONG" if held.quantity > 0 else "SHORT"
+        if symbol not in ours and symbols is not None and symbol not in symbols:
+            actions.append(
+                Action(
+                    "foreign",
+                    symbol,
+                    f"exchange holds {side} {abs(held.quantity)} {symbol}, not a configured symbol: left alone",
+                    symbol=symbol,
+                )
+            )
+        elif symbol not in ours:
             actions.append(
                 Action(
                     "adopt",

@@ -140,3 +140,13 @@ def test_plan_position_gone_while_running_names_no_downtime() -> None:
     facts = [PositionFacts("p-1", "BTCUSDT", Side.LONG, "open", D("1"), entry=None, orders={})]
     (action,) = plan(facts, ExchangeFacts(held={}, open_orders=()), "qt", positions_only=True, running=True)
     assert action.kind == "close" and "while the service was down" not in action.detail
+
+
+def test_plan_position_in_a_symbol_not_configured_is_reported_and_left_alone() -> None:
+    held = {
+        "DOGEUSDT": ExchangePosition(symbol="DOGEUSDT", quantity=D("-500"), entry_price=D("0.1"), unrealized_pnl=D(0)),
+        **_held("1"),
+    }
+    actions = plan([], ExchangeFacts(held=held, open_orders=()), "qt", symbols=("BTCUSDT", "ETHUSDT"))
+    assert [(a.kind, a.target) for a in actions] == [("adopt", "BTCUSDT"), ("foreign", "DOGEUSDT")]
+    assert "not a configured symbol: left alone" in actions[1].detail
