@@ -7,12 +7,14 @@ silently running on a default.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -26,6 +28,20 @@ SECRET_KEYS = ("api_key", "api_secret")
 
 class ConfigError(Exception):
     """Settings that cannot be used; the message names each field and why."""
+
+
+# Without SQLAlchemy's URL parser: pure modules import these settings, and they may not import SQLAlchemy.
+_URL = re.compile(r"^(sqlite|postgresql)(\+\w+)?://")
+_PASSWORD_IN_NETLOC = re.compile(r"^([^:/?#]+://[^/?#@:]*:)[^/?#]*@")  # greedy: a password may hold an "@"
+_PASSWORD_IN_QUERY = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)  # libpq reads one there too
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit to show (settings, logs, error messages): its password masked as `***`, whether
+    in `user:password@` or in a `?password=` parameter; the rest exactly as written."""
+    if "://" not in url:
+        return url.split(":", 1)[0] + ":***"  # not a URL: no telling where a password sits, so only the scheme
+    return _PASSWORD_IN_QUERY.sub(r"\1***", _PASSWORD_IN_NETLOC.sub(r"\1***@", url))
 
 
 class _Section(BaseModel):
@@ -134,8 +150,12 @@ class DatabaseSettings(_Section):
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, url: str) -> str:
-        if not url.startswith(("sqlite://", "postgresql")):
+        if not _URL.match(url):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        try:
+            urlsplit(url).port  # noqa: B018 - a port that is not a number raises here, as it would at connect
+        except ValueError as error:
+            raise ValueError(f"not a valid database URL: {error}") from None
         return url
 
 
@@ -200,6 +220,7 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         for key in SECRET_KEYS:
             data["exchange"][key] = "**********" if getattr(self.exchange, key) else None
+        data["database"]["url"] = redact_url(self.database.url)
         return data
 
 
@@ -255,6 +276,8 @@ def describe_validation_error(error: ValidationError) -> str:
             lines.append(f"{field}: unknown key{_did_you_mean(location)}")
         else:
             given = problem.get("input")
+            if location == ["database", "url"] and isinstance(given, str):
+                given = redact_url(given)
             shown = "" if isinstance(given, (dict, list)) else f" (got {given!r})"
             lines.append(f"{field}: {problem['msg']}{shown}")
     return "\n".join(lines)

@@ -216,7 +216,11 @@ class ExchangePort(Protocol):
         ...
 
     def get_order(self, symbol: str, client_order_id: str) -> OrderState | None:
-        """The order with this client id, or None if the exchange never accepted it."""
+        """The order with this client id, or None if the exchange never accepted it.
+
+        Raises OutcomeUnknown when it cannot tell yet: Binance may answer "does not exist" for a while about an
+        order whose request timed out, and then show it (filled); until a grace after such a timeout, "not found"
+        is not an answer."""
         ...
 
     def order_fills(self, symbol: str, client_order_id: str) -> tuple[Fill, ...]:

@@ -17,6 +17,7 @@ from actors.market_data.feeds import FileFeed, SyntheticFeed
 from actors.messages import Candle
 from actors.system import TradingSystem
 from config import ExchangeKind, FeedKind, Settings
+from config.settings import redact_url
 from exchange.binance.endpoints import binance_endpoints
 from exchange.binance.market_stream import BinanceKlineFeed, FeedError
 from exchange.factory import make_exchange
@@ -99,11 +100,12 @@ class Runner:
         check_live_guard(settings, live=self.live)
         url = settings.database.url
         with InstanceLock(url):
-            engine = make_engine(url)
-            upgrade(engine)
             log.warning(
                 "%s on the %s feed: %s", describe_venue(settings), settings.feed.kind, ", ".join(settings.symbols)
             )
+            self._announce()
+            engine = make_engine(url)
+            upgrade(engine)
             try:
                 exchange = make_exchange(settings, engine, live=self.live)
             except ExchangeError as error:
@@ -112,7 +114,6 @@ class Runner:
             system = TradingSystem(settings, self.clock, engine, exchange=exchange, checkpoint_steps=True)
             try:
                 system.start()
-                self._announce()
                 self._drive(system)
             except FeedError as error:
                 raise ServiceError(f"market feed: {error}") from None
@@ -132,7 +133,7 @@ class Runner:
         s = self.settings
         log.info(
             "database %s; profile %s; orchestrator preset %s (%s)",
-            s.database.url,
+            redact_url(s.database.url),
             s.risk.profile,
             s.orchestrator.preset,
             s.orchestrator.flags.mode,

@@ -66,6 +66,7 @@ class BinanceExchange:
         user_stream: bool = True,
         keepalive_s: float = 30 * 60,
         reconnect_delay_s: float = 1.0,
+        lookup_grace_s: float = 30.0,
         monotonic: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
@@ -86,6 +87,8 @@ class BinanceExchange:
         self._stream: UserStream | None = None
         self._stream_enabled, self._keepalive_s, self._reconnect_delay_s = user_stream, keepalive_s, reconnect_delay_s
         self._gap_started_ms: int | None = None
+        self._lookup_grace_s = lookup_grace_s
+        self._uncertain: dict[str, float] = {}  # client id -> when its request's outcome was lost (monotonic)
 
     def __repr__(self) -> str:
         return f"BinanceExchange(base_url={self.base_url!r})"
@@ -151,6 +154,15 @@ class BinanceExchange:
     # --- ExchangePort -----------------------------------------------------------------------------------------------
 
     def place_order(self, request: OrderRequest) -> OrderState:
+        try:
+            state = self._place(request)
+        except OutcomeUnknown:
+            self._uncertain[request.client_order_id] = self._monotonic()
+            raise
+        self.translator.register(state)
+        return state
+
+    def _place(self, request: OrderRequest) -> OrderState:
         params: dict[str, Any] = {
             "symbol": request.symbol,
             "side": request.side.value,
@@ -176,7 +188,6 @@ class BinanceExchange:
             state = payloads.algo_from_rest(self._rest.create_algo_order(**params), None, canceled_by_us=False)
         if state is None:
             raise OutcomeUnknown("the exchange answered with an order the port cannot read")
-        self.translator.register(state)
         return state
 
     def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
@@ -204,7 +215,24 @@ class BinanceExchange:
         return state
 
     def get_order(self, symbol: str, client_order_id: str) -> OrderState | None:
-        return self.lookup(symbol, client_order_id)[0]
+        """None when Binance does not know the order, unless its request's outcome was lost less than
+        `lookup_grace_s` ago: Binance can answer "Order does not exist." for a while before such an order appears,
+        so that is still OutcomeUnknown (ask again later)."""
+        state = self.lookup(symbol, client_order_id)[0]
+        self._found(client_order_id, state)
+        return state
+
+    def _found(self, client_order_id: str, state: OrderState | None) -> None:
+        """Raises OutcomeUnknown for an order not found within the grace after its request's outcome was lost."""
+        lost_at = self._uncertain.get(client_order_id)
+        if lost_at is None:
+            return
+        age = self._monotonic() - lost_at
+        if state is None and age < self._lookup_grace_s:
+            raise OutcomeUnknown(
+                f"{client_order_id} not found {age:.0f} s after its request's outcome was lost; it may still appear"
+            )
+        del self._uncertain[client_order_id]
 
     def lookup(self, symbol: str, client_order_id: str) -> tuple[OrderState | None, int | None]:
         """The order's state and, for a triggered conditional order, the regular order it became."""
@@ -237,6 +265,7 @@ class BinanceExchange:
         """The order's trades through `userTrades`, under our client id: for a conditional order, those of
         the regular order it became when it triggered."""
         state, actual_id = self.lookup(symbol, client_order_id)
+        self._found(client_order_id, state)
         if state is None:
             return ()
         if state.type is not OrderType.MARKET and actual_id is None:

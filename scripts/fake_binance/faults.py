@@ -7,6 +7,11 @@ after authentication, so a faulted request was a valid one.
 Fills: `fill_in_trades(shares, ticks=..., orders=N)` splits the next N market
 orders into trades at different prices (`partial_fills(parts)`: equal parts at
 one price).
+
+Lost answers: `timeout_next` (executed, answer held past the client's
+timeout), `server_error_next` (5xx, executed or not), and `late_order(lookups=K
+| seconds=T)`: the order is not found (-2013) for K lookups or T seconds, then
+appears and executes (`release_late_orders()` ends the wait).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from scripts.fake_binance.fills import FillPlan
+from scripts.fake_binance.late import LateOrders
 
 if TYPE_CHECKING:
     from scripts.fake_binance.server import FakeBinance
@@ -34,6 +40,7 @@ class Rule:
     headers: dict[str, str] | None = None
     execute: bool = False  # run the request for real before answering with the error
     hold_s: float = 0.0  # delay the response this long (after executing, for a timeout)
+    late: tuple[int | None, float | None] | None = None  # (lookups, seconds): the order appears late (`late.py`)
 
     def matches(self, method: str, path: str) -> bool:
         return self.method in (None, method) and self.path in (None, path)
@@ -46,6 +53,7 @@ class Faults:
         self._rules: list[Rule] = []
         self.clock_skew_ms = 0
         self.user_stream_blocked = False
+        self.late = LateOrders()
 
     def take(self, method: str, path: str) -> list[Rule]:
         """The rules that apply to this request, consuming one-shot ones."""
@@ -80,6 +88,38 @@ class Faults:
     ) -> None:
         """The next matching request is executed, but its answer is held past the client's timeout."""
         self._add(Rule(method, path, 1, execute=True, hold_s=hold_s))
+
+    def late_order(
+        self,
+        *,
+        path: str = "/fapi/v1/order",
+        lookups: int | None = 2,
+        seconds: float | None = None,
+        hold_s: float = 30.0,
+        count: int = 1,
+    ) -> None:
+        """The next `count` POSTs to `path` (/fapi/v1/order or /fapi/v1/algoOrder) time out without reaching the
+        matching engine (held `hold_s`, then a 503); each order then answers -2013 "Order does not exist." to the
+        next `lookups` GETs by its client id, or (with `seconds`) until that long on the fake's clock, whichever
+        ends first, and then exists and executes (see `late.py`)."""
+        if lookups is None and seconds is None:
+            raise ValueError("a late order needs lookups or seconds")
+        self._add(
+            Rule(
+                "POST",
+                path,
+                count,
+                status=503,
+                code=-1001,
+                msg="Internal error; unable to process your request. Please try again.",
+                hold_s=hold_s,
+                late=(lookups, seconds),
+            )
+        )
+
+    def release_late_orders(self) -> list[str]:
+        """Every late order appears (and executes) now; their client ids."""
+        return self._server.release_late_orders()
 
     def server_error_next(
         self,

@@ -34,7 +34,8 @@ from aiohttp import WSMsgType, web
 from scripts.fake_binance import account
 from scripts.fake_binance.engine import Engine
 from scripts.fake_binance.errors import ApiError
-from scripts.fake_binance.faults import Faults
+from scripts.fake_binance.faults import Faults, Rule
+from scripts.fake_binance.late import LateOrder
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 EXCHANGE_INFO = SHARED_DATA / "binance" / "rest" / "futures_market_exchange_info.json"
@@ -282,10 +283,13 @@ class FakeBinance:
         params.update(parse_qsl(body, keep_blank_values=True))
         if security != NONE:
             self._authenticate(request, security, request.query_string, body, params)
+        self._late_orders(method, path, params)
         rules = self.faults.take(method, path)
         hold = sum(r.hold_s for r in rules)
         error = next((r for r in rules if r.status), None)
-        if error is None or error.execute:
+        if error is not None and error.late is not None:
+            self._defer(path, params, error)
+        elif error is None or error.execute:
             result = self._execute(handler, params)
         if hold:
             with contextlib.suppress(TimeoutError):
@@ -293,6 +297,38 @@ class FakeBinance:
         if error is not None:
             raise ApiError(error.status, error.code, error.msg, error.headers)
         return web.json_response(result)
+
+    def _defer(self, path: str, params: dict[str, str], rule: Rule) -> None:
+        assert rule.late is not None
+        lookups, seconds = rule.late
+        appear_at = None if seconds is None else self.now_ms() + int(seconds * 1000)
+        self.faults.late.add(LateOrder(path=path, params=dict(params), lookups=lookups, appear_at=appear_at))
+
+    def _late_orders(self, method: str, path: str, params: dict[str, str]) -> None:
+        """Late orders whose time has come appear; a lookup of one still hidden answers -2013. On the loop."""
+        appearing = self.faults.late.due(self.now_ms())
+        hidden = False
+        if method == "GET":
+            hidden, found = self.faults.late.lookup(path, params)
+            appearing += [found] if found is not None else []
+        if appearing:
+            self._appear(appearing)
+            self._flush()
+        if hidden:
+            raise ApiError(400, -2013, "Order does not exist.")
+
+    def _appear(self, orders: list[LateOrder]) -> None:
+        for order in orders:
+            _, handler = self._routes[("POST", order.path)]
+            # Refused now (the margin, a trigger already passed): it never appears.
+            with self.engine.lock, contextlib.suppress(ApiError):
+                handler(order.params)
+
+    def release_late_orders(self) -> list[str]:
+        released = self.faults.late.release()
+        self._appear(released)
+        self._schedule_flush()
+        return [o.client_id for o in released]
 
     def _execute(self, handler: Handler, params: dict[str, str]) -> Any:
         try:

@@ -200,11 +200,14 @@ def test_binance_timeout_on_entry_that_filled_leaves_one_order_found_by_client_i
 
 
 def test_binance_5xx_is_unknown_outcome_resolved_by_lookup(
-    exchange: BinanceExchange, fake_binance: FakeBinance
+    exchange: BinanceExchange, fake_binance: FakeBinance, clock: ManualClock
 ) -> None:
     fake_binance.faults.server_error_next(path="/fapi/v1/order", status=503)
     with pytest.raises(OutcomeUnknown):
         exchange.place_order(market("lost"))
+    with pytest.raises(OutcomeUnknown):
+        exchange.get_order(SYMBOL, "lost")  # not found yet: within the grace it may still appear
+    clock.now += 30
     assert exchange.get_order(SYMBOL, "lost") is None  # never reached the engine
     fake_binance.faults.server_error_next(path="/fapi/v1/algoOrder", status=502, execute=True)
     exchange.place_order(market("e1"))

@@ -142,3 +142,39 @@ def test_rollout_presets_turn_on_one_step_at_a_time() -> None:
         "use_for_trading_gate",
     }
     assert enabled[RolloutPreset.FULL_LIVE] == enabled[RolloutPreset.LIMITS_AND_GATE] | {"use_for_exit_mode"}
+
+
+SECRET_URL = "postgresql+psycopg://user:s3cret@127.0.0.1/test"
+
+
+def test_config_show_database_password_is_masked() -> None:
+    result = runner.invoke(app, ["config", "show"], env={"QT_DATABASE__URL": SECRET_URL})
+    assert result.exit_code == 0, result.output
+    assert "s3cret" not in result.output
+    assert json.loads(result.stdout)["database"]["url"] == "postgresql+psycopg://user:***@127.0.0.1/test"
+
+
+def test_config_check_database_password_in_file_or_query_is_masked(tmp_path: Path) -> None:
+    result = check(tmp_path, f'[database]\nurl = "{SECRET_URL}"\n')
+    assert result.exit_code == 0, result.output
+    assert "s3cret" not in result.output
+    assert json.loads(result.stdout)["database"]["url"] == "postgresql+psycopg://user:***@127.0.0.1/test"
+    in_query = check(tmp_path, '[database]\nurl = "postgresql://db.example/test?user=qt&password=s3cret"\n')
+    assert in_query.exit_code == 0, in_query.output
+    assert "s3cret" not in in_query.output
+    assert json.loads(in_query.stdout)["database"]["url"] == "postgresql://db.example/test?user=qt&password=***"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://user:s3cret@127.0.0.1/test", "must be a sqlite:/// or postgresql:// URL (got 'mysql://user:***@"),
+        ("postgresql://user:s3cret@127.0.0.1:port/test", "not a valid database URL"),
+        ("postgresql:user:s3cret@127.0.0.1", "must be a sqlite:/// or postgresql:// URL (got 'postgresql:***')"),
+    ],
+)
+def test_config_check_bad_database_url_hides_password_and_exits_2(tmp_path: Path, url: str, message: str) -> None:
+    result = check(tmp_path, f'[database]\nurl = "{url}"\n')
+    assert result.exit_code == 2
+    assert message in result.stderr and "database.url" in result.stderr
+    assert "s3cret" not in result.output and "Traceback" not in result.output

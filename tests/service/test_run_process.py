@@ -82,3 +82,13 @@ def test_run_trades_on_paper_refuses_a_second_instance_and_stops_on_sigterm(
         timeout=WAIT_S,
     )
     assert resume.returncode == 0 and "gate open: operator: done" in resume.stdout
+
+
+def test_run_start_log_and_error_never_show_the_database_password(tmp_path: Path) -> None:
+    """A PostgreSQL URL with a password, on a port where nothing listens: the service names the database in
+    its start log and fails to reach it; neither line holds the password."""
+    env = os.environ | {"QT_DATABASE__URL": "postgresql+psycopg://user:s3cret@127.0.0.1:1/test"}
+    run = subprocess.run(command("run"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_S)
+    assert run.returncode != 0
+    assert "database postgresql+psycopg://user:***@127.0.0.1:1/test" in run.stderr
+    assert "s3cret" not in run.stderr + run.stdout
