@@ -14,28 +14,40 @@ from persistence.position_details import PositionDetails
 from persistence.tables import GATE, POSITIONS, TRANSITIONS
 from state_machines import POSITION_TABLE
 
-_RELATIVE = re.compile(r"^(\d+)([smhd])$")
+_RELATIVE = re.compile(r"^([0-9]+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def parse_time(text: str, now: datetime) -> int:
-    """UTC milliseconds from ISO 8601 (`2026-11-22`, `2026-11-22T10:00`), `15m`/`2h`/`3d` ago, or epoch ms."""
-    text = text.strip()
-    if text.isdigit():
+    """UTC milliseconds from ISO 8601 (`2026-11-22`, `2026-11-22T10:00`), `15m`/`2h`/`3d` ago, or epoch ms.
+
+    Anything that is not a time between year 1 and year 9999 raises `ValueError` with the one message.
+    """
+    try:
+        return _checked(_parse_time(text.strip(), now))
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(
+            f"{text!r} is not a time: use ISO 8601 (2026-11-22T10:00), 15m / 2h / 3d ago, or epoch ms"
+        ) from None
+
+
+def _parse_time(text: str, now: datetime) -> int:
+    if text.isascii() and text.isdigit():
         return int(text)
     relative = _RELATIVE.match(text)
     if relative:
         delta = timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
         return int((now - delta).timestamp() * 1000)
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is not a time: use ISO 8601 (2026-11-22T10:00), 15m / 2h / 3d ago, or epoch ms"
-        ) from None
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp() * 1000)
+
+
+def _checked(ms: int) -> int:
+    """`ms` if it is a moment the calendar (and so every reader of the time) can show; else raises."""
+    datetime.fromtimestamp(ms / 1000, UTC)  # OverflowError, ValueError or OSError past year 9999
+    return ms
 
 
 def iso(ms: int | None) -> str | None:

@@ -124,10 +124,27 @@ def test_transitions_gate_since_and_limit(traded_db: Path) -> None:
     assert [r["trigger"] for r in last_two] == ["create", "lock"]
 
 
-def test_transitions_bad_since_is_a_clear_error(traded_db: Path) -> None:
-    result = invoke("transitions", "--db", str(traded_db), "--since", "yesterday-ish")
-    assert result.exit_code == 2
-    assert "not a time" in result.stderr
+@pytest.mark.parametrize(
+    "since",
+    [
+        "yesterday-ish",
+        "99999999999999999999",  # epoch ms beyond any date (and beyond SQLite's integers)
+        "999999999d",  # further back than the calendar goes
+        "9999999999999s",
+        "9999-12-31T23:59:59-05:00",  # a valid ISO date whose UTC instant is past year 9999
+        "\u00b2",  # a digit to str.isdigit, not to int()
+    ],
+)
+def test_transitions_bad_since_is_a_clear_error(traded_db: Path, since: str) -> None:
+    result = invoke("transitions", "--db", str(traded_db), "--since", since)
+    assert result.exit_code == 2, result.output
+    assert "not a time: use ISO 8601" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_transitions_since_epoch_zero_lists_everything(traded_db: Path) -> None:
+    rows = json.loads(invoke("transitions", "--db", str(traded_db), "--since", "0", "--json").stdout)
+    assert len(rows) == 7
 
 
 def test_gate_shows_lock_reason_and_end(traded_db: Path) -> None:

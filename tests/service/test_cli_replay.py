@@ -114,3 +114,12 @@ def test_replay_with_bad_rows_runs_to_the_end_and_counts_them(tmp_path: Path) ->
 def test_replay_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["replay", "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "no such candle file" in result.stderr
+
+
+@pytest.mark.parametrize("option", ["--from", "--to"])
+@pytest.mark.parametrize("value", ["99999999999999999999", "999999999d", "soon"])
+def test_replay_bad_from_or_to_is_a_clear_error(tmp_path: Path, option: str, value: str) -> None:
+    result = runner.invoke(app, ["replay", "--data", str(BTC_1H), option, value, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "not a time: use ISO 8601" in result.stderr
+    assert not (tmp_path / "out").exists()
