@@ -91,6 +91,7 @@ class Fill(Base):
     quantity: Mapped[Decimal]
     price: Mapped[Decimal]
     fee: Mapped[Decimal]
+    fee_asset: Mapped[str] = mapped_column(String(12), server_default="USDT")  # BNB when Binance took it in BNB
     realized_pnl: Mapped[Decimal]
     at: Mapped[int]
 

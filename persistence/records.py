@@ -67,6 +67,7 @@ def insert_fill(
     fee: Decimal,
     realized_pnl: Decimal,
     at: int,
+    fee_asset: str = "USDT",
 ) -> None:
     connection.execute(
         INSERT_FILL,
@@ -76,6 +77,7 @@ def insert_fill(
             "quantity": quantity,
             "price": price,
             "fee": fee,
+            "fee_asset": fee_asset,
             "realized_pnl": realized_pnl,
             "at": at,
         },
@@ -110,6 +112,34 @@ def insert_decisions(connection: Connection, rows: Iterable[Mapping[str, Any]]) 
     rows = list(rows)
     if rows:
         connection.execute(INSERT_DECISION, rows)
+
+
+_IN_CHUNK = 500  # bound parameters per IN (...): well under every backend's limit
+
+
+def signal_decisions_of(connection: Connection, signal_ids: Iterable[str]) -> dict[str, str]:
+    """The recorded decision's reason of each of these signal ids that has one (the first, should there be more)."""
+    wanted = sorted(set(signal_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        query = (
+            select(SIGNAL_DECISIONS.c.signal_id, SIGNAL_DECISIONS.c.reason)
+            .where(SIGNAL_DECISIONS.c.signal_id.in_(wanted[start : start + _IN_CHUNK]))
+            .order_by(SIGNAL_DECISIONS.c.id)
+        )
+        for signal_id, reason in connection.execute(query):
+            found.setdefault(signal_id, reason)
+    return found
+
+
+def position_states_of(connection: Connection, position_ids: Iterable[str]) -> dict[str, str]:
+    """The state of each of these positions that exists."""
+    wanted = sorted(set(position_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        query = select(POSITIONS.c.id, POSITIONS.c.state).where(POSITIONS.c.id.in_(wanted[start : start + _IN_CHUNK]))
+        found.update((position_id, state) for position_id, state in connection.execute(query))
+    return found
 
 
 def insert_policy_snapshot(

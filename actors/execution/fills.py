@@ -16,6 +16,7 @@ from exchange.port import ExchangeEvent, Fill, OrderState, OrderStatus
 from state_machines import PositionState
 
 log = logging.getLogger("quantum_trader.execution")
+QUOTE_ASSET = "USDT"
 ENTRY_GONE = (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
 
 
@@ -53,19 +54,22 @@ class Fills:
             return []
         position.trades.add(trade_id)
         position.applied[fill.client_order_id] = position.applied.get(fill.client_order_id, ZERO) + fill.quantity
+        # The position's fees are USDT; a fee taken in another asset (BNB) stays on its fill row with its asset.
+        fee = fill.fee if fill.fee_asset == QUOTE_ASSET else ZERO
         row = dict(
             client_order_id=fill.client_order_id,
             trade_id=trade_id,
             quantity=fill.quantity,
             price=fill.price,
             fee=fill.fee,
+            fee_asset=fill.fee_asset,
             realized_pnl=fill.realized_pnl,
             at=fill.at,
         )
         if purpose == Purpose.ENTRY:
-            position.add_entry_fill(fill.quantity, fill.price, fill.fee)
+            position.add_entry_fill(fill.quantity, fill.price, fee)
             return self.entries.on_entry_fill(position, row)
-        position.add_exit_fill(fill.quantity, fill.price, fill.fee, fill.realized_pnl)
+        position.add_exit_fill(fill.quantity, fill.price, fee, fill.realized_pnl)
         return self.closing.on_exit_fill(position, purpose, row)
 
     def _late_entry(self, fill: Fill) -> tuple[LivePosition, str] | None:
