@@ -61,6 +61,9 @@ class DecisionReason(StrEnum):
     REJECTED_BY_EXCHANGE = "REJECTED_BY_EXCHANGE"
     # Not in the seeds' list: the size rounded to nothing valid (DESIGN.md: "rejected with a reason, never sent").
     REJECTED_BY_SIZING = "REJECTED_BY_SIZING"
+    # DESIGN.md's "reason for a signal too old to trade": older than `signals.max_age_s` by its `at` (or, without
+    # one, by when the inbox line was first read); recorded by the signals actor, never traded.
+    REJECTED_AS_STALE = "REJECTED_AS_STALE"
     OBSERVED = "OBSERVED"
 
 
@@ -199,7 +202,17 @@ class PositionClosed:
     reason: str
 
 
-PositionEvent = PositionOpened | PartialTakeProfitFilled | PositionClosed
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopMoved:
+    """Execution's answer to a `MoveStop`: the stop price that rests now (`moved`: the new one), so the exits
+    actor trails from what is on the exchange and asks again when a move did not happen."""
+
+    position_id: str
+    stop_price: Decimal
+    moved: bool
+
+
+PositionEvent = PositionOpened | PartialTakeProfitFilled | PositionClosed | StopMoved
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

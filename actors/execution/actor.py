@@ -46,7 +46,7 @@ class ExecutionActor(SupervisedActor):
                 self.engine.on_intents(message.intents, message.at)
                 self.pass_on(message)
             case MoveStop():
-                self.engine.protection.move_stop(message.position_id, message.stop_price)
+                self.engine.move_stop(message.position_id, message.stop_price)
             case ClosePosition():
                 self.engine.closing.close(message.position_id, message.reason)
             case RecoveryAsked():

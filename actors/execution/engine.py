@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from actors.clock import Clock, utc_day
@@ -82,6 +83,7 @@ class ExecutionEngine:
         self.mismatches = loaded.mismatches
         self.last_reconcile = clock.now_ms()
         self.holds: dict[str, int] = {}  # why trading must pause -> until when (ms)
+        self.answers: list[PositionEvent] = []
 
     def start(self) -> tuple[tuple[recovery.Action, ...], list[HaltGate]]:
         """Reconcile with the exchange before trading; the plan applied, and what must halt the gate."""
@@ -106,7 +108,9 @@ class ExecutionEngine:
         # Saved with its fills still queued: killed before they are applied, a restart applies them.
         self._save_exchange(step.at)
         self.journal.flush()
-        events = list(self.fills.apply_all(self.exchange.drain_events()))
+        events: list[PositionEvent] = [*self.answers]  # what became of the stops the exits actor asked to move
+        self.answers = []
+        events += self.fills.apply_all(self.exchange.drain_events())
         halts = self.reconciler.resolve_unknown(step.at)
         halts += self._keep_safe(step.at)
         events += self.fills.take_produced()
@@ -118,6 +122,12 @@ class ExecutionEngine:
         # Order-status updates and equity snapshots wait for the end of the step: nothing depends on
         # them before then (transitions commit on their own), and the step's new orders go out sooner.
         return portfolio, tuple(events), halts
+
+    def move_stop(self, position_id: str, stop_price: Decimal) -> None:
+        """A trailing move; its answer goes to the exits actor with the next step's events."""
+        answer = self.protection.move_stop(position_id, stop_price)
+        if answer is not None:
+            self.answers.append(answer)
 
     def _keep_safe(self, now: int) -> list[HaltGate]:
         """The protection invariant while running: a light reconcile with the exchange at least every

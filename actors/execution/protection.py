@@ -11,6 +11,7 @@ from actors.execution.book import Book, LivePosition
 from actors.execution.closing import LIVE_EXIT_STATES, Closing
 from actors.execution.ids import Purpose
 from actors.execution.journal import Journal, Write, position_numbers, sent
+from actors.messages import StopMoved
 from exchange.port import (
     ExchangeError,
     ExchangePort,
@@ -186,11 +187,14 @@ class Protection:
         except ExchangeError as error:  # gone already, or not now: a reconcile cancels a replaced order left resting
             log.info("%s replaced order %s not cancelled: %s", position.id, client_id, error)
 
-    def move_stop(self, position_id: str, stop_price: Decimal) -> None:
-        """Replace the resting stop; the old one is cancelled only once the new one rests."""
+    def move_stop(self, position_id: str, stop_price: Decimal) -> StopMoved | None:
+        """Replace the resting stop; the old one is cancelled only once the new one rests. The answer says which
+        stop rests now (None: the position is gone)."""
         position = self.book.get(position_id)
-        if position is None or position.state not in LIVE_EXIT_STATES or position.open_quantity <= 0:
-            return
+        if position is None:
+            return None
+        if position.state not in LIVE_EXIT_STATES or position.open_quantity <= 0 or position.stop_price is None:
+            return StopMoved(position_id=position.id, stop_price=position.stop_price or stop_price, moved=False)
         old = position.orders.get(Purpose.STOP)
         position.stop_moves += 1
         previous_stop, position.stop_price = position.stop_price, stop_price
@@ -209,24 +213,27 @@ class Protection:
         except RateLimited as error:  # nothing was sent: the old stop still rests, the next move tries again
             self.journal.defer(self.journal.not_sent(request.client_order_id, str(error)))
             keep_old_stop()
-            return
+            return StopMoved(position_id=position.id, stop_price=previous_stop, moved=False)
         except OrderRejected as error:
             self.journal.defer(self.journal.refused(request.client_order_id, error))
             keep_old_stop()
             if error.code == RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER:
                 self.closing.close(position.id, "trailing stop already crossed")
-            return
+            return StopMoved(position_id=position.id, stop_price=previous_stop, moved=False)
         except OutcomeUnknown as error:
-            # The new stop may rest or not: keep the old one too (a start cancels whichever is not current).
+            # The new stop may rest or not: the old one stays too; `ensure` looks the new one up, places it again if
+            # it is not there, and the reconcile cancels whichever is not current.
             log.warning(
                 "%s new stop %s: outcome unknown (%s); the old stop stays", position.id, request.client_order_id, error
             )
-            return
+            self._unsure(position)
+            return StopMoved(position_id=position.id, stop_price=stop_price, moved=True)
         if old is not None:  # only after the new stop rests: the position is never unprotected
             try:
                 self.exchange.cancel_order(position.symbol, old)
-            except ExchangeError as error:  # gone already, or not now: a start cancels a replaced stop left resting
+            except ExchangeError as error:  # gone already, or not now: a reconcile cancels a replaced stop left resting
                 log.info("%s old stop %s not cancelled: %s", position.id, old, error)
+        return StopMoved(position_id=position.id, stop_price=stop_price, moved=True)
 
     def _take_partial_now(self, position: LivePosition, quantity: Decimal) -> None:
         """The partial take-profit's price is already passed: take that part at market (its fill is the partial's)."""

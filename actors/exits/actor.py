@@ -24,6 +24,7 @@ from actors.messages import (
     Side,
     Stage,
     Step,
+    StopMoved,
 )
 from config.profiles import ExitMode
 from persistence.position_details import PositionDetails
@@ -115,6 +116,9 @@ class ExitsActor(SupervisedActor):
             case PositionClosed():
                 self.trailing.pop(event.position_id, None)
                 self.symbols.pop(event.position_id, None)
+            case StopMoved():
+                if event.position_id in self.trailing:
+                    self.trailing[event.position_id].moved(event.stop_price, event.moved)
 
     def _on_policy(self, update: PolicyUpdated) -> None:
         flags = self.ctx.settings.orchestrator.flags

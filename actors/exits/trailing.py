@@ -19,19 +19,27 @@ class Trailing:
     stop: Decimal
     best: Decimal
     partial_filled: bool = False
+    asked: Decimal | None = None  # a move asked of execution and not answered yet
 
     def on_range(self, high: Decimal, low: Decimal, tick: Decimal) -> Decimal | None:
-        """Follow a candle's range; the new stop if it should move now (only ever in favour)."""
+        """Follow a candle's range; the new stop to ask execution for if it should move now (only ever in favour).
+        The stop counts as moved once execution says it rests (`moved`)."""
         side = self.plan.side
         self.best = max(self.best, high) if side is Side.LONG else min(self.best, low)
         if not trailing_active(self.plan, self.best, self.partial_filled):
             return None
         candidate = trail_stop(side, self.stop, self.best, self.plan.trailing_pct, tick)
         minimum = self.best * Decimal(repr(self.plan.trailing_pct)) * MIN_MOVE_SHARE
-        if (candidate - self.stop) * side.sign < max(minimum, tick):
+        if self.asked is not None or (candidate - self.stop) * side.sign < max(minimum, tick):
             return None
-        self.stop = candidate
+        self.asked = candidate
         return candidate
+
+    def moved(self, stop: Decimal, done: bool) -> None:
+        """Execution's answer: the stop resting now; a move not done is asked again at the next candle."""
+        self.asked = None
+        if done:
+            self.stop = stop
 
     def tighten(self, trailing_pct: float) -> None:
         if trailing_pct < self.plan.trailing_pct:

@@ -83,6 +83,8 @@ def test_on_range_long_at_one_r_moves_stop_to_trailed_level():
     trailing = long_trailing()
     # 103 x (1 - 0.02) = 100.94, already on the tick.
     assert trailing.on_range(D("103"), D("101"), TICK) == D("100.94")
+    assert trailing.stop == LONG_STOP  # asked of execution, not moved yet
+    trailing.moved(D("100.94"), done=True)
     assert trailing.stop == D("100.94")
 
 
@@ -90,7 +92,22 @@ def test_on_range_short_at_one_r_moves_stop_down():
     trailing = short_trailing()
     # 97 x (1 + 0.02) = 98.94.
     assert trailing.on_range(D("99"), D("97"), TICK) == D("98.94")
+    trailing.moved(D("98.94"), done=True)
     assert trailing.stop == D("98.94")
+
+
+def test_on_range_while_a_move_is_unanswered_asks_nothing_more():
+    trailing = long_trailing()
+    assert trailing.on_range(D("103"), D("101"), TICK) == D("100.94")
+    assert trailing.on_range(D("106"), D("104"), TICK) is None
+
+
+def test_moved_not_done_keeps_the_stop_and_asks_again_at_the_next_candle():
+    trailing = long_trailing()
+    assert trailing.on_range(D("103"), D("101"), TICK) == D("100.94")
+    trailing.moved(LONG_STOP, done=False)  # rate-limited or refused: the old stop rests
+    assert trailing.stop == LONG_STOP
+    assert trailing.on_range(D("103"), D("101"), TICK) == D("100.94")
 
 
 def test_on_range_partial_filled_trails_before_one_r():
