@@ -68,6 +68,10 @@ class Registry:
 FaultHook = Callable[[str, Any], None]
 
 
+def _always_healthy() -> str:
+    return ""
+
+
 @dataclass(slots=True)
 class ActorContext:
     """What every actor is given; it outlives any actor's restart."""
@@ -80,6 +84,9 @@ class ActorContext:
     step_done: queue.Queue[tuple[str, int]]
     exchange: ExchangePort  # a real exchange outlives any actor restart, so the paper one does too
     checkpoint_steps: bool = False  # save the paper account with every step (the service; a replay does without)
+    # The market feed's health ("" or why it is dead or silent): with a live feed the runner sets it, and the
+    # execution engine pauses trading while it is not "" (a stream watchdog, as for the user-data stream).
+    feed_health: Callable[[], str] = _always_healthy
     # An injection point for supervision tests: called with (actor name, message) before each message is
     # handled, it may raise to make that actor fail there.
     fault_hook: FaultHook | None = None

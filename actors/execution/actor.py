@@ -27,6 +27,7 @@ class ExecutionActor(SupervisedActor):
             self.ctx.exchange,
             Store(self.ctx.engine),
             checkpoint_steps=self.ctx.checkpoint_steps,
+            feed_health=self.ctx.feed_health,
         )
         self.recovery: tuple[Action, ...]
         self.recovery, halts = self.engine.start()

@@ -8,6 +8,7 @@ leaves; an order whose outcome is unknown is looked up by client order id at the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -36,10 +37,19 @@ HOLD_AFTER_UNSAFE_MS = 900_000  # the gate stays paused this long after a positi
 
 class ExecutionEngine:
     def __init__(
-        self, settings: Settings, clock: Clock, exchange: ExchangePort, store: Store, *, checkpoint_steps: bool
+        self,
+        settings: Settings,
+        clock: Clock,
+        exchange: ExchangePort,
+        store: Store,
+        *,
+        checkpoint_steps: bool,
+        feed_health: Callable[[], str] = lambda: "",
     ) -> None:
-        """`checkpoint_steps`: save the paper account with every step (the service; a replay does without)."""
+        """`checkpoint_steps`: save the paper account with every step (the service; a replay does without).
+        `feed_health`: the market feed's watchdog ("" or why it is dead or silent)."""
         self.exchange, self.store, self.clock, self.checkpoint_steps = exchange, store, clock, checkpoint_steps
+        self.feed_health = feed_health
         self.accepting = True
         machine = position_machine()
         loaded = store.load(machine, gate_machine())
@@ -146,8 +156,11 @@ class ExecutionEngine:
         return halts
 
     def _hold(self, now: int) -> str:
+        """Why trading must pause now: a position that could not be kept safe lately, or a stream that is dead or
+        silent (fills or prices may be late); "" when none holds. Checked at every step, so it lifts by itself."""
         self.holds = {reason: until for reason, until in self.holds.items() if until > now}
-        return "; ".join(sorted(self.holds))
+        streams = [health for health in (self.exchange.health(), self.feed_health()) if health]
+        return "; ".join([*sorted(self.holds), *streams])
 
     def on_intents(self, intents: tuple[OrderIntent, ...], at: int) -> None:
         """The step's sized entries, each written ahead and sent once; the step's last transaction."""
