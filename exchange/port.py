@@ -251,6 +251,15 @@ class ExchangePort(Protocol):
         """Why nothing may be sent now (a rate limit or ban in force, every call raising `RateLimited`), or ""."""
         ...
 
+    def health(self) -> str:
+        """ "" when what reports fills and order updates is live, else why not, for a person.
+
+        Binance: the user-data stream is connected and was heard from (a frame, or the answer to its ping)
+        within its expected interval; else e.g. "user-data stream disconnected since 2026-11-22 10:00:00 UTC" or
+        "user-data stream silent for 95 s". Meanwhile fills may arrive late (a resync reads them after a
+        reconnect), so a caller pauses new entries. The paper exchange: always ""."""
+        ...
+
     def on_candle(self, candle: Candle) -> None:
         """A closed candle of a traded symbol, in time order: an exchange that matches from candles does it here."""
         ...

@@ -66,6 +66,8 @@ class BinanceExchange:
         user_stream: bool = True,
         keepalive_s: float = 30 * 60,
         reconnect_delay_s: float = 1.0,
+        max_reconnect_delay_s: float = 60.0,
+        stream_silence_s: float = 60.0,
         lookup_grace_s: float = 30.0,
         monotonic: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
@@ -86,7 +88,8 @@ class BinanceExchange:
         self.translator = EventTranslator()
         self._stream: UserStream | None = None
         self._stream_enabled, self._keepalive_s, self._reconnect_delay_s = user_stream, keepalive_s, reconnect_delay_s
-        self._gap_started_ms: int | None = None
+        self._max_reconnect_delay_s, self._stream_silence_s = max_reconnect_delay_s, stream_silence_s
+        self._stream_wanted = False  # started with a user-data stream: its health is the port's
         self._lookup_grace_s = lookup_grace_s
         self._uncertain: dict[str, float] = {}  # client id -> when its request's outcome was lost (monotonic)
 
@@ -109,15 +112,19 @@ class BinanceExchange:
         for symbol in self._symbols:
             self._rest.change_leverage(symbol, self._leverage)
         if self._stream_enabled:
+            self._stream_wanted = True
             self._stream = UserStream(
                 ws_url=self.ws_url,
                 translator=self.translator,
-                new_listen_key=self._new_listen_key,
+                new_listen_key=self._rest.new_listen_key,
                 keepalive=self._rest.keepalive_listen_key,
                 resync=self.resync,
                 monotonic=self._monotonic,
+                now_ms=self._rest.server_now_ms,
                 keepalive_s=self._keepalive_s,
                 reconnect_delay_s=self._reconnect_delay_s,
+                max_reconnect_delay_s=self._max_reconnect_delay_s,
+                silence_s=self._stream_silence_s,
             )
             self._stream.start()
             if not self._stream.connected.wait(connect_timeout_s):
@@ -313,6 +320,15 @@ class BinanceExchange:
         """Why nothing may be sent now (a rate limit or an IP ban in force), or "" when requests may go."""
         return self._rest.blocked()
 
+    def health(self) -> str:
+        """ "" when the user-data stream is connected and heard from within `stream_silence_s` (or the port runs
+        without one: a dry run); else why not ("user-data stream disconnected since ...", "... silent for 95 s")."""
+        if not self._stream_wanted:
+            return ""
+        if self._stream is None:
+            return "user-data stream closed"
+        return self._stream.health()
+
     def on_candle(self, candle: Candle) -> None:
         """Nothing to do: Binance matches its orders by itself and reports them on the user-data stream."""
 
@@ -322,13 +338,9 @@ class BinanceExchange:
 
     # --- the user-data stream's REST side ---------------------------------------------------------------------------
 
-    def _new_listen_key(self) -> str:
-        self._gap_started_ms = self._gap_started_ms or self._rest.server_now_ms()
-        return self._rest.new_listen_key()
-
-    def resync(self) -> None:
-        """After a stream gap: order states and fills through REST, queued like stream events."""
-        since = (self._gap_started_ms or self._wall_ms()) - 60_000
+    def resync(self, since_ms: int | None, until_ms: int) -> None:
+        """After a stream gap (server ms: when the previous session last heard anything, when the new one opened):
+        order states and fills through REST, queued like stream events."""
+        since = (since_ms if since_ms is not None else until_ms) - 60_000
         symbols = set(self._symbols) | self.translator.tracked_symbols()
         resync_orders(self._rest, self.lookup, self.translator, symbols, since)
-        self._gap_started_ms = None

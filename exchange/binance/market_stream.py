@@ -20,6 +20,9 @@ never loses a step.
 Mark prices (`<symbol>@markPrice@1s`) never make candles or steps: `marks()` holds
 the newest one per symbol, for anyone on any thread (the runner's heartbeat).
 A mark missed during a gap is simply replaced by the next one, a second later.
+
+A frame it cannot read is counted in `skipped` and skipped (`websocket.py`);
+`health()` says whether klines or marks are arriving.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -60,17 +64,21 @@ class BinanceKlineFeed:
         idle_s: float = 0.5,
         grace_s: float = 3.0,
         reconnect_delay_s: float = 1.0,
+        max_reconnect_delay_s: float = 60.0,
         open_timeout_s: float = 10.0,
         timeout_s: float = 10.0,
+        silence_s: float = 30.0,
         monotonic: Callable[[], float] = time.monotonic,
+        wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         if interval not in INTERVAL_MS:
             raise FeedError(f"feed.interval {interval!r} is not a Binance kline interval ({', '.join(INTERVAL_MS)})")
         self.symbols = tuple(symbols)
         self.interval, self.interval_ms = interval, INTERVAL_MS[interval]
         self.warmup = warmup
-        self.idle_s, self.grace_s = idle_s, grace_s
+        self.idle_s, self.grace_s, self.silence_s = idle_s, grace_s, silence_s
         self._monotonic = monotonic
+        self._unknown_kinds: set[str] = set()
         self._client = Client(None, None, ping=False, requests_params={"timeout": timeout_s})
         self._client.FUTURES_URL = base_url.rstrip("/") + "/fapi"
         streams = "/".join(f"{s.lower()}@kline_{interval}/{s.lower()}@markPrice@1s" for s in self.symbols)
@@ -88,7 +96,10 @@ class BinanceKlineFeed:
             on_failure=self._on_failure,
             retry_on=(FeedError,),
             reconnect_delay_s=reconnect_delay_s,
+            max_reconnect_delay_s=max_reconnect_delay_s,
             open_timeout_s=open_timeout_s,
+            monotonic=monotonic,
+            wall_ms=wall_ms,
         )
         self.late = 0
 
@@ -96,6 +107,16 @@ class BinanceKlineFeed:
     def stream(self) -> ReconnectingWebSocket:
         """The combined market-stream connection: one for the klines and marks of every symbol."""
         return self._stream
+
+    @property
+    def skipped(self) -> Counter[str]:
+        """Frames skipped, by kind: "not JSON", "missing field", "wrong type", "bad value", "unknown event"."""
+        return self._stream.skipped
+
+    def health(self) -> str:
+        """ "" when the market stream is connected and a kline or mark price arrived within `silence_s` (Binance
+        sends each symbol's mark every second); else why not, for a person."""
+        return self._stream.health("market stream", self.silence_s)
 
     def batches(self) -> Iterator[tuple[Candle, ...]]:
         self._stream.start()
@@ -167,16 +188,23 @@ class BinanceKlineFeed:
             self._backfill()  # the socket is open first: nothing closing meanwhile is lost
 
     def _on_message(self, message: Any) -> bool:
-        event = parse_market_event(message)
+        event = parse_market_event(message)  # a frame it cannot read raises: the socket counts and skips it
         if isinstance(event, KlineEvent):
+            self._stream.heard()
             self._on_kline(event)
         elif isinstance(event, MarkPriceEvent):
+            self._stream.heard()
             self._on_mark(event)
+        else:
+            first = event.event_type not in self._unknown_kinds
+            self._unknown_kinds.add(event.event_type)
+            self._stream.skip("unknown event", f"{event.event_type!r} not read", quiet=not first)
         return True
 
     def _on_failure(self, error: Exception) -> float:
+        """The least to wait before the next session: nothing beyond the socket's backoff."""
         log.warning("Binance market stream: %s: %s; reconnecting", type(error).__name__, error)
-        return self._stream.reconnect_delay_s
+        return 0.0
 
     def _on_kline(self, event: KlineEvent) -> None:
         if event.closed and event.symbol in self.symbols:

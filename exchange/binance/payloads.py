@@ -7,6 +7,9 @@ to: order and algo updates and the listen key's expiry on the user-data stream,
 klines and mark prices on the market stream. Anything else comes back as
 `UnknownEvent` rather than raising: Binance adds events (TRADE_LITE,
 STRATEGY_UPDATE, ...) without notice and a stream reader must not die on one.
+A known event with a field missing, of the wrong type or not a number raises
+(KeyError, TypeError, ValueError, InvalidOperation): the stream counts the frame
+and skips it (`websocket.FRAME_ERRORS`).
 
 Prices and quantities are `Decimal`. Binance writes null, "" or leaves a key out
 (old payload versions) for "nothing": `blank_as_zero` reads all three as zero.
@@ -59,10 +62,30 @@ _PORT_TYPES = {t.value: t for t in OrderType}
 
 
 def blank_as_zero(value: Any) -> Decimal:
-    """A Binance number; null, "" (and an absent key, read as None) are zero."""
+    """A Binance number; null, "" (and an absent key, read as None) are zero. Anything else that is not a finite
+    number raises (InvalidOperation, ValueError): a stream reader counts and skips the frame."""
     if value is None or value == "":
         return ZERO
-    return Decimal(str(value))
+    if isinstance(value, (bool, dict, list)):
+        raise TypeError(f"a number expected, got {type(value).__name__}")
+    number = Decimal(str(value))
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return number
+
+
+def flag(value: Any) -> bool:
+    """A Binance boolean field; anything but true or false raises TypeError ("false" would read as True)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"a boolean expected, got {type(value).__name__}")
+    return value
+
+
+def text(value: Any) -> str:
+    """A Binance string field (a symbol, a client id, a status): anything but a string raises TypeError."""
+    if not isinstance(value, str):
+        raise TypeError(f"a string expected, got {type(value).__name__}")
+    return value
 
 
 def zero_as_none(value: Any) -> Decimal | None:
@@ -169,14 +192,14 @@ def _order_trade_update(data: dict[str, Any]) -> OrderTradeUpdate:
     return OrderTradeUpdate(
         event_time=int(data["E"]),
         transaction_time=int(data.get("T", data["E"])),
-        symbol=o["s"],
-        client_order_id=o["c"],
+        symbol=text(o["s"]),
+        client_order_id=text(o["c"]),
         order_id=int(o["i"]),
-        side=o["S"],
-        order_type=o["o"],
-        original_type=o.get("ot") or o["o"],
-        execution_type=o["x"],
-        status=o["X"],
+        side=text(o["S"]),
+        order_type=text(o["o"]),
+        original_type=text(o.get("ot") or o["o"]),
+        execution_type=text(o["x"]),
+        status=text(o["X"]),
         quantity=blank_as_zero(o["q"]),
         price=blank_as_zero(o.get("p")),
         avg_price=blank_as_zero(o.get("ap")),
@@ -187,7 +210,7 @@ def _order_trade_update(data: dict[str, Any]) -> OrderTradeUpdate:
         fee=blank_as_zero(o.get("n")),
         fee_asset=o.get("N"),
         trade_id=int(o.get("t") or 0),
-        reduce_only=bool(o.get("R", False)),
+        reduce_only=flag(o.get("R", False)),
         position_side=o.get("ps", "BOTH"),
         realized_pnl=blank_as_zero(o.get("rp")),
     )
@@ -199,18 +222,18 @@ def _algo_update(data: dict[str, Any]) -> AlgoUpdate:
     return AlgoUpdate(
         event_time=int(data["E"]),
         transaction_time=int(data.get("T", data["E"])),
-        symbol=o["s"],
-        client_algo_id=o["caid"],
+        symbol=text(o["s"]),
+        client_algo_id=text(o["caid"]),
         algo_id=int(o["aid"]),
-        order_type=o["o"],
-        side=o["S"],
+        order_type=text(o["o"]),
+        side=text(o["S"]),
         quantity=blank_as_zero(o["q"]),
-        status=o["X"],
+        status=text(o["X"]),
         trigger_price=blank_as_zero(o.get("tp")),
         actual_order_id=int(actual) if actual else None,
         avg_price=blank_as_zero(o.get("ap")),
         filled_qty=blank_as_zero(o.get("aq")),
-        reduce_only=bool(o.get("R", False)),
+        reduce_only=flag(o.get("R", False)),
         reason=str(o.get("rm") or ""),
     )
 
@@ -266,8 +289,8 @@ def parse_market_event(message: dict[str, Any]) -> MarketEvent:
         k = d["k"]
         return KlineEvent(
             event_time=int(d["E"]),
-            symbol=k.get("s", d.get("s", "")),
-            interval=k["i"],
+            symbol=text(k.get("s", d.get("s", ""))),
+            interval=text(k["i"]),
             open_time=int(k["t"]),
             close_time=int(k["T"]),
             open=blank_as_zero(k["o"]),
@@ -275,12 +298,12 @@ def parse_market_event(message: dict[str, Any]) -> MarketEvent:
             low=blank_as_zero(k["l"]),
             close=blank_as_zero(k["c"]),
             volume=blank_as_zero(k["v"]),
-            closed=bool(k["x"]),
+            closed=flag(k["x"]),
         )
     if kind == "markPriceUpdate":
         return MarkPriceEvent(
             event_time=int(d["E"]),
-            symbol=d["s"],
+            symbol=text(d["s"]),
             mark_price=blank_as_zero(d["p"]),
             index_price=blank_as_zero(d.get("i")),
             funding_rate=blank_as_zero(d.get("r")),

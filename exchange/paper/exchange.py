@@ -173,6 +173,9 @@ class PaperExchange:
     def blocked(self) -> str:
         return ""  # the paper exchange never throttles
 
+    def health(self) -> str:
+        return ""  # nothing streams between the paper exchange and its caller
+
     def close(self) -> None:
         """Nothing to release: the account lives in memory, saved through `to_state`."""
 

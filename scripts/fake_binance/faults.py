@@ -12,6 +12,12 @@ Lost answers: `timeout_next` (executed, answer held past the client's
 timeout), `server_error_next` (5xx, executed or not), and `late_order(lookups=K
 | seconds=T)`: the order is not found (-2013) for K lookups or T seconds, then
 appears and executes (`release_late_orders()` ends the wait).
+
+Streams: `send_user_frame(frame)` / `send_market_frame(frame)` send one frame as
+given (malformed, not JSON, an unknown event); `mute_streams(user=, market=)`
+keeps connections open but silent (frames lost, pings unanswered);
+`drop_user_streams()`, `block_user_streams()` / `unblock_user_streams()`,
+`expire_listen_key()`.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scripts.fake_binance.fills import FillPlan
 from scripts.fake_binance.late import LateOrders
@@ -53,6 +59,8 @@ class Faults:
         self._rules: list[Rule] = []
         self.clock_skew_ms = 0
         self.user_stream_blocked = False
+        self.user_muted = False
+        self.market_muted = False
         self.late = LateOrders()
 
     def take(self, method: str, path: str) -> list[Rule]:
@@ -231,6 +239,23 @@ class Faults:
 
     def unblock_user_streams(self) -> None:
         self.user_stream_blocked = False
+
+    def mute_streams(self, *, user: bool = True, market: bool = False) -> None:
+        """The chosen streams go silent while staying connected (a half-open link): their frames are lost and
+        their pings unanswered until `unmute_streams()` (websockets' keepalive gives up after about 40 s)."""
+        self.user_muted, self.market_muted = user, market
+
+    def unmute_streams(self) -> None:
+        self.user_muted = self.market_muted = False
+
+    def send_user_frame(self, frame: str | dict[str, Any]) -> None:
+        """One frame as given to every user-data connection: a malformed event, a non-JSON text, an unknown one."""
+        self._server.send_frame(frame, user=True)
+
+    def send_market_frame(self, frame: str | dict[str, Any]) -> None:
+        """One frame as given to every market-stream connection (unwrapped: a combined-stream reader takes a
+        bare event too)."""
+        self._server.send_frame(frame, user=False)
 
     def expire_listen_key(self) -> None:
         """Every listen key expires: `listenKeyExpired` is sent, the streams close, keepalive gets -1125."""

@@ -250,13 +250,28 @@ class FakeBinance:
         for event in user:
             text = json.dumps(event)
             for conn in self._conns:
-                if conn.listen_key is not None and conn.listen_key in self._listen_keys:
+                if conn.listen_key is not None and conn.listen_key in self._listen_keys and not self._muted(conn):
                     conn.queue.put_nowait(text)
         for stream, event in market:
             for conn in self._conns:
-                if stream in conn.streams:
+                if stream in conn.streams and not self._muted(conn):
                     payload = {"stream": conn.streams[stream], "data": event} if conn.combined else event
                     conn.queue.put_nowait(json.dumps(payload))
+
+    def _muted(self, conn: _Conn) -> bool:
+        """A muted connection stays open but says nothing: its frames are lost, its pings unanswered."""
+        return self.faults.user_muted if conn.listen_key is not None else self.faults.market_muted
+
+    def send_frame(self, frame: str | dict[str, Any], *, user: bool) -> None:
+        """One frame, as given (a dict as JSON), to every user-data (or every market) connection."""
+        text = frame if isinstance(frame, str) else json.dumps(frame)
+
+        async def send() -> None:
+            for conn in self._conns:
+                if (conn.listen_key is not None) == user and not self._muted(conn):
+                    conn.queue.put_nowait(text)
+
+        self._call(send)
 
     # --- REST ----------------------------------------------------------------------------------------------
 
@@ -436,7 +451,7 @@ class FakeBinance:
                 raise web.HTTPServiceUnavailable()
             if listen_key not in self._listen_keys:
                 raise web.HTTPBadRequest(text='{"code":-1125,"msg":"This listenKey does not exist."}')
-        ws = web.WebSocketResponse(autoping=True, heartbeat=None)
+        ws = web.WebSocketResponse(autoping=False, heartbeat=None)  # pings answered below, unless muted
         conn = _Conn(ws, listen_key=listen_key, streams=streams, combined=combined)
         # Registered before the handshake completes: an event made right after the client's
         # connect() returns must reach it (it is queued until the sender starts).
@@ -455,6 +470,8 @@ class FakeBinance:
             async for msg in ws:
                 if msg.type == WSMsgType.ERROR:
                     break
+                if msg.type == WSMsgType.PING and not self._muted(conn):
+                    await ws.pong(msg.data)
         finally:
             self._conns.discard(conn)
             sender.cancel()

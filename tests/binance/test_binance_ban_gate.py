@@ -47,6 +47,7 @@ def banned(
             leverage=5,
             timeout_s=2.0,
             reconnect_delay_s=0.05,
+            stream_silence_s=3600,  # the clock jumps past the ban at once: no time to ping the quiet stream
             monotonic=clock,
         ).start()
 

@@ -178,3 +178,70 @@ def test_binance_feed_marks_follow_the_mark_price_stream_and_never_make_a_step(
     idle = reader.idle
     reader.wait(lambda r: r.idle >= idle + 2)
     assert opens(reader.batches) == [(2, SYMBOLS), (3, SYMBOLS), (4, SYMBOLS), (5, SYMBOLS)]
+
+
+def test_binance_feed_unreadable_frames_are_counted_skipped_and_the_next_kline_delivered(
+    reader: Reader, fake_binance: FakeBinance
+) -> None:
+    reader.wait(lambda r: len(r.batches) == 3 and r.idle > 0)
+    kline = {"e": "kline", "E": 1, "s": "BTCUSDT"}
+    for frame in (
+        "<html>502 Bad Gateway</html>",
+        {**kline, "k": {"i": "1m", "T": 1}},  # no open time
+        {**kline, "k": "closed"},
+        {"e": "markPriceUpdate", "E": 1, "s": "BTCUSDT", "p": "NaN"},
+        {"e": "markPriceUpdate", "E": 1, "s": 42, "p": "1"},
+        {"e": "aggTrade", "E": 1, "s": "BTCUSDT"},
+    ):
+        fake_binance.faults.send_market_frame(frame)
+    push(fake_binance, "BTCUSDT", 5)
+    push(fake_binance, "ETHUSDT", 5)
+    reader.wait(lambda r: len(r.batches) == 4)
+    assert opens(reader.batches)[3] == (5, SYMBOLS)
+    feed = reader.feed
+    assert feed.skipped == {"not JSON": 1, "missing field": 1, "wrong type": 2, "bad value": 1, "unknown event": 1}
+    assert feed.stream.connections == 1 and feed.health() == ""
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_binance_feed_health_silent_without_klines_or_marks_and_disconnected_when_the_server_goes(
+    fake_binance: FakeBinance,
+) -> None:
+    clock = ManualClock()
+    feed = BinanceKlineFeed(
+        ("BTCUSDT",),
+        base_url=fake_binance.base_url,
+        ws_url=fake_binance.ws_url,
+        warmup=0,
+        idle_s=0.05,
+        reconnect_delay_s=0.05,
+        silence_s=10,
+        monotonic=clock,
+        wall_ms=lambda: 1_700_000_000_000,
+    )
+    assert feed.health() == "market stream not running"
+    r = Reader(feed)
+    try:
+        r.wait(lambda r: r.idle > 0)  # warmed up (nothing to warm up with) and live
+        assert feed.health() == ""
+        clock.now += 11
+        assert feed.health() == "market stream silent for 11 s"
+        fake_binance.set_price("BTCUSDT", "40000")  # a mark price: heard
+        assert feed.stream.wait(lambda: feed.health() == "", 10)
+        fake_binance.faults.mute_streams(user=False, market=True)
+        fake_binance.set_price("BTCUSDT", "40001")  # lost on the muted connection
+        clock.now += 11
+        assert feed.health() == "market stream silent for 11 s"
+        fake_binance.stop()
+        assert feed.stream.wait(lambda: not feed.stream.connected.is_set(), 10)
+        assert feed.health().startswith("market stream disconnected since 2023-11-14 22:13:20 UTC")
+    finally:
+        r.stop()
+        feed.close()

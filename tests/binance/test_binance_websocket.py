@@ -21,7 +21,7 @@ class ScriptedServer:
     """Connection i sends the frames of script[i] and, when the script says so, closes; later connections (and
     those told to stay) stay open until the client goes."""
 
-    def __init__(self, script: list[tuple[list[dict[str, Any]], bool]]) -> None:
+    def __init__(self, script: list[tuple[list[dict[str, Any] | str], bool]]) -> None:
         self.script = script
         self.connections = 0
         self.closed: queue.Queue[int] = queue.Queue()  # the index of each connection the client closed
@@ -44,7 +44,7 @@ class ScriptedServer:
             index, self.connections = self.connections, self.connections + 1
         frames, close = self.script[index] if index < len(self.script) else ([], False)
         for frame in frames:
-            ws.send(json.dumps(frame))
+            ws.send(frame if isinstance(frame, str) else json.dumps(frame))  # a str is sent as it is
         if close:
             return
         try:
@@ -58,41 +58,70 @@ class ScriptedServer:
 class Recorder:
     """The owner's side: what each callback saw, as queues the test waits on."""
 
-    def __init__(self, url: str, *, fail_first: list[Exception] | None = None, end_on: str = "") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        fail_first: list[Exception] | None = None,
+        fail_open_first: list[Exception] | None = None,
+        end_on: str = "",
+        hear: bool = False,
+    ) -> None:
         self._url, self._fail_first, self._end_on = url, list(fail_first or ()), end_on
+        self._fail_open_first = list(fail_open_first or ())
+        self._hear = hear  # tell the socket it heard from the server at every frame read
         self.opens: queue.Queue[bool] = queue.Queue()
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.failures: queue.Queue[Exception] = queue.Queue()
+        self.delays: list[float] = []  # the wait before each attempt to connect
+        self.sock: ReconnectingWebSocket | None = None
 
     def url(self) -> str:
+        assert self.sock is not None
+        self.delays.append(self.sock.last_delay_s)
         if self._fail_first:
             raise self._fail_first.pop(0)
         return self._url
 
     def on_open(self, reconnect: bool) -> None:
+        if self._fail_open_first:
+            raise self._fail_open_first.pop(0)
         self.opens.put(reconnect)
 
     def on_message(self, message: dict[str, Any]) -> bool:
-        self.messages.put(message)
         if message.get("raise"):
             raise ValueError("a frame the owner cannot read")
+        if message.get("missing"):
+            raise KeyError("s")
+        self.messages.put(message)
+        if self._hear:
+            assert self.sock is not None
+            self.sock.heard()
         return not (self._end_on and message.get(self._end_on))
 
     def on_failure(self, error: Exception) -> float:
         self.failures.put(error)
-        return 0.01
+        return 0.0
 
     def socket(self, **options: Any) -> ReconnectingWebSocket:
-        return ReconnectingWebSocket(
+        settings: dict[str, Any] = {"reconnect_delay_s": 0.01, "open_timeout_s": 2.0} | options
+        self.sock = ReconnectingWebSocket(
             name="test-socket",
             url=self.url,
             on_open=self.on_open,
             on_message=self.on_message,
             on_failure=self.on_failure,
-            reconnect_delay_s=0.01,
-            open_timeout_s=2.0,
-            **options,
+            **settings,
         )
+        return self.sock
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def taken(q: queue.Queue[Any], count: int) -> list[Any]:
@@ -139,7 +168,7 @@ def test_websocket_message_callback_false_ends_the_connection_and_a_new_one_foll
         socket.stop()
 
 
-def test_websocket_connection_errors_and_the_owners_errors_are_retried_after_the_owners_delay(
+def test_websocket_connection_errors_and_the_owners_errors_are_retried(
     servers: list[ScriptedServer],
 ) -> None:
     server = ScriptedServer([([{"n": 1}], False)])
@@ -156,20 +185,77 @@ def test_websocket_connection_errors_and_the_owners_errors_are_retried_after_the
         socket.stop()
 
 
-def test_websocket_any_other_error_ends_the_thread(
-    servers: list[ScriptedServer], monkeypatch: pytest.MonkeyPatch
+def test_websocket_unreadable_frames_are_counted_and_skipped_and_the_next_one_read(
+    servers: list[ScriptedServer], caplog: pytest.LogCaptureFixture
 ) -> None:
-    died: queue.Queue[type[BaseException]] = queue.Queue()
-    monkeypatch.setattr(threading, "excepthook", lambda args: died.put(args.exc_type))
-    server = ScriptedServer([([{"raise": True}], False)])
+    server = ScriptedServer(
+        [(["{not json", {"raise": True}, {"missing": True}, b"\xff".decode("latin-1"), {"n": 1}], False)]
+    )
     servers.append(server)
-    owner = Recorder(server.url, fail_first=[])
+    owner = Recorder(server.url)
     socket = owner.socket()
     socket.start()
     try:
-        assert died.get(timeout=WAIT_S) is ValueError
-        assert server.closed.get(timeout=WAIT_S) == 0
-        assert owner.failures.empty() and server.connections == 1
+        assert taken(owner.messages, 1) == [{"n": 1}]
+        assert socket.skipped == {"not JSON": 2, "bad value": 1, "missing field": 1}
+        assert socket.is_alive() and socket.connected.is_set() and socket.connections == 1
+        assert owner.failures.empty()
     finally:
         socket.stop()
-    assert not socket.is_alive()
+    assert "frame skipped (not JSON)" in caplog.text and "frame skipped (missing field)" in caplog.text
+
+
+def test_websocket_unexpected_callback_failure_is_logged_and_the_loop_reconnects(
+    servers: list[ScriptedServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    server = ScriptedServer([([], True), ([{"n": 2}], False)])
+    servers.append(server)
+    owner = Recorder(server.url, fail_open_first=[RuntimeError("the owner's bug")])
+    socket = owner.socket()
+    socket.start()
+    try:
+        assert taken(owner.messages, 1) == [{"n": 2}]
+        [failure] = taken(owner.failures, 1)
+        assert isinstance(failure, RuntimeError)
+        assert socket.is_alive() and socket.connected.is_set()
+    finally:
+        socket.stop()
+    assert "test-socket: unexpected failure; reconnecting" in caplog.text and "RuntimeError" in caplog.text
+
+
+def test_websocket_backoff_doubles_up_to_the_cap_and_resets_once_heard(servers: list[ScriptedServer]) -> None:
+    server = ScriptedServer([([{"n": 1}], True), ([{"n": 2}], False)])
+    servers.append(server)
+    refused = [ConnectionRefusedError("down") for _ in range(5)]
+    owner = Recorder(server.url, fail_first=refused, hear=True)
+    socket = owner.socket(reconnect_delay_s=0.01, max_reconnect_delay_s=0.04)
+    socket.start()
+    try:
+        assert taken(owner.messages, 2) == [{"n": 1}, {"n": 2}]
+        # Before each attempt: none, then 0.01 doubled per failure up to the cap; after a session that was
+        # heard from and closed, the base delay again.
+        assert owner.delays == [0.0, 0.01, 0.02, 0.04, 0.04, 0.04, 0.01]
+        assert socket.failures == 0
+    finally:
+        socket.stop()
+
+
+def test_websocket_health_connected_silent_heard_by_ping_and_disconnected(servers: list[ScriptedServer]) -> None:
+    server = ScriptedServer([([], False)])  # a live server that sends nothing: it answers pings
+    servers.append(server)
+    clock = ManualClock()
+    owner = Recorder(server.url)
+    socket = owner.socket(ping_interval_s=5.0, monotonic=clock, wall_ms=lambda: 1_700_000_000_000)
+    assert socket.health("test stream", 10) == "test stream not running"
+    socket.start()
+    try:
+        assert socket.wait(lambda: socket.health("test stream", 10) == "", WAIT_S)
+        clock.now += 11  # nothing heard for 11 s: silent, until the ping this makes is answered
+        assert socket.health("test stream", 10) == "test stream silent for 11 s"
+        assert socket.wait(lambda: socket.health("test stream", 10) == "", WAIT_S)
+        server.stop()
+        assert socket.wait(lambda: not socket.connected.is_set(), WAIT_S)
+        assert socket.health("test stream", 10).startswith("test stream disconnected since 2023-11-14 22:13:20 UTC")
+    finally:
+        socket.stop()
+    assert socket.health("test stream", 10) == "test stream not running"

@@ -86,6 +86,15 @@ def test_paper_exchange_implements_port_protocol() -> None:
     assert isinstance(make_exchange(), ExchangePort)
 
 
+def test_paper_health_is_always_healthy_even_while_trading() -> None:
+    ex = make_exchange()
+    assert ex.health() == ""
+    ex.on_candle(flat(0, 50_000.0))
+    ex.place_order(order("m1", BUY, "0.010"))
+    ex.on_candle(flat(1, 50_000.0))
+    assert ex.positions() and ex.health() == ""
+
+
 def test_market_order_before_next_candle_stays_unfilled() -> None:
     ex = make_exchange()
     ex.on_candle(flat(0, 50_000.0))
