@@ -30,10 +30,13 @@ class Account:
         *,
         day: int,
         day_start_equity: Decimal | None,
+        last_equity: Decimal | None = None,
     ) -> None:
         self.exchange, self.journal, self.book, self.trades = exchange, journal, book, trades
         self.symbols = tuple(symbols)
-        self.last_balance = exchange.balance()
+        # Until the exchange answers (it may be unreachable, or ban us, at start), the last equity recorded here.
+        self.last_balance = Balance(asset="USDT", wallet_balance=last_equity or Decimal(0), unrealized_pnl=Decimal(0))
+        self.balance()
         self.day = day
         self.day_start_equity = day_start_equity if day_start_equity is not None else self.last_balance.equity
         self.last_snapshot_hour = -1
@@ -49,6 +52,9 @@ class Account:
                 found[symbol] = self.exchange.symbol_filters(symbol)
             except UnknownSymbol:  # a symbol without filters until its first price
                 continue
+            except (OutcomeUnknown, RateLimited) as error:
+                log.warning("symbol filters not read (%s); the last ones stand", error)
+                return
         self.filters, self.filters_view = found, tuple(sorted(found.items()))
 
     def balance(self) -> Balance:

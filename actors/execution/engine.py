@@ -21,7 +21,7 @@ from actors.execution.closing import Closing
 from actors.execution.entries import Entries
 from actors.execution.fills import Fills
 from actors.execution.journal import Journal
-from actors.execution.loading import latest_day_start, load_live_positions, load_trade_records
+from actors.execution.loading import latest_day_start, latest_equity, load_live_positions, load_trade_records
 from actors.execution.protection import Protection
 from actors.execution.reconcile import Reconciler, Timing
 from actors.messages import HaltGate, OrderIntent, Portfolio, PositionEvent, Step
@@ -66,6 +66,7 @@ class ExecutionEngine:
             settings.symbols,
             day=day,
             day_start_equity=latest_day_start(store.connection, day),
+            last_equity=latest_equity(store.connection),
         )
         self.timing = Timing(
             entry_lookup_after_ms=int(settings.exchange.entry_lookup_after_s * 1000),
@@ -94,6 +95,7 @@ class ExecutionEngine:
         self.last_reconcile = clock.now_ms()
         self.holds: dict[str, int] = {}  # why trading must pause -> until when (ms)
         self.answers: list[PositionEvent] = []
+        self.unreconciled = ""  # why the start's reconcile has not happened yet (the exchange could not be asked)
 
     def start(self) -> tuple[tuple[recovery.Action, ...], list[HaltGate]]:
         """Reconcile with the exchange before trading; the plan applied, and what must halt the gate."""
@@ -101,9 +103,28 @@ class ExecutionEngine:
         if self.mismatches:
             detail = "; ".join(m.describe() for m in self.mismatches)
             halts.append(HaltGate(reason=f"state does not match the audit trail: {detail}"))
-        actions, more = self.reconciler.reconcile()
+        try:
+            actions, more = self.reconciler.reconcile()
+        except (OutcomeUnknown, RateLimited) as error:
+            # Started while the exchange cannot be asked (down, or a ban): nothing trades until it is reconciled.
+            log.error("not reconciled with the exchange at start (%s): tried again at every step", error)
+            self.unreconciled = str(error)
+            return (), halts
         self.fills.take_produced()  # the other actors load what recovery applied from the database at their start
         return actions, halts + more
+
+    def _reconcile_late(self) -> list[HaltGate]:
+        """The start's reconcile, once the exchange answers."""
+        if self.exchange.blocked():
+            return []
+        try:
+            actions, halts = self.reconciler.reconcile()
+        except (OutcomeUnknown, RateLimited) as error:
+            self.unreconciled = str(error)
+            return []
+        log.warning("reconciled with the exchange: %d action(s)", sum(a.kind != "confirm" for a in actions))
+        self.unreconciled = ""
+        return halts
 
     def close(self) -> None:
         """At stop: the paper account is saved (a replay's too), with what is still to be written."""
@@ -118,11 +139,13 @@ class ExecutionEngine:
         # Saved with its fills still queued: killed before they are applied, a restart applies them.
         self._save_exchange(step.at)
         self.journal.flush()
+        halts = self._reconcile_late() if self.unreconciled else []
         events: list[PositionEvent] = [*self.answers]  # what became of the stops the exits actor asked to move
         self.answers = []
-        events += self.fills.apply_all(self.exchange.drain_events())
-        halts = self.reconciler.resolve_unknown(step.at)
-        halts += self._keep_safe(step.at)
+        if not self.unreconciled:
+            events += self.fills.apply_all(self.exchange.drain_events())
+            halts += self.reconciler.resolve_unknown(step.at)
+            halts += self._keep_safe(step.at)
         events += self.fills.take_produced()
         if self.protection.filters_stale or any(c.symbol not in self.account.filters for c in step.candles):
             self.protection.filters_stale = False
@@ -160,7 +183,8 @@ class ExecutionEngine:
         silent (fills or prices may be late); "" when none holds. Checked at every step, so it lifts by itself."""
         self.holds = {reason: until for reason, until in self.holds.items() if until > now}
         streams = [health for health in (self.exchange.health(), self.feed_health()) if health]
-        return "; ".join([*sorted(self.holds), *streams])
+        waiting = [f"not reconciled with the exchange yet ({self.unreconciled})"] if self.unreconciled else []
+        return "; ".join([*waiting, *sorted(self.holds), *streams])
 
     def on_intents(self, intents: tuple[OrderIntent, ...], at: int) -> None:
         """The step's sized entries, each written ahead and sent once; the step's last transaction."""

@@ -79,6 +79,15 @@ def load_trade_records(connection: Connection) -> TradeRecords:
     return trade_records
 
 
+def latest_equity(connection: Connection) -> Decimal | None:
+    """The last equity recorded, for the portfolio until the exchange answers."""
+    value = connection.execute(
+        select(EQUITY_SNAPSHOTS.c.equity).order_by(EQUITY_SNAPSHOTS.c.id.desc()).limit(1)
+    ).scalar()
+    connection.rollback()
+    return value
+
+
 def latest_day_start(connection: Connection, day: int) -> Decimal | None:
     """The day's starting equity, if this UTC day already had a snapshot (a restart mid-day keeps it)."""
     query = (
