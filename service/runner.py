@@ -112,6 +112,7 @@ class Runner:
                 engine.dispose()
                 raise ServiceError(f"cannot start the exchange: {error}") from None
             system = TradingSystem(settings, self.clock, engine, exchange=exchange, checkpoint_steps=True)
+            system.ctx.feed_health = self._feed_health  # the market stream's watchdog pauses trading too
             try:
                 system.start()
                 self._drive(system)
@@ -192,6 +193,9 @@ class Runner:
                 version=package_version(),
                 prices=self._heartbeat_prices(),
             )
+
+    def _feed_health(self) -> str:
+        return self.feed.health() if self.feed is not None else ""
 
     def _heartbeat_prices(self) -> dict[str, Any]:
         """The last close of each symbol, as every reader expects, and with the Binance feed its mark prices
