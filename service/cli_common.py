@@ -11,9 +11,11 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from config import ConfigError, Settings, load_settings
 from persistence.db import DatabaseUnavailable, sqlite_url
+from service.terminal import printable
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Settings file (TOML).", show_default=False)]
 DbOption = Annotated[
@@ -22,12 +24,28 @@ DbOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON (stable; see README).")]
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+
+class PlainConsole(Console):
+    """A console that shows every string as written: no Rich markup, no emoji codes, and control characters as
+    escapes (`\x1b`). Ids, reasons and notes come from the database, the exchange and the operator; a signal id
+    such as `evil[/]` must not crash a table, nor an escape code recolour or clear the operator's terminal.
+    Styling is given as `Text` objects, which do not pass through here."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        super().__init__(stderr=stderr, highlight=False, markup=False, emoji=False)
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        # Every str printed or put in a table cell is turned into a Text here (Rich's documented extension point).
+        return super().render_str(printable(text), **options)
+
+
+console = PlainConsole()
+errors = PlainConsole(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    """One message (its lines are ours; what it quotes is shown as written) and the exit code."""
+    errors.print(Text.assemble(("error:", "bold red"), " ", printable(message, newlines=True)), soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import select
 
 from actors.clock import WallClock
@@ -34,6 +35,7 @@ from service.cli_common import (
 from service.lock import AlreadyRunning, InstanceLock, service_running
 from service.logs import configure
 from service.runner import Runner, ServiceError, check_live_guard, install_signal_handlers
+from service.terminal import printable
 from state_machines import gate_machine
 
 STALE_AFTER_S = 30.0
@@ -83,9 +85,10 @@ def status(as_json: JsonOption = False, db: DbOption = None, config: ConfigOptio
     service = report["service"]
     state = "running" if service["running"] else "not running"
     age = f", last heartbeat {service['heartbeat_age_s']:.1f}s ago" if service["heartbeat_age_s"] is not None else ""
-    console.print(f"service: [bold]{state}[/]{age}")
+    console.print(Text.assemble("service: ", (state, "bold"), age))
     gate = report["gate"] or {}
-    console.print(f"gate: [bold]{gate.get('state', 'not created')}[/] {gate.get('reason') or ''}")
+    gate_state, reason = printable(gate.get("state", "not created")), printable(gate.get("reason") or "")
+    console.print(Text.assemble("gate: ", (gate_state, "bold"), " ", reason))  # Text: never markup
     policy = report["policy"]
     if policy:
         console.print(
@@ -184,7 +187,7 @@ def gate_command(command: str, reason: str, db: Path | None, config: Path | None
         try:
             lock.acquire()
         except AlreadyRunning:
-            console.print(_through_service(engine, command, reason))
+            console.print(_through_service(engine, command, reason), soft_wrap=True)
             return
         try:
             upgrade(engine)
@@ -193,7 +196,8 @@ def gate_command(command: str, reason: str, db: Path | None, config: Path | None
             machine = gate_machine()
             gate, _ = store.load_gate(machine)
             assert gate is not None
-            console.print(apply_gate_command(store, machine, gate, command, reason, WallClock().now_ms()))
+            outcome = apply_gate_command(store, machine, gate, command, reason, WallClock().now_ms())
+            console.print(outcome, soft_wrap=True)
             store.close()
         finally:
             lock.release()

@@ -47,7 +47,7 @@ def test_run_trades_on_paper_refuses_a_second_instance_and_stops_on_sigterm(
         assert report["service"]["running"] is True and report["service"]["pid"] == service.process.pid
 
         halt = subprocess.run(
-            command("gate", "halt", "--reason", "maintenance window"),
+            command("gate", "halt", "--reason", "maintenance window [red]\x1b[31m"),
             cwd=tmp_path,
             env=env,
             capture_output=True,
@@ -56,6 +56,7 @@ def test_run_trades_on_paper_refuses_a_second_instance_and_stops_on_sigterm(
         )
         assert halt.returncode == 0 and "applied by the running service" in halt.stdout
         assert "halted" in halt.stdout
+        assert "operator: maintenance window [red]\\x1b[31m" in halt.stdout and "\x1b" not in halt.stdout
     finally:
         code = service.stop()
     log = "".join(service.log)
@@ -65,7 +66,7 @@ def test_run_trades_on_paper_refuses_a_second_instance_and_stops_on_sigterm(
     gate = subprocess.run(
         command("gate", "--json"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_S
     )
-    assert json.loads(gate.stdout)["reason"] == "operator: maintenance window"
+    assert json.loads(gate.stdout)["reason"] == "operator: maintenance window [red]\x1b[31m"
     positions = json.loads(
         subprocess.run(
             command("positions", "--json"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_S

@@ -1,0 +1,22 @@
+"""Text from the database, the exchange or the operator, made safe to show on a terminal or in a log line."""
+
+from __future__ import annotations
+
+import re
+
+# C0 and C1 controls (escape sequences, bell, backspace, carriage return, line ends) and the bidirectional
+# overrides that make a terminal show characters in another order than they are stored.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, *, newlines: bool = False) -> str:
+    """`text` with every control character shown as its Python escape (`\\x1b`, `\\n`, `\\u202e`): what reaches
+    a terminal or a log is the text as written, never a colour, a cursor move, a title, or a forged line.
+    `newlines=True` keeps line ends (a message of several lines that is ours, or a traceback)."""
+    pattern = _CONTROL_BUT_NEWLINE if newlines else _CONTROL
+    return pattern.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
