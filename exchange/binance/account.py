@@ -22,7 +22,7 @@ from typing import Any
 from exchange.binance import payloads
 from exchange.binance.endpoints import endpoints
 from exchange.binance.rest import BinanceRest
-from exchange.binance.resync import resync_orders
+from exchange.binance.resync import Resync, trades_of_order
 from exchange.binance.user_stream import EventTranslator, UserStream
 from exchange.market import Candle, SymbolFilters
 from exchange.port import (
@@ -69,6 +69,7 @@ class BinanceExchange:
         max_reconnect_delay_s: float = 60.0,
         stream_silence_s: float = 60.0,
         lookup_grace_s: float = 30.0,
+        resync_margin_ms: int = 5_000,
         monotonic: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
@@ -90,7 +91,7 @@ class BinanceExchange:
         self._stream_enabled, self._keepalive_s, self._reconnect_delay_s = user_stream, keepalive_s, reconnect_delay_s
         self._max_reconnect_delay_s, self._stream_silence_s = max_reconnect_delay_s, stream_silence_s
         self._stream_wanted = False  # started with a user-data stream: its health is the port's
-        self._lookup_grace_s = lookup_grace_s
+        self._lookup_grace_s, self._resync_margin_ms = lookup_grace_s, resync_margin_ms
         self._uncertain: dict[str, float] = {}  # client id -> when its request's outcome was lost (monotonic)
 
     def __repr__(self) -> str:
@@ -278,7 +279,7 @@ class BinanceExchange:
         if state.type is not OrderType.MARKET and actual_id is None:
             return ()  # a conditional order not triggered: no trades
         order_id = actual_id if actual_id is not None else state.exchange_order_id
-        trades = self._rest.user_trades(symbol, orderId=order_id)
+        trades = trades_of_order(self._rest, symbol, order_id)
         return tuple(
             sorted(
                 (payloads.fill_from_rest_trade(t, client_order_id) for t in trades), key=lambda f: (f.at, f.trade_id)
@@ -340,7 +341,7 @@ class BinanceExchange:
 
     def resync(self, since_ms: int | None, until_ms: int) -> None:
         """After a stream gap (server ms: when the previous session last heard anything, when the new one opened):
-        order states and fills through REST, queued like stream events."""
-        since = (since_ms if since_ms is not None else until_ms) - 60_000
+        order states and the gap's fills through REST, queued like stream events (`resync.py`)."""
+        start = (since_ms if since_ms is not None else until_ms) - self._resync_margin_ms
         symbols = set(self._symbols) | self.translator.tracked_symbols()
-        resync_orders(self._rest, self.lookup, self.translator, symbols, since)
+        Resync(self._rest, self.lookup, self.translator).run(symbols, start, until_ms + self._resync_margin_ms)

@@ -3,8 +3,8 @@
 `EventTranslator` holds what the stream alone cannot say: which client ids are
 conditional orders, which regular order a triggered conditional order became,
 which cancels were ours, and which trades were already reported (fills are
-deduplicated by trade id, because a resync through REST and the stream may both
-report one).
+deduplicated by symbol and trade id, because a resync through REST and the
+stream may both report one; Binance numbers trades per symbol).
 
 `UserStream` keeps one connection (`websocket.py`): it takes a listen key (POST),
 connects, keeps the key alive (PUT) and, when the key expires, the keepalive is
@@ -23,6 +23,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from exchange.binance.payloads import (
@@ -42,6 +43,7 @@ from exchange.port import ExchangeError, ExchangeEvent, Fill, OrderState, OrderT
 log = logging.getLogger(__name__)
 _CONDITIONAL = (OrderType.STOP_MARKET.value, OrderType.TAKE_PROFIT_MARKET.value)
 _SEEN_TRADES_KEPT = 100_000
+ZERO = Decimal(0)
 _RATE_LIMIT_RECHECK_S = 30.0
 
 
@@ -57,8 +59,9 @@ class EventTranslator:
         self._actual: dict[int, str] = {}  # regular order id of a triggered algo -> its client algo id
         self._pending: dict[int, list[Fill]] = {}  # fills of a triggered order seen before its ALGO_UPDATE
         self._canceled: set[str] = set()
-        self._seen: set[int] = set()
-        self._seen_order: deque[int] = deque()
+        self._seen: set[tuple[str, int]] = set()  # (symbol, trade id): Binance numbers trades per symbol
+        self._seen_order: deque[tuple[str, int]] = deque()
+        self._filled: dict[str, Decimal] = {}  # client id -> quantity of its fills reported
 
     # --- registration (caller's thread) -----------------------------------------------------------
 
@@ -113,26 +116,33 @@ class EventTranslator:
     # --- events ------------------------------------------------------------------------------------
 
     def push(self, events: list[ExchangeEvent]) -> None:
-        """Queue events for `drain`, dropping fills already reported (by trade id)."""
+        """Queue events for `drain`, dropping fills already reported (by symbol and trade id)."""
         with self._lock:
             for event in events:
                 if isinstance(event, Fill):
-                    if event.trade_id in self._seen:
+                    key = (event.symbol, event.trade_id)
+                    if key in self._seen:
                         continue
-                    self._remember_trade(event.trade_id)
+                    self._remember_trade(key)
+                    self._filled[event.client_order_id] = self._filled.get(event.client_order_id, ZERO) + event.quantity
                 else:
                     self._last[event.client_order_id] = event
                 self._events.append(event)
 
-    def _remember_trade(self, trade_id: int) -> None:
-        self._seen.add(trade_id)
-        self._seen_order.append(trade_id)
+    def _remember_trade(self, key: tuple[str, int]) -> None:
+        self._seen.add(key)
+        self._seen_order.append(key)
         if len(self._seen_order) > _SEEN_TRADES_KEPT:
             self._seen.discard(self._seen_order.popleft())
 
-    def seen_trade(self, trade_id: int) -> bool:
+    def seen_trade(self, symbol: str, trade_id: int) -> bool:
         with self._lock:
-            return trade_id in self._seen
+            return (symbol, trade_id) in self._seen
+
+    def filled(self, client_order_id: str) -> Decimal:
+        """The quantity of the order's fills reported so far (by the stream or a resync)."""
+        with self._lock:
+            return self._filled.get(client_order_id, ZERO)
 
     def drain(self) -> tuple[ExchangeEvent, ...]:
         with self._lock:

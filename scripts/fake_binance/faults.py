@@ -220,11 +220,11 @@ class Faults:
             self._server.engine.fill_plans.extend([plan] * orders)
 
     def partial_fills(self, parts: int = 2, *, expire_remainder: bool = False) -> None:
-        """The next market order fills in `parts` equal trades at one price; with `expire_remainder` only the
-        first executes."""
-        share = Decimal(1) / parts
-        shares = [share] * (parts - 1) + [1 - share * (parts - 1)]
-        self.fill_in_trades(shares, ticks=[0] * parts, expire_remainder=expire_remainder)
+        """The next market order fills in `parts` trades of one size (in steps; at most one per step) at one
+        price; with `expire_remainder` only the first executes."""
+        plan = FillPlan.equal_parts(parts, expire_remainder=expire_remainder)
+        with self._server.engine.lock:
+            self._server.engine.fill_plans.append(plan)
 
     # --- user stream ----------------------------------------------------------------------------
 

@@ -29,9 +29,16 @@ WEEK_MS = 7 * 24 * 3_600_000
 
 @dataclass(frozen=True, slots=True)
 class FillPlan:
-    shares: tuple[Decimal, ...]  # fraction of the quantity per trade, in order
+    shares: tuple[Decimal, ...]  # fraction of the quantity per trade, in order; () with `equal`
     ticks: tuple[int, ...]  # per trade: ticks worse than the market price
     expire_remainder: bool = False  # only the first trade executes; the rest of the order expires
+    equal: int = 0  # instead of shares: this many trades of one size (in steps), the last taking the rest
+
+    @classmethod
+    def equal_parts(cls, count: int, *, expire_remainder: bool = False) -> FillPlan:
+        if count < 1:
+            raise ValueError("at least one trade")
+        return cls((), (0,) * count, expire_remainder, count)
 
     @classmethod
     def of(
@@ -47,6 +54,11 @@ class FillPlan:
 
     def parts(self, quantity: Decimal, step: Decimal) -> list[tuple[Decimal, int]]:
         """(quantity, ticks) of each trade; a share that rounds to nothing is dropped."""
+        if self.equal:
+            count = max(1, min(self.equal, int(quantity / step)))
+            size = (quantity / count // step) * step
+            sizes = [size] * (count - 1) + [quantity - size * (count - 1)]
+            return [(q, 0) for q in sizes if q > 0]
         out: list[tuple[Decimal, int]] = []
         left = quantity
         for index, (share, ticks) in enumerate(zip(self.shares, self.ticks, strict=True)):

@@ -70,6 +70,7 @@ class FakeBinance:
         self.engine = Engine(json.loads(exchange_info_path.read_text()), clock=self.now_ms, balance=balance)
         self.port = 0
         self.requests: list[tuple[str, str]] = []  # (method, path) of every REST request, in order
+        self.calls: list[tuple[str, str, dict[str, str]]] = []  # the same with their parameters (unsigned)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -296,6 +297,8 @@ class FakeBinance:
         body = (await request.text()) if method != "GET" else ""
         params = dict(parse_qsl(request.query_string, keep_blank_values=True))
         params.update(parse_qsl(body, keep_blank_values=True))
+        with self._connects_cv:
+            self.calls.append((method, path, {k: v for k, v in params.items() if k != "signature"}))
         if security != NONE:
             self._authenticate(request, security, request.query_string, body, params)
         self._late_orders(method, path, params)
