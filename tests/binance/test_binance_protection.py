@@ -1,0 +1,93 @@
+"""The protection invariant while running, against an exchange that behaves as Binance does: the real actors on
+virtual time (tests/actors/harness.py), the real python-binance client against the fake server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from exchange.binance.account import BinanceExchange
+from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET
+from scripts.fake_binance.server import FakeBinance
+from tests.actors.harness import Harness
+
+SYMBOL = "BTCUSDT"
+
+
+@pytest.fixture
+def trading(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[Harness]:
+    fake_binance.set_price(SYMBOL, "20000")
+
+    def port() -> BinanceExchange:
+        return BinanceExchange(
+            api_key=TEST_KEY,
+            api_secret=TEST_SECRET,
+            base_url=fake_binance.base_url,
+            symbols=(SYMBOL,),
+            leverage=5,
+            timeout_s=2.0,
+            reconnect_delay_s=0.05,
+        ).start()
+
+    h = Harness(tmp_path, exchange=port, risk={"atr_multiplier_sl": 10})
+    try:
+        h.calm(160)
+        yield h
+    finally:
+        h.stop()
+
+
+def _held(fake: FakeBinance) -> Decimal:
+    with fake.engine.lock:
+        return abs(fake.engine.positions.get(SYMBOL, (Decimal(0), Decimal(0)))[0])
+
+
+def _resting_stops(fake: FakeBinance) -> list[Decimal]:
+    with fake.engine.lock:
+        return [
+            a.quantity
+            for a in fake.engine.algos_by_cid.values()
+            if a.status == "NEW" and a.order_type == "STOP_MARKET" and a.symbol == SYMBOL
+        ]
+
+
+def _open(h: Harness) -> None:
+    h.signal(SYMBOL, "LONG", 0.9)
+    h.until(lambda: any(p[1] == "open" for p in h.positions()), limit=10)
+
+
+def test_entry_filled_in_two_trades_gets_one_stop_covering_the_whole_position(
+    trading: Harness, fake_binance: FakeBinance
+) -> None:
+    fake_binance.faults.fill_in_trades(("0.3", "0.7"))
+    _open(trading)
+    trading.until(lambda: _resting_stops(fake_binance) == [_held(fake_binance)], limit=5)
+    ((filled,),) = trading.rows("SELECT filled_quantity FROM positions")
+    assert Decimal(filled) == _held(fake_binance) > 0
+    assert _resting_stops(fake_binance) == [_held(fake_binance)]  # the first trade's small stop was replaced
+
+
+def test_liquidation_while_running_closes_the_position_with_the_reason(
+    trading: Harness, fake_binance: FakeBinance
+) -> None:
+    _open(trading)
+    fake_binance.faults.liquidate(SYMBOL)
+    trading.until(lambda: [p[1] for p in trading.positions()] == ["closed"], limit=3)
+    ((reason,),) = trading.rows("SELECT reason FROM transitions WHERE trigger = 'reconcile'")
+    assert "by the exchange or by hand" in reason
+    assert _resting_stops(fake_binance) == []
+
+
+def test_user_stream_away_pauses_the_gate_and_it_reopens_when_the_stream_is_back(
+    trading: Harness, fake_binance: FakeBinance
+) -> None:
+    assert trading.gate()[0] == "open"
+    fake_binance.faults.block_user_streams()
+    trading.until(lambda: trading.gate()[0] == "paused", limit=20)
+    assert "user-data stream" in trading.gate()[1]
+    fake_binance.faults.unblock_user_streams()
+    trading.until(lambda: trading.gate()[0] == "open", limit=50)
+    assert trading.gate_triggers()[-2:] == ["pause", "clear"]
