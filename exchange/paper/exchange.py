@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from config.settings import PaperSettings
 
 _BPS = Decimal(10_000)
+KEEP_FINISHED = 2_000  # finished orders (with their fills) kept answerable; older ones age out
 
 
 class PaperExchange:
@@ -132,6 +133,17 @@ class PaperExchange:
         if not watch[0] and candle.low > watch[1] and candle.high < watch[2]:
             return
         self._match(candle)
+        if len(self._orders) - sum(map(len, self._open.values())) > 2 * KEEP_FINISHED:
+            self._forget_old_orders()
+
+    def _forget_old_orders(self) -> None:
+        """Keep the account bounded: the most recent `KEEP_FINISHED` finished orders (and their fills) stay
+        answerable to lookups; older ones are forgotten, as an exchange's order history ages out. Open orders stay."""
+        open_ids = {cid for ids in self._open.values() for cid in ids}
+        finished = [cid for cid in self._orders if cid not in open_ids]
+        for cid in finished[: len(finished) - KEEP_FINISHED]:
+            del self._orders[cid]
+            self._fills.pop(cid, None)
 
     def last_price(self, symbol: str) -> Decimal | None:
         last = self._last.get(symbol)
@@ -211,6 +223,9 @@ class PaperExchange:
 
     def set_symbol_filters(self, symbol: str, filters: SymbolFilters) -> None:
         self._filters[symbol] = filters
+
+    def refresh_filters(self) -> None:
+        """Nothing to read again: a symbol's rules change only through `set_symbol_filters`."""
 
     def pending_events(self) -> tuple[ExchangeEvent, ...]:
         """What `drain_events` would return, left in place (a dry-run recovery reads it)."""

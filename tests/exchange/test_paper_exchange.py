@@ -513,3 +513,34 @@ def test_random_orders_and_candles_wallet_equals_start_plus_realized_minus_fees(
     assert ex.balance().wallet_balance == D("10000") + realized - fees
     net = sum((f.quantity if f.side is BUY else -f.quantity for f in seen), D(0))
     assert sum((p.quantity for p in ex.positions()), D(0)) == net
+
+
+def test_paper_exchange_forgets_old_finished_orders_but_keeps_open_ones_and_recent_ones():
+    from exchange.paper import exchange as paper
+
+    ex = make_exchange()
+    ex.on_candle(candle(0, 100, 100, 100, 100))
+    stop = OrderRequest(
+        client_order_id="keep-stop",
+        symbol="BTCUSDT",
+        side=OrderSide.SELL,
+        type=OrderType.STOP_MARKET,
+        quantity=D("0.1"),
+        trigger_price=D("50"),
+        reduce_only=False,
+    )
+    ex.place_order(stop)
+    total = 2 * paper.KEEP_FINISHED + 10
+    for n in range(total):
+        side = OrderSide.BUY if n % 2 == 0 else OrderSide.SELL
+        ex.place_order(
+            OrderRequest(
+                client_order_id=f"m{n}", symbol="BTCUSDT", side=side, type=OrderType.MARKET, quantity=D("0.1")
+            )
+        )
+        ex.on_candle(candle(n + 1, 100, 100, 100, 100))
+    state = ex.to_state()
+    assert len(state["orders"]) <= 2 * paper.KEEP_FINISHED + 1
+    assert ex.get_order("BTCUSDT", "keep-stop") is not None  # open: never forgotten
+    assert ex.get_order("BTCUSDT", f"m{total - 1}") is not None and ex.order_fills("BTCUSDT", f"m{total - 1}")
+    assert ex.get_order("BTCUSDT", "m0") is None  # aged out
