@@ -1,153 +1,227 @@
-"""The user's signal inbox: a JSON-lines file, one signal per line.
+"""The user's signal inbox: a JSON-lines file (the format: actors/signals/lines.py), read as it grows.
 
-    {"symbol": "BTCUSDT", "side": "LONG", "confidence": 0.72, "id": "optional", "at": 1700000000000}
-
-Rules:
-
-* `symbol`: a string, upper-cased, `[A-Z0-9]{2,30}`; `side`: LONG or SHORT (any case);
-  `confidence`: a finite number in [0, 1] (not a boolean); `id`: optional non-empty
-  string of at most 64 characters; `at`: optional integer UTC milliseconds >= 0,
-  else the poll's `now` (the injected clock; nothing here reads the wall clock).
-  Other keys are ignored, so a newer writer does not break an older reader.
-* Blank lines are skipped silently; every other bad line is reported as
-  (line number, reason) and skipped: a typo never stops the service.
-* Without an `id`, the id is `inbox-<byte offset>-<sha1 of the line, 10 hex>`: the
-  same line read again (a re-poll after a crash) gets the same id, so downstream
-  de-duplication works, while two identical lines at different places stay two
-  signals.
-* `InboxReader` remembers the byte offset of the first unread line: a poll reads
-  only complete new lines (a last line without its newline waits for the next
-  poll). A file that shrank (truncated) or was replaced (another inode: rotated)
-  is read again from the start, with line numbers from 1.
+* A poll reads only complete lines (a last line without its newline waits for the next poll), at most
+  `MAX_READ_BYTES` of them, each at most `MAX_LINE_BYTES`: a longer line is reported once and skipped up to its
+  newline, also one still being written, so a tail without a newline costs at most `MAX_LINE_BYTES` a poll and
+  is reported once when it waits for its newline for longer than `UNTERMINATED_NOTICE_MS`.
+* Blank lines are skipped silently; every other bad line is reported as (line number, reason) and skipped: a
+  typo never stops the service.
+* Where the reader stands is an `InboxPosition`: the file's identity (device, inode), the byte offset and line
+  number, and a digest of the file's first bytes. A file that shrank (truncated), was replaced (another inode:
+  rotated) or rewritten in place (its first bytes differ) is read again from the start, with line numbers from 1.
+  A position saved before a restart (actors/signals/cursor.py) is resumed under the same checks.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from actors.messages import Side, Signal
+from actors.messages import Signal
+from actors.signals.lines import InboxLineError, parse_inbox_line
 
-SOURCE = "inbox"
-_SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
-MAX_ID_LENGTH = 64
+HEAD_BYTES = 256
+MAX_LINE_BYTES = 4096
+MAX_READ_BYTES = 256 * 1024
+UNTERMINATED_NOTICE_MS = 30_000
+
+FileId = tuple[int, int]  # (device, inode)
 
 
-class InboxLineError(ValueError):
-    """Why one inbox line is not a signal."""
+def _digest(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboxPosition:
+    """A place in one inbox file: what a restart resumes from."""
+
+    device: int
+    inode: int
+    offset: int  # bytes before the next line to read
+    line: int  # lines before it
+    head: str  # sha1 of the file's first min(offset, HEAD_BYTES) bytes: a file rewritten in place is noticed
+    skipping: bool = False  # inside an over-long line (reported already): its bytes up to the newline are skipped
+
+    @property
+    def file(self) -> FileId:
+        return (self.device, self.inode)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboxLine:
+    """A signal as read from the inbox, with where it was and when it was first read."""
+
+    signal: Signal
+    file: FileId
+    start: int  # byte offset of the line
+    number: int  # its line number, from 1
+    read_at: int
+    reread: bool = False  # read before a restart too: its id having a decision is no reuse, just the same line
 
 
 @dataclass(frozen=True, slots=True)
 class InboxPoll:
-    signals: tuple[Signal, ...]
-    errors: tuple[tuple[int, str], ...]  # (line number, reason)
+    lines: tuple[InboxLine, ...]
+    errors: tuple[tuple[int, str], ...]  # (line number, reason): lines skipped
+    notices: tuple[tuple[int, str], ...] = ()  # (line number, what it waits for)
 
-
-def parse_inbox_line(text: str, *, now: int, offset: int = 0) -> Signal:
-    """One line to a `Signal`; raises `InboxLineError` with the reason."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InboxLineError(f"not JSON: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise InboxLineError("not a JSON object")
-    symbol = data.get("symbol")
-    if not isinstance(symbol, str) or not _SYMBOL.match(symbol.strip().upper()):
-        raise InboxLineError(f"bad symbol: {symbol!r}")
-    side = data.get("side")
-    if not isinstance(side, str) or side.strip().upper() not in Side.__members__:
-        raise InboxLineError(f"bad side: {side!r} (LONG or SHORT)")
-    confidence = data.get("confidence")
-    if (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, (int, float))
-        or not math.isfinite(confidence)
-        or not 0.0 <= confidence <= 1.0
-    ):
-        raise InboxLineError(f"bad confidence: {confidence!r} (a number in [0, 1])")
-    signal_id = data.get("id")
-    if signal_id is None:
-        digest = hashlib.sha1(text.strip().encode("utf-8")).hexdigest()[:10]
-        signal_id = f"{SOURCE}-{offset}-{digest}"
-    elif not isinstance(signal_id, str) or not signal_id.strip() or len(signal_id) > MAX_ID_LENGTH:
-        raise InboxLineError(f"bad id: {signal_id!r} (a non-empty string of at most {MAX_ID_LENGTH})")
-    at = data.get("at", now)
-    if isinstance(at, float) and at.is_integer():
-        at = int(at)
-    if isinstance(at, bool) or not isinstance(at, int) or at < 0:
-        raise InboxLineError(f"bad at: {at!r} (integer milliseconds)")
-    return Signal(
-        id=signal_id.strip(),
-        at=at,
-        symbol=symbol.strip().upper(),
-        side=Side(side.strip().upper()),
-        confidence=float(confidence),
-        source=SOURCE,
-    )
-
-
-def parse_inbox_lines(lines: list[str], *, now: int, first_line: int = 1) -> InboxPoll:
-    """Parse already-split lines (no offsets known: ids of id-less lines use the line number)."""
-    signals: list[Signal] = []
-    errors: list[tuple[int, str]] = []
-    for number, line in enumerate(lines, start=first_line):
-        if not line.strip():
-            continue
-        try:
-            signals.append(parse_inbox_line(line, now=now, offset=number))
-        except InboxLineError as exc:
-            errors.append((number, str(exc)))
-    return InboxPoll(tuple(signals), tuple(errors))
+    @property
+    def signals(self) -> tuple[Signal, ...]:
+        return tuple(line.signal for line in self.lines)
 
 
 class InboxReader:
-    """Polls one inbox file for new complete lines."""
+    """Polls one inbox file for new complete lines.
 
-    def __init__(self, path: str | Path) -> None:
+    `resume`: the position saved before a restart; `read_to` and `read_at`: the lines from there up to byte
+    `read_to` were read before the restart, first at `read_at`, which stays their time when they have no `at`.
+    """
+
+    def __init__(
+        self, path: str | Path, *, resume: InboxPosition | None = None, read_to: int = 0, read_at: int = 0
+    ) -> None:
         self.path = Path(path)
-        self.offset = 0
-        self.line_number = 0  # lines consumed so far
-        self._identity: tuple[int, int] | None = None  # (device, inode) of the file read
+        self.offset, self.line_number, self.skipping = 0, 0, False
+        self._file: FileId | None = None
+        self._head = _digest(b"")
+        self._prefix = b""  # the file's first min(offset, HEAD_BYTES) bytes, once a poll has checked them
+        self._read_to, self._read_at = 0, 0
+        self._tail: tuple[int, int] | None = None  # (offset, first seen) of a last line without its newline
+        self._tail_reported = False
+        if resume is not None:
+            self._file, self._head = resume.file, resume.head
+            self.offset, self.line_number, self.skipping = resume.offset, resume.line, resume.skipping
+            if read_to > resume.offset:
+                self._read_to, self._read_at = read_to, read_at
+
+    @property
+    def file(self) -> FileId | None:
+        return self._file
+
+    def rereading(self) -> tuple[int, int] | None:
+        """(read_to, read_at) while lines read before a restart remain to be read again, else None."""
+        return (self._read_to, self._read_at) if self._read_to > self.offset else None
+
+    def position(self) -> InboxPosition | None:
+        """Where the next poll reads; None before the file was ever found."""
+        if self._file is None:
+            return None
+        return InboxPosition(
+            device=self._file[0],
+            inode=self._file[1],
+            offset=self.offset,
+            line=self.line_number,
+            head=self._head,
+            skipping=self.skipping,
+        )
+
+    def position_at(self, line: InboxLine) -> InboxPosition:
+        """The position just before a line this reader returned from the file it reads now."""
+        assert line.file == self._file and line.start <= self.offset, "a line of the file as it is read now"
+        return InboxPosition(
+            device=line.file[0],
+            inode=line.file[1],
+            offset=line.start,
+            line=line.number - 1,
+            head=_digest(self._prefix[: min(line.start, HEAD_BYTES)]),
+        )
 
     def poll(self, now: int) -> InboxPoll:
         try:
             with self.path.open("rb") as handle:
                 stat = os.fstat(handle.fileno())
-                identity = (stat.st_dev, stat.st_ino)
-                if identity != self._identity or stat.st_size < self.offset:
-                    self._restart(identity)
+                first = handle.read(HEAD_BYTES)
+                file = (stat.st_dev, stat.st_ino)
+                if not self._same_file(file, stat.st_size, first):
+                    self._restart(file)
                 handle.seek(self.offset)
-                chunk = handle.read()
+                chunk = handle.read(MAX_READ_BYTES)
         except FileNotFoundError:
             return InboxPoll((), ())  # no inbox yet: nothing to say; it may appear later
-        end = chunk.rfind(b"\n") + 1  # a last line without its newline is still being written
-        signals: list[Signal] = []
+        known = first[: min(self.offset, HEAD_BYTES)]
+        lines: list[InboxLine] = []
         errors: list[tuple[int, str]] = []
-        position = self.offset
+        used = self._split(chunk, now, lines, errors)
+        notices = self._unterminated(chunk, used, now)
+        self._prefix = (known + chunk[:used])[:HEAD_BYTES]
+        self.offset += used
+        self._head = _digest(self._prefix[: min(self.offset, HEAD_BYTES)])
+        return InboxPoll(tuple(lines), tuple(errors), notices)
+
+    def _same_file(self, file: FileId, size: int, first: bytes) -> bool:
+        if file != self._file or size < self.offset:
+            return False
+        return _digest(first[: min(self.offset, HEAD_BYTES)]) == self._head
+
+    def _restart(self, file: FileId) -> None:
+        self._file = file
+        self.offset, self.line_number, self.skipping = 0, 0, False
+        self._head, self._prefix = _digest(b""), b""
+        self._read_to = 0  # what was read before a restart was another file's
+        self._tail = None
+
+    def _split(self, chunk: bytes, now: int, lines: list[InboxLine], errors: list[tuple[int, str]]) -> int:
+        """Parse the chunk's complete lines; the number of bytes consumed."""
+        position = 0
         # Split on b"\n" only: a stray \r inside a line must not shift the line numbers.
-        for raw in chunk[:end].split(b"\n")[:-1]:
+        while (end := chunk.find(b"\n", position)) >= 0:
+            raw, start, position = chunk[position:end], self.offset + position, end + 1
+            if self.skipping:  # the end of an over-long line, reported when it began
+                self.skipping = False
+                continue
             self.line_number += 1
-            line_offset, position = position, position + len(raw) + 1
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                errors.append((self.line_number, "not UTF-8"))
-                continue
-            if not text.strip():
+            if len(raw) > MAX_LINE_BYTES:
+                errors.append((self.line_number, f"longer than {MAX_LINE_BYTES} bytes"))
                 continue
             try:
-                signals.append(parse_inbox_line(text, now=now, offset=line_offset))
+                line = self._line(raw, start, now)
             except InboxLineError as exc:
                 errors.append((self.line_number, str(exc)))
-        self.offset += end
-        return InboxPoll(tuple(signals), tuple(errors))
+                continue
+            if line is not None:
+                lines.append(line)
+        if self.skipping:
+            return len(chunk)
+        if len(chunk) - position > MAX_LINE_BYTES:
+            self.line_number += 1
+            errors.append((self.line_number, f"longer than {MAX_LINE_BYTES} bytes; skipped up to its newline"))
+            self.skipping = True
+            return len(chunk)
+        return position
 
-    def _restart(self, identity: tuple[int, int]) -> None:
-        self._identity = identity
-        self.offset = 0
-        self.line_number = 0
+    def _line(self, raw: bytes, start: int, now: int) -> InboxLine | None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InboxLineError("not UTF-8") from None
+        if not text.strip():
+            return None
+        reread = start < self._read_to
+        read_at = self._read_at if reread else now
+        assert self._file is not None
+        return InboxLine(
+            signal=parse_inbox_line(text, now=now, offset=start, read_at=read_at),
+            file=self._file,
+            start=start,
+            number=self.line_number,
+            read_at=read_at,
+            reread=reread,
+        )
+
+    def _unterminated(self, chunk: bytes, used: int, now: int) -> tuple[tuple[int, str], ...]:
+        """A notice, once, for a last line that has waited too long for its newline."""
+        if used == len(chunk) or self.skipping:
+            self._tail = None
+            return ()
+        at = self.offset + used
+        if self._tail is None or self._tail[0] != at:
+            self._tail, self._tail_reported = (at, now), False
+            return ()
+        waited = now - self._tail[1]
+        if self._tail_reported or waited < UNTERMINATED_NOTICE_MS:
+            return ()
+        self._tail_reported = True
+        return ((self.line_number + 1, f"no newline after {waited // 1000}s: it is read once the line ends"),)
