@@ -142,6 +142,18 @@ class FeedSettings(_Section):
 class SignalSettings(_Section):
     builtin: bool = True
     inbox: Path | None = None
+    max_age_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="a signal older than this (by its `at`, else by when the inbox line was first read) is "
+        "recorded REJECTED_AS_STALE and never traded",
+    )
+    max_step_lag_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="the inbox is read only in steps at most this far behind the clock: not during the warm-up's "
+        "history nor a catch-up, whose prices are old",
+    )
 
 
 class DatabaseSettings(_Section):
