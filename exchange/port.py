@@ -78,9 +78,11 @@ class OrderStatus(StrEnum):
 class RejectCode(IntEnum):
     """Binance USD-M futures error codes used by the port's implementations."""
 
+    FILTER_FAILURE = -1013
     ILLEGAL_CHARS = -1100
     MANDATORY_PARAM_EMPTY_OR_MALFORMED = -1102
     PARAM_NOT_REQUIRED = -1106
+    PRECISION_OVER_MAXIMUM = -1111  # more decimals than the symbol's tick or step size allows
     BAD_SYMBOL = -1121
     UNKNOWN_ORDER = -2011  # cancel of an order that is not open
     NO_SUCH_ORDER = -2013
@@ -237,6 +239,14 @@ class ExchangePort(Protocol):
 
     def symbol_filters(self, symbol: str) -> SymbolFilters:
         """Raises UnknownSymbol when the exchange has no rules for it."""
+        ...
+
+    def refresh_filters(self) -> None:
+        """Read every symbol's trading rules from the exchange again; `symbol_filters` answers with them from now.
+
+        Binance changes tick and step sizes now and then, and then refuses orders made to the old ones (-4014
+        price off the tick, -4023 quantity off the step, -1111 too many decimals): call it periodically and after
+        such a refusal (the Binance port also does after one). The paper exchange: nothing to read again."""
         ...
 
     def drain_events(self) -> tuple[ExchangeEvent, ...]:

@@ -14,6 +14,7 @@ port includes them.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -41,6 +42,14 @@ from exchange.port import (
 )
 
 NO_NEED_TO_CHANGE_POSITION_SIDE = -4059
+# Refusals for a symbol's trading rules, which Binance may have changed.
+FILTER_REJECTIONS = (
+    RejectCode.PRECISION_OVER_MAXIMUM,
+    RejectCode.FILTER_FAILURE,
+    RejectCode.PRICE_NOT_INCREASED_BY_TICK_SIZE,
+    RejectCode.QTY_NOT_INCREASED_BY_STEP_SIZE,
+    RejectCode.QTY_LESS_THAN_MIN_QTY,
+)
 
 
 def _text(value: Decimal) -> str:
@@ -152,6 +161,10 @@ class BinanceExchange:
         self._filters = payloads.filters_from_exchange_info(self._rest.exchange_info())
         return dict(self._filters)
 
+    def refresh_filters(self) -> None:
+        """Read every symbol's trading rules again (exchangeInfo); `symbol_filters` answers with them from now."""
+        self.load_filters()
+
     def set_one_way_mode(self) -> None:
         try:
             self._rest.change_position_mode(dual_side=False)
@@ -162,10 +175,17 @@ class BinanceExchange:
     # --- ExchangePort -----------------------------------------------------------------------------------------------
 
     def place_order(self, request: OrderRequest) -> OrderState:
+        """Also, after a refusal for the symbol's rules (`FILTER_REJECTIONS`), reads the rules again before
+        raising: Binance changed them, and `symbol_filters` should say so to whoever rounds the next order."""
         try:
             state = self._place(request)
         except OutcomeUnknown:
             self._uncertain[request.client_order_id] = self._monotonic()
+            raise
+        except OrderRejected as e:
+            if e.code in FILTER_REJECTIONS:
+                with contextlib.suppress(ExchangeError):  # the refusal is the news; a failed re-read is not
+                    self.refresh_filters()
             raise
         self.translator.register(state)
         return state

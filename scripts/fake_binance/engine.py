@@ -35,6 +35,12 @@ def _bad(code: int, msg: str) -> ApiError:
     return ApiError(400, code, msg)
 
 
+def _decimals(value: Decimal) -> int:
+    """Decimal places that matter: 0.10 has 1, 39000.30 has 1, 40000 has 0."""
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
 class Engine(PricePath):
     def __init__(
         self,
@@ -81,6 +87,21 @@ class Engine(PricePath):
 
     def now(self) -> int:
         return self._clock()
+
+    def change_filters(self, symbol: str, **filters: Decimal) -> None:
+        """New trading rules for `symbol` (keys of `self.filters[symbol]`), in exchangeInfo too."""
+        self.filters[symbol].update(filters)
+        f = self.filters[symbol]
+        info = next(s for s in self.exchange_info["symbols"] if s["symbol"] == symbol)
+        info["pricePrecision"], info["quantityPrecision"] = _decimals(f["tick"]), _decimals(f["step"])
+        for entry in info["filters"]:
+            kind = entry["filterType"]
+            if kind == "PRICE_FILTER":
+                entry["tickSize"] = shapes.fmt(f["tick"])
+            elif kind in ("LOT_SIZE", "MARKET_LOT_SIZE"):
+                entry["stepSize"], entry["minQty"] = shapes.fmt(f["step"]), shapes.fmt(f["min_qty"])
+            elif kind == "MIN_NOTIONAL":
+                entry["notional"] = shapes.fmt(f["min_notional"])
 
     # --- account queries -------------------------------------------------------------------
 
@@ -133,10 +154,21 @@ class Engine(PricePath):
         f = self.filters[symbol]
         if qty <= 0:
             raise _bad(-4003, "Quantity less than or equal to zero.")
-        if qty % f["step"] != 0:
+        if _decimals(qty) > _decimals(f["step"]):
             raise _bad(-1111, "Precision is over the maximum defined for this asset.")
+        if qty % f["step"] != 0:
+            raise _bad(-4023, "Quantity not increased by step size.")
         if qty < f["min_qty"]:
             raise _bad(-4004, "Quantity less than min quantity.")
+
+    def _check_price(self, symbol: str, price: Decimal) -> None:
+        tick = self.filters[symbol]["tick"]
+        if price <= 0:
+            raise _bad(-4014, "Price not increased by tick size.")
+        if _decimals(price) > _decimals(tick):
+            raise _bad(-1111, "Precision is over the maximum defined for this asset.")
+        if price % tick != 0:
+            raise _bad(-4014, "Price not increased by tick size.")
 
     def _reduces(self, symbol: str, side: str) -> bool:
         qty = self.positions.get(symbol, (ZERO, ZERO))[0]
@@ -367,8 +399,7 @@ class Engine(PricePath):
         qty = self._decimal(params, "quantity")
         self._check_quantity(symbol, qty)
         trigger = self._decimal(params, "triggerPrice")
-        if trigger <= 0 or trigger % self.filters[symbol]["tick"] != 0:
-            raise _bad(-4014, "Price not increased by tick size.")
+        self._check_price(symbol, trigger)
         reduce_only = self._reduce_only(params)
         if reduce_only and not self._reduces(symbol, side):
             raise _bad(-2022, "ReduceOnly Order is rejected.")

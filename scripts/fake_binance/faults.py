@@ -8,10 +8,15 @@ Fills: `fill_in_trades(shares, ticks=..., orders=N)` splits the next N market
 orders into trades at different prices (`partial_fills(parts)`: equal parts at
 one price).
 
-Lost answers: `timeout_next` (executed, answer held past the client's
-timeout), `server_error_next` (5xx, executed or not), and `late_order(lookups=K
-| seconds=T)`: the order is not found (-2013) for K lookups or T seconds, then
-appears and executes (`release_late_orders()` ends the wait).
+Lost answers: `timeout_next(count=N, execute=...)` (the answer held past the
+client's timeout; executed or not), `server_error_next` (5xx, executed or not),
+and `late_order(lookups=K | seconds=T)`: the order is not found (-2013) for K
+lookups or T seconds, then appears and executes (`release_late_orders()` ends
+the wait). Each takes `path` ("/fapi/v1/algoOrder" for protective orders).
+Throttling: `rate_limit_next(retry_after_s, count=N)` (429), `ban_next(seconds)`
+(418). Rules: `change_filters(symbol, tick_size=, step_size=, min_qty=,
+min_notional=)` changes them at once, in exchangeInfo too (orders off them:
+-4014, -4023, -1111).
 
 Streams: `send_user_frame(frame)` / `send_market_frame(frame)` send one frame as
 given (malformed, not JSON, an unknown event); `mute_streams(user=, market=)`
@@ -92,10 +97,20 @@ class Faults:
         self._add(Rule(method, path, -1, hold_s=seconds))
 
     def timeout_next(
-        self, *, method: str | None = "POST", path: str | None = "/fapi/v1/order", hold_s: float = 30.0
+        self,
+        *,
+        method: str | None = "POST",
+        path: str | None = "/fapi/v1/order",
+        hold_s: float = 30.0,
+        count: int = 1,
+        execute: bool = True,
     ) -> None:
-        """The next matching request is executed, but its answer is held past the client's timeout."""
-        self._add(Rule(method, path, 1, execute=True, hold_s=hold_s))
+        """The next `count` matching requests are answered only after `hold_s` (past the client's timeout):
+        executed all the same, or (`execute=False`) never reaching the matching engine."""
+        if execute:
+            self._add(Rule(method, path, count, execute=True, hold_s=hold_s))
+        else:
+            self._add(Rule(method, path, count, status=503, code=-1001, msg="Service Unavailable.", hold_s=hold_s))
 
     def late_order(
         self,
@@ -195,6 +210,31 @@ class Faults:
                 msg=f"Way too many requests; IP banned until {until}. Please use the websocket for "
                 "live updates to avoid bans.",
             )
+        )
+
+    def change_filters(
+        self,
+        symbol: str,
+        *,
+        tick_size: Decimal | str | None = None,
+        step_size: Decimal | str | None = None,
+        min_qty: Decimal | str | None = None,
+        min_notional: Decimal | str | None = None,
+    ) -> None:
+        """Binance changes a symbol's trading rules: orders are checked against the new ones at once (a trigger
+        off the tick: -4014; more decimals than the tick or step allow: -1111) and exchangeInfo says so."""
+        self._server.change_filters(
+            symbol,
+            **{
+                name: Decimal(value)
+                for name, value in (
+                    ("tick", tick_size),
+                    ("step", step_size),
+                    ("min_qty", min_qty),
+                    ("min_notional", min_notional),
+                )
+                if value is not None
+            },
         )
 
     def skew_clock(self, ms: int) -> None:

@@ -189,6 +189,10 @@ class FakeBinance:
             self.engine.close_outside(symbol, liquidation=liquidation)
         self._schedule_flush()
 
+    def change_filters(self, symbol: str, **filters: Decimal) -> None:
+        with self.engine.lock:
+            self.engine.change_filters(symbol, **filters)
+
     def client_order_id_counts(self) -> dict[str, int]:
         """How many times each client order id (regular or algo) reached the server."""
         with self.engine.lock:

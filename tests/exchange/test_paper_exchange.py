@@ -405,6 +405,15 @@ def test_set_symbol_filters_overrides_default() -> None:
     assert reject_code(ex, order("a", BUY, "0.001")) == RejectCode.QTY_NOT_INCREASED_BY_STEP_SIZE
 
 
+def test_paper_refresh_filters_keeps_the_rules_it_has() -> None:
+    ex = make_exchange()
+    ex.on_candle(flat(0, 50_000.0))
+    derived = ex.symbol_filters(BTC)
+    ex.on_candle(flat(1, 500.0))  # a price a hundred times lower would derive other rules
+    ex.refresh_filters()
+    assert ex.symbol_filters(BTC) == derived
+
+
 def test_short_round_trip_wallet_and_equity_exact() -> None:
     ex = make_exchange(fee="0.0005")
     ex.on_candle(flat(0, 3_000.0, symbol="ETHUSDT"))
@@ -534,9 +543,7 @@ def test_paper_exchange_forgets_old_finished_orders_but_keeps_open_ones_and_rece
     for n in range(total):
         side = OrderSide.BUY if n % 2 == 0 else OrderSide.SELL
         ex.place_order(
-            OrderRequest(
-                client_order_id=f"m{n}", symbol="BTCUSDT", side=side, type=OrderType.MARKET, quantity=D("0.1")
-            )
+            OrderRequest(client_order_id=f"m{n}", symbol="BTCUSDT", side=side, type=OrderType.MARKET, quantity=D("0.1"))
         )
         ex.on_candle(candle(n + 1, 100, 100, 100, 100))
     state = ex.to_state()
