@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -49,6 +50,9 @@ def run(
     live: Annotated[
         bool, typer.Option("--live", help="Allow live trading on Binance (needs keys in the environment).")
     ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Log at DEBUG level, with the traceback of an error that stops it.")
+    ] = False,
 ) -> None:
     """Run the service in the foreground (paper exchange and synthetic feed by default). Ctrl-C stops it."""
     with clean_errors():
@@ -61,7 +65,7 @@ def run(
         check_live_guard(settings, live=live)  # before any logging or database: a refusal is one clear line
     except ServiceError as error:
         fail(str(error))
-    configure(json_lines=log_json)
+    configure(json_lines=log_json, level=logging.DEBUG if debug else logging.INFO)
     runner = Runner(settings, live=live)
     install_signal_handlers(runner)
     try:

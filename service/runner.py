@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from actors.clock import Clock, WallClock
 from actors.market_data.feeds import FileFeed, SyntheticFeed
@@ -29,7 +30,7 @@ from service.lock import InstanceLock
 
 log = logging.getLogger("quantum_trader.service")
 WARMUP_CANDLES = 300  # history emitted at once at start, so indicators are warm when live candles begin
-EXIT_OK, EXIT_SUPERVISOR = 0, 3
+EXIT_OK, EXIT_ERROR, EXIT_SUPERVISOR = 0, 1, 3
 
 
 class ServiceError(Exception):
@@ -71,6 +72,15 @@ def check_live_guard(settings: Settings, *, live: bool, command: str = "run") ->
         )
 
 
+def describe_error(error: BaseException, url: str) -> str:
+    """An unexpected error in one line: what the database (or the code) said, never the database password."""
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        text = f"the database answered: {error.orig}"  # without SQLAlchemy's statement and parameters
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return " ".join(text.split()).replace(url, redact_url(url))
+
+
 def describe_venue(settings: Settings) -> str:
     """Where orders go, for the loud line at start."""
     exchange = settings.exchange
@@ -91,6 +101,7 @@ class Runner:
         self.started_at = self.clock.now_ms()
         self.prices: dict[str, str] = {}
         self.feed: BinanceKlineFeed | None = None  # the Binance feed, once started: its mark prices
+        self.doing = "starting"  # what the runner's thread is doing, for the line that says what failed
 
     def request_stop(self, *_: object) -> None:
         self.stopping.set()
@@ -98,37 +109,82 @@ class Runner:
     def run(self) -> int:
         settings = self.settings
         check_live_guard(settings, live=self.live)
-        url = settings.database.url
-        with InstanceLock(url):
+        with InstanceLock(settings.database.url):
             log.warning(
                 "%s on the %s feed: %s", describe_venue(settings), settings.feed.kind, ", ".join(settings.symbols)
             )
             self._announce()
-            engine = make_engine(url)
-            upgrade(engine)
             try:
-                exchange = make_exchange(settings, engine, live=self.live)
-            except ExchangeError as error:
-                engine.dispose()
-                raise ServiceError(f"cannot start the exchange: {error}") from None
-            system = TradingSystem(settings, self.clock, engine, exchange=exchange, checkpoint_steps=True)
-            system.ctx.feed_health = self._feed_health  # the market stream's watchdog pauses trading too
-            try:
-                system.start()
-                self._drive(system)
-            except FeedError as error:
-                raise ServiceError(f"market feed: {error}") from None
-            finally:
-                reason = system.fatal or "operator stop"
-                log.info("stopping (%s): finishing in-flight work; protective orders stay on the exchange", reason)
-                system.stop(reason)
-                self._beat(engine)
-                engine.dispose()
+                return self._serve()
+            except ServiceError:
+                raise
+            except Exception as error:  # the top of the runner's thread: one clear line, never a traceback
+                self._report(error)
+                return EXIT_ERROR
+
+    def _serve(self) -> int:
+        settings = self.settings
+        self.doing = "opening the database"
+        engine = make_engine(settings.database.url)
+        upgrade(engine)
+        try:
+            exchange = make_exchange(settings, engine, live=self.live)
+        except ExchangeError as error:
+            engine.dispose()
+            raise ServiceError(f"cannot start the exchange: {error}") from None
+        system = TradingSystem(settings, self.clock, engine, exchange=exchange, checkpoint_steps=True)
+        system.ctx.feed_health = self._feed_health  # the market stream's watchdog pauses trading too
+        failed = False
+        try:
+            self.doing = "starting the actors"
+            system.start()
+            log.info("running: every actor started, open positions reconciled with the exchange")
+            self._drive(system)
+        except FeedError as error:
+            raise ServiceError(f"market feed: {error}") from None
+        except Exception as error:
+            self._report(error)  # said at once: stopping may wait on what failed
+            failed = True
+        finally:
+            self._stop(system, engine, "an error" if failed else system.fatal or "operator stop")
+        if failed:
+            log.critical("stopped after the error above")
+            return EXIT_ERROR
         if system.fatal:
             log.critical("stopped by the supervisor: %s", system.fatal)
             return EXIT_SUPERVISOR
         log.info("stopped cleanly")
         return EXIT_OK
+
+    def _stop(self, system: TradingSystem, engine: Engine, reason: str) -> None:
+        """Graceful, and never raising: a failure here is logged and the rest of the stop still runs."""
+        log.info("stopping (%s): finishing in-flight work; protective orders stay on the exchange", reason)
+        try:
+            system.stop(reason)
+        except Exception as error:
+            log.error("stopping the actors failed: %s", describe_error(error, self.settings.database.url))
+            log.debug("the error that stopped the stop", exc_info=error)
+        try:
+            self._beat(engine)
+        except Exception as error:
+            log.error("the last heartbeat was not written: %s", describe_error(error, self.settings.database.url))
+        engine.dispose()
+
+    def _report(self, error: Exception) -> None:
+        """What failed, that the service stops, and what to do: one line (the traceback only at --debug)."""
+        log.debug("the error that stops the service", exc_info=error)
+        hint = (
+            "check that the database is reachable and that no other program holds a lock on it"
+            if isinstance(error, DBAPIError)
+            else "fix the cause"
+        )
+        log.critical(
+            "the service stops: %s failed: %s. It stops gracefully (protective orders stay on the exchange); "
+            "%s, then start it again (it reconciles at start; `run --debug` logs the traceback)",
+            self.doing,
+            describe_error(error, self.settings.database.url),
+            hint,
+        )
 
     def _announce(self) -> None:
         s = self.settings
@@ -141,6 +197,7 @@ class Runner:
         )
 
     def _drive(self, system: TradingSystem) -> None:
+        self.doing = "driving the actors"
         cycle_ms = int(self.settings.orchestrator.cycle_seconds * 1000)
         last_cycle = self.clock.now_ms()
         batches = self._batches()
@@ -180,8 +237,11 @@ class Runner:
                 return
 
     def _after_cycle(self, system: TradingSystem, engine: object) -> None:
+        self.doing = "handing the operator's commands to the orchestrator"
         system.operator_commands()
+        self.doing = "writing the heartbeat"
         self._beat(system.ctx.engine)
+        self.doing = "driving the actors"
 
     def _beat(self, engine: Engine) -> None:
         with engine.begin() as connection:

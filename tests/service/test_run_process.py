@@ -90,6 +90,8 @@ def test_run_start_log_and_error_never_show_the_database_password(tmp_path: Path
     its start log and fails to reach it; neither line holds the password."""
     env = os.environ | {"QT_DATABASE__URL": "postgresql+psycopg://user:s3cret@127.0.0.1:1/test"}
     run = subprocess.run(command("run"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_S)
-    assert run.returncode != 0
+    assert run.returncode == 1, run.stderr
     assert "database postgresql+psycopg://user:***@127.0.0.1:1/test" in run.stderr
+    assert "the service stops: opening the database failed: the database answered: connection failed" in run.stderr
     assert "s3cret" not in run.stderr + run.stdout
+    assert not [line for line in run.stderr.splitlines() if line.startswith(("Traceback", "╭"))], run.stderr
