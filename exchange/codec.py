@@ -10,7 +10,16 @@ from dataclasses import fields
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from exchange.port import Fill, OrderSide, OrderState, OrderStatus, OrderType, SymbolFilters
+from exchange.port import (
+    ExchangeEvent,
+    Fill,
+    OrderSide,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    PositionChanged,
+    SymbolFilters,
+)
 
 T = TypeVar("T")
 
@@ -31,7 +40,7 @@ _DECIMAL_FIELDS = frozenset(
     }
 )
 _ENUM_FIELDS: dict[str, type] = {"side": OrderSide, "type": OrderType, "status": OrderStatus}
-_EVENT_KINDS: dict[str, type] = {"fill": Fill, "order": OrderState}
+_EVENT_KINDS: dict[str, type] = {"fill": Fill, "order": OrderState, "position": PositionChanged}
 
 
 def encode(obj: Any) -> dict[str, Any]:
@@ -59,12 +68,12 @@ def decode(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**kwargs)
 
 
-def encode_event(event: Fill | OrderState) -> dict[str, Any]:
-    kind = "fill" if isinstance(event, Fill) else "order"
+def encode_event(event: ExchangeEvent) -> dict[str, Any]:
+    kind = next(k for k, cls in _EVENT_KINDS.items() if isinstance(event, cls))
     return {"kind": kind, **encode(event)}
 
 
-def decode_event(data: dict[str, Any]) -> Fill | OrderState:
+def decode_event(data: dict[str, Any]) -> ExchangeEvent:
     body = dict(data)
     cls = _EVENT_KINDS[body.pop("kind")]
     return decode(cls, body)

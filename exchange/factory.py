@@ -39,6 +39,7 @@ def make_exchange(settings: Settings, engine: Engine, *, live: bool = False, rea
         testnet=exchange.testnet,
         symbols=settings.symbols,
         leverage=exchange.leverage,
+        client_id_prefix=f"{exchange.client_id_prefix}-",  # our ids: <prefix>-<purpose>-<position>-<n>
     )
     # Clock offset and filters; unless read-only, also one-way mode, leverage and the user-data stream.
     return port.start(configure=not read_only)

@@ -19,7 +19,15 @@ Fills and order updates arrive through `drain_events()`: every implementation
 queues them in the order the exchange produced them, and each call returns (and
 forgets) what was queued since the previous call. Events may repeat what a call
 already returned (a NEW after `place_order`): consumers apply them idempotently,
-keyed by client order id and trade id.
+keyed by client order id and trade id (trade ids are per symbol).
+
+`PositionChanged` says what a position is now, when the exchange says so or
+changed it by itself: after a liquidation, an auto-deleverage or another
+client's order (closed by hand on the website), each with its reason, and after
+every account update (Binance's ACCOUNT_UPDATE, our own fills included) and
+stream gap. Fills never vanish: a foreign order's fills come as `Fill`s under
+its client id. The paper exchange changes positions only by our orders and
+sends none.
 
 Every caller uses the port alone, never an adapter's own methods: what only one
 kind of exchange needs is on the port with a neutral meaning for the other
@@ -202,7 +210,35 @@ class Balance:
         return self.wallet_balance + self.unrealized_pnl
 
 
-ExchangeEvent = Fill | OrderState
+class PositionChangeReason(StrEnum):
+    """Why `PositionChanged` says a position changed."""
+
+    LIQUIDATION = "liquidation"  # the exchange's liquidation engine (Binance: an `autoclose-...` order)
+    AUTO_DELEVERAGE = "auto-deleverage"  # ADL: the exchange closed it against a liquidated counterparty
+    OTHER_CLIENT = "closed by another client"  # an order that is not ours: the website, another program
+    SETTLEMENT = "settlement"  # a delivery contract settled
+    ACCOUNT_UPDATE = "account update"  # the exchange's word on the position, with no foreign order behind it
+    RESYNC = "read after a stream gap"  # the position as read through REST after events were missed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionChanged:
+    """The exchange says `symbol`'s net position is now `quantity` (> 0 long, < 0 short, 0 flat) as of `at`.
+
+    `reason` is a `PositionChangeReason` value: a liquidation, an auto-deleverage or another client's order (with
+    that order's `client_order_id`) changed it; or it is the exchange's word after a change of any kind, ours
+    included ("account update"), or the position read after a stream gap. The fills of foreign orders come as
+    `Fill`s too, under the foreign client id.
+    """
+
+    symbol: str
+    quantity: Decimal
+    reason: str
+    at: int
+    client_order_id: str = ""  # the foreign order that changed it, when one did
+
+
+ExchangeEvent = Fill | OrderState | PositionChanged
 
 
 @runtime_checkable

@@ -79,6 +79,7 @@ class BinanceExchange:
         stream_silence_s: float = 60.0,
         lookup_grace_s: float = 30.0,
         resync_margin_ms: int = 5_000,
+        client_id_prefix: str | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
@@ -95,7 +96,7 @@ class BinanceExchange:
         self._symbols, self._leverage, self._working_type = tuple(symbols), leverage, working_type
         self._monotonic, self._wall_ms = monotonic, wall_ms
         self._filters: dict[str, SymbolFilters] = {}
-        self.translator = EventTranslator()
+        self.translator = EventTranslator(own_prefix=client_id_prefix)
         self._stream: UserStream | None = None
         self._stream_enabled, self._keepalive_s, self._reconnect_delay_s = user_stream, keepalive_s, reconnect_delay_s
         self._max_reconnect_delay_s, self._stream_silence_s = max_reconnect_delay_s, stream_silence_s

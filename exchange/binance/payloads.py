@@ -3,7 +3,7 @@ types. No I/O, no pykka, no SQLAlchemy, no python-binance.
 
 Stream parsers take one decoded JSON message (bare, or wrapped as `{"stream": ...,
 "data": ...}` by a combined stream). They read only what the service subscribes
-to: order and algo updates and the listen key's expiry on the user-data stream,
+to: order, algo and account updates and the listen key's expiry on the user-data stream,
 klines and mark prices on the market stream. Anything else comes back as
 `UnknownEvent` rather than raising: Binance adds events (TRADE_LITE,
 STRATEGY_UPDATE, ...) without notice and a stream reader must not die on one.
@@ -161,6 +161,36 @@ class AlgoUpdate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BalanceChange:
+    asset: str
+    wallet_balance: Decimal
+    cross_wallet_balance: Decimal
+    balance_change: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionChange:
+    symbol: str
+    quantity: Decimal  # the position's amount after the change, signed
+    entry_price: Decimal
+    accumulated_realized: Decimal
+    unrealized_pnl: Decimal
+    margin_type: str
+    position_side: str  # BOTH in one-way mode
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountUpdate:
+    """ACCOUNT_UPDATE: balances and positions after a change (an order, funding, a transfer, ...)."""
+
+    event_time: int
+    transaction_time: int
+    reason: str  # ORDER, FUNDING_FEE, DEPOSIT, ...
+    balances: tuple[BalanceChange, ...]
+    positions: tuple[PositionChange, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ListenKeyExpired:
     event_time: int
     listen_key: str
@@ -172,7 +202,7 @@ class UnknownEvent:
     data: dict[str, Any]
 
 
-UserEvent = OrderTradeUpdate | AlgoUpdate | ListenKeyExpired | UnknownEvent
+UserEvent = OrderTradeUpdate | AlgoUpdate | AccountUpdate | ListenKeyExpired | UnknownEvent
 
 
 def parse_user_event(message: dict[str, Any]) -> UserEvent:
@@ -182,6 +212,8 @@ def parse_user_event(message: dict[str, Any]) -> UserEvent:
         return _order_trade_update(data)
     if kind == "ALGO_UPDATE":
         return _algo_update(data)
+    if kind == "ACCOUNT_UPDATE":
+        return _account_update(data)
     if kind == "listenKeyExpired":
         return ListenKeyExpired(event_time=int(data["E"]), listen_key=str(data.get("listenKey", "")))
     return UnknownEvent(event_type=kind, data=data)
@@ -235,6 +267,36 @@ def _algo_update(data: dict[str, Any]) -> AlgoUpdate:
         filled_qty=blank_as_zero(o.get("aq")),
         reduce_only=flag(o.get("R", False)),
         reason=str(o.get("rm") or ""),
+    )
+
+
+def _account_update(data: dict[str, Any]) -> AccountUpdate:
+    a = data["a"]
+    return AccountUpdate(
+        event_time=int(data["E"]),
+        transaction_time=int(data.get("T", data["E"])),
+        reason=text(a.get("m", "")),
+        balances=tuple(
+            BalanceChange(
+                asset=text(b["a"]),
+                wallet_balance=blank_as_zero(b["wb"]),
+                cross_wallet_balance=blank_as_zero(b.get("cw")),
+                balance_change=blank_as_zero(b.get("bc")),
+            )
+            for b in a.get("B", ())
+        ),
+        positions=tuple(
+            PositionChange(
+                symbol=text(p["s"]),
+                quantity=blank_as_zero(p["pa"]),
+                entry_price=blank_as_zero(p["ep"]),
+                accumulated_realized=blank_as_zero(p.get("cr")),
+                unrealized_pnl=blank_as_zero(p.get("up")),
+                margin_type=text(p.get("mt", "")),
+                position_side=text(p.get("ps", "BOTH")),
+            )
+            for p in a.get("P", ())
+        ),
     )
 
 

@@ -14,13 +14,16 @@ So, before the new connection is read:
    sees closes it did not ask for;
 3. an order the lookups found (partly) filled with fewer fills reported than its
    filled quantity (its trades fell before the gap: the stream lost them while
-   it still looked connected) has all its trades read by order id.
+   it still looked connected) has all its trades read by order id;
+4. each symbol that traded gets a `PositionChanged` with its position now
+   (positionRisk), for the ACCOUNT_UPDATEs the stream missed, with the reason of
+   the foreign order that traded it (a liquidation, ...) if one did.
 
 The gap runs from the last moment the previous session heard anything to the
 opening of the new one, widened by `margin_ms` on both sides for clock error;
 trades reported twice are dropped by the translator (symbol, trade id).
 
-Fills are queued before order states, as the stream orders them.
+Fills are queued before order states, and both before the positions.
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from exchange.binance.payloads import fill_from_rest_trade
+from exchange.binance.payloads import blank_as_zero, fill_from_rest_trade
 from exchange.binance.rest import BinanceRest
-from exchange.binance.user_stream import EventTranslator
-from exchange.port import ExchangeEvent, Fill, OrderState, OrderType
+from exchange.binance.user_stream import EventTranslator, outside_reason
+from exchange.port import ExchangeEvent, Fill, OrderState, OrderType, PositionChanged, PositionChangeReason
 
 # (symbol, client order id) -> (the order's state or None, the regular order a triggered conditional one became)
 Lookup = Callable[[str, str], tuple[OrderState | None, int | None]]
@@ -84,8 +87,34 @@ class Resync:
         for state, actual_id in found:
             self._fills_of_filled_order(state, actual_id)
         self._fills.sort(key=lambda f: (f.at, f.trade_id))
-        events: list[ExchangeEvent] = [*self._fills, *(s for s, _ in found)]
+        events: list[ExchangeEvent] = [*self._fills, *(s for s, _ in found), *self._positions(end_ms)]
         self._translator.push(events)
+
+    def _positions(self, at: int) -> list[PositionChanged]:
+        """What the missed ACCOUNT_UPDATEs would have said of each symbol that traded in the gap: its position
+        now, with the reason of the last foreign order that traded it, if one did."""
+        traded = {f.symbol for f in self._fills}
+        if not traded:
+            return []
+        held = {
+            row["symbol"]: blank_as_zero(row["positionAmt"])
+            for row in self._rest.position_risk()
+            if row.get("positionSide", "BOTH") == "BOTH"
+        }
+        changes = []
+        for symbol in sorted(traded):
+            foreign = [f for f in self._fills if f.symbol == symbol and not self._translator.is_ours(f.client_order_id)]
+            reason = outside_reason(foreign[-1].client_order_id) if foreign else PositionChangeReason.RESYNC
+            changes.append(
+                PositionChanged(
+                    symbol=symbol,
+                    quantity=held.get(symbol, ZERO),
+                    reason=reason.value,
+                    at=at,
+                    client_order_id=foreign[-1].client_order_id if foreign else "",
+                )
+            )
+        return changes
 
     def _look_up_open_orders(self) -> list[tuple[OrderState, int | None]]:
         """The orders we last saw open, as they are now (only those that changed)."""

@@ -4,7 +4,11 @@
 conditional orders, which regular order a triggered conditional order became,
 which cancels were ours, and which trades were already reported (fills are
 deduplicated by symbol and trade id, because a resync through REST and the
-stream may both report one; Binance numbers trades per symbol).
+stream may both report one; Binance numbers trades per symbol). Every
+ACCOUNT_UPDATE position becomes a `PositionChanged`; the fill of an order that
+is not ours (a liquidation `autoclose-...`, an ADL `adl_autoclose`, a close on
+the website `web_...`) gives that update its reason, whichever of the two
+Binance sends first.
 
 `UserStream` keeps one connection (`websocket.py`): it takes a listen key (POST),
 connects, keeps the key alive (PUT) and, when the key expires, the keepalive is
@@ -27,6 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchange.binance.payloads import (
+    AccountUpdate,
     AlgoUpdate,
     ListenKeyExpired,
     OrderTradeUpdate,
@@ -38,19 +43,47 @@ from exchange.binance.payloads import (
     parse_user_event,
 )
 from exchange.binance.websocket import ReconnectingWebSocket
-from exchange.port import ExchangeError, ExchangeEvent, Fill, OrderState, OrderType, RateLimited
+from exchange.port import (
+    ExchangeError,
+    ExchangeEvent,
+    Fill,
+    OrderState,
+    OrderType,
+    PositionChanged,
+    PositionChangeReason,
+    RateLimited,
+)
 
 log = logging.getLogger(__name__)
 _CONDITIONAL = (OrderType.STOP_MARKET.value, OrderType.TAKE_PROFIT_MARKET.value)
 _SEEN_TRADES_KEPT = 100_000
 ZERO = Decimal(0)
+_OUTSIDE_MATCH_MS = 5_000  # an ACCOUNT_UPDATE this soon after a foreign fill of its symbol is that fill's
 _RATE_LIMIT_RECHECK_S = 30.0
 
 
-class EventTranslator:
-    """Thread-safe: the stream thread translates while the caller's thread registers orders."""
+def outside_reason(client_order_id: str, execution_type: str = "", order_type: str = "") -> PositionChangeReason:
+    """Why an order that is not ours changed a position, from what Binance calls it."""
+    if client_order_id.startswith("adl_"):  # adl_autoclose
+        return PositionChangeReason.AUTO_DELEVERAGE
+    if client_order_id.startswith("autoclose-") or order_type == "LIQUIDATION":
+        return PositionChangeReason.LIQUIDATION
+    if client_order_id.startswith("settlement_"):
+        return PositionChangeReason.SETTLEMENT
+    if execution_type == "CALCULATED":  # the engine's own execution under an id not seen before
+        return PositionChangeReason.LIQUIDATION
+    return PositionChangeReason.OTHER_CLIENT
 
-    def __init__(self) -> None:
+
+class EventTranslator:
+    """Thread-safe: the stream thread translates while the caller's thread registers orders.
+
+    `own_prefix`: client ids starting with it are ours even when this process did not place them (a stop
+    placed before a restart); without it, only the orders placed through this translator are.
+    """
+
+    def __init__(self, own_prefix: str | None = None) -> None:
+        self._own_prefix = own_prefix
         self._lock = threading.Lock()
         self._events: list[ExchangeEvent] = []
         self._algo_ids: set[str] = set()  # client ids of conditional orders we placed
@@ -62,6 +95,9 @@ class EventTranslator:
         self._seen: set[tuple[str, int]] = set()  # (symbol, trade id): Binance numbers trades per symbol
         self._seen_order: deque[tuple[str, int]] = deque()
         self._filled: dict[str, Decimal] = {}  # client id -> quantity of its fills reported
+        self._positions: dict[str, tuple[Decimal, int]] = {}  # symbol -> (amount, time) of its last ACCOUNT_UPDATE
+        self._outside: dict[str, tuple[str, str, int]] = {}  # symbol -> (reason, client id, time): a foreign fill
+        # whose ACCOUNT_UPDATE has not come yet
 
     # --- registration (caller's thread) -----------------------------------------------------------
 
@@ -104,6 +140,13 @@ class EventTranslator:
                 None,
             )
 
+    def is_ours(self, client_order_id: str) -> bool:
+        """Placed by us: through this translator, or under our client-id prefix."""
+        with self._lock:
+            if client_order_id in self._symbols or client_order_id in self._actual.values():
+                return True
+        return bool(self._own_prefix) and client_order_id.startswith(self._own_prefix or "")
+
     def open_tracked(self) -> list[OrderState]:
         """Orders we placed whose last known state is not final: what a resync must look up."""
         with self._lock:
@@ -125,7 +168,7 @@ class EventTranslator:
                         continue
                     self._remember_trade(key)
                     self._filled[event.client_order_id] = self._filled.get(event.client_order_id, ZERO) + event.quantity
-                else:
+                elif isinstance(event, OrderState):
                     self._last[event.client_order_id] = event
                 self._events.append(event)
 
@@ -159,6 +202,48 @@ class EventTranslator:
             self.push(self._from_order_update(event))
         elif isinstance(event, AlgoUpdate):
             self.push(self._from_algo_update(event))
+        elif isinstance(event, AccountUpdate):
+            self.push(self._from_account_update(event))
+
+    def _from_account_update(self, u: AccountUpdate) -> list[ExchangeEvent]:
+        """A PositionChanged per one-way position entry; with the reason of the foreign fill it follows."""
+        out: list[ExchangeEvent] = []
+        with self._lock:
+            for p in u.positions:
+                if p.position_side != "BOTH":
+                    continue
+                self._positions[p.symbol] = (p.quantity, u.transaction_time)
+                reason, client_id = PositionChangeReason.ACCOUNT_UPDATE.value, ""
+                outside = self._outside.get(p.symbol)
+                if outside is not None and 0 <= u.transaction_time - outside[2] <= _OUTSIDE_MATCH_MS:
+                    reason, client_id, _ = self._outside.pop(p.symbol)
+                out.append(
+                    PositionChanged(
+                        symbol=p.symbol,
+                        quantity=p.quantity,
+                        reason=reason,
+                        at=u.transaction_time,
+                        client_order_id=client_id,
+                    )
+                )
+        return out
+
+    def _outside_fill(self, fill: Fill, reason: str) -> list[ExchangeEvent]:
+        """A fill of an order not ours: its PositionChanged now if its ACCOUNT_UPDATE came first (same
+        transaction time), else with that update when it comes."""
+        with self._lock:
+            known = self._positions.get(fill.symbol)
+            if known is not None and known[1] == fill.at:
+                change = PositionChanged(
+                    symbol=fill.symbol,
+                    quantity=known[0],
+                    reason=reason,
+                    at=fill.at,
+                    client_order_id=fill.client_order_id,
+                )
+                return [change]
+            self._outside[fill.symbol] = (reason, fill.client_order_id, fill.at)
+            return []
 
     def _from_order_update(self, u: OrderTradeUpdate) -> list[ExchangeEvent]:
         with self._lock:
@@ -179,6 +264,9 @@ class EventTranslator:
         fill = fill_from_update(u)
         if fill is not None:
             out.append(fill)
+            if not self.is_ours(u.client_order_id):
+                reason = outside_reason(u.client_order_id, u.execution_type, u.order_type)
+                out.extend(self._outside_fill(fill, reason.value))
         state = order_from_update(u)
         if state is not None:
             out.append(state)

@@ -313,7 +313,7 @@ class Engine(PricePath):
                 realized=realized,
             )
         )
-        self.user_events.append(self._account_update(order.symbol, realized))
+        self.user_events.append(self._account_update(order.symbol, realized, at=now))  # the trade's own time
 
     def _apply_position(self, symbol: str, side: str, qty: Decimal, price: Decimal) -> Decimal:
         signed = qty if side == "BUY" else -qty
@@ -334,10 +334,10 @@ class Engine(PricePath):
             self.positions[symbol] = (new, entry)
         return realized
 
-    def _account_update(self, symbol: str, realized: Decimal, reason: str = "ORDER") -> dict[str, Any]:
+    def _account_update(self, symbol: str, realized: Decimal, *, at: int, reason: str = "ORDER") -> dict[str, Any]:
         qty, entry = self.positions.get(symbol, (ZERO, ZERO))
         return shapes.account_update(
-            at=self.now(),
+            at=at,
             reason=reason,
             wallet=self.wallet,
             positions=[(symbol, qty, entry, realized, self.upnl(symbol))],

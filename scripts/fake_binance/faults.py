@@ -23,6 +23,10 @@ given (malformed, not JSON, an unknown event); `mute_streams(user=, market=)`
 keeps connections open but silent (frames lost, pings unanswered);
 `drop_user_streams()`, `block_user_streams()` / `unblock_user_streams()`,
 `expire_listen_key()`.
+
+Behind the service's back: `liquidate(symbol, price)`, `auto_deleverage(symbol,
+price, quantity=)`, `close_by_hand(symbol, price, quantity=)`, each followed by
+an ACCOUNT_UPDATE with the new position amount.
 """
 
 from __future__ import annotations
@@ -303,10 +307,24 @@ class Faults:
 
     # --- the account, behind the service's back -------------------------------------------------------
 
-    def liquidate(self, symbol: str, price: Decimal | None = None) -> None:
-        """The liquidation engine closes the position (an `autoclose-` order, CALCULATED)."""
-        self._server.outside_close(symbol, price, liquidation=True)
+    def liquidate(self, symbol: str, price: Decimal | str | None = None) -> None:
+        """The liquidation engine closes the position at `price` (an `autoclose-...` order, one CALCULATED
+        fill, as in user_stream/futures_order_update_liquidation.json), then an ACCOUNT_UPDATE."""
+        self._server.outside_close(symbol, _dec(price), "liquidation")
 
-    def close_by_hand(self, symbol: str, price: Decimal | None = None) -> None:
-        """A person closes the position on the website (a `web_` client id)."""
-        self._server.outside_close(symbol, price, liquidation=False)
+    def auto_deleverage(
+        self, symbol: str, price: Decimal | str | None = None, *, quantity: Decimal | str | None = None
+    ) -> None:
+        """ADL: Binance closes the position (or `quantity` of it) against a liquidated counterparty
+        (`adl_autoclose`, one CALCULATED fill, as in futures_order_update_adl.json), then an ACCOUNT_UPDATE."""
+        self._server.outside_close(symbol, _dec(price), "adl", _dec(quantity))
+
+    def close_by_hand(
+        self, symbol: str, price: Decimal | str | None = None, *, quantity: Decimal | str | None = None
+    ) -> None:
+        """A person closes the position (or `quantity` of it) on the website: a `web_...` market order."""
+        self._server.outside_close(symbol, _dec(price), "web", _dec(quantity))
+
+
+def _dec(value: Decimal | str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)

@@ -128,17 +128,23 @@ class PricePath:
 
     # --- events outside the service -------------------------------------------------------------
 
-    def close_outside(self, symbol: str, *, liquidation: bool) -> None:
-        """Close the whole position as Binance's liquidation engine or a person on the website would."""
+    def close_outside(self, symbol: str, kind: str, quantity: Decimal | None = None) -> None:
+        """Close the position (or `quantity` of it) as Binance does by itself, or as a person on the website:
+        `kind` "liquidation" (an `autoclose-` order, one CALCULATED fill), "adl" (`adl_autoclose`, one CALCULATED
+        fill) or "web" (a `web_` market order: NEW, then its trades). Each fill is followed by an ACCOUNT_UPDATE
+        with the new position amount, at the same transaction time."""
         qty, _ = self.positions.get(symbol, (ZERO, ZERO))
         if qty == 0:
             raise ValueError(f"no position on {symbol}")
+        amount = abs(qty) if quantity is None else min(abs(qty), Decimal(quantity))
         side = "SELL" if qty > 0 else "BUY"
-        prefix = "autoclose-" if liquidation else "web_"
-        order = self._create_order(symbol, f"{prefix}{next(self._ids)}", side, "MARKET", "MARKET", abs(qty), True, None)
-        if liquidation:
-            self.user_events.pop()  # a liquidation arrives as a single CALCULATED fill
-        self._execute_market(order, self._price(symbol), "CALCULATED" if liquidation else "TRADE")
+        cid = {"liquidation": f"autoclose-{next(self._ids)}", "adl": "adl_autoclose", "web": f"web_{next(self._ids)}"}
+        order = self._create_order(symbol, cid[kind], side, "MARKET", "MARKET", amount, True, None)
+        if kind == "web":
+            self._execute_market(order, self._price(symbol))
+            return
+        self.user_events.pop()  # the engine's own closes arrive as a single CALCULATED fill, no NEW
+        self._execute_market(order, self._price(symbol), "CALCULATED")
 
 
 def triggered(algo: AlgoOrder, price: Decimal) -> bool:

@@ -182,11 +182,11 @@ class FakeBinance:
             )
         self._schedule_flush()
 
-    def outside_close(self, symbol: str, price: Decimal | None, *, liquidation: bool) -> None:
+    def outside_close(self, symbol: str, price: Decimal | None, kind: str, quantity: Decimal | None = None) -> None:
         with self.engine.lock:
             if price is not None:
                 self.engine.prices[symbol] = Decimal(price)
-            self.engine.close_outside(symbol, liquidation=liquidation)
+            self.engine.close_outside(symbol, kind, quantity)
         self._schedule_flush()
 
     def change_filters(self, symbol: str, **filters: Decimal) -> None:

@@ -1,5 +1,5 @@
 """Parsers of the Binance stream events the service never reads, for checking the shared payload samples and the
-real stream captures: account updates and TRADE_LITE on the user-data stream; trades, book tickers, depth, depth
+real stream captures: TRADE_LITE on the user-data stream; trades, book tickers, depth, depth
 snapshots, liquidations and tickers on the market streams; and capture lines.
 
 `parse_user_event` and `parse_market_event` are production's (`exchange.binance.payloads`) with these kinds
@@ -20,34 +20,6 @@ from exchange.binance.payloads import MarketEvent, UserEvent, blank_as_zero, unw
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BalanceChange:
-    asset: str
-    wallet_balance: Decimal
-    cross_wallet_balance: Decimal
-    balance_change: Decimal
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PositionChange:
-    symbol: str
-    quantity: Decimal
-    entry_price: Decimal
-    accumulated_realized: Decimal
-    unrealized_pnl: Decimal
-    margin_type: str
-    position_side: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AccountUpdate:
-    event_time: int
-    transaction_time: int
-    reason: str  # ORDER, FUNDING_FEE, DEPOSIT, ...
-    balances: tuple[BalanceChange, ...]
-    positions: tuple[PositionChange, ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class TradeLite:
     event_time: int
     symbol: str
@@ -59,11 +31,9 @@ class TradeLite:
     trade_id: int
 
 
-def parse_user_event(message: dict[str, Any]) -> UserEvent | AccountUpdate | TradeLite:
+def parse_user_event(message: dict[str, Any]) -> UserEvent | TradeLite:
     data = unwrap(message)
     kind = str(data.get("e", ""))
-    if kind == "ACCOUNT_UPDATE":
-        return _account_update(data)
     if kind == "TRADE_LITE":
         return TradeLite(
             event_time=int(data["E"]),
@@ -76,36 +46,6 @@ def parse_user_event(message: dict[str, Any]) -> UserEvent | AccountUpdate | Tra
             trade_id=int(data["t"]),
         )
     return payloads.parse_user_event(message)
-
-
-def _account_update(data: dict[str, Any]) -> AccountUpdate:
-    a = data["a"]
-    return AccountUpdate(
-        event_time=int(data["E"]),
-        transaction_time=int(data.get("T", data["E"])),
-        reason=a.get("m", ""),
-        balances=tuple(
-            BalanceChange(
-                asset=b["a"],
-                wallet_balance=blank_as_zero(b["wb"]),
-                cross_wallet_balance=blank_as_zero(b.get("cw")),
-                balance_change=blank_as_zero(b.get("bc")),
-            )
-            for b in a.get("B", ())
-        ),
-        positions=tuple(
-            PositionChange(
-                symbol=p["s"],
-                quantity=blank_as_zero(p["pa"]),
-                entry_price=blank_as_zero(p["ep"]),
-                accumulated_realized=blank_as_zero(p.get("cr")),
-                unrealized_pnl=blank_as_zero(p.get("up")),
-                margin_type=p.get("mt", ""),
-                position_side=p.get("ps", "BOTH"),
-            )
-            for p in a.get("P", ())
-        ),
-    )
 
 
 # --- market streams -----------------------------------------------------------------------------------------------

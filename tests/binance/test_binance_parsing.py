@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from exchange.binance.payloads import (
+    AccountUpdate,
     AlgoUpdate,
     KlineEvent,
     MarkPriceEvent,
@@ -32,7 +33,6 @@ from scripts.fake_binance.server import SHARED_DATA
 
 # Production's parsers, plus the event kinds the service never reads (the samples hold every kind).
 from tests.binance.sample_events import (
-    AccountUpdate,
     BookTickerEvent,
     DepthSnapshot,
     DepthUpdateEvent,

@@ -66,9 +66,7 @@ def test_user_stream_unreadable_frames_are_counted_skipped_and_the_next_event_re
     events = collect(exchange, has_state("e1", OrderStatus.FILLED))  # the stream is alive after all of them
     assert [f.quantity for f in fills(events, "e1")] == [D("0.010")]
     assert fills(events, "someone") == []
-    skipped = dict(stream.skipped)
-    assert skipped.pop("unknown event") >= 1
-    assert skipped == {"not JSON": 1, "missing field": 1, "wrong type": 3, "bad value": 3}
+    assert stream.skipped == {"not JSON": 1, "missing field": 1, "wrong type": 3, "bad value": 3, "unknown event": 1}
     assert stream.is_alive() and stream.connected.is_set() and stream.connections == 1
     assert exchange.health() == ""
     for kind in ("not JSON", "missing field", "wrong type", "bad value"):
