@@ -18,9 +18,11 @@ from service.cli_common import (
     console,
     database_url,
     errors,
+    fail,
     print_json,
     settings_from,
 )
+from service.lock import AlreadyRunning, InstanceLock
 
 app = typer.Typer(
     help="Quantum Trader: a crash-safe trading service for Binance USD-M futures.",
@@ -75,11 +77,17 @@ def config_show(config: ConfigOption = None) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None, config: ConfigOption = None) -> None:
-    """Create or migrate the database schema to the newest revision."""
+    """Create or migrate the database schema to the newest revision (never beside a running service)."""
     with clean_errors():
-        engine = make_engine(database_url(db, config))
-        upgrade(engine)
-        console.print(f"database at revision {current_revision(engine)}")
+        url = database_url(db, config)
+        try:
+            with InstanceLock(url):  # the service's own lock: no service starts on the schema while it changes
+                engine = make_engine(url)
+                upgrade(engine)
+                console.print(f"database at revision {current_revision(engine)}")
+                engine.dispose()
+        except AlreadyRunning as error:
+            fail(f"{error}: stop it first (the service upgrades the schema itself when it starts)")
 
 
 def main() -> None:

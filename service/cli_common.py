@@ -12,10 +12,11 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.text import Text
+from sqlalchemy.exc import OperationalError
 
 from config import ConfigError, Settings, load_settings
 from persistence.db import DatabaseUnavailable, sqlite_url
-from service.terminal import printable
+from service.terminal import describe_error, printable
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Settings file (TOML).", show_default=False)]
 DbOption = Annotated[
@@ -56,6 +57,8 @@ def clean_errors() -> Iterator[None]:
         yield
     except (ConfigError, DatabaseUnavailable, ValueError) as error:
         fail(str(error))
+    except OperationalError as error:  # locked, unreachable, cannot be opened: the database's own words
+        fail(describe_error(error))
 
 
 def settings_from(config: Path | None) -> Settings:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from actors.clock import WallClock
 from persistence import records
-from persistence.db import make_engine, open_read_only
+from persistence.db import DatabaseUnavailable, make_engine, open_read_only
 from persistence.migrate import upgrade
 from persistence.operator import apply_gate_command
 from persistence.store import Store
@@ -70,9 +70,7 @@ def run(
     install_signal_handlers(runner)
     try:
         code = runner.run()
-    except AlreadyRunning as error:
-        fail(str(error))
-    except ServiceError as error:
+    except (AlreadyRunning, DatabaseUnavailable, ServiceError) as error:
         fail(str(error))
     raise typer.Exit(code)
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from persistence.db import sqlite_path
+from persistence.db import DatabaseUnavailable, sqlite_path
 
 
 class AlreadyRunning(Exception):
@@ -31,7 +31,14 @@ class InstanceLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Raises `AlreadyRunning` while another process holds it, `DatabaseUnavailable` if it cannot be made."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise DatabaseUnavailable(
+                f"{self.path.parent}: cannot hold the instance lock there ({error.strerror}): "
+                "is it an existing directory this user may write to?"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

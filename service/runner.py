@@ -27,6 +27,7 @@ from persistence import records
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from service.lock import InstanceLock
+from service.terminal import describe_error
 
 log = logging.getLogger("quantum_trader.service")
 WARMUP_CANDLES = 300  # history emitted at once at start, so indicators are warm when live candles begin
@@ -70,15 +71,6 @@ def check_live_guard(settings: Settings, *, live: bool, command: str = "run") ->
             f"environment (QT_EXCHANGE__API_KEY, QT_EXCHANGE__API_SECRET), `{command} --live` and the Binance feed: "
             f"{'; '.join(problems)}"
         )
-
-
-def describe_error(error: BaseException, url: str) -> str:
-    """An unexpected error in one line: what the database (or the code) said, never the database password."""
-    if isinstance(error, DBAPIError) and error.orig is not None:
-        text = f"the database answered: {error.orig}"  # without SQLAlchemy's statement and parameters
-    else:
-        text = f"{type(error).__name__}: {error}"
-    return " ".join(text.split()).replace(url, redact_url(url))
 
 
 def describe_venue(settings: Settings) -> str:

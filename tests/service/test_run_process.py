@@ -39,6 +39,10 @@ def test_run_trades_on_paper_refuses_a_second_instance_and_stops_on_sigterm(
         second = subprocess.run(command("run"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_S)
         assert second.returncode == 2
         assert "another Quantum Trader" in second.stderr and str(service.process.pid) in second.stderr
+        upgrade = subprocess.run(
+            command("db", "upgrade"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_S
+        )
+        assert upgrade.returncode == 2 and f"(pid {service.process.pid}) is running" in upgrade.stderr
 
         status = subprocess.run(
             command("status", "--json"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_S
