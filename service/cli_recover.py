@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from actors.clock import WallClock
-from actors.execution.loading import load_live_positions
+from actors.execution.loading import client_id_prefix, load_live_positions
 from actors.execution.recovery import describe, gather, plan
 from actors.system import TradingSystem
 from config import ExchangeKind, Settings
@@ -92,6 +92,7 @@ def _plan(settings: Settings, url: str, *, live: bool) -> list[str]:
     try:
         loaded = store.load(position_machine(), gate_machine())
         live_positions = load_live_positions(store.connection, loaded.positions)
+        prefix = client_id_prefix(store.connection, settings.exchange)
     finally:
         store.close()
     exchange = _exchange(settings, engine, live=live, read_only=True)  # Binance: reads only, no stream
@@ -100,8 +101,8 @@ def _plan(settings: Settings, url: str, *, live: bool) -> list[str]:
         waiting = pending_event_summary(exchange)
         if waiting:
             lines.append(f"first, exchange events from while the service was down are applied: {waiting}")
-        facts, exchange_facts = gather(live_positions.values(), exchange, settings.exchange.client_id_prefix)
-        lines += describe(plan(facts, exchange_facts, settings.exchange.client_id_prefix, symbols=settings.symbols))
+        facts, exchange_facts = gather(live_positions.values(), exchange, prefix)
+        lines += describe(plan(facts, exchange_facts, prefix, symbols=settings.symbols))
         lines += [f"mismatch: {m.describe()} (the service halts the gate)" for m in loaded.mismatches]
     finally:
         exchange.close()  # a Binance port's HTTP session

@@ -21,7 +21,13 @@ from actors.execution.closing import Closing
 from actors.execution.entries import Entries
 from actors.execution.fills import Fills
 from actors.execution.journal import Journal
-from actors.execution.loading import latest_day_start, latest_equity, load_live_positions, load_trade_records
+from actors.execution.loading import (
+    client_id_prefix,
+    latest_day_start,
+    latest_equity,
+    load_live_positions,
+    load_trade_records,
+)
 from actors.execution.protection import Protection
 from actors.execution.reconcile import Reconciler, Timing
 from actors.messages import HaltGate, OrderIntent, Portfolio, PositionEvent, Step
@@ -54,7 +60,7 @@ class ExecutionEngine:
         machine = position_machine()
         loaded = store.load(machine, gate_machine())
         self.journal = Journal(store, machine, clock)
-        self.book = Book(settings.exchange.client_id_prefix)
+        self.book = Book(client_id_prefix(store.connection, settings.exchange))
         for position in load_live_positions(store.connection, loaded.positions).values():
             self.book.add(position)
         day = utc_day(clock.now_ms())

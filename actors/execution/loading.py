@@ -8,10 +8,15 @@ from sqlalchemy import Connection, select
 
 from actors.execution.book import LivePosition, TradeRecords
 from actors.messages import Side
+from config import ExchangeKind
 from config.profiles import ExitMode
+from config.settings import ExchangeSettings
+from persistence import records
 from persistence.position_details import PositionDetails
 from persistence.tables import EQUITY_SNAPSHOTS, FILLS, ORDERS, POSITIONS
 from state_machines import PositionModel
+
+CLIENT_ID_SALT = "client-id-salt"
 
 
 def load_live_positions(connection: Connection, models: dict[str, PositionModel]) -> dict[str, LivePosition]:
@@ -77,6 +82,17 @@ def load_trade_records(connection: Connection) -> TradeRecords:
         trade_records.add(row.symbol, net, r, row.closed_at or 0)
     connection.rollback()
     return trade_records
+
+
+def client_id_prefix(connection: Connection, exchange: ExchangeSettings) -> str:
+    """What every client order id of this database starts with: the configured prefix and, on a real exchange,
+    the database's salt (a paper account lives in its own database: no other can share it, and a replay stays
+    the same run after run)."""
+    if exchange.kind is ExchangeKind.PAPER:
+        return exchange.client_id_prefix
+    salt = records.load_state(connection, CLIENT_ID_SALT) or ""
+    connection.rollback()
+    return f"{exchange.client_id_prefix}{salt}"
 
 
 def latest_equity(connection: Connection) -> Decimal | None:

@@ -22,7 +22,7 @@ from persistence.position_details import PositionDetails
 from scripts.crash.database import Database, load_machines_mismatches
 from scripts.crash.pacing import wait_cycles
 from scripts.crash.process import Service
-from scripts.crash.scenario import ENTRY_STATES, FINAL, OPEN_STATES, PREFIX
+from scripts.crash.scenario import ENTRY_STATES, FINAL, OPEN_STATES
 from scripts.crash.tally import Tally
 from scripts.fake_binance.server import FakeBinance
 
@@ -57,7 +57,7 @@ class Checks:
         live = [r for r in self.db.positions() if r["state"] not in FINAL]
         problems = (
             self._lost_positions(held, live)
-            + _database_vs_exchange(held, open_orders, live)
+            + _database_vs_exchange(held, open_orders, live, self.db.client_prefix())
             + self._audit_trail()
             + self._gate(kill)
         )
@@ -144,7 +144,7 @@ class Checks:
 
 
 def _database_vs_exchange(
-    held: dict[str, Decimal], open_orders: list[OpenOrder], live: list[sqlite3.Row]
+    held: dict[str, Decimal], open_orders: list[OpenOrder], live: list[sqlite3.Row], prefix: str
 ) -> list[Problem]:
     problems: list[Problem] = []
     for r in live:
@@ -170,7 +170,7 @@ def _database_vs_exchange(
     live_ids = {r["id"] for r in live}
     resting = {cid for cid, _, _ in open_orders}
     for cid, symbol, order_type in open_orders:
-        parsed = parse_client_order_id(PREFIX, cid)
+        parsed = parse_client_order_id(prefix, cid)
         if parsed is not None and parsed[1] not in live_ids:
             problems.append(
                 ("mismatch", f"orphan:{cid}", (f"open {order_type} {cid} on {symbol} belongs to no live position"))

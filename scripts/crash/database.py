@@ -8,6 +8,7 @@ from pathlib import Path
 
 from persistence.db import open_read_only
 from persistence.loading import load_machines
+from scripts.crash.scenario import PREFIX
 from state_machines import gate_machine, position_machine
 
 
@@ -28,6 +29,11 @@ class Database:
         except sqlite3.OperationalError:
             return None
         return None if row is None else (int(row["at"]), json.loads(row["prices"] or "{}"))
+
+    def client_prefix(self) -> str:
+        """What the service's client order ids start with: the configured prefix and the database's salt."""
+        row = self.conn().execute("SELECT value FROM service_state WHERE name = 'client-id-salt'").fetchone()
+        return PREFIX + (json.loads(row["value"]) if row is not None else "")
 
     def positions(self) -> list[sqlite3.Row]:
         return self.conn().execute("SELECT * FROM positions ORDER BY created_at, id").fetchall()

@@ -51,7 +51,7 @@ class OrderKill:
             cid = params.get("newClientOrderId") or params.get("clientAlgoId") or ""
             fire = None
             with self._lock:
-                if self._arm is not None and cid.startswith(PREFIX + "-"):
+                if self._arm is not None and cid.startswith(PREFIX):
                     left, execute = self._arm
                     if left <= 1:
                         fire, self._arm = execute, None

@@ -18,7 +18,7 @@ from scripts.crash.kills import OrderKill, Rounds
 from scripts.crash.market import Market, start_fake_exchange
 from scripts.crash.pacing import wait_ready
 from scripts.crash.process import Service, service_env, write_settings
-from scripts.crash.scenario import OPEN_STATES, PREFIX, say
+from scripts.crash.scenario import OPEN_STATES, say
 from scripts.crash.signals import SignalInbox
 from scripts.crash.tally import Tally
 from scripts.service_process import command
@@ -124,7 +124,8 @@ class CrashTest:
     def figures(self) -> dict[str, Any]:
         tally = self.tally
         counts = self.fake.client_order_id_counts()
-        ours = {cid: n for cid, n in counts.items() if parse_client_order_id(PREFIX, cid) is not None}
+        prefix = self.db.client_prefix()
+        ours = {cid: n for cid, n in counts.items() if parse_client_order_id(prefix, cid) is not None}
         duplicates = {cid: n for cid, n in ours.items() if n > 1}
         rows = self.db.positions()
         states = Counter(r["state"] for r in rows)
