@@ -80,6 +80,8 @@ class BinanceExchange:
         lookup_grace_s: float = 30.0,
         resync_margin_ms: int = 5_000,
         client_id_prefix: str | None = None,
+        load_block: Callable[[], tuple[int, str] | None] | None = None,
+        save_block: Callable[[int, str], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
@@ -92,7 +94,10 @@ class BinanceExchange:
             recv_window_ms=recv_window_ms,
             monotonic=monotonic,
             wall_ms=wall_ms,
+            on_block=save_block,
         )
+        self._load_block = load_block
+        self._deferred_start: bool | None = None  # `configure` of a start put off by a ban in force
         self._symbols, self._leverage, self._working_type = tuple(symbols), leverage, working_type
         self._monotonic, self._wall_ms = monotonic, wall_ms
         self._filters: dict[str, SymbolFilters] = {}
@@ -114,11 +119,23 @@ class BinanceExchange:
 
         `configure=False` (a dry run): the clock offset and trading rules only; nothing that changes the
         account (position mode, leverage) and no user-data stream, whose listen key is a POST too.
+
+        A ban or rate limit kept from before a restart (`load_block`) and not over yet: nothing at all is sent;
+        the port reports it in `blocked()` and raises RateLimited on every call, and the first call after it
+        ends does the start first (without waiting for the stream to connect: `health()` says until it does).
         """
+        kept = self._load_block() if self._load_block is not None else None
+        if kept is not None and self._rest.restore_block(*kept):
+            self._deferred_start = configure
+            return self
+        self._start(configure, connect_timeout_s)
+        return self
+
+    def _start(self, configure: bool, connect_timeout_s: float | None) -> None:
         self.sync_time()
         self.load_filters()
         if not configure:
-            return self
+            return
         self.set_one_way_mode()
         for symbol in self._symbols:
             self._rest.change_leverage(symbol, self._leverage)
@@ -138,10 +155,20 @@ class BinanceExchange:
                 silence_s=self._stream_silence_s,
             )
             self._stream.start()
-            if not self._stream.connected.wait(connect_timeout_s):
+            if connect_timeout_s is not None and not self._stream.connected.wait(connect_timeout_s):
                 self.close()
                 raise ExchangeError("the user-data stream did not connect")
-        return self
+
+    def _started(self) -> None:
+        """A start put off by a ban: done now if the ban is over (before the call that asked)."""
+        if self._deferred_start is None or self._rest.blocked():
+            return
+        configure, self._deferred_start = self._deferred_start, None
+        try:
+            self._start(configure, None)
+        except ExchangeError:
+            self._deferred_start = configure  # tried again at the next call
+            raise
 
     def close(self) -> None:
         """The user-data stream and the HTTP session; resting orders stay on the exchange."""
@@ -164,6 +191,7 @@ class BinanceExchange:
 
     def refresh_filters(self) -> None:
         """Read every symbol's trading rules again (exchangeInfo); `symbol_filters` answers with them from now."""
+        self._started()
         self.load_filters()
 
     def set_one_way_mode(self) -> None:
@@ -192,6 +220,7 @@ class BinanceExchange:
         return state
 
     def _place(self, request: OrderRequest) -> OrderState:
+        self._started()
         params: dict[str, Any] = {
             "symbol": request.symbol,
             "side": request.side.value,
@@ -220,6 +249,7 @@ class BinanceExchange:
         return state
 
     def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        self._started()
         kind = self.translator.kind(client_order_id)
         if kind != "algo":
             try:
@@ -265,6 +295,7 @@ class BinanceExchange:
 
     def lookup(self, symbol: str, client_order_id: str) -> tuple[OrderState | None, int | None]:
         """The order's state and, for a triggered conditional order, the regular order it became."""
+        self._started()
         kind = self.translator.kind(client_order_id)
         if kind != "algo":
             try:
@@ -308,6 +339,7 @@ class BinanceExchange:
         )
 
     def open_orders(self, symbol: str | None = None) -> tuple[OrderState, ...]:
+        self._started()
         params = {} if symbol is None else {"symbol": symbol}
         regular = self._rest.open_orders(**params)
         algos = self._rest.open_algo_orders(**params)
@@ -316,14 +348,17 @@ class BinanceExchange:
         return tuple(sorted((s for s in states if s is not None), key=lambda s: (s.updated_at, s.exchange_order_id)))
 
     def positions(self) -> tuple[ExchangePosition, ...]:
+        self._started()
         rows = self._rest.position_risk()
         found = (payloads.position_from_rest(row) for row in rows if row.get("positionSide", "BOTH") == "BOTH")
         return tuple(sorted((p for p in found if p is not None), key=lambda p: p.symbol))
 
     def balance(self) -> Balance:
+        self._started()
         return payloads.balance_from_rest(self._rest.balances())
 
     def symbol_filters(self, symbol: str) -> SymbolFilters:
+        self._started()
         if not self._filters:
             self.load_filters()
         try:
@@ -345,6 +380,8 @@ class BinanceExchange:
     def health(self) -> str:
         """ "" when the user-data stream is connected and heard from within `stream_silence_s` (or the port runs
         without one: a dry run); else why not ("user-data stream disconnected since ...", "... silent for 95 s")."""
+        if self._deferred_start is not None:
+            return "user-data stream not started: waiting for the exchange's block to end"
         if not self._stream_wanted:
             return ""
         if self._stream is None:

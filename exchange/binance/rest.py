@@ -6,6 +6,8 @@ mapped to the port's errors (see `port.py`).
   retry cannot double it.
 * HTTP 429 / -1003 / -1015: `RateLimited(Retry-After)`; HTTP 418: `RateLimited`
   until the ban ends. Until then nothing is sent: every call raises at once.
+  `on_block` is told of each block (its end, wall ms, and why) so that it can
+  be kept past a restart and given back with `restore_block`.
 * Timeouts, connection errors, 5xx, -1006 / -1007: `OutcomeUnknown`. Never
   resent here; the caller looks the order up by client id.
 * Anything else: `OrderRejected(code, message)`, -2011 / -2013 included.
@@ -52,6 +54,7 @@ class BinanceRest:
         recv_window_ms: int,
         monotonic: Callable[[], float],
         wall_ms: Callable[[], int],
+        on_block: Callable[[int, str], None] | None = None,
     ) -> None:
         # testnet=False on the Client: its testnet flag would override FUTURES_URL.
         self._client = Client(api_key, api_secret, ping=False, requests_params={"timeout": timeout_s})
@@ -62,6 +65,7 @@ class BinanceRest:
         self._blocked_until = 0.0  # monotonic seconds: rate limit or ban in force until then
         self._blocked_why = ""  # and why, with the time it ends (UTC), for the gate's reason
         self._block_lock = threading.Lock()
+        self._on_block = on_block  # told (wall ms it ends, why) of every block, to keep it past a restart
 
     def close(self) -> None:
         self._client.session.close()
@@ -172,13 +176,31 @@ class BinanceRest:
         if remaining > 0:
             raise RateLimited(remaining)
 
+    def restore_block(self, until_ms: int, why: str) -> bool:
+        """A block kept from before a restart (wall ms it ends, why): in force now if it has not ended."""
+        seconds = (until_ms - self._wall_ms()) / 1000
+        if seconds <= 0:
+            return False
+        self._set_block(seconds, until_ms, why)
+        return True
+
     def _block(self, seconds: float, why: str) -> None:
         until_ms = self._wall_ms() + int(seconds * 1000)
+        if self._set_block(seconds, until_ms, why) and self._on_block is not None:
+            try:
+                self._on_block(until_ms, why)
+            except Exception:  # the block holds in memory all the same
+                log.exception("the block until %d could not be kept", until_ms)
+
+    def _set_block(self, seconds: float, until_ms: int, why: str) -> bool:
+        """True when this extends the block in force."""
         with self._block_lock:
-            if self._monotonic() + seconds > self._blocked_until:
-                self._blocked_until = self._monotonic() + seconds
-                until = time.strftime("%H:%M:%S", time.gmtime(until_ms / 1000))
-                self._blocked_why = f"{why}: nothing is sent until {until} UTC"
+            if self._monotonic() + seconds <= self._blocked_until:
+                return False
+            self._blocked_until = self._monotonic() + seconds
+            until = time.strftime("%H:%M:%S", time.gmtime(until_ms / 1000))
+            self._blocked_why = f"{why}: nothing is sent until {until} UTC"
+            return True
 
     def _map_api_error(self, label: str, e: BinanceAPIException) -> ExchangeError:
         status, code = int(e.status_code), int(e.code or 0)
