@@ -82,7 +82,8 @@ class Engine(PricePath):
         self.fill_plans: list[FillPlan] = []  # set by faults: how the next market orders fill, one plan each
         self._ids = itertools.count(4_000_000_000)
         self._algo_ids = itertools.count(1_000_000_033_000_000)
-        self._trade_ids = itertools.count(200_000_000)
+        self._trade_ids: dict[str, itertools.count[int]] = {}  # per symbol, as Binance numbers trades
+        self.fee_asset, self.fee_asset_price = "USDT", Decimal(1)  # set by faults: fees paid in BNB at its price
         self._auto_ids = itertools.count(1)
 
     def now(self) -> int:
@@ -275,13 +276,13 @@ class Engine(PricePath):
     def _fill(self, order: Order, qty: Decimal, price: Decimal, exec_type: str, *, final: bool) -> None:
         now = self.now()
         realized = self._apply_position(order.symbol, order.side, qty, price)
-        fee = (qty * price * self.fee_rate).quantize(Decimal("0.00000001"))
-        self.wallet += realized - fee
+        fee = (qty * price * self.fee_rate / self.fee_asset_price).quantize(Decimal("0.00000001"))
+        self.wallet += realized - (fee if self.fee_asset == "USDT" else ZERO)  # a BNB fee leaves USDT alone
         order.executed += qty
         order.cum_quote += qty * price
         order.status = "FILLED" if final or order.executed >= order.quantity else "PARTIALLY_FILLED"
         order.update_time = now
-        trade_id = next(self._trade_ids)
+        trade_id = next(self._trade_ids.setdefault(order.symbol, itertools.count(200_000_000)))
         self.trades.append(
             {
                 "symbol": order.symbol,
@@ -294,7 +295,7 @@ class Engine(PricePath):
                 "marginAsset": "USDT",
                 "quoteQty": shapes.fmt(qty * price),
                 "commission": shapes.fmt(fee, 8),
-                "commissionAsset": "USDT",
+                "commissionAsset": self.fee_asset,
                 "time": now,
                 "positionSide": "BOTH",
                 "buyer": order.side == "BUY",
@@ -309,6 +310,7 @@ class Engine(PricePath):
                 last_qty=qty,
                 last_price=price,
                 fee=fee,
+                fee_asset=self.fee_asset,
                 trade_id=trade_id,
                 realized=realized,
             )

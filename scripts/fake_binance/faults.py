@@ -6,7 +6,8 @@ after authentication, so a faulted request was a valid one.
 
 Fills: `fill_in_trades(shares, ticks=..., orders=N)` splits the next N market
 orders into trades at different prices (`partial_fills(parts)`: equal parts at
-one price).
+one price); `pay_fees_in("BNB", price)` charges fees in BNB. Trade ids are
+numbered per symbol, as on Binance.
 
 Lost answers: `timeout_next(count=N, execute=...)` (the answer held past the
 client's timeout; executed or not), `server_error_next` (5xx, executed or not),
@@ -262,6 +263,12 @@ class Faults:
         plan = FillPlan.of(shares, ticks, expire_remainder=expire_remainder)
         with self._server.engine.lock:
             self._server.engine.fill_plans.extend([plan] * orders)
+
+    def pay_fees_in(self, asset: str = "BNB", price: Decimal | str = "600") -> None:
+        """Fees from now on are paid in `asset` (BNB) worth `price` USDT: the fee is the USDT fee over `price`,
+        `N` / commissionAsset name the asset, and the USDT wallet pays none. `pay_fees_in("USDT", 1)` undoes it."""
+        with self._server.engine.lock:
+            self._server.engine.fee_asset, self._server.engine.fee_asset_price = asset, Decimal(price)
 
     def partial_fills(self, parts: int = 2, *, expire_remainder: bool = False) -> None:
         """The next market order fills in `parts` trades of one size (in steps; at most one per step) at one

@@ -152,6 +152,7 @@ def order_trade_update(
     last_qty: Decimal = ZERO,
     last_price: Decimal = ZERO,
     fee: Decimal | None = None,
+    fee_asset: str = "USDT",
     trade_id: int = 0,
     realized: Decimal = ZERO,
 ) -> dict[str, Any]:
@@ -176,7 +177,7 @@ def order_trade_update(
             "l": fmt(last_qty, 3),
             "z": fmt(order.executed, 3),
             "L": fmt(last_price, 2),
-            "N": None if fee is None else "USDT",
+            "N": None if fee is None else fee_asset,
             "n": None if fee is None else fmt(fee, 8),
             "T": at,
             "t": trade_id,

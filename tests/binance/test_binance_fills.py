@@ -83,3 +83,37 @@ def test_binance_triggered_stop_in_three_trades_reports_every_fill_under_the_sto
     assert final.filled_qty == D("0.010")
     assert exchange.order_fills(SYMBOL, "sl1") == tuple(stop_fills)
     assert exchange.positions() == ()
+
+
+def test_binance_fee_paid_in_bnb_keeps_its_asset_on_streamed_and_read_fills(
+    exchange: BinanceExchange, fake_binance: FakeBinance
+) -> None:
+    fake_binance.faults.pay_fees_in("BNB", "600")
+    exchange.place_order(market("e1", qty="0.010"))
+    events = collect(exchange, has_state("e1", OrderStatus.FILLED))
+    [fill] = fills(events, "e1")
+    assert (fill.fee, fill.fee_asset) == (D("0.00026667"), "BNB")  # 0.16 USDT worth of BNB at 600
+    [read] = exchange.order_fills(SYMBOL, "e1")
+    assert (read.fee, read.fee_asset) == (D("0.00026667"), "BNB")
+    assert exchange.balance().wallet_balance == D("10000")  # no USDT was charged
+
+
+def test_binance_same_trade_id_on_two_symbols_is_two_fills_streamed_and_resynced(
+    exchange: BinanceExchange, fake_binance: FakeBinance
+) -> None:
+    fake_binance.set_price("ETHUSDT", "2500")
+    exchange.place_order(market("b1", qty="0.010"))
+    exchange.place_order(market("t1", qty="0.100", symbol="ETHUSDT"))
+    events = collect(exchange, all_of(has_state("b1", OrderStatus.FILLED), has_state("t1", OrderStatus.FILLED)))
+    [btc], [eth] = fills(events, "b1"), fills(events, "t1")
+    assert btc.trade_id == eth.trade_id  # Binance numbers trades per symbol
+
+    fake_binance.faults.block_user_streams()  # away: the next trades are read back through REST
+    assert exchange.stream is not None
+    assert exchange.stream.socket.wait(lambda: not exchange.stream.connected.is_set(), 5)  # type: ignore[union-attr]
+    exchange.place_order(market("b2", qty="0.010"))
+    exchange.place_order(market("t2", qty="0.100", symbol="ETHUSDT"))
+    fake_binance.faults.unblock_user_streams()
+    events = collect(exchange, lambda ev: bool(fills(ev, "b2")) and bool(fills(ev, "t2")))
+    [btc2], [eth2] = fills(events, "b2"), fills(events, "t2")
+    assert btc2.trade_id == eth2.trade_id == btc.trade_id + 1

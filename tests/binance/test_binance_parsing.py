@@ -20,6 +20,7 @@ from exchange.binance.payloads import (
     UnknownEvent,
     algo_from_rest,
     balance_from_rest,
+    fill_from_rest_trade,
     fill_from_update,
     filters_from_exchange_info,
     order_from_algo_update,
@@ -244,3 +245,15 @@ def test_rest_samples_convert_to_port_types() -> None:
     assert position_from_rest(load(rest / "futures_account_positions_one_way.json")[0]) is None
     balance = balance_from_rest(load(rest / "balance.json"))
     assert balance.wallet_balance == Decimal("122.12345678") and balance.unrealized_pnl == 0
+
+
+def test_fill_fee_asset_comes_from_the_commission_asset_of_the_update_and_of_the_trade() -> None:
+    update = load(BINANCE / "user_stream" / "order_update_trade_partial.json")
+    update["o"]["N"] = "BNB"
+    u = parse_user_event(update)
+    assert isinstance(u, OrderTradeUpdate)
+    fill = fill_from_update(u)
+    assert fill is not None and (fill.fee, fill.fee_asset) == (Decimal("0.01"), "BNB")
+    [trade] = load(BINANCE / "rest" / "futures_account_trades.json")[:1]
+    read = fill_from_rest_trade({**trade, "commissionAsset": "BNB"}, "cid")
+    assert read.fee_asset == "BNB" and fill_from_rest_trade(trade, "cid").fee_asset == trade["commissionAsset"]
