@@ -5,7 +5,9 @@ market-data actor and waits until execution has finished it, so a step's
 messages never race the next step's: replays are deterministic.
 
 A crashed actor (a raise in a handler, or in `on_start`) is restarted with its
-state reloaded from the database; the step it was on is abandoned. Too many
+state reloaded from the database; the step it was on is abandoned, and the
+driver waits until no message of that step is still on its way before it hands
+in the next. Too many
 restarts in a window halt the gate with the reason and ask the driver to stop.
 """
 
@@ -28,6 +30,7 @@ from actors.exits.actor import ExitsActor
 from actors.market_data.actor import MarketDataActor
 from actors.messages import Candle, CandleBatch, HaltGate, OperatorCommand, Shutdown, Tick
 from actors.orchestrator.actor import OrchestratorActor
+from actors.pipeline import ROUTES
 from actors.risk.actor import RiskActor
 from actors.signals.actor import SignalsActor
 from config import Settings
@@ -88,6 +91,8 @@ class TradingSystem:
         self.restart_log: list[tuple[str, str]] = []
         self.fatal: str | None = None
         self.stop_requested = threading.Event()
+        self._in_flight: int | None = None  # the step the driver waits on, which a failure aborts
+        self._lock = threading.Lock()
         self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -130,8 +135,7 @@ class TradingSystem:
     # --- driving --------------------------------------------------------------------------
 
     def step(self, at: int, candles: tuple[Candle, ...]) -> None:
-        self.ctx.registry.tell("market_data", CandleBatch(at=at, candles=candles))
-        self._await(at)
+        self._hand_in(at, CandleBatch(at=at, candles=candles))
 
     def operator_commands(self) -> int:
         """Hand the operator's queued gate commands to the orchestrator (call between steps)."""
@@ -147,16 +151,56 @@ class TradingSystem:
         return len(pending)
 
     def tick(self, at: int) -> None:
-        self.ctx.registry.tell("market_data", Tick(at=at))
-        self._await(at)
+        self._hand_in(at, Tick(at=at))
+
+    def _hand_in(self, at: int, message: CandleBatch | Tick) -> None:
+        """One step at a time: returns once the step is done, or abandoned with nothing of it still on its way."""
+        self._drain()
+        with self._lock:
+            self._in_flight = at
+        try:
+            self.ctx.registry.tell("market_data", message)
+            self._await(at)
+        finally:
+            with self._lock:
+                self._in_flight = None
+        self._drain()
 
     def _await(self, at: int) -> None:
+        """Tokens name their step: one of an earlier step (a 'done' that lost the race with its abort) is passed
+        over, so it can never end this step before it is done."""
         while True:
             try:
-                kind, done_at = self.ctx.step_done.get(timeout=STEP_TIMEOUT_S)
+                kind, token_at = self.ctx.step_done.get(timeout=STEP_TIMEOUT_S)
             except queue.Empty:
                 raise StepTimeout(f"step at {at} not finished after {STEP_TIMEOUT_S:.0f}s") from None
-            if kind == "aborted" or done_at == at:
+            if token_at != at:
+                continue
+            if kind == "aborted":
+                self._settle(at)
+            return
+
+    def _settle(self, at: int) -> None:
+        """After an abort: wait until no actor still holds a message of the step. A failure beside the step
+        aborts it too, while its messages may still be going; asking each stage's actor in pipeline order
+        chases them to the end (or to a dead actor, where they were lost)."""
+        for _, name in ROUTES:
+            ref = self.ctx.registry.get(name)
+            if ref is None:
+                continue
+            try:
+                ref.ask(Ready(), timeout=STEP_TIMEOUT_S)
+            except pykka.ActorDeadError:
+                continue  # its messages died with it; the supervisor has it
+            except pykka.Timeout:
+                raise StepTimeout(f"step at {at}: {name} still busy {STEP_TIMEOUT_S:.0f}s after its abort") from None
+
+    def _drain(self) -> None:
+        """Drop tokens of steps already over, so the queue holds only the step in flight's."""
+        while True:
+            try:
+                self.ctx.step_done.get_nowait()
+            except queue.Empty:
                 return
 
     # --- supervision ----------------------------------------------------------------------
@@ -194,7 +238,10 @@ class TradingSystem:
             if old is not None and old.is_alive():
                 old.stop(block=True, timeout=STEP_TIMEOUT_S)
             self._start(failure.actor)
-        self.ctx.step_done.put(("aborted", 0))
+        with self._lock:
+            aborted = self._in_flight  # the step the failure was on; between steps, none
+        if aborted is not None:
+            self.ctx.step_done.put(("aborted", aborted))
 
     def _halt(self, reason: str) -> None:
         orchestrator = self.ctx.registry.get("orchestrator")
