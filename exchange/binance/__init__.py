@@ -2,8 +2,10 @@
 
 * `endpoints`: the REST and WebSocket roots (mainnet, testnet, a configured override).
 * `rest`: the signed REST calls of one account and the mapping of their failures to the port's errors.
-* `payloads`: pure reading of REST answers and stream messages into dataclasses and the port's types.
-* `websocket`: one reconnecting WebSocket connection on its own thread, used by both streams.
+* `payloads`: pure reading of REST answers into the port's types, and the readers the streams share.
+* `user_events`, `market_events`: pure reading of the streams' messages into dataclasses (and the port's types).
+* `websocket`: one reconnecting WebSocket connection on its own thread, used by both streams: it skips and counts
+  unreadable frames, backs off, and says whether the stream is healthy.
 * `user_stream`: the user-data stream and the translator of its events into the port's events.
 * `resync`: after a gap in the user-data stream, what it missed, read through REST.
 * `account`: `BinanceExchange`, the exchange port, on top of the above.

@@ -40,7 +40,7 @@ from binance.client import Client
 from binance.exceptions import BinanceAPIException, BinanceRequestException
 from requests import RequestException
 
-from exchange.binance.payloads import INTERVAL_MS, KlineEvent, MarkPriceEvent, kline_from_rest, parse_market_event
+from exchange.binance.market_events import INTERVAL_MS, KlineEvent, MarkPriceEvent, kline_from_rest, parse_market_event
 from exchange.binance.websocket import ReconnectingWebSocket
 from exchange.market import Candle, merge_by_time
 

@@ -30,12 +30,12 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from exchange.binance.payloads import (
+from exchange.binance.payloads import UnknownEvent
+from exchange.binance.user_events import (
     AccountUpdate,
     AlgoUpdate,
     ListenKeyExpired,
     OrderTradeUpdate,
-    UnknownEvent,
     UserEvent,
     fill_from_update,
     order_from_algo_update,

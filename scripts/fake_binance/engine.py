@@ -22,26 +22,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from scripts.fake_binance import shapes
+from scripts.fake_binance.algos import CONDITIONAL, AlgoBook, bad, decimals
 from scripts.fake_binance.errors import ApiError
 from scripts.fake_binance.fills import FillPlan, select_trades, trade_price
 from scripts.fake_binance.market import PricePath
-from scripts.fake_binance.market import triggered as _triggered
 from scripts.fake_binance.shapes import ZERO, AlgoOrder, Order
 
-CONDITIONAL = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
 
-
-def _bad(code: int, msg: str) -> ApiError:
-    return ApiError(400, code, msg)
-
-
-def _decimals(value: Decimal) -> int:
-    """Decimal places that matter: 0.10 has 1, 39000.30 has 1, 40000 has 0."""
-    exponent = value.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-class Engine(PricePath):
+class Engine(PricePath, AlgoBook):
     def __init__(
         self,
         exchange_info: dict[str, Any],
@@ -94,7 +82,7 @@ class Engine(PricePath):
         self.filters[symbol].update(filters)
         f = self.filters[symbol]
         info = next(s for s in self.exchange_info["symbols"] if s["symbol"] == symbol)
-        info["pricePrecision"], info["quantityPrecision"] = _decimals(f["tick"]), _decimals(f["step"])
+        info["pricePrecision"], info["quantityPrecision"] = decimals(f["tick"]), decimals(f["step"])
         for entry in info["filters"]:
             kind = entry["filterType"]
             if kind == "PRICE_FILTER":
@@ -131,9 +119,9 @@ class Engine(PricePath):
     def _symbol(self, params: dict[str, str]) -> str:
         symbol = params.get("symbol")
         if not symbol:
-            raise _bad(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
+            raise bad(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
         if symbol not in self.filters:
-            raise _bad(-1121, "Invalid symbol.")
+            raise bad(-1121, "Invalid symbol.")
         return symbol
 
     @staticmethod
@@ -141,35 +129,35 @@ class Engine(PricePath):
         try:
             value = Decimal(params[name])
         except (KeyError, InvalidOperation):
-            raise _bad(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.") from None
+            raise bad(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.") from None
         return value
 
     @staticmethod
     def _reduce_only(params: dict[str, str]) -> bool:
         value = params.get("reduceOnly", "false")
         if value not in ("true", "false"):  # Binance is strict: "True" is refused
-            raise _bad(-1130, "Data sent for parameter 'reduceOnly' is not valid.")
+            raise bad(-1130, "Data sent for parameter 'reduceOnly' is not valid.")
         return value == "true"
 
     def _check_quantity(self, symbol: str, qty: Decimal) -> None:
         f = self.filters[symbol]
         if qty <= 0:
-            raise _bad(-4003, "Quantity less than or equal to zero.")
-        if _decimals(qty) > _decimals(f["step"]):
-            raise _bad(-1111, "Precision is over the maximum defined for this asset.")
+            raise bad(-4003, "Quantity less than or equal to zero.")
+        if decimals(qty) > decimals(f["step"]):
+            raise bad(-1111, "Precision is over the maximum defined for this asset.")
         if qty % f["step"] != 0:
-            raise _bad(-4023, "Quantity not increased by step size.")
+            raise bad(-4023, "Quantity not increased by step size.")
         if qty < f["min_qty"]:
-            raise _bad(-4004, "Quantity less than min quantity.")
+            raise bad(-4004, "Quantity less than min quantity.")
 
     def _check_price(self, symbol: str, price: Decimal) -> None:
         tick = self.filters[symbol]["tick"]
         if price <= 0:
-            raise _bad(-4014, "Price not increased by tick size.")
-        if _decimals(price) > _decimals(tick):
-            raise _bad(-1111, "Precision is over the maximum defined for this asset.")
+            raise bad(-4014, "Price not increased by tick size.")
+        if decimals(price) > decimals(tick):
+            raise bad(-1111, "Precision is over the maximum defined for this asset.")
         if price % tick != 0:
-            raise _bad(-4014, "Price not increased by tick size.")
+            raise bad(-4014, "Price not increased by tick size.")
 
     def _reduces(self, symbol: str, side: str) -> bool:
         qty = self.positions.get(symbol, (ZERO, ZERO))[0]
@@ -189,33 +177,33 @@ class Engine(PricePath):
         symbol = self._symbol(params)
         order_type = params.get("type", "")
         if order_type in CONDITIONAL or order_type.startswith(("STOP", "TAKE_PROFIT", "TRAILING")):
-            raise _bad(
+            raise bad(
                 -4120, "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead."
             )
         if order_type != "MARKET":
-            raise _bad(-1116, "Invalid orderType.")
+            raise bad(-1116, "Invalid orderType.")
         side = params.get("side", "")
         if side not in ("BUY", "SELL"):
-            raise _bad(-1117, "Invalid side.")
+            raise bad(-1117, "Invalid side.")
         if cid in self.orders_by_cid:
-            raise _bad(-4116, "ClientOrderId is duplicated.")
+            raise bad(-4116, "ClientOrderId is duplicated.")
         qty = self._decimal(params, "quantity")
         self._check_quantity(symbol, qty)
         reduce_only = self._reduce_only(params)
         price = self._price(symbol)
         if reduce_only and not self._reduces(symbol, side):
-            raise _bad(-2022, "ReduceOnly Order is rejected.")
+            raise bad(-2022, "ReduceOnly Order is rejected.")
         if not reduce_only:
             min_notional = self.filters[symbol]["min_notional"]
             if qty * price < min_notional:
-                raise _bad(
+                raise bad(
                     -4164,
                     f"Order's notional must be no smaller than {shapes.fmt(min_notional)} "
                     "(unless you choose reduce only).",
                 )
             leverage = self.leverage.get(symbol, self.default_leverage)
             if not self._reduces(symbol, side) and qty * price / leverage > self.available():
-                raise _bad(-2019, "Margin is insufficient.")
+                raise bad(-2019, "Margin is insufficient.")
         order = self._create_order(symbol, cid, side, "MARKET", "MARKET", qty, reduce_only, None)
         self._execute_market(order, price)
         if params.get("newOrderRespType") == "RESULT":
@@ -351,21 +339,21 @@ class Engine(PricePath):
         elif "origClientOrderId" in params:
             order = self.orders_by_cid.get(params["origClientOrderId"])
         else:
-            raise _bad(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+            raise bad(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
         return order if order is not None and order.symbol == params.get("symbol") else None
 
     def get_order(self, params: dict[str, str]) -> dict[str, Any]:
         self._symbol(params)
         order = self._find_order(params)
         if order is None:
-            raise _bad(-2013, "Order does not exist.")
+            raise bad(-2013, "Order does not exist.")
         return shapes.order_rest(order)
 
     def cancel_order(self, params: dict[str, str]) -> dict[str, Any]:
         self._symbol(params)
         order = self._find_order(params)
         if order is None or order.status not in ("NEW", "PARTIALLY_FILLED"):
-            raise _bad(-2011, "Unknown order sent.")
+            raise bad(-2011, "Unknown order sent.")
         order.status, order.update_time = "CANCELED", self.now()
         self.user_events.append(shapes.order_trade_update(order, exec_type="CANCELED", at=order.update_time))
         return shapes.order_rest(order, with_cum_qty=True)
@@ -381,122 +369,3 @@ class Engine(PricePath):
     def user_trades(self, params: dict[str, str]) -> list[dict[str, Any]]:
         symbol = self._symbol(params)
         return select_trades([t for t in self.trades if t["symbol"] == symbol], params, self.now())
-
-    # --- algo (conditional) orders ----------------------------------------------------------------
-
-    def new_algo(self, params: dict[str, str]) -> dict[str, Any]:
-        cid = params.get("clientAlgoId") or f"fake-algo-{next(self._auto_ids)}"
-        self.cid_counts[cid] += 1
-        symbol = self._symbol(params)
-        if params.get("algoType") != "CONDITIONAL":
-            raise _bad(-1102, "Mandatory parameter 'algoType' was not sent, was empty/null, or malformed.")
-        order_type = params.get("type", "")
-        if order_type not in CONDITIONAL:
-            raise _bad(-1116, "Invalid orderType.")
-        side = params.get("side", "")
-        if side not in ("BUY", "SELL"):
-            raise _bad(-1117, "Invalid side.")
-        if cid in self.algos_by_cid:
-            raise _bad(-4116, "ClientOrderId is duplicated.")
-        qty = self._decimal(params, "quantity")
-        self._check_quantity(symbol, qty)
-        trigger = self._decimal(params, "triggerPrice")
-        self._check_price(symbol, trigger)
-        reduce_only = self._reduce_only(params)
-        if reduce_only and not self._reduces(symbol, side):
-            raise _bad(-2022, "ReduceOnly Order is rejected.")
-        price = self.prices.get(symbol)
-        probe = AlgoOrder(
-            algo_id=0,
-            client_algo_id=cid,
-            symbol=symbol,
-            side=side,
-            order_type=order_type,
-            quantity=qty,
-            trigger_price=trigger,
-            reduce_only=reduce_only,
-            working_type="",
-            create_time=0,
-        )
-        if price is not None and _triggered(probe, price):
-            raise _bad(-2021, "Order would immediately trigger.")
-        now = self.now()
-        algo = AlgoOrder(
-            algo_id=next(self._algo_ids),
-            client_algo_id=cid,
-            symbol=symbol,
-            side=side,
-            order_type=order_type,
-            quantity=qty,
-            trigger_price=trigger,
-            reduce_only=reduce_only,
-            working_type=params.get("workingType", "CONTRACT_PRICE"),
-            create_time=now,
-            update_time=now,
-        )
-        self.algos[algo.algo_id] = algo
-        self.algos_by_cid[cid] = algo
-        self.user_events.append(shapes.algo_update(algo, at=now))
-        return shapes.algo_rest(algo)
-
-    def _find_algo(self, params: dict[str, str]) -> AlgoOrder | None:
-        if "algoId" in params:
-            return self.algos.get(int(params["algoId"]))
-        if "clientAlgoId" in params:
-            return self.algos_by_cid.get(params["clientAlgoId"])
-        raise _bad(-1102, "Param 'clientAlgoId' or 'algoId' must be sent, but both were empty/null!")
-
-    def get_algo(self, params: dict[str, str]) -> dict[str, Any]:
-        algo = self._find_algo(params)
-        if algo is None:
-            raise _bad(-2013, "Order does not exist.")
-        return shapes.algo_rest(algo)
-
-    def cancel_algo(self, params: dict[str, str]) -> dict[str, Any]:
-        algo = self._find_algo(params)
-        if algo is None or algo.status != "NEW":
-            raise _bad(-2011, "Unknown order sent.")
-        self._end_algo(algo, "CANCELED")
-        return {"algoId": algo.algo_id, "clientAlgoId": algo.client_algo_id, "code": "200", "msg": "success"}
-
-    def open_algos(self, params: dict[str, str]) -> list[dict[str, Any]]:
-        symbol = params.get("symbol")
-        return [shapes.algo_rest(a) for a in self.algos.values() if a.status == "NEW" and symbol in (None, a.symbol)]
-
-    def _end_algo(self, algo: AlgoOrder, status: str, reason: str = "") -> None:
-        algo.status, algo.update_time = status, self.now()
-        self.user_events.append(shapes.algo_update(algo, at=algo.update_time, reason=reason))
-
-    def _expire_stale_algos(self, symbol: str) -> None:
-        """Reduce-only conditional orders with nothing left to reduce are removed by the system."""
-        for algo in list(self.algos.values()):
-            if (
-                algo.symbol == symbol
-                and algo.status == "NEW"
-                and algo.reduce_only
-                and not self._reduces(symbol, algo.side)
-            ):
-                self._end_algo(algo, "EXPIRED", "Reduce Only reject")
-
-    def _trigger(self, algo: AlgoOrder, price: Decimal) -> None:
-        now = self.now()
-        algo.status, algo.trigger_time, algo.update_time = "TRIGGERING", now, now
-        self.user_events.append(shapes.algo_update(algo, at=now))
-        # The triggered order gets its own client id: lookups by the algo's client id stay on the algo.
-        order = self._create_order(
-            algo.symbol,
-            f"algo-{algo.algo_id}",
-            algo.side,
-            "MARKET",
-            algo.order_type,
-            algo.quantity,
-            algo.reduce_only,
-            algo.trigger_price,
-        )
-        self.user_events.pop()  # the NEW of the actual order comes after TRIGGERED, as on Binance
-        algo.actual_order_id, algo.status = order.order_id, "TRIGGERED"
-        self.user_events.append(shapes.algo_update(algo, at=now))
-        self.user_events.append(shapes.order_trade_update(order, exec_type="NEW", at=now))
-        self._execute_market(order, price)
-        algo.fills = [(order.executed, order.avg_price)] if order.executed else []
-        self._end_algo(algo, "FINISHED")

@@ -10,6 +10,9 @@ signed endpoint; on signed ones, an HMAC-SHA256 hex signature of the total
 parameters (query string, then body) keyed with the secret, and `timestamp`
 within `recvWindow` (default 5000 ms, at most 60000) of the server's clock and
 no more than 1000 ms ahead of it.
+
+The matching engine is `engine.py` (with `algos.py` and `market.py`), the
+WebSocket side `streams.py`, faults `faults.py` (and `late.py`, `fills.py`).
 """
 
 from __future__ import annotations
@@ -18,9 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import itertools
 import json
-import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -29,31 +30,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from scripts.fake_binance import account
 from scripts.fake_binance.engine import Engine
 from scripts.fake_binance.errors import ApiError
 from scripts.fake_binance.faults import Faults, Rule
 from scripts.fake_binance.late import LateOrder
+from scripts.fake_binance.streams import StreamHub
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 EXCHANGE_INFO = SHARED_DATA / "binance" / "rest" / "futures_market_exchange_info.json"
-LISTEN_KEY_TTL_MS = 60 * 60 * 1000
 
 Handler = Callable[[dict[str, str]], Any]
 
 # Binance's endpoint security types: NONE, USER_STREAM (key only), SIGNED (key + signature).
 NONE, KEY, SIGNED = "NONE", "USER_STREAM", "SIGNED"
-
-
-class _Conn:
-    def __init__(
-        self, ws: web.WebSocketResponse, *, listen_key: str | None, streams: dict[str, str], combined: bool
-    ) -> None:
-        """`streams`: the engine's label of each stream -> the name the client subscribed to, which Binance echoes."""
-        self.ws, self.listen_key, self.streams, self.combined = ws, listen_key, streams, combined
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
 
 
 class FakeBinance:
@@ -76,12 +68,9 @@ class FakeBinance:
         self._runner: web.AppRunner | None = None
         self._ready = threading.Event()
         self._release = asyncio.Event()  # set at stop: held (timed-out) responses end at once
-        self._conns: set[_Conn] = set()
-        self._listen_keys: dict[str, int] = {}  # key -> expiry (server ms)
-        self._user_connects = 0
-        self._connects_cv = threading.Condition()
+        self.streams = StreamHub(self.faults, self.now_ms)  # the WebSocket side
+        self._requests_cv = threading.Condition()
         self._routes: dict[tuple[str, str], tuple[str, Handler]] = self._route_table()
-        self._key_ids = itertools.count(1)
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -114,7 +103,7 @@ class FakeBinance:
             "/market/stream",
             "/ws",
         ):
-            app.router.add_get(path, self._websocket)
+            app.router.add_get(path, self.streams.websocket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port, shutdown_timeout=0.5)
@@ -124,8 +113,7 @@ class FakeBinance:
 
     async def _shutdown(self) -> None:
         self._release.set()
-        for conn in list(self._conns):
-            await conn.ws.close()
+        await self.streams.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -203,43 +191,28 @@ class FakeBinance:
 
     def wait_user_stream_connects(self, count: int, timeout: float = 5.0) -> bool:
         """Wait until `count` user-data connections have been accepted since start."""
-        with self._connects_cv:
-            return self._connects_cv.wait_for(lambda: self._user_connects >= count, timeout)
+        hub = self.streams
+        with hub.connects_cv:
+            return hub.connects_cv.wait_for(lambda: hub.user_connects >= count, timeout)
 
     def wait_for_request(self, method: str, path: str, *, after: int = 0, timeout: float = 5.0) -> bool:
         """Wait until a `method path` request arrives whose index in `requests` is >= `after`."""
-        with self._connects_cv:
-            return self._connects_cv.wait_for(lambda: (method, path) in self.requests[after:], timeout)
+        with self._requests_cv:
+            return self._requests_cv.wait_for(lambda: (method, path) in self.requests[after:], timeout)
 
     @property
     def user_stream_connects(self) -> int:
-        return self._user_connects
+        return self.streams.user_connects
 
     def close_user_streams(self) -> None:
-        self._call(self._close_user_conns)
+        self._call(self.streams.close_user_conns)
 
     def expire_listen_keys(self) -> None:
-        self._call(self._expire_keys)
+        self._call(self.streams.expire_keys)
 
     def _call(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         assert self._loop is not None
         asyncio.run_coroutine_threadsafe(fn(), self._loop).result(5)
-
-    async def _close_user_conns(self) -> None:
-        for conn in [c for c in self._conns if c.listen_key is not None]:
-            self._conns.discard(conn)
-            conn.queue.put_nowait(None)
-            await conn.ws.close()
-
-    async def _expire_keys(self) -> None:
-        now = self.now_ms()
-        for key in list(self._listen_keys):
-            del self._listen_keys[key]
-            event = json.dumps({"e": "listenKeyExpired", "E": now, "listenKey": key})
-            for conn in [c for c in self._conns if c.listen_key == key]:
-                conn.queue.put_nowait(event)
-                conn.queue.put_nowait(None)  # the sender closes the socket after the event
-                self._conns.discard(conn)
 
     # --- event broadcast -------------------------------------------------------------------------------
 
@@ -252,31 +225,12 @@ class FakeBinance:
         with self.engine.lock:
             user, self.engine.user_events = self.engine.user_events, []
             market, self.engine.market_events = self.engine.market_events, []
-        for event in user:
-            text = json.dumps(event)
-            for conn in self._conns:
-                if conn.listen_key is not None and conn.listen_key in self._listen_keys and not self._muted(conn):
-                    conn.queue.put_nowait(text)
-        for stream, event in market:
-            for conn in self._conns:
-                if stream in conn.streams and not self._muted(conn):
-                    payload = {"stream": conn.streams[stream], "data": event} if conn.combined else event
-                    conn.queue.put_nowait(json.dumps(payload))
-
-    def _muted(self, conn: _Conn) -> bool:
-        """A muted connection stays open but says nothing: its frames are lost, its pings unanswered."""
-        return self.faults.user_muted if conn.listen_key is not None else self.faults.market_muted
+        self.streams.broadcast(user, market)
 
     def send_frame(self, frame: str | dict[str, Any], *, user: bool) -> None:
         """One frame, as given (a dict as JSON), to every user-data (or every market) connection."""
         text = frame if isinstance(frame, str) else json.dumps(frame)
-
-        async def send() -> None:
-            for conn in self._conns:
-                if (conn.listen_key is not None) == user and not self._muted(conn):
-                    conn.queue.put_nowait(text)
-
-        self._call(send)
+        self._call(lambda: self.streams.send_frame(text, user=user))
 
     # --- REST ----------------------------------------------------------------------------------------------
 
@@ -291,9 +245,9 @@ class FakeBinance:
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         method, path = request.method, request.path
-        with self._connects_cv:
+        with self._requests_cv:
             self.requests.append((method, path))
-            self._connects_cv.notify_all()
+            self._requests_cv.notify_all()
         route = self._routes.get((method, path))
         if route is None:
             raise ApiError(404, -5000, f"Path {path}, Method {method} is invalid")
@@ -301,7 +255,7 @@ class FakeBinance:
         body = (await request.text()) if method != "GET" else ""
         params = dict(parse_qsl(request.query_string, keep_blank_values=True))
         params.update(parse_qsl(body, keep_blank_values=True))
-        with self._connects_cv:
+        with self._requests_cv:
             self.calls.append((method, path, {k: v for k, v in params.items() if k != "signature"}))
         if security != NONE:
             self._authenticate(request, security, request.query_string, body, params)
@@ -413,91 +367,10 @@ class FakeBinance:
             ("GET", "/fapi/v3/positionRisk"): (SIGNED, lambda p: account.position_risk(e, p)),
             ("GET", "/fapi/v3/balance"): (SIGNED, lambda p: account.balance(e)),
             ("GET", "/fapi/v2/account"): (SIGNED, lambda p: account.account(e)),
-            ("POST", v1 + "listenKey"): (KEY, self._new_listen_key),
-            ("PUT", v1 + "listenKey"): (KEY, self._keepalive),
-            ("DELETE", v1 + "listenKey"): (KEY, self._close_listen_key),
+            ("POST", v1 + "listenKey"): (KEY, self.streams.new_listen_key),
+            ("PUT", v1 + "listenKey"): (KEY, self.streams.keepalive),
+            ("DELETE", v1 + "listenKey"): (KEY, self.streams.close_listen_key),
         }
-
-    def _new_listen_key(self, params: dict[str, str]) -> dict[str, Any]:
-        now = self.now_ms()
-        live = [k for k, exp in self._listen_keys.items() if exp > now]
-        key = live[0] if live else f"fk{next(self._key_ids)}{secrets.token_hex(28)}"
-        self._listen_keys[key] = now + LISTEN_KEY_TTL_MS  # Binance returns (and extends) the live key
-        return {"listenKey": key}
-
-    def _keepalive(self, params: dict[str, str]) -> dict[str, Any]:
-        key = params.get("listenKey") or next(iter(self._listen_keys), "")
-        if key not in self._listen_keys:
-            raise ApiError(400, -1125, "This listenKey does not exist.")
-        self._listen_keys[key] = self.now_ms() + LISTEN_KEY_TTL_MS
-        return {"listenKey": key}
-
-    def _close_listen_key(self, params: dict[str, str]) -> dict[str, Any]:
-        self._listen_keys.pop(params.get("listenKey", ""), None)
-        return {}
-
-    # --- WebSocket ------------------------------------------------------------------------------------------
-
-    async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        path, name = request.path, request.match_info.get("name", "")
-        listen_key: str | None = None
-        streams: dict[str, str] = {}
-        combined = path.endswith("/stream")
-        if path == "/private/ws":
-            listen_key = request.query.get("listenKey", "")
-        elif combined:
-            names = [s for s in request.query.get("streams", "").split("/") if s]
-            listen_key = next((s for s in names if s in self._listen_keys), None)
-            streams = {_stream(s): s for s in names if s != listen_key}
-        elif name in self._listen_keys or (path.startswith("/ws/") and len(name) > 40):
-            listen_key = name
-        else:
-            streams = {_stream(name): name}
-        if listen_key is not None:
-            if self.faults.user_stream_blocked:
-                raise web.HTTPServiceUnavailable()
-            if listen_key not in self._listen_keys:
-                raise web.HTTPBadRequest(text='{"code":-1125,"msg":"This listenKey does not exist."}')
-        ws = web.WebSocketResponse(autoping=False, heartbeat=None)  # pings answered below, unless muted
-        conn = _Conn(ws, listen_key=listen_key, streams=streams, combined=combined)
-        # Registered before the handshake completes: an event made right after the client's
-        # connect() returns must reach it (it is queued until the sender starts).
-        self._conns.add(conn)
-        try:
-            await ws.prepare(request)
-        except Exception:
-            self._conns.discard(conn)
-            raise
-        if listen_key is not None:
-            with self._connects_cv:
-                self._user_connects += 1
-                self._connects_cv.notify_all()
-        sender = asyncio.ensure_future(self._send_loop(conn))
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.ERROR:
-                    break
-                if msg.type == WSMsgType.PING and not self._muted(conn):
-                    await ws.pong(msg.data)
-        finally:
-            self._conns.discard(conn)
-            sender.cancel()
-        return ws
-
-    @staticmethod
-    async def _send_loop(conn: _Conn) -> None:
-        while True:
-            text = await conn.queue.get()
-            if text is None:
-                await conn.ws.close()
-                return
-            await conn.ws.send_str(text)
-
-
-def _stream(name: str) -> str:
-    """Stream names as the engine labels them: `btcusdt@markPrice@1s` is `btcusdt@markPrice`."""
-    name = name.split("?")[0]
-    return name[: -len("@1s")] if name.endswith("@1s") else name
 
 
 def _without_signature(text: str) -> str:

@@ -2,8 +2,8 @@
 real stream captures: TRADE_LITE on the user-data stream; trades, book tickers, depth, depth
 snapshots, liquidations and tickers on the market streams; and capture lines.
 
-`parse_user_event` and `parse_market_event` are production's (`exchange.binance.payloads`) with these kinds
-added: anything production reads goes through production's own code.
+`parse_user_event` and `parse_market_event` are production's (`exchange.binance.user_events` and
+`market_events`) with these kinds added: anything production reads goes through production's own code.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from exchange.binance import payloads
-from exchange.binance.payloads import MarketEvent, UserEvent, blank_as_zero, unwrap
+from exchange.binance import market_events, user_events
+from exchange.binance.market_events import MarketEvent
+from exchange.binance.payloads import blank_as_zero, unwrap
+from exchange.binance.user_events import UserEvent
 
 # --- user-data stream ---------------------------------------------------------------------------------------------
 
@@ -45,7 +47,7 @@ def parse_user_event(message: dict[str, Any]) -> UserEvent | TradeLite:
             last_price=blank_as_zero(data["L"]),
             trade_id=int(data["t"]),
         )
-    return payloads.parse_user_event(message)
+    return user_events.parse_user_event(message)
 
 
 # --- market streams -----------------------------------------------------------------------------------------------
@@ -186,7 +188,7 @@ def parse_market_event(message: dict[str, Any]) -> SampleMarketEvent:
         )
     if not kind and "lastUpdateId" in d:
         return DepthSnapshot(last_update_id=int(d["lastUpdateId"]), bids=_levels(d["bids"]), asks=_levels(d["asks"]))
-    return payloads.parse_market_event(message)
+    return market_events.parse_market_event(message)
 
 
 def parse_capture_line(line: str) -> tuple[int | None, dict[str, Any]]:

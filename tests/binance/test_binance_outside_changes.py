@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchange.binance.account import BinanceExchange
-from exchange.binance.payloads import parse_user_event
+from exchange.binance.user_events import parse_user_event
 from exchange.binance.user_stream import EventTranslator
 from exchange.port import (
     ExchangeEvent,

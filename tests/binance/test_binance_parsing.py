@@ -11,22 +11,23 @@ from pathlib import Path
 
 import pytest
 
+from exchange.binance.market_events import KlineEvent, MarkPriceEvent
 from exchange.binance.payloads import (
-    AccountUpdate,
-    AlgoUpdate,
-    KlineEvent,
-    MarkPriceEvent,
-    OrderTradeUpdate,
     UnknownEvent,
     algo_from_rest,
     balance_from_rest,
     fill_from_rest_trade,
-    fill_from_update,
     filters_from_exchange_info,
-    order_from_algo_update,
     order_from_rest,
-    order_from_update,
     position_from_rest,
+)
+from exchange.binance.user_events import (
+    AccountUpdate,
+    AlgoUpdate,
+    OrderTradeUpdate,
+    fill_from_update,
+    order_from_algo_update,
+    order_from_update,
 )
 from exchange.port import OrderSide, OrderStatus, OrderType
 from scripts.fake_binance.fixtures import needs_shared_data
@@ -196,7 +197,7 @@ def test_parse_user_event_account_update_fields() -> None:
 
 
 def test_parse_user_event_listen_key_expired_and_unknown() -> None:
-    from exchange.binance.payloads import ListenKeyExpired
+    from exchange.binance.user_events import ListenKeyExpired
 
     assert parse_user_event({"e": "listenKeyExpired", "E": 5, "listenKey": "k"}) == ListenKeyExpired(
         event_time=5, listen_key="k"
