@@ -5,9 +5,9 @@ market-data actor and waits until execution has finished it, so a step's
 messages never race the next step's: replays are deterministic.
 
 A crashed actor (a raise in a handler, or in `on_start`) is restarted with its
-state reloaded from the database; the step it was on is abandoned, and the
-driver waits until no message of that step is still on its way before it hands
-in the next. Too many
+state reloaded from the database, after a delay that doubles with each of its
+recent failures; the step it was on is abandoned, and the driver waits until no
+message of that step is still on its way before it hands in the next. Too many
 restarts in a window halt the gate with the reason and ask the driver to stop.
 """
 
@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections import deque
+from collections import defaultdict, deque
+from dataclasses import dataclass
 from typing import Any
 
 import pykka
@@ -63,6 +64,19 @@ class StepTimeout(Exception):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """How long the supervisor waits before restarting an actor: `first_s` after its first failure in the
+    window, doubling with each further one, never more than `cap_s` (a crash loop must not spin)."""
+
+    first_s: float = 0.5
+    cap_s: float = 30.0
+
+    def delay(self, failures: int) -> float:
+        """The wait before the restart that follows an actor's `failures`-th failure within the window."""
+        return min(self.cap_s, self.first_s * 2 ** max(0, failures - 1))
+
+
 class TradingSystem:
     def __init__(
         self,
@@ -89,8 +103,12 @@ class TradingSystem:
         )
         self.restarts: deque[int] = deque()
         self.restart_log: list[tuple[str, str]] = []
+        self.backoff = Backoff()
+        self.restart_delays: list[tuple[str, float]] = []  # (actor, seconds waited before its restart)
+        self._failed_at: defaultdict[str, deque[int]] = defaultdict(deque)  # each actor's failures in the window
         self.fatal: str | None = None
         self.stop_requested = threading.Event()
+        self._stopping = threading.Event()  # cuts a restart's wait short: nothing is restarted into a stop
         self._in_flight: int | None = None  # the step the driver waits on, which a failure aborts
         self._lock = threading.Lock()
         self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
@@ -120,6 +138,7 @@ class TradingSystem:
 
     def stop(self, reason: str = "stopped") -> None:
         """Graceful: no new entries, every queued message handled, state persisted; resting orders stay."""
+        self._stopping.set()
         execution = self.ctx.registry.get("execution")
         if execution is not None and execution.is_alive():
             execution.tell(Shutdown(reason=reason))
@@ -222,6 +241,10 @@ class TradingSystem:
         self.restarts.append(now)
         while self.restarts and now - self.restarts[0] > RESTART_WINDOW_MS:
             self.restarts.popleft()
+        recent = self._failed_at[failure.actor]
+        recent.append(now)
+        while recent and now - recent[0] > RESTART_WINDOW_MS:
+            recent.popleft()
         if self.fatal is not None:
             pass  # already halting: the step is abandoned, nothing is restarted
         elif len(self.restarts) > MAX_RESTARTS:
@@ -233,15 +256,28 @@ class TradingSystem:
             self._halt(self.fatal)
             self.stop_requested.set()
         else:
-            log.error("supervisor: restarting %s after %s failure: %r", failure.actor, failure.phase, failure.error)
-            old = self.ctx.registry.get(failure.actor)
-            if old is not None and old.is_alive():
-                old.stop(block=True, timeout=STEP_TIMEOUT_S)
-            self._start(failure.actor)
+            self._restart(failure, self.backoff.delay(len(recent)))
         with self._lock:
             aborted = self._in_flight  # the step the failure was on; between steps, none
         if aborted is not None:
             self.ctx.step_done.put(("aborted", aborted))
+
+    def _restart(self, failure: Failure, delay: float) -> None:
+        log.error(
+            "supervisor: %s failed (%s): %r; restarting it in %.1fs",
+            failure.actor,
+            failure.phase,
+            failure.error,
+            delay,
+        )
+        old = self.ctx.registry.get(failure.actor)
+        if old is not None and old.is_alive():
+            old.stop(block=True, timeout=STEP_TIMEOUT_S)
+        self.restart_delays.append((failure.actor, delay))
+        if self._stopping.wait(delay):
+            log.info("supervisor: %s not restarted: the system is stopping", failure.actor)
+            return
+        self._start(failure.actor)
 
     def _halt(self, reason: str) -> None:
         orchestrator = self.ctx.registry.get("orchestrator")

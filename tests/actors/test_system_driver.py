@@ -8,7 +8,7 @@ from typing import Any
 from actors.base import Ready
 from actors.messages import PolicyUpdated, Stage, Step
 from actors.pipeline import ROUTES
-from actors.system import TradingSystem
+from actors.system import Backoff, TradingSystem
 from tests.actors.harness import Harness
 
 
@@ -48,6 +48,7 @@ def test_driver_failure_beside_a_step_never_lets_the_driver_run_ahead(tmp_path: 
     later step return at once, before that step was done."""
     watch = Watch()
     h = Harness(tmp_path, fault_hook=watch)
+    h.system.backoff = Backoff(first_s=0.01, cap_s=0.04)
     steps, ran_ahead = [], []
     try:
         for _ in range(12):
