@@ -262,7 +262,8 @@ class ExchangePort(Protocol):
         ...
 
     def order_fills(self, symbol: str, client_order_id: str) -> tuple[Fill, ...]:
-        """Every fill of the order with this client id, oldest first (what the stream would have said)."""
+        """Every fill of the order with this client id, oldest first (what the stream would have said); raises
+        OutcomeUnknown as `get_order` does while an order whose request timed out cannot be found yet."""
         ...
 
     def open_orders(self, symbol: str | None = None) -> tuple[OrderState, ...]: ...
@@ -286,7 +287,7 @@ class ExchangePort(Protocol):
         ...
 
     def drain_events(self) -> tuple[ExchangeEvent, ...]:
-        """Fills and order updates since the previous call, oldest first."""
+        """Fills, order updates and position changes since the previous call, oldest first."""
         ...
 
     def pending_events(self) -> tuple[ExchangeEvent, ...]:
