@@ -280,6 +280,8 @@ class TradingSystem:
         self._start(failure.actor)
 
     def _halt(self, reason: str) -> None:
+        """Through the gate's owner, else straight in the database. Never raises: the supervisor must go on
+        (the driver waits for its abort), and the service stops all the same."""
         orchestrator = self.ctx.registry.get("orchestrator")
         if orchestrator is not None and orchestrator.is_alive():
             try:
@@ -287,7 +289,15 @@ class TradingSystem:
                 return
             except (pykka.ActorDeadError, pykka.Timeout):
                 pass
-        # No orchestrator owns the gate now: halt it straight in the database.
+            except Exception as error:  # its handler raised (a database error, ...): try the database directly
+                log.error("supervisor: the orchestrator could not halt the gate: %r", error)
+        try:
+            self._halt_in_database(reason)
+        except Exception as error:
+            log.critical("supervisor: the gate could not be halted (%r); the service stops all the same", error)
+
+    def _halt_in_database(self, reason: str) -> None:
+        """No orchestrator owns the gate now: halt it straight in the database."""
         store = Store(self.ctx.engine)
         try:
             machine = gate_machine()

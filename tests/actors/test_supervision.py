@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from actors.messages import PolicyUpdated, Step
+from actors.messages import HaltGate, PolicyUpdated, Step
 from actors.system import MAX_RESTARTS, Backoff
 from tests.actors.harness import Harness
 
@@ -133,3 +133,27 @@ def test_supervisor_stop_during_a_restart_wait_ends_it_and_restarts_nothing(tmp_
     assert time.monotonic() - started < 60  # not the 600 s wait
     assert h.system.restart_delays == [("exits", 600.0)]
     assert h.system.ctx.registry.get("exits") is exits and exits is not None and not exits.is_alive()
+
+
+def test_repeated_failures_halt_the_gate_even_when_the_orchestrator_cannot(tmp_path: Path) -> None:
+    """The orchestrator's halt raises (as a locked database would make it): the supervisor halts the gate in
+    the database itself, and goes on to end the step, instead of dying with the driver waiting on it."""
+    signals_fault = fail_on("signals", "exits", times=MAX_RESTARTS + 5)
+
+    def hook(name: str, message: Any) -> None:
+        if name == "orchestrator" and isinstance(message, HaltGate):
+            raise Fault("injected fault in the orchestrator's halt")
+        signals_fault(name, message)
+
+    h = Harness(tmp_path)
+    h.system.backoff = QUICK
+    try:
+        h.calm(20)
+        h.system.ctx.fault_hook = hook
+        for _ in range(MAX_RESTARTS + 1):
+            h.step()
+        assert h.system.stop_requested.is_set()
+        state, reason, _ = h.gate()
+        assert state == "halted" and "signals" in reason and "actor failures" in reason
+    finally:
+        h.stop()
