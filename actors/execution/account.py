@@ -66,7 +66,7 @@ class Account:
                 log.warning("balance not read (%s); the last one stands", error)
         return self.last_balance
 
-    def portfolio(self, at: int) -> Portfolio:
+    def portfolio(self, at: int, *, execution_hold: str = "") -> Portfolio:
         equity = self.balance().equity
         if utc_day(at) != self.day:
             self.day, self.day_start_equity = utc_day(at), equity
@@ -78,6 +78,7 @@ class Account:
             records=self.trades.records(at),
             filters=self.filters_view,
             exchange_blocked=self.exchange.blocked(),
+            execution_hold=execution_hold,
         )
 
     def snapshot_equity(self, at: int, portfolio: Portfolio) -> None:

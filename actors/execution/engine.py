@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -156,7 +155,7 @@ class ExecutionEngine:
         if self.protection.filters_stale or any(c.symbol not in self.account.filters for c in step.candles):
             self.protection.filters_stale = False
             self.account.refresh_filters(tuple(c.symbol for c in step.candles))
-        portfolio = replace(self.account.portfolio(step.at), execution_hold=self._hold(step.at))
+        portfolio = self.account.portfolio(step.at, execution_hold=self._hold(step.at))
         self.account.snapshot_equity(step.at, portfolio)
         # Order-status updates and equity snapshots wait for the end of the step: nothing depends on
         # them before then (transitions commit on their own), and the step's new orders go out sooner.
