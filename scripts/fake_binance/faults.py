@@ -15,9 +15,9 @@ and `late_order(lookups=K | seconds=T)`: the order is not found (-2013) for K
 lookups or T seconds, then appears and executes (`release_late_orders()` ends
 the wait). Each takes `path` ("/fapi/v1/algoOrder" for protective orders).
 Throttling: `rate_limit_next(retry_after_s, count=N)` (429), `ban_next(seconds)`
-(418). Rules: `change_filters(symbol, tick_size=, step_size=, min_qty=,
-min_notional=)` changes them at once, in exchangeInfo too (orders off them:
--4014, -4023, -1111).
+(418; every request until the ban ends is refused too and recorded in `during_ban`).
+Rules: `change_filters(symbol, tick_size=, step_size=, min_qty=, min_notional=)`
+changes them at once, in exchangeInfo too (orders off them: -4014, -4023, -1111).
 
 Streams: `send_user_frame(frame)` / `send_market_frame(frame)` send one frame as
 given (malformed, not JSON, an unknown event); `mute_streams(user=, market=)`
@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from scripts.fake_binance.errors import ApiError
 from scripts.fake_binance.fills import FillPlan
 from scripts.fake_binance.late import LateOrders
 
@@ -72,6 +73,11 @@ class Faults:
         self.user_muted = False
         self.market_muted = False
         self.late = LateOrders()
+        # A ban, as Binance enforces it: once a 418 is answered, every REST request until `banned_until` (server
+        # ms) is refused with 418 too, and recorded in `during_ban` as (ms since the ban began, method, path).
+        self.banned_until = 0
+        self.banned_since = 0
+        self.during_ban: list[tuple[int, str, str]] = []
 
     def take(self, method: str, path: str) -> list[Rule]:
         """The rules that apply to this request, consuming one-shot ones."""
@@ -202,7 +208,8 @@ class Faults:
         )
 
     def ban_next(self, seconds: int = 120, *, method: str | None = None, path: str | None = None) -> None:
-        """HTTP 418: the IP is banned until a time given in the message (and Retry-After)."""
+        """HTTP 418: the IP is banned until a time given in the message (and Retry-After), counted from the matching
+        request; from then on every REST request is refused with 418 until the ban ends (`banned`)."""
         until = self._server.now_ms() + seconds * 1000
         self._add(
             Rule(
@@ -216,6 +223,31 @@ class Faults:
                 "live updates to avoid bans.",
             )
         )
+
+    def banned(self, method: str, path: str, now_ms: int) -> ApiError | None:
+        """The 418 for a request made while a ban is in force (recorded), or None."""
+        with self._lock:
+            if now_ms >= self.banned_until:
+                return None
+            self.during_ban.append((now_ms - self.banned_since, method, path))
+            until = self.banned_until
+        return ApiError(
+            418,
+            -1003,
+            f"Way too many requests; IP banned until {until}. Please use the websocket for live updates to avoid bans.",
+            {"Retry-After": str(max(1, (until - now_ms + 999) // 1000))},
+        )
+
+    def lift_ban(self) -> None:
+        """The ban ends now (a test whose client clock has moved past it)."""
+        with self._lock:
+            self.banned_until = 0
+
+    def ban_begins(self, rule: Rule, now_ms: int) -> None:
+        """A 418 rule was answered: the ban it names is in force from now."""
+        until = int(rule.msg.split("banned until ", 1)[1].split(".", 1)[0])
+        with self._lock:
+            self.banned_since, self.banned_until = now_ms, max(self.banned_until, until)
 
     def change_filters(
         self,

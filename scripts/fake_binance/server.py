@@ -259,10 +259,15 @@ class FakeBinance:
             self.calls.append((method, path, {k: v for k, v in params.items() if k != "signature"}))
         if security != NONE:
             self._authenticate(request, security, request.query_string, body, params)
+        banned = self.faults.banned(method, path, self.now_ms())
+        if banned is not None:
+            raise banned
         self._late_orders(method, path, params)
         rules = self.faults.take(method, path)
         hold = sum(r.hold_s for r in rules)
         error = next((r for r in rules if r.status), None)
+        if error is not None and error.status == 418:
+            self.faults.ban_begins(error, self.now_ms())
         if error is not None and error.late is not None:
             self._defer(path, params, error)
         elif error is None or error.execute:

@@ -83,6 +83,7 @@ def test_ban_pauses_the_gate_sends_nothing_and_reopens_when_it_lifts(
         assert [p[1] for p in h.positions()] == ["cancelled"]
 
     clock.now += 121
+    fake_binance.faults.lift_ban()  # the fake's clock is the wall's: end its ban with the client's
     h.step()
     assert h.gate()[0] == "open"
     assert h.gate_triggers()[-2:] == ["pause", "clear"]

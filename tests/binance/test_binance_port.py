@@ -267,6 +267,7 @@ def test_binance_418_ban_blocks_every_call_until_it_ends(
         exchange.balance()
     assert len(fake_binance.requests) == sent
     clock.now += 120
+    fake_binance.faults.lift_ban()  # the fake's clock is the wall's: end its ban with the client's
     assert exchange.positions() == ()
 
 

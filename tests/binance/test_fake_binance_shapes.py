@@ -261,3 +261,18 @@ def test_fake_standalone_process_prints_port(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
+
+
+def test_fake_ban_refuses_every_request_until_it_ends_and_records_them(
+    client: Client, fake_binance: FakeBinance
+) -> None:
+    fake_binance.faults.ban_next(60, path="/fapi/v3/positionRisk")
+    with pytest.raises(BinanceAPIException) as first:
+        client.futures_position_information()
+    assert first.value.status_code == 418
+    with pytest.raises(BinanceAPIException) as second:
+        client.futures_account_balance()  # another endpoint: the ban is the IP's
+    assert second.value.status_code == 418 and "banned until" in second.value.message
+    assert [(method, path) for _, method, path in fake_binance.faults.during_ban] == [("GET", "/fapi/v3/balance")]
+    fake_binance.faults.lift_ban()
+    assert client.futures_account_balance()
