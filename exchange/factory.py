@@ -50,6 +50,7 @@ def make_exchange(settings: Settings, engine: Engine, *, live: bool = False, rea
         testnet=exchange.testnet,
         symbols=settings.symbols,
         leverage=exchange.leverage,
+        timeout_s=exchange.request_timeout_s,
         client_id_prefix=f"{exchange.client_id_prefix}-",  # our ids: <prefix>-<purpose>-<position>-<n>
         load_block=load_block,
         save_block=save_block,

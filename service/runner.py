@@ -21,7 +21,7 @@ from config import ExchangeKind, FeedKind, Settings
 from config.settings import redact_url
 from exchange.binance.endpoints import binance_endpoints
 from exchange.binance.market_stream import BinanceKlineFeed, FeedError
-from exchange.factory import make_exchange
+from exchange.factory import block_store, make_exchange
 from exchange.port import ExchangeError
 from persistence import records
 from persistence.db import make_engine
@@ -192,7 +192,7 @@ class Runner:
         self.doing = "driving the actors"
         cycle_ms = int(self.settings.orchestrator.cycle_seconds * 1000)
         last_cycle = self.clock.now_ms()
-        batches = self._batches()
+        batches = self._batches(system.ctx.engine)
         try:
             self._drive_batches(system, batches, cycle_ms, last_cycle)
         finally:
@@ -257,12 +257,19 @@ class Runner:
             return dict(self.prices)  # exactly what was written before marks existed
         return {**self.prices, "marks": {symbol: str(mark) for symbol, mark in marks.items()}}
 
-    def _batches(self) -> Generator[tuple[Candle, ...], None, None]:
+    def _batches(self, engine: Engine) -> Generator[tuple[Candle, ...], None, None]:
         feed = self.settings.feed
         if feed.kind is FeedKind.BINANCE:
             base_url, ws_url = binance_endpoints(self.settings.exchange)
+            load_block, save_block = block_store(engine, base_url)  # the IP's ban, shared with the account's port
             self.feed = BinanceKlineFeed(
-                self.settings.symbols, base_url=base_url, ws_url=ws_url, interval=feed.interval, warmup=WARMUP_CANDLES
+                self.settings.symbols,
+                base_url=base_url,
+                ws_url=ws_url,
+                interval=feed.interval,
+                warmup=WARMUP_CANDLES,
+                load_block=load_block,
+                save_block=save_block,
             )
             yield from self.feed.batches()
             return

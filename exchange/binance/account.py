@@ -95,6 +95,7 @@ class BinanceExchange:
             monotonic=monotonic,
             wall_ms=wall_ms,
             on_block=save_block,
+            load_block=load_block,
         )
         self._load_block = load_block
         self._deferred_start: bool | None = None  # `configure` of a start put off by a ban in force

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from collections import Counter
@@ -46,6 +47,8 @@ from exchange.market import Candle, merge_by_time
 
 log = logging.getLogger("quantum_trader.feed")
 MAX_KLINES_PER_REQUEST = 1500  # Binance's limit on /fapi/v1/klines
+BANNED_UNTIL = re.compile(r"banned until (\d+)")
+DEFAULT_BLOCK_S = 60.0  # a 418 or 429 that says neither when it ends nor how long to wait
 
 
 class FeedError(Exception):
@@ -70,6 +73,8 @@ class BinanceKlineFeed:
         silence_s: float = 30.0,
         monotonic: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        load_block: Callable[[], tuple[int, str] | None] | None = None,
+        save_block: Callable[[int, str], None] | None = None,
     ) -> None:
         if interval not in INTERVAL_MS:
             raise FeedError(f"feed.interval {interval!r} is not a Binance kline interval ({', '.join(INTERVAL_MS)})")
@@ -77,7 +82,12 @@ class BinanceKlineFeed:
         self.interval, self.interval_ms = interval, INTERVAL_MS[interval]
         self.warmup = warmup
         self.idle_s, self.grace_s, self.silence_s = idle_s, grace_s, silence_s
-        self._monotonic = monotonic
+        self._monotonic, self._wall_ms = monotonic, wall_ms
+        # A ban or rate limit of the IP, shared with the account's port through the database: (wall ms it ends, why).
+        self._load_block, self._save_block = load_block, save_block
+        self._block: tuple[int, str] | None = None  # one this feed met itself
+        self._said = 0  # the end of the last block logged
+        self._closed = threading.Event()
         self._unknown_kinds: set[str] = set()
         self._client = Client(None, None, ping=False, requests_params={"timeout": timeout_s})
         self._client.FUTURES_URL = base_url.rstrip("/") + "/fapi"
@@ -135,6 +145,7 @@ class BinanceKlineFeed:
             self.close()
 
     def close(self) -> None:
+        self._closed.set()
         self._stream.stop()
         self._client.session.close()
 
@@ -172,14 +183,49 @@ class BinanceKlineFeed:
     def _rest_klines(self, symbol: str, **params: Any) -> list[list[Any]]:
         return list(self._rest("klines", self._client.futures_klines, symbol=symbol, interval=self.interval, **params))
 
-    @staticmethod
-    def _rest(label: str, fn: Callable[..., Any], **params: Any) -> Any:
+    def _rest(self, label: str, fn: Callable[..., Any], **params: Any) -> Any:
+        """A public REST call, never sent during a ban or rate limit of the IP: it waits for the end (a 418 or
+        429 met here is kept for the account's port too, and waited out)."""
+        while True:
+            self._wait_out_block()
+            try:
+                return fn(**params)
+            except BinanceAPIException as e:
+                if int(e.status_code) not in (418, 429):
+                    raise FeedError(f"{label}: {e.status_code} {e.code} {e.message}") from None
+                self._keep_block(int(e.status_code), e)
+            except (BinanceRequestException, RequestException) as e:
+                raise FeedError(f"{label}: {type(e).__name__}") from None
+
+    def _wait_out_block(self) -> None:
+        blocks = [b for b in (self._block, self._load_block() if self._load_block else None) if b is not None]
+        if not blocks:
+            return
+        until_ms, why = max(blocks)
+        seconds = (until_ms - self._wall_ms()) / 1000
+        if seconds <= 0:
+            return
+        if until_ms != self._said:
+            self._said = until_ms
+            ends = time.strftime("%H:%M:%S", time.gmtime(until_ms / 1000))
+            log.warning("Binance feed: %s; no request until %s UTC", why, ends)
+        if self._closed.wait(seconds):
+            raise FeedError(f"stopped while waiting for the end of: {why}")
+
+    def _keep_block(self, status: int, error: BinanceAPIException) -> None:
+        headers = getattr(error.response, "headers", None) or {}
         try:
-            return fn(**params)
-        except BinanceAPIException as e:
-            raise FeedError(f"{label}: {e.status_code} {e.code} {e.message}") from None
-        except (BinanceRequestException, RequestException) as e:
-            raise FeedError(f"{label}: {type(e).__name__}") from None
+            seconds = float(headers.get("Retry-After", DEFAULT_BLOCK_S))
+        except ValueError:
+            seconds = DEFAULT_BLOCK_S
+        until = BANNED_UNTIL.search(str(error.message or ""))
+        until_ms = int(until.group(1)) if until else self._wall_ms() + int(seconds * 1000)
+        why = (
+            "IP banned by the exchange (HTTP 418)" if status == 418 else f"rate limited by the exchange (HTTP {status})"
+        )
+        self._block = (until_ms, why)
+        if self._save_block is not None:
+            self._save_block(until_ms, why)
 
     # --- the stream ----------------------------------------------------------------------------
 

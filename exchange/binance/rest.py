@@ -7,7 +7,9 @@ mapped to the port's errors (see `port.py`).
 * HTTP 429 / -1003 / -1015: `RateLimited(Retry-After)`; HTTP 418: `RateLimited`
   until the ban ends. Until then nothing is sent: every call raises at once.
   `on_block` is told of each block (its end, wall ms, and why) so that it can
-  be kept past a restart and given back with `restore_block`.
+  be kept past a restart and given back with `restore_block`; `load_block` is
+  read at most once a second for a block another client kept (the market feed
+  shares the IP, and so the ban).
 * Timeouts, connection errors, 5xx, -1006 / -1007: `OutcomeUnknown`. Never
   resent here; the caller looks the order up by client id.
 * Anything else: `OrderRejected(code, message)`, -2011 / -2013 included.
@@ -55,6 +57,7 @@ class BinanceRest:
         monotonic: Callable[[], float],
         wall_ms: Callable[[], int],
         on_block: Callable[[int, str], None] | None = None,
+        load_block: Callable[[], tuple[int, str] | None] | None = None,
     ) -> None:
         # testnet=False on the Client: its testnet flag would override FUTURES_URL.
         self._client = Client(api_key, api_secret, ping=False, requests_params={"timeout": timeout_s})
@@ -66,6 +69,10 @@ class BinanceRest:
         self._blocked_why = ""  # and why, with the time it ends (UTC), for the gate's reason
         self._block_lock = threading.Lock()
         self._on_block = on_block  # told (wall ms it ends, why) of every block, to keep it past a restart
+        # Read (at most once a second) for a block kept by another client of the same exchange: the market feed.
+        self._load_block = load_block
+        self._next_look = 0.0
+        self._adopted: tuple[int, str] | None = None  # the kept block last taken in
 
     def close(self) -> None:
         self._client.session.close()
@@ -151,6 +158,7 @@ class BinanceRest:
 
     def blocked(self) -> str:
         """Why nothing may be sent now (a rate limit or an IP ban in force), or "" when requests may go."""
+        self._adopt_kept_block()
         with self._block_lock:
             return self._blocked_why if self._blocked_until > self._monotonic() else ""
 
@@ -171,13 +179,23 @@ class BinanceRest:
         raise AssertionError("unreachable")
 
     def _check_blocked(self) -> None:
+        self._adopt_kept_block()
         with self._block_lock:
             remaining = self._blocked_until - self._monotonic()
         if remaining > 0:
             raise RateLimited(remaining)
 
+    def _adopt_kept_block(self) -> None:
+        if self._load_block is None or self._monotonic() < self._next_look:
+            return
+        self._next_look = self._monotonic() + 1.0
+        kept = self._load_block()
+        if kept is not None and kept != self._adopted:  # each kept block once: its time is the wall's
+            self.restore_block(*kept)
+
     def restore_block(self, until_ms: int, why: str) -> bool:
         """A block kept from before a restart (wall ms it ends, why): in force now if it has not ended."""
+        self._adopted = (until_ms, why)
         seconds = (until_ms - self._wall_ms()) / 1000
         if seconds <= 0:
             return False
@@ -186,6 +204,7 @@ class BinanceRest:
 
     def _block(self, seconds: float, why: str) -> None:
         until_ms = self._wall_ms() + int(seconds * 1000)
+        self._adopted = (until_ms, why)  # what it keeps is its own: not to be taken in again
         if self._set_block(seconds, until_ms, why) and self._on_block is not None:
             try:
                 self._on_block(until_ms, why)

@@ -104,3 +104,31 @@ def test_block_store_without_the_table_loses_the_block_quietly(tmp_path: Path, f
     save(int(time.time() * 1000) + 60_000, BANNED)
     assert load() is None
     bare.dispose()
+
+
+def test_running_port_adopts_a_ban_the_market_feed_kept(engine: Engine, fake_binance: FakeBinance) -> None:
+    fake_binance.set_price(SYMBOL, "40000")
+    clock = ManualClock()
+    load, save = block_store(engine, fake_binance.base_url)
+    port = BinanceExchange(
+        api_key=TEST_KEY,
+        api_secret=TEST_SECRET,
+        base_url=fake_binance.base_url,
+        symbols=(SYMBOL,),
+        leverage=3,
+        reconnect_delay_s=0.05,
+        monotonic=clock,
+        load_block=load,
+        save_block=save,
+    ).start()
+    try:
+        assert port.balance().wallet_balance > 0
+        save(int(time.time() * 1000) + 60_000, BANNED)  # the feed met a 418 on the same IP
+        clock.now += 1  # the kept block is read at most once a second
+        sent = len(fake_binance.requests)
+        with pytest.raises(RateLimited):
+            port.balance()
+        assert port.blocked().startswith(BANNED)
+        assert len(fake_binance.requests) == sent
+    finally:
+        port.close()

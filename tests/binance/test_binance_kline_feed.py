@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -245,3 +247,62 @@ def test_binance_feed_health_silent_without_klines_or_marks_and_disconnected_whe
     finally:
         r.stop()
         feed.close()
+
+
+def feed_with_block(fake: FakeBinance, kept: list[tuple[int, str]]) -> BinanceKlineFeed:
+    return BinanceKlineFeed(
+        SYMBOLS,
+        base_url=fake.base_url,
+        ws_url=fake.ws_url,
+        warmup=3,
+        idle_s=0.05,
+        grace_s=30,
+        reconnect_delay_s=0.2,
+        load_block=lambda: kept[-1] if kept else None,
+        save_block=lambda until_ms, why: kept.append((until_ms, why)),
+    )
+
+
+class Said(logging.Handler):
+    """Sets `heard` when a log line containing `text` is emitted."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text, self.heard, self.lines = text, threading.Event(), []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+        if self.text in record.getMessage():
+            self.heard.set()
+
+
+def test_binance_feed_sends_nothing_during_a_kept_ban_and_stops_cleanly(fake_binance: FakeBinance) -> None:
+    kept = [(int(time.time() * 1000) + 120_000, "IP banned by the exchange (HTTP 418)")]  # the port kept it
+    said = Said("no request until")
+    feed_log = logging.getLogger("quantum_trader")
+    feed_log.addHandler(said)
+    reader = Reader(feed_with_block(fake_binance, kept))
+    try:
+        assert said.heard.wait(10), said.lines  # the feed says why it waits (its stream is open: not a REST request)
+        assert any("IP banned by the exchange (HTTP 418); no request until" in line for line in said.lines)
+        assert fake_binance.requests == []
+    finally:
+        feed_log.removeHandler(said)
+        reader.feed.close()
+        reader.stop()
+    assert isinstance(reader.error, FeedError) and "stopped while waiting" in str(reader.error)
+
+
+def test_binance_feed_keeps_a_ban_it_meets_and_waits_it_out(fake_binance: FakeBinance) -> None:
+    for index in range(5):
+        for symbol in SYMBOLS:
+            push(fake_binance, symbol, index)
+    kept: list[tuple[int, str]] = []
+    fake_binance.faults.ban_next(1, path="/fapi/v1/klines")
+    reader = Reader(feed_with_block(fake_binance, kept))
+    try:
+        reader.wait(lambda r: len(r.batches) == 3)  # the warm-up, once the ban is over
+    finally:
+        reader.stop()
+    assert [why for _, why in kept] == ["IP banned by the exchange (HTTP 418)"]  # for the account's port too
+    assert fake_binance.faults.during_ban == []  # nothing sent while it lasted
