@@ -37,6 +37,7 @@ from exchange.port import (
     OrderState,
     OrderType,
     OutcomeUnknown,
+    RateLimited,
     RejectCode,
     UnknownSymbol,
 )
@@ -124,12 +125,16 @@ class BinanceExchange:
         A ban or rate limit kept from before a restart (`load_block`) and not over yet: nothing at all is sent;
         the port reports it in `blocked()` and raises RateLimited on every call, and the first call after it
         ends does the start first (without waiting for the stream to connect: `health()` says until it does).
+        A ban or rate limit met during the start itself is put off the same way.
         """
         kept = self._load_block() if self._load_block is not None else None
         if kept is not None and self._rest.restore_block(*kept):
             self._deferred_start = configure
             return self
-        self._start(configure, connect_timeout_s)
+        try:
+            self._start(configure, connect_timeout_s)
+        except RateLimited:  # a ban or rate limit met during the start: the same as one kept from before
+            self._deferred_start = configure
         return self
 
     def _start(self, configure: bool, connect_timeout_s: float | None) -> None:

@@ -132,3 +132,36 @@ def test_running_port_adopts_a_ban_the_market_feed_kept(engine: Engine, fake_bin
         assert len(fake_binance.requests) == sent
     finally:
         port.close()
+
+
+def test_ban_met_during_the_start_puts_the_start_off_instead_of_failing(
+    engine: Engine, fake_binance: FakeBinance
+) -> None:
+    fake_binance.set_price(SYMBOL, "40000")
+    clock = ManualClock()
+    load, save = block_store(engine, fake_binance.base_url)
+    fake_binance.faults.ban_next(30, path="/fapi/v1/exchangeInfo")
+    port = BinanceExchange(
+        api_key=TEST_KEY,
+        api_secret=TEST_SECRET,
+        base_url=fake_binance.base_url,
+        symbols=(SYMBOL,),
+        leverage=3,
+        reconnect_delay_s=0.05,
+        monotonic=clock,
+        load_block=load,
+        save_block=save,
+    ).start()  # no exception: the port starts, banned
+    try:
+        assert port.blocked().startswith(BANNED)
+        kept = load()
+        assert kept is not None and kept[1] == BANNED  # kept for a restart too
+        with pytest.raises(RateLimited):
+            port.balance()
+        assert fake_binance.faults.during_ban == []
+        fake_binance.faults.lift_ban()
+        clock.now += 31
+        assert port.balance().wallet_balance > 0  # the put-off start, then the balance
+        assert fake_binance.engine.leverage == {SYMBOL: 3}
+    finally:
+        port.close()
