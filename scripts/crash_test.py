@@ -17,6 +17,14 @@ RNG, one of:
 * ``time``    after a random amount of wall time of trading;
 * ``startup`` during the restart itself (venue announced, recovery, warm-up).
 
+While it trades, the fake server behaves as Binance does (`scripts/crash/faults.py`): before each step a seeded
+draw may inject a fault: market orders filled in several trades, orders that time out and appear late, 429s and
+filter changes on protective orders, unreadable frames on both streams, a user-data stream down or silent for a
+few steps, a liquidation, an auto-deleverage or a close by hand, a ban (that may outlive the kill), BNB fees. After
+every step it sees, the protection invariant is checked on the exchange (`scripts/crash/protection.py`): a position
+held without stops of ours covering all of it for longer than `exchange.protect_within_s` (plus the time for a
+market close) counts as `unprotected`.
+
 While it is down the prices may move on (stops fill while down) and signals may arrive.
 Then the service is started again; once its start-up and recovery are done and the feed
 is quiet (no candles pushed, two policy cycles completed) the checks run:
@@ -37,7 +45,8 @@ The parts live in `scripts/crash/` (its `__init__` lists them); this file is the
 Usage: python scripts/crash_test.py [--kills 100] [--seed 1] [--workdir DIR]
 
 Progress goes to stderr; the last line on stdout is one JSON object:
-{"kills", "orders", "positions", "lost_positions", "duplicate_orders", "mismatches", ...}.
+{"kills", "orders", "positions", "lost_positions", "duplicate_orders", "mismatches", "unprotected",
+"requests_during_ban", "faults", ...}; the run fails unless the five counts are 0.
 """
 
 from __future__ import annotations
@@ -82,14 +91,23 @@ def main(argv: list[str] | None = None) -> int:
         result = test.run()
     finally:
         test.close()
-    bad = result["lost_positions"] or result["duplicate_orders"] or result["mismatches"] or result["failures"]
+    bad = (
+        result["lost_positions"]
+        or result["duplicate_orders"]
+        or result["mismatches"]
+        or result["unprotected"]
+        or result["requests_during_ban"]
+        or result["failures"]
+    )
     say(
         f"done in {result['seconds']}s: {result['kills']} kills, {result['orders']} client order ids, "
         f"{result['positions']} positions ({result['opened']} opened), {result['candles']} candles, "
         f"{result['signals']} signals; lost {result['lost_positions']}, duplicates {result['duplicate_orders']}, "
-        f"mismatches {result['mismatches']}"
+        f"mismatches {result['mismatches']}, unprotected {result['unprotected']} of "
+        f"{result['protection_checks']} checks, requests during a ban {result['requests_during_ban']}; "
+        f"faults {sum(result['faults'].values())}: {result['faults']}"
     )
-    for line in result["lost"] + result["mismatch_details"] + result["failures"]:
+    for line in result["lost"] + result["mismatch_details"] + result["unprotected_details"] + result["failures"]:
         say(f"  FAIL {line}")
     if temp is not None and not bad:
         shutil.rmtree(temp, ignore_errors=True)

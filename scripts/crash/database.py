@@ -38,6 +38,11 @@ class Database:
     def positions(self) -> list[sqlite3.Row]:
         return self.conn().execute("SELECT * FROM positions ORDER BY created_at, id").fetchall()
 
+    def last_transition_at(self, entity_id: str) -> int:
+        """Wall ms of the entity's last transition (0: none)."""
+        row = self.conn().execute("SELECT MAX(at) FROM transitions WHERE entity_id = ?", (entity_id,)).fetchone()
+        return int(row[0] or 0)
+
     def gate(self) -> sqlite3.Row | None:
         return self.conn().execute("SELECT state, reason, locked_until, seq FROM gate").fetchone()
 

@@ -14,9 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from scripts.crash.database import Database
+from scripts.crash.faults import Faults
 from scripts.crash.market import Market
 from scripts.crash.pacing import wait_ready, wait_step
 from scripts.crash.process import Service
+from scripts.crash.protection import ProtectionWatch
 from scripts.crash.scenario import MAX_STEPS_PER_ROUND, PREFIX, say
 from scripts.crash.signals import SignalInbox
 from scripts.crash.tally import Tally
@@ -85,9 +87,11 @@ class Rounds:
         db: Database,
         tally: Tally,
         order_kill: OrderKill,
+        faults: Faults,
+        watch: ProtectionWatch,
     ) -> None:
         self.rng, self.market, self.signals, self.db, self.tally = rng, market, signals, db, tally
-        self.order_kill = order_kill
+        self.order_kill, self.faults, self.watch = order_kill, faults, watch
 
     def trade_until_killed(self, service: Service, kill: int) -> str:
         # Under the operator's halt no entries are made, so order and log events are rare: kill on time then.
@@ -110,6 +114,8 @@ class Rounds:
             timer.start()
         self.tally.kill_modes[mode] += 1
         steps = 0
+        injected = []
+        prefix = self.db.client_prefix()
         while not service.killed and not service.done:
             if steps >= MAX_STEPS_PER_ROUND:
                 service.kill(f"fallback after {steps} steps ({label} did not happen)")
@@ -117,15 +123,21 @@ class Rounds:
                 break
             if self.rng.random() < 0.6:
                 self.signals.add(self.rng.randint(1, 2))
+            fault = self.faults.step()
+            if fault is not None:
+                injected.append(fault)
             closes = self.market.step()
             steps += 1
-            wait_step(service, self.db, closes)
+            if wait_step(service, self.db, closes):
+                self.watch.check(prefix, kill)
         self.order_kill.disarm()
+        self.faults.end_round()
         code = service.reap()
         if not service.killed:
             self.tally.failures.append(f"kill {kill}: the service exited by itself with code {code}")
             say(f"  !! the service exited by itself (code {code}):\n{service.text(since)[-3000:]}")
-        return f"{label}, {steps} steps: killed {service.kill_reason}"
+        faults = f"; faults: {'; '.join(injected)}" if injected else ""
+        return f"{label}, {steps} steps: killed {service.kill_reason}{faults}"
 
     def down_time(self) -> str:
         """While the service is down: prices may move on (stops fill while down), signals may arrive."""
@@ -150,6 +162,7 @@ class Rounds:
                 self.tally.kills_done += 1
                 continue
             if wait_ready(service, self.tally.recovery_actions):
+                self.watch.restarted()
                 return service, note
             code = service.reap()
             raise RuntimeError(f"the service did not start (exit code {code}):\n{service.text()[-4000:]}")

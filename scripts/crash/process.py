@@ -15,6 +15,11 @@ from scripts.crash.scenario import CYCLE_S, KEY, PREFIX, SECRET, SYMBOLS
 from scripts.service_process import command
 
 START_TIMEOUT_S = 90.0
+# Shorter than the defaults, so that a position left without a stop shows within a round of trading.
+PROTECT_WITHIN_S = 8.0
+REQUEST_TIMEOUT_S = 2.0
+ENTRY_LOOKUP_AFTER_S = 3.0
+NEVER_PLACED_AFTER_S = 60.0  # the service's default: an entry not found is written off after lookups this long
 
 
 def service_env(db_path: Path, inbox: Path, base_url: str) -> dict[str, str]:
@@ -31,6 +36,9 @@ def service_env(db_path: Path, inbox: Path, base_url: str) -> dict[str, str]:
         "QT_SIGNALS__BUILTIN": "false",
         "QT_SIGNALS__INBOX": str(inbox),
         "QT_ORCHESTRATOR__CYCLE_SECONDS": str(CYCLE_S),
+        "QT_EXCHANGE__PROTECT_WITHIN_S": str(PROTECT_WITHIN_S),
+        "QT_EXCHANGE__REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S),
+        "QT_EXCHANGE__ENTRY_LOOKUP_AFTER_S": str(ENTRY_LOOKUP_AFTER_S),
     }
 
 

@@ -14,10 +14,12 @@ from typing import Any
 from actors.execution.ids import parse_client_order_id
 from scripts.crash.checks import Checks
 from scripts.crash.database import Database
+from scripts.crash.faults import Faults
 from scripts.crash.kills import OrderKill, Rounds
 from scripts.crash.market import Market, start_fake_exchange
 from scripts.crash.pacing import wait_ready
-from scripts.crash.process import Service, service_env, write_settings
+from scripts.crash.process import PROTECT_WITHIN_S, REQUEST_TIMEOUT_S, Service, service_env, write_settings
+from scripts.crash.protection import ProtectionWatch
 from scripts.crash.scenario import OPEN_STATES, say
 from scripts.crash.signals import SignalInbox
 from scripts.crash.tally import Tally
@@ -37,8 +39,17 @@ class CrashTest:
         self.config = write_settings(workdir)
         self.service: Service | None = None
         order_kill = OrderKill(self.fake, lambda: self.service)
+        self.faults = Faults(self.fake, self.rng, self.tally, self.market, hold_s=REQUEST_TIMEOUT_S + 0.5)
+        self.watch = ProtectionWatch(self.fake, self.tally, PROTECT_WITHIN_S)
         self.rounds = Rounds(
-            rng=self.rng, market=self.market, signals=self.signals, db=self.db, tally=self.tally, order_kill=order_kill
+            rng=self.rng,
+            market=self.market,
+            signals=self.signals,
+            db=self.db,
+            tally=self.tally,
+            order_kill=order_kill,
+            faults=self.faults,
+            watch=self.watch,
         )
         self.checks = Checks(self.fake, self.db, self.tally)
 
@@ -136,6 +147,10 @@ class CrashTest:
             "lost_positions": len(tally.lost),
             "duplicate_orders": len(duplicates),
             "mismatches": len(tally.mismatches),
+            "unprotected": tally.unprotected,
+            "protection_checks": tally.protection_checks,
+            "faults": dict(sorted(tally.faults.items())),
+            "requests_during_ban": self.requests_during_ban(),
             "open_now": sum(states[s] for s in OPEN_STATES),
             "positions_by_state": dict(sorted(states.items())),
             "opened": sum(1 for r in rows if r["opened_at"] is not None),
@@ -150,8 +165,14 @@ class CrashTest:
             "duplicate_ids": duplicates,
             "lost": list(tally.lost.values()),
             "mismatch_details": list(tally.mismatches.values()),
+            "unprotected_details": list(tally.unprotected_details.values()),
             "failures": tally.failures,
         }
+
+    def requests_during_ban(self) -> int:
+        """Requests the fake refused because a ban was in force, past the first second of the ban (a request already
+        on its way when the 418 was answered is not the service ignoring the ban)."""
+        return sum(1 for since_ms, _, _ in self.fake.faults.during_ban if since_ms > 1000)
 
     def close(self) -> None:
         if self.service is not None and self.service.process.poll() is None:

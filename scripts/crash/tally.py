@@ -19,3 +19,7 @@ class Tally:
     quarantined: set[str] = field(default_factory=set)  # symbols with a lost position: no more signals there
     halted_at: int | None = None  # the kill after which the operator halted the gate
     halt_kept: int = 0  # checks that found the operator's halt still in force
+    faults: Counter[str] = field(default_factory=Counter)  # faults injected, by kind (`faults.py`)
+    protection_checks: int = 0  # looks at the exchange after a step (`protection.py`)
+    unprotected: int = 0  # of them, the ones that found a position uncovered for longer than allowed
+    unprotected_details: dict[str, str] = field(default_factory=dict)

@@ -35,7 +35,9 @@ def test_ten_sigkills_lose_nothing_duplicate_nothing_and_agree(tmp_path: Path) -
     assert lines, f"no output (exit code {result.returncode}):\n{result.stderr[-6000:]}"
     figures = json.loads(lines[-1])
     evidence = (
-        "\n".join(figures["lost"] + figures["mismatch_details"] + figures["failures"]) + "\n" + result.stderr[-6000:]
+        "\n".join(figures["lost"] + figures["mismatch_details"] + figures["unprotected_details"] + figures["failures"])
+        + "\n"
+        + result.stderr[-6000:]
     )
     assert figures["kills"] == 10, evidence
     assert figures["orders"] > 0 and figures["positions"] > 0, evidence  # it really traded
@@ -43,4 +45,7 @@ def test_ten_sigkills_lose_nothing_duplicate_nothing_and_agree(tmp_path: Path) -
     assert figures["lost_positions"] == 0, evidence
     assert figures["duplicate_orders"] == 0, evidence
     assert figures["mismatches"] == 0, evidence
+    assert sum(figures["faults"].values()) > 0 and figures["protection_checks"] > 0, evidence
+    assert figures["unprotected"] == 0, evidence
+    assert figures["requests_during_ban"] == 0, evidence
     assert not figures["failures"], evidence
