@@ -20,9 +20,11 @@ CLOSE_GRACE_S = 3.0
 
 
 class ProtectionWatch:
-    def __init__(self, fake: FakeBinance, tally: Tally, protect_within_s: float) -> None:
+    def __init__(
+        self, fake: FakeBinance, tally: Tally, protect_within_s: float, grace_s: float = CLOSE_GRACE_S
+    ) -> None:
         self.fake, self.tally = fake, tally
-        self.allowed_s = protect_within_s + CLOSE_GRACE_S
+        self.allowed_s = protect_within_s + grace_s
         self._since: dict[str, float] = {}  # symbol -> when it was first seen uncovered (this run of the service)
 
     def restarted(self) -> None:
