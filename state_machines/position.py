@@ -30,6 +30,7 @@ class PositionTrigger(StrEnum):
     EXIT_FAILED = "exit_failed"
     EXIT_FILLED = "exit_filled"
     RECONCILE = "reconcile"
+    REDUCE = "reduce"
     ADOPT = "adopt"
 
 
@@ -66,6 +67,10 @@ POSITION_TABLE = StateTable(
         # A resting stop-loss or take-profit filled on the exchange: no exit order of ours was needed.
         Edge(T.EXIT_FILLED, S.OPEN, S.CLOSED),
         Edge(T.RECONCILE, S.OPEN, S.CLOSED, guard=has_reason),
+        # Part of it closed on the exchange by someone else (a close by hand, an auto-deleverage): it stays open,
+        # smaller, with the reason.
+        Edge(T.REDUCE, S.OPEN, S.OPEN, guard=has_reason),
+        Edge(T.REDUCE, S.PARTIALLY_CLOSED, S.PARTIALLY_CLOSED, guard=has_reason),
         Edge(T.CLOSE, S.PARTIALLY_CLOSED, S.CLOSING),
         Edge(T.EXIT_FILLED, S.PARTIALLY_CLOSED, S.CLOSED),
         Edge(T.RECONCILE, S.PARTIALLY_CLOSED, S.CLOSED, guard=has_reason),

@@ -190,9 +190,31 @@ class Reconciler:
                     changes=dict(close_reason="closed on the exchange", closed_at=self.clock.now_ms()),
                 )
                 self.fills.produced.extend(self.closing.finish(position, "closed on the exchange"))
+            case "reduce":
+                self._reduce(position, facts.held[position.symbol], action.detail)
             case "reprotect":
                 self.protection.reprotect(position, action.purposes)
         return []
+
+    def _reduce(self, position: LivePosition, held: ExchangePosition, reason: str) -> None:
+        """Part of the position was closed on the exchange by someone else: what it holds comes down to what the
+        exchange holds. The trade is not ours to read, so it counts at the exchange's mark price (its entry price
+        when there is none); the resting stop and targets are reduce-only and still cover what is left."""
+        gone = position.open_quantity - abs(held.quantity)
+        if gone <= 0 or position.entry_price is None:
+            return
+        price = held.mark_price if held.mark_price is not None else held.entry_price
+        pnl = (price - position.entry_price) * position.side.sign * gone
+        position.add_exit_fill(gone, price, Decimal(0), pnl)
+        self.journal.fire(
+            position,
+            "reduce",
+            reason=reason,
+            quantity=str(gone),
+            price=str(price),
+            pnl=str(pnl),
+            changes=dict(realized_pnl=position.realized_pnl, details=position.details()),
+        )
 
     def _apply_fills(self, position: LivePosition, purposes: tuple[str, ...]) -> None:
         """The fills of the position's orders that nobody heard of, from the exchange's trades, in the order they

@@ -61,7 +61,7 @@ class ExchangeFacts:
 @dataclass(frozen=True, slots=True)
 class Action:
     kind: str  # cancel_entry | reject_entry | confirm_submitted | fill_from_lookup | apply_fills | exit_failed | close
-    #            | reprotect | adopt | foreign | cancel_orphan | halt | confirm
+    #            | reduce | reprotect | adopt | foreign | cancel_orphan | halt | confirm
     target: str  # a position id, a client order id (orphans) or a symbol (adoptions)
     detail: str
     purposes: tuple[str, ...] = ()
@@ -222,6 +222,19 @@ def _position_actions(facts: PositionFacts, exchange: ExchangeFacts, running: bo
             actions.append(Action("close", pid, f"position closed on the exchange {why}"))
         return actions
     held_side = Side.LONG if held.quantity > 0 else Side.SHORT
+    if held_side is facts.side and 0 < abs(held.quantity) < expected:
+        why = (
+            "by the exchange or by hand (auto-deleverage, a manual close)" if running else "while the service was down"
+        )
+        return [
+            *actions,
+            Action(
+                "reduce",
+                pid,
+                f"{expected - abs(held.quantity)} of {expected} {facts.symbol} closed on the exchange {why}; "
+                f"{abs(held.quantity)} still held",
+            ),
+        ]
     if held_side is not facts.side or abs(held.quantity) != expected:
         return [
             *actions,

@@ -200,7 +200,10 @@ def _database_vs_exchange(
                 (
                     "mismatch",
                     f"stop:{r['id']}:{stop}",
-                    f"{r['id']} {r['symbol']} {r['state']}: its stop {stop} is not resting on the exchange",
+                    (
+                        f"{r['id']} {r['symbol']} {r['state']} (seq {r['seq']}): its stop {stop} is not resting on "
+                        f"the exchange (checked at {time.strftime('%H:%M:%S')})"
+                    ),
                 )
             )
         tp = orders.get("tp")

@@ -81,6 +81,22 @@ def test_liquidation_while_running_closes_the_position_with_the_reason(
     assert _resting_stops(fake_binance) == []
 
 
+@pytest.mark.parametrize("how", ["close_by_hand", "auto_deleverage"])
+def test_part_closed_on_the_exchange_while_running_shrinks_the_position_and_keeps_trading(
+    trading: Harness, fake_binance: FakeBinance, how: str
+) -> None:
+    _open(trading)
+    before = _held(fake_binance)
+    part = (before / 2).quantize(Decimal("0.001"))
+    getattr(fake_binance.faults, how)(SYMBOL, quantity=str(part))
+    trading.until(lambda: trading.rows("SELECT reason FROM transitions WHERE trigger = 'reduce'") != [], limit=3)
+    ((reason,),) = trading.rows("SELECT reason FROM transitions WHERE trigger = 'reduce'")
+    assert f"{part} of {before} {SYMBOL} closed on the exchange by the exchange or by hand" in reason
+    assert [p[1] for p in trading.positions()] == ["open"]  # smaller, still ours, still protected
+    assert _resting_stops(fake_binance) and min(_resting_stops(fake_binance)) >= _held(fake_binance) == before - part
+    assert trading.gate()[0] == "open"  # nothing for a person to look at
+
+
 def test_user_stream_away_pauses_the_gate_and_it_reopens_when_the_stream_is_back(
     trading: Harness, fake_binance: FakeBinance
 ) -> None:

@@ -37,6 +37,8 @@ POSITION_EDGES = {
     ("open", "close"): "closing",
     ("open", "exit_filled"): "closed",
     ("open", "reconcile"): "closed",
+    ("open", "reduce"): "open",
+    ("partially_closed", "reduce"): "partially_closed",
     ("partially_closed", "close"): "closing",
     ("partially_closed", "exit_filled"): "closed",
     ("partially_closed", "reconcile"): "closed",
