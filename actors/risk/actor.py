@@ -9,7 +9,7 @@ from actors.base import SupervisedActor
 from actors.messages import DecisionReason, MarketSnapshot, OrderIntent, Signal, Stage, Step, position_id_for
 from actors.risk.limits import check_new_position, correlation_lookup
 from actors.risk.sizing import SizingRejected, size_position
-from actors.risk.terms import RiskTerms, risk_terms
+from actors.risk.terms import RiskTerms, policy_terms, risk_terms
 from persistence import records
 from persistence.store import Store
 
@@ -45,7 +45,11 @@ class RiskActor(SupervisedActor):
     def _assess(self, step: Step, intents: list[OrderIntent], decisions: list[dict[str, Any]]) -> None:
         portfolio, policy = step.portfolio, step.policy
         assert portfolio is not None and policy is not None
-        terms = risk_terms(policy, self.ctx.settings.orchestrator.flags, self.ctx.settings)
+        flags = self.ctx.settings.orchestrator.flags
+        terms = risk_terms(policy, flags, self.ctx.settings)
+        # OBSERVE: each candidate the policy's screen passed also gets what the policy's own limits and sizing
+        # would have decided, judged against the account as it is, before what the static terms decide.
+        would = policy_terms(policy, self.ctx.settings) if flags.observing else None
         # Exposure is the open risk: what each position loses if its stop fills (DESIGN.md's caps are
         # fractions of equity that only make sense against risk, not notional, at 1-2% risk per trade).
         exposures = [(p.symbol, p.side, p.risk_at_stop) for p in portfolio.positions]
@@ -53,6 +57,9 @@ class RiskActor(SupervisedActor):
         filters = dict(portfolio.filters)
         correlation = correlation_lookup(step.correlations)
         for signal in step.candidates:
+            if would is not None and signal.id not in step.observed:
+                guess = self._one(signal, would, portfolio.equity, exposures, held, filters, correlation)
+                decisions.append(self._observed(signal, guess))
             verdict = self._one(signal, terms, portfolio.equity, exposures, held, filters, correlation)
             if isinstance(verdict, OrderIntent):
                 intents.append(verdict)
@@ -118,6 +125,14 @@ class RiskActor(SupervisedActor):
             risk_pct=sized.risk_pct,
             note=note,
         )
+
+    def _observed(self, signal: Signal, verdict: OrderIntent | tuple[DecisionReason, str]) -> dict[str, Any]:
+        if isinstance(verdict, OrderIntent):
+            quantity, mode = f"{verdict.quantity} {signal.symbol} {signal.side}", verdict.exit_mode
+            reason, detail = DecisionReason.ACCEPTED, f"{quantity}, {mode} exits; {verdict.note}"
+        else:
+            reason, detail = verdict
+        return self._decision(signal, DecisionReason.OBSERVED, f"would be {reason}: {detail}")
 
     def _decision(self, signal: Signal, reason: DecisionReason, detail: str) -> dict[str, Any]:
         return dict(
