@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -202,5 +203,33 @@ def test_observe_mode_by_the_seed_procedure_enforces_nothing_but_a_halt(tmp_path
         halted = h.signal("ETHUSDT", "LONG", 0.9)
         h.step()
         assert _by_signal(h, halted) == [("BLOCKED_BY_GATE", "gate halted: operator: maintenance")]
+    finally:
+        h.stop()
+
+
+@pytest.mark.parametrize("regime_limits", [True, False])
+def test_position_limits_by_regime_through_the_actors(tmp_path: Path, regime_limits: bool) -> None:
+    """SAFE with 2 open positions at most: outside a calm trend the policy allows 1, enforced only under the flag."""
+    h = Harness(
+        tmp_path,
+        symbols=("BTCUSDT", "ETHUSDT"),
+        profiles={"SAFE": {"max_open_positions": 2, "max_correlated_positions": 2}},
+        risk={"atr_multiplier_sl": 10},  # a wide stop: calm noise does not close the first position
+        orchestrator={"flags": {"use_for_position_limits": regime_limits}},
+    )
+    try:
+        h.calm(160)
+        h.signal("BTCUSDT", "LONG", 0.8)
+        h.until(lambda: bool(h.positions()), limit=3)
+        second = h.signal("ETHUSDT", "SHORT", 0.8)
+        h.step()
+        (policy_json,) = h.rows("SELECT policy FROM policy_snapshots ORDER BY id DESC LIMIT 1")[0]
+        policy = json.loads(policy_json)
+        assert policy["max_open_positions"] == 1 and "max 1 open positions (" in policy["note"]
+        assert h.gate()[0] == "open"  # 1 of the profile's 2: the gate stays open, the regime's number binds
+        if regime_limits:
+            assert _by_signal(h, second) == [("BLOCKED_BY_POSITION_LIMIT", "1 open positions, limit 1")]
+        else:
+            assert [reason for reason, _ in _by_signal(h, second)] == ["ACCEPTED"]
     finally:
         h.stop()
