@@ -79,7 +79,13 @@ class RiskSettings(_Section):
     max_position_usd: Decimal = Field(default=Decimal("5000"), gt=0)
     max_leverage: float = Field(default=5.0, ge=1, le=125)
     correlation_threshold: float = Field(default=0.7, gt=0, le=1)
-    correlation_lookback: int = Field(default=120, ge=10, le=10_000)
+    correlation_lookback: int = Field(
+        default=120,
+        ge=10,
+        le=1000,
+        description="candles of returns a correlation is measured over; the warm-up at start loads at least this "
+        "many (Binance gives at most 1,500 klines a request)",
+    )
     max_spread_bps: float = Field(default=15.0, gt=0)
     performance_min_trades: int = Field(default=10, ge=1)
     performance_min_win_rate: float = Field(default=0.35, ge=0, le=1)

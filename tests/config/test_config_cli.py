@@ -30,6 +30,10 @@ def check(tmp_path: Path, body: str, env: dict[str, str] | None = None):  # type
         ("[risk]\natr_multiplier_sl = -1\n", "risk.atr_multiplier_sl: Input should be greater than 0"),
         ('[risk]\nmax_leverage = "lots"\n', "risk.max_leverage: Input should be a valid number"),
         (
+            "[risk]\ncorrelation_lookback = 5000\n",
+            "risk.correlation_lookback: Input should be less than or equal to 1000",
+        ),
+        (
             "[profiles.SAFE]\nbase_risk_pct = 0.5\n",
             "profiles.SAFE.base_risk_pct: Input should be less than or equal to 0.1",
         ),
