@@ -250,6 +250,9 @@ class Step:
     signals: tuple[Signal, ...] = ()
     policy: TradingPolicy | None = None
     candidates: tuple[Signal, ...] = ()
+    # OBSERVE mode: the candidates whose would-be decision the orchestrator recorded (the policy's screen would
+    # have stopped them); risk records the would-be decision of the others.
+    observed: tuple[str, ...] = ()
     intents: tuple[OrderIntent, ...] = ()
 
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class OrchestratorMode(StrEnum):
-    OBSERVE = "OBSERVE"  # compute and record the policy, enforce nothing
+    OBSERVE = "OBSERVE"  # compute and record the policy and its would-be decisions; enforce nothing but a halt
     LIVE = "LIVE"
 
 
@@ -36,6 +36,11 @@ class IntegrationFlags(BaseModel):
     @property
     def enforcing(self) -> bool:
         return self.enable_orchestrator and self.mode is OrchestratorMode.LIVE
+
+    @property
+    def observing(self) -> bool:
+        """OBSERVE with the orchestrator on: the policy is computed and its verdicts recorded, none enforced."""
+        return self.enable_orchestrator and self.mode is OrchestratorMode.OBSERVE
 
 
 _STEPS = (

@@ -30,6 +30,14 @@ class ConfigError(Exception):
     """Settings that cannot be used; the message names each field and why."""
 
 
+# Keys that were settings once: a file (or environment) still naming one is told what replaced it.
+RETIRED_KEYS: dict[tuple[str, ...], str] = {
+    ("risk", "max_leverage"): "no longer a setting: sizing clamps notional to the account's leverage, "
+    "exchange.leverage (default 3), the one also set on the exchange; put the value you want there "
+    "([exchange] leverage = N, or QT_EXCHANGE__LEVERAGE) and remove this key",
+}
+
+
 # Without SQLAlchemy's URL parser: pure modules import these settings, and they may not import SQLAlchemy.
 _URL = re.compile(r"^(sqlite|postgresql)(\+\w+)?://")
 _PASSWORD_IN_NETLOC = re.compile(r"^([^:/?#]+://[^/?#@:]*:)[^/?#]*@")  # greedy: a password may hold an "@"
@@ -77,9 +85,14 @@ class RiskSettings(_Section):
     atr_multiplier_sl: float = Field(default=1.5, gt=0, le=20)
     min_position_usd: Decimal = Field(default=Decimal("10"), ge=0)
     max_position_usd: Decimal = Field(default=Decimal("5000"), gt=0)
-    max_leverage: float = Field(default=5.0, ge=1, le=125)
     correlation_threshold: float = Field(default=0.7, gt=0, le=1)
-    correlation_lookback: int = Field(default=120, ge=10, le=10_000)
+    correlation_lookback: int = Field(
+        default=120,
+        ge=10,
+        le=1000,
+        description="candles of returns a correlation is measured over; the warm-up at start loads at least this "
+        "many (Binance gives at most 1,500 klines a request)",
+    )
     max_spread_bps: float = Field(default=15.0, gt=0)
     performance_min_trades: int = Field(default=10, ge=1)
     performance_min_win_rate: float = Field(default=0.35, ge=0, le=1)
@@ -106,7 +119,13 @@ class PaperSettings(_Section):
 class ExchangeSettings(_Section):
     kind: ExchangeKind = ExchangeKind.PAPER
     testnet: bool = True
-    leverage: int = Field(default=3, ge=1, le=125)
+    leverage: int = Field(
+        default=3,
+        ge=1,
+        le=125,
+        description="the account's leverage: set on the exchange for every symbol at start, and the ceiling of "
+        "the gross notional sizing lets open (equity x leverage)",
+    )
     # Keeping positions safe while running (seconds):
     protect_within_s: float = Field(default=30, gt=0)  # a position without a full stop longer is closed at market
     reconcile_every_s: float = Field(default=60, gt=0, le=60)  # positions and open orders checked this often
@@ -285,7 +304,9 @@ def describe_validation_error(error: ValidationError) -> str:
     for problem in error.errors():
         location = [str(part) for part in problem["loc"]]
         field = ".".join(location) or "settings"
-        if problem["type"] == "extra_forbidden":
+        if problem["type"] == "extra_forbidden" and tuple(location) in RETIRED_KEYS:
+            lines.append(f"{field}: {RETIRED_KEYS[tuple(location)]}")
+        elif problem["type"] == "extra_forbidden":
             lines.append(f"{field}: unknown key{_did_you_mean(location)}")
         else:
             given = problem.get("input")

@@ -27,6 +27,8 @@ from persistence.tables import (
 )
 
 HEARTBEAT_ID = "service"
+# OBSERVE mode's would-be decision: recorded beside the decision that was enforced, never in its place.
+OBSERVED = "OBSERVED"
 
 # Built once, executed with parameters: the compiled-statement cache is hit on every call.
 INSERT_ORDER = insert(ORDERS)
@@ -118,13 +120,17 @@ _IN_CHUNK = 500  # bound parameters per IN (...): well under every backend's lim
 
 
 def signal_decisions_of(connection: Connection, signal_ids: Iterable[str]) -> dict[str, str]:
-    """The recorded decision's reason of each of these signal ids that has one (the first, should there be more)."""
+    """The recorded decision's reason of each of these signal ids that has one (the first, should there be more).
+
+    An OBSERVED row alone is no decision: it is written before the enforced one, in a transaction of its own, so a
+    signal that has only it lost its step before being decided and must be judged again."""
     wanted = sorted(set(signal_ids))
     found: dict[str, str] = {}
     for start in range(0, len(wanted), _IN_CHUNK):
         query = (
             select(SIGNAL_DECISIONS.c.signal_id, SIGNAL_DECISIONS.c.reason)
             .where(SIGNAL_DECISIONS.c.signal_id.in_(wanted[start : start + _IN_CHUNK]))
+            .where(SIGNAL_DECISIONS.c.reason != OBSERVED)
             .order_by(SIGNAL_DECISIONS.c.id)
         )
         for signal_id, reason in connection.execute(query):

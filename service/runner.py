@@ -31,6 +31,13 @@ from service.terminal import describe_error
 
 log = logging.getLogger("quantum_trader.service")
 WARMUP_CANDLES = 300  # history emitted at once at start, so indicators are warm when live candles begin
+
+
+def warmup_candles(settings: Settings) -> int:
+    """The warm-up's length: enough for the indicators and for a full correlation lookback of returns."""
+    return max(WARMUP_CANDLES, settings.risk.correlation_lookback + 1)
+
+
 EXIT_OK, EXIT_ERROR, EXIT_SUPERVISOR = 0, 1, 3
 
 
@@ -267,7 +274,7 @@ class Runner:
                 base_url=base_url,
                 ws_url=ws_url,
                 interval=feed.interval,
-                warmup=WARMUP_CANDLES,
+                warmup=warmup_candles(self.settings),
                 load_block=load_block,
                 save_block=save_block,
             )
@@ -277,12 +284,12 @@ class Runner:
         if feed.kind is FeedKind.FILE:
             yield from self._paced(FileFeed(list(feed.files)).batches(), interval)
             return
-        start = self.clock.now_ms() - WARMUP_CANDLES * interval
+        start = self.clock.now_ms() - warmup_candles(self.settings) * interval
         yield from SyntheticFeed(self.settings.symbols, seed=feed.seed, interval_ms=interval, start_ms=start).batches()
 
     def _paced(self, batches: Iterator[tuple[Candle, ...]], interval: int) -> Iterator[tuple[Candle, ...]]:
         """Historical candles, re-timed to arrive one step per interval from now (after the warm-up)."""
-        start = self.clock.now_ms() - WARMUP_CANDLES * interval
+        start = self.clock.now_ms() - warmup_candles(self.settings) * interval
         for index, batch in enumerate(batches):
             shift = start + index * interval - batch[0].open_time
             yield tuple(

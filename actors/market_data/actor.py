@@ -6,10 +6,8 @@ from typing import Any
 
 from actors.base import SupervisedActor
 from actors.market_data.candles import MarketCleaner
-from actors.market_data.indicators import SymbolIndicators, correlations
+from actors.market_data.indicators import IndicatorParams, SymbolIndicators, correlations
 from actors.messages import CandleBatch, Step, Tick
-
-CORRELATION_EVERY = 60  # steps between correlation updates: 45 pairs of 10 symbols cost ~1 ms, too much per step
 
 
 class MarketDataActor(SupervisedActor):
@@ -19,8 +17,11 @@ class MarketDataActor(SupervisedActor):
         # Indicators are rebuilt from the feed after a restart: they re-warm, they are not persisted.
         self.cleaner = MarketCleaner()
         self.indicators: dict[str, SymbolIndicators] = {}
+        # Correlations are recomputed on every batch from the last `lookback` returns, the warm-up's included, so
+        # they are known as soon as the warm-up has that many candles; each symbol's ring holds just that many.
+        self.lookback = self.ctx.settings.risk.correlation_lookback
+        self.params = IndicatorParams(returns_window=self.lookback)
         self.correlations: tuple[tuple[str, str, float], ...] = ()
-        self.steps = 0
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -36,11 +37,10 @@ class MarketDataActor(SupervisedActor):
         for candle in candles:
             state = self.indicators.get(candle.symbol)
             if state is None:
-                state = self.indicators[candle.symbol] = SymbolIndicators(candle.symbol)
+                state = self.indicators[candle.symbol] = SymbolIndicators(candle.symbol, self.params)
             snapshots.append(state.update(candle))
-        self.steps += 1
-        if self.steps % CORRELATION_EVERY == 0 and len(self.indicators) > 1:
-            self.correlations = correlations(list(self.indicators.values()))
+        if candles and len(self.indicators) > 1:
+            self.correlations = correlations(list(self.indicators.values()), self.lookback)
         self.start_step(Step(at=batch.at, candles=candles, snapshots=tuple(snapshots), correlations=self.correlations))
 
     def counters(self) -> dict[str, int]:

@@ -31,8 +31,7 @@ from actors.orchestrator.policy import (
     execution_pause,
     fallback_policy,
 )
-from actors.orchestrator.screen import screen_signal, static_policy
-from config import OrchestratorMode
+from actors.orchestrator.screen import observed_block, screen_signal, static_policy
 from persistence import records
 from persistence.operator import apply_gate_command
 from persistence.store import Store
@@ -90,11 +89,12 @@ class OrchestratorActor(SupervisedActor):
             portfolio.execution_hold if portfolio is not None else "",
         )
         self._publish(policy, inputs, now)
-        candidates = [s for s in step.signals if self._screen(s, policy, now)]
+        observed: list[str] = []
+        candidates = [s for s in step.signals if self._screen(s, policy, now, observed)]
         if self.decisions:
             rows, self.decisions = self.decisions, []
             self.store.write(lambda c: records.insert_decisions(c, rows))
-        self.pass_on(step, policy=policy, candidates=tuple(candidates))
+        self.pass_on(step, policy=policy, candidates=tuple(candidates), observed=tuple(observed))
 
     def _policy(self, step: Step) -> tuple[TradingPolicy, PolicyInputs | None]:
         if not self.flags.enable_orchestrator:
@@ -174,15 +174,24 @@ class OrchestratorActor(SupervisedActor):
         )
         self.tell("exits", PolicyUpdated(at=now, policy=policy, enforced=enforced))
 
-    def _screen(self, signal: Signal, policy: TradingPolicy, now: int) -> bool:
-        """Record a decision for a signal stopped here; True to pass it on to risk."""
-        verdict = screen_signal(signal, policy, self.flags, self.gate.state, self.gate.reason, self.ctx.settings)
+    def _screen(self, signal: Signal, policy: TradingPolicy, now: int, observed: list[str]) -> bool:
+        """Record a decision for a signal stopped here; True to pass it on to risk.
+
+        In OBSERVE mode a signal the whole policy would stop here gets its would-be decision recorded as OBSERVED
+        (its id in `observed`) and goes on all the same: only a halt or a symbol outside the universe stops it."""
+        settings = self.ctx.settings
+        verdict = screen_signal(signal, policy, self.flags, self.gate.state, self.gate.reason, settings)
+        if verdict is None and self.flags.observing:
+            would = observed_block(signal, policy, self.gate.state, self.gate.reason)
+            if would is not None:
+                self._record(signal, DecisionReason.OBSERVED, f"would be {would[0]}: {would[1]}", now)
+                observed.append(signal.id)
         if verdict is None:
             return True
-        reason, detail = verdict
-        observed = self.flags.mode is OrchestratorMode.OBSERVE and reason is not DecisionReason.BLOCKED_BY_GATE
-        if observed:
-            reason, detail = DecisionReason.OBSERVED, f"would be {verdict[0]}: {detail}"
+        self._record(signal, *verdict, now)
+        return False
+
+    def _record(self, signal: Signal, reason: DecisionReason, detail: str, now: int) -> None:
         self.decisions.append(
             dict(
                 signal_id=signal.id,
@@ -196,7 +205,6 @@ class OrchestratorActor(SupervisedActor):
                 position_id=None,
             )
         )
-        return observed  # OBSERVE records what it would have done, and blocks nothing
 
     # --- operator ---------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from actors.messages import Regime, TradingPolicy, VolatilityLevel
+from actors.orchestrator import regime_limits
 from config.profiles import ExitMode, RiskProfile
 from config.settings import RiskSettings
 
@@ -162,19 +163,23 @@ def compute_policy(
     max_risk, risk_notes = _max_risk_pct(inputs, profile, gate_closed=not allow)
     disallowed, symbol_notes = _disallowed_symbols(inputs, risk)
     notes = reasons + risk_notes + symbol_notes
+    summary = "; ".join(notes) or f"Normal conditions ({inputs.regime}, {inputs.volatility} volatility)"
+    limits_note = regime_limits.describe(profile.max_open_positions, inputs.regime, inputs.volatility)
     return TradingPolicy(
         allow_new_trades=allow,
         min_confidence=_min_confidence(inputs.volatility, dd_hit),
         max_risk_pct=max_risk,
         exit_mode=_exit_mode(inputs.regime, inputs.volatility, dd_hit),
         risk_profile=_risk_profile(inputs.volatility, str(profile_name), allow),
-        max_open_positions=profile.max_open_positions,
+        max_open_positions=regime_limits.max_open_positions(
+            profile.max_open_positions, inputs.regime, inputs.volatility
+        ),
         max_correlated_positions=profile.max_correlated_positions,
         max_symbol_exposure_pct=profile.max_symbol_exposure_pct,
         max_total_exposure_pct=profile.max_total_exposure_pct,
         allowed_symbols=tuple(symbol for symbol in inputs.symbols if symbol not in disallowed),
         disallowed_symbols=disallowed,
-        note="; ".join(notes) or f"Normal conditions ({inputs.regime}, {inputs.volatility} volatility)",
+        note=f"{summary}; {limits_note}",
     )
 
 

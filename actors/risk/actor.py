@@ -7,9 +7,10 @@ from typing import Any
 
 from actors.base import SupervisedActor
 from actors.messages import DecisionReason, MarketSnapshot, OrderIntent, Signal, Stage, Step, position_id_for
+from actors.risk.book import OpenBook
 from actors.risk.limits import check_new_position, correlation_lookup
 from actors.risk.sizing import SizingRejected, size_position
-from actors.risk.terms import RiskTerms, risk_terms
+from actors.risk.terms import RiskTerms, policy_terms, risk_terms
 from persistence import records
 from persistence.store import Store
 
@@ -45,19 +46,22 @@ class RiskActor(SupervisedActor):
     def _assess(self, step: Step, intents: list[OrderIntent], decisions: list[dict[str, Any]]) -> None:
         portfolio, policy = step.portfolio, step.policy
         assert portfolio is not None and policy is not None
-        terms = risk_terms(policy, self.ctx.settings.orchestrator.flags, self.ctx.settings)
-        # Exposure is the open risk: what each position loses if its stop fills (DESIGN.md's caps are
-        # fractions of equity that only make sense against risk, not notional, at 1-2% risk per trade).
-        exposures = [(p.symbol, p.side, p.risk_at_stop) for p in portfolio.positions]
-        held = {p.symbol for p in portfolio.positions}
+        flags = self.ctx.settings.orchestrator.flags
+        terms = risk_terms(policy, flags, self.ctx.settings)
+        # OBSERVE: each candidate the policy's screen passed also gets what the policy's own limits and sizing
+        # would have decided, judged against the account as it is, before what the static terms decide.
+        would = policy_terms(policy, self.ctx.settings) if flags.observing else None
+        book = OpenBook.of(portfolio.positions, self.snapshots)
         filters = dict(portfolio.filters)
         correlation = correlation_lookup(step.correlations)
         for signal in step.candidates:
-            verdict = self._one(signal, terms, portfolio.equity, exposures, held, filters, correlation)
+            if would is not None and signal.id not in step.observed:
+                guess = self._one(signal, would, portfolio.equity, book, filters, correlation)
+                decisions.append(self._observed(signal, guess))
+            verdict = self._one(signal, terms, portfolio.equity, book, filters, correlation)
             if isinstance(verdict, OrderIntent):
                 intents.append(verdict)
-                exposures.append((signal.symbol, signal.side, verdict.quantity * verdict.stop_distance))
-                held.add(signal.symbol)
+                book.add(verdict)
             else:
                 decisions.append(self._decision(signal, *verdict))
 
@@ -66,13 +70,12 @@ class RiskActor(SupervisedActor):
         signal: Signal,
         terms: RiskTerms,
         equity: Decimal,
-        exposures: list[Any],
-        held: set[str],
+        book: OpenBook,
         filters: dict[str, Any],
         correlation: Any,
     ) -> OrderIntent | tuple[DecisionReason, str]:
         settings = self.ctx.settings
-        if signal.symbol in held:
+        if signal.symbol in book.held:
             return (
                 DecisionReason.BLOCKED_BY_POSITION_LIMIT,
                 f"{signal.symbol} already has a live position (one per symbol, one-way mode)",
@@ -92,6 +95,8 @@ class RiskActor(SupervisedActor):
             risk=settings.risk,
             exit_params=settings.exit_modes[terms.exit_mode],
             filters=symbol_filters,
+            leverage=settings.exchange.leverage,
+            open_notional=book.notional,
         )
         if isinstance(sized, SizingRejected):
             return DecisionReason.REJECTED_BY_SIZING, sized.reason
@@ -100,7 +105,7 @@ class RiskActor(SupervisedActor):
             side=signal.side,
             notional=sized.risk_at_stop,
             equity=equity,
-            open_exposures=tuple(exposures),
+            open_exposures=tuple(book.exposures),
             limits=terms.limits,
             correlation=correlation,
             correlation_threshold=settings.risk.correlation_threshold,
@@ -118,6 +123,14 @@ class RiskActor(SupervisedActor):
             risk_pct=sized.risk_pct,
             note=note,
         )
+
+    def _observed(self, signal: Signal, verdict: OrderIntent | tuple[DecisionReason, str]) -> dict[str, Any]:
+        if isinstance(verdict, OrderIntent):
+            quantity, mode = f"{verdict.quantity} {signal.symbol} {signal.side}", verdict.exit_mode
+            reason, detail = DecisionReason.ACCEPTED, f"{quantity}, {mode} exits; {verdict.note}"
+        else:
+            reason, detail = verdict
+        return self._decision(signal, DecisionReason.OBSERVED, f"would be {reason}: {detail}")
 
     def _decision(self, signal: Signal, reason: DecisionReason, detail: str) -> dict[str, Any]:
         return dict(

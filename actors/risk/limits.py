@@ -13,8 +13,10 @@ Choices, documented once here:
   correlation above the threshold, or opposite sides and correlation below minus the
   threshold (short ETH with short BTC piles up; long BTC against short ETH hedges).
   The cap counts positions in other symbols; the same symbol is the symbol-exposure
-  cap's job. An unknown correlation (history shorter than the lookback) counts as
-  uncorrelated, or a fresh start would block every entry until the lookback fills.
+  cap's job. An unknown correlation (a symbol with less history than the lookback, or
+  a price that did not move over it) counts as correlated: not knowing is no reason to
+  pile up positions. The warm-up at start gives a full lookback of history, so this
+  binds only for a symbol without it.
 - Checks run cheapest-to-explain first: open positions, correlated positions, symbol
   exposure, total exposure; the first breach is the verdict.
 """
@@ -67,7 +69,7 @@ class LimitVerdict:
 
 
 def correlation_lookup(pairs: tuple[tuple[str, str, float], ...]) -> CorrelationLookup:
-    """A symmetric lookup over `Step.correlations`; None for an unknown pair."""
+    """A symmetric lookup over `Step.correlations`; None for an unknown pair (which counts as correlated)."""
     table: dict[frozenset[str], float] = {frozenset((a, b)): value for a, b, value in pairs}
 
     def lookup(first: str, second: str) -> float | None:
@@ -144,9 +146,9 @@ def _correlated_with(
             continue
         value = correlation(symbol, other)
         if value is None:
-            continue
+            found.append(f"{other} (no correlation known yet)")
         # Effective co-movement: the correlation as seen through both positions' sides.
-        if value * side.sign * other_side.sign > threshold:
+        elif value * side.sign * other_side.sign > threshold:
             found.append(other)
     return tuple(found)
 

@@ -3,7 +3,12 @@
     risk_pct = max_risk_pct x profile factor x confidence factor, clamped to the profile
     risk_usd = equity x risk_pct
     stop distance = ATR x atr_multiplier_sl, capped at the exit mode's stop-loss % of price
-    quantity = risk_usd / stop distance, notional clamped to min/max size and max leverage
+    quantity = risk_usd / stop distance, notional clamped to min/max size and the account's leverage
+
+The leverage ceiling is the account's (`exchange.leverage`, the one set on the exchange): what
+this order may add to the gross notional already open, equity x leverage - open notional, so
+a sized order never needs more initial margin than the account has left (at the reference
+price; fees and a market order's slippage come on top, as on any exchange).
 
 Money, prices and quantities are Decimal; percentages are floats.
 
@@ -122,9 +127,12 @@ def size_position(
     risk: RiskSettings,
     exit_params: ExitModeParams,
     filters: SymbolFilters,
+    leverage: int,
+    open_notional: Decimal = Decimal(0),
 ) -> SizedOrder | SizingRejected:
     """Size one entry. `max_risk_pct`/`risk_profile` come from the policy (or, with
-    use_for_risk_sizing off, the profile's base risk and name)."""
+    use_for_risk_sizing off, the profile's base risk and name); `leverage` is the account's,
+    `open_notional` the gross notional of the positions open now."""
     if equity <= 0:
         return SizingRejected(reason=f"no equity to risk ({equity})")
     if price <= 0:
@@ -143,7 +151,10 @@ def size_position(
         return stop
     distance = abs(entry - stop)
 
-    quantity = _clamped_quantity(risk_usd / distance, entry, equity, risk, filters.step_size, adjustments)
+    ceiling = _ceiling(equity, leverage, open_notional, risk)
+    if isinstance(ceiling, SizingRejected):
+        return ceiling
+    quantity = _clamped_quantity(risk_usd / distance, entry, ceiling, risk, filters.step_size, adjustments)
     if isinstance(quantity, SizingRejected):
         return quantity
     quantity = round_down_to_step(quantity, filters.step_size)
@@ -197,32 +208,51 @@ def _stop_price(
     return stop
 
 
+@dataclass(frozen=True, slots=True)
+class _Ceiling:
+    usd: Decimal
+    why: str  # which limit it is, for the adjustment note
+
+
+def _ceiling(equity: Decimal, leverage: int, open_notional: Decimal, risk: RiskSettings) -> _Ceiling | SizingRejected:
+    """The most notional this order may have: the max position size, or what the account's leverage leaves."""
+    allowed = equity * leverage
+    left = allowed - abs(open_notional)
+    if left <= 0:
+        return SizingRejected(
+            reason=f"no margin left at the account's leverage {leverage}x: open notional {abs(open_notional):.2f} "
+            f"of {allowed:.2f} USD (equity {equity:.2f} x {leverage})"
+        )
+    if risk.max_position_usd <= left:
+        return _Ceiling(risk.max_position_usd, "max position size")
+    held = f", {abs(open_notional):.2f} already open" if open_notional else ""
+    return _Ceiling(left, f"account leverage {leverage}x of equity {equity:.2f}{held}")
+
+
 def _clamped_quantity(
     quantity: Decimal,
     entry: Decimal,
-    equity: Decimal,
+    ceiling: _Ceiling,
     risk: RiskSettings,
     step: Decimal,
     adjustments: list[str],
 ) -> Decimal | SizingRejected:
-    ceiling = min(risk.max_position_usd, equity * to_decimal(risk.max_leverage))
-    if risk.min_position_usd > ceiling:
+    if risk.min_position_usd > ceiling.usd:
         return SizingRejected(
-            reason=f"min position {risk.min_position_usd} USD exceeds what leverage {risk.max_leverage}x "
-            f"and max size allow ({ceiling} USD)"
+            reason=f"min position {risk.min_position_usd} USD exceeds the {ceiling.usd:.2f} USD that {ceiling.why} "
+            "allows"
         )
     notional = quantity * entry
-    if notional > ceiling:
-        which = "max position size" if ceiling == risk.max_position_usd else f"max leverage {risk.max_leverage}x"
-        adjustments.append(f"notional {notional:.2f} clamped to {ceiling:.2f} USD ({which})")
-        return ceiling / entry
+    if notional > ceiling.usd:
+        adjustments.append(f"notional {notional:.2f} clamped to {ceiling.usd:.2f} USD ({ceiling.why})")
+        return ceiling.usd / entry
     if notional < risk.min_position_usd:
         # Up to the step, or the later round-down would land just under the minimum again.
         raised = round_up_to_step(risk.min_position_usd / entry, step)
-        if raised * entry > ceiling:
+        if raised * entry > ceiling.usd:
             return SizingRejected(
                 reason=f"min position {risk.min_position_usd} USD needs {raised} at step {step}, "
-                f"above the {ceiling} USD ceiling"
+                f"above the {ceiling.usd:.2f} USD that {ceiling.why} allows"
             )
         adjustments.append(f"notional {notional:.2f} raised to min position {risk.min_position_usd} USD")
         return raised

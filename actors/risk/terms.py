@@ -2,6 +2,7 @@
 
 With a flag off (or the orchestrator in OBSERVE mode, or disabled) the matching
 part of the policy is ignored and the configured profile's own terms apply.
+`policy_terms` are the policy's own, every part on: what OBSERVE records as would-be.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 from actors.messages import STATIC_EXIT_MODE, TradingPolicy
 from actors.risk.limits import PositionLimits
-from config import ExitMode, IntegrationFlags, Settings
+from config import ExitMode, IntegrationFlags, OrchestratorMode, Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +33,8 @@ def risk_terms(policy: TradingPolicy, flags: IntegrationFlags, settings: Setting
         risk_profile=policy.risk_profile if scaled else str(settings.risk.profile),
         exit_mode=policy.exit_mode if enforcing and flags.use_for_exit_mode else STATIC_EXIT_MODE,
     )
+
+
+def policy_terms(policy: TradingPolicy, settings: Settings) -> RiskTerms:
+    """The terms LIVE would apply with every use_for_* flag on, whatever the flags say now."""
+    return risk_terms(policy, IntegrationFlags(mode=OrchestratorMode.LIVE), settings)

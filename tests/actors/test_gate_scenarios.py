@@ -39,7 +39,7 @@ def test_extreme_volatility_pauses_the_gate_and_it_reopens_when_calm(harness) ->
 
 
 def test_daily_drawdown_lock_holds_until_next_utc_day_and_survives_restart(harness) -> None:  # type: ignore[no-untyped-def]
-    # Position size capped by leverage, not by max_position_usd, so a stop-out loses ~0.5% of equity.
+    # Position size capped by the account's leverage (3x), not by max_position_usd: a stop-out passes the 0.3% limit.
     h = harness(profiles={"SAFE": {"daily_drawdown_limit_pct": 0.003}}, risk={"max_position_usd": 1_000_000})
     h.calm(WARM)
     h.signal("BTCUSDT", "LONG", 0.8)

@@ -28,7 +28,10 @@ def check(tmp_path: Path, body: str, env: dict[str, str] | None = None):  # type
         ("[exchange.paper]\nfee = 0.001\n", "exchange.paper.fee: unknown key (did you mean 'fee_rate'?)"),
         ('[risk]\nprofile = "YOLO"\n', "risk.profile: Input should be 'SAFE', 'MODERATE' or 'AGGRESSIVE'"),
         ("[risk]\natr_multiplier_sl = -1\n", "risk.atr_multiplier_sl: Input should be greater than 0"),
-        ('[risk]\nmax_leverage = "lots"\n', "risk.max_leverage: Input should be a valid number"),
+        (
+            "[risk]\ncorrelation_lookback = 5000\n",
+            "risk.correlation_lookback: Input should be less than or equal to 1000",
+        ),
         (
             "[profiles.SAFE]\nbase_risk_pct = 0.5\n",
             "profiles.SAFE.base_risk_pct: Input should be less than or equal to 0.1",
@@ -65,6 +68,13 @@ def test_config_check_bad_environment_value_names_field(tmp_path: Path) -> None:
     result = check(tmp_path, "", env={"QT_RISK__PROFILE": "RECKLESS"})
     assert result.exit_code == 2
     assert "risk.profile: Input should be 'SAFE', 'MODERATE' or 'AGGRESSIVE'" in result.stderr
+
+
+def test_config_check_retired_max_leverage_says_what_to_use_instead(tmp_path: Path) -> None:
+    for result in (check(tmp_path, "[risk]\nmax_leverage = 5\n"), check(tmp_path, "", {"QT_RISK__MAX_LEVERAGE": "5"})):
+        assert result.exit_code == 2
+        assert "risk.max_leverage: no longer a setting" in result.stderr
+        assert "exchange.leverage" in result.stderr and "QT_EXCHANGE__LEVERAGE" in result.stderr
 
 
 def test_config_check_missing_file_exits_2(tmp_path: Path) -> None:

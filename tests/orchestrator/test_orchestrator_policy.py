@@ -275,14 +275,40 @@ def test_policy_disallowed_symbols_follow_universe_order():
     assert policy.disallowed_symbols == ("ETHUSDT", "XRPUSDT", "DOGEUSDT")
 
 
-def test_policy_position_limits_come_from_profile():
+def test_policy_position_limits_come_from_profile_in_a_calm_trend():
     policy = policy_for(MODERATE)
     assert (policy.max_open_positions, policy.max_correlated_positions) == (8, 3)
     assert (policy.max_symbol_exposure_pct, policy.max_total_exposure_pct) == (0.07, 0.15)
 
 
+@pytest.mark.parametrize(
+    ("regime", "volatility", "expected"),
+    [
+        (Regime.SIDEWAYS, VolatilityLevel.NORMAL, 6),
+        (Regime.CHOPPY, VolatilityLevel.LOW, 4),
+        (Regime.TRENDING_DOWN, VolatilityLevel.HIGH, 4),
+    ],
+)
+def test_policy_max_open_positions_by_regime_in_policy_and_note(regime, volatility, expected):
+    policy = policy_for(MODERATE, regime=regime, volatility=volatility)
+    assert policy.max_open_positions == expected
+    assert (
+        f"max {expected} open positions (" in policy.note and f"of 8: {regime}, {volatility} volatility" in policy.note
+    )
+    assert policy.max_correlated_positions == 3  # only the number of open positions follows the regime
+
+
+def test_policy_regime_limit_alone_never_closes_the_gate():
+    # Seed 002's scenario 2: 4 of SAFE's 5 open in HIGH volatility keeps trading; the regime's 3 binds new entries
+    # in the risk controller, not the gate.
+    policy = policy_for(
+        SAFE, regime=Regime.SIDEWAYS, volatility=VolatilityLevel.HIGH, risk_state=RiskState(open_positions=4)
+    )
+    assert policy.allow_new_trades is True and policy.max_open_positions == 3
+
+
 def test_policy_normal_conditions_note_names_conditions():
-    assert policy_for(SAFE).note == "Normal conditions (TRENDING_UP, NORMAL volatility)"
+    assert policy_for(SAFE).note == "Normal conditions (TRENDING_UP, NORMAL volatility); max 5 open positions"
 
 
 # --- fallback ---------------------------------------------------------------------------------

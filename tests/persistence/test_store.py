@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from persistence import records
 from persistence.loading import load_machines
 from persistence.store import StaleState, Store
 from persistence.tables import POSITIONS, TRANSITIONS
@@ -124,3 +125,27 @@ def test_load_machines_reports_row_that_disagrees_with_its_last_transition(store
     assert [m.entity_id for m in loaded.mismatches] == ["pos-2"]
     assert "pos-2" in loaded.mismatches[0].describe() and "pending_entry" in loaded.mismatches[0].describe()
     assert loaded.positions["pos-2"].state == "open"  # reported, not silently fixed
+
+
+def _decision(signal_id: str, reason: str) -> dict[str, object]:
+    return dict(
+        signal_id=signal_id,
+        at=1,
+        symbol="BTCUSDT",
+        side="LONG",
+        confidence=0.8,
+        source="inbox",
+        reason=reason,
+        detail="",
+        position_id=None,
+    )
+
+
+def test_signal_decisions_of_an_observed_row_alone_is_no_decision(engine: Engine) -> None:
+    """OBSERVE writes its would-be row before the enforced decision; a signal with only that row lost its step."""
+    with engine.begin() as connection:
+        records.insert_decisions(
+            connection,
+            [_decision("lost", "OBSERVED"), _decision("done", "OBSERVED"), _decision("done", "ACCEPTED")],
+        )
+        assert records.signal_decisions_of(connection, ["lost", "done", "never"]) == {"done": "ACCEPTED"}

@@ -13,9 +13,12 @@ SAFE_LIMITS = PositionLimits.from_profile(DEFAULT_PROFILES[RiskProfileName.SAFE]
 EQUITY = Decimal("10000")
 NO_CORRELATION = correlation_lookup(())
 L, S = Side.LONG, Side.SHORT
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", *(f"S{i}USDT" for i in range(5)))
+# Every pair known and uncorrelated: the tests of the other limits need the correlation cap out of the way.
+UNCORRELATED = correlation_lookup(tuple((a, b, 0.0) for i, a in enumerate(SYMBOLS) for b in SYMBOLS[i + 1 :]))
 
 
-def check(symbol="BTCUSDT", side=L, notional="100", exposures=(), correlation=NO_CORRELATION, limits=SAFE_LIMITS):
+def check(symbol="BTCUSDT", side=L, notional="100", exposures=(), correlation=UNCORRELATED, limits=SAFE_LIMITS):
     return check_new_position(
         symbol=symbol,
         side=side,
@@ -73,9 +76,22 @@ def test_check_new_position_opposite_sides_of_anticorrelated_pair_blocked():
     assert verdict.reason is DecisionReason.BLOCKED_BY_POSITION_LIMIT
 
 
-def test_check_new_position_unknown_correlation_counts_as_uncorrelated():
+def test_check_new_position_unknown_correlation_counts_as_correlated():
     corr = correlation_lookup((("BTCUSDT", "ETHUSDT", 0.95),))  # SOLUSDT pair unknown
-    assert check(exposures=(("ETHUSDT", L, "100"), ("SOLUSDT", L, "100")), correlation=corr).allowed
+    verdict = check(exposures=(("ETHUSDT", L, "100"), ("SOLUSDT", L, "100")), correlation=corr)
+    assert verdict.reason is DecisionReason.BLOCKED_BY_POSITION_LIMIT
+    assert "ETHUSDT, SOLUSDT (no correlation known yet)" in verdict.detail
+
+
+def test_check_new_position_no_correlations_at_all_block_past_the_cap():
+    """Right after a start without history every pair is unknown: the cap still holds, it is not wide open."""
+    assert check(exposures=(("ETHUSDT", S, "100"),), correlation=NO_CORRELATION).allowed
+    verdict = check(exposures=(("ETHUSDT", S, "100"), ("SOLUSDT", L, "100")), correlation=NO_CORRELATION)
+    assert verdict.reason is DecisionReason.BLOCKED_BY_POSITION_LIMIT and "limit 2" in verdict.detail
+
+
+def test_check_new_position_known_uncorrelated_pairs_allowed():
+    assert check(exposures=(("ETHUSDT", L, "100"), ("SOLUSDT", L, "100")), correlation=UNCORRELATED).allowed
 
 
 def test_check_new_position_symbol_exposure_over_cap_blocked():

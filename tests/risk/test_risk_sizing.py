@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from actors.messages import Side
 from actors.risk.sizing import (
@@ -24,7 +26,7 @@ from config.settings import RiskSettings
 
 SAFE_PROFILE = DEFAULT_PROFILES[RiskProfileName.SAFE]
 FAST_TP = DEFAULT_EXIT_MODES[ExitMode.FAST_TP]
-WIDE = RiskSettings(max_position_usd=Decimal("100000"), max_leverage=10)
+WIDE = RiskSettings(max_position_usd=Decimal("100000"))
 BTC = SymbolFilters(
     tick_size=Decimal("0.1"), step_size=Decimal("0.001"), min_qty=Decimal("0.001"), min_notional=Decimal("5")
 )
@@ -77,6 +79,7 @@ def test_size_position_seed_scenario2_risks_35_usd_on_10k():
         risk=WIDE,
         exit_params=FAST_TP,
         filters=ALT,
+        leverage=10,
     )
     assert isinstance(order, SizedOrder)
     assert order.risk_pct == 0.0035
@@ -119,6 +122,7 @@ def size(**overrides: Any) -> SizedOrder | SizingRejected:
         risk=WIDE,
         exit_params=FAST_TP,
         filters=BTC,
+        leverage=10,
     )
     return size_position(**(args | overrides))
 
@@ -167,24 +171,40 @@ def test_size_position_entry_price_rounds_against_taker():
 
 
 def test_size_position_max_position_size_clamps_notional():
-    order = size(risk=RiskSettings(max_position_usd=Decimal("5000"), max_leverage=5))
+    order = size(risk=RiskSettings(max_position_usd=Decimal("5000")), leverage=5)
     assert isinstance(order, SizedOrder)
     assert order.notional == Decimal("5000")
     assert order.quantity == Decimal("0.1")
     assert any("max position size" in note for note in order.adjustments)
 
 
-def test_size_position_leverage_clamps_notional():
+def test_size_position_account_leverage_clamps_notional():
     order = size(
         equity=Decimal("500"),
         price=Decimal("100"),
         atr=0.1,
         filters=ALT,
-        risk=RiskSettings(max_position_usd=Decimal("5000"), max_leverage=5),
+        risk=RiskSettings(max_position_usd=Decimal("5000")),
+        leverage=3,
     )
     assert isinstance(order, SizedOrder)
-    assert order.notional == Decimal("2500")  # 5x of 500 equity, below the 5000 max size
-    assert any("max leverage 5.0x" in note for note in order.adjustments)
+    assert order.notional == Decimal("1500")  # 3x of 500 equity, below the 5000 max size
+    assert any("clamped to 1500.00 USD (account leverage 3x of equity 500.00)" in note for note in order.adjustments)
+
+
+def test_size_position_leverage_ceiling_counts_what_is_already_open():
+    order = size(
+        equity=Decimal("500"), price=Decimal("100"), atr=0.1, filters=ALT, leverage=3, open_notional=Decimal("1200")
+    )
+    assert isinstance(order, SizedOrder)
+    assert order.notional == Decimal("300")  # 1500 the account allows, 1200 of it already open
+    assert any("1200.00 already open" in note for note in order.adjustments)
+
+
+def test_size_position_no_margin_left_rejected():
+    result = size(equity=Decimal("500"), leverage=3, open_notional=Decimal("1500"))
+    assert isinstance(result, SizingRejected)
+    assert result.reason.startswith("no margin left at the account's leverage 3x: open notional 1500.00 of 1500.00")
 
 
 def test_size_position_small_notional_raised_to_min_position():
@@ -210,23 +230,24 @@ def test_size_position_min_position_too_risky_rejected():
         price=Decimal("100"),
         atr=5.0,
         filters=ALT,
-        risk=RiskSettings(min_position_usd=Decimal("1000"), max_position_usd=Decimal("5000"), max_leverage=20),
+        risk=RiskSettings(min_position_usd=Decimal("1000"), max_position_usd=Decimal("5000")),
+        leverage=20,
     )
     assert isinstance(result, SizingRejected)
     assert "exceeds the profile maximum" in result.reason
 
 
 def test_size_position_min_position_above_leverage_ceiling_rejected():
-    result = size(equity=Decimal("1"), risk=RiskSettings(min_position_usd=Decimal("10"), max_leverage=5))
+    result = size(equity=Decimal("1"), risk=RiskSettings(min_position_usd=Decimal("10")), leverage=5)
     assert isinstance(result, SizingRejected)
-    assert "min position" in result.reason
+    assert result.reason == "min position 10 USD exceeds the 5.00 USD that account leverage 5x of equity 1.00 allows"
 
 
 def test_size_position_quantity_rounding_to_zero_rejected():
     coarse = SymbolFilters(tick_size=Decimal("0.1"), step_size=Decimal("1"), min_qty=Decimal("1"))
     result = size(
         filters=coarse,
-        risk=RiskSettings(min_position_usd=Decimal("0"), max_position_usd=Decimal("1e6"), max_leverage=10),
+        risk=RiskSettings(min_position_usd=Decimal("0"), max_position_usd=Decimal("1e6")),
     )
     assert isinstance(result, SizingRejected)
     assert "below min qty 1" in result.reason
@@ -263,6 +284,55 @@ def test_size_position_no_atr_rejected(atr):
 
 def test_size_position_no_equity_rejected():
     assert isinstance(size(equity=Decimal("0")), SizingRejected)
+
+
+# --- one leverage: a sized order never needs more than the account's leverage allows -------------------------
+
+money = st.decimals(min_value=Decimal("1"), max_value=Decimal("1000000"), places=2)
+FILTER_CHOICES = [
+    BTC,
+    ALT,
+    SymbolFilters(tick_size=Decimal("0.0001"), step_size=Decimal("1"), min_qty=Decimal("1"), min_notional=Decimal("5")),
+    SymbolFilters(tick_size=Decimal("0.01"), step_size=Decimal("0.1"), min_qty=Decimal("0.1")),
+]
+
+
+@st.composite
+def sizing_cases(draw: st.DrawFn) -> dict[str, Any]:
+    equity = draw(money)
+    leverage = draw(st.one_of(st.integers(min_value=1, max_value=5), st.integers(min_value=1, max_value=125)))
+    price = draw(st.decimals(min_value=Decimal("0.01"), max_value=Decimal("100000"), places=2))
+    minimum = draw(st.decimals(min_value=Decimal("0"), max_value=Decimal("100"), places=2))
+    return dict(
+        side=draw(st.sampled_from(list(Side))),
+        price=price,
+        # Tight stops too: they buy the big quantities that the leverage ceiling has to clamp.
+        atr=float(price) * draw(st.sampled_from([0.0003, 0.001, 0.005, 0.02, 0.1])) * draw(st.floats(0.5, 1.5)),
+        confidence=draw(st.floats(min_value=0.0, max_value=1.0)),
+        equity=equity,
+        max_risk_pct=draw(st.floats(min_value=0.005, max_value=0.02)),
+        risk_profile=draw(st.sampled_from(["SAFE", "REDUCED", "NO_NEW_TRADES", "FALLBACK"])),
+        profile=draw(st.sampled_from(list(DEFAULT_PROFILES.values()))),
+        risk=RiskSettings(min_position_usd=minimum, max_position_usd=minimum + draw(money)),
+        exit_params=draw(st.sampled_from(list(DEFAULT_EXIT_MODES.values()))),
+        filters=draw(st.sampled_from(FILTER_CHOICES)),
+        leverage=leverage,
+        open_notional=equity * leverage * Decimal(draw(st.integers(min_value=0, max_value=120))) / 100,
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(case=sizing_cases())
+def test_size_position_never_exceeds_the_account_leverage(case: dict[str, Any]) -> None:
+    order = size_position(**case)
+    if isinstance(order, SizingRejected):
+        event("rejected")
+        return
+    event("clamped by the account's leverage" if any("leverage" in a for a in order.adjustments) else "sized")
+    assert order.notional == order.quantity * order.entry_price
+    assert order.notional + case["open_notional"] <= case["equity"] * case["leverage"]
+    assert order.notional <= case["risk"].max_position_usd
+    assert order.risk_at_stop <= case["equity"] * Decimal(repr(case["profile"].max_risk_pct))
 
 
 # --- rounding helpers ------------------------------------------------------------------------
