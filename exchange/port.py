@@ -122,6 +122,12 @@ class OutcomeUnknown(ExchangeError):
     """The request may have been executed: resolve with `get_order`, never resend."""
 
 
+class NotFoundYet(OutcomeUnknown):
+    """Not found, but the request that would have placed it lost its answer a short while ago: it may still appear.
+    An entry waits (never resend it); a reduce-only protective order may be placed again under a new client id,
+    since two resting stops cannot open anything (the one not current is cancelled once it shows)."""
+
+
 class RateLimited(ExchangeError):
     """The exchange throttled us; nothing was done."""
 

@@ -15,6 +15,7 @@ from actors.messages import StopMoved
 from exchange.port import (
     ExchangeError,
     ExchangePort,
+    NotFoundYet,
     OrderRejected,
     OrderRequest,
     OrderType,
@@ -171,7 +172,10 @@ class Protection:
         needs = []
         for purpose in wanted:
             client_id = position.orders.get(purpose)
-            order = None if client_id is None else self.exchange.get_order(position.symbol, client_id)
+            try:
+                order = None if client_id is None else self.exchange.get_order(position.symbol, client_id)
+            except NotFoundYet:  # reduce-only: a second one cannot hurt, and the one not current is cancelled
+                order = None
             resting = order is not None and not order.status.is_final
             short = purpose != Purpose.PARTIAL and order is not None and order.quantity < position.open_quantity
             if not resting or short:

@@ -30,9 +30,10 @@ from decimal import Decimal
 from actors.execution.book import LivePosition
 from actors.execution.ids import Purpose, client_order_id, parse_client_order_id
 from actors.messages import Side
-from exchange.port import ExchangePort, ExchangePosition, OrderState, OrderStatus
+from exchange.port import ExchangePort, ExchangePosition, NotFoundYet, OrderState, OrderStatus
 from state_machines import PositionState
 
+REPLACEABLE = (Purpose.STOP, Purpose.TAKE_PROFIT, Purpose.PARTIAL)  # reduce-only: placed again when in doubt
 ENTRY_STATES = (PositionState.PENDING_ENTRY, PositionState.ENTRY_SUBMITTED, PositionState.UNKNOWN)
 OPEN_STATES = (PositionState.OPEN, PositionState.PARTIALLY_CLOSED, PositionState.CLOSING)
 LOOKED_UP = (*ENTRY_STATES, *OPEN_STATES)
@@ -81,7 +82,14 @@ def gather(
         # An open position's entry too: a market entry fills in several trades, some may not be applied yet.
         entry = exchange.get_order(position.symbol, entry_id) if position.state in LOOKED_UP else None
         orders = (
-            {purpose: exchange.get_order(position.symbol, cid) for purpose, cid in position.orders.items()}
+            {
+                purpose: (
+                    _protective(exchange, position.symbol, cid)
+                    if purpose in REPLACEABLE
+                    else exchange.get_order(position.symbol, cid)
+                )
+                for purpose, cid in position.orders.items()
+            }
             if position.state in OPEN_STATES
             else {}
         )
@@ -101,6 +109,15 @@ def gather(
         return facts, ExchangeFacts(held={}, open_orders=())
     held = {p.symbol: p for p in exchange.positions() if p.quantity != 0}
     return facts, ExchangeFacts(held=held, open_orders=tuple(exchange.open_orders()))
+
+
+def _protective(exchange: ExchangePort, symbol: str, client_id: str) -> OrderState | None:
+    """An exit-side order as the exchange has it; one not found yet after a lost answer counts as missing (placed
+    again under a new id: reduce-only, so a second one cannot hurt, and the one not current is cancelled)."""
+    try:
+        return exchange.get_order(symbol, client_id)
+    except NotFoundYet:
+        return None
 
 
 def plan(

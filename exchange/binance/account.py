@@ -32,6 +32,7 @@ from exchange.port import (
     ExchangeEvent,
     ExchangePosition,
     Fill,
+    NotFoundYet,
     OrderRejected,
     OrderRequest,
     OrderState,
@@ -294,7 +295,7 @@ class BinanceExchange:
             return
         age = self._monotonic() - lost_at
         if state is None and age < self._lookup_grace_s:
-            raise OutcomeUnknown(
+            raise NotFoundYet(
                 f"{client_order_id} not found {age:.0f} s after its request's outcome was lost; it may still appear"
             )
         del self._uncertain[client_order_id]

@@ -81,6 +81,21 @@ def test_liquidation_while_running_closes_the_position_with_the_reason(
     assert _resting_stops(fake_binance) == []
 
 
+def test_stop_whose_request_was_lost_is_placed_again_at_once_under_a_new_id(
+    trading: Harness, fake_binance: FakeBinance
+) -> None:
+    fake_binance.faults.timeout_next(path="/fapi/v1/algoOrder", execute=False, hold_s=2.5)  # the first stop is lost
+    _open(trading)
+    trading.until(lambda: _resting_stops(fake_binance) == [_held(fake_binance)], limit=5)
+    with fake_binance.engine.lock:
+        ids = sorted(
+            a.client_algo_id for a in fake_binance.engine.algos_by_cid.values() if a.order_type == "STOP_MARKET"
+        )
+    assert len(ids) == 1 and ids[0].endswith("-1")  # its number 1: number 0 never reached the exchange
+    assert [p[1] for p in trading.positions()] == ["open"]  # protected again, not closed at market
+    assert fake_binance.duplicate_client_order_ids() == {}
+
+
 @pytest.mark.parametrize("how", ["close_by_hand", "auto_deleverage"])
 def test_part_closed_on_the_exchange_while_running_shrinks_the_position_and_keeps_trading(
     trading: Harness, fake_binance: FakeBinance, how: str
