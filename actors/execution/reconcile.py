@@ -14,7 +14,7 @@ from actors.execution import recovery
 from actors.execution.book import Book, LivePosition
 from actors.execution.closing import Closing
 from actors.execution.fills import Fills
-from actors.execution.ids import Purpose, entry_client_id, parse_client_order_id
+from actors.execution.ids import Purpose, entry_client_id
 from actors.execution.journal import Journal, in_order, order_state_row
 from actors.execution.protection import Protection
 from actors.exits.strategies import plan_exits
@@ -54,6 +54,7 @@ class Reconciler:
         self.protection, self.closing, self.settings, self.clock = protection, closing, settings, clock
         self.timing = timing
         self.misses: dict[str, tuple[int, int]] = {}  # position id -> (first lookup that missed, lookups)
+        self.reported: set[str] = set()  # what the last light reconcile said of positions that are not ours
 
     def resolve_unknown(self, now: int) -> list[HaltGate]:
         """Look up, by client order id, every entry whose outcome is not known, and every sent entry whose fill was
@@ -92,30 +93,31 @@ class Reconciler:
     def light_reconcile(self) -> list[HaltGate]:
         """While running: the exchange's positions and open orders against the book (two requests). A position
         the exchange no longer holds, holds otherwise, or whose orders do not rest as they should is looked at
-        order by order and settled as recovery would: fills applied, closed with the reason, or protected again.
-        Our orders that belong to no live position are cancelled."""
+        order by order; the recovery plan (`running=True`) settles it as at start (fills applied, closed with the
+        reason, or protected again) and names our orders that belong to no live position, which are cancelled."""
         held = {p.symbol: p for p in self.exchange.positions() if p.quantity != 0}
         open_orders = self.exchange.open_orders()
         resting = {o.client_order_id: o for o in open_orders}
         odd = [p for p in self.book if p.state in recovery.OPEN_STATES and self._looks_odd(p, held, resting)]
+        facts, _ = recovery.gather(odd, self.exchange, self.book.prefix, positions_only=True) if odd else ([], None)
+        examined = {p.id for p in odd}
+        facts += [recovery.resting_facts(p, resting, self.book.prefix) for p in self.book if p.id not in examined]
+        exchange_facts = recovery.ExchangeFacts(held=held, open_orders=open_orders)
+        actions = recovery.plan(facts, exchange_facts, self.book.prefix, running=True, symbols=self.settings.symbols)
         halts: list[HaltGate] = []
-        if odd:
-            facts, _ = recovery.gather(odd, self.exchange, self.book.prefix, positions_only=True)
-            exchange_facts = recovery.ExchangeFacts(held=held, open_orders=open_orders)
-            for action in recovery.plan(facts, exchange_facts, self.book.prefix, positions_only=True, running=True):
-                if action.kind != "confirm":
-                    log.warning("reconcile: %s %s: %s", action.kind, action.target, action.detail)
-                halts.extend(self._apply(action, exchange_facts))
-        current = {cid for p in self.book for cid in (*p.orders.values(), entry_client_id(self.book.prefix, p.id))}
-        for order in open_orders:
-            parsed = parse_client_order_id(self.book.prefix, order.client_order_id)
-            if parsed is not None and order.client_order_id not in current and parsed.purpose != Purpose.ENTRY:
-                log.warning("reconcile: %s of ours rests with no live position: cancelled", order.client_order_id)
-                try:
-                    self.exchange.cancel_order(order.symbol, order.client_order_id)
-                except OrderRejected:
-                    log.info("orphan %s was gone already", order.client_order_id)
+        for action in actions:
+            if action.kind in ("foreign", "unowned"):
+                self._report_once(action)
+            elif action.kind != "confirm":
+                log.warning("reconcile: %s %s: %s", action.kind, action.target, action.detail)
+            halts.extend(self._apply(action, exchange_facts))
+        self.reported = {a.detail for a in actions if a.kind in ("foreign", "unowned")}
         return halts
+
+    def _report_once(self, action: recovery.Action) -> None:
+        """A position that is not ours is logged when it is first seen (or changes), not at every reconcile."""
+        if action.detail not in self.reported:
+            log.warning("reconcile: %s %s: %s", action.kind, action.target, action.detail)
 
     @staticmethod
     def _looks_odd(position: LivePosition, held: dict[str, ExchangePosition], resting: dict[str, OrderState]) -> bool:
@@ -155,8 +157,8 @@ class Reconciler:
         if action.kind == "adopt":
             self._adopt(facts.held[action.target])
             return []
-        if action.kind == "foreign":
-            return []  # someone else's: reported (the log, `recover --dry-run`), never touched
+        if action.kind in ("foreign", "unowned"):
+            return []  # not ours: reported (the log, `recover --dry-run`), never touched
         if action.kind == "cancel_orphan":
             try:
                 self.exchange.cancel_order(action.symbol, action.target)

@@ -17,13 +17,16 @@ Rules (DESIGN.md, crash safety):
   strategy asks again;
 - an open position whose protective orders are gone gets them placed again;
 - a position on the exchange with no record here is adopted and protected;
-- an open order with our client-id prefix that belongs to no live position is cancelled;
+- an open order with our client-id prefix that belongs to no live position (or to one the plan closes) is
+  cancelled: at start, and by the light reconcile while running (one rule for both);
+- while running, a position on the exchange in a configured symbol with no record here is reported, not adopted:
+  it may be an entry written off a moment ago whose late fill is on its way (adopted at the next start);
 - a quantity or side that disagrees cannot be resolved safely: the gate halts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -51,6 +54,9 @@ class PositionFacts:
     entry: OrderState | None
     orders: dict[str, OrderState | None] = field(default_factory=dict)  # purpose -> the exchange's view of it
     applied: dict[str, Decimal] = field(default_factory=dict)  # client order id -> quantity applied here
+    # False: taken from the open orders alone, not looked up (`resting_facts`): the position counts as live and its
+    # resting orders as current, but the plan settles nothing of it.
+    examined: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +68,7 @@ class ExchangeFacts:
 @dataclass(frozen=True, slots=True)
 class Action:
     kind: str  # cancel_entry | reject_entry | confirm_submitted | fill_from_lookup | apply_fills | exit_failed | close
-    #            | reduce | reprotect | adopt | foreign | cancel_orphan | halt | confirm
+    #            | reduce | reprotect | adopt | unowned | foreign | cancel_orphan | halt | confirm
     target: str  # a position id, a client order id (orphans) or a symbol (adoptions)
     detail: str
     purposes: tuple[str, ...] = ()
@@ -120,6 +126,22 @@ def _protective(exchange: ExchangePort, symbol: str, client_id: str) -> OrderSta
         return None
 
 
+def resting_facts(position: LivePosition, resting: Mapping[str, OrderState], prefix: str) -> PositionFacts:
+    """A live position's facts from the exchange's open orders alone, without a lookup (the light reconcile's
+    positions that look as they should): it counts as ours, its resting orders as current; it is not settled."""
+    return PositionFacts(
+        position.id,
+        position.symbol,
+        position.side,
+        position.state,
+        position.open_quantity,
+        resting.get(client_order_id(prefix, Purpose.ENTRY, position.id)),
+        {purpose: resting.get(cid) for purpose, cid in position.orders.items()},
+        dict(position.applied),
+        examined=False,
+    )
+
+
 def plan(
     positions: list[PositionFacts],
     exchange: ExchangeFacts,
@@ -129,14 +151,17 @@ def plan(
     running: bool = False,
     symbols: Collection[str] | None = None,
 ) -> tuple[Action, ...]:
-    """`positions_only`: just settle the given positions (the per-step lookup of unknown entries, the light
-    reconcile while running). `running`: the service was up while it happened (the reasons say so). `symbols`:
-    the configured symbols; a position held in any other is someone else's (reported, left alone)."""
+    """`positions_only`: just settle the given positions (the per-step lookup of unknown entries). `running`: the
+    service was up while it happened (the light reconcile: the reasons say so, and nothing is adopted). `symbols`:
+    the configured symbols; a position held in any other is someone else's (reported, left alone).
+
+    Without `positions_only`, `positions` must hold every live position (examined or not): an open order of ours
+    that is not the current order of one of them is an orphan."""
     actions: list[Action] = []
-    live_ids = {p.position_id for p in positions}
     ours = {p.symbol for p in positions if p.state in OPEN_STATES or p.state in ENTRY_STATES}
     for facts in positions:
-        actions.extend(_position_actions(facts, exchange, running))
+        if facts.examined:
+            actions.extend(_position_actions(facts, exchange, running))
     if positions_only:
         return tuple(actions)
     for symbol, held in sorted(exchange.held.items()):
@@ -150,6 +175,16 @@ def plan(
                     symbol=symbol,
                 )
             )
+        elif symbol not in ours and running:
+            actions.append(
+                Action(
+                    "unowned",
+                    symbol,
+                    f"exchange holds {side} {abs(held.quantity)} {symbol} with no record here: "
+                    "left alone while running, adopted at the next start",
+                    symbol=symbol,
+                )
+            )
         elif symbol not in ours:
             actions.append(
                 Action(
@@ -160,7 +195,10 @@ def plan(
                     symbol=symbol,
                 )
             )
-    current = {o.client_order_id for p in positions for o in (p.entry, *p.orders.values()) if o is not None}
+    closed = {a.target for a in actions if a.kind == "close"}  # its resting orders belong to no live position now
+    live = [p for p in positions if p.position_id not in closed]
+    live_ids = {p.position_id for p in live}
+    current = {o.client_order_id for p in live for o in (p.entry, *p.orders.values()) if o is not None}
     for order in exchange.open_orders:
         parsed = parse_client_order_id(prefix, order.client_order_id)
         if parsed is None or order.client_order_id in current:

@@ -150,3 +150,50 @@ def test_plan_position_in_a_symbol_not_configured_is_reported_and_left_alone() -
     actions = plan([], ExchangeFacts(held=held, open_orders=()), "qt", symbols=("BTCUSDT", "ETHUSDT"))
     assert [(a.kind, a.target) for a in actions] == [("adopt", "BTCUSDT"), ("foreign", "DOGEUSDT")]
     assert "not a configured symbol: left alone" in actions[1].detail
+
+
+def test_plan_running_cancels_orphans_of_ours_and_keeps_current_orders_of_positions_not_looked_up() -> None:
+    current_stop = _order("qt-sl-aaaaaaaaaaaa-0", OrderStatus.NEW, "1")
+    orphan_stop = _order("qt-sl-bbbbbbbbbbbb-0", OrderStatus.NEW, "1")
+    orphan_entry = _order("qt-e-cccccccccccc-0", OrderStatus.NEW, "1", kind=OrderType.MARKET)
+    someone_elses = _order("web-manual-1", OrderStatus.NEW, "1")
+    # A position the light reconcile found as it should be: taken from the open orders, not looked up.
+    fine = PositionFacts(
+        "p-aaaaaaaaaaaa", "BTCUSDT", Side.LONG, "open", D("1"), entry=None, orders={"sl": current_stop}, examined=False
+    )
+    resting = (current_stop, orphan_stop, orphan_entry, someone_elses)
+    actions = plan(
+        [fine], ExchangeFacts(held=_held("1"), open_orders=resting), "qt", running=True, symbols=("BTCUSDT",)
+    )
+    assert [(a.kind, a.target) for a in actions] == [
+        ("cancel_orphan", orphan_stop.client_order_id),
+        ("cancel_orphan", orphan_entry.client_order_id),
+    ]
+    assert all("belongs to no live position" in a.detail for a in actions)
+
+
+def test_plan_running_cancels_the_resting_orders_of_a_position_it_closes() -> None:
+    stop, take_profit = (
+        _order("qt-sl-aaaaaaaaaaaa-0", OrderStatus.NEW, "1"),
+        _order("qt-tp-aaaaaaaaaaaa-0", OrderStatus.NEW, "1"),
+    )
+    gone = PositionFacts(
+        "p-aaaaaaaaaaaa", "BTCUSDT", Side.LONG, "open", D("1"), entry=None, orders={"sl": stop, "tp": take_profit}
+    )
+    actions = plan([gone], ExchangeFacts(held={}, open_orders=(stop, take_profit)), "qt", running=True, symbols=())
+    assert [(a.kind, a.target) for a in actions] == [
+        ("close", "p-aaaaaaaaaaaa"),
+        ("cancel_orphan", stop.client_order_id),
+        ("cancel_orphan", take_profit.client_order_id),
+    ]
+
+
+def test_plan_running_reports_positions_not_ours_and_adopts_none() -> None:
+    held = {
+        "DOGEUSDT": ExchangePosition(symbol="DOGEUSDT", quantity=D("-500"), entry_price=D("0.1"), unrealized_pnl=D(0)),
+        **_held("1"),
+    }
+    actions = plan([], ExchangeFacts(held=held, open_orders=()), "qt", running=True, symbols=("BTCUSDT",))
+    assert [(a.kind, a.target) for a in actions] == [("unowned", "BTCUSDT"), ("foreign", "DOGEUSDT")]
+    assert "adopted at the next start" in actions[0].detail
+    assert "SHORT 500 DOGEUSDT, not a configured symbol" in actions[1].detail
