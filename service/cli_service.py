@@ -15,7 +15,7 @@ from rich.text import Text
 from sqlalchemy import select
 
 from actors.clock import WallClock
-from persistence import records
+from persistence import foreign_positions, records
 from persistence.db import DatabaseUnavailable, make_engine, open_read_only
 from persistence.migrate import upgrade
 from persistence.operator import apply_gate_command
@@ -76,7 +76,8 @@ def run(
 
 
 def status(as_json: JsonOption = False, db: DbOption = None, config: ConfigOption = None) -> None:
-    """Is the service running, the gate, the policy in force, and open positions with unrealised PnL."""
+    """Is the service running, the gate, the policy in force, open positions with unrealised PnL, and positions on
+    the exchange that are not ours (in symbols outside the configuration: left alone)."""
     with clean_errors():
         url = database_url(db, config)
         engine = open_read_only(url)
@@ -127,6 +128,20 @@ def status(as_json: JsonOption = False, db: DbOption = None, config: ConfigOptio
             row["unrealized_pnl"] or "-",
         )
     console.print(table)
+    if report["foreign_positions"]:
+        _print_foreign(report["foreign_positions"])
+
+
+def _print_foreign(rows: list[dict[str, Any]]) -> None:
+    """Positions held on the exchange in symbols outside the configuration: the service leaves them alone."""
+    table = Table(title=f"{len(rows)} position(s) on the exchange that are not ours (left alone)")
+    for column in ("symbol", "side", "qty", "first seen", "last seen"):
+        table.add_column(column)
+    for row in rows:  # the exchange's text: never markup
+        table.add_row(
+            *(Text(printable(str(row[key]))) for key in ("symbol", "side", "quantity", "first_seen", "last_seen"))
+        )
+    console.print(table)
 
 
 def _plain(price: object) -> str:
@@ -148,6 +163,7 @@ def _status(engine: Any, *, running: bool) -> dict[str, Any]:
             .mappings()
             .first()
         )
+        foreign = foreign_positions.load(connection)
     prices = json.loads(beat["prices"]) if beat else {}
     marks = prices.get("marks")  # written beside the closes by the Binance feed only
     marks = marks if isinstance(marks, dict) else {}
@@ -176,6 +192,16 @@ def _status(engine: Any, *, running: bool) -> dict[str, Any]:
         else None,
         "positions": positions,
         "marks": marks,
+        "foreign_positions": [
+            {
+                "symbol": p.symbol,
+                "side": p.side,
+                "quantity": str(p.quantity),
+                "first_seen": inspection.iso(p.first_seen),
+                "last_seen": inspection.iso(p.last_seen),
+            }
+            for p in foreign
+        ],
     }
 
 

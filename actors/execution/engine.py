@@ -19,11 +19,13 @@ from actors.execution.book import Book
 from actors.execution.closing import Closing
 from actors.execution.entries import Entries
 from actors.execution.fills import Fills
+from actors.execution.foreign import ForeignPositions
 from actors.execution.journal import Journal
 from actors.execution.loading import (
     client_id_prefix,
     latest_day_start,
     latest_equity,
+    load_foreign_positions,
     load_live_positions,
     load_trade_records,
 )
@@ -95,6 +97,7 @@ class ExecutionEngine:
             settings,
             clock,
             self.timing,
+            ForeignPositions(self.journal, load_foreign_positions(store.connection)),
         )
         self.mismatches = loaded.mismatches
         self.last_reconcile = clock.now_ms()

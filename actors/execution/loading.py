@@ -11,7 +11,8 @@ from actors.messages import Side
 from config import ExchangeKind
 from config.profiles import ExitMode
 from config.settings import ExchangeSettings
-from persistence import records
+from persistence import foreign_positions, records
+from persistence.foreign_positions import ForeignPosition
 from persistence.position_details import PositionDetails
 from persistence.tables import EQUITY_SNAPSHOTS, FILLS, ORDERS, POSITIONS
 from state_machines import PositionModel
@@ -115,3 +116,10 @@ def latest_day_start(connection: Connection, day: int) -> Decimal | None:
     value = connection.execute(query).scalar()
     connection.rollback()
     return value
+
+
+def load_foreign_positions(connection: Connection) -> tuple[ForeignPosition, ...]:
+    """The positions that are not ours as the last reconcile (of a previous run, maybe) saw them."""
+    kept = foreign_positions.load(connection)
+    connection.rollback()
+    return kept

@@ -14,6 +14,7 @@ from actors.execution import recovery
 from actors.execution.book import Book, LivePosition
 from actors.execution.closing import Closing
 from actors.execution.fills import Fills
+from actors.execution.foreign import ForeignPositions
 from actors.execution.ids import Purpose, entry_client_id
 from actors.execution.journal import Journal, in_order, order_state_row
 from actors.execution.protection import Protection
@@ -49,8 +50,10 @@ class Reconciler:
         settings: Settings,
         clock: Clock,
         timing: Timing,
+        foreign: ForeignPositions,
     ) -> None:
         self.book, self.journal, self.exchange, self.fills = book, journal, exchange, fills
+        self.foreign = foreign
         self.protection, self.closing, self.settings, self.clock = protection, closing, settings, clock
         self.timing = timing
         self.misses: dict[str, tuple[int, int]] = {}  # position id -> (first lookup that missed, lookups)
@@ -112,7 +115,12 @@ class Reconciler:
                 log.warning("reconcile: %s %s: %s", action.kind, action.target, action.detail)
             halts.extend(self._apply(action, exchange_facts))
         self.reported = {a.detail for a in actions if a.kind in ("foreign", "unowned")}
+        self._keep_foreign(actions, exchange_facts)
         return halts
+
+    def _keep_foreign(self, actions: tuple[recovery.Action, ...], facts: recovery.ExchangeFacts) -> None:
+        """The positions in symbols outside the configuration, as this reconcile saw them, for `status`."""
+        self.foreign.seen([facts.held[a.target] for a in actions if a.kind == "foreign"], self.clock.now_ms())
 
     def _report_once(self, action: recovery.Action) -> None:
         """A position that is not ours is logged when it is first seen (or changes), not at every reconcile."""
@@ -142,6 +150,8 @@ class Reconciler:
             if action.kind != "confirm":
                 log.warning("recovery: %s %s: %s", action.kind, action.target, action.detail)
             halts.extend(self._apply(action, exchange_facts))
+        self.reported = {a.detail for a in actions if a.kind == "foreign"}  # logged above: not again while running
+        self._keep_foreign(actions, exchange_facts)
         self.journal.flush()
         return actions, halts
 
