@@ -132,6 +132,7 @@ class ExchangeSettings(_Section):
     entry_lookup_after_s: float = Field(default=10, gt=0)  # a sent entry whose fill was not heard is looked up
     never_placed_after_s: float = Field(default=60, ge=60)  # an entry not found is written off after lookups this long
     request_timeout_s: float = Field(default=10, gt=0, le=60)  # a REST request unanswered this long: outcome unknown
+    refresh_filters_every_s: float = Field(default=900, gt=0)  # symbols' trading rules read again this often
     client_id_prefix: str = Field(default="qt", pattern=r"^[a-z0-9]{1,8}$")
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None

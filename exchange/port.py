@@ -105,6 +105,18 @@ class RejectCode(IntEnum):
     MIN_NOTIONAL = -4164
 
 
+# Refusals for a symbol's trading rules, which the exchange may have changed: read them again (`refresh_filters`).
+FILTER_REJECTIONS = frozenset(
+    {
+        RejectCode.PRECISION_OVER_MAXIMUM,
+        RejectCode.FILTER_FAILURE,
+        RejectCode.PRICE_NOT_INCREASED_BY_TICK_SIZE,
+        RejectCode.QTY_NOT_INCREASED_BY_STEP_SIZE,
+        RejectCode.QTY_LESS_THAN_MIN_QTY,
+    }
+)
+
+
 class ExchangeError(Exception):
     """Base of every failure an exchange port raises."""
 
@@ -289,7 +301,8 @@ class ExchangePort(Protocol):
 
         Binance changes tick and step sizes now and then, and then refuses orders made to the old ones (-4014
         price off the tick, -4023 quantity off the step, -1111 too many decimals): call it periodically and after
-        such a refusal (the Binance port also does after one). The paper exchange: nothing to read again."""
+        such a refusal (`FILTER_REJECTIONS`); the port never does it by itself. The paper exchange: nothing to read
+        again."""
         ...
 
     def drain_events(self) -> tuple[ExchangeEvent, ...]:

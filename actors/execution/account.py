@@ -1,18 +1,17 @@
-"""The account as the execution engine sees it: balance, the day's starting equity, closed-trade records,
-symbol filters and equity snapshots; what it publishes as the step's `Portfolio`."""
+"""The account as the execution engine sees it: balance, the day's starting equity, closed-trade records and
+equity snapshots; what it publishes as the step's `Portfolio` (with the symbols' filters, `filters.py`)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from decimal import Decimal
 
 from actors.clock import utc_day
 from actors.execution.book import Book, TradeRecords
+from actors.execution.filters import Filters
 from actors.execution.journal import Journal
 from actors.messages import Portfolio
-from exchange.market import SymbolFilters
-from exchange.port import Balance, ExchangePort, OutcomeUnknown, RateLimited, UnknownSymbol
+from exchange.port import Balance, ExchangePort, OutcomeUnknown, RateLimited
 from persistence import records
 
 log = logging.getLogger("quantum_trader.execution")
@@ -26,36 +25,19 @@ class Account:
         journal: Journal,
         book: Book,
         trades: TradeRecords,
-        symbols: Iterable[str],
+        filters: Filters,
         *,
         day: int,
         day_start_equity: Decimal | None,
         last_equity: Decimal | None = None,
     ) -> None:
-        self.exchange, self.journal, self.book, self.trades = exchange, journal, book, trades
-        self.symbols = tuple(symbols)
+        self.exchange, self.journal, self.book, self.trades, self.filters = exchange, journal, book, trades, filters
         # Until the exchange answers (it may be unreachable, or ban us, at start), the last equity recorded here.
         self.last_balance = Balance(asset="USDT", wallet_balance=last_equity or Decimal(0), unrealized_pnl=Decimal(0))
         self.balance()
         self.day = day
         self.day_start_equity = day_start_equity if day_start_equity is not None else self.last_balance.equity
         self.last_snapshot_hour = -1
-        self.filters: dict[str, SymbolFilters] = {}
-        self.filters_view: tuple[tuple[str, SymbolFilters], ...] = ()
-        self.refresh_filters()
-
-    def refresh_filters(self, symbols: Iterable[str] = ()) -> None:
-        """The filters of every configured symbol (and of `symbols`) the exchange knows now."""
-        found = {}
-        for symbol in sorted(set(self.symbols) | set(symbols)):
-            try:
-                found[symbol] = self.exchange.symbol_filters(symbol)
-            except UnknownSymbol:  # a symbol without filters until its first price
-                continue
-            except (OutcomeUnknown, RateLimited) as error:
-                log.warning("symbol filters not read (%s); the last ones stand", error)
-                return
-        self.filters, self.filters_view = found, tuple(sorted(found.items()))
 
     def balance(self) -> Balance:
         """The account's balance, or the last one read while the exchange refuses requests (the portfolio says so)."""
@@ -76,7 +58,7 @@ class Account:
             positions=tuple(p.view() for p in self.book),
             losing_streak=self.trades.losing_streak,
             records=self.trades.records(at),
-            filters=self.filters_view,
+            filters=self.filters.view,
             exchange_blocked=self.exchange.blocked(),
             execution_hold=execution_hold,
         )

@@ -24,6 +24,7 @@ CLOSE_REASONS = {Purpose.TAKE_PROFIT: "take-profit", Purpose.PARTIAL: "take-prof
 class Closing:
     def __init__(self, book: Book, journal: Journal, exchange: ExchangePort, account: Account, clock: Clock) -> None:
         self.book, self.journal, self.exchange, self.account, self.clock = book, journal, exchange, account, clock
+        self.filters = account.filters
 
     def finish(self, position: LivePosition, reason: str) -> list[PositionEvent]:
         """Forget a position that reached a final state; a closed one is told to the other actors."""
@@ -53,6 +54,7 @@ class Closing:
         try:
             self.journal.defer(sent(self.exchange.place_order(request)))
         except OrderRejected as error:
+            self.filters.refused(error)
             self.journal.fire(
                 position,
                 "exit_failed",

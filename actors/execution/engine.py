@@ -19,6 +19,7 @@ from actors.execution.book import Book
 from actors.execution.closing import Closing
 from actors.execution.entries import Entries
 from actors.execution.fills import Fills
+from actors.execution.filters import Filters
 from actors.execution.foreign import ForeignPositions
 from actors.execution.journal import Journal
 from actors.execution.loading import (
@@ -65,12 +66,18 @@ class ExecutionEngine:
         for position in load_live_positions(store.connection, loaded.positions).values():
             self.book.add(position)
         day = utc_day(clock.now_ms())
+        self.filters = Filters(
+            exchange,
+            settings.symbols,
+            refresh_every_ms=int(settings.exchange.refresh_filters_every_s * 1000),
+            now=clock.now_ms(),
+        )
         self.account = Account(
             exchange,
             self.journal,
             self.book,
             load_trade_records(store.connection),
-            settings.symbols,
+            self.filters,
             day=day,
             day_start_equity=latest_day_start(store.connection, day),
             last_equity=latest_equity(store.connection),
@@ -83,9 +90,17 @@ class ExecutionEngine:
         )
         self.closing = Closing(self.book, self.journal, exchange, self.account, clock)
         self.protection = Protection(
-            self.book, self.journal, exchange, self.closing, clock, protect_within_ms=self.timing.protect_within_ms
+            self.book,
+            self.journal,
+            exchange,
+            self.closing,
+            self.filters,
+            clock,
+            protect_within_ms=self.timing.protect_within_ms,
         )
-        self.entries = Entries(self.book, self.journal, exchange, self.protection, self.closing, settings, clock)
+        self.entries = Entries(
+            self.book, self.journal, exchange, self.protection, self.closing, self.filters, settings, clock
+        )
         self.fills = Fills(self.book, self.journal, self.entries, self.closing, clock)
         self.reconciler = Reconciler(
             self.book,
@@ -155,9 +170,7 @@ class ExecutionEngine:
             halts += self.reconciler.resolve_unknown(step.at)
             halts += self._keep_safe(step.at)
         events += self.fills.take_produced()
-        if self.protection.filters_stale or any(c.symbol not in self.account.filters for c in step.candles):
-            self.protection.filters_stale = False
-            self.account.refresh_filters(tuple(c.symbol for c in step.candles))
+        self.filters.keep_fresh(step.at, (c.symbol for c in step.candles))
         portfolio = self.account.portfolio(step.at, execution_hold=self._hold(step.at))
         self.account.snapshot_equity(step.at, portfolio)
         # Order-status updates and equity snapshots wait for the end of the step: nothing depends on

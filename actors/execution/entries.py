@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from actors.clock import Clock
 from actors.execution.book import Book, LivePosition, entry_side
 from actors.execution.closing import LIVE_EXIT_STATES, Closing
+from actors.execution.filters import Filters
 from actors.execution.ids import Purpose, entry_client_id
 from actors.execution.journal import Journal, fill_row, in_order, position_numbers, sent
 from actors.execution.protection import Protection
@@ -36,10 +37,11 @@ class Entries:
         exchange: ExchangePort,
         protection: Protection,
         closing: Closing,
+        filters: Filters,
         settings: Settings,
         clock: Clock,
     ) -> None:
-        self.book, self.journal, self.exchange = book, journal, exchange
+        self.book, self.journal, self.exchange, self.filters = book, journal, exchange, filters
         self.protection, self.closing, self.settings, self.clock = protection, closing, settings, clock
 
     def open(self, intent: OrderIntent) -> dict[str, Any] | None:
@@ -103,6 +105,7 @@ class Entries:
         try:
             state = self.exchange.place_order(request)
         except OrderRejected as error:
+            self.filters.refused(error)
             self.journal.fire(
                 position,
                 "reject",

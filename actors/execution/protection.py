@@ -9,6 +9,7 @@ from decimal import Decimal
 from actors.clock import Clock
 from actors.execution.book import Book, LivePosition
 from actors.execution.closing import LIVE_EXIT_STATES, Closing
+from actors.execution.filters import Filters
 from actors.execution.ids import Purpose
 from actors.execution.journal import Journal, Write, position_numbers, sent
 from actors.messages import StopMoved
@@ -37,14 +38,14 @@ class Protection:
         journal: Journal,
         exchange: ExchangePort,
         closing: Closing,
+        filters: Filters,
         clock: Clock,
         *,
         protect_within_ms: int,
     ) -> None:
         self.book, self.journal, self.exchange, self.closing, self.clock = book, journal, exchange, closing, clock
-        self.protect_within_ms = protect_within_ms
+        self.filters, self.protect_within_ms = filters, protect_within_ms
         self.unsure: dict[str, int] = {}  # position id -> since when its protection is not known to be whole
-        self.filters_stale = False
 
     def requests(
         self, position: LivePosition, partial_quantity: Decimal, purposes: tuple[str, ...] = PROTECTIVE
@@ -97,9 +98,9 @@ class Protection:
                 placed.append(purpose)
             except OrderRejected as error:
                 self.journal.defer(self.journal.refused(request.client_order_id, error))
+                self.filters.refused(error)
                 if error.code != RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER:
                     log.warning("%s %s order refused: %s; placed again", position.id, purpose, error)
-                    self.filters_stale = True  # a filter rejection: the symbol's rules may have changed
                     self._unsure(position)
                 elif purpose == Purpose.PARTIAL:
                     self._take_partial_now(position, request.quantity)
@@ -220,6 +221,7 @@ class Protection:
             return StopMoved(position_id=position.id, stop_price=previous_stop, moved=False)
         except OrderRejected as error:
             self.journal.defer(self.journal.refused(request.client_order_id, error))
+            self.filters.refused(error)
             keep_old_stop()
             if error.code == RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER:
                 self.closing.close(position.id, "trailing stop already crossed")
@@ -249,6 +251,7 @@ class Protection:
             self.journal.defer(sent(self.exchange.place_order(request)))
         except OrderRejected as error:
             self.journal.defer(self.journal.refused(request.client_order_id, error))
+            self.filters.refused(error)
             log.warning("%s partial take-profit at market refused: %s", position.id, error)
         except (OutcomeUnknown, RateLimited) as error:
             log.warning(

@@ -14,7 +14,6 @@ port includes them.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -44,14 +43,6 @@ from exchange.port import (
 )
 
 NO_NEED_TO_CHANGE_POSITION_SIDE = -4059
-# Refusals for a symbol's trading rules, which Binance may have changed.
-FILTER_REJECTIONS = (
-    RejectCode.PRECISION_OVER_MAXIMUM,
-    RejectCode.FILTER_FAILURE,
-    RejectCode.PRICE_NOT_INCREASED_BY_TICK_SIZE,
-    RejectCode.QTY_NOT_INCREASED_BY_STEP_SIZE,
-    RejectCode.QTY_LESS_THAN_MIN_QTY,
-)
 
 
 def _text(value: Decimal) -> str:
@@ -211,17 +202,12 @@ class BinanceExchange:
     # --- ExchangePort -----------------------------------------------------------------------------------------------
 
     def place_order(self, request: OrderRequest) -> OrderState:
-        """Also, after a refusal for the symbol's rules (`FILTER_REJECTIONS`), reads the rules again before
-        raising: Binance changed them, and `symbol_filters` should say so to whoever rounds the next order."""
+        """A refusal for the symbol's rules (`FILTER_REJECTIONS`) is only raised: whoever owns the rules reads them
+        again (`refresh_filters`; the execution engine does, at its next step)."""
         try:
             state = self._place(request)
         except OutcomeUnknown:
             self._uncertain[request.client_order_id] = self._monotonic()
-            raise
-        except OrderRejected as e:
-            if e.code in FILTER_REJECTIONS:
-                with contextlib.suppress(ExchangeError):  # the refusal is the news; a failed re-read is not
-                    self.refresh_filters()
             raise
         self.translator.register(state)
         return state

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from exchange.binance.account import BinanceExchange
-from exchange.port import OrderRejected, OrderStatus, OrderType, OutcomeUnknown, RateLimited
+from exchange.port import FILTER_REJECTIONS, OrderRejected, OrderStatus, OrderType, OutcomeUnknown, RateLimited
 from scripts.fake_binance.fixtures import needs_shared_data
 from scripts.fake_binance.server import FakeBinance
 from tests.binance.port_helpers import ALGO, SYMBOL, D, ManualClock, collect, has_state, market, protective
@@ -81,7 +81,7 @@ def test_protective_order_rate_limited_waits_retry_after_and_sends_nothing_meanw
     assert fake_binance.client_order_id_counts()["sl1"] == 1  # the refused attempts did nothing
 
 
-def test_protective_order_refused_after_a_tick_size_change_and_the_port_rereads_the_rules(
+def test_protective_order_refused_after_a_tick_size_change_and_the_rules_wait_for_refresh_filters(
     exchange: BinanceExchange, fake_binance: FakeBinance
 ) -> None:
     opened(exchange)
@@ -90,14 +90,16 @@ def test_protective_order_refused_after_a_tick_size_change_and_the_port_rereads_
     with pytest.raises(OrderRejected) as off_tick:
         exchange.place_order(protective("sl1", OrderType.STOP_MARKET, "39000.3"))
     assert (off_tick.value.code, off_tick.value.message) == (-4014, "Price not increased by tick size.")
-    assert exchange.symbol_filters(SYMBOL).tick_size == D("0.50")  # read again after the refusal
+    assert off_tick.value.code in FILTER_REJECTIONS  # the caller's cue to read the rules again
+    assert exchange.symbol_filters(SYMBOL).tick_size == D("0.10")  # the port never reads them by itself
+    exchange.refresh_filters()
+    assert exchange.symbol_filters(SYMBOL).tick_size == D("0.50")
     assert exchange.place_order(protective("sl1", OrderType.STOP_MARKET, "39000.5")).status is OrderStatus.NEW
 
     fake_binance.faults.change_filters(SYMBOL, tick_size="1")
     with pytest.raises(OrderRejected) as precision:
         exchange.place_order(protective("tp1", OrderType.TAKE_PROFIT_MARKET, "42000.5"))
-    assert precision.value.code == -1111
-    assert exchange.symbol_filters(SYMBOL).tick_size == D("1")
+    assert precision.value.code == -1111 and precision.value.code in FILTER_REJECTIONS
 
 
 def test_refresh_filters_sees_rules_changed_on_the_exchange(

@@ -50,6 +50,10 @@ def check(tmp_path: Path, body: str, env: dict[str, str] | None = None):  # type
         ('[database]\nurl = "mysql://x"\n', "database.url: Value error, must be a sqlite:/// or postgresql:// URL"),
         ('[exchange]\nkind = "kraken"\n', "exchange.kind: Input should be 'paper' or 'binance'"),
         (
+            "[exchange]\nrefresh_filters_every_s = 0\n",
+            "exchange.refresh_filters_every_s: Input should be greater than 0",
+        ),
+        (
             '[exchange]\napi_key = "abc"\n',
             "exchange.api_key: keys are read only from the environment (QT_EXCHANGE__API_KEY)",
         ),
@@ -109,6 +113,7 @@ def test_settings_defaults_are_paper_sqlite_and_design_numbers() -> None:
     settings = load_settings()
     assert settings.exchange.kind == "paper" and settings.exchange.testnet is True
     assert settings.database.url == "sqlite:///./quantum_trader.db"
+    assert settings.exchange.refresh_filters_every_s == 900
     numbers = {
         name: (
             p.base_risk_pct,
