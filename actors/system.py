@@ -88,8 +88,8 @@ class TradingSystem:
         fault_hook: FaultHook | None = None,
         checkpoint_steps: bool = False,
     ) -> None:
-        """`checkpoint_steps`: save the paper account at every step, after its matching and before the step's fills
-        are applied, so that after a kill it is never behind the database (the service; a replay has no need)."""
+        """`checkpoint_steps`: save the paper account with the first commit of execution after each change of it, so
+        that after a kill it is never behind the database (the service; a replay saves it at stop only)."""
         self.ctx = ActorContext(
             settings=settings,
             clock=clock,

@@ -334,6 +334,11 @@ class ExchangePort(Protocol):
         """The account as JSON-able data to save and restore from, or None when the exchange keeps its own."""
         ...
 
+    def revision(self) -> int:
+        """A number that changes whenever what `to_state` returns changes (and only compares for equality): the
+        caller saves the account only when it differs from the one it saved. Constant when `to_state` is None."""
+        ...
+
     def close(self) -> None:
         """Release what the port holds (streams, sessions); resting orders stay on the exchange."""
         ...

@@ -16,6 +16,7 @@ from actors.clock import Clock, utc_day
 from actors.execution import recovery
 from actors.execution.account import Account
 from actors.execution.book import Book
+from actors.execution.checkpoint import ExchangeCheckpoint
 from actors.execution.closing import Closing
 from actors.execution.entries import Entries
 from actors.execution.fills import Fills
@@ -54,14 +55,16 @@ class ExecutionEngine:
         checkpoint_steps: bool,
         feed_health: Callable[[], str] = lambda: "",
     ) -> None:
-        """`checkpoint_steps`: save the paper account with every step (the service; a replay does without).
-        `feed_health`: the market feed's watchdog ("" or why it is dead or silent)."""
-        self.exchange, self.store, self.clock, self.checkpoint_steps = exchange, store, clock, checkpoint_steps
+        """`checkpoint_steps`: save the paper account with the first commit after each change of it (the service;
+        a replay saves it at stop only). `feed_health`: the market feed's watchdog ("" or why it is dead or silent)."""
+        self.exchange, self.store, self.clock = exchange, store, clock
         self.feed_health = feed_health
         self.accepting = True
         machine = position_machine()
         loaded = store.load(machine, gate_machine())
-        self.journal = Journal(store, machine, clock)
+        self.journal = Journal(
+            store, machine, clock, ExchangeCheckpoint(exchange, clock, with_commits=checkpoint_steps)
+        )
         self.book = Book(client_id_prefix(store.connection, settings.exchange))
         for position in load_live_positions(store.connection, loaded.positions).values():
             self.book.add(position)
@@ -150,18 +153,15 @@ class ExecutionEngine:
         return halts
 
     def close(self) -> None:
-        """At stop: the paper account is saved (a replay's too), with what is still to be written."""
-        self._save_exchange(self.clock.now_ms(), at_stop=True)
-        self.journal.flush()
+        """At stop: what is still to be written, and the paper account if it changed (a replay's too)."""
+        self.journal.flush(at_stop=True)
         self.store.close()
 
     def on_market(self, step: Step) -> tuple[Portfolio, tuple[PositionEvent, ...], list[HaltGate]]:
         """The step's market: the exchange matches (paper), fills are applied, the account is read."""
         for candle in step.candles:
             self.exchange.on_candle(candle)
-        # Saved with its fills still queued: killed before they are applied, a restart applies them.
-        self._save_exchange(step.at)
-        self.journal.flush()
+        # The account the matching changed is saved with the step's first commit (`checkpoint.py`).
         halts = self._reconcile_late() if self.unreconciled else []
         events: list[PositionEvent] = [*self.answers]  # what became of the stops the exits actor asked to move
         self.answers = []
@@ -217,14 +217,4 @@ class ExecutionEngine:
             if decision:
                 decisions.append(decision)
         self.journal.defer(lambda c: records.insert_decisions(c, decisions))
-        self._save_exchange(at)  # with the step's orders, in the step's last transaction
-        self.journal.flush()
-
-    def _save_exchange(self, at: int, *, at_stop: bool = False) -> None:
-        """Queue the paper account's save: the one place it is saved. With every step (`checkpoint_steps`), so that
-        after a kill it is never behind the database, and at stop."""
-        if not (self.checkpoint_steps or at_stop):
-            return
-        state = self.exchange.to_state()
-        if state is not None:
-            self.journal.defer(lambda c: records.save_exchange_state(c, records.PAPER_EXCHANGE_STATE, state, at))
+        self.journal.flush()  # the step's last transaction: with the account, if the step changed it since

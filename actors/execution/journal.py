@@ -4,6 +4,7 @@ A write that does not need a transaction of its own (an order's status, a fill o
 entry already open, an equity snapshot) is deferred: it goes out with the next
 transition, or at the end of the step, so a step waits for as few commits as it can.
 An order's row is always committed before the order is sent (write ahead).
+Every commit also carries the paper account's save when it changed since the last one (`checkpoint.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import Connection
 
 from actors.clock import Clock
 from actors.execution.book import LivePosition
+from actors.execution.checkpoint import ExchangeCheckpoint
 from exchange.port import OrderRejected, OrderRequest, OrderState
 from persistence import records
 from persistence.store import Store
@@ -27,28 +29,40 @@ Write = Callable[[Connection], None]
 
 
 class Journal:
-    """The engine's one path to the database: owns the position machine, the store and the deferred writes."""
+    """The engine's one path to the database: owns the position machine, the store, the deferred writes and when
+    the paper account is saved."""
 
-    def __init__(self, store: Store, machine: StateMachine, clock: Clock) -> None:
-        self.store, self.machine, self.clock = store, machine, clock
+    def __init__(self, store: Store, machine: StateMachine, clock: Clock, checkpoint: ExchangeCheckpoint) -> None:
+        self.store, self.machine, self.clock, self.checkpoint = store, machine, clock, checkpoint
         self._deferred: list[Write] = []
 
     def defer(self, *writes: Write) -> None:
         self._deferred.extend(writes)
 
-    def flush(self) -> None:
-        """Commit the deferred writes in one transaction of their own."""
-        if not self._deferred:
+    def flush(self, *, at_stop: bool = False) -> None:
+        """Commit the deferred writes, and the account when it changed, in one transaction of their own. `at_stop`:
+        the account is saved if it changed, also where it is not saved with every commit (a replay)."""
+        save = self.checkpoint.due(at_stop=at_stop)
+        if not self._deferred and save is None:
             return
         pending, self._deferred = self._deferred, []
-        self.store.write(in_order(*pending))
+        self.store.write(in_order(*pending, *_writes(save)))
+        self._committed(save)
 
     def create(
         self, values: Mapping[str, Any], *, reason: str, payload: Mapping[str, Any], also: Write | None = None
     ) -> PositionModel:
-        return self.store.create_position(
-            self.machine, values, at=self.clock.now_ms(), reason=reason, payload=payload, also=also
+        save = self.checkpoint.due()
+        model = self.store.create_position(
+            self.machine,
+            values,
+            at=self.clock.now_ms(),
+            reason=reason,
+            payload=payload,
+            also=in_order(*([also] if also else []), *_writes(save)),
         )
+        self._committed(save)
+        return model
 
     def fire(
         self,
@@ -62,6 +76,7 @@ class Journal:
     ) -> None:
         """Move the position's machine and commit its row and transition with every deferred write."""
         pending, self._deferred = self._deferred, []
+        save = self.checkpoint.due()
         try:
             self.store.fire(
                 self.machine,
@@ -70,13 +85,18 @@ class Journal:
                 reason=reason,
                 at=self.clock.now_ms(),
                 changes=changes,
-                also=in_order(*pending, *([also] if also else [])),
+                also=in_order(*pending, *([also] if also else []), *_writes(save)),
                 **payload,
             )
         except BaseException:
             self._deferred = pending + self._deferred
             raise
+        self._committed(save)
         log.info("%s %s %s: %s (%s)", position.id, position.symbol, position.side, position.state, reason)
+
+    def _committed(self, save: tuple[Write, int] | None) -> None:
+        if save is not None:
+            self.checkpoint.committed(save[1])
 
     def forget(self, position: LivePosition) -> None:
         """A position in a final state leaves the machine."""
@@ -152,6 +172,10 @@ def position_numbers(position: LivePosition) -> Write:
     return lambda c: records.update_position_numbers(
         c, position.id, filled_quantity=filled, realized_pnl=pnl, fees=fees, stop_price=stop, details=details
     )
+
+
+def _writes(save: tuple[Write, int] | None) -> tuple[Write, ...]:
+    return () if save is None else (save[0],)
 
 
 def in_order(*writes: Write) -> Write:

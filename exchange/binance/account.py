@@ -388,6 +388,10 @@ class BinanceExchange:
         """None: the exchange keeps the account; nothing of it is saved here."""
         return None
 
+    def revision(self) -> int:
+        """Constant: nothing of the account is saved here."""
+        return 0
+
     # --- the user-data stream's REST side ---------------------------------------------------------------------------
 
     def resync(self, since_ms: int | None, until_ms: int) -> None:

@@ -22,9 +22,15 @@ notional. There is no margin or liquidation model: the paper account never
 refuses an order for lack of margin.
 
 A rejected request raises `OrderRejected` and leaves no trace, as on Binance; its
-client id stays free. Every accepted order is kept forever, so a client id can be
-looked up (`get_order`) and never reused: a double send is rejected with
-DUPLICATED_CLIENT_ORDER_ID.
+client id stays free. Every open order is kept, and the last `KEEP_FINISHED`
+finished ones with their fills, so a recent client id can be looked up
+(`get_order`) and a double send is rejected with DUPLICATED_CLIENT_ORDER_ID;
+older finished orders age out as an exchange's order history does, which keeps
+the saved account bounded.
+
+`revision()` changes with every change of the account (orders, fills, positions,
+balance, queued events, filters) and of the prices it last saw: its owner saves
+`to_state()` only when the revision differs from the one it saved.
 """
 
 from __future__ import annotations
@@ -102,6 +108,7 @@ class PaperExchange:
         # on_candle skip, with three float comparisons, a candle that cannot fill anything.
         self._watch: dict[str, tuple[bool, float, float]] = {}
         self._events: list[ExchangeEvent] = []
+        self._revision = 0
 
     @classmethod
     def from_settings(
@@ -121,6 +128,7 @@ class PaperExchange:
     def on_candle(self, candle: Candle) -> None:
         """Advance the exchange by one closed candle of one symbol (candles in time order)."""
         symbol = candle.symbol
+        self._revision += 1  # its last price, at least
         self._last[symbol] = candle.close
         close_time = candle.open_time + candle.interval_ms
         if close_time > self._now:
@@ -166,6 +174,7 @@ class PaperExchange:
             updated_at=self._now,
         )
         self._next_order_id += 1
+        self._revision += 1
         self._orders[state.client_order_id] = state
         self._open.setdefault(state.symbol, {})[state.client_order_id] = None
         self._refresh_watch(state.symbol)
@@ -219,10 +228,12 @@ class PaperExchange:
             raise UnknownSymbol(symbol)
         # Derived once and kept, so the rules of a symbol do not drift with its price.
         filters = self._filters[symbol] = filters_for_price(last)
+        self._revision += 1
         return filters
 
     def set_symbol_filters(self, symbol: str, filters: SymbolFilters) -> None:
         self._filters[symbol] = filters
+        self._revision += 1
 
     def refresh_filters(self) -> None:
         """Nothing to read again: a symbol's rules change only through `set_symbol_filters`."""
@@ -233,7 +244,12 @@ class PaperExchange:
 
     def drain_events(self) -> tuple[ExchangeEvent, ...]:
         events, self._events = tuple(self._events), []
+        if events:
+            self._revision += 1
         return events
+
+    def revision(self) -> int:
+        return self._revision
 
     # --- validation (before any change of state) -----------------------------------
 
@@ -332,6 +348,7 @@ class PaperExchange:
         fee = fee_for(quantity, price, self._fee_rate)
         new_qty, new_entry, realized = apply_fill(position_qty, entry, order.side, quantity, price)
         self._wallet += realized - fee
+        self._revision += 1
         if new_qty == 0:
             self._positions.pop(symbol, None)
         else:
@@ -362,6 +379,7 @@ class PaperExchange:
 
     def _close_order(self, state: OrderState) -> OrderState:
         """Record a final state: out of the open book, onto the event queue."""
+        self._revision += 1
         self._orders[state.client_order_id] = state
         book = self._open.get(state.symbol)
         if book is not None:

@@ -157,40 +157,6 @@ def _open_position(h: Harness) -> None:
     h.until(lambda: bool(h.positions()) and h.positions()[0][1] == "open", limit=3)
 
 
-def test_paper_account_saved_at_every_step_is_never_behind_the_database_after_a_kill(tmp_path: Path) -> None:
-    import sqlite3
-
-    from actors.system import TradingSystem
-    from persistence.db import make_engine
-
-    h = Harness(tmp_path, risk={"atr_multiplier_sl": 10}, checkpoint_steps=True)
-    try:
-        _open_position(h)  # filled in a step's matching; nothing checkpoints the account after the step here
-        killed = tmp_path / "as-killed.db"  # the database as a SIGKILL right after that step leaves it
-        source, target = sqlite3.connect(tmp_path / "trader.db"), sqlite3.connect(killed)
-        source.backup(target)
-        source.close(), target.close()
-        settings = h.settings.model_copy(
-            update={"database": h.settings.database.model_copy(update={"url": f"sqlite:///{killed}"})}
-        )
-        engine = make_engine(settings.database.url)
-        system = TradingSystem(settings, h.clock, engine)
-        system.start()
-        try:
-            # The account was saved in the step's last transaction, with the entry's fill and the protective orders:
-            # the position is kept (not "closed on the exchange"), and the exchange agrees with the database.
-            (action,) = system.recovery()
-            assert action.kind == "confirm"
-            (held,) = system.ctx.exchange.positions()
-            assert held.symbol == "BTCUSDT" and held.quantity > 0
-            assert {o.type.value for o in system.ctx.exchange.open_orders()} == {"STOP_MARKET", "TAKE_PROFIT_MARKET"}
-        finally:
-            system.stop("test done")
-            engine.dispose()
-    finally:
-        h.stop()
-
-
 def test_stop_that_filled_while_down_closes_the_position_as_stop_loss(tmp_path: Path) -> None:
     h = Harness(tmp_path, risk={"atr_multiplier_sl": 10})
     try:
