@@ -313,6 +313,13 @@ class ExchangePort(Protocol):
         """What `drain_events` would return now, left queued (a dry-run recovery shows it)."""
         ...
 
+    def reports_every_change(self) -> bool:
+        """True when every change of the account, ours or anyone's, reaches `drain_events` (the paper exchange: it
+        is the account, and queues every fill and order state): the caller need not compare positions and open
+        orders with it periodically. False when a change can go unreported (Binance: a stream gap, a close by hand
+        whose update was lost): the caller compares them at least every `exchange.reconcile_every_s`."""
+        ...
+
     def blocked(self) -> str:
         """Why nothing may be sent now (a rate limit or ban in force, every call raising `RateLimited`), or ""."""
         ...

@@ -184,11 +184,13 @@ class ExecutionEngine:
             self.answers.append(answer)
 
     def _keep_safe(self, now: int) -> list[HaltGate]:
-        """The protection invariant while running: a light reconcile with the exchange at least every
-        `reconcile_every_ms` (and at once when the exchange says an account changed), then every position whose
-        protection is not known to be whole is settled; what cannot be made safe pauses the gate."""
+        """The protection invariant while running: a light reconcile with the exchange at once when it told of a
+        change that is not ours, and at least every `reconcile_every_ms` unless it reports every change (the paper
+        exchange: the periodic one would only ever confirm); then every position whose protection is not known to
+        be whole is settled; what cannot be made safe pauses the gate."""
         halts: list[HaltGate] = []
-        due = self.fills.account_changed or now - self.last_reconcile >= self.timing.reconcile_every_ms
+        periodic = not self.exchange.reports_every_change()
+        due = self.fills.account_changed or (periodic and now - self.last_reconcile >= self.timing.reconcile_every_ms)
         if due and not self.exchange.blocked():
             try:
                 halts = self.reconciler.light_reconcile()

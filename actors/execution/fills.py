@@ -23,6 +23,8 @@ ENTRY_GONE = (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
 class Fills:
     def __init__(self, book: Book, journal: Journal, entries: Entries, closing: Closing, clock: Clock) -> None:
         self.book, self.journal, self.entries, self.closing, self.clock = book, journal, entries, closing, clock
+        # The exchange told of a change no fill of ours explains: a position changed by someone else, a fill
+        # under another client id, a current protective order gone without us. Reconciled with it at once.
         self.account_changed = False
         self.produced: list[PositionEvent] = []
 
@@ -45,7 +47,10 @@ class Fills:
     def apply(self, fill: Fill) -> list[PositionEvent]:
         trade_id = f"{fill.client_order_id}:{fill.trade_id}"  # our ids are never reused, so this is unique for good
         known = self.book.owner(fill.client_order_id) or self._late_entry(fill)
-        if known is None or trade_id in known[0].trades:
+        if known is None:  # someone else's order (a close by hand), or ours for a position no longer live
+            self.account_changed = True
+            return []
+        if trade_id in known[0].trades:
             return []
         position, purpose = known
         if purpose == Purpose.ENTRY and position.filled + fill.quantity > position.quantity:
@@ -92,6 +97,8 @@ class Fills:
         if known is None:
             return []
         position, purpose = known
+        if state.status in ENTRY_GONE and position.orders.get(purpose) == state.client_order_id:
+            self.account_changed = True  # a current protective or exit order gone, not by us (we replace first)
         never_filled = position.state in (PositionState.ENTRY_SUBMITTED, PositionState.UNKNOWN) and position.filled == 0
         if purpose == Purpose.ENTRY and state.status in ENTRY_GONE and never_filled:
             trigger = "reject" if state.status is OrderStatus.REJECTED else "cancel"

@@ -366,6 +366,10 @@ class BinanceExchange:
         """What `drain_events` would return, left queued."""
         return self.translator.pending()
 
+    def reports_every_change(self) -> bool:
+        """False: an update can be lost (a stream gap), or say too little (a close by hand): reconcile periodically."""
+        return False
+
     def blocked(self) -> str:
         """Why nothing may be sent now (a rate limit or an IP ban in force), or "" when requests may go."""
         return self._rest.blocked()

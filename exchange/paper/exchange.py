@@ -194,6 +194,9 @@ class PaperExchange:
     def blocked(self) -> str:
         return ""  # the paper exchange never throttles
 
+    def reports_every_change(self) -> bool:
+        return True  # every fill and order state, whoever's, is queued for drain_events
+
     def health(self) -> str:
         return ""  # nothing streams between the paper exchange and its caller
 

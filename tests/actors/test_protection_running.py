@@ -197,3 +197,57 @@ def test_plan_running_reports_positions_not_ours_and_adopts_none() -> None:
     assert [(a.kind, a.target) for a in actions] == [("unowned", "BTCUSDT"), ("foreign", "DOGEUSDT")]
     assert "adopted at the next start" in actions[0].detail
     assert "SHORT 500 DOGEUSDT, not a configured symbol" in actions[1].detail
+
+
+def test_paper_is_reconciled_when_it_reports_a_change_not_ours_and_never_on_the_timer(tmp_path: Path) -> None:
+    from actors.clock import VirtualClock
+    from actors.execution.engine import ExecutionEngine
+    from actors.messages import Candle, Step
+    from config import Settings
+    from exchange.paper.exchange import PaperExchange
+    from persistence.db import make_engine
+    from persistence.migrate import upgrade
+    from persistence.store import Store
+    from tests.actors.harness import MINUTE, T0
+
+    settings = Settings(symbols=("BTCUSDT",), database={"url": f"sqlite:///{tmp_path / 'trader.db'}"})
+    database = make_engine(settings.database.url)
+    upgrade(database)
+    clock = VirtualClock(T0)
+    exchange = PaperExchange.from_settings(settings.exchange.paper)
+    engine = ExecutionEngine(settings, clock, exchange, Store(database), checkpoint_steps=False)
+    try:
+        engine.start()
+        started = engine.last_reconcile
+
+        def step(minutes: int) -> None:
+            open_time = clock.now_ms()
+            clock.advance_to(open_time + minutes * MINUTE)
+            candle = Candle(
+                symbol="BTCUSDT",
+                open_time=open_time,
+                open=20_000.0,
+                high=20_000.0,
+                low=20_000.0,
+                close=20_000.0,
+                volume=1.0,
+            )
+            engine.on_market(Step(at=clock.now_ms(), candles=(candle,)))
+
+        for _ in range(5):
+            step(30)  # two and a half hours: the timer's minute passed many times over
+        assert engine.last_reconcile == started
+        exchange.place_order(
+            OrderRequest(
+                client_order_id="web_by_hand",
+                symbol="BTCUSDT",
+                side=OrderSide.BUY,
+                type=OrderType.MARKET,
+                quantity=D("0.01"),
+            )
+        )
+        step(1)  # its fill is someone else's: compared with the exchange at once
+        assert engine.last_reconcile == clock.now_ms()
+    finally:
+        engine.close()
+        database.dispose()
