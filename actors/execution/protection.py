@@ -51,6 +51,7 @@ class Protection:
         self, position: LivePosition, partial_quantity: Decimal, purposes: tuple[str, ...] = PROTECTIVE
     ) -> Requests:
         """The protective orders for `purposes`, each under its purpose's next number (never a reused id)."""
+        self._on_the_tick(position)
         prefix, quantity = self.book.prefix, position.open_quantity
         found = []
         if Purpose.STOP in purposes:
@@ -79,6 +80,21 @@ class Protection:
                 )
             )
         return found
+
+    def _on_the_tick(self, position: LivePosition) -> None:
+        """The position's trigger prices on the symbol's tick as execution knows it now: Binance may have changed
+        the tick since they were set, and refuses a trigger off it (-4014) until they are. A stop moves the way
+        that loses less, a target the way that is reached sooner; what moved is written with the position."""
+        filters = self.filters.by_symbol.get(position.symbol)
+        if filters is None:
+            return
+        short = position.side.sign < 0  # a long's stop rounds up and its targets down; a short's the other way
+        if position.stop_price is not None:
+            position.stop_price = filters.round_price(position.stop_price, up=not short)
+        if position.take_profit_price is not None:
+            position.take_profit_price = filters.round_price(position.take_profit_price, up=short)
+        if position.partial_price is not None:
+            position.partial_price = filters.round_price(position.partial_price, up=short)
 
     def register(self, position: LivePosition, requests: Requests) -> list[Write]:
         """Index the requests as the position's current orders; their rows, to be written before they are sent."""

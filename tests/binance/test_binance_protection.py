@@ -96,6 +96,30 @@ def test_stop_whose_request_was_lost_is_placed_again_at_once_under_a_new_id(
     assert fake_binance.duplicate_client_order_ids() == {}
 
 
+def test_stop_placed_again_after_a_tick_size_change_is_on_the_new_tick(
+    trading: Harness, fake_binance: FakeBinance
+) -> None:
+    _open(trading)
+    trading.until(lambda: _resting_stops(fake_binance) == [_held(fake_binance)], limit=5)
+    with fake_binance.engine.lock:
+        (first,) = [a for a in fake_binance.engine.algos_by_cid.values() if a.order_type == "STOP_MARKET"]
+    tick = Decimal("10")
+    assert first.trigger_price % tick != 0  # on the old tick, off the new one
+    fake_binance.faults.change_filters(SYMBOL, tick_size=tick)
+    trading.system.ctx.exchange.cancel_order(SYMBOL, first.client_algo_id)  # a person cancels it: placed again
+
+    def stop_on_the_new_tick() -> bool:
+        with fake_binance.engine.lock:
+            stops = [a for a in fake_binance.engine.algos_by_cid.values() if a.order_type == "STOP_MARKET"]
+        resting = [a for a in stops if a.status == "NEW"]
+        return len(resting) == 1 and resting[0].trigger_price % tick == 0 and resting[0].quantity == _held(fake_binance)
+
+    trading.until(stop_on_the_new_tick, limit=5)
+    assert [p[1] for p in trading.positions()] == ["open"]  # protected again, not closed at market
+    ((stop,),) = trading.rows("SELECT stop_price FROM positions")
+    assert Decimal(stop) % tick == 0 and Decimal(stop) > first.trigger_price  # a long's stop loses less, not more
+
+
 @pytest.mark.parametrize("how", ["close_by_hand", "auto_deleverage"])
 def test_part_closed_on_the_exchange_while_running_shrinks_the_position_and_keeps_trading(
     trading: Harness, fake_binance: FakeBinance, how: str
