@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
@@ -72,6 +72,10 @@ def _always_healthy() -> str:
     return ""
 
 
+def _no_book() -> dict[str, float]:
+    return {}
+
+
 @dataclass(slots=True)
 class ActorContext:
     """What every actor is given; it outlives any actor's restart."""
@@ -87,6 +91,9 @@ class ActorContext:
     # The market feed's health ("" or why it is dead or silent): with a live feed the runner sets it, and the
     # execution engine pauses trading while it is not "" (a stream watchdog, as for the user-data stream).
     feed_health: Callable[[], str] = _always_healthy
+    # The market feed's best bid/ask spread of each symbol in bps: with the Binance feed the runner sets it (its
+    # book-ticker stream); execution uses it for an exchange that does not simulate a spread of its own.
+    book_spreads: Callable[[], Mapping[str, float]] = _no_book
     # An injection point for supervision tests: called with (actor name, message) before each message is
     # handled, it may raise to make that actor fail there.
     fault_hook: FaultHook | None = None

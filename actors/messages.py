@@ -15,6 +15,7 @@ from enum import StrEnum
 from config.profiles import ExitMode
 from exchange.market import Candle as Candle
 from exchange.market import SymbolFilters as SymbolFilters
+from persistence.cost_metrics import SymbolCosts as SymbolCosts
 
 
 class Side(StrEnum):
@@ -78,7 +79,6 @@ class MarketSnapshot:
     atr_pct: float
     volatility: VolatilityLevel
     regime: Regime
-    spread_bps: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,6 +168,7 @@ class Portfolio:
     # Why the exchange refuses requests now (rate limit, IP ban); equity is then the last known.
     exchange_blocked: str = ""
     execution_hold: str = ""  # why execution cannot keep positions safe now (trading pauses), or ""
+    costs: tuple[SymbolCosts, ...] = ()  # each configured symbol's spread and realised slippage now
 
     @property
     def daily_drawdown_pct(self) -> float:

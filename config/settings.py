@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -93,7 +93,20 @@ class RiskSettings(_Section):
         description="candles of returns a correlation is measured over; the warm-up at start loads at least this "
         "many (Binance gives at most 1,500 klines a request)",
     )
-    max_spread_bps: float = Field(default=15.0, gt=0)
+    # Cost caps (DESIGN.md "disallowed symbols"): a symbol whose spread, or whose realised slippage over its recent
+    # fills, is above its cap takes no new entries until it is back under.
+    max_spread_bps: float = Field(
+        default=15.0, gt=0, description="best bid/ask spread above which a symbol is disallowed"
+    )
+    max_slippage_bps: float = Field(
+        default=20.0,
+        gt=0,
+        description="mean realised slippage (fill against the decision price) above which a symbol is disallowed",
+    )
+    slippage_window: int = Field(default=20, ge=1, le=1000, description="a symbol's recent fills its slippage is over")
+    slippage_min_fills: int = Field(
+        default=5, ge=1, description="fills a symbol needs within its window before its slippage cap applies"
+    )
     performance_min_trades: int = Field(default=10, ge=1)
     performance_min_win_rate: float = Field(default=0.35, ge=0, le=1)
     performance_min_avg_r: float = Field(default=0.5)
@@ -102,6 +115,8 @@ class RiskSettings(_Section):
     def _sizes_ordered(self) -> RiskSettings:
         if self.min_position_usd > self.max_position_usd:
             raise ValueError("min_position_usd cannot exceed max_position_usd")
+        if self.slippage_min_fills > self.slippage_window:
+            raise ValueError("slippage_min_fills cannot exceed slippage_window: the slippage cap would never apply")
         return self
 
 
@@ -110,10 +125,22 @@ class ExchangeKind(StrEnum):
     BINANCE = "binance"
 
 
+_SpreadBps = Annotated[Decimal, Field(ge=0, le=500)]
+
+
 class PaperSettings(_Section):
     starting_balance: Decimal = Field(default=Decimal("10000"), gt=0)
     fee_rate: Decimal = Field(default=Decimal("0.0004"), ge=0, lt=Decimal("0.01"))
     slippage_bps: Decimal = Field(default=Decimal("2"), ge=0, le=500)
+    # The simulated market's best bid/ask spread around the candle price: a taker crosses half of it, then slips.
+    # The market's, not the account's: read from the settings at every start (fee and slippage stay the account's).
+    spread_bps: _SpreadBps = Field(default=Decimal("0"), description="spread of every symbol")
+    symbol_spread_bps: dict[str, _SpreadBps] = Field(
+        default_factory=dict, description="spread of a symbol, over spread_bps: {XRPUSDT = 3}"
+    )
+
+    def spread_for(self, symbol: str) -> Decimal:
+        return self.symbol_spread_bps.get(symbol, self.spread_bps)
 
 
 class ExchangeSettings(_Section):

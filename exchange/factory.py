@@ -32,7 +32,12 @@ def make_exchange(settings: Settings, engine: Engine, *, live: bool = False, rea
     if settings.exchange.kind is ExchangeKind.PAPER:
         with engine.connect() as connection:
             state = records.load_exchange_state(connection, records.PAPER_EXCHANGE_STATE)
-        return PaperExchange.from_state(state) if state else PaperExchange.from_settings(settings.exchange.paper)
+        paper = settings.exchange.paper
+        if state:
+            return PaperExchange.from_state(
+                state, spread_bps=paper.spread_bps, symbol_spread_bps=paper.symbol_spread_bps
+            )
+        return PaperExchange.from_settings(paper)
     if not live:
         raise ValueError('exchange.kind = "binance" runs only under `quantum-trader run --live` (or `recover --live`)')
     from exchange.binance.account import BinanceExchange  # python-binance loads only when it is used

@@ -33,7 +33,9 @@ Every caller uses the port alone, never an adapter's own methods: what only one
 kind of exchange needs is on the port with a neutral meaning for the other
 (`on_candle` matches the paper exchange's orders and means nothing to Binance,
 which matches by itself; `to_state` is the paper account to save, None for an
-exchange that keeps its own state; `close` ends a live port's stream and session).
+exchange that keeps its own state; `configured_spread_bps` is the paper market's
+spread, None for an exchange whose book the market feed reads; `close` ends a
+live port's stream and session).
 """
 
 from __future__ import annotations
@@ -335,6 +337,12 @@ class ExchangePort(Protocol):
 
     def on_candle(self, candle: Candle) -> None:
         """A closed candle of a traded symbol, in time order: an exchange that matches from candles does it here."""
+        ...
+
+    def configured_spread_bps(self, symbol: str) -> float | None:
+        """The best bid/ask spread of `symbol` in basis points when the exchange simulates it (the paper exchange's
+        setting: what its fills charge), else None: a real exchange's spread is its book's, which the market feed
+        reads (Binance's book-ticker stream)."""
         ...
 
     def to_state(self) -> dict[str, Any] | None:

@@ -39,6 +39,9 @@ class PositionDetails:
     # Never written by the service: a money R the replay report falls back on when `risk_per_unit` is missing.
     # Written back only when set, so the engine's text stays exactly what it was.
     risk_at_stop: Decimal | None = None
+    # The price the entry was decided at (risk sized it there), for its realised slippage; written when known, so
+    # rows made before it was kept read as unknown and keep their text.
+    decision_price: Decimal | None = None
 
     @classmethod
     def from_json(cls, raw: str | None) -> PositionDetails:
@@ -63,6 +66,7 @@ class PositionDetails:
             entry_cost=_decimal(data, "entry_cost"),
             exit_cost=_decimal(data, "exit_cost"),
             risk_at_stop=_optional_decimal(data, "risk_at_stop"),
+            decision_price=_optional_decimal(data, "decision_price"),
         )
 
     def to_json(self) -> str:
@@ -81,6 +85,8 @@ class PositionDetails:
         }
         if self.risk_at_stop is not None:
             data["risk_at_stop"] = str(self.risk_at_stop)
+        if self.decision_price is not None:
+            data["decision_price"] = str(self.decision_price)
         return json.dumps(data, sort_keys=True)
 
     def open_quantity(self, filled: Decimal) -> Decimal:

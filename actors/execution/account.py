@@ -1,16 +1,19 @@
-"""The account as the execution engine sees it: balance, the day's starting equity, closed-trade records and
-equity snapshots; what it publishes as the step's `Portfolio` (with the symbols' filters, `filters.py`)."""
+"""The account as the execution engine sees it: balance, the day's starting equity, closed-trade records, what
+trading each symbol costs, and equity snapshots; what it publishes as the step's `Portfolio` (with the symbols'
+filters, `filters.py`)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from actors.clock import utc_day
 from actors.execution.book import Book, TradeRecords
 from actors.execution.filters import Filters
 from actors.execution.journal import Journal
-from actors.messages import Portfolio
+from actors.execution.slippage import SlippageRecords
+from actors.messages import Portfolio, SymbolCosts
 from exchange.port import Balance, ExchangePort, OutcomeUnknown, RateLimited
 from persistence import records
 
@@ -29,9 +32,15 @@ class Account:
         *,
         day: int,
         day_start_equity: Decimal | None,
+        slippage: SlippageRecords,
         last_equity: Decimal | None = None,
+        book_spreads: Callable[[], Mapping[str, float]] = dict,
     ) -> None:
+        """`book_spreads`: the market feed's best bid/ask spread of each symbol (bps), for an exchange that does not
+        simulate its own (`configured_spread_bps`)."""
         self.exchange, self.journal, self.book, self.trades, self.filters = exchange, journal, book, trades, filters
+        self.slippage = slippage
+        self.book_spreads = book_spreads
         # Until the exchange answers (it may be unreachable, or ban us, at start), the last equity recorded here.
         self.last_balance = Balance(asset="USDT", wallet_balance=last_equity or Decimal(0), unrealized_pnl=Decimal(0))
         self.balance()
@@ -61,7 +70,26 @@ class Account:
             filters=self.filters.view,
             exchange_blocked=self.exchange.blocked(),
             execution_hold=execution_hold,
+            costs=self.costs(at),
         )
+
+    def costs(self, at: int) -> tuple[SymbolCosts, ...]:
+        """Each configured symbol's spread (the exchange's own when it simulates one, else the feed's book) and
+        realised slippage over its recent fills."""
+        book = self.book_spreads()
+        found = []
+        for symbol in self.filters.symbols:  # the configured symbols
+            spread = self.exchange.configured_spread_bps(symbol)
+            slippage, fills = self.slippage.measure(symbol, at)
+            found.append(
+                SymbolCosts(
+                    symbol=symbol,
+                    spread_bps=spread if spread is not None else book.get(symbol),
+                    slippage_bps=slippage,
+                    slippage_fills=fills,
+                )
+            )
+        return tuple(found)
 
     def snapshot_equity(self, at: int, portfolio: Portfolio) -> None:
         """At most one equity snapshot an hour (deferred to the next commit)."""

@@ -28,6 +28,7 @@ class ExecutionActor(SupervisedActor):
             Store(self.ctx.engine),
             checkpoint_steps=self.ctx.checkpoint_steps,
             feed_health=self.ctx.feed_health,
+            book_spreads=self.ctx.book_spreads,
         )
         self.recovery: tuple[Action, ...]
         self.recovery, halts = self.engine.start()

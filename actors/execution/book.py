@@ -36,6 +36,7 @@ class LivePosition:
     quantity: Decimal  # requested entry quantity
     exit_mode: ExitMode
     stop_distance: Decimal
+    decision_price: Decimal | None = None  # the price the entry was sized at: its slippage is measured against it
     filled: Decimal = ZERO  # entry quantity filled
     closed: Decimal = ZERO  # quantity closed by exits
     entry_price: Decimal | None = None
@@ -141,6 +142,7 @@ class LivePosition:
             closed=self.closed,
             entry_cost=self.entry_cost,
             exit_cost=self.exit_cost,
+            decision_price=self.decision_price,
         )
 
     def details(self) -> str:
@@ -158,6 +160,7 @@ class LivePosition:
         self.closed = details.closed
         self.entry_cost = details.entry_cost
         self.exit_cost = details.exit_cost
+        self.decision_price = details.decision_price
 
 
 class Book:

@@ -8,7 +8,7 @@ leaves; an order whose outcome is unknown is looked up by client order id at the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -29,10 +29,12 @@ from actors.execution.loading import (
     latest_equity,
     load_foreign_positions,
     load_live_positions,
+    load_slippage_samples,
     load_trade_records,
 )
 from actors.execution.protection import Protection
 from actors.execution.reconcile import Reconciler, Timing
+from actors.execution.slippage import SLIPPAGE_MAX_AGE_MS, SlippageRecords
 from actors.messages import HaltGate, OrderIntent, Portfolio, PositionEvent, Step
 from config import Settings
 from exchange.port import ExchangePort, OutcomeUnknown, RateLimited
@@ -54,9 +56,12 @@ class ExecutionEngine:
         *,
         checkpoint_steps: bool,
         feed_health: Callable[[], str] = lambda: "",
+        book_spreads: Callable[[], Mapping[str, float]] = dict,
     ) -> None:
         """`checkpoint_steps`: save the paper account with the first commit after each change of it (the service;
-        a replay saves it at stop only). `feed_health`: the market feed's watchdog ("" or why it is dead or silent)."""
+        a replay saves it at stop only). `feed_health`: the market feed's watchdog ("" or why it is dead or silent).
+        `book_spreads`: the feed's best bid/ask spread of each symbol in bps (the Binance book-ticker stream), for an
+        exchange without its own."""
         self.exchange, self.store, self.clock = exchange, store, clock
         self.feed_health = feed_health
         self.accepting = True
@@ -75,6 +80,9 @@ class ExecutionEngine:
             refresh_every_ms=int(settings.exchange.refresh_filters_every_s * 1000),
             now=clock.now_ms(),
         )
+        self.slippage = SlippageRecords(settings.risk.slippage_window)
+        for sample in load_slippage_samples(store.connection, since=clock.now_ms() - SLIPPAGE_MAX_AGE_MS):
+            self.slippage.add(sample)
         self.account = Account(
             exchange,
             self.journal,
@@ -84,6 +92,8 @@ class ExecutionEngine:
             day=day,
             day_start_equity=latest_day_start(store.connection, day),
             last_equity=latest_equity(store.connection),
+            slippage=self.slippage,
+            book_spreads=book_spreads,
         )
         self.timing = Timing(
             entry_lookup_after_ms=int(settings.exchange.entry_lookup_after_s * 1000),
@@ -104,7 +114,7 @@ class ExecutionEngine:
         self.entries = Entries(
             self.book, self.journal, exchange, self.protection, self.closing, self.filters, settings, clock
         )
-        self.fills = Fills(self.book, self.journal, self.entries, self.closing, clock)
+        self.fills = Fills(self.book, self.journal, self.entries, self.closing, clock, self.slippage)
         self.reconciler = Reconciler(
             self.book,
             self.journal,

@@ -76,7 +76,9 @@ class Entries:
             closed_at=None,
             details="{}",
         )
-        values["details"] = PositionDetails(stop_distance=intent.stop_distance).to_json()
+        values["details"] = PositionDetails(
+            stop_distance=intent.stop_distance, decision_price=intent.reference_price
+        ).to_json()
         try:
             model = self.journal.create(
                 values,
@@ -100,6 +102,7 @@ class Entries:
             quantity=intent.quantity,
             exit_mode=intent.exit_mode,
             stop_distance=intent.stop_distance,
+            decision_price=intent.reference_price,
         )
         self.book.add(position)
         try:

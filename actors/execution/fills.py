@@ -11,6 +11,7 @@ from actors.execution.closing import Closing
 from actors.execution.entries import Entries
 from actors.execution.ids import Purpose, parse_client_order_id
 from actors.execution.journal import Journal, order_state_row
+from actors.execution.slippage import SlippageRecords, measured_fill
 from actors.messages import PositionEvent
 from exchange.port import ExchangeEvent, Fill, OrderState, OrderStatus
 from state_machines import PositionState
@@ -21,8 +22,17 @@ ENTRY_GONE = (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
 
 
 class Fills:
-    def __init__(self, book: Book, journal: Journal, entries: Entries, closing: Closing, clock: Clock) -> None:
+    def __init__(
+        self,
+        book: Book,
+        journal: Journal,
+        entries: Entries,
+        closing: Closing,
+        clock: Clock,
+        slippage: SlippageRecords,
+    ) -> None:
         self.book, self.journal, self.entries, self.closing, self.clock = book, journal, entries, closing, clock
+        self.slippage = slippage
         # The exchange told of a change no fill of ours explains: a position changed by someone else, a fill
         # under another client id, a current protective order gone without us. Reconciled with it at once.
         self.account_changed = False
@@ -90,13 +100,16 @@ class Fills:
         if state.status is OrderStatus.NEW:
             return []  # recorded when the order was sent; the exchange's echo adds nothing
         known = self.book.owner(state.client_order_id)
-        if known is None and parse_client_order_id(self.book.prefix, state.client_order_id) is None:
+        parsed = parse_client_order_id(self.book.prefix, state.client_order_id)
+        if known is None and parsed is None:
             return []  # not ours
         # Recorded for a finished position too: its resting orders expire or are cancelled after it closed.
         self.journal.defer(order_state_row(state))
+        purpose = known[1] if known is not None else parsed.purpose if parsed is not None else ""
+        self._measure(state, purpose, known)
         if known is None:
             return []
-        position, purpose = known
+        position = known[0]
         if state.status in ENTRY_GONE and position.orders.get(purpose) == state.client_order_id:
             self.account_changed = True  # a current protective or exit order gone, not by us (we replace first)
         never_filled = position.state in (PositionState.ENTRY_SUBMITTED, PositionState.UNKNOWN) and position.filled == 0
@@ -105,3 +118,20 @@ class Fills:
             self.journal.fire(position, trigger, reason=f"entry order {state.status.lower()} on the exchange")
             return self.closing.finish(position, f"entry {state.status.lower()}")
         return []
+
+    def _measure(self, state: OrderState, purpose: str, known: tuple[LivePosition, str] | None) -> None:
+        """A finished order of ours that filled: its slippage against the price it was decided at."""
+        if not state.status.is_final or state.filled_qty <= 0:
+            return
+        sample = measured_fill(
+            key=state.client_order_id,
+            symbol=state.symbol,
+            purpose=purpose,
+            side=state.side,
+            average_price=state.avg_price,
+            trigger_price=state.trigger_price,
+            decision_price=known[0].decision_price if known is not None else None,
+            at=state.updated_at or self.clock.now_ms(),
+        )
+        if sample is not None:
+            self.slippage.add(sample)

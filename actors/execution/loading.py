@@ -7,10 +7,12 @@ from decimal import Decimal
 from sqlalchemy import Connection, select
 
 from actors.execution.book import LivePosition, TradeRecords
+from actors.execution.slippage import SlippageSample, measured_fill
 from actors.messages import Side
 from config import ExchangeKind
 from config.profiles import ExitMode
 from config.settings import ExchangeSettings
+from exchange.port import OrderSide, OrderStatus
 from persistence import foreign_positions, records
 from persistence.foreign_positions import ForeignPosition
 from persistence.position_details import PositionDetails
@@ -83,6 +85,51 @@ def load_trade_records(connection: Connection) -> TradeRecords:
         trade_records.add(row.symbol, net, r, row.closed_at or 0)
     connection.rollback()
     return trade_records
+
+
+_FINAL = [str(status) for status in OrderStatus if status.is_final]
+
+
+def load_slippage_samples(connection: Connection, since: int | None = None) -> list[SlippageSample]:
+    """The slippage of every filled order of ours reported after `since` (all of them without), oldest first:
+    the execution engine's recent measure after a restart, and the replay report's run-wide one."""
+    query = (
+        select(
+            ORDERS.c.client_order_id,
+            ORDERS.c.purpose,
+            ORDERS.c.side,
+            ORDERS.c.trigger_price,
+            ORDERS.c.average_price,
+            ORDERS.c.updated_at,
+            POSITIONS.c.symbol,
+            POSITIONS.c.details,
+        )
+        .join(POSITIONS, ORDERS.c.position_id == POSITIONS.c.id)
+        .where(ORDERS.c.filled_quantity > 0, ORDERS.c.average_price.is_not(None), ORDERS.c.status.in_(_FINAL))
+        .order_by(ORDERS.c.updated_at, ORDERS.c.id)
+    )
+    if since is not None:
+        query = query.where(ORDERS.c.updated_at > since)
+    samples = []
+    for row in connection.execute(query):
+        try:
+            decision_price = PositionDetails.from_json(row.details).decision_price
+        except ValueError:
+            decision_price = None  # a broken row measures its triggered exits only
+        sample = measured_fill(
+            key=row.client_order_id,
+            symbol=row.symbol,
+            purpose=row.purpose,
+            side=OrderSide(row.side),
+            average_price=row.average_price,
+            trigger_price=row.trigger_price,
+            decision_price=decision_price,
+            at=row.updated_at,
+        )
+        if sample is not None:
+            samples.append(sample)
+    connection.rollback()
+    return samples
 
 
 def client_id_prefix(connection: Connection, exchange: ExchangeSettings) -> str:

@@ -20,6 +20,7 @@ from actors.messages import (
     TradingPolicy,
 )
 from actors.orchestrator.conditions import market_conditions
+from actors.orchestrator.costs import cost_breaches
 from actors.orchestrator.gate_rules import gate_action
 from actors.orchestrator.policy import (
     PolicyInputs,
@@ -32,7 +33,7 @@ from actors.orchestrator.policy import (
     fallback_policy,
 )
 from actors.orchestrator.screen import observed_block, screen_signal, static_policy
-from persistence import records
+from persistence import cost_metrics, records
 from persistence.operator import apply_gate_command
 from persistence.store import Store
 from state_machines import GateState, gate_machine
@@ -57,6 +58,7 @@ class OrchestratorActor(SupervisedActor):
         self.policy: TradingPolicy | None = None
         self.snapshots: dict[str, MarketSnapshot] = {}
         self.decisions: list[dict[str, Any]] = []
+        self.costs_recorded: dict[str, Any] | None = None  # the cost-metrics row as last written, but its time
         if mismatches:
             self._halt("gate state does not match its audit trail: " + "; ".join(m.describe() for m in mismatches))
 
@@ -89,6 +91,8 @@ class OrchestratorActor(SupervisedActor):
             portfolio.execution_hold if portfolio is not None else "",
         )
         self._publish(policy, inputs, now)
+        if portfolio is not None:
+            self._record_costs(portfolio.costs, now)
         observed: list[str] = []
         candidates = [s for s in step.signals if self._screen(s, policy, now, observed)]
         if self.decisions:
@@ -135,7 +139,7 @@ class OrchestratorActor(SupervisedActor):
                 for r in portfolio.records
                 if r.closed_trades
             ),
-            spreads_bps=tuple((s.symbol, s.spread_bps) for s in self.snapshots.values()),
+            costs=portfolio.costs,
             symbols=self.ctx.settings.symbols,
             gate_hold_reason=hold,
         )
@@ -173,6 +177,25 @@ class OrchestratorActor(SupervisedActor):
             )
         )
         self.tell("exits", PolicyUpdated(at=now, policy=policy, enforced=enforced))
+
+    def _record_costs(self, costs: tuple[cost_metrics.SymbolCosts, ...], now: int) -> None:
+        """Keep the costs this cycle saw, its caps and who is over one, for `status` and the report; the row is
+        rewritten only when a figure (to a hundredth of a basis point) or a verdict changed. Measured and recorded
+        whatever the flags: whether the policy enforces the caps is the policy's note."""
+        risk = self.ctx.settings.risk
+        metrics = cost_metrics.CostMetrics(
+            at=now,
+            max_spread_bps=risk.max_spread_bps,
+            max_slippage_bps=risk.max_slippage_bps,
+            symbols=costs,
+            over_cap=cost_breaches(costs, risk),
+        )
+        value = cost_metrics.encode(metrics)
+        unchanged = {**value, "at": None}
+        if unchanged == self.costs_recorded:
+            return
+        self.costs_recorded = unchanged
+        self.store.write(lambda c: records.save_state(c, cost_metrics.COST_METRICS, value, now))
 
     def _screen(self, signal: Signal, policy: TradingPolicy, now: int, observed: list[str]) -> bool:
         """Record a decision for a signal stopped here; True to pass it on to risk.

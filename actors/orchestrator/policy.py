@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from actors.messages import Regime, TradingPolicy, VolatilityLevel
+from actors.messages import Regime, SymbolCosts, TradingPolicy, VolatilityLevel
 from actors.orchestrator import regime_limits
+from actors.orchestrator.costs import cost_breaches
 from config.profiles import ExitMode, RiskProfile
 from config.settings import RiskSettings
 
@@ -86,7 +87,7 @@ class PolicyInputs:
     volatility: VolatilityLevel
     risk_state: RiskState = RiskState()
     performance: tuple[SymbolPerformance, ...] = ()
-    spreads_bps: tuple[tuple[str, float], ...] = ()
+    costs: tuple[SymbolCosts, ...] = ()  # spread and realised slippage of each symbol (DESIGN.md's cost metrics)
     symbols: tuple[str, ...] = ()
     gate_hold_reason: str = ""
 
@@ -255,7 +256,7 @@ def _risk_profile(volatility: VolatilityLevel, profile_name: str, allow: bool) -
 
 
 def _disallowed_symbols(inputs: PolicyInputs, risk: RiskSettings) -> tuple[tuple[str, ...], list[str]]:
-    """Poor performers (all three conditions) and symbols whose spread exceeds the cap."""
+    """Poor performers (all three conditions) and symbols whose spread or realised slippage is above its cap."""
     why: dict[str, list[str]] = {}
     for perf in inputs.performance:
         if (
@@ -266,9 +267,8 @@ def _disallowed_symbols(inputs: PolicyInputs, risk: RiskSettings) -> tuple[tuple
             why.setdefault(perf.symbol, []).append(
                 f"win rate {perf.win_rate:.0%}, avg R {perf.avg_r:.2f} over {perf.closed_trades} trades"
             )
-    for symbol, bps in inputs.spreads_bps:
-        if bps > risk.max_spread_bps:
-            why.setdefault(symbol, []).append(f"spread {bps:.1f} bps > {risk.max_spread_bps:.1f}")
+    for symbol, reason in cost_breaches(inputs.costs, risk).items():
+        why.setdefault(symbol, []).append(reason)
     # Universe order first so the list reads like the configuration, strangers after, sorted.
     order = {symbol: index for index, symbol in enumerate(inputs.symbols)}
     disallowed = tuple(sorted(why, key=lambda symbol: (order.get(symbol, len(order)), symbol)))

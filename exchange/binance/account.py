@@ -388,6 +388,10 @@ class BinanceExchange:
     def on_candle(self, candle: Candle) -> None:
         """Nothing to do: Binance matches its orders by itself and reports them on the user-data stream."""
 
+    def configured_spread_bps(self, symbol: str) -> float | None:
+        """None: Binance's spread is its book's, read by the market feed from the book-ticker stream."""
+        return None
+
     def to_state(self) -> dict[str, Any] | None:
         """None: the exchange keeps the account; nothing of it is saved here."""
         return None

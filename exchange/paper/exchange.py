@@ -6,13 +6,15 @@ wall clock, so a replay is deterministic.
 Matching, per candle of a symbol with open orders:
 
 1. Market orders placed since the previous candle fill at this candle's open
-   (the next price seen after the order), plus slippage against the taker.
+   (the next price seen after the order), plus half the configured spread and
+   the slippage against the taker (the candle's prices are the book's mid).
 2. Resting STOP_MARKET / TAKE_PROFIT_MARKET orders trigger from the candle's
    range. An order already through its trigger at the open (a gap) fills at the
    open, before anything inside the candle. Inside the candle, when a stop and a
    take-profit could both have triggered, the stop fills first: the candle does
    not say which came first and assuming the worse one keeps paper results
-   honest. Intrabar fills are at the trigger price, plus slippage.
+   honest. Intrabar fills are at the trigger price, plus half the spread and
+   the slippage.
 3. After every fill, reduce-only orders that can no longer reduce (the position
    is flat or flipped) expire; a reduce-only fill is clipped to the position, so
    it never increases or flips it.
@@ -89,11 +91,19 @@ class PaperExchange:
         fee_rate: Decimal,
         slippage_bps: Decimal,
         filters: Mapping[str, SymbolFilters] | None = None,
+        spread_bps: Decimal = ZERO,
+        symbol_spread_bps: Mapping[str, Decimal] | None = None,
     ) -> None:
+        """`spread_bps`: the simulated book's spread around the candle price, every symbol's unless
+        `symbol_spread_bps` names it; a taker pays half of it before the slippage."""
         self._starting_balance = Decimal(starting_balance)
         self._fee_rate = Decimal(fee_rate)
         self._slippage_bps = Decimal(slippage_bps)
         self._slippage = self._slippage_bps / _BPS
+        self._spread_bps = Decimal(spread_bps)
+        self._symbol_spread_bps = {symbol: Decimal(bps) for symbol, bps in (symbol_spread_bps or {}).items()}
+        if self._spread_bps < 0 or any(bps < 0 for bps in self._symbol_spread_bps.values()):
+            raise ValueError("a spread cannot be negative")
         self._filters: dict[str, SymbolFilters] = dict(DEFAULT_FILTERS if filters is None else filters)
         self._wallet = self._starting_balance
         self._now = 0
@@ -121,6 +131,8 @@ class PaperExchange:
             fee_rate=settings.fee_rate,
             slippage_bps=settings.slippage_bps,
             filters=filters,
+            spread_bps=settings.spread_bps,
+            symbol_spread_bps=settings.symbol_spread_bps,
         )
 
     # --- market data -------------------------------------------------------------
@@ -152,6 +164,10 @@ class PaperExchange:
         for cid in finished[: len(finished) - KEEP_FINISHED]:
             del self._orders[cid]
             self._fills.pop(cid, None)
+
+    def configured_spread_bps(self, symbol: str) -> float | None:
+        """The spread this paper market quotes `symbol` at, in basis points."""
+        return float(self._symbol_spread_bps.get(symbol, self._spread_bps))
 
     def last_price(self, symbol: str) -> Decimal | None:
         last = self._last.get(symbol)
@@ -347,7 +363,7 @@ class PaperExchange:
                 self._close_order(replace(order, status=OrderStatus.EXPIRED, updated_at=at))
                 return
             quantity = min(quantity, abs(position_qty))
-        price = taker_price(reference, order.side, self._slippage, self.symbol_filters(symbol))
+        price = taker_price(reference, order.side, self._taker_cost(symbol), self.symbol_filters(symbol))
         fee = fee_for(quantity, price, self._fee_rate)
         new_qty, new_entry, realized = apply_fill(position_qty, entry, order.side, quantity, price)
         self._wallet += realized - fee
@@ -373,6 +389,11 @@ class PaperExchange:
         filled = replace(order, status=OrderStatus.FILLED, filled_qty=quantity, avg_price=price, updated_at=at)
         self._close_order(filled)
         self._expire_stale_reduce_only(symbol, new_qty, at)
+
+    def _taker_cost(self, symbol: str) -> Decimal:
+        """What a taker pays beyond the mid, as a fraction of price: half the spread, then the slippage."""
+        spread = self._symbol_spread_bps.get(symbol, self._spread_bps)
+        return self._slippage + spread / 2 / _BPS if spread else self._slippage
 
     def _expire_stale_reduce_only(self, symbol: str, position_qty: Decimal, at: int) -> None:
         for cid in list(self._open.get(symbol, ())):
@@ -446,14 +467,23 @@ class PaperExchange:
         )
 
     @classmethod
-    def from_state(cls, data: Mapping[str, Any]) -> PaperExchange:
-        """The account `to_state` saved; raises `PaperStateError` (a ValueError) for one it cannot read."""
+    def from_state(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        spread_bps: Decimal = ZERO,
+        symbol_spread_bps: Mapping[str, Decimal] | None = None,
+    ) -> PaperExchange:
+        """The account `to_state` saved; raises `PaperStateError` (a ValueError) for one it cannot read. The spread
+        is the simulated market's, not the account's: it is not saved, and comes from the settings at each start."""
         state = saved.decode(data)
         exchange = cls(
             starting_balance=state.starting_balance,
             fee_rate=state.fee_rate,
             slippage_bps=state.slippage_bps,
             filters=state.filters,
+            spread_bps=spread_bps,
+            symbol_spread_bps=symbol_spread_bps,
         )
         exchange._wallet = state.wallet_balance
         exchange._now = state.now

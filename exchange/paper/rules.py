@@ -74,9 +74,10 @@ def reduces(side: OrderSide, position_qty: Decimal) -> bool:
     return position_qty > 0
 
 
-def taker_price(reference: Decimal, side: OrderSide, slippage: Decimal, filters: SymbolFilters) -> Decimal:
-    """Reference price moved against the taker by the slippage, then to a tick, again against the taker."""
-    moved = reference * (1 + slippage) if side is OrderSide.BUY else reference * (1 - slippage)
+def taker_price(reference: Decimal, side: OrderSide, cost: Decimal, filters: SymbolFilters) -> Decimal:
+    """Reference price moved against the taker by `cost` (a fraction: half the spread and the slippage), then to a
+    tick, again against the taker."""
+    moved = reference * (1 + cost) if side is OrderSide.BUY else reference * (1 - cost)
     price = filters.round_price(moved, up=side is OrderSide.BUY)
     return price if price > 0 else filters.tick_size
 

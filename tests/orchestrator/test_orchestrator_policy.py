@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from actors.messages import Regime, VolatilityLevel
+from actors.messages import Regime, SymbolCosts, VolatilityLevel
 from actors.orchestrator.policy import (
     GateTarget,
     PolicyInputs,
@@ -261,16 +261,35 @@ def test_policy_performer_missing_one_condition_stays_allowed(stats):
 
 
 def test_policy_wide_spread_is_disallowed():
-    policy = policy_for(SAFE, spreads_bps=(("SOLUSDT", 15.1), ("ETHUSDT", 15.0)))
+    policy = policy_for(
+        SAFE, costs=(SymbolCosts(symbol="SOLUSDT", spread_bps=15.1), SymbolCosts(symbol="ETHUSDT", spread_bps=15.0))
+    )
     assert policy.disallowed_symbols == ("SOLUSDT",)
-    assert "spread 15.1 bps" in policy.note
+    assert "SOLUSDT" not in policy.allowed_symbols and "ETHUSDT" in policy.allowed_symbols
+    assert "Disallowed SOLUSDT: spread 15.1 bps > 15.0 cap" in policy.note
+
+
+def test_policy_realised_slippage_above_cap_is_disallowed_with_that_reason():
+    slipping = SymbolCosts(symbol="XRPUSDT", spread_bps=2.0, slippage_bps=24.5, slippage_fills=6)
+    fine = SymbolCosts(symbol="BTCUSDT", spread_bps=0.1, slippage_bps=19.9, slippage_fills=20)
+    policy = policy_for(SAFE, costs=(slipping, fine))
+    assert policy.disallowed_symbols == ("XRPUSDT",)
+    assert "Disallowed XRPUSDT: slippage 24.5 bps over 6 fills > 20.0 cap" in policy.note
+
+
+def test_policy_symbol_over_both_caps_and_poor_performance_lists_every_reason_once():
+    costs = (SymbolCosts(symbol="XRPUSDT", spread_bps=30.0, slippage_bps=40.0, slippage_fills=5),)
+    policy = policy_for(SAFE, costs=costs, performance=(perf("XRPUSDT", 12, 0.30, 0.2),))
+    assert policy.disallowed_symbols == ("XRPUSDT",)
+    assert policy.note.count("Disallowed XRPUSDT") == 1
+    assert "win rate 30%" in policy.note and "spread 30.0 bps" in policy.note and "slippage 40.0 bps" in policy.note
 
 
 def test_policy_disallowed_symbols_follow_universe_order():
     policy = policy_for(
         SAFE,
         performance=(perf("XRPUSDT", 20, 0.1, 0.0), perf("ETHUSDT", 20, 0.1, 0.0)),
-        spreads_bps=(("DOGEUSDT", 40.0),),
+        costs=(SymbolCosts(symbol="DOGEUSDT", spread_bps=40.0),),
     )
     assert policy.disallowed_symbols == ("ETHUSDT", "XRPUSDT", "DOGEUSDT")
 

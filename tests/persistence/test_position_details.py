@@ -111,6 +111,14 @@ def test_to_json_risk_at_stop_written_only_when_set():
     assert PositionDetails.from_json(with_risk.to_json()) == with_risk
 
 
+def test_to_json_decision_price_written_only_when_known():
+    decided = PositionDetails(decision_price=Decimal("40123.4"))
+    assert '"decision_price": "40123.4"' in decided.to_json()
+    assert "decision_price" not in PositionDetails().to_json()  # older rows keep their text
+    assert PositionDetails.from_json(decided.to_json()) == decided
+    assert PositionDetails.from_json(DEFAULT_TEXT).decision_price is None
+
+
 def test_open_quantity_filled_less_closed():
     assert PositionDetails(closed=Decimal("0.004")).open_quantity(Decimal("0.010")) == Decimal("0.006")
 
