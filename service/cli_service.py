@@ -15,7 +15,7 @@ from rich.text import Text
 from sqlalchemy import select
 
 from actors.clock import WallClock
-from persistence import foreign_positions, records
+from persistence import cost_metrics, foreign_positions, records
 from persistence.db import DatabaseUnavailable, make_engine, open_read_only
 from persistence.migrate import upgrade
 from persistence.operator import apply_gate_command
@@ -76,8 +76,9 @@ def run(
 
 
 def status(as_json: JsonOption = False, db: DbOption = None, config: ConfigOption = None) -> None:
-    """Is the service running, the gate, the policy in force, open positions with unrealised PnL, and positions on
-    the exchange that are not ours (in symbols outside the configuration: left alone)."""
+    """Is the service running, the gate, the policy in force, what trading each symbol costs, open positions with
+    unrealised PnL, and positions on the exchange that are not ours (in symbols outside the configuration: left
+    alone)."""
     with clean_errors():
         url = database_url(db, config)
         engine = open_read_only(url)
@@ -98,6 +99,8 @@ def status(as_json: JsonOption = False, db: DbOption = None, config: ConfigOptio
             f"policy: {policy['risk_profile']}, exit {policy['exit_mode']}, min confidence "
             f"{policy['min_confidence']:.2f}, max risk {policy['max_risk_pct']:.2%}; {policy['note']}"
         )
+    if report["costs"]:
+        console.print(_costs_table(report["costs"]))
     with_marks = bool(report["marks"])  # only the Binance feed follows the mark price
     table = Table(title=f"{len(report['positions'])} open position(s)")
     for column in (
@@ -144,6 +147,29 @@ def _print_foreign(rows: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
+def _costs_table(costs: dict[str, Any]) -> Table:
+    """Each symbol's spread and realised slippage as the policy last saw them, against the caps."""
+    table = Table(
+        title=f"costs at {costs['at']} (caps: spread {costs['max_spread_bps']:.1f} bps, "
+        f"slippage {costs['max_slippage_bps']:.1f} bps)"
+    )
+    for column in ("symbol", "spread bps", "slippage bps", "fills", "over a cap"):
+        table.add_column(column)
+    for row in costs["symbols"]:
+        table.add_row(
+            row["symbol"],
+            _bps(row["spread_bps"]),
+            _bps(row["slippage_bps"]),
+            str(row["slippage_fills"]),
+            Text(row["over_cap"] or "-"),  # Text: never markup
+        )
+    return table
+
+
+def _bps(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def _plain(price: object) -> str:
     """A price as Binance sends it ("40100.50000000") without its padding zeros ("40100.5")."""
     if price is None:
@@ -164,6 +190,7 @@ def _status(engine: Any, *, running: bool) -> dict[str, Any]:
             .first()
         )
         foreign = foreign_positions.load(connection)
+        costs = _costs(records.load_state(connection, cost_metrics.COST_METRICS))
     prices = json.loads(beat["prices"]) if beat else {}
     marks = prices.get("marks")  # written beside the closes by the Binance feed only
     marks = marks if isinstance(marks, dict) else {}
@@ -190,6 +217,7 @@ def _status(engine: Any, *, running: bool) -> dict[str, Any]:
         | {"at": inspection.iso(policy_row["at"]), "enforced": policy_row["enforced"]}
         if policy_row
         else None,
+        "costs": costs,
         "positions": positions,
         "marks": marks,
         "foreign_positions": [
@@ -203,6 +231,18 @@ def _status(engine: Any, *, running: bool) -> dict[str, Any]:
             for p in foreign
         ],
     }
+
+
+def _costs(value: Any) -> dict[str, Any] | None:
+    """The cost-metrics row as JSON for a person or a program; None when there is none (or it cannot be read:
+    status never fails on it)."""
+    if value is None:
+        return None
+    try:
+        metrics = cost_metrics.decode(value)
+    except ValueError:
+        return None
+    return {**cost_metrics.encode(metrics), "at": inspection.iso(metrics.at)}
 
 
 def gate_command(command: str, reason: str, db: Path | None, config: Path | None) -> None:

@@ -99,7 +99,7 @@ class Runner:
         self.stopping = threading.Event()
         self.started_at = self.clock.now_ms()
         self.prices: dict[str, str] = {}
-        self.feed: BinanceKlineFeed | None = None  # the Binance feed, once started: its mark prices
+        self.feed: BinanceKlineFeed | None = None  # the Binance feed, once started: its mark prices and book tickers
         self.doing = "starting"  # what the runner's thread is doing, for the line that says what failed
 
     def request_stop(self, *_: object) -> None:
@@ -133,6 +133,7 @@ class Runner:
             raise ServiceError(f"cannot start the exchange: {error}") from None
         system = TradingSystem(settings, self.clock, engine, exchange=exchange, checkpoint_steps=True)
         system.ctx.feed_health = self._feed_health  # the market stream's watchdog pauses trading too
+        system.ctx.book_spreads = self._book_spreads  # the book tickers' spreads, for an exchange with a real book
         failed = False
         try:
             self.doing = "starting the actors"
@@ -255,6 +256,9 @@ class Runner:
 
     def _feed_health(self) -> str:
         return self.feed.health() if self.feed is not None else ""
+
+    def _book_spreads(self) -> dict[str, float]:
+        return self.feed.spreads() if self.feed is not None else {}
 
     def _heartbeat_prices(self) -> dict[str, Any]:
         """The last close of each symbol, as every reader expects, and with the Binance feed its mark prices

@@ -20,7 +20,7 @@ from actors.messages import (
     TradingPolicy,
 )
 from actors.orchestrator.conditions import market_conditions
-from actors.orchestrator.costs import cost_breaches
+from actors.orchestrator.cost_record import CostRecord
 from actors.orchestrator.gate_rules import gate_action
 from actors.orchestrator.policy import (
     PolicyInputs,
@@ -33,7 +33,7 @@ from actors.orchestrator.policy import (
     fallback_policy,
 )
 from actors.orchestrator.screen import observed_block, screen_signal, static_policy
-from persistence import cost_metrics, records
+from persistence import records
 from persistence.operator import apply_gate_command
 from persistence.store import Store
 from state_machines import GateState, gate_machine
@@ -58,7 +58,7 @@ class OrchestratorActor(SupervisedActor):
         self.policy: TradingPolicy | None = None
         self.snapshots: dict[str, MarketSnapshot] = {}
         self.decisions: list[dict[str, Any]] = []
-        self.costs_recorded: dict[str, Any] | None = None  # the cost-metrics row as last written, but its time
+        self.cost_record = CostRecord(self.store, settings.risk)
         if mismatches:
             self._halt("gate state does not match its audit trail: " + "; ".join(m.describe() for m in mismatches))
 
@@ -92,7 +92,7 @@ class OrchestratorActor(SupervisedActor):
         )
         self._publish(policy, inputs, now)
         if portfolio is not None:
-            self._record_costs(portfolio.costs, now)
+            self.cost_record.update(portfolio.costs, now)
         observed: list[str] = []
         candidates = [s for s in step.signals if self._screen(s, policy, now, observed)]
         if self.decisions:
@@ -177,25 +177,6 @@ class OrchestratorActor(SupervisedActor):
             )
         )
         self.tell("exits", PolicyUpdated(at=now, policy=policy, enforced=enforced))
-
-    def _record_costs(self, costs: tuple[cost_metrics.SymbolCosts, ...], now: int) -> None:
-        """Keep the costs this cycle saw, its caps and who is over one, for `status` and the report; the row is
-        rewritten only when a figure (to a hundredth of a basis point) or a verdict changed. Measured and recorded
-        whatever the flags: whether the policy enforces the caps is the policy's note."""
-        risk = self.ctx.settings.risk
-        metrics = cost_metrics.CostMetrics(
-            at=now,
-            max_spread_bps=risk.max_spread_bps,
-            max_slippage_bps=risk.max_slippage_bps,
-            symbols=costs,
-            over_cap=cost_breaches(costs, risk),
-        )
-        value = cost_metrics.encode(metrics)
-        unchanged = {**value, "at": None}
-        if unchanged == self.costs_recorded:
-            return
-        self.costs_recorded = unchanged
-        self.store.write(lambda c: records.save_state(c, cost_metrics.COST_METRICS, value, now))
 
     def _screen(self, signal: Signal, policy: TradingPolicy, now: int, observed: list[str]) -> bool:
         """Record a decision for a signal stopped here; True to pass it on to risk.

@@ -1,6 +1,6 @@
-"""The market streams' messages (klines and mark prices) and REST klines, read into frozen dataclasses. Pure: no
-I/O. Anything else comes back as `UnknownEvent`; a kline or mark with a field missing or of the wrong type raises,
-and the stream counts and skips the frame (`websocket.FRAME_ERRORS`).
+"""The market streams' messages (klines, mark prices and book tickers) and REST klines, read into frozen
+dataclasses. Pure: no I/O. Anything else comes back as `UnknownEvent`; a kline, mark or book ticker with a field
+missing or of the wrong type raises, and the stream counts and skips the frame (`websocket.FRAME_ERRORS`).
 """
 
 from __future__ import annotations
@@ -69,7 +69,29 @@ class MarkPriceEvent:
     next_funding_time: int
 
 
-MarketEvent = KlineEvent | MarkPriceEvent | UnknownEvent
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BookTickerEvent:
+    """The best bid and ask of a symbol now (`<symbol>@bookTicker`: sent on every change of either)."""
+
+    event_time: int
+    update_id: int
+    symbol: str
+    bid: Decimal
+    bid_qty: Decimal
+    ask: Decimal
+    ask_qty: Decimal
+
+    @property
+    def spread_bps(self) -> float:
+        return spread_bps(self.bid, self.ask)
+
+
+def spread_bps(bid: Decimal, ask: Decimal) -> float:
+    """The bid/ask spread in basis points of the mid price."""
+    return float((ask - bid) / ((ask + bid) / 2) * 10_000)
+
+
+MarketEvent = KlineEvent | MarkPriceEvent | BookTickerEvent | UnknownEvent
 
 
 def parse_market_event(message: dict[str, Any]) -> MarketEvent:
@@ -99,7 +121,27 @@ def parse_market_event(message: dict[str, Any]) -> MarketEvent:
             funding_rate=blank_as_zero(d.get("r")),
             next_funding_time=int(d.get("T") or 0),
         )
+    if kind == "bookTicker":
+        return _book_ticker(d)
     return UnknownEvent(event_type=kind, data=d)
+
+
+def _book_ticker(d: dict[str, Any]) -> BookTickerEvent:
+    bid, ask = blank_as_zero(d["b"]), blank_as_zero(d["a"])
+    # An empty side (a halted or brand-new market) or a crossed book says nothing of the spread: skipped.
+    if bid <= 0 or ask <= 0:
+        raise ValueError(f"book ticker without both sides: bid {bid}, ask {ask}")
+    if ask < bid:
+        raise ValueError(f"crossed book ticker: bid {bid} > ask {ask}")
+    return BookTickerEvent(
+        event_time=int(d.get("E") or d.get("T") or 0),
+        update_id=int(d["u"]),
+        symbol=text(d["s"]),
+        bid=bid,
+        bid_qty=blank_as_zero(d.get("B")),
+        ask=ask,
+        ask_qty=blank_as_zero(d.get("A")),
+    )
 
 
 def kline_from_rest(symbol: str, interval: str, row: Sequence[Any]) -> KlineEvent:

@@ -1,5 +1,5 @@
 """The Binance feed: closed klines of every symbol from the USD-M market streams, after a REST warm-up,
-and the latest mark price of each symbol from the same connection.
+and the latest mark price and best bid/ask of each symbol from the same connection.
 
 `batches()` has the shape of the other feeds (one tuple of candles per time step,
 oldest first, at most one candle per symbol), with one addition a live feed
@@ -20,6 +20,10 @@ never loses a step.
 Mark prices (`<symbol>@markPrice@1s`) never make candles or steps: `marks()` holds
 the newest one per symbol, for anyone on any thread (the runner's heartbeat).
 A mark missed during a gap is simply replaced by the next one, a second later.
+Book tickers (`<symbol>@bookTicker`, on every change of the best bid or ask) make
+no steps either: `spreads()` holds each symbol's spread now, the cost an entry at
+market would cross, for the policy's spread cap. The last one stands through a
+gap (Binance sends a ticker only on a change; a dead stream pauses trading).
 
 A frame it cannot read is counted in `skipped` and skipped (`websocket.py`);
 `health()` says whether klines or marks are arriving.
@@ -41,7 +45,14 @@ from binance.client import Client
 from binance.exceptions import BinanceAPIException, BinanceRequestException
 from requests import RequestException
 
-from exchange.binance.market_events import INTERVAL_MS, KlineEvent, MarkPriceEvent, kline_from_rest, parse_market_event
+from exchange.binance.market_events import (
+    INTERVAL_MS,
+    BookTickerEvent,
+    KlineEvent,
+    MarkPriceEvent,
+    kline_from_rest,
+    parse_market_event,
+)
 from exchange.binance.websocket import ReconnectingWebSocket
 from exchange.market import Candle, merge_by_time
 
@@ -91,13 +102,17 @@ class BinanceKlineFeed:
         self._unknown_kinds: set[str] = set()
         self._client = Client(None, None, ping=False, requests_params={"timeout": timeout_s})
         self._client.FUTURES_URL = base_url.rstrip("/") + "/fapi"
-        streams = "/".join(f"{s.lower()}@kline_{interval}/{s.lower()}@markPrice@1s" for s in self.symbols)
+        streams = "/".join(
+            f"{s.lower()}@kline_{interval}/{s.lower()}@markPrice@1s/{s.lower()}@bookTicker" for s in self.symbols
+        )
         self._url = f"{ws_url.rstrip('/')}/market/stream?streams={streams}"
         self._klines: queue.Queue[KlineEvent] = queue.Queue()
         self._last: dict[str, int] = {}  # symbol -> open time of its newest kline taken in (REST or stream)
         self._emitted = -1  # open time of the newest step delivered
         self._marks: dict[str, Decimal] = {}  # written by the stream thread, read from any other
         self._marks_changed = threading.Condition()
+        self._books: dict[str, BookTickerEvent] = {}  # written by the stream thread, read under its lock
+        self._books_changed = threading.Condition()
         self._stream = ReconnectingWebSocket(
             name="binance-market-stream",
             url=lambda: self._url,
@@ -124,8 +139,8 @@ class BinanceKlineFeed:
         return self._stream.skipped
 
     def health(self) -> str:
-        """ "" when the market stream is connected and a kline or mark price arrived within `silence_s` (Binance
-        sends each symbol's mark every second); else why not, for a person."""
+        """ "" when the market stream is connected and a kline, mark price or book ticker arrived within `silence_s`
+        (Binance sends each symbol's mark every second); else why not, for a person."""
         return self._stream.health("market stream", self.silence_s)
 
     def batches(self) -> Iterator[tuple[Candle, ...]]:
@@ -241,6 +256,9 @@ class BinanceKlineFeed:
         elif isinstance(event, MarkPriceEvent):
             self._stream.heard()
             self._on_mark(event)
+        elif isinstance(event, BookTickerEvent):
+            self._stream.heard()
+            self._on_book(event)
         else:
             first = event.event_type not in self._unknown_kinds
             self._unknown_kinds.add(event.event_type)
@@ -266,6 +284,31 @@ class BinanceKlineFeed:
         """The latest mark price of each symbol that has had one: a copy, safe to read from any thread."""
         with self._marks_changed:
             return dict(self._marks)
+
+    def _on_book(self, event: BookTickerEvent) -> None:
+        if event.symbol in self.symbols:
+            with self._books_changed:
+                self._books[event.symbol] = event
+                self._books_changed.notify_all()
+
+    def spreads(self) -> dict[str, float]:
+        """The best bid/ask spread of each symbol that has had a book ticker, in basis points of the mid: a copy,
+        safe to read from any thread."""
+        with self._books_changed:
+            books = list(self._books.values())
+        return {book.symbol: book.spread_bps for book in books}
+
+    def books(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """The best (bid, ask) of each symbol that has had a book ticker."""
+        with self._books_changed:
+            return {symbol: (book.bid, book.ask) for symbol, book in self._books.items()}
+
+    def wait_books(self, predicate: Callable[[Mapping[str, tuple[Decimal, Decimal]]], bool], timeout: float) -> bool:
+        """Until `predicate(books)` holds (True) or `timeout` seconds passed (False)."""
+        with self._books_changed:
+            return self._books_changed.wait_for(
+                lambda: predicate({s: (b.bid, b.ask) for s, b in self._books.items()}), timeout
+            )
 
     def wait_marks(self, predicate: Callable[[Mapping[str, Decimal]], bool], timeout: float) -> bool:
         """Until `predicate(marks)` holds (True) or `timeout` seconds passed (False)."""

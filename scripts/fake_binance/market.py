@@ -1,4 +1,5 @@
-"""The price path of the fake exchange: prices, candles and mark prices set by the test, and what they trigger.
+"""The price path of the fake exchange: prices, candles, mark prices and book tickers set by the test, and what
+they trigger.
 
 A mixin of `Engine` (it uses the engine's books and `_trigger`, declared below for
 the type checker); kept apart so each module stays readable. The rule that matters: when one move could trigger
@@ -85,6 +86,24 @@ class PricePath:
             )
         )
         self._emit_mark(symbol)
+
+    def set_book(self, symbol: str, bid: Decimal, ask: Decimal, bid_qty: Decimal, ask_qty: Decimal) -> None:
+        """A change of the best bid and ask: a `<symbol>@bookTicker` event. It moves no price and fills nothing (the
+        fake matches at its last price)."""
+        self.market_events.append(
+            (
+                f"{symbol.lower()}@bookTicker",
+                shapes.book_ticker_event(
+                    symbol=symbol,
+                    bid=bid,
+                    bid_qty=bid_qty,
+                    ask=ask,
+                    ask_qty=ask_qty,
+                    update_id=next(self._ids),
+                    at=self.now(),
+                ),
+            )
+        )
 
     def _triggered_by(self, symbol: str, price: Decimal) -> list[AlgoOrder]:
         return [a for a in self.algos.values() if a.symbol == symbol and a.status == "NEW" and triggered(a, price)]

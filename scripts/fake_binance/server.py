@@ -170,6 +170,20 @@ class FakeBinance:
             )
         self._schedule_flush()
 
+    def set_book(
+        self,
+        symbol: str,
+        bid: Decimal | str,
+        ask: Decimal | str,
+        *,
+        bid_qty: Decimal | str = "1",
+        ask_qty: Decimal | str = "1",
+    ) -> None:
+        """The best bid and ask change: a book ticker on the market streams."""
+        with self.engine.lock:
+            self.engine.set_book(symbol, Decimal(bid), Decimal(ask), Decimal(bid_qty), Decimal(ask_qty))
+        self._schedule_flush()
+
     def outside_close(self, symbol: str, price: Decimal | None, kind: str, quantity: Decimal | None = None) -> None:
         with self.engine.lock:
             if price is not None:

@@ -342,6 +342,23 @@ def mark_price_event(*, symbol: str, mark: Decimal, at: int, next_funding: int) 
     }
 
 
+def book_ticker_event(
+    *, symbol: str, bid: Decimal, bid_qty: Decimal, ask: Decimal, ask_qty: Decimal, update_id: int, at: int
+) -> dict[str, Any]:
+    """market_stream/futures_book_ticker.json (and the real capture in ws_capture_excerpts/excerpt_bookTicker)."""
+    return {
+        "e": "bookTicker",
+        "u": update_id,
+        "s": symbol,
+        "b": fmt(bid),
+        "B": fmt(bid_qty),
+        "a": fmt(ask),
+        "A": fmt(ask_qty),
+        "T": at,
+        "E": at,
+    }
+
+
 def premium_index(*, symbol: str, mark: Decimal, at: int, next_funding: int) -> dict[str, Any]:
     """rest/futures_market_premium_index.json."""
     return {

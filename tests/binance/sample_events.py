@@ -1,6 +1,6 @@
 """Parsers of the Binance stream events the service never reads, for checking the shared payload samples and the
-real stream captures: TRADE_LITE on the user-data stream; trades, book tickers, depth, depth
-snapshots, liquidations and tickers on the market streams; and capture lines.
+real stream captures: TRADE_LITE on the user-data stream; trades, depth, depth snapshots, liquidations and
+tickers on the market streams; and capture lines. (Book tickers are production's now: the feed reads spreads.)
 
 `parse_user_event` and `parse_market_event` are production's (`exchange.binance.user_events` and
 `market_events`) with these kinds added: anything production reads goes through production's own code.
@@ -68,17 +68,6 @@ class TradeEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BookTickerEvent:
-    event_time: int
-    symbol: str
-    update_id: int
-    bid_price: Decimal
-    bid_qty: Decimal
-    ask_price: Decimal
-    ask_qty: Decimal
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class DepthUpdateEvent:
     event_time: int
     symbol: str
@@ -122,9 +111,7 @@ class TickerEvent:
     volume: Decimal
 
 
-SampleMarketEvent = (
-    MarketEvent | TradeEvent | BookTickerEvent | DepthUpdateEvent | DepthSnapshot | LiquidationEvent | TickerEvent
-)
+SampleMarketEvent = MarketEvent | TradeEvent | DepthUpdateEvent | DepthSnapshot | LiquidationEvent | TickerEvent
 
 
 def _levels(rows: Any) -> tuple[tuple[Decimal, Decimal], ...]:
@@ -144,16 +131,6 @@ def parse_market_event(message: dict[str, Any]) -> SampleMarketEvent:
             trade_time=int(d["T"]),
             buyer_is_maker=bool(d["m"]),
             aggregate=kind == "aggTrade",
-        )
-    if kind == "bookTicker":
-        return BookTickerEvent(
-            event_time=int(d.get("E") or d.get("T") or 0),
-            symbol=d["s"],
-            update_id=int(d["u"]),
-            bid_price=blank_as_zero(d["b"]),
-            bid_qty=blank_as_zero(d["B"]),
-            ask_price=blank_as_zero(d["a"]),
-            ask_qty=blank_as_zero(d["A"]),
         )
     if kind == "depthUpdate":
         return DepthUpdateEvent(

@@ -182,6 +182,32 @@ def test_binance_feed_marks_follow_the_mark_price_stream_and_never_make_a_step(
     assert opens(reader.batches) == [(2, SYMBOLS), (3, SYMBOLS), (4, SYMBOLS), (5, SYMBOLS)]
 
 
+def test_binance_feed_book_tickers_give_each_symbols_spread_and_never_make_a_step(
+    reader: Reader, fake_binance: FakeBinance
+) -> None:
+    reader.wait(lambda r: len(r.batches) == 3 and r.idle > 0)
+    feed = reader.feed
+    assert feed.spreads() == {}  # nothing heard yet: no spread is known, none is made up
+    fake_binance.set_book("BTCUSDT", "40000.0", "40000.1")
+    fake_binance.set_book("ETHUSDT", "2500.00", "2500.50")
+    fake_binance.set_book("ETHUSDT", "2500.00", "2500.25")  # the newest ticker stands
+    want = {"BTCUSDT": (Decimal("40000.0"), Decimal("40000.1")), "ETHUSDT": (Decimal("2500.00"), Decimal("2500.25"))}
+    assert feed.wait_books(lambda books: books == want, timeout=10), feed.books()
+    spreads = feed.spreads()
+    assert spreads["BTCUSDT"] == pytest.approx(0.025, abs=1e-6)  # one 0.1 tick on 40000
+    assert spreads["ETHUSDT"] == pytest.approx(0.99995, abs=1e-5)
+    assert feed.stream.connections == 1  # the klines' connection carries the book tickers
+
+    # A one-sided or crossed ticker says nothing of the spread: counted, skipped, the last good one stands.
+    fake_binance.faults.send_market_frame({"e": "bookTicker", "u": 9, "E": 1, "s": "BTCUSDT", "b": "0", "a": "1"})
+    fake_binance.set_book("BTCUSDT", "40000.0", "40000.5")
+    assert feed.wait_books(lambda books: books["BTCUSDT"][1] == Decimal("40000.5"), timeout=10)
+    assert feed.skipped == {"bad value": 1}
+    idle = reader.idle
+    reader.wait(lambda r: r.idle >= idle + 2)
+    assert len(reader.batches) == 3  # still the warm-up's steps only
+
+
 def test_binance_feed_unreadable_frames_are_counted_skipped_and_the_next_kline_delivered(
     reader: Reader, fake_binance: FakeBinance
 ) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange.binance.market_events import KlineEvent, MarkPriceEvent
+from exchange.binance.market_events import BookTickerEvent, KlineEvent, MarkPriceEvent, spread_bps
 from exchange.binance.payloads import (
     UnknownEvent,
     algo_from_rest,
@@ -35,7 +35,6 @@ from scripts.fake_binance.server import SHARED_DATA
 
 # Production's parsers, plus the event kinds the service never reads (the samples hold every kind).
 from tests.binance.sample_events import (
-    BookTickerEvent,
     DepthSnapshot,
     DepthUpdateEvent,
     LiquidationEvent,
@@ -88,7 +87,7 @@ def test_parse_market_event_real_capture_every_line(path: Path) -> None:
         if isinstance(event, TradeEvent):
             assert event.symbol == "BTCUSDT" and event.price > 0 and event.quantity > 0
         if isinstance(event, BookTickerEvent):
-            assert event.bid_price < event.ask_price
+            assert event.symbol == "BTCUSDT" and event.bid < event.ask
         if isinstance(event, DepthUpdateEvent):
             assert event.first_update_id <= event.final_update_id
 
@@ -222,6 +221,41 @@ def test_parse_market_event_mark_price_liquidation_ticker() -> None:
     assert isinstance(parse_market_event(load(BINANCE / "market_stream" / "liquidation_stream.json")), LiquidationEvent)
     t = parse_market_event(load(BINANCE / "market_stream" / "ticker_stream.json"))
     assert isinstance(t, TickerEvent) and t.last_price == Decimal("16584.6")
+
+
+def test_parse_market_event_book_ticker_samples_and_real_capture_give_the_spread() -> None:
+    for name in ("futures_book_ticker.json", "book_ticker_stream.json"):
+        book = parse_market_event(load(BINANCE / "market_stream" / name))
+        assert isinstance(book, BookTickerEvent) and book.symbol == "BNBUSDT" and book.update_id == 400900217
+        assert (book.bid, book.bid_qty, book.ask, book.ask_qty) == (
+            Decimal("25.35190000"),
+            Decimal("31.21000000"),
+            Decimal("25.36520000"),
+            Decimal("40.66000000"),
+        )
+        assert book.spread_bps == pytest.approx(5.2448, abs=1e-4)  # 0.0133 over a 25.35855 mid
+    capture = BINANCE.parent / "binance" / "ws_capture_excerpts" / "excerpt_bookTicker.jsonl"
+    _, first = parse_capture_line(capture.read_text().splitlines()[0])
+    real = parse_market_event(first)
+    assert isinstance(real, BookTickerEvent) and (real.bid, real.ask) == (Decimal("61800.20"), Decimal("61800.30"))
+    assert real.spread_bps == pytest.approx(0.01618, abs=1e-5)  # one 0.1 tick on BTCUSDT: a sixtieth of a bps
+
+
+@pytest.mark.parametrize(
+    ("change", "kind"),
+    [({"b": "0"}, ValueError), ({"a": ""}, ValueError), ({"b": "25.4"}, ValueError), ({"s": 7}, TypeError)],
+)
+def test_parse_market_event_book_ticker_one_sided_crossed_or_malformed_raises(
+    change: dict[str, object], kind: type[Exception]
+) -> None:
+    ticker = {"e": "bookTicker", "u": 1, "E": 1, "s": "BNBUSDT", "b": "25.35", "B": "1", "a": "25.36", "A": "1"}
+    with pytest.raises(kind):
+        parse_market_event(ticker | change)
+
+
+def test_spread_bps_of_the_mid() -> None:
+    assert spread_bps(Decimal("99"), Decimal("101")) == pytest.approx(200.0)
+    assert spread_bps(Decimal("100"), Decimal("100")) == 0.0
 
 
 def test_filters_from_exchange_info_real_capture() -> None:

@@ -177,6 +177,19 @@ def test_fake_market_streams_kline_and_mark_price_match_samples(fake_binance: Fa
     assert kline["k"]["x"] is True and kline["k"]["c"] == "40050" and kline["k"]["T"] == 1_700_000_059_999
 
 
+def test_fake_market_stream_book_ticker_matches_the_real_capture(fake_binance: FakeBinance) -> None:
+    url = f"{fake_binance.ws_url}market/stream?streams=btcusdt@bookTicker"
+    with connect(url) as ws:
+        fake_binance.set_book("BTCUSDT", "61800.2", "61800.3", bid_qty="2.507", ask_qty="2.51")
+        message = json.loads(ws.recv(timeout=5))
+    assert message["stream"] == "btcusdt@bookTicker"
+    # The real 2024 capture's keys (the documentation's sample adds "st" and "ps", which Binance no longer sends).
+    first = (SAMPLES / "ws_capture_excerpts" / "excerpt_bookTicker.jsonl").read_text().splitlines()[0]
+    real = json.loads(first[first.index("{") :])["data"]
+    assert_same_shape(message["data"], real)
+    assert (message["data"]["b"], message["data"]["a"], message["data"]["A"]) == ("61800.2", "61800.3", "2.51")
+
+
 def test_fake_rest_answers_match_samples(fake_binance: FakeBinance, client: Client) -> None:
     client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010", newClientOrderId="e1")
     client.futures_create_order(

@@ -1,0 +1,44 @@
+"""The costs each cycle saw, kept for `status` and the replay report (the `cost-metrics` row), and a log line
+when a symbol goes over a cost cap or comes back within them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from actors.orchestrator.costs import cost_breaches
+from config.settings import RiskSettings
+from persistence import cost_metrics, records
+from persistence.cost_metrics import CostMetrics, SymbolCosts
+from persistence.store import Store
+
+log = logging.getLogger("quantum_trader.orchestrator")
+
+
+class CostRecord:
+    def __init__(self, store: Store, risk: RiskSettings) -> None:
+        self.store, self.risk = store, risk
+        self.written: dict[str, Any] | None = None  # the row as last written, but its time
+        self.over_cap: dict[str, str] = {}  # the symbols over a cap as last written, with why
+
+    def update(self, costs: tuple[SymbolCosts, ...], now: int) -> None:
+        """Rewrite the row when a figure (to a hundredth of a basis point) or a verdict changed. Measured and kept
+        whatever the flags: whether the policy enforces the caps is the policy's business (and its note)."""
+        metrics = CostMetrics(
+            at=now,
+            max_spread_bps=self.risk.max_spread_bps,
+            max_slippage_bps=self.risk.max_slippage_bps,
+            symbols=costs,
+            over_cap=cost_breaches(costs, self.risk),
+        )
+        value = cost_metrics.encode(metrics)
+        unchanged = {**value, "at": None}
+        if unchanged == self.written:
+            return
+        self.store.write(lambda c: records.save_state(c, cost_metrics.COST_METRICS, value, now))
+        for symbol, why in metrics.over_cap.items():  # said once written: `status` shows what the log says
+            if symbol not in self.over_cap:
+                log.warning("%s is over its cost cap: %s", symbol, why)
+        for symbol in sorted(self.over_cap.keys() - metrics.over_cap.keys()):
+            log.info("%s is back within its cost caps", symbol)
+        self.written, self.over_cap = unchanged, dict(metrics.over_cap)
