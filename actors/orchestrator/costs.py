@@ -14,7 +14,8 @@ from persistence.cost_metrics import SymbolCosts
 
 
 def cost_breaches(costs: Iterable[SymbolCosts], risk: RiskSettings) -> dict[str, str]:
-    """Symbol -> why it is over a cap ("spread 20.0 bps > 15.0 cap; ..."), for each symbol over one."""
+    """Symbol -> why it is over a cap ("spread 20.0 bps > 15.0 cap, ..."), for each symbol over one. Reasons are
+    joined with ", " as the policy's note joins a symbol's reasons ("; " separates the note's parts)."""
     found: dict[str, str] = {}
     for item in costs:
         why = []
@@ -30,5 +31,5 @@ def cost_breaches(costs: Iterable[SymbolCosts], risk: RiskSettings) -> dict[str,
                 f"{risk.max_slippage_bps:.1f} cap"
             )
         if why:
-            found[item.symbol] = "; ".join(why)
+            found[item.symbol] = ", ".join(why)
     return found

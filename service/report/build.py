@@ -21,6 +21,7 @@ from config.settings import Settings
 from persistence.db import open_read_only, sqlite_path
 from service.inspection import iso
 from service.report.collect import ClosedTrade, RunData, collect, dumps, jsonable
+from service.report.costs import cost_section
 from service.report.metrics import EquityCurve, Metrics, compute_metrics
 
 SCHEMA = "quantum-trader/replay-report/1"
@@ -109,6 +110,7 @@ def build_report(db_url: str, *, run_info: RunInfo, generated_at: datetime | Non
             "total": sum(data.decisions_by_reason.values()),
             "by_reason": dict(data.decisions_by_reason),
         },
+        "costs": cost_section(data.slippage, data.costs_seen, data.filter_blocks, run_info.settings.get("symbols", ())),
         "trades": [_trade_json(trade) for trade in data.trades],
     }
     stamp = (generated_at or datetime.now(UTC)).astimezone(UTC)

@@ -20,9 +20,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, RowMapping, func, select
 
+from actors.execution.loading import load_slippage_samples
+from actors.execution.slippage import SlippageSample
+from persistence import cost_metrics, records
 from persistence.position_details import PositionDetails
 from persistence.store import CREATED
 from persistence.tables import EQUITY_SNAPSHOTS, POLICY_SNAPSHOTS, POSITIONS, SIGNAL_DECISIONS, TRANSITIONS
+from service.report.costs import POLICY_FILTER, FilterBlock
 from service.report.metrics import EquityCurve, TradeOutcome
 from state_machines.gate import GATE_TABLE
 from state_machines.position import PositionState
@@ -92,6 +96,9 @@ class RunData:
     policy_snapshots: int
     enforced_policy_snapshots: int
     transitions: int
+    slippage: tuple[SlippageSample, ...] = ()  # every measured fill, oldest first
+    costs_seen: cost_metrics.CostMetrics | None = None  # what the policy saw at the last cycle
+    filter_blocks: tuple[FilterBlock, ...] = ()
 
 
 def reason_key(reason: str) -> str:
@@ -131,6 +138,13 @@ def collect(engine: Engine) -> RunData:
             select(POLICY_SNAPSHOTS.c.enforced, func.count()).group_by(POLICY_SNAPSHOTS.c.enforced)
         ).all()
         transition_count = connection.execute(select(func.count()).select_from(TRANSITIONS)).scalar_one()
+        block_rows = connection.execute(
+            select(SIGNAL_DECISIONS.c.symbol, SIGNAL_DECISIONS.c.detail)
+            .where(SIGNAL_DECISIONS.c.reason == POLICY_FILTER)
+            .order_by(SIGNAL_DECISIONS.c.id)
+        ).all()
+        costs_seen = _costs_seen(records.load_state(connection, cost_metrics.COST_METRICS))
+        slippage = tuple(load_slippage_samples(connection))
     gate_events = tuple(
         GateEvent(at=row.at, source=row.source, dest=row.dest, trigger=row.trigger, reason=row.reason)
         for row in gate_rows
@@ -156,7 +170,20 @@ def collect(engine: Engine) -> RunData:
         policy_snapshots=sum(int(count) for _, count in policy_rows),
         enforced_policy_snapshots=sum(int(count) for enforced, count in policy_rows if enforced),
         transitions=int(transition_count),
+        slippage=slippage,
+        costs_seen=costs_seen,
+        filter_blocks=tuple(FilterBlock(symbol=row.symbol, detail=row.detail or "") for row in block_rows),
     )
+
+
+def _costs_seen(value: Any) -> cost_metrics.CostMetrics | None:
+    """The last cost-metrics row; None for a run without one (or one the report cannot read)."""
+    if value is None:
+        return None
+    try:
+        return cost_metrics.decode(value)
+    except ValueError:
+        return None
 
 
 # Holding (or possibly holding) a position on the exchange: exposure until the run's end.

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from service.report.build import Report
 from service.report.collect import dumps, jsonable
+from service.report.costs import COST_COLUMNS, costs_caps_line, costs_rows
 from service.report.metrics import EquityCurve
 
 COMPARISON_SCHEMA = "quantum-trader/replay-comparison/1"
@@ -139,6 +140,7 @@ def render_markdown(report: Report, *, chart: str = "equity.png") -> str:
         "",
         *_table(("reason", "count"), sorted(data["decisions"]["by_reason"].items())),
         "",
+        *_costs_section(data.get("costs")),
         "## Positions by state",
         "",
         *_table(("state", "count"), sorted(data["database"]["positions_by_state"].items())),
@@ -154,6 +156,13 @@ def render_markdown(report: Report, *, chart: str = "equity.png") -> str:
         *_table(("setting", "value"), sorted(_flatten(data["settings"]).items())),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _costs_section(costs: Mapping[str, Any] | None) -> list[str]:
+    """Spread and slippage by symbol; nothing for a report without them."""
+    if not costs:
+        return []
+    return ["## Costs by symbol", "", costs_caps_line(costs), "", *_table(COST_COLUMNS, costs_rows(costs)), ""]
 
 
 def _in_force(settings: Mapping[str, Any]) -> str:

@@ -44,7 +44,7 @@ def test_cost_breaches_slippage_needs_its_minimum_fills(slippage: float | None, 
 
 def test_cost_breaches_both_caps_give_both_reasons_in_one_line() -> None:
     found = cost_breaches([costs(spread_bps=16.0, slippage_bps=33.333, slippage_fills=7), costs("BTCUSDT")], RISK)
-    assert found == {"XRPUSDT": "spread 16.0 bps > 15.0 cap; slippage 33.3 bps over 7 fills > 20.0 cap"}
+    assert found == {"XRPUSDT": "spread 16.0 bps > 15.0 cap, slippage 33.3 bps over 7 fills > 20.0 cap"}
 
 
 def test_risk_settings_slippage_min_fills_above_window_refused() -> None:

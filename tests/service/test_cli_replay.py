@@ -58,6 +58,34 @@ def test_replay_ftx_writes_markdown_json_png_with_trades(ftx_comparison: Path) -
     assert report["settings"]["profile"] == "SAFE" and report["code_version"]["package"]
 
 
+def test_replay_ftx_report_shows_spread_and_realised_slippage_by_symbol(ftx_comparison: Path) -> None:
+    for run in ("enabled", "baseline"):
+        report = json.loads((ftx_comparison / run / "report.json").read_text())
+        costs = report["costs"]
+        assert (costs["max_spread_bps"], costs["max_slippage_bps"]) == (15.0, 20.0)
+        (btc,) = costs["by_symbol"]
+        assert btc["symbol"] == "BTCPERP" and btc["spread_bps"] == 0.0  # the paper market's default spread
+        # Entries and stops are measured (market exits are not): the paper's 2 bps, give or take the tick and a gap.
+        assert btc["fills"] >= report["metrics"]["trades"]
+        assert 1.0 < btc["mean_bps"] < 5.0 and btc["worst_bps"] >= btc["mean_bps"]
+        assert btc["over_cap"] == "" and btc["blocked_by_cost"] == 0
+        assert "## Costs by symbol" in (ftx_comparison / run / "report.md").read_text()
+
+
+def test_replay_symbol_quoted_above_the_spread_cap_never_trades_and_the_report_says_why(tmp_path: Path) -> None:
+    config = tmp_path / "wide.toml"
+    config.write_text('[exchange.paper]\nsymbol_spread_bps = { ETHUSDT = "20" }\n')
+    replay("--data", str(BTC_1H), "--data", str(ETH_1H), "--out", str(tmp_path / "out"), "--config", str(config))
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    rows = {row["symbol"]: row for row in report["costs"]["by_symbol"]}
+    assert list(rows) == ["BTCUSDT", "ETHUSDT"]
+    assert rows["ETHUSDT"]["spread_bps"] == 20.0 and rows["ETHUSDT"]["over_cap"] == "spread 20.0 bps > 15.0 cap"
+    assert rows["ETHUSDT"]["blocked_by_cost"] > 0 and rows["ETHUSDT"]["fills"] == 0
+    assert not [t for t in report["trades"] if t["symbol"] == "ETHUSDT"]
+    assert rows["BTCUSDT"]["over_cap"] == "" and rows["BTCUSDT"]["blocked_by_cost"] == 0
+    assert rows["BTCUSDT"]["fills"] > 0
+
+
 def test_compare_baseline_orchestrator_gates_and_blocks_baseline_does_not(ftx_comparison: Path) -> None:
     comparison = json.loads((ftx_comparison / "comparison.json").read_text())
     assert (ftx_comparison / "comparison.png").read_bytes().startswith(b"\x89PNG")
