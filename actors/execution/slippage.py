@@ -72,6 +72,7 @@ class SlippageRecords:
             raise ValueError("a slippage window holds at least one fill")
         self.window, self.max_age_ms = window, max_age_ms
         self._samples: dict[str, deque[SlippageSample]] = {}
+        self._measured: dict[str, tuple[int, float | None, int]] = {}  # symbol -> (valid until, mean, fills)
 
     def add(self, sample: SlippageSample) -> bool:
         """Count the sample; False (and nothing counted) when its order is among the symbol's recent ones already."""
@@ -79,11 +80,18 @@ class SlippageRecords:
         if any(known.key == sample.key for known in recent):
             return False
         recent.append(sample)
+        self._measured.pop(sample.symbol, None)
         return True
 
     def measure(self, symbol: str, now: int) -> tuple[float | None, int]:
-        """(mean slippage in bps, fills it is over) of the symbol's fills within the window; (None, 0) for none."""
-        recent = [s.bps for s in self._samples.get(symbol, ()) if s.at > now - self.max_age_ms]
-        if not recent:
-            return None, 0
-        return sum(recent) / len(recent), len(recent)
+        """(mean slippage in bps, fills it is over) of the symbol's fills within the window; (None, 0) for none.
+        Worked out again only when a fill was added or the oldest one counted leaves the day: it is asked every
+        step."""
+        cached = self._measured.get(symbol)
+        if cached is not None and now < cached[0]:
+            return cached[1], cached[2]
+        recent = [s for s in self._samples.get(symbol, ()) if s.at > now - self.max_age_ms]
+        mean = sum(s.bps for s in recent) / len(recent) if recent else None
+        valid_until = min(s.at for s in recent) + self.max_age_ms if recent else 2**62
+        self._measured[symbol] = (valid_until, mean, len(recent))
+        return mean, len(recent)

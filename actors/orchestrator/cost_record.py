@@ -19,11 +19,15 @@ class CostRecord:
     def __init__(self, store: Store, risk: RiskSettings) -> None:
         self.store, self.risk = store, risk
         self.written: dict[str, Any] | None = None  # the row as last written, but its time
+        self.seen: tuple[SymbolCosts, ...] | None = None  # the costs of the last cycle: most cycles repeat them
         self.over_cap: dict[str, str] = {}  # the symbols over a cap as last written, with why
 
     def update(self, costs: tuple[SymbolCosts, ...], now: int) -> None:
         """Rewrite the row when a figure (to a hundredth of a basis point) or a verdict changed. Measured and kept
         whatever the flags: whether the policy enforces the caps is the policy's business (and its note)."""
+        if costs == self.seen:
+            return
+        self.seen = costs
         metrics = CostMetrics(
             at=now,
             max_spread_bps=self.risk.max_spread_bps,

@@ -97,6 +97,8 @@ def test_slippage_records_fills_older_than_a_day_leave_the_measure() -> None:
     assert records.measure("BTCUSDT", SLIPPAGE_MAX_AGE_MS - 1) == (22.0, 2)
     assert records.measure("BTCUSDT", SLIPPAGE_MAX_AGE_MS) == (4.0, 1)
     assert records.measure("BTCUSDT", 2 * SLIPPAGE_MAX_AGE_MS) == (None, 0)  # a disallowed symbol comes back
+    records.add(sample(2 * SLIPPAGE_MAX_AGE_MS, 6.0, "next"))  # a new fill counts at once, at the same moment
+    assert records.measure("BTCUSDT", 2 * SLIPPAGE_MAX_AGE_MS) == (6.0, 1)
 
 
 def test_slippage_records_need_a_window_of_one_fill_at_least() -> None:
