@@ -188,6 +188,7 @@ class PositionOpened:
     partial_price: Decimal | None
     risk_per_unit: Decimal
     trailing_pct: float
+    trailing_start: Decimal  # distance in favour from the entry where trailing starts
     exit_mode: ExitMode
 
 

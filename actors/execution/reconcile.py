@@ -295,6 +295,7 @@ class Reconciler:
         )
         position.stop_price, position.take_profit_price = plan.stop_price, plan.take_profit_price
         position.risk_per_unit, position.trailing_pct = plan.risk_per_unit, plan.trailing_pct
+        position.trailing_start = plan.trailing_start
         requests = self.protection.requests(position, Decimal(0))
         rows = self.protection.register(position, requests)
         self.journal.fire(

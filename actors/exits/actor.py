@@ -59,6 +59,7 @@ class ExitsActor(SupervisedActor):
                 take_profit_price=row["take_profit_price"] or row["entry_price"],
                 risk_per_unit=details.risk_per_unit,
                 trailing_pct=details.trailing_pct,
+                trailing_start=details.trailing_start,
             )
             self.trailing[row["id"]] = Trailing(
                 plan=plan,
@@ -107,6 +108,7 @@ class ExitsActor(SupervisedActor):
                     risk_per_unit=event.risk_per_unit,
                     partial_price=event.partial_price,
                     trailing_pct=event.trailing_pct,
+                    trailing_start=event.trailing_start,
                 )
                 self.trailing[event.position_id] = Trailing(plan=plan, stop=event.stop_price, best=event.entry_price)
                 self.symbols[event.position_id] = event.symbol

@@ -17,7 +17,7 @@ from actors.exits.strategies import (
     trailing_active,
 )
 from actors.messages import Side, SymbolFilters
-from config.profiles import DEFAULT_EXIT_MODES, ExitMode, ExitModeParams
+from config.profiles import DEFAULT_EXIT_MODES, ExitMode
 
 FILTERS = SymbolFilters(tick_size=Decimal("0.01"), step_size=Decimal("0.001"), min_qty=Decimal("0.001"))
 D = Decimal
@@ -39,6 +39,8 @@ def test_plan_exits_long_each_mode_matches_design(mode, stop, target, partial, p
     assert plan.partial_quantity == D(partial_qty)
     assert plan.trailing_pct == trail
     assert plan.risk_per_unit == D("100") - D(stop)
+    params = DEFAULT_EXIT_MODES[mode]
+    assert plan.trailing_start == plan.risk_per_unit * D(str(params.trailing_start_r))
 
 
 def test_plan_exits_short_defensive_mirrors_long():
@@ -53,7 +55,7 @@ def test_plan_exits_sized_stop_distance_sets_r():
     assert plan.stop_price == D("98.50")
     assert plan.risk_per_unit == D("1.50")
     assert plan.partial_price == D("102.25")  # 1.5R
-    # The ATR stop is 1.5% against the mode's 4%: the 8% target shrinks alike, keeping 2R.
+    # The ATR stop is 1.5% against the mode's 4% cap: the target is still the mode's 2R, 3% (not the cap's 8%).
     assert plan.take_profit_price == D("103.00")
 
 
@@ -86,11 +88,10 @@ def test_plan_exits_partial_quantity_rounds_down_to_step():
 
 
 def test_plan_exits_partial_beyond_take_profit_skipped():
-    params = ExitModeParams(
-        take_profit_pct=0.05, stop_loss_pct=0.04, trailing_pct=0.02, partial_tp_fraction=0.5, partial_tp_r=1.5
-    )
+    params = DEFAULT_EXIT_MODES[ExitMode.TREND_FOLLOW].model_copy(update={"take_profit_r": 1.25})
     plan = plan_exits(params, Side.LONG, D("100"), D("1"), FILTERS)
-    assert plan.partial_price is None
+    assert plan.take_profit_price == D("105.00")
+    assert plan.partial_price is None  # 1.5R = 106 lies beyond the 1.25R target
 
 
 def test_plan_exits_stop_inside_one_tick_raises():
@@ -228,7 +229,5 @@ def test_switch_exit_mode_to_fast_tp_keeps_plan():
 
 def test_switch_exit_mode_to_wider_defensive_never_loosens_trailing():
     plan = plan_exits(DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL], Side.LONG, D("100"), D("1"), FILTERS)
-    wider = ExitModeParams(
-        take_profit_pct=0.04, stop_loss_pct=0.02, trailing_pct=0.05, partial_tp_fraction=0.7, partial_tp_r=0.8
-    )
+    wider = DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL].model_copy(update={"trailing_r": 2.5})
     assert switch_exit_mode(plan, ExitMode.DEFENSIVE_TRAIL, wider).trailing_pct == 0.015
