@@ -19,17 +19,20 @@ Rules, documented once here (each mode's numbers are in config/profiles.py):
   first: before that, the initial stop gives the trade the room it was sized for.
 - Within one candle, if the stop could trigger it is taken to trigger first: a candle
   does not say whether its high or its low came first, so assume the worse.
+- An open position under a more defensive mode takes on that mode's plan for its entry at
+  today's ATR, each part only where it is tighter (`tighten_to_mode`): a stop never
+  loosens, a target never moves away, a trail never widens or starts later.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
 from actors.messages import Side, SymbolFilters
 from actors.rounding import round_down_to_step, round_price_toward
-from config.profiles import ExitMode, ExitModeParams
+from config.profiles import ExitModeParams
 from exchange.market import to_decimal
 
 # Where a position's plan does not say when trailing starts (a row written before the modes had their own).
@@ -151,9 +154,35 @@ def first_triggered(
     return None
 
 
-def switch_exit_mode(plan: ExitPlan, new_mode: ExitMode, new_params: ExitModeParams) -> ExitPlan:
-    """An open position under a new policy exit mode: keep the plan, tighten trailing for
-    DEFENSIVE_TRAIL. The stop is untouched here; trailing then only moves it in favour."""
-    if new_mode is not ExitMode.DEFENSIVE_TRAIL:
-        return plan
-    return replace(plan, trailing_pct=min(plan.trailing_pct, new_params.trailing_pct))
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tightened:
+    """An open position's exits under a more defensive mode."""
+
+    stop_price: Decimal  # the new mode's stop when it is in the position's favour, else the stop resting now
+    take_profit_price: Decimal | None  # the new mode's target when it is closer, else None (the target stays)
+    trailing_pct: float
+    trailing_start: Decimal
+
+
+def tighten_to_mode(
+    plan: ExitPlan, stop: Decimal, params: ExitModeParams, atr: float, filters: SymbolFilters
+) -> Tightened:
+    """The exits an open position takes on under a more defensive mode: the new mode's plan for the same entry at
+    today's ATR (its cap when there is no ATR), each part taken only where it is tighter than what the position has:
+    a stop never loosens, a target never moves away, trailing never starts later or trails wider. `stop` is the
+    stop resting now (trailing may have moved it past the plan's)."""
+    sign = plan.side.sign
+    distance = to_decimal(atr) * to_decimal(params.atr_multiplier_sl) if atr > 0 else None  # NaN is not > 0
+    try:
+        new = plan_exits(params, plan.side, plan.entry_price, plan.quantity, filters, distance)
+    except ValueError:  # a stop that rounds to nothing at this tick: nothing tighter to take
+        return Tightened(
+            stop_price=stop, take_profit_price=None, trailing_pct=plan.trailing_pct, trailing_start=plan.trailing_from
+        )
+    closer = (plan.take_profit_price - new.take_profit_price) * sign > 0
+    return Tightened(
+        stop_price=new.stop_price if (new.stop_price - stop) * sign > 0 else stop,
+        take_profit_price=new.take_profit_price if closer else None,
+        trailing_pct=min(plan.trailing_pct, new.trailing_pct) if plan.trailing_pct > 0 else new.trailing_pct,
+        trailing_start=min(plan.trailing_from, new.trailing_start),
+    )

@@ -1,4 +1,4 @@
-"""Exit math: each mode's numbers, partial take-profit, trailing, stop-first, mode switches."""
+"""Exit math: each mode's numbers, partial take-profit, trailing, stop-first, a more defensive mode."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 
 from actors.exits.strategies import (
     ExitKind,
+    ExitPlan,
+    Tightened,
     first_triggered,
     plan_exits,
-    switch_exit_mode,
+    tighten_to_mode,
     trail_stop,
     trailing_active,
 )
@@ -211,23 +213,76 @@ def test_first_triggered_touching_stop_triggers():
     )
 
 
-# --- exit mode switch on an open position --------------------------------------------------------
+# --- an open position under a more defensive mode ---------------------------------------------------------------
 
 
-def test_switch_exit_mode_to_defensive_tightens_trailing_keeps_stop():
-    plan = plan_exits(DEFAULT_EXIT_MODES[ExitMode.TREND_FOLLOW], Side.LONG, D("100"), D("1"), FILTERS)
-    switched = switch_exit_mode(plan, ExitMode.DEFENSIVE_TRAIL, DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL])
-    assert switched.trailing_pct == 0.015
-    assert switched.stop_price == plan.stop_price
-    assert switched.take_profit_price == plan.take_profit_price
+def fast_plan(side: Side = Side.LONG) -> ExitPlan:
+    """FAST_TP at ATR 1 on an entry of 100: stop 1.5 away, target 2.5, trail 1%, trailing from 1.5."""
+    return plan_exits(DEFAULT_EXIT_MODES[ExitMode.FAST_TP], side, D("100"), D("1"), FILTERS, stop_distance=D("1.5"))
 
 
-def test_switch_exit_mode_to_fast_tp_keeps_plan():
-    plan = plan_exits(DEFAULT_EXIT_MODES[ExitMode.TREND_FOLLOW], Side.LONG, D("100"), D("1"), FILTERS)
-    assert switch_exit_mode(plan, ExitMode.FAST_TP, DEFAULT_EXIT_MODES[ExitMode.FAST_TP]) == plan
+def test_tighten_to_defensive_at_same_atr_takes_stop_target_and_trail():
+    plan = fast_plan()
+    assert (plan.stop_price, plan.take_profit_price, plan.trailing_pct) == (D("98.50"), D("102.50"), 0.01)
+    tightened = tighten_to_mode(plan, plan.stop_price, DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL], 1.0, FILTERS)
+    assert tightened == Tightened(
+        stop_price=D("99.00"), take_profit_price=D("102.00"), trailing_pct=0.0075, trailing_start=D("0.500")
+    )
 
 
-def test_switch_exit_mode_to_wider_defensive_never_loosens_trailing():
-    plan = plan_exits(DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL], Side.LONG, D("100"), D("1"), FILTERS)
-    wider = DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL].model_copy(update={"trailing_r": 2.5})
-    assert switch_exit_mode(plan, ExitMode.DEFENSIVE_TRAIL, wider).trailing_pct == 0.015
+def test_tighten_to_defensive_short_mirrors_long():
+    plan = fast_plan(Side.SHORT)
+    tightened = tighten_to_mode(plan, plan.stop_price, DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL], 1.0, FILTERS)
+    assert (tightened.stop_price, tightened.take_profit_price) == (D("101.00"), D("98.00"))
+
+
+def test_tighten_stop_trailed_past_the_new_stop_is_kept():
+    plan = fast_plan()
+    tightened = tighten_to_mode(plan, D("100.40"), DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL], 1.0, FILTERS)
+    assert tightened.stop_price == D("100.40")
+
+
+def test_tighten_atr_risen_keeps_every_part_the_new_mode_would_widen():
+    plan = fast_plan()
+    # ATR 3: DEFENSIVE_TRAIL's stop is its 2% cap, wider than the 1.5 resting; its target 104 is further than 102.5.
+    tightened = tighten_to_mode(plan, plan.stop_price, DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL], 3.0, FILTERS)
+    assert tightened == Tightened(
+        stop_price=D("98.50"), take_profit_price=None, trailing_pct=0.01, trailing_start=D("1.000")
+    )
+
+
+@pytest.mark.parametrize("atr", [float("nan"), 0.0])
+def test_tighten_without_atr_uses_the_new_mode_cap(atr):
+    plan = plan_exits(DEFAULT_EXIT_MODES[ExitMode.TREND_FOLLOW], Side.LONG, D("100"), D("1"), FILTERS)  # 96 / 108
+    tightened = tighten_to_mode(plan, plan.stop_price, DEFAULT_EXIT_MODES[ExitMode.FAST_TP], atr, FILTERS)
+    assert (tightened.stop_price, tightened.take_profit_price, tightened.trailing_pct) == (
+        D("97.00"),
+        D("105.00"),
+        0.02,
+    )
+
+
+@given(
+    side=st.sampled_from(list(Side)),
+    entry=st.decimals(min_value=D("1"), max_value=D("100000"), places=2),
+    old_fraction=st.decimals(min_value=D("0.0005"), max_value=D("0.1"), places=4),
+    atr_fraction=st.decimals(min_value=D("0.0001"), max_value=D("0.2"), places=5),
+    trailed=st.decimals(min_value=D("0"), max_value=D("2"), places=3),
+    old=st.sampled_from(list(ExitMode)),
+    new=st.sampled_from(list(ExitMode)),
+)
+def test_tighten_any_position_and_atr_never_loosens_anything(
+    side, entry, old_fraction, atr_fraction, trailed, old, new
+):
+    filters = SymbolFilters(tick_size=D("0.01"), step_size=D("0.001"), min_qty=D("0.001"))
+    try:
+        plan = plan_exits(DEFAULT_EXIT_MODES[old], side, entry, D("1"), filters, stop_distance=entry * old_fraction)
+    except ValueError:
+        return  # no stop fits the tick: no such position
+    stop = plan.stop_price + side.sign * plan.risk_per_unit * trailed  # the stop may have trailed
+    tightened = tighten_to_mode(plan, stop, DEFAULT_EXIT_MODES[new], float(entry * atr_fraction), filters)
+    assert (tightened.stop_price - stop) * side.sign >= 0
+    if tightened.take_profit_price is not None:
+        assert (plan.take_profit_price - tightened.take_profit_price) * side.sign > 0
+    assert tightened.trailing_pct <= plan.trailing_pct
+    assert tightened.trailing_start <= plan.trailing_from
