@@ -109,6 +109,12 @@ def build_report(db_url: str, *, run_info: RunInfo, generated_at: datetime | Non
             "total": sum(data.decisions_by_reason.values()),
             "by_reason": dict(data.decisions_by_reason),
         },
+        "exit_modes": {
+            # A trade's mode is the one it closed under: the mode it opened with, or a more defensive one since.
+            "trades_by_mode": dict(sorted(Counter(trade.exit_mode for trade in data.trades).items())),
+            "changes": data.exit_mode_changes,
+            "positions_changed": data.positions_changed_mode,
+        },
         "trades": [_trade_json(trade) for trade in data.trades],
     }
     stamp = (generated_at or datetime.now(UTC)).astimezone(UTC)

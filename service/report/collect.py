@@ -25,7 +25,7 @@ from persistence.store import CREATED
 from persistence.tables import EQUITY_SNAPSHOTS, POLICY_SNAPSHOTS, POSITIONS, SIGNAL_DECISIONS, TRANSITIONS
 from service.report.metrics import EquityCurve, TradeOutcome
 from state_machines.gate import GATE_TABLE
-from state_machines.position import PositionState
+from state_machines.position import POSITION_TABLE, PositionState, PositionTrigger
 
 ZERO = Decimal(0)
 _DETAIL_IN_PARENTHESES = re.compile(r"\s*\([^()]*\)")
@@ -92,6 +92,8 @@ class RunData:
     policy_snapshots: int
     enforced_policy_snapshots: int
     transitions: int
+    exit_mode_changes: int = 0  # a more defensive exit mode applied to an open position
+    positions_changed_mode: int = 0
 
 
 def reason_key(reason: str) -> str:
@@ -131,6 +133,12 @@ def collect(engine: Engine) -> RunData:
             select(POLICY_SNAPSHOTS.c.enforced, func.count()).group_by(POLICY_SNAPSHOTS.c.enforced)
         ).all()
         transition_count = connection.execute(select(func.count()).select_from(TRANSITIONS)).scalar_one()
+        mode_changes, positions_changed = connection.execute(
+            select(func.count(), func.count(TRANSITIONS.c.entity_id.distinct())).where(
+                TRANSITIONS.c.machine == POSITION_TABLE.name,
+                TRANSITIONS.c.trigger == PositionTrigger.CHANGE_EXIT_MODE,
+            )
+        ).one()
     gate_events = tuple(
         GateEvent(at=row.at, source=row.source, dest=row.dest, trigger=row.trigger, reason=row.reason)
         for row in gate_rows
@@ -156,6 +164,8 @@ def collect(engine: Engine) -> RunData:
         policy_snapshots=sum(int(count) for _, count in policy_rows),
         enforced_policy_snapshots=sum(int(count) for enforced, count in policy_rows if enforced),
         transitions=int(transition_count),
+        exit_mode_changes=int(mode_changes),
+        positions_changed_mode=int(positions_changed),
     )
 
 
