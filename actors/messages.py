@@ -122,6 +122,14 @@ class TradingPolicy:
 STATIC_EXIT_MODE = ExitMode.FAST_TP
 
 
+def exit_mode_in_force(policy_mode: ExitMode | None, *, enforced: bool, use_for_exit_mode: bool) -> ExitMode:
+    """The exit mode new and open positions follow: the policy's when it is enforced and sets exits, else the
+    static one (also before the first policy, when none was ever recorded)."""
+    if policy_mode is not None and enforced and use_for_exit_mode:
+        return policy_mode
+    return STATIC_EXIT_MODE
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PolicyUpdated:
     at: int
@@ -189,6 +197,7 @@ class PositionOpened:
     partial_price: Decimal | None
     risk_per_unit: Decimal
     trailing_pct: float
+    trailing_start: Decimal  # distance in favour from the entry where trailing starts
     exit_mode: ExitMode
 
 
@@ -211,6 +220,8 @@ class StopMoved:
     position_id: str
     stop_price: Decimal
     moved: bool
+    take_profit_price: Decimal | None = None  # the take-profit resting now (answering a `mode_change`)
+    exit_mode: ExitMode | None = None  # the mode the position now follows, when a `mode_change` was applied
 
 
 PositionEvent = PositionOpened | PartialTakeProfitFilled | PositionClosed | StopMoved
@@ -273,12 +284,26 @@ class Tick:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ExitModeChange:
+    """What a change to a more defensive exit mode asks of an open position besides its stop (each only ever
+    tighter: execution checks it against what rests)."""
+
+    exit_mode: ExitMode
+    take_profit_price: Decimal | None  # the new mode's target when it is closer; None: the target stays
+    trailing_pct: float
+    trailing_start: Decimal  # distance in favour from the entry where trailing starts
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MoveStop:
-    """Command to execution: replace a position's resting stop (trailing only moves it in favour)."""
+    """Command to execution: replace a position's resting stop, only ever in its favour: a trailing move, or a
+    change to a more defensive exit mode (`mode_change`: the target comes closer and the trail tightens too,
+    recorded as one transition with the reason). Answered with `StopMoved`."""
 
     position_id: str
-    stop_price: Decimal
+    stop_price: Decimal  # the stop wanted; one not in the position's favour of what rests stays where it is
     reason: str
+    mode_change: ExitModeChange | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,9 +14,14 @@ class RiskProfileName(StrEnum):
 
 
 class ExitMode(StrEnum):
+    # In order of defensiveness: a change down this list tightens open positions, one up it leaves them be.
     TREND_FOLLOW = "TREND_FOLLOW"
     FAST_TP = "FAST_TP"
     DEFENSIVE_TRAIL = "DEFENSIVE_TRAIL"
+
+    @property
+    def defensiveness(self) -> int:
+        return list(ExitMode).index(self)
 
 
 class _Strict(BaseModel):
@@ -93,34 +98,60 @@ DEFAULT_PROFILES: dict[RiskProfileName, RiskProfile] = {
 
 
 class ExitModeParams(_Strict):
-    """Distances are fractions of the entry price; partial TP closes a fraction at an R multiple."""
+    """One exit mode. The stop is the ATR stop (`atr_multiplier_sl` x ATR) capped at `stop_loss_pct` of the entry;
+    every other distance is a multiple of that stop distance (R), so a mode keeps its shape on any timeframe.
+    Where the stop reaches its cap, the target and the trailing distance are the seed's percents."""
 
-    take_profit_pct: float = Fraction
-    stop_loss_pct: float = Fraction
-    trailing_pct: float = Fraction
-    partial_tp_fraction: float = Field(gt=0, le=1)
-    partial_tp_r: float = Field(gt=0, le=20)
+    atr_multiplier_sl: float = Field(gt=0, le=50, description="stop distance in ATRs, before the cap")
+    stop_loss_pct: float = Field(gt=0, lt=1, description="cap of the stop distance, a fraction of the entry")
+    take_profit_r: float = Field(gt=0, le=50, description="take-profit distance in R (reward to risk)")
+    trailing_r: float = Field(gt=0, le=50, description="trailing distance behind the best price, in R")
+    trailing_start_r: float = Field(
+        gt=0, le=50, description="trailing starts this many R in favour (or when the partial take-profit fills)"
+    )
+    partial_tp_fraction: float = Field(gt=0, le=1, description="share of the position the partial take-profit closes")
+    partial_tp_r: float = Field(gt=0, le=50, description="the partial take-profit's distance in R")
+
+    @property
+    def take_profit_pct(self) -> float:
+        """The target as a fraction of the entry when the stop reaches its cap."""
+        return round(self.take_profit_r * self.stop_loss_pct, 12)
+
+    @property
+    def trailing_pct(self) -> float:
+        """The trailing distance as a fraction of the entry when the stop reaches its cap."""
+        return round(self.trailing_r * self.stop_loss_pct, 12)
 
 
+# Seed 002's three modes. At the cap they are its percents (take-profit / stop-loss / trailing): TREND_FOLLOW
+# 8/4/3, FAST_TP 5/3/2, DEFENSIVE_TRAIL 4/2/1.5; below it, each mode's own ATR multiple keeps them apart, so for
+# the same entry and ATR a more defensive mode's stop, target, trailing distance and trailing start are never
+# further than a less defensive one's (tests/exits/test_exit_modes.py checks it for any entry and ATR).
 DEFAULT_EXIT_MODES: dict[ExitMode, ExitModeParams] = {
     ExitMode.TREND_FOLLOW: ExitModeParams(
-        take_profit_pct=0.08,
+        atr_multiplier_sl=2.0,  # a wide stop: room to ride the trend
         stop_loss_pct=0.04,
-        trailing_pct=0.03,
+        take_profit_r=2.0,
+        trailing_r=0.75,
+        trailing_start_r=1.5,  # a late trail
         partial_tp_fraction=0.5,
         partial_tp_r=1.5,
     ),
     ExitMode.FAST_TP: ExitModeParams(
-        take_profit_pct=0.05,
+        atr_multiplier_sl=1.5,
         stop_loss_pct=0.03,
-        trailing_pct=0.02,
+        take_profit_r=5 / 3,  # the seed's 1:1.67
+        trailing_r=2 / 3,
+        trailing_start_r=1.0,
         partial_tp_fraction=0.6,
         partial_tp_r=1.0,
     ),
     ExitMode.DEFENSIVE_TRAIL: ExitModeParams(
-        take_profit_pct=0.04,
+        atr_multiplier_sl=1.0,  # the tightest stop
         stop_loss_pct=0.02,
-        trailing_pct=0.015,
+        take_profit_r=2.0,
+        trailing_r=0.75,
+        trailing_start_r=0.5,  # trails earliest: locks gains fast
         partial_tp_fraction=0.7,
         partial_tp_r=0.8,
     ),

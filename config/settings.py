@@ -35,6 +35,9 @@ RETIRED_KEYS: dict[tuple[str, ...], str] = {
     ("risk", "max_leverage"): "no longer a setting: sizing clamps notional to the account's leverage, "
     "exchange.leverage (default 3), the one also set on the exchange; put the value you want there "
     "([exchange] leverage = N, or QT_EXCHANGE__LEVERAGE) and remove this key",
+    ("risk", "atr_multiplier_sl"): "no longer a setting: each exit mode has its own stop multiple, "
+    "exit_modes.<MODE>.atr_multiplier_sl (TREND_FOLLOW 2, FAST_TP 1.5, DEFENSIVE_TRAIL 1); put the values you want "
+    "there ([exit_modes.FAST_TP] atr_multiplier_sl = N) and remove this key",
 }
 
 
@@ -82,7 +85,6 @@ class OrchestratorSettings(_Section):
 
 class RiskSettings(_Section):
     profile: RiskProfileName = RiskProfileName.SAFE
-    atr_multiplier_sl: float = Field(default=1.5, gt=0, le=20)
     min_position_usd: Decimal = Field(default=Decimal("10"), ge=0)
     max_position_usd: Decimal = Field(default=Decimal("5000"), gt=0)
     correlation_threshold: float = Field(default=0.7, gt=0, le=1)

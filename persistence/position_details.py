@@ -30,6 +30,7 @@ class PositionDetails:
     partial_quantity: Decimal = ZERO  # what the partial take-profit closes, so a restart can place it again
     risk_per_unit: Decimal = ZERO  # R: the entry-to-stop distance when the position opened (the stop may trail)
     trailing_pct: float = 0.0
+    trailing_start: Decimal = ZERO  # distance in favour from the entry where trailing starts; 0: 1R (older rows)
     orders: Mapping[str, str] = field(default_factory=dict)  # purpose -> client order id of its live order
     numbers: Mapping[str, int] = field(default_factory=dict)  # purpose -> last number used in a client order id
     stop_moves: int = 0  # trailing moves: a stop that fills after one is a "trailing stop"
@@ -59,6 +60,7 @@ class PositionDetails:
             partial_quantity=_decimal(data, "partial_quantity"),
             risk_per_unit=_decimal(data, "risk_per_unit"),
             trailing_pct=_float(data, "trailing_pct"),
+            trailing_start=_decimal(data, "trailing_start"),
             orders=_orders(data),
             numbers=_numbers(data),
             stop_moves=_int(data, "stop_moves"),
@@ -83,6 +85,8 @@ class PositionDetails:
             "entry_cost": str(self.entry_cost),
             "exit_cost": str(self.exit_cost),
         }
+        if self.trailing_start:  # written only when set: a row from before the modes had their own reads back alike
+            data["trailing_start"] = str(self.trailing_start)
         if self.risk_at_stop is not None:
             data["risk_at_stop"] = str(self.risk_at_stop)
         if self.decision_price is not None:

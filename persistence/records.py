@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from config.profiles import ExitMode
 from persistence.tables import (
     EQUITY_SNAPSHOTS,
     EXCHANGE_STATE,
@@ -160,6 +161,18 @@ def insert_policy_snapshot(
             note=note,
         )
     )
+
+
+def latest_policy_exit_mode(connection: Connection) -> ExitMode | None:
+    """The exit mode of the last policy recorded (None before the first): the one in force at a start, until the
+    orchestrator's first cycle says otherwise."""
+    raw = connection.execute(
+        select(POLICY_SNAPSHOTS.c.policy).order_by(POLICY_SNAPSHOTS.c.at.desc(), POLICY_SNAPSHOTS.c.id.desc()).limit(1)
+    ).scalar()
+    if raw is None:
+        return None
+    mode = json.loads(raw).get("exit_mode")
+    return ExitMode(mode) if mode in set(ExitMode) else None
 
 
 def insert_equity_snapshot(

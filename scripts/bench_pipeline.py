@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 from actors.clock import VirtualClock  # noqa: E402
 from actors.messages import Candle  # noqa: E402
 from actors.system import TradingSystem  # noqa: E402
-from config import Settings  # noqa: E402
+from config import ExitMode, Settings  # noqa: E402
 from exchange.paper.exchange import PaperExchange  # noqa: E402
 from exchange.port import OrderRequest, OrderState  # noqa: E402
 from persistence.db import make_engine  # noqa: E402
@@ -68,7 +68,9 @@ def settings_for(db: Path, inbox: Path) -> Settings:
             symbols=SYMBOLS,
             database={"url": f"sqlite:///{db}"},
             signals={"builtin": False, "inbox": str(inbox)},
-            risk={"profile": "AGGRESSIVE", "atr_multiplier_sl": 10},
+            risk={"profile": "AGGRESSIVE"},
+            # Wide stops (10 ATR in every mode), so no position is stopped out while the benchmark measures.
+            exit_modes={str(mode): {"atr_multiplier_sl": 10} for mode in ExitMode},
             profiles={"AGGRESSIVE": {"max_total_exposure_pct": 10.0, "max_symbol_exposure_pct": 0.9}},
             # Every step may trade: the gate is not driven and losing symbols are not filtered out.
             orchestrator={

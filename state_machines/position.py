@@ -32,6 +32,7 @@ class PositionTrigger(StrEnum):
     RECONCILE = "reconcile"
     REDUCE = "reduce"
     ADOPT = "adopt"
+    CHANGE_EXIT_MODE = "change_exit_mode"
 
 
 S, T = PositionState, PositionTrigger
@@ -64,6 +65,10 @@ POSITION_TABLE = StateTable(
         Edge(T.ENTRY_FILLED, S.CANCELLED, S.OPEN),
         Edge(T.PARTIAL_TAKE_PROFIT, S.OPEN, S.PARTIALLY_CLOSED),
         Edge(T.CLOSE, S.OPEN, S.CLOSING),
+        # The state stays: a more defensive exit mode reached the position (stop, target and trail tightened), and
+        # the transition records what changed and why.
+        Edge(T.CHANGE_EXIT_MODE, S.OPEN, S.OPEN, guard=has_reason),
+        Edge(T.CHANGE_EXIT_MODE, S.PARTIALLY_CLOSED, S.PARTIALLY_CLOSED, guard=has_reason),
         # A resting stop-loss or take-profit filled on the exchange: no exit order of ours was needed.
         Edge(T.EXIT_FILLED, S.OPEN, S.CLOSED),
         Edge(T.RECONCILE, S.OPEN, S.CLOSED, guard=has_reason),

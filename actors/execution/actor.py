@@ -45,10 +45,11 @@ class ExecutionActor(SupervisedActor):
                 self._halt(halts)
                 self.pass_on(message, portfolio=portfolio, events=events)
             case Step(stage=Stage.INTENTS):
+                self.engine.follow_policy(message.policy)
                 self.engine.on_intents(message.intents, message.at)
                 self.pass_on(message)
             case MoveStop():
-                self.engine.move_stop(message.position_id, message.stop_price)
+                self.engine.move_stop(message)
             case ClosePosition():
                 self.engine.closing.close(message.position_id, message.reason)
             case RecoveryAsked():

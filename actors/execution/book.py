@@ -47,6 +47,7 @@ class LivePosition:
     partial_quantity: Decimal = ZERO  # what the partial take-profit closes, kept so a restart can re-place it
     risk_per_unit: Decimal = ZERO
     trailing_pct: float = 0.0
+    trailing_start: Decimal = ZERO  # distance in favour from the entry where trailing starts
     realized_pnl: Decimal = ZERO
     fees: Decimal = ZERO
     exit_cost: Decimal = ZERO
@@ -136,6 +137,7 @@ class LivePosition:
             partial_quantity=self.partial_quantity,
             risk_per_unit=self.risk_per_unit,
             trailing_pct=self.trailing_pct,
+            trailing_start=self.trailing_start,
             orders=dict(self.orders),
             numbers=dict(self.numbers),
             stop_moves=self.stop_moves,
@@ -154,6 +156,7 @@ class LivePosition:
         self.partial_quantity = details.partial_quantity
         self.risk_per_unit = details.risk_per_unit
         self.trailing_pct = details.trailing_pct
+        self.trailing_start = details.trailing_start
         self.orders = dict(details.orders)
         self.numbers = dict(details.numbers)
         self.stop_moves = details.stop_moves

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Any
 
 from actors.clock import Clock, utc_day
@@ -19,6 +18,7 @@ from actors.execution.book import Book
 from actors.execution.checkpoint import ExchangeCheckpoint
 from actors.execution.closing import Closing
 from actors.execution.entries import Entries
+from actors.execution.exit_modes import ExitModes
 from actors.execution.fills import Fills
 from actors.execution.filters import Filters
 from actors.execution.foreign import ForeignPositions
@@ -35,8 +35,17 @@ from actors.execution.loading import (
 from actors.execution.protection import Protection
 from actors.execution.reconcile import Reconciler, Timing
 from actors.execution.slippage import SLIPPAGE_MAX_AGE_MS, SlippageRecords
-from actors.messages import HaltGate, OrderIntent, Portfolio, PositionEvent, Step
-from config import Settings
+from actors.messages import (
+    HaltGate,
+    MoveStop,
+    OrderIntent,
+    Portfolio,
+    PositionEvent,
+    Step,
+    TradingPolicy,
+    exit_mode_in_force,
+)
+from config import ExitMode, Settings
 from exchange.port import ExchangePort, OutcomeUnknown, RateLimited
 from persistence import records
 from persistence.store import Store
@@ -127,6 +136,11 @@ class ExecutionEngine:
             self.timing,
             ForeignPositions(self.journal, load_foreign_positions(store.connection)),
         )
+        self.exit_modes = ExitModes(self.book, self.journal, self.protection)
+        self.flags = settings.orchestrator.flags
+        with store.connection.begin():  # a read of its own: the store's writes each begin their transaction
+            recorded = records.latest_policy_exit_mode(store.connection)
+        self.follow_policy(None, recorded=recorded)
         self.mismatches = loaded.mismatches
         self.last_reconcile = clock.now_ms()
         self.holds: dict[str, int] = {}  # why trading must pause -> until when (ms)
@@ -187,11 +201,23 @@ class ExecutionEngine:
         # them before then (transitions commit on their own), and the step's new orders go out sooner.
         return portfolio, tuple(events), halts
 
-    def move_stop(self, position_id: str, stop_price: Decimal) -> None:
-        """A trailing move; its answer goes to the exits actor with the next step's events."""
-        answer = self.protection.move_stop(position_id, stop_price)
+    def move_stop(self, command: MoveStop) -> None:
+        """A trailing move, or a change to a more defensive exit mode; its answer goes to the exits actor with the
+        next step's events."""
+        if command.mode_change is None:
+            answer = self.protection.move_stop(command.position_id, command.stop_price)
+        else:
+            answer = self.exit_modes.apply(command)
         if answer is not None:
             self.answers.append(answer)
+
+    def follow_policy(self, policy: TradingPolicy | None, *, recorded: ExitMode | None = None) -> None:
+        """The exit mode in force (the step's policy, or at start the last one recorded), which a position adopted
+        from the exchange follows."""
+        mode = policy.exit_mode if policy is not None else recorded
+        self.reconciler.exit_mode = exit_mode_in_force(
+            mode, enforced=self.flags.enforcing, use_for_exit_mode=self.flags.use_for_exit_mode
+        )
 
     def _keep_safe(self, now: int) -> list[HaltGate]:
         """The protection invariant while running: a light reconcile with the exchange at once when it told of a

@@ -152,6 +152,7 @@ class Entries:
         position.stop_price, position.take_profit_price = plan.stop_price, plan.take_profit_price
         position.partial_price, position.risk_per_unit = plan.partial_price, plan.risk_per_unit
         position.trailing_pct, position.partial_quantity = plan.trailing_pct, plan.partial_quantity
+        position.trailing_start = plan.trailing_start
         requests = self.protection.requests(position, plan.partial_quantity)
         writes = [fill_row(fill), *self.protection.register(position, requests)]
         self.journal.fire(
@@ -184,6 +185,7 @@ class Entries:
             partial_price=plan.partial_price,
             risk_per_unit=plan.risk_per_unit,
             trailing_pct=plan.trailing_pct,
+            trailing_start=plan.trailing_start,
             exit_mode=position.exit_mode,
         )
         self.protection.send(position, requests)

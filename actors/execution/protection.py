@@ -209,53 +209,67 @@ class Protection:
             log.info("%s replaced order %s not cancelled: %s", position.id, client_id, error)
 
     def move_stop(self, position_id: str, stop_price: Decimal) -> StopMoved | None:
-        """Replace the resting stop; the old one is cancelled only once the new one rests. The answer says which
-        stop rests now (None: the position is gone)."""
+        """A trailing move: replace the resting stop. The answer says which stop rests now (None: the position is
+        gone)."""
         position = self.book.get(position_id)
         if position is None:
             return None
         if position.state not in LIVE_EXIT_STATES or position.open_quantity <= 0 or position.stop_price is None:
             return StopMoved(position_id=position.id, stop_price=position.stop_price or stop_price, moved=False)
-        old = position.orders.get(Purpose.STOP)
         position.stop_moves += 1
-        previous_stop, position.stop_price = position.stop_price, stop_price
-        ((_, request),) = self.requests(position, Decimal(0), (Purpose.STOP,))
-        self.journal.defer(*self.register(position, [(Purpose.STOP, request)]), position_numbers(position))
-        self.journal.flush()  # write ahead: the new stop's row is durable before it is sent
+        moved = self.replace_resting(position, Purpose.STOP, stop_price, crossed="trailing stop already crossed")
+        assert position.stop_price is not None
+        return StopMoved(position_id=position.id, stop_price=position.stop_price, moved=moved)
 
-        def keep_old_stop() -> None:
-            position.stop_price = previous_stop
+    def replace_resting(self, position: LivePosition, purpose: str, price: Decimal, *, crossed: str) -> bool:
+        """Replace the resting stop or take-profit (`purpose`) with one at `price`; the old one is cancelled only once
+        the new one rests, so the position is never less protected. True when the new one rests (or may: its outcome
+        is not known, and `ensure` settles it); False when the old one still does. One the price already crossed
+        closes the position at market for `crossed`."""
+        old = position.orders.get(purpose)
+        previous = _resting_price(position, purpose)
+        _set_resting_price(position, purpose, price)
+        ((_, request),) = self.requests(position, Decimal(0), (purpose,))
+        self.journal.defer(*self.register(position, [(purpose, request)]), position_numbers(position))
+        self.journal.flush()  # write ahead: the new order's row is durable before it is sent
+
+        def keep_old() -> None:
+            _set_resting_price(position, purpose, previous)
             if old is not None:
-                self.book.index(position, Purpose.STOP, old)
+                self.book.index(position, purpose, old)
             self.journal.defer(position_numbers(position))
 
         try:
             self.journal.defer(sent(self.exchange.place_order(request)))
-        except RateLimited as error:  # nothing was sent: the old stop still rests, the next move tries again
+        except RateLimited as error:  # nothing was sent: the old order still rests, the next move tries again
             self.journal.defer(self.journal.not_sent(request.client_order_id, str(error)))
-            keep_old_stop()
-            return StopMoved(position_id=position.id, stop_price=previous_stop, moved=False)
+            keep_old()
+            return False
         except OrderRejected as error:
             self.journal.defer(self.journal.refused(request.client_order_id, error))
             self.filters.refused(error)
-            keep_old_stop()
+            keep_old()
             if error.code == RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER:
-                self.closing.close(position.id, "trailing stop already crossed")
-            return StopMoved(position_id=position.id, stop_price=previous_stop, moved=False)
+                self.closing.close(position.id, crossed)
+            return False
         except OutcomeUnknown as error:
-            # The new stop may rest or not: the old one stays too; `ensure` looks the new one up, places it again if
+            # The new order may rest or not: the old one stays too; `ensure` looks the new one up, places it again if
             # it is not there, and the reconcile cancels whichever is not current.
             log.warning(
-                "%s new stop %s: outcome unknown (%s); the old stop stays", position.id, request.client_order_id, error
+                "%s new %s %s: outcome unknown (%s); the old one stays",
+                position.id,
+                purpose,
+                request.client_order_id,
+                error,
             )
             self._unsure(position)
-            return StopMoved(position_id=position.id, stop_price=stop_price, moved=True)
-        if old is not None:  # only after the new stop rests: the position is never unprotected
+            return True
+        if old is not None:  # only after the new order rests: the position is never unprotected
             try:
                 self.exchange.cancel_order(position.symbol, old)
-            except ExchangeError as error:  # gone already, or not now: a reconcile cancels a replaced stop left resting
-                log.info("%s old stop %s not cancelled: %s", position.id, old, error)
-        return StopMoved(position_id=position.id, stop_price=stop_price, moved=True)
+            except ExchangeError as error:  # gone already, or not now: a reconcile cancels a replaced one left resting
+                log.info("%s old %s %s not cancelled: %s", position.id, purpose, old, error)
+        return True
 
     def _take_partial_now(self, position: LivePosition, quantity: Decimal) -> None:
         """The partial take-profit's price is already passed: take that part at market (its fill is the partial's)."""
@@ -275,3 +289,14 @@ class Protection:
                 position.id,
                 error,
             )
+
+
+def _resting_price(position: LivePosition, purpose: str) -> Decimal | None:
+    return position.stop_price if purpose == Purpose.STOP else position.take_profit_price
+
+
+def _set_resting_price(position: LivePosition, purpose: str, price: Decimal | None) -> None:
+    if purpose == Purpose.STOP:
+        position.stop_price = price
+    else:
+        position.take_profit_price = price

@@ -20,7 +20,7 @@ from actors.execution.journal import Journal, in_order, order_state_row
 from actors.execution.protection import Protection
 from actors.exits.strategies import plan_exits
 from actors.messages import STATIC_EXIT_MODE, HaltGate, Side, position_id_for
-from config import Settings
+from config import ExitMode, Settings
 from exchange.port import ExchangePort, ExchangePosition, Fill, OrderRejected, OrderState, OutcomeUnknown, RateLimited
 from state_machines import PositionState
 
@@ -58,6 +58,7 @@ class Reconciler:
         self.timing = timing
         self.misses: dict[str, tuple[int, int]] = {}  # position id -> (first lookup that missed, lookups)
         self.reported: set[str] = set()  # what the last light reconcile said of positions that are not ours
+        self.exit_mode: ExitMode = STATIC_EXIT_MODE  # the mode in force, which an adopted position follows
 
     def resolve_unknown(self, now: int) -> list[HaltGate]:
         """Look up, by client order id, every entry whose outcome is not known, and every sent entry whose fill was
@@ -243,7 +244,7 @@ class Reconciler:
                 self.fills.produced.extend(self.fills.apply(fill))
 
     def _adopt(self, held: ExchangePosition) -> None:
-        """A position on the exchange with no record here: take it on, protected by the static exit mode."""
+        """A position on the exchange with no record here: take it on, protected by the exit mode in force."""
         side = Side.LONG if held.quantity > 0 else Side.SHORT
         quantity = abs(held.quantity)
         pid = position_id_for(f"adopt-{held.symbol}-{held.entry_price}-{quantity}")
@@ -261,7 +262,7 @@ class Reconciler:
             take_profit_price=None,
             realized_pnl=Decimal(0),
             fees=Decimal(0),
-            exit_mode=str(STATIC_EXIT_MODE),
+            exit_mode=str(self.exit_mode),
             signal_id=None,
             close_reason=None,
             opened_at=now,
@@ -278,7 +279,7 @@ class Reconciler:
             symbol=held.symbol,
             side=side,
             quantity=quantity,
-            exit_mode=STATIC_EXIT_MODE,
+            exit_mode=self.exit_mode,
             stop_distance=Decimal(0),
             filled=quantity,
             entry_price=held.entry_price,
@@ -287,7 +288,7 @@ class Reconciler:
         self.book.add(position)
         filters = self.exchange.symbol_filters(held.symbol)
         plan = plan_exits(
-            self.settings.exit_modes[STATIC_EXIT_MODE],
+            self.settings.exit_modes[self.exit_mode],
             side,
             filters.round_price(held.entry_price, up=False),
             quantity,
@@ -295,12 +296,13 @@ class Reconciler:
         )
         position.stop_price, position.take_profit_price = plan.stop_price, plan.take_profit_price
         position.risk_per_unit, position.trailing_pct = plan.risk_per_unit, plan.trailing_pct
+        position.trailing_start = plan.trailing_start
         requests = self.protection.requests(position, Decimal(0))
         rows = self.protection.register(position, requests)
         self.journal.fire(
             position,
             "adopt",
-            reason="position found on the exchange with no record here; adopted and protected",
+            reason=f"position found on the exchange with no record here; adopted and protected ({self.exit_mode})",
             changes=dict(
                 stop_price=plan.stop_price, take_profit_price=plan.take_profit_price, details=position.details()
             ),

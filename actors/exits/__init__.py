@@ -3,9 +3,10 @@
 from actors.exits.strategies import (
     ExitKind,
     ExitPlan,
+    Tightened,
     first_triggered,
     plan_exits,
-    switch_exit_mode,
+    tighten_to_mode,
     trail_stop,
     trailing_active,
 )
@@ -13,9 +14,10 @@ from actors.exits.strategies import (
 __all__ = [
     "ExitKind",
     "ExitPlan",
+    "Tightened",
     "first_triggered",
     "plan_exits",
-    "switch_exit_mode",
+    "tighten_to_mode",
     "trail_stop",
     "trailing_active",
 ]

@@ -3,40 +3,40 @@
 Pure: prices in, prices out. The exit actor keeps each position's plan and best
 price; the execution actor places the orders.
 
-Rules, documented once here:
-- Stop-loss at the sized stop distance (sizing's ATR stop) when given, never further
-  than the mode's stop-loss percent; take-profit at the mode's percent of entry, scaled
-  down by the same factor when the ATR stop is tighter than the mode's stop percent, so
-  every mode keeps its reward-to-risk ratio (FAST_TP 5%/3%) on any timeframe (the
-  trailing distance scales alike): on 1m
-  candles an ATR stop of 0.1% against a fixed 5% target would be a 50R target that
-  never fills. Both round toward the entry (see actors/rounding.py). R =
-  entry-to-stop distance.
+Rules, documented once here (each mode's numbers are in config/profiles.py):
+- Stop-loss at the sized stop distance (the mode's ATR multiple x ATR) when given, never
+  further than the mode's stop-loss percent of the entry. R = entry-to-stop distance.
+- Take-profit at the mode's reward-to-risk multiple of that distance, the trailing
+  distance a multiple of it too, so every mode keeps its shape on any timeframe: on 1m
+  candles an ATR stop of 0.1% against a fixed 5% target would be a 50R target that never
+  fills. Where the stop reaches the cap they are the seed's percents. Stop and target
+  round toward the entry (see actors/rounding.py).
 - Partial take-profit at the mode's R multiple, for the mode's fraction rounded down
   to the step; skipped when that is zero, below min qty, leaves a remainder below min
   qty, or lies at or beyond the full take-profit (the full target would fill first).
 - Trailing activates once the partial take-profit has filled, or once the best price
-  has moved 1R in the position's favour, whichever comes first: before that, the
-  initial stop gives the trade the room it was sized for.
+  has moved the mode's trailing start (in R) in the position's favour, whichever comes
+  first: before that, the initial stop gives the trade the room it was sized for.
 - Within one candle, if the stop could trigger it is taken to trigger first: a candle
   does not say whether its high or its low came first, so assume the worse.
-- A new exit mode does not rewrite an open position's plan, except that a switch to
-  DEFENSIVE_TRAIL tightens the trailing percent (never loosens it); stops are never
-  widened by a switch.
+- An open position under a more defensive mode takes on that mode's plan for its entry at
+  today's ATR, each part only where it is tighter (`tighten_to_mode`): a stop never
+  loosens, a target never moves away, a trail never widens or starts later.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
 from actors.messages import Side, SymbolFilters
 from actors.rounding import round_down_to_step, round_price_toward
-from config.profiles import ExitMode, ExitModeParams
+from config.profiles import ExitModeParams
 from exchange.market import to_decimal
 
-TRAILING_ACTIVATION_R = Decimal(1)
+# Where a position's plan does not say when trailing starts (a row written before the modes had their own).
+DEFAULT_TRAILING_START_R = Decimal(1)
 
 
 class ExitKind(StrEnum):
@@ -56,6 +56,11 @@ class ExitPlan:
     partial_price: Decimal | None = None
     partial_quantity: Decimal = Decimal(0)
     trailing_pct: float = 0.0
+    trailing_start: Decimal = Decimal(0)  # distance in favour from the entry where trailing starts; 0: 1R
+
+    @property
+    def trailing_from(self) -> Decimal:
+        return self.trailing_start if self.trailing_start > 0 else self.risk_per_unit * DEFAULT_TRAILING_START_R
 
 
 def plan_exits(
@@ -77,7 +82,7 @@ def plan_exits(
     if stop == entry_price or stop <= 0:
         raise ValueError(f"stop distance {distance} rounds to nothing at tick {tick}")
     r = abs(entry_price - stop)
-    target_distance = entry_price * to_decimal(mode_params.take_profit_pct) * (distance / cap)
+    target_distance = distance * to_decimal(mode_params.take_profit_r)
     take_profit = round_price_toward(entry_price + sign * target_distance, tick, entry_price)
 
     partial_price: Decimal | None = None
@@ -98,16 +103,18 @@ def plan_exits(
         risk_per_unit=r,
         partial_price=partial_price,
         partial_quantity=partial_quantity,
-        trailing_pct=mode_params.trailing_pct * float(distance / cap),
+        # Twelve decimals: 2/3 x 3% is 0.019999999999999998 in binary; the seed's 2% it is.
+        trailing_pct=round(float(distance * to_decimal(mode_params.trailing_r) / entry_price), 12),
+        trailing_start=r * to_decimal(mode_params.trailing_start_r),
     )
 
 
 def trailing_active(plan: ExitPlan, best_price: Decimal, partial_filled: bool) -> bool:
-    """True once the partial take-profit filled or the best price is 1R in favour."""
+    """True once the partial take-profit filled or the best price is the plan's trailing start in favour."""
     if partial_filled:
         return True
     favourable = (best_price - plan.entry_price) * plan.side.sign
-    return favourable >= plan.risk_per_unit * TRAILING_ACTIVATION_R
+    return favourable >= plan.trailing_from
 
 
 def trail_stop(side: Side, current_stop: Decimal, best_price: Decimal, trailing_pct: float, tick: Decimal) -> Decimal:
@@ -147,9 +154,35 @@ def first_triggered(
     return None
 
 
-def switch_exit_mode(plan: ExitPlan, new_mode: ExitMode, new_params: ExitModeParams) -> ExitPlan:
-    """An open position under a new policy exit mode: keep the plan, tighten trailing for
-    DEFENSIVE_TRAIL. The stop is untouched here; trailing then only moves it in favour."""
-    if new_mode is not ExitMode.DEFENSIVE_TRAIL:
-        return plan
-    return replace(plan, trailing_pct=min(plan.trailing_pct, new_params.trailing_pct))
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tightened:
+    """An open position's exits under a more defensive mode."""
+
+    stop_price: Decimal  # the new mode's stop when it is in the position's favour, else the stop resting now
+    take_profit_price: Decimal | None  # the new mode's target when it is closer, else None (the target stays)
+    trailing_pct: float
+    trailing_start: Decimal
+
+
+def tighten_to_mode(
+    plan: ExitPlan, stop: Decimal, params: ExitModeParams, atr: float, filters: SymbolFilters
+) -> Tightened:
+    """The exits an open position takes on under a more defensive mode: the new mode's plan for the same entry at
+    today's ATR (its cap when there is no ATR), each part taken only where it is tighter than what the position has:
+    a stop never loosens, a target never moves away, trailing never starts later or trails wider. `stop` is the
+    stop resting now (trailing may have moved it past the plan's)."""
+    sign = plan.side.sign
+    distance = to_decimal(atr) * to_decimal(params.atr_multiplier_sl) if atr > 0 else None  # NaN is not > 0
+    try:
+        new = plan_exits(params, plan.side, plan.entry_price, plan.quantity, filters, distance)
+    except ValueError:  # a stop that rounds to nothing at this tick: nothing tighter to take
+        return Tightened(
+            stop_price=stop, take_profit_price=None, trailing_pct=plan.trailing_pct, trailing_start=plan.trailing_from
+        )
+    closer = (plan.take_profit_price - new.take_profit_price) * sign > 0
+    return Tightened(
+        stop_price=new.stop_price if (new.stop_price - stop) * sign > 0 else stop,
+        take_profit_price=new.take_profit_price if closer else None,
+        trailing_pct=min(plan.trailing_pct, new.trailing_pct) if plan.trailing_pct > 0 else new.trailing_pct,
+        trailing_start=min(plan.trailing_from, new.trailing_start),
+    )

@@ -2,7 +2,7 @@
 
     risk_pct = max_risk_pct x profile factor x confidence factor, clamped to the profile
     risk_usd = equity x risk_pct
-    stop distance = ATR x atr_multiplier_sl, capped at the exit mode's stop-loss % of price
+    stop distance = ATR x the exit mode's atr_multiplier_sl, capped at the mode's stop-loss % of price
     quantity = risk_usd / stop distance, notional clamped to min/max size and the account's leverage
 
 The leverage ceiling is the account's (`exchange.leverage`, the one set on the exchange): what
@@ -146,7 +146,7 @@ def size_position(
     entry = round_entry_price(price, filters.tick_size, side)
     if entry <= 0:
         return SizingRejected(reason=f"price {price} rounds to nothing at tick {filters.tick_size}")
-    stop = _stop_price(side, entry, atr, risk, exit_params, filters, adjustments)
+    stop = _stop_price(side, entry, atr, exit_params, filters, adjustments)
     if isinstance(stop, SizingRejected):
         return stop
     distance = abs(entry - stop)
@@ -190,14 +190,13 @@ def _stop_price(
     side: Side,
     entry: Decimal,
     atr: float,
-    risk: RiskSettings,
     exit_params: ExitModeParams,
     filters: SymbolFilters,
     adjustments: list[str],
 ) -> Decimal | SizingRejected:
     if not atr > 0:  # also catches NaN from a short indicator history
         return SizingRejected(reason=f"no ATR to place a stop ({atr})")
-    atr_distance = to_decimal(atr) * to_decimal(risk.atr_multiplier_sl)
+    atr_distance = to_decimal(atr) * to_decimal(exit_params.atr_multiplier_sl)
     cap = entry * to_decimal(exit_params.stop_loss_pct)
     distance = min(atr_distance, cap)
     if atr_distance > cap:

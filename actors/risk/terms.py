@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.messages import STATIC_EXIT_MODE, TradingPolicy
+from actors.messages import TradingPolicy, exit_mode_in_force
 from actors.risk.limits import PositionLimits
 from config import ExitMode, IntegrationFlags, OrchestratorMode, Settings
 
@@ -31,7 +31,8 @@ def risk_terms(policy: TradingPolicy, flags: IntegrationFlags, settings: Setting
         else PositionLimits.from_profile(settings.profile),
         max_risk_pct=policy.max_risk_pct if scaled else settings.profile.base_risk_pct,
         risk_profile=policy.risk_profile if scaled else str(settings.risk.profile),
-        exit_mode=policy.exit_mode if enforcing and flags.use_for_exit_mode else STATIC_EXIT_MODE,
+        # The one rule the exits actor and execution follow too: new and open positions share the mode in force.
+        exit_mode=exit_mode_in_force(policy.exit_mode, enforced=enforcing, use_for_exit_mode=flags.use_for_exit_mode),
     )
 
 

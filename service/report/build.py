@@ -111,6 +111,12 @@ def build_report(db_url: str, *, run_info: RunInfo, generated_at: datetime | Non
             "by_reason": dict(data.decisions_by_reason),
         },
         "costs": cost_section(data.slippage, data.costs_seen, data.filter_blocks, run_info.settings.get("symbols", ())),
+        "exit_modes": {
+            # A trade's mode is the one it closed under: the mode it opened with, or a more defensive one since.
+            "trades_by_mode": dict(sorted(Counter(trade.exit_mode for trade in data.trades).items())),
+            "changes": data.exit_mode_changes,
+            "positions_changed": data.positions_changed_mode,
+        },
         "trades": [_trade_json(trade) for trade in data.trades],
     }
     stamp = (generated_at or datetime.now(UTC)).astimezone(UTC)

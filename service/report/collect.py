@@ -29,7 +29,7 @@ from persistence.tables import EQUITY_SNAPSHOTS, POLICY_SNAPSHOTS, POSITIONS, SI
 from service.report.costs import POLICY_FILTER, FilterBlock
 from service.report.metrics import EquityCurve, TradeOutcome
 from state_machines.gate import GATE_TABLE
-from state_machines.position import PositionState
+from state_machines.position import POSITION_TABLE, PositionState, PositionTrigger
 
 ZERO = Decimal(0)
 _DETAIL_IN_PARENTHESES = re.compile(r"\s*\([^()]*\)")
@@ -99,6 +99,8 @@ class RunData:
     slippage: tuple[SlippageSample, ...] = ()  # every measured fill, oldest first
     costs_seen: cost_metrics.CostMetrics | None = None  # what the policy saw at the last cycle
     filter_blocks: tuple[FilterBlock, ...] = ()
+    exit_mode_changes: int = 0  # a more defensive exit mode applied to an open position
+    positions_changed_mode: int = 0
 
 
 def reason_key(reason: str) -> str:
@@ -145,6 +147,12 @@ def collect(engine: Engine) -> RunData:
         ).all()
         costs_seen = _costs_seen(records.load_state(connection, cost_metrics.COST_METRICS))
         slippage = tuple(load_slippage_samples(connection))
+        mode_changes, positions_changed = connection.execute(
+            select(func.count(), func.count(TRANSITIONS.c.entity_id.distinct())).where(
+                TRANSITIONS.c.machine == POSITION_TABLE.name,
+                TRANSITIONS.c.trigger == PositionTrigger.CHANGE_EXIT_MODE,
+            )
+        ).one()
     gate_events = tuple(
         GateEvent(at=row.at, source=row.source, dest=row.dest, trigger=row.trigger, reason=row.reason)
         for row in gate_rows
@@ -173,6 +181,8 @@ def collect(engine: Engine) -> RunData:
         slippage=slippage,
         costs_seen=costs_seen,
         filter_blocks=tuple(FilterBlock(symbol=row.symbol, detail=row.detail or "") for row in block_rows),
+        exit_mode_changes=int(mode_changes),
+        positions_changed_mode=int(positions_changed),
     )
 
 

@@ -145,6 +145,8 @@ def render_markdown(report: Report, *, chart: str = "equity.png") -> str:
         "",
         *_table(("state", "count"), sorted(data["database"]["positions_by_state"].items())),
         "",
+        *_exit_modes_section(data.get("exit_modes")),
+        "",
         *_trades_section(data["trades"]),
         "",
         "## Equity",
@@ -163,6 +165,21 @@ def _costs_section(costs: Mapping[str, Any] | None) -> list[str]:
     if not costs:
         return []
     return ["## Costs by symbol", "", costs_caps_line(costs), "", *_table(COST_COLUMNS, costs_rows(costs)), ""]
+
+
+def _exit_modes_section(modes: Mapping[str, Any] | None) -> list[str]:
+    if modes is None:  # a report written before the modes were counted
+        return ["## Exit modes", "", "not recorded"]
+    return [
+        "## Exit modes",
+        "",
+        (
+            f"More defensive modes applied to open positions: {modes['changes']} change(s) on "
+            f"{modes['positions_changed']} position(s)."
+        ),
+        "",
+        *_table(("exit mode closed under", "trades"), sorted(modes["trades_by_mode"].items())),
+    ]
 
 
 def _in_force(settings: Mapping[str, Any]) -> str:
@@ -252,6 +269,7 @@ def comparison_data(enabled: Report, baseline: Report) -> dict[str, Any]:
                     "gate_events_total": run["gate_events"]["total"],
                     "decisions_total": run["decisions"]["total"],
                     "policy_snapshots": run["database"]["policy_snapshots"],
+                    "exit_modes": run.get("exit_modes"),
                 }
                 for name, run in runs.items()
             },
@@ -305,6 +323,8 @@ def render_comparison_markdown(data: Mapping[str, Any], *, chart: str = "compari
             ],
         ),
         "",
+        *_exit_modes_comparison(runs, head),
+        "",
         "## Gate events by reason",
         "",
         *_table(
@@ -328,6 +348,18 @@ def render_comparison_markdown(data: Mapping[str, Any], *, chart: str = "compari
         ),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _exit_modes_comparison(runs: Mapping[str, Any], head: Sequence[str]) -> list[str]:
+    modes = {name: run.get("exit_modes") or {} for name, run in runs.items()}
+    names = sorted({mode for run in modes.values() for mode in run.get("trades_by_mode", {})})
+    rows = [
+        (f"trades closed under {mode}", *(run.get("trades_by_mode", {}).get(mode, 0) for run in modes.values()))
+        for mode in names
+    ]
+    rows.append(("mode changes applied to open positions", *(run.get("changes", 0) for run in modes.values())))
+    rows.append(("open positions that changed mode", *(run.get("positions_changed", 0) for run in modes.values())))
+    return ["## Exit modes", "", *_table(("", *head), rows)]
 
 
 def _difference(a: Any, b: Any) -> Any:

@@ -13,12 +13,16 @@ from sqlalchemy import text
 from actors.clock import DAY_MS, VirtualClock
 from actors.messages import Candle
 from actors.system import TradingSystem
-from config import Settings
+from config import DEFAULT_EXIT_MODES, ExitMode, Settings
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 
 MINUTE = 60_000
 T0 = 1_700_000_000_000 // DAY_MS * DAY_MS + 8 * 3_600_000  # 08:00 UTC on some day
+# Stops of about 10 ATR (FAST_TP's exactly, the other modes' in proportion; ~1% of price on the calm market here),
+# so calm noise never stops a position out before a test does: `Harness(tmp_path, exit_modes=WIDE_STOPS)`.
+_WIDEN = 10 / DEFAULT_EXIT_MODES[ExitMode.FAST_TP].atr_multiplier_sl
+WIDE_STOPS = {str(mode): {"atr_multiplier_sl": p.atr_multiplier_sl * _WIDEN} for mode, p in DEFAULT_EXIT_MODES.items()}
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

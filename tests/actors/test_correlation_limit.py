@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.actors.harness import MINUTE, T0, Harness
+from tests.actors.harness import MINUTE, T0, WIDE_STOPS, Harness
 
 LOOKBACK = 30
 
@@ -19,7 +19,8 @@ def test_correlation_unknown_blocks_until_the_candle_the_lookback_fills(tmp_path
         tmp_path,
         symbols=("BTCUSDT", "ETHUSDT"),
         profiles={"SAFE": {"max_correlated_positions": 1}},
-        risk={"correlation_lookback": LOOKBACK, "atr_multiplier_sl": 10},  # wide stop: the first position stays
+        risk={"correlation_lookback": LOOKBACK},
+        exit_modes=WIDE_STOPS,  # wide stops: the first position stays
     )
     try:
         h.calm(10)

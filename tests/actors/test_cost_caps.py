@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from persistence import cost_metrics, records
-from tests.actors.harness import Harness
+from tests.actors.harness import WIDE_STOPS, Harness
 
 WARM = 40  # candles before sizing has its ATR and filters
 
@@ -51,7 +51,7 @@ def test_paper_symbol_whose_fills_slipped_past_the_cap_is_disallowed_and_stays_s
 ) -> None:
     # The paper exchange slips 30 bps against every taker: an entry and its stop-loss measure about that.
     monkeypatch.setenv("QT_EXCHANGE__PAPER__SLIPPAGE_BPS", "30")
-    h = Harness(tmp_path, risk={"max_slippage_bps": 20, "slippage_min_fills": 2, "atr_multiplier_sl": 10})
+    h = Harness(tmp_path, risk={"max_slippage_bps": 20, "slippage_min_fills": 2}, exit_modes=WIDE_STOPS)
     try:
         h.calm(WARM)
         h.signal("BTCUSDT", "LONG")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from actors.clock import next_utc_midnight
-from tests.actors.harness import Harness
+from tests.actors.harness import WIDE_STOPS, Harness
 
 WARM = 160  # candles before the volatility level leaves NORMAL (100 ATR% values) with room to spare
 
@@ -62,10 +62,8 @@ def test_daily_drawdown_lock_holds_until_next_utc_day_and_survives_restart(harne
 
 
 def test_max_positions_pause_gate_yet_stop_loss_still_fills(harness) -> None:  # type: ignore[no-untyped-def]
-    # A wide stop (10 ATR, ~1%), so calm noise does not stop the position out before the test does.
-    h = harness(
-        symbols=("BTCUSDT", "ETHUSDT"), profiles={"SAFE": {"max_open_positions": 1}}, risk={"atr_multiplier_sl": 10}
-    )
+    # A wide stop (~10 ATR, ~1%), so calm noise does not stop the position out before the test does.
+    h = harness(symbols=("BTCUSDT", "ETHUSDT"), profiles={"SAFE": {"max_open_positions": 1}}, exit_modes=WIDE_STOPS)
     h.calm(WARM)
     h.signal("BTCUSDT", "LONG", 0.8)
     h.until(lambda: h.positions() and h.positions()[-1][1] == "open", limit=5)

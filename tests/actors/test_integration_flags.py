@@ -13,7 +13,7 @@ from actors.risk.limits import PositionLimits
 from actors.risk.terms import policy_terms, risk_terms
 from config import ExitMode, IntegrationFlags, OrchestratorMode, Settings
 from persistence import records
-from tests.actors.harness import Harness
+from tests.actors.harness import WIDE_STOPS, Harness
 
 SETTINGS = Settings(symbols=("BTCUSDT", "ETHUSDT"))
 FULL = IntegrationFlags()
@@ -158,7 +158,7 @@ def _by_signal(h: Harness, signal_id: str) -> list[tuple[str, str]]:
 
 
 def test_observe_mode_records_would_be_decisions_and_enforces_nothing(tmp_path: Path) -> None:
-    h = Harness(tmp_path, orchestrator={"preset": "observe"}, risk={"atr_multiplier_sl": 10})
+    h = Harness(tmp_path, orchestrator={"preset": "observe"}, exit_modes=WIDE_STOPS)
     try:
         h.calm(160)
         h.step(BTCUSDT=-0.06)  # extreme volatility: LIVE would pause the gate
@@ -214,7 +214,7 @@ def test_position_limits_by_regime_through_the_actors(tmp_path: Path, regime_lim
         tmp_path,
         symbols=("BTCUSDT", "ETHUSDT"),
         profiles={"SAFE": {"max_open_positions": 2, "max_correlated_positions": 2}},
-        risk={"atr_multiplier_sl": 10},  # a wide stop: calm noise does not close the first position
+        exit_modes=WIDE_STOPS,  # a wide stop: calm noise does not close the first position
         orchestrator={"flags": {"use_for_position_limits": regime_limits}},
     )
     try:

@@ -21,7 +21,7 @@ from exchange.paper.exchange import PaperExchange
 from exchange.port import OrderType
 from persistence import records
 from persistence.db import make_engine
-from tests.actors.harness import MINUTE, Harness
+from tests.actors.harness import MINUTE, WIDE_STOPS, Harness
 
 LIVE = ("open", "partially_closed", "closing")
 
@@ -102,7 +102,7 @@ def assert_consistent(h: Harness, database: Path) -> tuple[Action, ...]:
 def test_kill_at_any_moment_after_the_entry_was_placed_leaves_database_and_account_consistent(
     tmp_path: Path,
 ) -> None:
-    h = Harness(tmp_path, risk={"atr_multiplier_sl": 10}, checkpoint_steps=True)
+    h = Harness(tmp_path, exit_modes=WIDE_STOPS, checkpoint_steps=True)
     try:
         h.calm(160)
         h.signal("BTCUSDT", "LONG", 0.8)
@@ -125,7 +125,7 @@ def test_kill_at_any_moment_after_the_entry_was_placed_leaves_database_and_accou
 
 
 def test_kill_at_any_moment_after_the_entry_matched_leaves_database_and_account_consistent(tmp_path: Path) -> None:
-    h = Harness(tmp_path, risk={"atr_multiplier_sl": 10}, checkpoint_steps=True)
+    h = Harness(tmp_path, exit_modes=WIDE_STOPS, checkpoint_steps=True)
     try:
         h.calm(160)
         h.signal("BTCUSDT", "LONG", 0.8)
@@ -195,7 +195,7 @@ def test_paper_account_is_saved_once_for_a_quiet_step_never_for_a_step_without_c
 
 
 def test_paper_account_is_saved_in_the_transaction_of_the_fill_that_changed_it(tmp_path: Path) -> None:
-    h = Harness(tmp_path, risk={"atr_multiplier_sl": 10}, checkpoint_steps=True)
+    h = Harness(tmp_path, exit_modes=WIDE_STOPS, checkpoint_steps=True)
     try:
         h.calm(160)
         h.signal("BTCUSDT", "LONG", 0.8)

@@ -9,7 +9,7 @@ from pathlib import Path
 from actors.execution.recovery import ExchangeFacts, PositionFacts, plan
 from actors.messages import Side
 from exchange.port import ExchangePosition, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType
-from tests.actors.harness import Harness
+from tests.actors.harness import WIDE_STOPS, Harness
 
 D = Decimal
 
@@ -25,7 +25,7 @@ def _stops(h: Harness) -> list[OrderState]:
 
 
 def test_position_closed_by_hand_while_running_is_closed_with_the_reason(tmp_path: Path) -> None:
-    h = Harness(tmp_path, risk={"atr_multiplier_sl": 10})
+    h = Harness(tmp_path, exit_modes=WIDE_STOPS)
     try:
         _open_position(h)
         (held,) = h.system.ctx.exchange.positions()
@@ -48,7 +48,7 @@ def test_position_closed_by_hand_while_running_is_closed_with_the_reason(tmp_pat
 
 
 def test_stop_cancelled_by_hand_while_running_is_placed_again_covering_the_position(tmp_path: Path) -> None:
-    h = Harness(tmp_path, risk={"atr_multiplier_sl": 10})
+    h = Harness(tmp_path, exit_modes=WIDE_STOPS)
     try:
         _open_position(h)
         (stop,) = _stops(h)

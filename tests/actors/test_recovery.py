@@ -8,7 +8,7 @@ from pathlib import Path
 from actors.execution.recovery import ExchangeFacts, PositionFacts, plan
 from actors.messages import Side
 from exchange.port import ExchangePosition, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType
-from tests.actors.harness import Harness
+from tests.actors.harness import WIDE_STOPS, Harness
 
 D = Decimal
 
@@ -158,7 +158,7 @@ def _open_position(h: Harness) -> None:
 
 
 def test_stop_that_filled_while_down_closes_the_position_as_stop_loss(tmp_path: Path) -> None:
-    h = Harness(tmp_path, risk={"atr_multiplier_sl": 10})
+    h = Harness(tmp_path, exit_modes=WIDE_STOPS)
     try:
         _open_position(h)
         h.while_down(lambda exchange: exchange.on_candle(h.candle("BTCUSDT", -0.06)))
@@ -169,7 +169,7 @@ def test_stop_that_filled_while_down_closes_the_position_as_stop_loss(tmp_path: 
 
 
 def test_position_closed_by_hand_while_down_is_reconciled_closed(tmp_path: Path) -> None:
-    h = Harness(tmp_path, risk={"atr_multiplier_sl": 10})
+    h = Harness(tmp_path, exit_modes=WIDE_STOPS)
     try:
         _open_position(h)
         quantity = Decimal(str(h.rows("SELECT filled_quantity FROM positions")[0][0]))
@@ -228,7 +228,7 @@ def test_recover_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path) -> 
 
     from service.cli import app
 
-    h = Harness(tmp_path, symbols=("BTCUSDT", "ETHUSDT"), risk={"atr_multiplier_sl": 10})
+    h = Harness(tmp_path, symbols=("BTCUSDT", "ETHUSDT"), exit_modes=WIDE_STOPS)
     try:
         _open_position(h)
 

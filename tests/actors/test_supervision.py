@@ -8,7 +8,7 @@ from typing import Any
 
 from actors.messages import HaltGate, PolicyUpdated, Step
 from actors.system import MAX_RESTARTS, Backoff
-from tests.actors.harness import Harness
+from tests.actors.harness import WIDE_STOPS, Harness
 
 QUICK = Backoff(first_s=0.05, cap_s=0.15)  # the default's shape, in hundredths of the time
 
@@ -30,7 +30,7 @@ def fail_on(actor: str, stage: str, times: int) -> Any:
 
 
 def test_actor_that_raises_is_restarted_and_the_system_carries_on(tmp_path: Path) -> None:
-    h = Harness(tmp_path, fault_hook=None, risk={"atr_multiplier_sl": 10})
+    h = Harness(tmp_path, fault_hook=None, exit_modes=WIDE_STOPS)
     try:
         h.calm(160)
         h.system.ctx.fault_hook = fail_on("risk", "policy", times=1)
@@ -48,7 +48,7 @@ def test_actor_that_raises_is_restarted_and_the_system_carries_on(tmp_path: Path
 
 
 def test_execution_restart_reloads_open_positions_from_the_database(tmp_path: Path) -> None:
-    h = Harness(tmp_path, risk={"atr_multiplier_sl": 10})
+    h = Harness(tmp_path, exit_modes=WIDE_STOPS)
     try:
         h.calm(160)
         h.signal("BTCUSDT", "LONG", 0.8)

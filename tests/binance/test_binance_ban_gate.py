@@ -14,7 +14,7 @@ import pytest
 from exchange.binance.account import BinanceExchange
 from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET
 from scripts.fake_binance.server import FakeBinance
-from tests.actors.harness import Harness
+from tests.actors.harness import WIDE_STOPS, Harness
 
 SYMBOL = "BTCUSDT"
 
@@ -52,7 +52,7 @@ def banned(
         ).start()
 
     flags = {} if request.param == "policy" else {"orchestrator": {"flags": {"enable_orchestrator": False}}}
-    h = Harness(tmp_path, exchange=port, risk={"atr_multiplier_sl": 10}, **flags)
+    h = Harness(tmp_path, exchange=port, exit_modes=WIDE_STOPS, **flags)
     try:
         yield h, clock
     finally:

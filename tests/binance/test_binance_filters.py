@@ -14,7 +14,7 @@ import pytest
 from exchange.binance.account import BinanceExchange
 from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, needs_shared_data
 from scripts.fake_binance.server import FakeBinance
-from tests.actors.harness import Harness
+from tests.actors.harness import WIDE_STOPS, Harness
 
 pytestmark = needs_shared_data
 SYMBOL = "BTCUSDT"
@@ -67,7 +67,7 @@ def test_an_entry_refused_for_changed_rules_has_them_read_again_at_the_next_step
     tmp_path: Path, fake_binance: FakeBinance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("QT_EXCHANGE__REFRESH_FILTERS_EVERY_S", "86400")  # not the timer: the refusal
-    h = Harness(tmp_path, exchange=port(fake_binance), risk={"atr_multiplier_sl": 10})
+    h = Harness(tmp_path, exchange=port(fake_binance), exit_modes=WIDE_STOPS)
     try:
         h.calm(160)
         fake_binance.faults.change_filters(SYMBOL, step_size="0.01", min_qty="0.01")

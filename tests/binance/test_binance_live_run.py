@@ -27,6 +27,7 @@ from scripts.fake_binance.server import FakeBinance
 from scripts.service_process import ServiceProcess, command
 from service.cli import app
 from service.runner import describe_venue
+from tests.actors.harness import WIDE_STOPS
 
 pytestmark = needs_shared_data
 
@@ -74,7 +75,7 @@ def live_env(tmp_path: Path, server: FakeBinance) -> dict[str, str]:
         "QT_SIGNALS__BUILTIN": "false",
         "QT_SIGNALS__INBOX": str(tmp_path / "inbox.jsonl"),
         "QT_ORCHESTRATOR__CYCLE_SECONDS": "0.5",
-        "QT_RISK__ATR_MULTIPLIER_SL": "10",
+        "QT_EXIT_MODES": json.dumps(WIDE_STOPS),
     }
 
 

@@ -12,7 +12,7 @@ import pytest
 from exchange.binance.account import BinanceExchange
 from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET
 from scripts.fake_binance.server import FakeBinance
-from tests.actors.harness import Harness
+from tests.actors.harness import WIDE_STOPS, Harness
 
 SYMBOL = "BTCUSDT"
 
@@ -32,7 +32,7 @@ def trading(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[Harness]:
             reconnect_delay_s=0.05,
         ).start()
 
-    h = Harness(tmp_path, exchange=port, risk={"atr_multiplier_sl": 10})
+    h = Harness(tmp_path, exchange=port, exit_modes=WIDE_STOPS)
     try:
         h.calm(160)
         yield h

@@ -21,7 +21,7 @@ from persistence.db import make_engine
 from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, needs_shared_data
 from scripts.fake_binance.server import FakeBinance
 from service.cli import app
-from tests.actors.harness import Harness
+from tests.actors.harness import WIDE_STOPS, Harness
 
 pytestmark = needs_shared_data
 
@@ -53,7 +53,7 @@ def _env(fake: FakeBinance, db: Path) -> dict[str, str]:
         "QT_SYMBOLS": json.dumps([SYMBOL]),
         "QT_SIGNALS__BUILTIN": "false",
         "QT_SIGNALS__INBOX": str(db.parent / "inbox.jsonl"),
-        "QT_RISK__ATR_MULTIPLIER_SL": "10",
+        "QT_EXIT_MODES": json.dumps(WIDE_STOPS),
         "COLUMNS": "400",
     }
 
@@ -79,7 +79,7 @@ def stop_gone(tmp_path: Path, fake_binance: FakeBinance) -> tuple[Path, str]:
     """An open long on the fake exchange, the service stopped, and its stop-loss cancelled by hand meanwhile:
     (the database file, the cancelled stop's client order id)."""
     fake_binance.set_price(SYMBOL, "20000")
-    h = Harness(tmp_path, exchange=lambda: _port(fake_binance), risk={"atr_multiplier_sl": 10})
+    h = Harness(tmp_path, exchange=lambda: _port(fake_binance), exit_modes=WIDE_STOPS)
     try:
         h.calm(160)
         h.signal(SYMBOL, "LONG", 0.8)

@@ -15,7 +15,7 @@ import pytest
 from exchange.binance.account import BinanceExchange
 from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET
 from scripts.fake_binance.server import FakeBinance
-from tests.actors.harness import Harness
+from tests.actors.harness import WIDE_STOPS, Harness
 
 D = Decimal
 SYMBOL = "BTCUSDT"
@@ -40,7 +40,7 @@ def _port(fake: FakeBinance) -> Callable[[], BinanceExchange]:
 def trading(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[Harness]:
     fake_binance.set_price(SYMBOL, "20000")
     # Wide stops: the harness's calm candles never reach the exits on their own.
-    h = Harness(tmp_path, exchange=_port(fake_binance), risk={"atr_multiplier_sl": 10})
+    h = Harness(tmp_path, exchange=_port(fake_binance), exit_modes=WIDE_STOPS)
     try:
         yield h
     finally:

@@ -27,7 +27,14 @@ def check(tmp_path: Path, body: str, env: dict[str, str] | None = None):  # type
         ('symbls = ["BTCUSDT"]\n', "symbls: unknown key (did you mean 'symbols'?)"),
         ("[exchange.paper]\nfee = 0.001\n", "exchange.paper.fee: unknown key (did you mean 'fee_rate'?)"),
         ('[risk]\nprofile = "YOLO"\n', "risk.profile: Input should be 'SAFE', 'MODERATE' or 'AGGRESSIVE'"),
-        ("[risk]\natr_multiplier_sl = -1\n", "risk.atr_multiplier_sl: Input should be greater than 0"),
+        (
+            "[exit_modes.TREND_FOLLOW]\natr_multiplier_sl = -1\n",
+            "exit_modes.TREND_FOLLOW.atr_multiplier_sl: Input should be greater than 0",
+        ),
+        (
+            "[risk]\natr_multiplier_sl = 2\n",
+            "risk.atr_multiplier_sl: no longer a setting: each exit mode has its own stop multiple",
+        ),
         (
             "[risk]\ncorrelation_lookback = 5000\n",
             "risk.correlation_lookback: Input should be less than or equal to 1000",

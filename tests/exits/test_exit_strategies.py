@@ -1,4 +1,4 @@
-"""Exit math: each mode's numbers, partial take-profit, trailing, stop-first, mode switches."""
+"""Exit math: each mode's numbers, partial take-profit, trailing, stop-first, a more defensive mode."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from hypothesis import strategies as st
 
 from actors.exits.strategies import (
     ExitKind,
+    ExitPlan,
+    Tightened,
     first_triggered,
     plan_exits,
-    switch_exit_mode,
+    tighten_to_mode,
     trail_stop,
     trailing_active,
 )
 from actors.messages import Side, SymbolFilters
-from config.profiles import DEFAULT_EXIT_MODES, ExitMode, ExitModeParams
+from config.profiles import DEFAULT_EXIT_MODES, ExitMode
 
 FILTERS = SymbolFilters(tick_size=Decimal("0.01"), step_size=Decimal("0.001"), min_qty=Decimal("0.001"))
 D = Decimal
@@ -39,6 +41,8 @@ def test_plan_exits_long_each_mode_matches_design(mode, stop, target, partial, p
     assert plan.partial_quantity == D(partial_qty)
     assert plan.trailing_pct == trail
     assert plan.risk_per_unit == D("100") - D(stop)
+    params = DEFAULT_EXIT_MODES[mode]
+    assert plan.trailing_start == plan.risk_per_unit * D(str(params.trailing_start_r))
 
 
 def test_plan_exits_short_defensive_mirrors_long():
@@ -53,7 +57,7 @@ def test_plan_exits_sized_stop_distance_sets_r():
     assert plan.stop_price == D("98.50")
     assert plan.risk_per_unit == D("1.50")
     assert plan.partial_price == D("102.25")  # 1.5R
-    # The ATR stop is 1.5% against the mode's 4%: the 8% target shrinks alike, keeping 2R.
+    # The ATR stop is 1.5% against the mode's 4% cap: the target is still the mode's 2R, 3% (not the cap's 8%).
     assert plan.take_profit_price == D("103.00")
 
 
@@ -86,11 +90,10 @@ def test_plan_exits_partial_quantity_rounds_down_to_step():
 
 
 def test_plan_exits_partial_beyond_take_profit_skipped():
-    params = ExitModeParams(
-        take_profit_pct=0.05, stop_loss_pct=0.04, trailing_pct=0.02, partial_tp_fraction=0.5, partial_tp_r=1.5
-    )
+    params = DEFAULT_EXIT_MODES[ExitMode.TREND_FOLLOW].model_copy(update={"take_profit_r": 1.25})
     plan = plan_exits(params, Side.LONG, D("100"), D("1"), FILTERS)
-    assert plan.partial_price is None
+    assert plan.take_profit_price == D("105.00")
+    assert plan.partial_price is None  # 1.5R = 106 lies beyond the 1.25R target
 
 
 def test_plan_exits_stop_inside_one_tick_raises():
@@ -210,25 +213,76 @@ def test_first_triggered_touching_stop_triggers():
     )
 
 
-# --- exit mode switch on an open position --------------------------------------------------------
+# --- an open position under a more defensive mode ---------------------------------------------------------------
 
 
-def test_switch_exit_mode_to_defensive_tightens_trailing_keeps_stop():
-    plan = plan_exits(DEFAULT_EXIT_MODES[ExitMode.TREND_FOLLOW], Side.LONG, D("100"), D("1"), FILTERS)
-    switched = switch_exit_mode(plan, ExitMode.DEFENSIVE_TRAIL, DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL])
-    assert switched.trailing_pct == 0.015
-    assert switched.stop_price == plan.stop_price
-    assert switched.take_profit_price == plan.take_profit_price
+def fast_plan(side: Side = Side.LONG) -> ExitPlan:
+    """FAST_TP at ATR 1 on an entry of 100: stop 1.5 away, target 2.5, trail 1%, trailing from 1.5."""
+    return plan_exits(DEFAULT_EXIT_MODES[ExitMode.FAST_TP], side, D("100"), D("1"), FILTERS, stop_distance=D("1.5"))
 
 
-def test_switch_exit_mode_to_fast_tp_keeps_plan():
-    plan = plan_exits(DEFAULT_EXIT_MODES[ExitMode.TREND_FOLLOW], Side.LONG, D("100"), D("1"), FILTERS)
-    assert switch_exit_mode(plan, ExitMode.FAST_TP, DEFAULT_EXIT_MODES[ExitMode.FAST_TP]) == plan
-
-
-def test_switch_exit_mode_to_wider_defensive_never_loosens_trailing():
-    plan = plan_exits(DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL], Side.LONG, D("100"), D("1"), FILTERS)
-    wider = ExitModeParams(
-        take_profit_pct=0.04, stop_loss_pct=0.02, trailing_pct=0.05, partial_tp_fraction=0.7, partial_tp_r=0.8
+def test_tighten_to_defensive_at_same_atr_takes_stop_target_and_trail():
+    plan = fast_plan()
+    assert (plan.stop_price, plan.take_profit_price, plan.trailing_pct) == (D("98.50"), D("102.50"), 0.01)
+    tightened = tighten_to_mode(plan, plan.stop_price, DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL], 1.0, FILTERS)
+    assert tightened == Tightened(
+        stop_price=D("99.00"), take_profit_price=D("102.00"), trailing_pct=0.0075, trailing_start=D("0.500")
     )
-    assert switch_exit_mode(plan, ExitMode.DEFENSIVE_TRAIL, wider).trailing_pct == 0.015
+
+
+def test_tighten_to_defensive_short_mirrors_long():
+    plan = fast_plan(Side.SHORT)
+    tightened = tighten_to_mode(plan, plan.stop_price, DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL], 1.0, FILTERS)
+    assert (tightened.stop_price, tightened.take_profit_price) == (D("101.00"), D("98.00"))
+
+
+def test_tighten_stop_trailed_past_the_new_stop_is_kept():
+    plan = fast_plan()
+    tightened = tighten_to_mode(plan, D("100.40"), DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL], 1.0, FILTERS)
+    assert tightened.stop_price == D("100.40")
+
+
+def test_tighten_atr_risen_keeps_every_part_the_new_mode_would_widen():
+    plan = fast_plan()
+    # ATR 3: DEFENSIVE_TRAIL's stop is its 2% cap, wider than the 1.5 resting; its target 104 is further than 102.5.
+    tightened = tighten_to_mode(plan, plan.stop_price, DEFAULT_EXIT_MODES[ExitMode.DEFENSIVE_TRAIL], 3.0, FILTERS)
+    assert tightened == Tightened(
+        stop_price=D("98.50"), take_profit_price=None, trailing_pct=0.01, trailing_start=D("1.000")
+    )
+
+
+@pytest.mark.parametrize("atr", [float("nan"), 0.0])
+def test_tighten_without_atr_uses_the_new_mode_cap(atr):
+    plan = plan_exits(DEFAULT_EXIT_MODES[ExitMode.TREND_FOLLOW], Side.LONG, D("100"), D("1"), FILTERS)  # 96 / 108
+    tightened = tighten_to_mode(plan, plan.stop_price, DEFAULT_EXIT_MODES[ExitMode.FAST_TP], atr, FILTERS)
+    assert (tightened.stop_price, tightened.take_profit_price, tightened.trailing_pct) == (
+        D("97.00"),
+        D("105.00"),
+        0.02,
+    )
+
+
+@given(
+    side=st.sampled_from(list(Side)),
+    entry=st.decimals(min_value=D("1"), max_value=D("100000"), places=2),
+    old_fraction=st.decimals(min_value=D("0.0005"), max_value=D("0.1"), places=4),
+    atr_fraction=st.decimals(min_value=D("0.0001"), max_value=D("0.2"), places=5),
+    trailed=st.decimals(min_value=D("0"), max_value=D("2"), places=3),
+    old=st.sampled_from(list(ExitMode)),
+    new=st.sampled_from(list(ExitMode)),
+)
+def test_tighten_any_position_and_atr_never_loosens_anything(
+    side, entry, old_fraction, atr_fraction, trailed, old, new
+):
+    filters = SymbolFilters(tick_size=D("0.01"), step_size=D("0.001"), min_qty=D("0.001"))
+    try:
+        plan = plan_exits(DEFAULT_EXIT_MODES[old], side, entry, D("1"), filters, stop_distance=entry * old_fraction)
+    except ValueError:
+        return  # no stop fits the tick: no such position
+    stop = plan.stop_price + side.sign * plan.risk_per_unit * trailed  # the stop may have trailed
+    tightened = tighten_to_mode(plan, stop, DEFAULT_EXIT_MODES[new], float(entry * atr_fraction), filters)
+    assert (tightened.stop_price - stop) * side.sign >= 0
+    if tightened.take_profit_price is not None:
+        assert (plan.take_profit_price - tightened.take_profit_price) * side.sign > 0
+    assert tightened.trailing_pct <= plan.trailing_pct
+    assert tightened.trailing_start <= plan.trailing_from

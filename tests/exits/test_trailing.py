@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from actors.exits.strategies import ExitPlan
 from actors.exits.trailing import MIN_MOVE_SHARE, Trailing
-from actors.messages import Side
+from actors.messages import ExitModeChange, Side, StopMoved
+from config.profiles import ExitMode
 
 D = Decimal
 TICK = D("0.01")
@@ -36,11 +37,11 @@ ENTRY, LONG_STOP, SHORT_STOP = D("100"), D("97"), D("103")
 
 
 def long_trailing(*, stop: Decimal = LONG_STOP, best: Decimal = ENTRY, partial_filled: bool = False) -> Trailing:
-    return Trailing(plan=LONG_PLAN, stop=stop, best=best, partial_filled=partial_filled)
+    return Trailing(plan=LONG_PLAN, stop=stop, best=best, exit_mode=ExitMode.FAST_TP, partial_filled=partial_filled)
 
 
 def short_trailing(*, stop: Decimal = SHORT_STOP, best: Decimal = ENTRY) -> Trailing:
-    return Trailing(plan=SHORT_PLAN, stop=stop, best=best)
+    return Trailing(plan=SHORT_PLAN, stop=stop, best=best, exit_mode=ExitMode.FAST_TP)
 
 
 # --- the best price -------------------------------------------------------------------------------------------------
@@ -147,9 +148,16 @@ def test_on_range_tick_larger_than_min_share_needs_a_tick():
     plan = replace(LONG_PLAN, trailing_pct=0.001)
     tick = D("1")
     # Best 103: trailed 102.897 -> 102 on a whole tick; from a stop of 101.5 that is 0.5, under one tick.
-    assert Trailing(plan=plan, stop=D("101.5"), best=D("100")).on_range(D("103"), D("101"), tick) is None
+    assert (
+        Trailing(plan=plan, stop=D("101.5"), best=D("100"), exit_mode=ExitMode.FAST_TP).on_range(
+            D("103"), D("101"), tick
+        )
+        is None
+    )
     # From a stop of 101 it is exactly one tick: it moves.
-    assert Trailing(plan=plan, stop=D("101"), best=D("100")).on_range(D("103"), D("101"), tick) == D("102")
+    assert Trailing(plan=plan, stop=D("101"), best=D("100"), exit_mode=ExitMode.FAST_TP).on_range(
+        D("103"), D("101"), tick
+    ) == D("102")
 
 
 def test_on_range_price_falls_back_stop_never_moves_against():
@@ -164,24 +172,47 @@ def test_on_range_short_price_rises_back_stop_never_moves_against():
     assert trailing.stop == D("98.94")
 
 
-# --- tightening -----------------------------------------------------------------------------------------------------
+# --- a change of exit mode -------------------------------------------------------------------------------------------
 
 
-def test_tighten_smaller_percent_replaces_plan_percent():
+def test_follows_modes_no_more_defensive_than_its_own():
+    trailing = long_trailing()  # FAST_TP
+    assert trailing.follows(ExitMode.TREND_FOLLOW) and trailing.follows(ExitMode.FAST_TP)
+    assert not trailing.follows(ExitMode.DEFENSIVE_TRAIL)
+
+
+CHANGE = ExitModeChange(
+    exit_mode=ExitMode.DEFENSIVE_TRAIL, take_profit_price=D("104"), trailing_pct=0.01, trailing_start=D("1")
+)
+
+
+def test_change_unanswered_asks_no_trailing_move():
     trailing = long_trailing()
-    trailing.tighten(0.015)
-    assert trailing.plan.trailing_pct == 0.015
-    assert trailing.plan.stop_price == LONG_PLAN.stop_price and trailing.stop == D("97")
+    trailing.ask_change(CHANGE)
+    assert trailing.on_range(D("103"), D("101"), TICK) is None  # would be 100.94 otherwise
 
 
-def test_tighten_larger_percent_ignored():
+def test_change_applied_takes_the_new_mode_target_and_trail():
     trailing = long_trailing()
-    trailing.tighten(0.03)
-    assert trailing.plan.trailing_pct == 0.02
+    trailing.ask_change(CHANGE)
+    trailing.answered(
+        StopMoved(
+            position_id="p", stop_price=D("98"), moved=True, take_profit_price=D("104"), exit_mode=CHANGE.exit_mode
+        )
+    )
+    assert (trailing.exit_mode, trailing.stop, trailing.changing) == (ExitMode.DEFENSIVE_TRAIL, D("98"), None)
+    assert (trailing.plan.take_profit_price, trailing.plan.trailing_pct, trailing.plan.trailing_from) == (
+        D("104"),
+        0.01,
+        D("1"),
+    )
+    # Trailing now starts 1 in favour (was 1R = 3) and trails 1%: 101.5 x 0.99 = 100.485, down to the tick.
+    assert trailing.on_range(D("101.5"), D("100"), TICK) == D("100.48")
 
 
-def test_tighten_then_trail_uses_the_tighter_percent():
+def test_change_not_applied_keeps_mode_and_plan_and_may_be_asked_again():
     trailing = long_trailing()
-    trailing.tighten(0.01)
-    # 103 x 0.99 = 101.97.
-    assert trailing.on_range(D("103"), D("101"), TICK) == D("101.97")
+    trailing.ask_change(CHANGE)
+    trailing.answered(StopMoved(position_id="p", stop_price=LONG_STOP, moved=False))
+    assert (trailing.exit_mode, trailing.plan, trailing.changing) == (ExitMode.FAST_TP, LONG_PLAN, None)
+    assert not trailing.waiting

@@ -48,6 +48,13 @@ def test_from_json_known_text_round_trips_to_equal_view():
     assert view.to_json() == KNOWN_TEXT
 
 
+def test_to_json_trailing_start_when_set_round_trips():
+    view = PositionDetails(risk_per_unit=Decimal("150.0"), trailing_start=Decimal("75.00"))
+    text = view.to_json()
+    assert '"trailing_start": "75.00"' in text
+    assert PositionDetails.from_json(text) == view
+
+
 def test_from_json_decimal_text_kept_exactly():
     view = PositionDetails.from_json(KNOWN_TEXT)
     # Decimal("670.000") == Decimal("670") too: the text shows the exponent survived.

@@ -302,6 +302,12 @@ def test_write_comparison_shows_both_runs(enabled_url: str, baseline_url: str, t
         assert (tmp_path / "cmp" / name / "equity.png").read_bytes().startswith(PNG_SIGNATURE)
     markdown = files.markdown.read_text()
     assert "enabled: orchestrator" in markdown and "baseline: baseline" in markdown
+    assert data["runs"]["enabled"]["exit_modes"] == {
+        "trades_by_mode": {"FAST_TP": 3},
+        "changes": 0,
+        "positions_changed": 0,
+    }
+    assert "| trades closed under FAST_TP | 3 | 3 |" in markdown
 
 
 def test_build_report_r_multiple_from_recorded_money_risk(tmp_path: Path):
@@ -327,3 +333,25 @@ def test_build_report_r_multiple_from_recorded_money_risk(tmp_path: Path):
 def test_reason_key_drops_figures_keeps_causes():
     assert reason_key("Daily DD limit hit (-4.12%); EXTREME volatility") == "Daily DD limit hit; EXTREME volatility"
     assert reason_key("") == "(no reason)"
+
+
+def test_build_report_counts_exit_modes_by_trade_and_mode_changes(enabled_url: str, tmp_path: Path):
+    engine = make_engine(enabled_url)
+    change = {"machine": "position", "trigger": "change_exit_mode", "payload": "{}", "reason": "exit mode a -> b"}
+    with engine.begin() as connection:
+        connection.execute(POSITIONS.update().where(POSITIONS.c.id == "pos-2").values(exit_mode="DEFENSIVE_TRAIL"))
+        connection.execute(
+            insert(TRANSITIONS),
+            [
+                {**change, "entity_id": "pos-2", "seq": 4, "source": "open", "dest": "open", "at": T0 + 21 * HOUR},
+                {**change, "entity_id": "pos-2", "seq": 5, "source": "open", "dest": "open", "at": T0 + 22 * HOUR},
+                {**change, "entity_id": "pos-4", "seq": 4, "source": "open", "dest": "open", "at": T0 + 61 * HOUR},
+            ],
+        )
+    engine.dispose()
+    modes = build_report(enabled_url, run_info=_run_info("x")).to_dict()["exit_modes"]
+    assert modes == {"trades_by_mode": {"DEFENSIVE_TRAIL": 1, "FAST_TP": 2}, "changes": 3, "positions_changed": 2}
+    files = write_report(build_report(enabled_url, run_info=_run_info("x")), tmp_path / "out")
+    text = files.markdown.read_text()
+    assert "More defensive modes applied to open positions: 3 change(s) on 2 position(s)." in text
+    assert "| DEFENSIVE_TRAIL | 1 |" in text

@@ -138,6 +138,21 @@ def test_size_position_atr_stop_quantity_is_risk_over_distance():
     assert order.risk_at_stop == Decimal("99.75")
 
 
+@pytest.mark.parametrize(
+    ("mode", "distance", "quantity"),
+    [
+        (ExitMode.TREND_FOLLOW, "1000", "0.100"),
+        (ExitMode.FAST_TP, "750", "0.133"),
+        (ExitMode.DEFENSIVE_TRAIL, "500", "0.200"),
+    ],
+)
+def test_size_position_each_mode_stops_at_its_own_atr_multiple(mode, distance, quantity):
+    order = size(exit_params=DEFAULT_EXIT_MODES[mode])  # ATR 500: 2, 1.5 and 1 ATR, each under its cap
+    assert isinstance(order, SizedOrder)
+    assert order.stop_distance == Decimal(distance)
+    assert order.quantity == Decimal(quantity)  # the same 100 USD at risk over each distance
+
+
 def test_size_position_short_stop_above_entry():
     order = size(side=Side.SHORT)
     assert isinstance(order, SizedOrder)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from scripts.service_process import ServiceProcess, command
+from tests.actors.harness import WIDE_STOPS
 
 WAIT_S = 90
 
@@ -23,7 +24,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     return os.environ | {
         "QT_DATABASE__URL": f"sqlite:///{tmp_path / 'live.db'}",
         "QT_FEED__SYNTHETIC_SPEED": "20",
-        "QT_RISK__ATR_MULTIPLIER_SL": "10",
+        "QT_EXIT_MODES": json.dumps(WIDE_STOPS),
         "QT_SIGNALS__BUILTIN": "false",
         "QT_SIGNALS__INBOX": str(tmp_path / "inbox.jsonl"),
     }

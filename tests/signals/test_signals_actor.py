@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from actors.messages import Step
 from persistence import records
-from tests.actors.harness import MINUTE, Harness
+from tests.actors.harness import MINUTE, WIDE_STOPS, Harness
 
 WARM = 160  # calm candles before the volatility level settles (as in tests/actors)
 
@@ -28,7 +28,7 @@ def made(tmp_path: Path) -> Iterator[list[Harness]]:
 
 
 def start(made: list[Harness], tmp_path: Path, **overrides: Any) -> Harness:
-    harness = Harness(tmp_path, risk={"atr_multiplier_sl": 10}, **overrides)
+    harness = Harness(tmp_path, exit_modes=WIDE_STOPS, **overrides)
     made.append(harness)
     return harness
 

@@ -39,9 +39,11 @@ POSITION_EDGES = {
     ("open", "reconcile"): "closed",
     ("open", "reduce"): "open",
     ("partially_closed", "reduce"): "partially_closed",
+    ("open", "change_exit_mode"): "open",
     ("partially_closed", "close"): "closing",
     ("partially_closed", "exit_filled"): "closed",
     ("partially_closed", "reconcile"): "closed",
+    ("partially_closed", "change_exit_mode"): "partially_closed",
     ("closing", "exit_filled"): "closed",
     ("closing", "exit_failed"): "open",
     ("closing", "reconcile"): "closed",
@@ -118,6 +120,16 @@ def test_position_reconcile_without_reason_is_refused(source: str) -> None:
     with pytest.raises(TransitionNotAllowed, match="guard has_reason"):
         machine.fire(model, "reconcile", reason="  ", at=1)
     assert model.state == source
+
+
+@pytest.mark.parametrize("source", ["open", "partially_closed"])
+def test_position_change_exit_mode_without_reason_is_refused(source: str) -> None:
+    machine = position_machine()
+    model = PositionModel("pos-9")
+    machine.add([model], source)
+    with pytest.raises(TransitionNotAllowed, match="guard has_reason"):
+        machine.fire(model, "change_exit_mode", reason="", at=1)
+    assert (model.state, model.seq) == (source, 0)
 
 
 def test_gate_unlock_before_lock_end_is_refused() -> None:
