@@ -14,6 +14,7 @@ from actors.messages import (
     MarketSnapshot,
     OperatorCommand,
     PolicyUpdated,
+    PositionClosed,
     Signal,
     Stage,
     Step,
@@ -21,6 +22,7 @@ from actors.messages import (
 )
 from actors.orchestrator.conditions import market_conditions
 from actors.orchestrator.gate_rules import gate_action
+from actors.orchestrator.lookback import load_equity_peak, load_stop_outs
 from actors.orchestrator.policy import (
     PolicyInputs,
     RiskState,
@@ -32,6 +34,7 @@ from actors.orchestrator.policy import (
     fallback_policy,
 )
 from actors.orchestrator.screen import observed_block, screen_signal, static_policy
+from actors.protections import EquityPeak, StopOutGuard, floor_breach, is_stop_out
 from persistence import records
 from persistence.operator import apply_gate_command
 from persistence.store import Store
@@ -57,6 +60,11 @@ class OrchestratorActor(SupervisedActor):
         self.policy: TradingPolicy | None = None
         self.snapshots: dict[str, MarketSnapshot] = {}
         self.decisions: list[dict[str, Any]] = []
+        # The protections beyond the day: loaded from the database at the first step, once every actor has
+        # started (execution's recovery may close positions by their stops while the service was down).
+        self.peak = EquityPeak.from_settings(settings.risk)
+        self.stop_outs = StopOutGuard.from_settings(settings.risk)
+        self.looked_back = False
         if mismatches:
             self._halt("gate state does not match its audit trail: " + "; ".join(m.describe() for m in mismatches))
 
@@ -80,7 +88,8 @@ class OrchestratorActor(SupervisedActor):
         now = self.ctx.clock.now_ms()
         for snapshot in step.snapshots:
             self.snapshots[snapshot.symbol] = snapshot
-        policy, inputs = self._policy(step)
+        self._track(step, now)
+        policy, inputs = self._policy(step, now)
         portfolio = step.portfolio
         self._drive_gate(
             inputs,
@@ -96,17 +105,30 @@ class OrchestratorActor(SupervisedActor):
             self.store.write(lambda c: records.insert_decisions(c, rows))
         self.pass_on(step, policy=policy, candidates=tuple(candidates), observed=tuple(observed))
 
-    def _policy(self, step: Step) -> tuple[TradingPolicy, PolicyInputs | None]:
+    def _track(self, step: Step, now: int) -> None:
+        """The equity peak and the stop-outs, whatever the flags, so turning a flag on finds them current."""
+        if not self.looked_back:
+            load_equity_peak(self.store.connection, self.peak, now)
+            load_stop_outs(self.store.connection, self.stop_outs, now)  # this step's closes are committed: in it
+            self.looked_back = True
+        else:
+            for event in step.events:
+                if isinstance(event, PositionClosed) and is_stop_out(event.reason, event.net_pnl):
+                    self.stop_outs.record(event.symbol, now)
+        if step.portfolio is not None:
+            self.peak.add(now, step.portfolio.equity)
+
+    def _policy(self, step: Step, now: int) -> tuple[TradingPolicy, PolicyInputs | None]:
         if not self.flags.enable_orchestrator:
             return static_policy(self.ctx.settings), None
         try:
-            inputs = self._inputs(step)
+            inputs = self._inputs(step, now)
             return compute_policy(inputs, self.profile, self.profile_name, self.ctx.settings.risk), inputs
         except Exception as error:  # the table's fallback row: trading goes on, defensively
             log.exception("policy failed; using the fallback policy")
             return fallback_policy(self.profile, f"orchestrator raised {type(error).__name__}: {error}"), None
 
-    def _inputs(self, step: Step) -> PolicyInputs:
+    def _inputs(self, step: Step, now: int) -> PolicyInputs:
         portfolio = step.portfolio
         assert portfolio is not None
         regime, volatility = market_conditions(tuple(self.snapshots.values()), self.ctx.settings.symbols[0])
@@ -123,6 +145,8 @@ class OrchestratorActor(SupervisedActor):
                 losing_streak=portfolio.losing_streak,
                 exchange_blocked=portfolio.exchange_blocked,
                 execution_hold=portfolio.execution_hold,
+                peak_drawdown_pct=self.peak.drawdown(now, equity),
+                equity_floor_breach=floor_breach(equity, self.ctx.settings.risk.equity_floor_usd),
             ),
             performance=tuple(
                 SymbolPerformance(
@@ -138,6 +162,7 @@ class OrchestratorActor(SupervisedActor):
             spreads_bps=tuple((s.symbol, s.spread_bps) for s in self.snapshots.values()),
             symbols=self.ctx.settings.symbols,
             gate_hold_reason=hold,
+            cooldowns=self.stop_outs.cooldowns(now),
         )
 
     def _drive_gate(self, inputs: PolicyInputs | None, now: int, exchange_blocked: str, execution_hold: str) -> None:
@@ -211,7 +236,11 @@ class OrchestratorActor(SupervisedActor):
     def _operator_command(self, message: OperatorCommand) -> None:
         """Applied between steps (the runner polls the database for them), and answered in the database."""
         now = self.ctx.clock.now_ms()
+        was = self.gate.state
         outcome = apply_gate_command(self.store, self.machine, self.gate, message.command, message.reason, now)
+        if was == GateState.HALTED and self.gate.state == GateState.OPEN:
+            self.peak.restart()  # the operator takes the account as it stands: drawdowns count from here
+            log.warning("gate resumed by an operator (%s): the equity peak is measured from now", message.reason)
         self.store.write(lambda c: records.finish_operator_command(c, message.command_id, at=now, outcome=outcome))
 
     def _halt(self, reason: str) -> None:

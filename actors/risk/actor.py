@@ -7,6 +7,7 @@ from typing import Any
 
 from actors.base import SupervisedActor
 from actors.messages import DecisionReason, MarketSnapshot, OrderIntent, Signal, Stage, Step, position_id_for
+from actors.protections import floor_breach
 from actors.risk.book import OpenBook
 from actors.risk.limits import check_new_position, correlation_lookup
 from actors.risk.sizing import SizingRejected, size_position
@@ -83,6 +84,9 @@ class RiskActor(SupervisedActor):
         snapshot, symbol_filters = self.snapshots.get(signal.symbol), filters.get(signal.symbol)
         if snapshot is None or symbol_filters is None:
             return DecisionReason.REJECTED_BY_SIZING, f"no market data or exchange filters for {signal.symbol} yet"
+        below_floor = floor_breach(equity, settings.risk.equity_floor_usd)  # whatever the flags
+        if below_floor:
+            return DecisionReason.REJECTED_BY_SIZING, below_floor
         sized = size_position(
             side=signal.side,
             price=Decimal(repr(snapshot.price)),

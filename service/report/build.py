@@ -109,6 +109,7 @@ def build_report(db_url: str, *, run_info: RunInfo, generated_at: datetime | Non
             "total": sum(data.decisions_by_reason.values()),
             "by_reason": dict(data.decisions_by_reason),
         },
+        "protections": {name: asdict(count) for name, count in data.protections.items()},
         "trades": [_trade_json(trade) for trade in data.trades],
     }
     stamp = (generated_at or datetime.now(UTC)).astimezone(UTC)

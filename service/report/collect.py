@@ -24,6 +24,7 @@ from persistence.position_details import PositionDetails
 from persistence.store import CREATED
 from persistence.tables import EQUITY_SNAPSHOTS, POLICY_SNAPSHOTS, POSITIONS, SIGNAL_DECISIONS, TRANSITIONS
 from service.report.metrics import EquityCurve, TradeOutcome
+from service.report.protections import ProtectionCount, count_protections
 from state_machines.gate import GATE_TABLE
 from state_machines.position import PositionState
 
@@ -89,6 +90,7 @@ class RunData:
     gate_events: tuple[GateEvent, ...]
     gate_events_by_reason: tuple[GateEventCount, ...]
     decisions_by_reason: Mapping[str, int]
+    protections: Mapping[str, ProtectionCount]
     policy_snapshots: int
     enforced_policy_snapshots: int
     transitions: int
@@ -131,10 +133,11 @@ def collect(engine: Engine) -> RunData:
             select(POLICY_SNAPSHOTS.c.enforced, func.count()).group_by(POLICY_SNAPSHOTS.c.enforced)
         ).all()
         transition_count = connection.execute(select(func.count()).select_from(TRANSITIONS)).scalar_one()
-    gate_events = tuple(
-        GateEvent(at=row.at, source=row.source, dest=row.dest, trigger=row.trigger, reason=row.reason)
-        for row in gate_rows
-    )
+        gate_events = tuple(
+            GateEvent(at=row.at, source=row.source, dest=row.dest, trigger=row.trigger, reason=row.reason)
+            for row in gate_rows
+        )
+        protections = count_protections(connection, (event.reason for event in gate_events))
     return RunData(
         trades=tuple(
             sorted(
@@ -153,6 +156,7 @@ def collect(engine: Engine) -> RunData:
         gate_events=gate_events,
         gate_events_by_reason=_count_gate_events(gate_events),
         decisions_by_reason={str(reason): int(count) for reason, count in sorted(decision_rows)},
+        protections=protections,
         policy_snapshots=sum(int(count) for _, count in policy_rows),
         enforced_policy_snapshots=sum(int(count) for enforced, count in policy_rows if enforced),
         transitions=int(transition_count),
