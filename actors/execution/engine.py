@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from actors.clock import Clock, utc_day
+from actors.decisions import log_decisions
 from actors.execution import recovery
 from actors.execution.account import Account
 from actors.execution.book import Book
@@ -55,6 +56,7 @@ class ExecutionEngine:
         `feed_health`: the market feed's watchdog ("" or why it is dead or silent)."""
         self.exchange, self.store, self.clock, self.checkpoint_steps = exchange, store, clock, checkpoint_steps
         self.feed_health = feed_health
+        self.log_all_signals = settings.orchestrator.flags.log_all_signals
         self.accepting = True
         machine = position_machine()
         loaded = store.load(machine, gate_machine())
@@ -203,6 +205,7 @@ class ExecutionEngine:
         self.journal.defer(lambda c: records.insert_decisions(c, decisions))
         self._save_exchange(at)  # with the step's orders, in the step's last transaction
         self.journal.flush()
+        log_decisions(decisions, log_all=self.log_all_signals)
 
     def _save_exchange(self, at: int, *, at_stop: bool = False) -> None:
         """Queue the paper account's save: the one place it is saved. With every step (`checkpoint_steps`), so that

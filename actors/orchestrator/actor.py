@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from actors.base import SupervisedActor
+from actors.decisions import log_decisions
 from actors.messages import (
     DecisionReason,
     HaltGate,
@@ -33,6 +34,7 @@ from actors.orchestrator.policy import (
     execution_pause,
     fallback_policy,
 )
+from actors.orchestrator.policy_changes import describe_policy_change
 from actors.orchestrator.screen import observed_block, screen_signal, static_policy
 from actors.protections import EquityPeak, StopOutGuard, floor_breach, is_stop_out
 from persistence import records
@@ -103,6 +105,7 @@ class OrchestratorActor(SupervisedActor):
         if self.decisions:
             rows, self.decisions = self.decisions, []
             self.store.write(lambda c: records.insert_decisions(c, rows))
+            log_decisions(rows, log_all=self.flags.log_all_signals)
         self.pass_on(step, policy=policy, candidates=tuple(candidates), observed=tuple(observed))
 
     def _track(self, step: Step, now: int) -> None:
@@ -185,7 +188,7 @@ class OrchestratorActor(SupervisedActor):
         # the hundredth of a percent) would make every cycle a "change".
         if self.policy is not None and replace(policy, note="") == replace(self.policy, note=""):
             return
-        self.policy = policy
+        previous, self.policy = self.policy, policy
         enforced = self.flags.enforcing
         self.store.write(
             lambda c: records.insert_policy_snapshot(
@@ -198,6 +201,13 @@ class OrchestratorActor(SupervisedActor):
             )
         )
         self.tell("exits", PolicyUpdated(at=now, policy=policy, enforced=enforced))
+        log.info(
+            "policy %s%s: %s; note: %s",
+            "in force" if previous is None else "changed",
+            "" if enforced else " (observed, not enforced)",
+            describe_policy_change(previous, policy),
+            policy.note,
+        )
 
     def _screen(self, signal: Signal, policy: TradingPolicy, now: int, observed: list[str]) -> bool:
         """Record a decision for a signal stopped here; True to pass it on to risk.
