@@ -74,6 +74,17 @@ def test_max_drawdown_halts_survives_restart_and_only_an_operator_resumes(harnes
     assert h.gate()[0] == "halted" and h.gate_triggers()[-1] == "halt"
 
 
+def test_max_drawdown_counts_from_the_peak_before_a_restart(harness) -> None:  # type: ignore[no-untyped-def]
+    # Each stop-out loses ~1.1%: only the two together reach the limit, one before the restart and one after.
+    h = harness(profiles={"SAFE": {**NO_DAILY_LOCK, "max_drawdown_pct": 0.015}}, risk=BIG_SIZE)
+    h.calm(WARM)
+    stop_out(h)
+    assert h.gate()[0] != "halted"
+    h.restart()
+    stop_out(h)
+    assert h.gate()[0] == "halted" and h.gate()[1].startswith("Max drawdown from the equity peak hit")
+
+
 def test_cooldown_after_stop_outs_blocks_the_symbol_and_survives_restart(harness) -> None:  # type: ignore[no-untyped-def]
     h = harness(
         symbols=("BTCUSDT", "ETHUSDT"),
