@@ -114,6 +114,7 @@ class TradingPolicy:
     max_total_exposure_pct: float
     allowed_symbols: tuple[str, ...] = ()
     disallowed_symbols: tuple[str, ...] = ()
+    cooling_down: tuple[tuple[str, str], ...] = ()  # (symbol, why): no new entries after its stop-outs, for now
     note: str = ""
 
 
@@ -209,7 +210,9 @@ class PartialTakeProfitFilled:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PositionClosed:
     position_id: str
+    symbol: str
     reason: str
+    net_pnl: Decimal  # realised PnL after fees
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

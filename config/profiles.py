@@ -45,6 +45,9 @@ class RiskProfile(_Strict):
     daily_drawdown_limit_pct: float = Field(
         gt=0, lt=1, description="loss of the day's starting equity that locks the gate"
     )
+    max_drawdown_pct: float = Field(
+        gt=0, lt=1, description="loss from the equity peak of risk.drawdown_window_days that halts the gate"
+    )
     losing_streak_threshold: int = Field(ge=1, le=100)
     losing_streak_factor: float = Field(default=0.7, gt=0, le=1)
 
@@ -68,6 +71,7 @@ DEFAULT_PROFILES: dict[RiskProfileName, RiskProfile] = {
         max_symbol_exposure_pct=0.05,
         max_total_exposure_pct=0.10,
         daily_drawdown_limit_pct=0.025,
+        max_drawdown_pct=0.10,
         losing_streak_threshold=3,
     ),
     RiskProfileName.MODERATE: RiskProfile(
@@ -80,6 +84,7 @@ DEFAULT_PROFILES: dict[RiskProfileName, RiskProfile] = {
         max_symbol_exposure_pct=0.07,
         max_total_exposure_pct=0.15,
         daily_drawdown_limit_pct=0.04,
+        max_drawdown_pct=0.15,
         losing_streak_threshold=4,
     ),
     RiskProfileName.AGGRESSIVE: RiskProfile(
@@ -92,6 +97,7 @@ DEFAULT_PROFILES: dict[RiskProfileName, RiskProfile] = {
         max_symbol_exposure_pct=0.10,
         max_total_exposure_pct=0.20,
         daily_drawdown_limit_pct=0.06,
+        max_drawdown_pct=0.20,
         losing_streak_threshold=5,
     ),
 }

@@ -112,6 +112,18 @@ class RiskSettings(_Section):
     performance_min_trades: int = Field(default=10, ge=1)
     performance_min_win_rate: float = Field(default=0.35, ge=0, le=1)
     performance_min_avg_r: float = Field(default=0.5)
+    # Protections beyond the day (the drawdown limit itself is the profile's max_drawdown_pct):
+    drawdown_window_days: float = Field(
+        default=7, gt=0, le=365, description="the equity peak a drawdown is measured from is the highest this long"
+    )
+    equity_floor_usd: Decimal = Field(
+        default=Decimal("100"), ge=0, description="below this equity nothing is sized and the gate pauses; 0: none"
+    )
+    cooldown_after_stop_outs: int = Field(
+        default=3, ge=1, le=100, description="this many stop-outs of one symbol within cooldown_window_h..."
+    )
+    cooldown_window_h: float = Field(default=24, gt=0, le=720)
+    cooldown_h: float = Field(default=6, gt=0, le=720, description="...keep new entries in it out this long")
 
     @model_validator(mode="after")
     def _sizes_ordered(self) -> RiskSettings:

@@ -99,6 +99,8 @@ def status(as_json: JsonOption = False, db: DbOption = None, config: ConfigOptio
             f"policy: {policy['risk_profile']}, exit {policy['exit_mode']}, min confidence "
             f"{policy['min_confidence']:.2f}, max risk {policy['max_risk_pct']:.2%}; {policy['note']}"
         )
+        for _, why in policy.get("cooling_down") or ():
+            console.print(Text.assemble("cool-down: ", printable(why)))  # after stop-outs, no new entries in it
     if report["costs"]:
         console.print(_costs_table(report["costs"]))
     with_marks = bool(report["marks"])  # only the Binance feed follows the mark price

@@ -33,7 +33,8 @@ class Closing:
         if position.state == PositionState.CANCELLED:
             self.book.remember_cancelled(position, until=self.clock.now_ms() + LATE_FILL_WINDOW_MS)
         if position.state == PositionState.CLOSED:
-            return [PositionClosed(position_id=position.id, reason=reason)]
+            net = position.realized_pnl - position.fees
+            return [PositionClosed(position_id=position.id, symbol=position.symbol, reason=reason, net_pnl=net)]
         return []
 
     def close(self, position_id: str, reason: str) -> None:

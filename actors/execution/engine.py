@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from actors.clock import Clock, utc_day
+from actors.decisions import log_decisions
 from actors.execution import recovery
 from actors.execution.account import Account
 from actors.execution.book import Book
@@ -73,6 +74,7 @@ class ExecutionEngine:
         exchange without its own."""
         self.exchange, self.store, self.clock = exchange, store, clock
         self.feed_health = feed_health
+        self.log_all_signals = settings.orchestrator.flags.log_all_signals
         self.accepting = True
         machine = position_machine()
         loaded = store.load(machine, gate_machine())
@@ -256,3 +258,4 @@ class ExecutionEngine:
                 decisions.append(decision)
         self.journal.defer(lambda c: records.insert_decisions(c, decisions))
         self.journal.flush()  # the step's last transaction: with the account, if the step changed it since
+        log_decisions(decisions, log_all=self.log_all_signals)

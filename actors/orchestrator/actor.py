@@ -8,12 +8,14 @@ from dataclasses import replace
 from typing import Any
 
 from actors.base import SupervisedActor
+from actors.decisions import log_decisions
 from actors.messages import (
     DecisionReason,
     HaltGate,
     MarketSnapshot,
     OperatorCommand,
     PolicyUpdated,
+    PositionClosed,
     Signal,
     Stage,
     Step,
@@ -22,6 +24,7 @@ from actors.messages import (
 from actors.orchestrator.conditions import market_conditions
 from actors.orchestrator.cost_record import CostRecord
 from actors.orchestrator.gate_rules import gate_action
+from actors.orchestrator.lookback import load_equity_peak, load_stop_outs
 from actors.orchestrator.policy import (
     PolicyInputs,
     RiskState,
@@ -32,7 +35,9 @@ from actors.orchestrator.policy import (
     execution_pause,
     fallback_policy,
 )
+from actors.orchestrator.policy_changes import describe_policy_change
 from actors.orchestrator.screen import observed_block, screen_signal, static_policy
+from actors.protections import EquityPeak, StopOutGuard, floor_breach, is_stop_out
 from persistence import records
 from persistence.operator import apply_gate_command
 from persistence.store import Store
@@ -59,6 +64,11 @@ class OrchestratorActor(SupervisedActor):
         self.snapshots: dict[str, MarketSnapshot] = {}
         self.decisions: list[dict[str, Any]] = []
         self.cost_record = CostRecord(self.store, settings.risk)
+        # The protections beyond the day: loaded from the database at the first step, once every actor has
+        # started (execution's recovery may close positions by their stops while the service was down).
+        self.peak = EquityPeak.from_settings(settings.risk)
+        self.stop_outs = StopOutGuard.from_settings(settings.risk)
+        self.looked_back = False
         if mismatches:
             self._halt("gate state does not match its audit trail: " + "; ".join(m.describe() for m in mismatches))
 
@@ -82,7 +92,8 @@ class OrchestratorActor(SupervisedActor):
         now = self.ctx.clock.now_ms()
         for snapshot in step.snapshots:
             self.snapshots[snapshot.symbol] = snapshot
-        policy, inputs = self._policy(step)
+        self._track(step, now)
+        policy, inputs = self._policy(step, now)
         portfolio = step.portfolio
         self._drive_gate(
             inputs,
@@ -98,19 +109,33 @@ class OrchestratorActor(SupervisedActor):
         if self.decisions:
             rows, self.decisions = self.decisions, []
             self.store.write(lambda c: records.insert_decisions(c, rows))
+            log_decisions(rows, log_all=self.flags.log_all_signals)
         self.pass_on(step, policy=policy, candidates=tuple(candidates), observed=tuple(observed))
 
-    def _policy(self, step: Step) -> tuple[TradingPolicy, PolicyInputs | None]:
+    def _track(self, step: Step, now: int) -> None:
+        """The equity peak and the stop-outs, whatever the flags, so turning a flag on finds them current."""
+        if not self.looked_back:
+            load_equity_peak(self.store.connection, self.peak, now)
+            load_stop_outs(self.store.connection, self.stop_outs, now)  # this step's closes are committed: in it
+            self.looked_back = True
+        else:
+            for event in step.events:
+                if isinstance(event, PositionClosed) and is_stop_out(event.reason, event.net_pnl):
+                    self.stop_outs.record(event.symbol, now)
+        if step.portfolio is not None:
+            self.peak.add(now, step.portfolio.equity)
+
+    def _policy(self, step: Step, now: int) -> tuple[TradingPolicy, PolicyInputs | None]:
         if not self.flags.enable_orchestrator:
             return static_policy(self.ctx.settings), None
         try:
-            inputs = self._inputs(step)
+            inputs = self._inputs(step, now)
             return compute_policy(inputs, self.profile, self.profile_name, self.ctx.settings.risk), inputs
         except Exception as error:  # the table's fallback row: trading goes on, defensively
             log.exception("policy failed; using the fallback policy")
             return fallback_policy(self.profile, f"orchestrator raised {type(error).__name__}: {error}"), None
 
-    def _inputs(self, step: Step) -> PolicyInputs:
+    def _inputs(self, step: Step, now: int) -> PolicyInputs:
         portfolio = step.portfolio
         assert portfolio is not None
         regime, volatility = market_conditions(tuple(self.snapshots.values()), self.ctx.settings.symbols[0])
@@ -127,6 +152,8 @@ class OrchestratorActor(SupervisedActor):
                 losing_streak=portfolio.losing_streak,
                 exchange_blocked=portfolio.exchange_blocked,
                 execution_hold=portfolio.execution_hold,
+                peak_drawdown_pct=self.peak.drawdown(now, equity),
+                equity_floor_breach=floor_breach(equity, self.ctx.settings.risk.equity_floor_usd),
             ),
             performance=tuple(
                 SymbolPerformance(
@@ -142,6 +169,7 @@ class OrchestratorActor(SupervisedActor):
             costs=portfolio.costs,
             symbols=self.ctx.settings.symbols,
             gate_hold_reason=hold,
+            cooldowns=self.stop_outs.cooldowns(now),
         )
 
     def _drive_gate(self, inputs: PolicyInputs | None, now: int, exchange_blocked: str, execution_hold: str) -> None:
@@ -164,7 +192,7 @@ class OrchestratorActor(SupervisedActor):
         # the hundredth of a percent) would make every cycle a "change".
         if self.policy is not None and replace(policy, note="") == replace(self.policy, note=""):
             return
-        self.policy = policy
+        previous, self.policy = self.policy, policy
         enforced = self.flags.enforcing
         self.store.write(
             lambda c: records.insert_policy_snapshot(
@@ -177,6 +205,13 @@ class OrchestratorActor(SupervisedActor):
             )
         )
         self.tell("exits", PolicyUpdated(at=now, policy=policy, enforced=enforced))
+        log.info(
+            "policy %s%s: %s; note: %s",
+            "in force" if previous is None else "changed",
+            "" if enforced else " (observed, not enforced)",
+            describe_policy_change(previous, policy),
+            policy.note,
+        )
 
     def _screen(self, signal: Signal, policy: TradingPolicy, now: int, observed: list[str]) -> bool:
         """Record a decision for a signal stopped here; True to pass it on to risk.
@@ -215,7 +250,11 @@ class OrchestratorActor(SupervisedActor):
     def _operator_command(self, message: OperatorCommand) -> None:
         """Applied between steps (the runner polls the database for them), and answered in the database."""
         now = self.ctx.clock.now_ms()
+        was = self.gate.state
         outcome = apply_gate_command(self.store, self.machine, self.gate, message.command, message.reason, now)
+        if was == GateState.HALTED and self.gate.state == GateState.OPEN:
+            self.peak.restart()  # the operator takes the account as it stands: drawdowns count from here
+            log.warning("gate resumed by an operator (%s): the equity peak is measured from now", message.reason)
         self.store.write(lambda c: records.finish_operator_command(c, message.command_id, at=now, outcome=outcome))
 
     def _halt(self, reason: str) -> None:

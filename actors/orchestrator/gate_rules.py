@@ -21,12 +21,15 @@ def gate_action(
 ) -> GateAction | None:
     """`target` is None when the policy does not drive the gate (flag off): only a due unlock then applies.
 
-    A halted gate is left alone: only an operator reopens it. A lock holds until its
-    time even if the drawdown recovers; after it opens, the next cycle re-locks if the
-    limit is still hit.
+    A halted gate is left alone: only an operator reopens it. A halt (the drawdown from the
+    equity peak) comes over a pause and over a lock too: the day's lock ends at midnight,
+    the halt does not. A lock holds until its time even if the drawdown recovers; after it
+    opens, the next cycle re-locks if the limit is still hit.
     """
     if state == GateState.HALTED:
         return None
+    if target == GateTarget.HALTED:
+        return GateAction("halt", why)
     if state == GateState.LOCKED:
         if locked_until is not None and now >= locked_until:
             return GateAction("unlock", "new UTC trading day")

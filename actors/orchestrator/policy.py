@@ -15,6 +15,7 @@ from enum import StrEnum
 from actors.messages import Regime, SymbolCosts, TradingPolicy, VolatilityLevel
 from actors.orchestrator import regime_limits
 from actors.orchestrator.costs import cost_breaches
+from actors.protections import Cooldown, max_drawdown_hit, max_drawdown_reason
 from config.profiles import ExitMode, RiskProfile
 from config.settings import RiskSettings
 
@@ -43,12 +44,12 @@ _CALM = frozenset({VolatilityLevel.LOW, VolatilityLevel.NORMAL})
 
 
 class GateTarget(StrEnum):
-    """Where the policy wants the gate. Values match `state_machines.gate.GateState`;
-    HALTED is absent on purpose: only an operator (or a reconciliation mismatch) halts."""
+    """Where the policy wants the gate. Values match `state_machines.gate.GateState`."""
 
     OPEN = "open"
     PAUSED = "paused"  # clears by itself once the condition is gone
     LOCKED = "locked"  # daily drawdown limit: the actor keeps it until the next UTC day
+    HALTED = "halted"  # drawdown from the equity peak beyond the profile's limit: only an operator reopens
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +62,8 @@ class RiskState:
     losing_streak: int = 0  # consecutive losing closes; a win resets it
     exchange_blocked: str = ""  # why the exchange refuses requests now (rate limit, IP ban), or ""
     execution_hold: str = ""  # why execution cannot keep positions safe now (a position closed unprotected), or ""
+    peak_drawdown_pct: float = 0.0  # against the equity peak of the drawdown window: -0.12 is 12% under it
+    equity_floor_breach: str = ""  # why equity is below the configured floor (actors/protections.py), or ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,6 +93,7 @@ class PolicyInputs:
     costs: tuple[SymbolCosts, ...] = ()  # spread and realised slippage of each symbol (DESIGN.md's cost metrics)
     symbols: tuple[str, ...] = ()
     gate_hold_reason: str = ""
+    cooldowns: tuple[Cooldown, ...] = ()  # symbols cooling down after stop-outs (actors/protections.py)
 
 
 def drawdown_limit_hit(state: RiskState, profile: RiskProfile) -> bool:
@@ -108,11 +112,15 @@ def execution_pause(hold: str) -> tuple[GateTarget, str]:
 
 
 def gate_closures(inputs: PolicyInputs, profile: RiskProfile) -> tuple[tuple[GateTarget, str], ...]:
-    """Every condition of the table's "gate closes" row that holds now, lock first."""
+    """Every condition of the table's "gate closes" and "drawdown beyond the day" rows that holds now, halt first."""
     state = inputs.risk_state
     found: list[tuple[GateTarget, str]] = []
+    if max_drawdown_hit(state.peak_drawdown_pct, profile.max_drawdown_pct):
+        found.append((GateTarget.HALTED, max_drawdown_reason(state.peak_drawdown_pct, profile.max_drawdown_pct)))
     if drawdown_limit_hit(state, profile):
         found.append((GateTarget.LOCKED, f"Daily DD limit hit ({state.daily_drawdown_pct:.2%})"))
+    if state.equity_floor_breach:
+        found.append((GateTarget.PAUSED, state.equity_floor_breach))
     if state.exchange_blocked:
         found.append(exchange_pause(state.exchange_blocked))
     if state.execution_hold:
@@ -136,15 +144,15 @@ def gate_closures(inputs: PolicyInputs, profile: RiskProfile) -> tuple[tuple[Gat
 def desired_gate(inputs: PolicyInputs, profile: RiskProfile) -> tuple[GateTarget, str]:
     """The gate state the conditions call for, with every reason that applies.
 
-    A drawdown lock outranks a pause (it must survive until the next UTC day even
-    if the pause condition clears). `gate_hold_reason` is ignored: the gate already
-    knows why it is held.
+    A halt outranks a drawdown lock, which outranks a pause (it must survive until the next
+    UTC day even if the pause condition clears). `gate_hold_reason` is ignored: the gate
+    already knows why it is held.
     """
     closures = gate_closures(inputs, profile)
     if not closures:
         return GateTarget.OPEN, "Conditions clear"
     targets = {target for target, _ in closures}
-    target = GateTarget.LOCKED if GateTarget.LOCKED in targets else GateTarget.PAUSED
+    target = next(t for t in (GateTarget.HALTED, GateTarget.LOCKED, GateTarget.PAUSED) if t in targets)
     return target, "; ".join(reason for _, reason in closures)
 
 
@@ -163,7 +171,7 @@ def compute_policy(
 
     max_risk, risk_notes = _max_risk_pct(inputs, profile, gate_closed=not allow)
     disallowed, symbol_notes = _disallowed_symbols(inputs, risk)
-    notes = reasons + risk_notes + symbol_notes
+    notes = reasons + risk_notes + symbol_notes + [cooldown.describe() for cooldown in inputs.cooldowns]
     summary = "; ".join(notes) or f"Normal conditions ({inputs.regime}, {inputs.volatility} volatility)"
     limits_note = regime_limits.describe(profile.max_open_positions, inputs.regime, inputs.volatility)
     return TradingPolicy(
@@ -180,6 +188,7 @@ def compute_policy(
         max_total_exposure_pct=profile.max_total_exposure_pct,
         allowed_symbols=tuple(symbol for symbol in inputs.symbols if symbol not in disallowed),
         disallowed_symbols=disallowed,
+        cooling_down=tuple((cooldown.symbol, cooldown.describe()) for cooldown in inputs.cooldowns),
         note=f"{summary}; {limits_note}",
     )
 

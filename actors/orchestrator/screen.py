@@ -54,6 +54,9 @@ def policy_block(
             return DecisionReason.BLOCKED_BY_GATE, f"gate {gate_state}: {gate_reason}"
         if not policy.allow_new_trades:
             return DecisionReason.BLOCKED_BY_GATE, f"policy allows no new trades: {policy.note}"
+        cooling = dict(policy.cooling_down).get(signal.symbol)
+        if cooling:  # the gate held for one symbol after its stop-outs
+            return DecisionReason.BLOCKED_BY_GATE, cooling
     if flags.use_for_signal_filter and signal.symbol in policy.disallowed_symbols:
         return DecisionReason.BLOCKED_BY_POLICY_FILTER, f"{signal.symbol} is disallowed: {policy.note}"
     threshold = policy.min_confidence if flags.use_for_confidence_threshold else STATIC_MIN_CONFIDENCE

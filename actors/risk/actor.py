@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any
 
 from actors.base import SupervisedActor
+from actors.decisions import log_decisions
 from actors.messages import DecisionReason, MarketSnapshot, OrderIntent, Signal, Stage, Step, position_id_for
+from actors.protections import floor_breach
 from actors.risk.book import OpenBook
 from actors.risk.limits import check_new_position, correlation_lookup
 from actors.risk.sizing import SizingRejected, size_position
+from actors.risk.sizing_log import sizing_line
 from actors.risk.terms import RiskTerms, policy_terms, risk_terms
 from persistence import records
 from persistence.store import Store
+
+log = logging.getLogger("quantum_trader.risk")
 
 
 class RiskActor(SupervisedActor):
@@ -41,6 +47,7 @@ class RiskActor(SupervisedActor):
             self._assess(step, intents, decisions)
         if decisions:
             self.store.write(lambda c: records.insert_decisions(c, decisions))
+            log_decisions(decisions, log_all=self.ctx.settings.orchestrator.flags.log_all_signals)
         self.pass_on(step, intents=tuple(intents))
 
     def _assess(self, step: Step, intents: list[OrderIntent], decisions: list[dict[str, Any]]) -> None:
@@ -83,6 +90,9 @@ class RiskActor(SupervisedActor):
         snapshot, symbol_filters = self.snapshots.get(signal.symbol), filters.get(signal.symbol)
         if snapshot is None or symbol_filters is None:
             return DecisionReason.REJECTED_BY_SIZING, f"no market data or exchange filters for {signal.symbol} yet"
+        below_floor = floor_breach(equity, settings.risk.equity_floor_usd)  # whatever the flags
+        if below_floor:
+            return DecisionReason.REJECTED_BY_SIZING, below_floor
         sized = size_position(
             side=signal.side,
             price=Decimal(repr(snapshot.price)),
@@ -98,6 +108,8 @@ class RiskActor(SupervisedActor):
             leverage=settings.exchange.leverage,
             open_notional=book.notional,
         )
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s", sizing_line(signal, equity, terms, sized))
         if isinstance(sized, SizingRejected):
             return DecisionReason.REJECTED_BY_SIZING, sized.reason
         verdict = check_new_position(

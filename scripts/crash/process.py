@@ -44,12 +44,14 @@ def service_env(db_path: Path, inbox: Path, base_url: str) -> dict[str, str]:
 
 def write_settings(workdir: Path) -> Path:
     # A drawdown lock would last until the next UTC day of wall time and stop all entries for the rest of the
-    # run; the operator's halt is what this test checks for survival.
+    # run, a drawdown halt until an operator resumes; the operator's halt is what this test checks for survival.
     config = workdir / "settings.toml"
-    # Random signals lose money: the symbol-performance filter would soon disallow every symbol for a week.
+    # Random signals lose money: the symbol-performance filter would soon disallow every symbol for a week, and
+    # their stop-outs would cool the symbols down for hours.
     # Room for more open positions than symbols: a position stuck by a bug must not pause every entry.
     config.write_text(
-        "[profiles.SAFE]\ndaily_drawdown_limit_pct = 0.5\nmax_open_positions = 12\n\n"
+        "[profiles.SAFE]\ndaily_drawdown_limit_pct = 0.5\nmax_drawdown_pct = 0.9\nmax_open_positions = 12\n\n"
+        "[risk]\ncooldown_after_stop_outs = 100\n\n"
         "[orchestrator.flags]\nuse_for_signal_filter = false\n"
     )
     return config

@@ -117,6 +117,7 @@ def build_report(db_url: str, *, run_info: RunInfo, generated_at: datetime | Non
             "changes": data.exit_mode_changes,
             "positions_changed": data.positions_changed_mode,
         },
+        "protections": {name: asdict(count) for name, count in data.protections.items()},
         "trades": [_trade_json(trade) for trade in data.trades],
     }
     stamp = (generated_at or datetime.now(UTC)).astimezone(UTC)

@@ -28,6 +28,7 @@ from persistence.store import CREATED
 from persistence.tables import EQUITY_SNAPSHOTS, POLICY_SNAPSHOTS, POSITIONS, SIGNAL_DECISIONS, TRANSITIONS
 from service.report.costs import POLICY_FILTER, FilterBlock
 from service.report.metrics import EquityCurve, TradeOutcome
+from service.report.protections import ProtectionCount, count_protections
 from state_machines.gate import GATE_TABLE
 from state_machines.position import POSITION_TABLE, PositionState, PositionTrigger
 
@@ -93,6 +94,7 @@ class RunData:
     gate_events: tuple[GateEvent, ...]
     gate_events_by_reason: tuple[GateEventCount, ...]
     decisions_by_reason: Mapping[str, int]
+    protections: Mapping[str, ProtectionCount]
     policy_snapshots: int
     enforced_policy_snapshots: int
     transitions: int
@@ -153,10 +155,11 @@ def collect(engine: Engine) -> RunData:
                 TRANSITIONS.c.trigger == PositionTrigger.CHANGE_EXIT_MODE,
             )
         ).one()
-    gate_events = tuple(
-        GateEvent(at=row.at, source=row.source, dest=row.dest, trigger=row.trigger, reason=row.reason)
-        for row in gate_rows
-    )
+        gate_events = tuple(
+            GateEvent(at=row.at, source=row.source, dest=row.dest, trigger=row.trigger, reason=row.reason)
+            for row in gate_rows
+        )
+        protections = count_protections(connection, (event.reason for event in gate_events))
     return RunData(
         trades=tuple(
             sorted(
@@ -175,6 +178,7 @@ def collect(engine: Engine) -> RunData:
         gate_events=gate_events,
         gate_events_by_reason=_count_gate_events(gate_events),
         decisions_by_reason={str(reason): int(count) for reason, count in sorted(decision_rows)},
+        protections=protections,
         policy_snapshots=sum(int(count) for _, count in policy_rows),
         enforced_policy_snapshots=sum(int(count) for enforced, count in policy_rows if enforced),
         transitions=int(transition_count),

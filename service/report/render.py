@@ -20,6 +20,7 @@ from service.report.build import Report
 from service.report.collect import dumps, jsonable
 from service.report.costs import COST_COLUMNS, costs_caps_line, costs_rows
 from service.report.metrics import EquityCurve
+from service.report.protections import LABELS
 
 COMPARISON_SCHEMA = "quantum-trader/replay-comparison/1"
 MARKDOWN_TRADES = 100  # the full list is in the JSON; a Markdown page of 10,000 rows helps nobody
@@ -141,6 +142,10 @@ def render_markdown(report: Report, *, chart: str = "equity.png") -> str:
         *_table(("reason", "count"), sorted(data["decisions"]["by_reason"].items())),
         "",
         *_costs_section(data.get("costs")),
+        "## Protections beyond the day",
+        "",
+        *_protections_table(data["protections"]),
+        "",
         "## Positions by state",
         "",
         *_table(("state", "count"), sorted(data["database"]["positions_by_state"].items())),
@@ -180,6 +185,14 @@ def _exit_modes_section(modes: Mapping[str, Any] | None) -> list[str]:
         "",
         *_table(("exit mode closed under", "trades"), sorted(modes["trades_by_mode"].items())),
     ]
+
+
+def _protections_table(protections: Mapping[str, Any]) -> list[str]:
+    rows = []
+    for name, count in protections.items():
+        by_symbol = f" ({_counts(count['by_symbol'])})" if count.get("by_symbol") else ""
+        rows.append((LABELS.get(name, name), f"{count['engaged']}{by_symbol}", count["signals_blocked"]))
+    return _table(("protection", "engaged", "signals blocked"), rows)
 
 
 def _in_force(settings: Mapping[str, Any]) -> str:
@@ -286,6 +299,10 @@ def comparison_data(enabled: Report, baseline: Report) -> dict[str, Any]:
                 reason: {name: run["decisions"]["by_reason"].get(reason, 0) for name, run in runs.items()}
                 for reason in reasons
             },
+            "protections": {
+                protection: {name: run["protections"][protection] for name, run in runs.items()}
+                for protection in runs["enabled"]["protections"]
+            },
             "settings_differences": {
                 key: {name: settings[name].get(key) for name in runs}
                 for key in sorted(set(settings["enabled"]) | set(settings["baseline"]))
@@ -335,6 +352,19 @@ def render_comparison_markdown(data: Mapping[str, Any], *, chart: str = "compari
         "## Decisions by reason",
         "",
         *_table(("reason", *head), [(r, c["enabled"], c["baseline"]) for r, c in data["decisions_by_reason"].items()]),
+        "",
+        "## Protections beyond the day (engaged / signals blocked)",
+        "",
+        *_table(
+            ("protection", *head),
+            [
+                (
+                    LABELS.get(p, p),
+                    *(f"{c[run]['engaged']} / {c[run]['signals_blocked']}" for run in ("enabled", "baseline")),
+                )
+                for p, c in data["protections"].items()
+            ],
+        ),
         "",
         "## Equity",
         "",

@@ -390,4 +390,4 @@ def test_desired_gate_exchange_refusing_requests_pauses_with_its_reason():
 
 
 def test_desired_gate_values_match_gate_machine_states():
-    assert {target.value for target in GateTarget} == {"open", "paused", "locked"}
+    assert {target.value for target in GateTarget} == {"open", "paused", "locked", "halted"}
