@@ -118,6 +118,8 @@ def build_report(db_url: str, *, run_info: RunInfo, generated_at: datetime | Non
             "positions_changed": data.positions_changed_mode,
         },
         "protections": {name: asdict(count) for name, count in data.protections.items()},
+        # Each limit the policy set, and the share of the run each of its values held (enforced policies only).
+        "limits_in_force": dict(data.limits),
         "trades": [_trade_json(trade) for trade in data.trades],
     }
     stamp = (generated_at or datetime.now(UTC)).astimezone(UTC)

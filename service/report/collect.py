@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -27,6 +27,7 @@ from persistence.position_details import PositionDetails
 from persistence.store import CREATED
 from persistence.tables import EQUITY_SNAPSHOTS, POLICY_SNAPSHOTS, POSITIONS, SIGNAL_DECISIONS, TRANSITIONS
 from service.report.costs import POLICY_FILTER, FilterBlock
+from service.report.limits import limits_over_time
 from service.report.metrics import EquityCurve, TradeOutcome
 from service.report.protections import ProtectionCount, count_protections
 from state_machines.gate import GATE_TABLE
@@ -103,6 +104,7 @@ class RunData:
     filter_blocks: tuple[FilterBlock, ...] = ()
     exit_mode_changes: int = 0  # a more defensive exit mode applied to an open position
     positions_changed_mode: int = 0
+    limits: Mapping[str, Any] = field(default_factory=dict)  # limits in force over time (`limits.py`)
 
 
 def reason_key(reason: str) -> str:
@@ -160,6 +162,12 @@ def collect(engine: Engine) -> RunData:
             for row in gate_rows
         )
         protections = count_protections(connection, (event.reason for event in gate_events))
+        policies = connection.execute(
+            select(POLICY_SNAPSHOTS.c.at, POLICY_SNAPSHOTS.c.policy)
+            .where(POLICY_SNAPSHOTS.c.enforced.is_(True))
+            .order_by(POLICY_SNAPSHOTS.c.at, POLICY_SNAPSHOTS.c.id)
+        ).all()
+    end_at = max([int(row.at) for row in equity_rows[-1:]] + [int(row.at) for row in policies[-1:]], default=0)
     return RunData(
         trades=tuple(
             sorted(
@@ -187,6 +195,7 @@ def collect(engine: Engine) -> RunData:
         filter_blocks=tuple(FilterBlock(symbol=row.symbol, detail=row.detail or "") for row in block_rows),
         exit_mode_changes=int(mode_changes),
         positions_changed_mode=int(positions_changed),
+        limits=limits_over_time(((int(row.at), json.loads(row.policy)) for row in policies), end_at),
     )
 
 

@@ -151,6 +151,7 @@ def render_markdown(report: Report, *, chart: str = "equity.png") -> str:
         *_table(("state", "count"), sorted(data["database"]["positions_by_state"].items())),
         "",
         *_exit_modes_section(data.get("exit_modes")),
+        *_limits_section(data.get("limits_in_force")),
         "",
         *_trades_section(data["trades"]),
         "",
@@ -185,6 +186,23 @@ def _exit_modes_section(modes: Mapping[str, Any] | None) -> list[str]:
         "",
         *_table(("exit mode closed under", "trades"), sorted(modes["trades_by_mode"].items())),
     ]
+
+
+def _limits_section(limits: Mapping[str, Any] | None) -> list[str]:
+    """Each limit the policy set and the share of the run each value held; the static settings without one."""
+    if limits is None:  # a report written before the limits were counted
+        return []
+    if not limits:
+        return ["", "## Limits in force over time", "", "No policy was enforced: the static settings held throughout."]
+    rows = [
+        (
+            name,
+            ", ".join(f"{value} {share:.0%}" for value, share in limit["values"].items()),
+            limit["changes"],
+        )
+        for name, limit in limits.items()
+    ]
+    return ["", "## Limits in force over time", "", *_table(("limit", "values (share of the run)", "changes"), rows)]
 
 
 def _protections_table(protections: Mapping[str, Any]) -> list[str]:
