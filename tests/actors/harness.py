@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -124,14 +124,16 @@ class Harness:
 
     # --- market -----------------------------------------------------------------------
 
-    def step(self, **moves: float) -> None:
-        """One candle per symbol; `SYMBOL=fraction` moves that symbol's close by the fraction (wide candle)."""
+    def step(self, *, wicks: Mapping[str, float] | None = None, **moves: float) -> None:
+        """One candle per symbol; `SYMBOL=fraction` moves that symbol's close by the fraction (wide candle);
+        `wicks={SYMBOL: fraction}` stretches that symbol's high and low this much further (a wide range, whatever the
+        close does)."""
         candles = []
         for symbol, price in self.prices.items():
             move = moves.get(symbol)
             change = move if move is not None else float(self.rng.normal(0, 0.0004))
             close = price * (1 + change)
-            wick = abs(float(self.rng.normal(0, 0.0003)))
+            wick = abs(float(self.rng.normal(0, 0.0003))) + (wicks or {}).get(symbol, 0.0)
             high, low = max(price, close) * (1 + wick), min(price, close) * (1 - wick)
             candles.append(
                 Candle(
