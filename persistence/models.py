@@ -2,6 +2,11 @@
 
 Times are UTC milliseconds (integers: exact and portable); prices, quantities and
 money are Decimals stored as text, never binary floats.
+
+Times and row ids are 64-bit (`Millis`, `RowId`): a time in milliseconds passed 2^31 in January 1970, and a
+32-bit column refuses it on PostgreSQL. SQLite keeps its own `INTEGER` for them: it stores every integer in up
+to 8 bytes whatever the declared type, and only a column declared exactly `INTEGER PRIMARY KEY` is the rowid
+that numbers new rows (a `BIGINT PRIMARY KEY` would not).
 """
 
 from __future__ import annotations
@@ -30,6 +35,11 @@ class DecimalText(TypeDecorator[Decimal]):
         return None if value is None else Decimal(value)
 
 
+# 64-bit on PostgreSQL; SQLite's INTEGER is already 64-bit (see the module's docstring).
+Millis = BigInteger().with_variant(Integer(), "sqlite")
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {Decimal: DecimalText()}
 
@@ -54,16 +64,16 @@ class Position(Base):
     exit_mode: Mapped[str] = mapped_column(String(24))
     signal_id: Mapped[str | None] = mapped_column(String(64))
     close_reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[int]
-    opened_at: Mapped[int | None]
-    closed_at: Mapped[int | None]
+    created_at: Mapped[int] = mapped_column(Millis)
+    opened_at: Mapped[int | None] = mapped_column(Millis)
+    closed_at: Mapped[int | None] = mapped_column(Millis)
     details: Mapped[str] = mapped_column(Text, default="{}")
 
 
 class Order(Base):
     __tablename__ = "orders"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
     position_id: Mapped[str] = mapped_column(ForeignKey("positions.id"), index=True)
     client_order_id: Mapped[str] = mapped_column(String(36), unique=True)
     exchange_order_id: Mapped[str | None] = mapped_column(String(64))
@@ -78,22 +88,22 @@ class Order(Base):
     average_price: Mapped[Decimal | None]
     reject_code: Mapped[int | None]
     reject_message: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[int]
-    updated_at: Mapped[int]
+    created_at: Mapped[int] = mapped_column(Millis)
+    updated_at: Mapped[int] = mapped_column(Millis)
 
 
 class Fill(Base):
     __tablename__ = "fills"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(RowId, ForeignKey("orders.id"), index=True)
     trade_id: Mapped[str] = mapped_column(String(64), unique=True)
     quantity: Mapped[Decimal]
     price: Mapped[Decimal]
     fee: Mapped[Decimal]
     fee_asset: Mapped[str] = mapped_column(String(12), server_default="USDT")  # BNB when Binance took it in BNB
     realized_pnl: Mapped[Decimal]
-    at: Mapped[int]
+    at: Mapped[int] = mapped_column(Millis)
 
 
 class Transition(Base):
@@ -105,7 +115,7 @@ class Transition(Base):
         Index("ix_transitions_at", "at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
     machine: Mapped[str] = mapped_column(String(16))
     entity_id: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int]
@@ -114,7 +124,7 @@ class Transition(Base):
     trigger: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     payload: Mapped[str] = mapped_column(Text)
-    at: Mapped[int]
+    at: Mapped[int] = mapped_column(Millis)
 
 
 class Gate(Base):
@@ -124,15 +134,15 @@ class Gate(Base):
     state: Mapped[str] = mapped_column(String(16))
     seq: Mapped[int]
     reason: Mapped[str] = mapped_column(Text)
-    locked_until: Mapped[int | None]
-    updated_at: Mapped[int]
+    locked_until: Mapped[int | None] = mapped_column(Millis)
+    updated_at: Mapped[int] = mapped_column(Millis)
 
 
 class PolicySnapshot(Base):
     __tablename__ = "policy_snapshots"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[int] = mapped_column(index=True)
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(Millis, index=True)
     enforced: Mapped[bool]
     policy: Mapped[str] = mapped_column(Text)
     inputs: Mapped[str] = mapped_column(Text)
@@ -142,9 +152,9 @@ class PolicySnapshot(Base):
 class SignalDecision(Base):
     __tablename__ = "signal_decisions"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
     signal_id: Mapped[str] = mapped_column(String(96), index=True)
-    at: Mapped[int] = mapped_column(index=True)
+    at: Mapped[int] = mapped_column(Millis, index=True)
     symbol: Mapped[str] = mapped_column(String(32))
     side: Mapped[str] = mapped_column(String(8))
     confidence: Mapped[float]
@@ -157,8 +167,8 @@ class SignalDecision(Base):
 class EquitySnapshot(Base):
     __tablename__ = "equity_snapshots"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[int] = mapped_column(index=True)
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(Millis, index=True)
     equity: Mapped[Decimal]
     wallet: Mapped[Decimal]
     unrealized_pnl: Mapped[Decimal]
@@ -171,8 +181,8 @@ class Heartbeat(Base):
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
     pid: Mapped[int]
-    started_at: Mapped[int]
-    at: Mapped[int]
+    started_at: Mapped[int] = mapped_column(Millis)
+    at: Mapped[int] = mapped_column(Millis)
     version: Mapped[str] = mapped_column(String(32))
     prices: Mapped[str] = mapped_column(Text, default="{}")  # last price per symbol, for `status`
 
@@ -180,11 +190,11 @@ class Heartbeat(Base):
 class OperatorCommand(Base):
     __tablename__ = "operator_commands"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[int]
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(Millis)
     command: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
-    processed_at: Mapped[int | None]
+    processed_at: Mapped[int | None] = mapped_column(Millis)
     outcome: Mapped[str | None] = mapped_column(Text)
 
 
@@ -196,7 +206,7 @@ class ServiceState(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)  # BIGINT on both since 0003
 
 
 class ExchangeState(Base):
@@ -206,4 +216,4 @@ class ExchangeState(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     state: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[int]
+    updated_at: Mapped[int] = mapped_column(Millis)

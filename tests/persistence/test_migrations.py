@@ -63,3 +63,32 @@ def test_upgrade_of_a_database_made_by_the_previous_revision_keeps_its_rows(tmp_
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT pid, prices FROM heartbeat").one() == (42, "{}")
         assert connection.exec_driver_sql("SELECT count(*) FROM transitions").scalar() == 1
+
+
+def test_sqlite_baseline_with_real_times_upgrades_to_head_keeping_them(tmp_path: Path) -> None:
+    now_ms = 1_795_000_000_000  # past 2^31: SQLite stores it whole in a column declared INTEGER
+    engine = make_engine(f"sqlite:///{tmp_path / 'real-times.db'}")
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"INSERT INTO heartbeat (id, pid, started_at, at, version) VALUES ('service', 42, {now_ms}, {now_ms}, 'v')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO gate (id, state, seq, reason, locked_until, updated_at) "
+            f"VALUES ('global', 'open', 1, '', {now_ms + 1}, {now_ms})"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO transitions (machine, entity_id, seq, source, dest, trigger, reason, payload, at) "
+            f"VALUES ('gate', 'global', 1, '', 'open', 'create', 'first start', '{{}}', {now_ms})"
+        )
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with engine.begin() as connection:
+        assert connection.exec_driver_sql("SELECT started_at, at FROM heartbeat").one() == (now_ms, now_ms)
+        assert connection.exec_driver_sql("SELECT locked_until FROM gate").scalar() == now_ms + 1
+        assert connection.exec_driver_sql("SELECT id, at FROM transitions").one() == (1, now_ms)
+        connection.exec_driver_sql(
+            "INSERT INTO transitions (machine, entity_id, seq, source, dest, trigger, reason, payload, at) "
+            f"VALUES ('gate', 'global', 2, 'open', 'halted', 'halt', 'why', '{{}}', {now_ms + 2})"
+        )
+        assert connection.exec_driver_sql("SELECT max(id) FROM transitions").scalar() == 2
