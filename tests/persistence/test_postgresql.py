@@ -13,7 +13,7 @@ from sqlalchemy import BigInteger, Connection, Engine, create_engine, select, te
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from persistence import records
-from persistence.migrate import current_revision, head_revision, upgrade
+from persistence.migrate import current_revision, downgrade, head_revision, upgrade
 from persistence.models import Base
 from persistence.store import Store
 from persistence.tables import FILLS, GATE, HEARTBEAT, OPERATOR_COMMANDS, ORDERS, POSITIONS, TRANSITIONS
@@ -217,3 +217,21 @@ def test_postgresql_commit_path_with_real_times_and_ids_past_32_bits(pg_engine: 
         transitions = connection.execute(select(TRANSITIONS.c.id, TRANSITIONS.c.at).order_by(TRANSITIONS.c.id)).all()
         assert transitions == [(PAST_INT32 + n, NOW_MS + n - 1) for n in range(1, 5)]
         assert connection.execute(select(HEARTBEAT.c.at)).scalar() == NOW_MS + 4
+
+
+def test_postgresql_downgrade_narrows_back_and_refuses_to_lose_a_real_time(pg_engine: Engine) -> None:
+    upgrade(pg_engine)
+    with pg_engine.begin() as connection:
+        connection.execute(text("INSERT INTO operator_commands (at, command, reason) VALUES (3, 'halt', 'why')"))
+    downgrade(pg_engine, "0004")
+    with pg_engine.connect() as connection:
+        assert {_column_types(connection)[key] for key in WIDE_COLUMNS if key[0] != "service_state"} == {"integer"}
+        assert _sequence_types(connection) == {"integer"}
+    upgrade(pg_engine)
+    with pg_engine.begin() as connection:
+        connection.execute(text(f"UPDATE operator_commands SET processed_at = {NOW_MS}"))
+    with pytest.raises(DBAPIError, match="out of range"):
+        downgrade(pg_engine, "0004")
+    assert current_revision(pg_engine) == head_revision()
+    with pg_engine.connect() as connection:
+        assert connection.execute(select(OPERATOR_COMMANDS.c.at, OPERATOR_COMMANDS.c.processed_at)).one() == (3, NOW_MS)
