@@ -21,8 +21,6 @@ from tests.actors.harness import WIDE_STOPS
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WAIT_S = 90
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture
 def schema() -> Iterator[str]:
