@@ -34,6 +34,18 @@ def entry_client_id(prefix: str, position_id: str) -> str:
     return client_order_id(prefix, Purpose.ENTRY, position_id)
 
 
+PURPOSES = frozenset({Purpose.ENTRY, Purpose.STOP, Purpose.TAKE_PROFIT, Purpose.PARTIAL, Purpose.EXIT})
+
+
+def instance_prefix(client_id: str) -> str | None:
+    """The prefix of an id made by this codec, by whichever instance (its own prefix and database salt); None for
+    an id of another kind (a person's, another program's, the exchange's own)."""
+    parts = client_id.split("-")
+    if len(parts) != 4 or parts[1] not in PURPOSES or not parts[3].isdigit():
+        return None
+    return parts[0]
+
+
 def parse_client_order_id(prefix: str, client_id: str) -> ParsedId | None:
     """(purpose, position_id, number) of one of our ids, or None for someone else's."""
     parts = client_id.split("-")

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from actors.execution.book import LivePosition
-from actors.execution.ids import Purpose, client_order_id, parse_client_order_id
+from actors.execution.ids import Purpose, client_order_id, instance_prefix, parse_client_order_id
 from actors.messages import Side
 from exchange.port import ExchangePort, ExchangePosition, NotFoundYet, OrderState, OrderStatus
 from state_machines import PositionState
@@ -142,6 +142,13 @@ def resting_facts(position: LivePosition, resting: Mapping[str, OrderState], pre
     )
 
 
+def _other_instances(prefix: str, symbol: str, open_orders: Iterable[OrderState]) -> list[str]:
+    """The prefixes of other instances (another database's salt, another configured prefix) whose orders rest on
+    `symbol`: a position there is theirs, never adopted, whatever its symbol."""
+    found = {instance_prefix(o.client_order_id) for o in open_orders if o.symbol == symbol}
+    return sorted(p for p in found if p is not None and p != prefix)
+
+
 def plan(
     positions: list[PositionFacts],
     exchange: ExchangeFacts,
@@ -182,6 +189,16 @@ def plan(
                     symbol,
                     f"exchange holds {side} {abs(held.quantity)} {symbol} with no record here: "
                     "left alone while running, adopted at the next start",
+                    symbol=symbol,
+                )
+            )
+        elif symbol not in ours and (others := _other_instances(prefix, symbol, exchange.open_orders)):
+            actions.append(
+                Action(
+                    "foreign",
+                    symbol,
+                    f"exchange holds {side} {abs(held.quantity)} {symbol} with orders of another instance "
+                    f"({', '.join(others)}): left alone",
                     symbol=symbol,
                 )
             )

@@ -151,6 +151,13 @@ def test_plan_adopts_unknown_exchange_position_and_cancels_orphans_of_ours_only(
     assert [(a.kind, a.target) for a in actions] == [("adopt", "BTCUSDT"), ("cancel_orphan", "qt-sl-abcdefabcdef-0")]
 
 
+def test_plan_never_adopts_a_position_whose_orders_carry_another_instances_prefix() -> None:
+    theirs = _order("qt7f3a91-sl-abcdefabcdef-0", OrderStatus.NEW)  # the same codec, another database's salt
+    actions = plan([], ExchangeFacts(held=_held("2"), open_orders=(theirs,)), "qt02be4c")
+    assert [(a.kind, a.target) for a in actions] == [("foreign", "BTCUSDT")]  # its stop is not cancelled either
+    assert "orders of another instance (qt7f3a91): left alone" in actions[0].detail
+
+
 def _open_position(h: Harness) -> None:
     h.calm(160)
     h.signal("BTCUSDT", "LONG", 0.8)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from actors.execution.ids import Purpose, client_order_id, entry_client_id, parse_client_order_id
+from actors.execution.ids import Purpose, client_order_id, entry_client_id, instance_prefix, parse_client_order_id
 from exchange.port import CLIENT_ORDER_ID_PATTERN
 
 PID = "p-3fa2b1c4d5e6"
@@ -44,3 +44,10 @@ def test_client_order_ids_differ_by_number_and_purpose() -> None:
     ids = {client_order_id("qt", purpose, PID, n) for purpose in ("sl", "tp", "pt", "x") for n in range(5)}
     assert len(ids) == 20
     assert all(re.fullmatch(r"qt-(sl|tp|pt|x)-3fa2b1c4d5e6-\d", i) for i in ids)
+
+
+def test_instance_prefix_is_read_from_any_instance_id_and_none_from_other_shapes() -> None:
+    assert instance_prefix("qt7f3a91-sl-abcdefabcdef-0") == "qt7f3a91"
+    assert instance_prefix("qt-e-abcdefabcdef-0") == "qt"
+    for other in ("web_123", "autoclose-1234567890123456", "a-b-c-d", "qt-sl-abcdefabcdef-x", "x-ZZ-abc-1"):
+        assert instance_prefix(other) is None
