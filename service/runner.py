@@ -8,10 +8,11 @@ import signal
 import threading
 from collections.abc import Generator, Iterator
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from actors.clock import Clock, WallClock
 from actors.market_data.feeds import FileFeed, SyntheticFeed
@@ -71,6 +72,13 @@ def check_live_guard(settings: Settings, *, live: bool, command: str = "run") ->
     if settings.feed.kind is not FeedKind.BINANCE:
         # Orders at the exchange's prices decided on synthetic or replayed candles: never what anyone wants.
         problems.append(f'feed.kind is "{settings.feed.kind}"; live orders need feed.kind = "binance"')
+    relative = relative_sqlite_path(settings.database.url)
+    if relative is not None:
+        # Started from another directory, a relative path is another database: its own lock, none of the positions.
+        problems.append(
+            f"the database path {relative!r} is relative; live trading needs an absolute one, so that every start, "
+            "from any directory, finds the same positions"
+        )
     if problems:
         venue = "the Binance testnet" if exchange.testnet else "Binance MAINNET with real money"
         raise ServiceError(
@@ -78,6 +86,18 @@ def check_live_guard(settings: Settings, *, live: bool, command: str = "run") ->
             f"environment (QT_EXCHANGE__API_KEY, QT_EXCHANGE__API_SECRET), `{command} --live` and the Binance feed: "
             f"{'; '.join(problems)}"
         )
+
+
+def relative_sqlite_path(url: str) -> str | None:
+    """The path of a SQLite URL when it is relative (None: absolute, in memory, or another database)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    path = parsed.database
+    if not parsed.drivername.startswith("sqlite") or not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return None if Path(path).is_absolute() else path
 
 
 def describe_venue(settings: Settings) -> str:

@@ -103,6 +103,11 @@ def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Compl
             {"QT_EXCHANGE__API_KEY": TEST_KEY, "QT_EXCHANGE__API_SECRET": TEST_SECRET, "QT_FEED__KIND": "synthetic"},
             'live orders need feed.kind = "binance"',
         ),
+        (
+            ("--live", "--db", "relative/qt.db"),  # the later --db wins: a path relative to wherever it is started
+            {"QT_EXCHANGE__API_KEY": TEST_KEY, "QT_EXCHANGE__API_SECRET": TEST_SECRET},
+            "the database path 'relative/qt.db' is relative; live trading needs an absolute one",
+        ),
     ],
 )
 def test_run_binance_without_live_or_keys_exits_2_with_a_clear_message(
