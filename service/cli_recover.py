@@ -17,7 +17,7 @@ from persistence.db import make_engine, open_read_only
 from persistence.migrate import upgrade
 from persistence.store import Store
 from service.cli_common import ConfigOption, DbOption, clean_errors, console, database_url, errors, fail, settings_from
-from service.lock import AlreadyRunning, InstanceLock
+from service.lock import AccountLock, AlreadyRunning, InstanceLock
 from service.runner import ServiceError, check_live_guard, describe_venue
 from state_machines import gate_machine, position_machine
 
@@ -56,10 +56,12 @@ def recover(
         for line in lines:
             console.print(line, soft_wrap=True)
         return
-    lock = InstanceLock(url)
+    lock, account = InstanceLock(url), AccountLock(settings)
     try:
         lock.acquire()
+        account.acquire()  # recovery places and cancels orders: no other trader of this account may be running
     except AlreadyRunning as error:
+        lock.release()
         fail(f"{error}: the running service reconciled at its start; stop it to recover again")
     try:
         engine = make_engine(url)
@@ -72,6 +74,7 @@ def recover(
             system.stop("recovery done")  # also closes a Binance port's stream; resting orders stay
             engine.dispose()
     finally:
+        account.release()
         lock.release()
     for line in describe(tuple(actions)):
         console.print(line, soft_wrap=True)

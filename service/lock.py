@@ -1,13 +1,22 @@
-"""One running instance per database: an exclusive lock on a file beside it."""
+"""One running instance per database, and one trader per exchange account on this host: exclusive locks on files.
+
+The instance lock sits beside the database. The account lock sits in one directory of the host
+(`<temp dir>/quantum-trader-locks`, an absolute path whatever the database), named by the account key, so that
+two databases on one host cannot trade one Binance account. The key is the venue and a hash of the API key (never
+the key); a paper account lives in its database, so its instance lock is its account lock."""
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from config import ExchangeKind, Settings
+from config.settings import redact_url
+from exchange.binance.endpoints import binance_endpoints
 from persistence.db import DatabaseUnavailable, sqlite_path
 
 
@@ -58,6 +67,67 @@ class InstanceLock:
             self._fd = None
 
     def __enter__(self) -> InstanceLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+def account_key(settings: Settings) -> str | None:
+    """Which exchange account the settings trade: the venue and a hash of the API key. None for paper."""
+    exchange = settings.exchange
+    if exchange.kind is not ExchangeKind.BINANCE or exchange.api_key is None:
+        return None
+    base_url, _ = binance_endpoints(exchange)
+    key_hash = hashlib.sha256(exchange.api_key.get_secret_value().encode()).hexdigest()[:16]
+    return f"binance at {base_url}, API key sha256 {key_hash}"
+
+
+def account_lock_path(key: str) -> Path:
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+    return Path(tempfile.gettempdir()) / "quantum-trader-locks" / f"account-{digest}.lock"
+
+
+class AccountLock:
+    """Held for the life of a process that trades a Binance account; nothing to hold for paper."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.key = account_key(settings)
+        self.database = redact_url(settings.database.url)
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Raises `AlreadyRunning` while another process on this host trades the same account."""
+        if self.key is None:
+            return
+        path = account_lock_path(self.key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise DatabaseUnavailable(f"{path.parent}: cannot hold the account lock there ({error.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 4096).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise AlreadyRunning(
+                f"another Quantum Trader ({holder}) is trading this account ({self.key}): one account, one trader"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}, database {self.database}".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> AccountLock:
         self.acquire()
         return self
 

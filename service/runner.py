@@ -27,7 +27,7 @@ from exchange.port import ExchangeError
 from persistence import records
 from persistence.db import make_engine
 from persistence.migrate import upgrade
-from service.lock import InstanceLock
+from service.lock import AccountLock, InstanceLock
 from service.terminal import describe_error
 
 log = logging.getLogger("quantum_trader.service")
@@ -128,7 +128,7 @@ class Runner:
     def run(self) -> int:
         settings = self.settings
         check_live_guard(settings, live=self.live)
-        with InstanceLock(settings.database.url):
+        with InstanceLock(settings.database.url), AccountLock(settings):
             log.warning(
                 "%s on the %s feed: %s", describe_venue(settings), settings.feed.kind, ", ".join(settings.symbols)
             )

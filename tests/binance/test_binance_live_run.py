@@ -207,6 +207,13 @@ def test_run_live_on_fake_binance_trades_stops_on_sigterm_and_leaves_no_key_anyw
         venue = service.wait_for("BINANCE TESTNET")
         assert "WARNING" in venue and fake_binance.base_url in venue
         service.wait_for("live klines from the market stream")
+        # Another database on this host, the same account: refused, whoever holds it named, the key never shown.
+        other = run_cli(tmp_path, env | {"QT_DATABASE__URL": f"sqlite:///{tmp_path / 'other.db'}"}, "run", "--live")
+        assert other.returncode == 2, other.stderr
+        assert f"(pid {service.process.pid}, database sqlite:///{tmp_path / 'live.db'}) is trading this account" in (
+            " ".join(other.stderr.split())
+        )
+        assert TEST_KEY not in other.stderr and not (tmp_path / "other.db").exists()
         # A live kline, then a signal: the entry fills at the kline's close on the fake exchange.
         fake_binance.push_candle(SYMBOL, open_time=next_open, open="40010", high="40030", low="40000", close="40020.5")
         (tmp_path / "inbox.jsonl").write_text(json.dumps({"symbol": SYMBOL, "side": "LONG", "confidence": 0.8}) + "\n")
