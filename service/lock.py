@@ -1,6 +1,8 @@
 """One running instance per database, and one trader per exchange account on this host: exclusive locks on files.
 
-The instance lock sits beside the database. The account lock sits in one directory of the host
+The instance lock sits beside a SQLite database. On a server database (PostgreSQL) it is a session-level advisory
+lock on the database and schema, held by a connection of its own: however the URL is spelled and from whichever
+host, one lock; and it goes with the connection if the process dies. The account lock sits in one directory of the host
 (`<temp dir>/quantum-trader-locks`, an absolute path whatever the database), named by the account key, so that
 two databases on one host cannot trade one Binance account. The key is the venue and a hash of the API key (never
 the key); a paper account lives in its database, so its instance lock is its account lock."""
@@ -13,6 +15,10 @@ import os
 import tempfile
 from pathlib import Path
 from types import TracebackType
+
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from config import ExchangeKind, Settings
 from config.settings import redact_url
@@ -32,15 +38,52 @@ def lock_path(url: str) -> Path:
     return Path.cwd() / f".quantum_trader-{digest}.lock"
 
 
+APPLICATION = "quantum-trader"  # the lock connection's application_name: "quantum-trader pid N"
+
+
+def _server_lock_key(connection: Connection) -> int:
+    """The advisory lock's key: this database and schema, as the server names them (not as the URL spells them)."""
+    where = connection.execute(text("SELECT current_database() || '.' || current_schema()")).scalar_one()
+    return int.from_bytes(hashlib.sha256(f"{APPLICATION}:{where}".encode()).digest()[:8], "big", signed=True)
+
+
+def _connect(url: str) -> Connection:
+    """A connection of the lock's own; an unreachable server raises as any failure to open the database does."""
+    engine = create_engine(
+        url, poolclass=NullPool, connect_args={"application_name": f"{APPLICATION} pid {os.getpid()}"}
+    )
+    return engine.connect()
+
+
+def _server_holder(connection: Connection, key: int) -> str:
+    """Who holds the advisory lock (its connection's application_name), as well as the server can tell."""
+    found = connection.execute(
+        text(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND ((l.classid::bigint << 32) | l.objid::bigint) = (:key & x'ffffffffffffffff'::bigint)"
+        ),
+        {"key": key},
+    ).scalar()
+    return str(found) if found else "another process"
+
+
 class InstanceLock:
-    """Held for the life of the process; the kernel releases it if the process dies, even by SIGKILL."""
+    """Held for the life of the process; the kernel (a file) or the server (a session) releases it if the process
+    dies, even by SIGKILL."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
         self.path = lock_path(url)
         self._fd: int | None = None
+        self._session: Connection | None = None
 
     def acquire(self) -> None:
         """Raises `AlreadyRunning` while another process holds it, `DatabaseUnavailable` if it cannot be made."""
+        if sqlite_path(self.url) is None:
+            self._acquire_on_server()
+            return
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as error:
@@ -60,11 +103,28 @@ class InstanceLock:
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
 
+    def _acquire_on_server(self) -> None:
+        session = _connect(self.url)
+        try:
+            key = _server_lock_key(session)
+            got = session.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar_one()
+            if not got:
+                holder = _server_holder(session, key)
+                raise AlreadyRunning(f"another Quantum Trader ({holder}) is running on this database")
+            session.commit()  # a session-level lock outlives the transaction; no transaction is left open
+        except BaseException:
+            session.close()
+            raise
+        self._session = session
+
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+        if self._session is not None:
+            self._session.close()  # the session's advisory lock goes with it
+            self._session = None
 
     def __enter__(self) -> InstanceLock:
         self.acquire()
@@ -139,6 +199,19 @@ class AccountLock:
 
 def service_running(url: str) -> bool:
     """True while some process holds the instance lock of this database."""
+    if sqlite_path(url) is None:
+        try:
+            session = _connect(url)
+        except SQLAlchemyError:
+            return False  # nothing runs on a database nobody can reach
+        try:
+            key = _server_lock_key(session)
+            if session.execute(text("SELECT pg_try_advisory_lock_shared(:key)"), {"key": key}).scalar_one():
+                session.execute(text("SELECT pg_advisory_unlock_shared(:key)"), {"key": key})
+                return False
+            return True
+        finally:
+            session.close()
     path = lock_path(url)
     if not path.exists():
         return False

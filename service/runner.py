@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 from collections.abc import Generator, Iterator
+from contextlib import nullcontext
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,9 @@ from exchange.binance.market_stream import BinanceKlineFeed, FeedError
 from exchange.factory import block_store, make_exchange
 from exchange.port import ExchangeError
 from persistence import records
-from persistence.db import make_engine
+from persistence.db import make_engine, sqlite_path
 from persistence.migrate import upgrade
-from service.lock import AccountLock, InstanceLock
+from service.lock import AccountLock, AlreadyRunning, InstanceLock
 from service.terminal import describe_error
 
 log = logging.getLogger("quantum_trader.service")
@@ -120,6 +121,7 @@ class Runner:
         self.started_at = self.clock.now_ms()
         self.prices: dict[str, str] = {}
         self.feed: BinanceKlineFeed | None = None  # the Binance feed, once started: its mark prices and book tickers
+        self._server_lock: InstanceLock | None = None  # a server database's instance lock, held while serving
         self.doing = "starting"  # what the runner's thread is doing, for the line that says what failed
 
     def request_stop(self, *_: object) -> None:
@@ -128,7 +130,10 @@ class Runner:
     def run(self) -> int:
         settings = self.settings
         check_live_guard(settings, live=self.live)
-        with InstanceLock(settings.database.url), AccountLock(settings):
+        # A SQLite database's lock is a file, taken before anything is said; a server database's is a session on it,
+        # taken as the database is opened (`_serve`), so an unreachable server is reported as any failure to open it.
+        on_server = sqlite_path(settings.database.url) is None
+        with nullcontext() if on_server else InstanceLock(settings.database.url), AccountLock(settings):
             log.warning(
                 "%s on the %s feed: %s", describe_venue(settings), settings.feed.kind, ", ".join(settings.symbols)
             )
@@ -140,10 +145,19 @@ class Runner:
             except Exception as error:  # the top of the runner's thread: one clear line, never a traceback
                 self._report(error)
                 return EXIT_ERROR
+            finally:
+                if self._server_lock is not None:
+                    self._server_lock.release()
 
     def _serve(self) -> int:
         settings = self.settings
         self.doing = "opening the database"
+        if sqlite_path(settings.database.url) is None:
+            self._server_lock = InstanceLock(settings.database.url)
+            try:
+                self._server_lock.acquire()  # released at exit (`run`)
+            except AlreadyRunning as error:
+                raise ServiceError(str(error)) from None
         engine = make_engine(settings.database.url)
         upgrade(engine)
         try:
