@@ -30,12 +30,10 @@ class AlreadyRunning(Exception):
     pass
 
 
-def lock_path(url: str) -> Path:
+def lock_path(url: str) -> Path | None:
+    """The lock file beside a SQLite database; None for a server database (its lock is an advisory lock)."""
     path = sqlite_path(url)
-    if path is not None:
-        return path.with_name(path.name + ".lock")
-    digest = hashlib.sha1(url.encode()).hexdigest()[:12]  # a server database: one lock per URL on this host
-    return Path.cwd() / f".quantum_trader-{digest}.lock"
+    return None if path is None else path.with_name(path.name + ".lock")
 
 
 APPLICATION = "quantum-trader"  # the lock connection's application_name: "quantum-trader pid N"
@@ -81,14 +79,15 @@ class InstanceLock:
 
     def acquire(self) -> None:
         """Raises `AlreadyRunning` while another process holds it, `DatabaseUnavailable` if it cannot be made."""
-        if sqlite_path(self.url) is None:
+        path = self.path
+        if path is None:
             self._acquire_on_server()
             return
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as error:
             raise DatabaseUnavailable(
-                f"{self.path.parent}: cannot hold the instance lock there ({error.strerror}): "
+                f"{path.parent}: cannot hold the instance lock there ({error.strerror}): "
                 "is it an existing directory this user may write to?"
             ) from None
         try:
@@ -97,7 +96,7 @@ class InstanceLock:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
             os.close(fd)
             raise AlreadyRunning(
-                f"another Quantum Trader (pid {holder}) is running on this database ({self.path})"
+                f"another Quantum Trader (pid {holder}) is running on this database ({path})"
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
@@ -213,7 +212,7 @@ def service_running(url: str) -> bool:
         finally:
             session.close()
     path = lock_path(url)
-    if not path.exists():
+    if path is None or not path.exists():
         return False
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -32,7 +32,8 @@ def test_db_upgrade_holds_the_instance_lock_and_releases_it(tmp_path: Path) -> N
     result = runner.invoke(app, ["db", "upgrade", "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert "database at revision" in result.stdout
-    assert lock_path(sqlite_url(db)).read_text() == str(os.getpid())  # the lock's holder wrote its pid
+    path = lock_path(sqlite_url(db))
+    assert path is not None and path.read_text() == str(os.getpid())  # the lock's holder wrote its pid
     with InstanceLock(sqlite_url(db)):  # released: a service can start
         pass
 
