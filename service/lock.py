@@ -9,12 +9,15 @@ the key); a paper account lives in its database, so its instance lock is its acc
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -67,15 +70,64 @@ def _server_holder(connection: Connection, key: int) -> str:
     return str(found) if found else "another process"
 
 
-class InstanceLock:
-    """Held for the life of the process; the kernel (a file) or the server (a session) releases it if the process
-    dies, even by SIGKILL."""
+def _hold_file(path: Path, written: str, *, what: str, refused: Callable[[str], str]) -> int:
+    """An exclusive lock on the file at `path` (made if missing), which then says `written`; its descriptor.
+    Raises `AlreadyRunning` with `refused(what the holder wrote)`, `DatabaseUnavailable` if it cannot be made."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise DatabaseUnavailable(
+            f"{path.parent}: cannot hold the {what} there ({error.strerror}): "
+            "is it an existing directory this user may write to?"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 4096).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise AlreadyRunning(refused(holder)) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, written.encode())
+    return fd
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.path = lock_path(url)
+
+class _Held:
+    """A lock held for the life of the process; the kernel (a file) or the server (a session) releases it if the
+    process dies, even by SIGKILL."""
+
+    def __init__(self) -> None:
         self._fd: int | None = None
         self._session: Connection | None = None
+
+    def acquire(self) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        if self._session is not None:
+            self._session.close()  # the session's advisory lock goes with it
+            self._session = None
+
+    def __enter__(self) -> Self:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+class InstanceLock(_Held):
+    """One running instance per database."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.path = lock_path(url)
 
     def acquire(self) -> None:
         """Raises `AlreadyRunning` while another process holds it, `DatabaseUnavailable` if it cannot be made."""
@@ -83,24 +135,12 @@ class InstanceLock:
         if path is None:
             self._acquire_on_server()
             return
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as error:
-            raise DatabaseUnavailable(
-                f"{path.parent}: cannot hold the instance lock there ({error.strerror}): "
-                "is it an existing directory this user may write to?"
-            ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise AlreadyRunning(
-                f"another Quantum Trader (pid {holder}) is running on this database ({path})"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
+        self._fd = _hold_file(
+            path,
+            str(os.getpid()),
+            what="instance lock",
+            refused=lambda holder: f"another Quantum Trader (pid {holder}) is running on this database ({path})",
+        )
 
     def _acquire_on_server(self) -> None:
         session = _connect(self.url)
@@ -115,24 +155,6 @@ class InstanceLock:
             session.close()
             raise
         self._session = session
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-        if self._session is not None:
-            self._session.close()  # the session's advisory lock goes with it
-            self._session = None
-
-    def __enter__(self) -> InstanceLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.release()
 
 
 def account_key(settings: Settings) -> str | None:
@@ -150,50 +172,30 @@ def account_lock_path(key: str) -> Path:
     return Path(tempfile.gettempdir()) / "quantum-trader-locks" / f"account-{digest}.lock"
 
 
-class AccountLock:
+class AccountLock(_Held):
     """Held for the life of a process that trades a Binance account; nothing to hold for paper."""
 
     def __init__(self, settings: Settings) -> None:
+        super().__init__()
         self.key = account_key(settings)
         self.database = redact_url(settings.database.url)
-        self._fd: int | None = None
 
     def acquire(self) -> None:
         """Raises `AlreadyRunning` while another process on this host trades the same account."""
-        if self.key is None:
+        key = self.key
+        if key is None:
             return
-        path = account_lock_path(self.key)
-        try:
+        path = account_lock_path(key)
+        with contextlib.suppress(OSError):  # if it cannot be made, opening the file there says so
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as error:
-            raise DatabaseUnavailable(f"{path.parent}: cannot hold the account lock there ({error.strerror})") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 4096).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise AlreadyRunning(
-                f"another Quantum Trader ({holder}) is trading this account ({self.key}): one account, one trader"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}, database {self.database}".encode())
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> AccountLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.release()
+        self._fd = _hold_file(
+            path,
+            f"pid {os.getpid()}, database {self.database}",
+            what="account lock",
+            refused=lambda holder: (
+                f"another Quantum Trader ({holder}) is trading this account ({key}): one account, one trader"
+            ),
+        )
 
 
 def service_running(url: str) -> bool:
