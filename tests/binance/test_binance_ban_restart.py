@@ -32,6 +32,22 @@ def settings_for(fake: FakeBinance) -> Settings:
     )
 
 
+def port_keeping_its_block(engine: Engine, fake: FakeBinance, clock: ManualClock) -> BinanceExchange:
+    """A started port whose ban or rate limit is kept in (and read back from) the database, on `clock`."""
+    load, save = block_store(engine, fake.base_url)
+    return BinanceExchange(
+        api_key=TEST_KEY,
+        api_secret=TEST_SECRET,
+        base_url=fake.base_url,
+        symbols=(SYMBOL,),
+        leverage=3,
+        reconnect_delay_s=0.05,
+        monotonic=clock,
+        load_block=load,
+        save_block=save,
+    ).start()
+
+
 def test_ban_kept_in_the_database_stops_every_request_of_a_restarted_port(
     engine: Engine, fake_binance: FakeBinance
 ) -> None:
@@ -66,19 +82,9 @@ def test_start_put_off_by_a_kept_ban_is_done_by_the_first_call_after_it_ends(
 ) -> None:
     fake_binance.set_price(SYMBOL, "40000")
     clock = ManualClock()
-    load, save = block_store(engine, fake_binance.base_url)
+    _, save = block_store(engine, fake_binance.base_url)
     save(int(time.time() * 1000) + 60_000, BANNED)  # what the previous process kept
-    port = BinanceExchange(
-        api_key=TEST_KEY,
-        api_secret=TEST_SECRET,
-        base_url=fake_binance.base_url,
-        symbols=(SYMBOL,),
-        leverage=3,
-        reconnect_delay_s=0.05,
-        monotonic=clock,
-        load_block=load,
-        save_block=save,
-    ).start()
+    port = port_keeping_its_block(engine, fake_binance, clock)
     try:
         with pytest.raises(RateLimited):
             port.balance()
@@ -109,18 +115,8 @@ def test_block_store_without_the_table_loses_the_block_quietly(tmp_path: Path, f
 def test_running_port_adopts_a_ban_the_market_feed_kept(engine: Engine, fake_binance: FakeBinance) -> None:
     fake_binance.set_price(SYMBOL, "40000")
     clock = ManualClock()
-    load, save = block_store(engine, fake_binance.base_url)
-    port = BinanceExchange(
-        api_key=TEST_KEY,
-        api_secret=TEST_SECRET,
-        base_url=fake_binance.base_url,
-        symbols=(SYMBOL,),
-        leverage=3,
-        reconnect_delay_s=0.05,
-        monotonic=clock,
-        load_block=load,
-        save_block=save,
-    ).start()
+    _, save = block_store(engine, fake_binance.base_url)
+    port = port_keeping_its_block(engine, fake_binance, clock)
     try:
         assert port.balance().wallet_balance > 0
         save(int(time.time() * 1000) + 60_000, BANNED)  # the feed met a 418 on the same IP
@@ -139,19 +135,9 @@ def test_ban_met_during_the_start_puts_the_start_off_instead_of_failing(
 ) -> None:
     fake_binance.set_price(SYMBOL, "40000")
     clock = ManualClock()
-    load, save = block_store(engine, fake_binance.base_url)
+    load, _ = block_store(engine, fake_binance.base_url)
     fake_binance.faults.ban_next(30, path="/fapi/v1/exchangeInfo")
-    port = BinanceExchange(
-        api_key=TEST_KEY,
-        api_secret=TEST_SECRET,
-        base_url=fake_binance.base_url,
-        symbols=(SYMBOL,),
-        leverage=3,
-        reconnect_delay_s=0.05,
-        monotonic=clock,
-        load_block=load,
-        save_block=save,
-    ).start()  # no exception: the port starts, banned
+    port = port_keeping_its_block(engine, fake_binance, clock)  # no exception: the port starts, banned
     try:
         assert port.blocked().startswith(BANNED)
         kept = load()
