@@ -38,6 +38,7 @@ from config import Settings
 from exchange.factory import make_exchange
 from exchange.port import ExchangePort
 from persistence import records
+from persistence.lease import Fenced
 from persistence.store import Store
 from state_machines import GateState, gate_machine
 
@@ -247,6 +248,11 @@ class TradingSystem:
             recent.popleft()
         if self.fatal is not None:
             pass  # already halting: the step is abandoned, nothing is restarted
+        elif isinstance(failure.error, Fenced):
+            # Another process owns the account now: nothing to restart, and the gate is its to halt, not ours.
+            self.fatal = f"{failure.actor} was fenced off: {failure.error}"
+            log.critical("supervisor: %s; stopping", self.fatal)
+            self.stop_requested.set()
         elif len(self.restarts) > MAX_RESTARTS:
             self.fatal = (
                 f"{len(self.restarts)} actor failures within {RESTART_WINDOW_MS // 1000}s, "

@@ -218,6 +218,27 @@ class SignalSettings(_Section):
     )
 
 
+class LeaseSettings(_Section):
+    """The account's lease: one trader per account; a standby (`run --standby`) takes over when it expires."""
+
+    seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="how long the lease lasts unless renewed: a standby takes over this long after the owner was "
+        "last heard of (at once if the owner's process is gone)",
+    )
+    renew_every_s: float = Field(default=2.0, gt=0, description="how often the owner renews the lease")
+
+    @model_validator(mode="after")
+    def _renewed_in_time(self) -> LeaseSettings:
+        if self.renew_every_s * 2 > self.seconds:
+            raise ValueError(
+                f"renew_every_s ({self.renew_every_s}) must be at most half of seconds ({self.seconds}): "
+                "one late renewal must not lose the lease"
+            )
+        return self
+
+
 class DatabaseSettings(_Section):
     url: str = "sqlite:///./quantum_trader.db"
 
@@ -250,6 +271,7 @@ class Settings(BaseSettings):
     feed: FeedSettings = FeedSettings()
     signals: SignalSettings = SignalSettings()
     database: DatabaseSettings = DatabaseSettings()
+    lease: LeaseSettings = LeaseSettings()
 
     @field_validator("symbols")
     @classmethod

@@ -125,6 +125,7 @@ class Transition(Base):
     reason: Mapped[str] = mapped_column(Text)
     payload: Mapped[str] = mapped_column(Text)
     at: Mapped[int] = mapped_column(Millis)
+    lease_token: Mapped[int | None] = mapped_column(Millis)  # the fencing token of the owner that wrote it
 
 
 class Gate(Base):
@@ -217,3 +218,32 @@ class ExchangeState(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     state: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[int] = mapped_column(Millis)
+
+
+class AccountLease(Base):
+    """Who trades an account (one row per account key), until when, and the fencing token that grows with every
+    new owner (see persistence/lease.py)."""
+
+    __tablename__ = "account_lease"
+
+    account_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    token: Mapped[int] = mapped_column(Millis)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    instance: Mapped[str] = mapped_column(String(64))
+    acquired_at: Mapped[int] = mapped_column(Millis)
+    renewed_at: Mapped[int] = mapped_column(Millis)
+    expires_at: Mapped[int] = mapped_column(Millis)
+
+
+class LeaseStandby(Base):
+    """A process waiting to take an account's lease over (`run --standby`), seen at its last poll."""
+
+    __tablename__ = "lease_standbys"
+
+    instance: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_key: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    since: Mapped[int] = mapped_column(Millis)
+    seen_at: Mapped[int] = mapped_column(Millis)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 
+from persistence import lease
 from persistence.loading import Loaded, Mismatch, load_gate, load_machines
 from persistence.tables import GATE, POSITIONS, TRANSITIONS
 from state_machines import GATE_TABLE, GateModel, GateState, PositionModel, PositionState, StateMachine
@@ -58,8 +59,9 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in a transition payload")
 
 
-def transition_row(record: TransitionRecord) -> dict[str, Any]:
+def transition_row(record: TransitionRecord, lease_token: int | None = None) -> dict[str, Any]:
     return {
+        "lease_token": lease_token,
         "machine": record.machine,
         "entity_id": record.entity_id,
         "seq": record.seq,
@@ -78,6 +80,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.connection = engine.connect()
+        self.lease_token = lease.token_of(engine)  # which owner of the account wrote each transition
 
     def close(self) -> None:
         self.connection.close()
@@ -123,7 +126,7 @@ class Store:
             self.connection.execute(
                 INSERT_POSITION, {**values, "state": PositionState.PENDING_ENTRY, "seq": 1, "created_at": at}
             )
-            self.connection.execute(INSERT_TRANSITION, transition_row(record))
+            self.connection.execute(INSERT_TRANSITION, transition_row(record, self.lease_token))
             if also is not None:
                 also(self.connection)
         machine.add([model], PositionState.PENDING_ENTRY)
@@ -149,7 +152,7 @@ class Store:
                     id=GATE_ENTITY_ID, state=GateState.OPEN, seq=1, reason="", locked_until=None, updated_at=at
                 )
             )
-            self.connection.execute(INSERT_TRANSITION, transition_row(record))
+            self.connection.execute(INSERT_TRANSITION, transition_row(record, self.lease_token))
 
     def fire(
         self,
@@ -189,7 +192,7 @@ class Store:
             )
             if result.rowcount != 1:
                 raise StaleState(record.machine, record.entity_id, previous_seq)
-            self.connection.execute(INSERT_TRANSITION, transition_row(record))
+            self.connection.execute(INSERT_TRANSITION, transition_row(record, self.lease_token))
             if also is not None:
                 also(self.connection)
 

@@ -45,6 +45,10 @@ class ServiceProcess:
     def stop(self) -> int:
         """SIGTERM, then the exit code once every log line is in."""
         self.process.send_signal(signal.SIGTERM)
+        return self.wait()
+
+    def wait(self) -> int:
+        """The exit code of a process that ends by itself, once every log line is in."""
         code = self.process.wait(timeout=self.wait_s)
         assert self.process.stdout is not None
         self.stdout = self.process.stdout.read()

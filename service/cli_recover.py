@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 import typer
@@ -12,13 +13,14 @@ from actors.execution.recovery import describe, gather, plan
 from actors.system import TradingSystem
 from config import ExchangeKind, Settings
 from exchange.factory import make_exchange
+from exchange.guarded import GuardedPort
 from exchange.port import ExchangeError, ExchangePort, Fill
 from persistence.db import make_engine, open_read_only
-from persistence.migrate import upgrade
 from persistence.store import Store
 from service.cli_common import ConfigOption, DbOption, clean_errors, console, database_url, errors, fail, settings_from
-from service.lock import AccountLock, AlreadyRunning, InstanceLock
-from service.runner import ServiceError, check_live_guard, describe_venue
+from service.lease import lease_for
+from service.lock import AlreadyRunning
+from service.runner import ServiceError, check_live_guard, describe_venue, migrate
 from state_machines import gate_machine, position_machine
 
 
@@ -56,26 +58,27 @@ def recover(
         for line in lines:
             console.print(line, soft_wrap=True)
         return
-    lock, account = InstanceLock(url), AccountLock(settings)
+    engine = make_engine(url)
+    clock = WallClock()
     try:
-        lock.acquire()
-        account.acquire()  # recovery places and cancels orders: no other trader of this account may be running
-    except AlreadyRunning as error:
-        lock.release()
-        fail(f"{error}: the running service reconciled at its start; stop it to recover again")
-    try:
-        engine = make_engine(url)
-        upgrade(engine)
-        system = TradingSystem(settings, WallClock(), engine, exchange=_exchange(settings, engine, live=live))
         try:
-            system.start()  # the execution actor reconciles in its start, exactly as the service's does
-            actions = system.recovery()
-        finally:
-            system.stop("recovery done")  # also closes a Binance port's stream; resting orders stay
-            engine.dispose()
+            migrate(engine, url)
+            lease = lease_for(settings, engine, clock)
+            lease.take(standby=False, stopping=threading.Event())  # recovery sends orders: no other trader may run
+        except ServiceError as error:
+            fail(str(error))
+        except AlreadyRunning as error:
+            fail(f"{error}. The running service reconciled at its start; stop it to recover again")
+        with lease:
+            exchange = GuardedPort(_exchange(settings, engine, live=live), lease.ensure_held)
+            system = TradingSystem(settings, clock, engine, exchange=exchange)
+            try:
+                system.start()  # the execution actor reconciles in its start, exactly as the service's does
+                actions = system.recovery()
+            finally:
+                system.stop("recovery done")  # also closes a Binance port's stream; resting orders stay
     finally:
-        account.release()
-        lock.release()
+        engine.dispose()
     for line in describe(tuple(actions)):
         console.print(line, soft_wrap=True)
 

@@ -53,6 +53,14 @@ def run(
     debug: Annotated[
         bool, typer.Option("--debug", help="Log at DEBUG level, with the traceback of an error that stops it.")
     ] = False,
+    standby: Annotated[
+        bool,
+        typer.Option(
+            "--standby",
+            help="If another instance trades the account, wait and take over when its lease expires "
+            "(or at once when its process is gone), instead of exiting with code 2.",
+        ),
+    ] = False,
 ) -> None:
     """Run the service in the foreground (paper exchange and synthetic feed by default). Ctrl-C stops it."""
     with clean_errors():
@@ -66,7 +74,7 @@ def run(
     except ServiceError as error:
         fail(str(error))
     configure(json_lines=log_json, level=logging.DEBUG if debug else logging.INFO)
-    runner = Runner(settings, live=live)
+    runner = Runner(settings, live=live, standby=standby)
     install_signal_handlers(runner)
     try:
         code = runner.run()
@@ -90,6 +98,8 @@ def status(as_json: JsonOption = False, db: DbOption = None, config: ConfigOptio
     state = "running" if service["running"] else "not running"
     age = f", last heartbeat {service['heartbeat_age_s']:.1f}s ago" if service["heartbeat_age_s"] is not None else ""
     console.print(Text.assemble("service: ", (state, "bold"), age))
+    if report["lease"]:
+        _print_lease(report["lease"])
     gate = report["gate"] or {}
     gate_state, reason = printable(gate.get("state", "not created")), printable(gate.get("reason") or "")
     console.print(Text.assemble("gate: ", (gate_state, "bold"), " ", reason))  # Text: never markup
@@ -135,6 +145,20 @@ def status(as_json: JsonOption = False, db: DbOption = None, config: ConfigOptio
     console.print(table)
     if report["foreign_positions"]:
         _print_foreign(report["foreign_positions"])
+
+
+def _print_lease(lease: dict[str, Any]) -> None:
+    owner = lease["owner"]
+    expiry = "expired" if lease["expired"] else f"expires {lease['expires_at']}"
+    console.print(
+        Text.assemble(
+            "lease: ",
+            (f"{owner['host']} pid {owner['pid']}", "bold"),
+            f", token {lease['token']}, renewed {lease['age_s']:.1f}s ago, {expiry}",
+        )
+    )
+    for standby in lease["standbys"]:
+        console.print(f"standby: {standby['host']} pid {standby['pid']}, waiting since {standby['since']}")
 
 
 def _print_foreign(rows: list[dict[str, Any]]) -> None:
@@ -193,6 +217,7 @@ def _status(engine: Any, *, running: bool) -> dict[str, Any]:
         )
         foreign = foreign_positions.load(connection)
         costs = _costs(records.load_state(connection, cost_metrics.COST_METRICS))
+        account_lease = inspection.account_lease(connection, now_ms)
     prices = json.loads(beat["prices"]) if beat else {}
     marks = prices.get("marks")  # written beside the closes by the Binance feed only
     marks = marks if isinstance(marks, dict) else {}
@@ -214,6 +239,7 @@ def _status(engine: Any, *, running: bool) -> dict[str, Any]:
             "heartbeat_age_s": round((now_ms - beat["at"]) / 1000, 3) if beat else None,
             "version": beat["version"] if beat else None,
         },
+        "lease": account_lease,
         "gate": inspection.gate(engine),
         "policy": json.loads(policy_row["policy"])
         | {"at": inspection.iso(policy_row["at"]), "enforced": policy_row["enforced"]}

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, inspect, select
 
+from persistence import lease
 from persistence.position_details import PositionDetails
-from persistence.tables import GATE, POSITIONS, TRANSITIONS
+from persistence.tables import ACCOUNT_LEASE, GATE, POSITIONS, TRANSITIONS
 from state_machines import POSITION_TABLE
 
 _RELATIVE = re.compile(r"^([0-9]+)([smhd])$")
@@ -153,4 +154,33 @@ def gate(engine: Engine) -> dict[str, Any] | None:
         "locked_until": iso(row["locked_until"]),
         "updated_at": iso(row["updated_at"]),
         "seq": row["seq"],
+    }
+
+
+def account_lease(connection: Connection, now_ms: int) -> dict[str, Any] | None:
+    """Who trades the account (the lease's owner, its fencing token, the lease's age) and who waits to take over;
+    None for a database made before leases (or one no service has started on yet)."""
+    if not inspect(connection).has_table(ACCOUNT_LEASE.name):
+        return None
+    held = lease.leases(connection)
+    if not held:
+        return None
+    current = max(held, key=lambda found: found.renewed_at)  # one per database, unless its account key changed
+
+    def process(owner: lease.Owner) -> dict[str, Any]:
+        return {"host": owner.host, "pid": owner.pid, "instance": owner.instance}
+
+    return {
+        "account": current.account_key,
+        "owner": process(current.owner),
+        "token": current.token,
+        "acquired_at": iso(current.acquired_at),
+        "renewed_at": iso(current.renewed_at),
+        "age_s": round((now_ms - current.renewed_at) / 1000, 3),
+        "expires_at": iso(current.expires_at),
+        "expired": current.expired(now_ms),
+        "standbys": [
+            {**process(s.owner), "since": iso(s.since), "seen_at": iso(s.seen_at)}
+            for s in lease.standbys(connection, current.account_key)
+        ],
     }

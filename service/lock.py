@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,13 @@ from persistence.db import DatabaseUnavailable, sqlite_path
 
 
 class AlreadyRunning(Exception):
-    pass
+    def __init__(self, message: str, holder: str = "") -> None:
+        super().__init__(message)
+        found = _PID.search(holder)
+        self.holder_pid = int(found.group(1)) if found else None  # the holder's pid, when its lock says it
+
+
+_PID = re.compile(r"(?:^|pid )(\d+)")
 
 
 def lock_path(url: str) -> Path | None:
@@ -85,7 +92,7 @@ def _hold_file(path: Path, written: str, *, what: str, refused: Callable[[str], 
     except BlockingIOError:
         holder = os.read(fd, 4096).decode(errors="replace").strip() or "another process"
         os.close(fd)
-        raise AlreadyRunning(refused(holder)) from None
+        raise AlreadyRunning(refused(holder), holder) from None
     os.ftruncate(fd, 0)
     os.write(fd, written.encode())
     return fd
@@ -149,7 +156,7 @@ class InstanceLock(_Held):
             got = session.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar_one()
             if not got:
                 holder = _server_holder(session, key)
-                raise AlreadyRunning(f"another Quantum Trader ({holder}) is running on this database")
+                raise AlreadyRunning(f"another Quantum Trader ({holder}) is running on this database", holder)
             session.commit()  # a session-level lock outlives the transaction; no transaction is left open
         except BaseException:
             session.close()
@@ -157,11 +164,12 @@ class InstanceLock(_Held):
         self._session = session
 
 
-def account_key(settings: Settings) -> str | None:
-    """Which exchange account the settings trade: the venue and a hash of the API key. None for paper."""
+def account_key(settings: Settings, database_id: str) -> str:
+    """Which exchange account the settings trade: the venue, its REST root and a hash of the API key (never the
+    key); a paper account lives in its database, so it is named by the database's own id."""
     exchange = settings.exchange
     if exchange.kind is not ExchangeKind.BINANCE or exchange.api_key is None:
-        return None
+        return f"paper account of database {database_id}"
     base_url, _ = binance_endpoints(exchange)
     key_hash = hashlib.sha256(exchange.api_key.get_secret_value().encode()).hexdigest()[:16]
     return f"binance at {base_url}, API key sha256 {key_hash}"
@@ -173,18 +181,17 @@ def account_lock_path(key: str) -> Path:
 
 
 class AccountLock(_Held):
-    """Held for the life of a process that trades a Binance account; nothing to hold for paper."""
+    """One trader of an account on this host: a file named by the account key in one directory of the host (an
+    absolute path whatever the database), so that two databases on one host cannot trade one account."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, key: str, database_url: str) -> None:
         super().__init__()
-        self.key = account_key(settings)
-        self.database = redact_url(settings.database.url)
+        self.key = key
+        self.database = redact_url(database_url)
 
     def acquire(self) -> None:
         """Raises `AlreadyRunning` while another process on this host trades the same account."""
         key = self.key
-        if key is None:
-            return
         path = account_lock_path(key)
         with contextlib.suppress(OSError):  # if it cannot be made, opening the file there says so
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,6 +203,39 @@ class AccountLock(_Held):
                 f"another Quantum Trader ({holder}) is trading this account ({key}): one account, one trader"
             ),
         )
+
+
+class ServerAccountLock(_Held):
+    """On a server database, a session-level advisory lock on the account key: it goes with the owner's connection,
+    so a standby knows at once that the owner's process (or its host) is gone."""
+
+    def __init__(self, key: str, database_url: str) -> None:
+        super().__init__()
+        self.key = key
+        self.url = database_url
+
+    def acquire(self) -> None:
+        session = _connect(self.url)
+        try:
+            key = int.from_bytes(hashlib.sha256(f"{APPLICATION}:{self.key}".encode()).digest()[:8], "big", signed=True)
+            if not session.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar_one():
+                holder = _server_holder(session, key)
+                raise AlreadyRunning(f"another Quantum Trader ({holder}) is trading this account ({self.key})", holder)
+            session.commit()
+        except BaseException:
+            session.close()
+            raise
+        self._session = session
+
+
+def owner_locks(key: str, database_url: str) -> list[_Held]:
+    """What the owner of an account's lease holds besides the lease, each released by the system when its process
+    dies: the instance lock of the database, the host's account lock, and on a server the account's advisory lock.
+    A process that can take all of them knows the previous owner is gone."""
+    held: list[_Held] = [InstanceLock(database_url), AccountLock(key, database_url)]
+    if sqlite_path(database_url) is None:
+        held.append(ServerAccountLock(key, database_url))
+    return held
 
 
 def service_running(url: str) -> bool:

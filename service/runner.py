@@ -7,7 +7,6 @@ import os
 import signal
 import threading
 from collections.abc import Generator, Iterator
-from contextlib import nullcontext
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,14 @@ from config.settings import redact_url
 from exchange.binance.endpoints import binance_endpoints
 from exchange.binance.market_stream import BinanceKlineFeed, FeedError
 from exchange.factory import block_store, make_exchange
+from exchange.guarded import GuardedPort
 from exchange.port import ExchangeError
 from persistence import records
-from persistence.db import make_engine, sqlite_path
-from persistence.migrate import upgrade
-from service.lock import AccountLock, AlreadyRunning, InstanceLock
+from persistence.db import make_engine
+from persistence.migrate import current_revision, head_revision, upgrade
+from service.inspection import iso
+from service.lease import AccountLease, lease_for, refuse_if_traded_here
+from service.lock import AlreadyRunning, InstanceLock
 from service.terminal import describe_error
 
 log = logging.getLogger("quantum_trader.service")
@@ -40,7 +42,7 @@ def warmup_candles(settings: Settings) -> int:
     return max(WARMUP_CANDLES, settings.risk.correlation_lookback + 1)
 
 
-EXIT_OK, EXIT_ERROR, EXIT_SUPERVISOR = 0, 1, 3
+EXIT_OK, EXIT_ERROR, EXIT_SUPERVISOR, EXIT_FENCED = 0, 1, 3, 4
 
 
 class ServiceError(Exception):
@@ -113,15 +115,19 @@ def describe_venue(settings: Settings) -> str:
 
 
 class Runner:
-    def __init__(self, settings: Settings, *, clock: Clock | None = None, live: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, live: bool = False, standby: bool = False
+    ) -> None:
         self.settings = settings
         self.live = live
+        self.standby = standby  # wait for the account's lease instead of refusing to start while it is held
+        self.lost = ""  # why the account's lease was lost, once it was
+        self.first_step_done = False
         self.clock = clock or WallClock()
         self.stopping = threading.Event()
         self.started_at = self.clock.now_ms()
         self.prices: dict[str, str] = {}
         self.feed: BinanceKlineFeed | None = None  # the Binance feed, once started: its mark prices and book tickers
-        self._server_lock: InstanceLock | None = None  # a server database's instance lock, held while serving
         self.doing = "starting"  # what the runner's thread is doing, for the line that says what failed
 
     def request_stop(self, *_: object) -> None:
@@ -130,42 +136,48 @@ class Runner:
     def run(self) -> int:
         settings = self.settings
         check_live_guard(settings, live=self.live)
-        # A SQLite database's lock is a file, taken before anything is said; a server database's is a session on it,
-        # taken as the database is opened (`_serve`), so an unreachable server is reported as any failure to open it.
-        on_server = sqlite_path(settings.database.url) is None
-        with nullcontext() if on_server else InstanceLock(settings.database.url), AccountLock(settings):
-            log.warning(
-                "%s on the %s feed: %s", describe_venue(settings), settings.feed.kind, ", ".join(settings.symbols)
-            )
-            self._announce()
-            try:
-                return self._serve()
-            except ServiceError:
-                raise
-            except Exception as error:  # the top of the runner's thread: one clear line, never a traceback
-                self._report(error)
-                return EXIT_ERROR
-            finally:
-                if self._server_lock is not None:
-                    self._server_lock.release()
+        log.warning("%s on the %s feed: %s", describe_venue(settings), settings.feed.kind, ", ".join(settings.symbols))
+        self._announce()
+        try:
+            return self._serve()
+        except (ServiceError, AlreadyRunning):
+            raise
+        except Exception as error:  # the top of the runner's thread: one clear line, never a traceback
+            self._report(error)
+            return EXIT_ERROR
 
     def _serve(self) -> int:
+        """Open and migrate the database, take the account's lease (or wait for it, as a standby), then trade."""
         settings = self.settings
+        if not self.standby:
+            refuse_if_traded_here(settings)
         self.doing = "opening the database"
-        if sqlite_path(settings.database.url) is None:
-            self._server_lock = InstanceLock(settings.database.url)
-            try:
-                self._server_lock.acquire()  # released at exit (`run`)
-            except AlreadyRunning as error:
-                raise ServiceError(str(error)) from None
         engine = make_engine(settings.database.url)
-        upgrade(engine)
+        try:
+            migrate(engine, settings.database.url)
+            lease = lease_for(settings, engine, self.clock)
+            self.doing = "taking the account's lease"
+            if lease.take(standby=self.standby, stopping=self.stopping) is None:
+                log.info("stopped while waiting as a standby: nothing was traded")
+                return EXIT_OK
+            lease.on_lost = self._lost
+            with lease:
+                return self._trade(engine, lease)
+        finally:
+            engine.dispose()
+
+    def _lost(self, why: str) -> None:
+        self.lost = why
+        self.stopping.set()
+
+    def _trade(self, engine: Engine, lease: AccountLease) -> int:
+        settings = self.settings
         try:
             exchange = make_exchange(settings, engine, live=self.live)
         except ExchangeError as error:
-            engine.dispose()
             raise ServiceError(f"cannot start the exchange: {error}") from None
-        system = TradingSystem(settings, self.clock, engine, exchange=exchange, checkpoint_steps=True)
+        guarded = GuardedPort(exchange, lease.ensure_held)  # nothing is sent once the lease may be lost
+        system = TradingSystem(settings, self.clock, engine, exchange=guarded, checkpoint_steps=True)
         system.ctx.feed_health = self._feed_health  # the market stream's watchdog pauses trading too
         system.ctx.book_spreads = self._book_spreads  # the book tickers' spreads, for an exchange with a real book
         failed = False
@@ -177,10 +189,19 @@ class Runner:
         except FeedError as error:
             raise ServiceError(f"market feed: {error}") from None
         except Exception as error:
-            self._report(error)  # said at once: stopping may wait on what failed
-            failed = True
+            if not self.lost:
+                self._report(error)  # said at once: stopping may wait on what failed
+                failed = True
         finally:
-            self._stop(system, engine, "an error" if failed else system.fatal or "operator stop")
+            self._stop(system, engine, self._stop_reason(system, failed))
+        if self.lost or lease.lost:
+            log.critical(
+                "stopped: the lease on this account was lost (%s); %d write(s) and %d order(s) refused",
+                self.lost or lease.lost,
+                lease.refused_writes,
+                lease.refused_sends,
+            )
+            return EXIT_FENCED
         if failed:
             log.critical("stopped after the error above")
             return EXIT_ERROR
@@ -190,6 +211,11 @@ class Runner:
         log.info("stopped cleanly")
         return EXIT_OK
 
+    def _stop_reason(self, system: TradingSystem, failed: bool) -> str:
+        if self.lost:
+            return "the lease was lost"
+        return "an error" if failed else system.fatal or "operator stop"
+
     def _stop(self, system: TradingSystem, engine: Engine, reason: str) -> None:
         """Graceful, and never raising: a failure here is logged and the rest of the stop still runs."""
         log.info("stopping (%s): finishing in-flight work; protective orders stay on the exchange", reason)
@@ -198,11 +224,12 @@ class Runner:
         except Exception as error:
             log.error("stopping the actors failed: %s", describe_error(error, self.settings.database.url))
             log.debug("the error that stopped the stop", exc_info=error)
+        if self.lost:
+            return  # nothing more is written: the account has another owner
         try:
             self._beat(engine)
         except Exception as error:
             log.error("the last heartbeat was not written: %s", describe_error(error, self.settings.database.url))
-        engine.dispose()
 
     def _report(self, error: Exception) -> None:
         """What failed, that the service stops, and what to do: one line (the traceback only at --debug)."""
@@ -263,6 +290,9 @@ class Runner:
             if self.stopping.is_set() or system.stop_requested.is_set():
                 return
             system.step(at, batch)
+            if not self.first_step_done:
+                self.first_step_done = True
+                log.info("first step done: trading (candles closed at %s)", iso(at))
             last_cycle = self.clock.now_ms()
             for candle in batch:
                 self.prices[candle.symbol] = repr(candle.close)
@@ -343,6 +373,21 @@ class Runner:
                 )
                 for c in batch
             )
+
+
+def migrate(engine: Engine, url: str) -> None:
+    """Bring the schema to this version's head, under the instance lock: never under a running instance (a standby
+    starting beside its owner finds the schema at head already)."""
+    if current_revision(engine) == head_revision():
+        return
+    try:
+        with InstanceLock(url):
+            upgrade(engine)
+    except AlreadyRunning as error:
+        raise ServiceError(
+            f"the database's schema is at revision {current_revision(engine)}, this version needs "
+            f"{head_revision()}, and {error}: stop it first"
+        ) from None
 
 
 def install_signal_handlers(runner: Runner) -> None:
