@@ -30,6 +30,15 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def check_sqlite_directory(url: str) -> None:
+    """Raises `DatabaseUnavailable` when a SQLite file cannot be made where the URL says (no such directory)."""
+    path = sqlite_path(url)
+    if path is not None and not path.parent.is_dir():
+        raise DatabaseUnavailable(
+            f"{path.parent}: no such directory, so the database file {path.name} cannot be made there"
+        )
+
+
 def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
     """The writer's engine. SQLite files are created on first use."""
     path = sqlite_path(url)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 
@@ -34,9 +35,15 @@ class ServiceProcess:
             self.lines.put(line)
         self.lines.put(None)
 
-    def wait_for(self, text: str) -> str:
+    def wait_for(self, text: str, *, within_s: float | None = None) -> str:
+        """The first log line from now that holds `text`; raises `TimeoutError` if none came within `within_s`
+        (default: the process's wait) and `AssertionError` if the process ended first."""
+        deadline = time.monotonic() + (within_s if within_s is not None else self.wait_s)
         while True:
-            line = self.lines.get(timeout=self.wait_s)
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError(f"no log line with {text!r} within {within_s}s") from None
             assert line is not None, "the service exited early:\n" + "".join(self.log)
             self.log.append(line)
             if text in line:

@@ -157,6 +157,9 @@ def gate(engine: Engine) -> dict[str, Any] | None:
     }
 
 
+STANDBY_GONE_AFTER_MS = 10_000
+
+
 def account_lease(connection: Connection, now_ms: int) -> dict[str, Any] | None:
     """Who trades the account (the lease's owner, its fencing token, the lease's age) and who waits to take over;
     None for a database made before leases (or one no service has started on yet)."""
@@ -179,8 +182,9 @@ def account_lease(connection: Connection, now_ms: int) -> dict[str, Any] | None:
         "age_s": round((now_ms - current.renewed_at) / 1000, 3),
         "expires_at": iso(current.expires_at),
         "expired": current.expired(now_ms),
-        "standbys": [
+        "standbys": [  # a standby polls twice a second: one not seen for long is gone (killed)
             {**process(s.owner), "since": iso(s.since), "seen_at": iso(s.seen_at)}
             for s in lease.standbys(connection, current.account_key)
+            if now_ms - s.seen_at <= STANDBY_GONE_AFTER_MS
         ],
     }

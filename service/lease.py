@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from actors.clock import Clock
 from config import ExchangeKind, Settings
@@ -110,8 +110,7 @@ class AccountLease:
                     return got
                 if not standby:
                     raise AlreadyRunning(f"{holder}; start this one with --standby to take over when it goes")
-                with self.engine.begin() as connection:
-                    leases.wait_as_standby(connection, self.key, self.owner, now=self.clock.now_ms())
+                self._say_waiting()
                 if who != said:  # said again only when another process holds it
                     log.warning("standby: %s; waiting to take over", holder)
                     said = who
@@ -142,6 +141,9 @@ class AccountLease:
                 got = leases.take(connection, self.key, self.owner, now=now, lease_ms=self.lease_ms, seen=seen)
         except IntegrityError:
             got = None  # another process made the row first
+        except OperationalError as error:  # SQLite: a paused owner may hold the database's write lock
+            self._release_locks(locks)
+            return None, f"the database is locked by another process ({error.orig})", "locked"
         if got is None:
             self._release_locks(locks)
             return None, "another process took the lease first", ""
@@ -175,6 +177,14 @@ class AccountLease:
     def _release_locks(locks: list[_Held]) -> None:
         for lock in locks:
             lock.release()
+
+    def _say_waiting(self) -> None:
+        """For `status`: this process waits to take over (not said this time if the database is locked)."""
+        try:
+            with self.engine.begin() as connection:
+                leases.wait_as_standby(connection, self.key, self.owner, now=self.clock.now_ms())
+        except OperationalError as error:
+            log.debug("the standby row was not written: %s", error)
 
     def _leave_standby(self) -> None:
         try:

@@ -26,7 +26,7 @@ from exchange.factory import block_store, make_exchange
 from exchange.guarded import GuardedPort
 from exchange.port import ExchangeError
 from persistence import records
-from persistence.db import make_engine
+from persistence.db import DatabaseUnavailable, check_sqlite_directory, make_engine
 from persistence.migrate import current_revision, head_revision, upgrade
 from service.inspection import iso
 from service.lease import AccountLease, lease_for, refuse_if_traded_here
@@ -140,8 +140,8 @@ class Runner:
         self._announce()
         try:
             return self._serve()
-        except (ServiceError, AlreadyRunning):
-            raise
+        except (ServiceError, AlreadyRunning, DatabaseUnavailable):
+            raise  # refused before anything was traded: one message, exit code 2
         except Exception as error:  # the top of the runner's thread: one clear line, never a traceback
             self._report(error)
             return EXIT_ERROR
@@ -152,6 +152,7 @@ class Runner:
         if not self.standby:
             refuse_if_traded_here(settings)
         self.doing = "opening the database"
+        check_sqlite_directory(settings.database.url)
         engine = make_engine(settings.database.url)
         try:
             migrate(engine, settings.database.url)
