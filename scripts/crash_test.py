@@ -42,7 +42,11 @@ is quiet (no candles pushed, two policy cycles completed) the checks run:
 
 The parts live in `scripts/crash/` (its `__init__` lists them); this file is the command line.
 
-Usage: python scripts/crash_test.py [--kills 100] [--seed 1] [--workdir DIR]
+The service's database is a SQLite file in the work directory, or with `--database-url` a PostgreSQL database:
+the run then makes a schema of its own there (its name is in the progress), dropped at the end unless the run
+failed, so that runs on one server never see each other's data. The service migrates it when it first starts.
+
+Usage: python scripts/crash_test.py [--kills 100] [--seed 1] [--workdir DIR] [--database-url URL]
 
 Progress goes to stderr; the last line on stdout is one JSON object:
 {"kills", "orders", "positions", "lost_positions", "duplicate_orders", "mismatches", "unprotected",
@@ -61,8 +65,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from persistence.db import sqlite_path, sqlite_url
 from scripts.crash.runner import CrashTest
 from scripts.crash.scenario import say
+from scripts.pg_schema import create_schema, drop_schema, in_schema, is_postgresql
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,9 +81,19 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the database, inbox and service log here "
         "(default: a temporary directory, removed unless a check failed)",
     )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="the service's database: a new SQLite file, or a PostgreSQL database in which the run makes "
+        "a fresh schema (default: crash.db in the work directory)",
+    )
     args = parser.parse_args(argv)
     if args.kills < 1:
         parser.error("--kills must be at least 1")
+    if args.database_url is not None and not is_postgresql(args.database_url):
+        path = sqlite_path(args.database_url)
+        if path is None or path.exists():
+            parser.error("--database-url: a PostgreSQL database, or a SQLite file that does not exist yet")
     temp = None
     if args.workdir is None:
         temp = tempfile.mkdtemp(prefix="qt-crash-")
@@ -85,12 +101,25 @@ def main(argv: list[str] | None = None) -> int:
     else:
         workdir = args.workdir.resolve()
         workdir.mkdir(parents=True, exist_ok=True)
-    say(f"crash test: {args.kills} kills, seed {args.seed}, work directory {workdir}")
-    test = CrashTest(kills=args.kills, seed=args.seed, workdir=workdir)
+    schema = None
+    if args.database_url is None:
+        db_url, where = sqlite_url(workdir / "crash.db"), "crash.db"
+    elif is_postgresql(args.database_url):
+        schema = create_schema(args.database_url, prefix="qt_crash")
+        db_url, where = in_schema(args.database_url, schema), f"PostgreSQL schema {schema}"
+    else:
+        db_url, where = args.database_url, args.database_url
+    say(f"crash test: {args.kills} kills, seed {args.seed}, work directory {workdir}, database {where}")
+    test = None
     try:
+        test = CrashTest(kills=args.kills, seed=args.seed, workdir=workdir, db_url=db_url)
         result = test.run()
+    except BaseException:
+        say(f"kept for inspection: {workdir} (service.log, inbox.jsonl) and the database, {where}")
+        raise
     finally:
-        test.close()
+        if test is not None:
+            test.close()
     bad = (
         result["lost_positions"]
         or result["duplicate_orders"]
@@ -109,10 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     for line in result["lost"] + result["mismatch_details"] + result["unprotected_details"] + result["failures"]:
         say(f"  FAIL {line}")
-    if temp is not None and not bad:
-        shutil.rmtree(temp, ignore_errors=True)
-    elif bad:
-        say(f"kept for inspection: {workdir} (service.log, crash.db, inbox.jsonl)")
+    if bad:
+        say(f"kept for inspection: {workdir} (service.log, inbox.jsonl) and the database, {where}")
+    else:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+        if schema is not None:
+            drop_schema(args.database_url, schema)
     print(json.dumps(result), flush=True)
     return 1 if bad else 0
 

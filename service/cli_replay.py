@@ -11,10 +11,11 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from actors.market_data.files import CandleFileError
 from config import Settings
-from persistence.db import sqlite_url
+from persistence.db import DatabaseUnavailable, sqlite_path
 from service import inspection
 from service.cli_common import ConfigOption, clean_errors, console, errors, fail, settings_from
 from service.logs import configure
@@ -44,6 +45,14 @@ def replay(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory: databases, reports, charts.")] = Path(
         "replay-out"
     ),
+    db_url: Annotated[
+        str | None,
+        typer.Option(
+            "--db-url",
+            help="Write the run into this database instead of a SQLite file in --out (e.g. a new PostgreSQL "
+            "schema: ...?options=-csearch_path%3D<schema>); it must hold no other run.",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Replay historical candles through the live actors on virtual time, then write the report."""
@@ -58,12 +67,16 @@ def replay(
     for path in data:
         if not path.is_file():
             fail(f"{path}: no such candle file")
+    if db_url is not None and compare_baseline:
+        fail("--db-url holds one run and --compare-baseline makes two: give one of them")
     labels = ("orchestrator", "baseline") if compare_baseline else ("replay",)
     reports: list[Report] = []
     for label in labels:
         try:
-            run = _run(data, settings, out, label, symbol, start_ms, end_ms, orchestrator=label != "baseline")
-        except CandleFileError as error:
+            run = _run(
+                data, settings, out, label, symbol, start_ms, end_ms, orchestrator=label != "baseline", db_url=db_url
+            )
+        except (CandleFileError, DatabaseUnavailable) as error:
             fail(str(error))
         reports.append(_report(run, start_ms, end_ms))
         if not compare_baseline:
@@ -73,7 +86,7 @@ def replay(
                 timing={"elapsed_s": run.elapsed_s, "candles_per_s": run.candles / max(run.elapsed_s, 1e-9)},
             )
             _summary(reports)
-            console.print(f"report: {files.markdown}, {files.json}, {files.png}; database: {run.db_path}")
+            console.print(f"report: {files.markdown}, {files.json}, {files.png}; database: {_where(run)}")
             return
     files = write_comparison(reports[0], reports[1], out)
     _summary(reports)
@@ -90,6 +103,7 @@ def _run(
     end_ms: int | None,
     *,
     orchestrator: bool,
+    db_url: str | None,
 ) -> ReplayRun:
     with Progress(
         TextColumn(f"[bold]{label}[/]"),
@@ -116,6 +130,7 @@ def _run(
             end_ms=end_ms,
             orchestrator=orchestrator,
             progress=advance,
+            db_url=db_url,
         )
         progress.update(task, completed=run.candles, total=run.candles)
     errors.print(
@@ -145,7 +160,12 @@ def _report(run: ReplayRun, start_ms: int | None, end_ms: int | None) -> Report:
         period_from=start_ms,
         period_to=end_ms,
     )
-    return build_report(sqlite_url(run.db_path), run_info=info)
+    return build_report(run.db_url, run_info=info)
+
+
+def _where(run: ReplayRun) -> str:
+    path = sqlite_path(run.db_url)
+    return str(path) if path is not None else make_url(run.db_url).render_as_string(hide_password=True)
 
 
 def _summary(reports: list[Report]) -> None:

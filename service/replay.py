@@ -2,7 +2,8 @@
 
 The same actors and code paths as `run` (market data, orchestrator, signals, risk,
 exits, execution, the paper exchange, persistence); only the clock is virtual and
-the feed is files. Each run writes its own database, inspectable with `--db`.
+the feed is files. Each run writes its own database: a SQLite file in the output directory, inspectable with
+`--db`, or a database given by URL (a fresh PostgreSQL schema, say) that holds no other run.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
+
 from actors.clock import VirtualClock
 from actors.market_data.feeds import FileFeed
 from actors.system import TradingSystem
 from config import ExchangeKind, FeedKind, Settings
-from persistence.db import make_engine, sqlite_url
+from persistence.db import DatabaseUnavailable, make_engine, sqlite_url
 from persistence.migrate import upgrade
+from persistence.tables import TRANSITIONS
 
 Progress = Callable[[int, int], None]  # (candles done so far, candles in all)
 
@@ -25,7 +30,7 @@ Progress = Callable[[int, int], None]  # (candles done so far, candles in all)
 @dataclass(frozen=True, slots=True)
 class ReplayRun:
     label: str
-    db_path: Path
+    db_url: str
     settings: Settings
     candles: int
     steps: int
@@ -35,9 +40,7 @@ class ReplayRun:
     files: tuple[tuple[str, str, int, int], ...] = field(default=())  # (path, symbol, rows, unparseable rows)
 
 
-def replay_settings(
-    settings: Settings, symbols: Sequence[str], db_path: Path, *, orchestrator: bool = True
-) -> Settings:
+def replay_settings(settings: Settings, symbols: Sequence[str], db_url: str, *, orchestrator: bool = True) -> Settings:
     """The settings a replay runs on: the files' symbols, its own database, file feed, no inbox, and
     always the paper exchange (a replay never sends an order anywhere)."""
     flags = settings.orchestrator.flags.model_copy(
@@ -46,7 +49,7 @@ def replay_settings(
     return settings.model_copy(
         update={
             "symbols": tuple(symbols),
-            "database": settings.database.model_copy(update={"url": sqlite_url(db_path)}),
+            "database": settings.database.model_copy(update={"url": db_url}),
             "feed": settings.feed.model_copy(update={"kind": FeedKind.FILE}),
             "signals": settings.signals.model_copy(update={"inbox": None}),
             "exchange": settings.exchange.model_copy(update={"kind": ExchangeKind.PAPER}),
@@ -66,16 +69,25 @@ def run_replay(
     end_ms: int | None = None,
     orchestrator: bool = True,
     progress: Progress | None = None,
+    db_url: str | None = None,
 ) -> ReplayRun:
+    """Replay `files`; the run's database is `<label>.db` in `out_dir`, or the one at `db_url`, which must hold
+    no run yet (raises DatabaseUnavailable otherwise)."""
     feed = FileFeed(list(files), symbols=symbols, start_ms=start_ms, end_ms=end_ms)
     out_dir.mkdir(parents=True, exist_ok=True)
-    db_path = out_dir / f"{label}.db"
-    for stale in out_dir.glob(f"{label}.db*"):
-        stale.unlink()  # a replay's database holds that replay and nothing else
-    run_settings = replay_settings(settings, feed.symbols, db_path, orchestrator=orchestrator)
+    if db_url is None:
+        for stale in out_dir.glob(f"{label}.db*"):
+            stale.unlink()  # a replay's database holds that replay and nothing else
+        db_url = sqlite_url(out_dir / f"{label}.db")
+    run_settings = replay_settings(settings, feed.symbols, db_url, orchestrator=orchestrator)
     # A replay's database is rebuilt by running the replay again: durable commits buy nothing here.
     engine = make_engine(run_settings.database.url, synchronous="OFF")
-    upgrade(engine)
+    try:
+        upgrade(engine)
+        _check_unused(engine, db_url)
+    except BaseException:
+        engine.dispose()
+        raise
     first = min((int(f.open_time.min()) for f in feed.files if len(f)), default=0)
     clock = VirtualClock(first)
     system = TradingSystem(run_settings, clock, engine)
@@ -100,7 +112,7 @@ def run_replay(
     elapsed = time.perf_counter() - started
     return ReplayRun(
         label=label,
-        db_path=db_path,
+        db_url=db_url,
         settings=run_settings,
         candles=candles,
         steps=steps,
@@ -112,3 +124,14 @@ def run_replay(
             for path, f in zip(files, feed.files, strict=True)
         ),
     )
+
+
+def _check_unused(engine: Engine, db_url: str) -> None:
+    """A replay's report reads the whole database: one that holds another run would mix the two."""
+    with engine.connect() as connection:
+        recorded = connection.execute(select(func.count()).select_from(TRANSITIONS)).scalar_one()
+    if recorded:
+        raise DatabaseUnavailable(
+            f"{make_url(db_url).render_as_string(hide_password=True)}: holds {recorded} transition(s) of another "
+            "run; a replay needs a database of its own (a new schema on PostgreSQL)"
+        )

@@ -1,4 +1,4 @@
-"""Shared fixtures: real SQLite files in a temporary directory, migrated to head."""
+"""Shared fixtures: real SQLite files in a temporary directory, migrated to head; a fresh PostgreSQL schema."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import Store
+from scripts.pg_schema import LOCAL_URL, create_schema, drop_schema, in_schema
 
 pytest_plugins = ["scripts.fake_binance.fixtures"]  # the fake Binance server as a fixture, `fake_binance`
 
@@ -37,6 +39,17 @@ def store(engine: Engine) -> Iterator[Store]:
     store = Store(engine)
     yield store
     store.close()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """The URL of a new, empty schema on the local PostgreSQL server; dropped with all it holds after the test."""
+    try:
+        schema = create_schema(LOCAL_URL)
+    except OperationalError as error:
+        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 (scripts/test.sh starts it): {error.orig}")
+    yield in_schema(LOCAL_URL, schema)
+    drop_schema(LOCAL_URL, schema)
 
 
 def position_values(index: int, symbol: str = "BTCUSDT") -> dict[str, Any]:

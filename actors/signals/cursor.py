@@ -14,6 +14,7 @@ stays the time of those without an `at` when they are read again after a restart
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,9 +28,19 @@ from persistence import records
 log = logging.getLogger("quantum_trader.signals")
 
 
+# `service_state.name` is VARCHAR(64): PostgreSQL refuses a longer name, where SQLite stored it all the same.
+NAME_LIMIT = 64
+
+
 def cursor_name(path: Path) -> str:
-    """The cursor's name in `service_state`: one per inbox file path."""
-    return f"inbox:{path.resolve()}"
+    """The cursor's name in `service_state`: one per inbox file path. A path too long for the column is named by
+    its digest and as much of its end as fits (the names that fit are the ones saved before, unchanged)."""
+    resolved = str(path.resolve())
+    name = f"inbox:{resolved}"
+    if len(name) <= NAME_LIMIT:
+        return name
+    head = f"inbox:{hashlib.sha256(resolved.encode()).hexdigest()[:16]}:"
+    return head + resolved[len(head) - NAME_LIMIT :]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

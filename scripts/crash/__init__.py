@@ -3,7 +3,7 @@
 * `scenario`  what every part shares: the fake account, the symbols, the position states, the pacing;
 * `process`   the service as a real process: its configuration, its log, SIGKILL;
 * `market`    the fake Binance server and the seeded price path pushed into it;
-* `database`  the service's database, read only;
+* `database`  the service's database (SQLite or PostgreSQL), read only;
 * `pacing`    waiting for the service: ready, policy cycles, candle steps;
 * `signals`   the signal inbox the service reads;
 * `tally`     what the run has counted and found so far;

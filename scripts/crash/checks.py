@@ -14,14 +14,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections import Counter
+from collections.abc import Sequence
 from decimal import Decimal
+
+from sqlalchemy import RowMapping
 
 from actors.execution.ids import parse_client_order_id
 from persistence.position_details import PositionDetails
-from scripts.crash.database import Database, load_machines_mismatches
+from scripts.crash.database import Database
 from scripts.crash.pacing import wait_cycles
 from scripts.crash.process import NEVER_PLACED_AFTER_S, Service
 from scripts.crash.scenario import ENTRY_STATES, FINAL, OPEN_STATES
@@ -96,7 +98,9 @@ class Checks:
             ]
         return held, open_orders
 
-    def _lost_positions(self, held: dict[str, Decimal], live: list[sqlite3.Row], resolving: set[str]) -> list[Problem]:
+    def _lost_positions(
+        self, held: dict[str, Decimal], live: Sequence[RowMapping], resolving: set[str]
+    ) -> list[Problem]:
         problems = []
         for symbol, qty in sorted(held.items()):
             side = "LONG" if qty > 0 else "SHORT"
@@ -126,7 +130,7 @@ class Checks:
     def _audit_trail(self) -> list[Problem]:
         return [
             ("mismatch", f"audit:{text}", f"audit trail: {text}")
-            for text in load_machines_mismatches(self.db.path) + self.db.all_entity_mismatches()
+            for text in self.db.load_machines_mismatches() + self.db.all_entity_mismatches()
         ]
 
     def _gate(self, kill: int) -> list[Problem]:
@@ -159,7 +163,11 @@ class Checks:
 
 
 def _database_vs_exchange(
-    held: dict[str, Decimal], open_orders: list[OpenOrder], live: list[sqlite3.Row], prefix: str, resolving: set[str]
+    held: dict[str, Decimal],
+    open_orders: list[OpenOrder],
+    live: Sequence[RowMapping],
+    prefix: str,
+    resolving: set[str],
 ) -> list[Problem]:
     problems: list[Problem] = []
     for r in live:
@@ -218,5 +226,5 @@ def _database_vs_exchange(
     return problems
 
 
-def _open_quantity(row: sqlite3.Row) -> Decimal:
+def _open_quantity(row: RowMapping) -> Decimal:
     return PositionDetails.from_json(row["details"]).open_quantity(Decimal(row["filled_quantity"]))

@@ -22,10 +22,10 @@ ENTRY_LOOKUP_AFTER_S = 3.0
 NEVER_PLACED_AFTER_S = 60.0  # the service's default: an entry not found is written off after lookups this long
 
 
-def service_env(db_path: Path, inbox: Path, base_url: str) -> dict[str, str]:
+def service_env(db_url: str, inbox: Path, base_url: str) -> dict[str, str]:
     """Fake keys, the Binance exchange and feed at the fake server, signals from the inbox only."""
     return os.environ | {
-        "QT_DATABASE__URL": f"sqlite:///{db_path}",
+        "QT_DATABASE__URL": db_url,
         "QT_EXCHANGE__KIND": "binance",
         "QT_EXCHANGE__API_KEY": KEY,
         "QT_EXCHANGE__API_SECRET": SECRET,

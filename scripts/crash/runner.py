@@ -27,15 +27,15 @@ from scripts.service_process import command
 
 
 class CrashTest:
-    def __init__(self, *, kills: int, seed: int, workdir: Path) -> None:
+    def __init__(self, *, kills: int, seed: int, workdir: Path, db_url: str) -> None:
         self.kills, self.workdir = kills, workdir
         self.rng = random.Random(seed)
         self.fake = start_fake_exchange(workdir)
         self.market = Market.with_history(self.fake, seed, kills)
-        self.db = Database(workdir / "crash.db")
+        self.db = Database(db_url)
         self.tally = Tally()
         self.signals = SignalInbox(workdir / "inbox.jsonl", seed, self.rng, self.tally.quarantined)
-        self.env = service_env(self.db.path, self.signals.path, self.fake.base_url)
+        self.env = service_env(db_url, self.signals.path, self.fake.base_url)
         self.config = write_settings(workdir)
         self.service: Service | None = None
         order_kill = OrderKill(self.fake, lambda: self.service)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -14,8 +12,8 @@ from tests.conftest import SHARED_DATA
 FTX = SHARED_DATA / "candles" / "ftx_BTCPERP_1m_20211231-20220201.csv"
 
 
-def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    engine = create_engine(f"sqlite:///{db}")
+def _rows(db_url: str, sql: str) -> list[tuple[object, ...]]:
+    engine = create_engine(db_url)
     with engine.connect() as connection:
         rows = [tuple(row) for row in connection.execute(text(sql))]
     engine.dispose()
@@ -23,15 +21,15 @@ def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     assert FTX.exists(), f"needs ../shared/data beside the checkout: {FTX}"
     first = run_replay([FTX], settings=Settings(), out_dir=tmp_path_factory.mktemp("first"))
     second = run_replay([FTX], settings=Settings(), out_dir=tmp_path_factory.mktemp("second"))
     assert first.candles == second.candles == 45_031
-    return first.db_path, second.db_path
+    return first.db_url, second.db_url
 
 
-def test_positions_close_through_every_kind_of_exit(two_runs: tuple[Path, Path]) -> None:
+def test_positions_close_through_every_kind_of_exit(two_runs: tuple[str, str]) -> None:
     db, _ = two_runs
     reasons = {r[0] for r in _rows(db, "SELECT close_reason FROM positions WHERE state = 'closed'")}
     assert {"stop-loss", "take-profit", "trailing stop"} <= reasons
@@ -46,7 +44,7 @@ def test_positions_close_through_every_kind_of_exit(two_runs: tuple[Path, Path])
     assert all(p[0].startswith("create>submit>entry_filled>") for p in paths)
 
 
-def test_same_replay_twice_gives_identical_decisions_and_trades(two_runs: tuple[Path, Path]) -> None:
+def test_same_replay_twice_gives_identical_decisions_and_trades(two_runs: tuple[str, str]) -> None:
     first, second = two_runs
     for sql in (
         "SELECT signal_id, at, reason, detail, position_id FROM signal_decisions ORDER BY id",
@@ -61,7 +59,7 @@ def test_same_replay_twice_gives_identical_decisions_and_trades(two_runs: tuple[
         assert rows and rows == _rows(second, sql)
 
 
-def test_gate_and_policy_were_exercised_by_the_sell_off(two_runs: tuple[Path, Path]) -> None:
+def test_gate_and_policy_were_exercised_by_the_sell_off(two_runs: tuple[str, str]) -> None:
     db, _ = two_runs
     triggers = {r[0] for r in _rows(db, "SELECT trigger FROM transitions WHERE machine = 'gate'")}
     assert "pause" in triggers

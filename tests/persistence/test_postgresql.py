@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -10,7 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import BigInteger, Connection, Engine, create_engine, select, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from persistence import records
 from persistence.migrate import current_revision, downgrade, head_revision, upgrade
@@ -20,7 +19,6 @@ from persistence.tables import FILLS, GATE, HEARTBEAT, OPERATOR_COMMANDS, ORDERS
 from state_machines import gate_machine, position_machine
 from tests.conftest import position_values
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NOW_MS = 1_795_000_000_000  # November 2026, in epoch milliseconds: far past 2^31
 PAST_INT32 = 2**31 + 7
 WIDE_COLUMNS = sorted(
@@ -32,20 +30,10 @@ WIDE_COLUMNS = sorted(
 
 
 @pytest.fixture
-def pg_engine() -> Iterator[Engine]:
-    schema = f"qt_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-    except OperationalError as error:
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 (scripts/test.sh starts it): {error.orig}")
-    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    engine = create_engine(pg_url)
     yield engine
     engine.dispose()
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
 
 
 def test_postgresql_upgrade_commit_and_reload(pg_engine: Engine) -> None:

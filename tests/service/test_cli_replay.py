@@ -151,3 +151,40 @@ def test_replay_bad_from_or_to_is_a_clear_error(tmp_path: Path, option: str, val
     assert result.exit_code == 2, result.output
     assert "not a time: use ISO 8601" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_replay_on_postgresql_gives_the_figures_of_the_same_replay_on_sqlite(tmp_path: Path, pg_url: str) -> None:
+    data = ("--data", str(BTC_1H), "--data", str(ETH_1H))
+    replay(*data, "--out", str(tmp_path / "sqlite"))
+    replay(*data, "--out", str(tmp_path / "postgresql"), "--db-url", pg_url)
+    assert not list((tmp_path / "postgresql").glob("*.db")), "the run went to PostgreSQL, not to a SQLite file"
+    on_sqlite = without_timestamp(tmp_path / "sqlite" / "report.json")
+    on_postgresql = without_timestamp(tmp_path / "postgresql" / "report.json")
+    assert on_sqlite["database"].pop("file") == "replay.db"
+    assert "search_path" in on_postgresql["database"].pop("file")
+    assert on_sqlite["metrics"]["trades"] > 0 and on_sqlite["decisions"]["total"] > 0
+    assert on_sqlite["database"]["transitions"] > 0
+    # Trades, PnL, decisions, transitions, gate events, costs: all of it, to the last digit.
+    assert on_postgresql == on_sqlite
+    engine = create_engine(pg_url)
+    with engine.connect() as connection:
+        closed = connection.execute(text("SELECT count(*) FROM positions WHERE state = 'closed'")).scalar_one()
+    engine.dispose()
+    assert closed == on_postgresql["metrics"]["trades"] == closed_positions(tmp_path / "sqlite" / "replay.db")
+
+
+def test_replay_into_a_database_that_holds_a_run_is_refused(tmp_path: Path, pg_url: str) -> None:
+    replay("--data", str(BTC_1H), "--to", "2018-04-10", "--out", str(tmp_path / "first"), "--db-url", pg_url)
+    again = ["replay", "--data", str(BTC_1H), "--out", str(tmp_path / "second"), "--db-url", pg_url]
+    result = runner.invoke(app, again)
+    assert result.exit_code == 2, result.output
+    assert "holds" in result.stderr and "a replay needs a database of its own" in result.stderr
+    assert not (tmp_path / "second" / "report.json").exists()
+
+
+def test_replay_db_url_with_compare_baseline_is_refused(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["replay", "--data", str(BTC_1H), "--compare-baseline", "--db-url", "sqlite:///x.db", "--out", str(tmp_path)],
+    )
+    assert result.exit_code == 2 and "--compare-baseline makes two" in result.stderr

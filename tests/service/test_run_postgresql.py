@@ -6,35 +6,15 @@ import json
 import os
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from scripts.service_process import ServiceProcess, command
 from tests.actors.harness import WIDE_STOPS
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WAIT_S = 90
-
-
-@pytest.fixture
-def schema() -> Iterator[str]:
-    name = f"qt_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {name}"))
-    except OperationalError as error:
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 (scripts/test.sh starts it): {error.orig}")
-    yield name
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {name} CASCADE"))
-    admin.dispose()
 
 
 def _cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -48,9 +28,9 @@ def _status(tmp_path: Path, env: dict[str, str]) -> dict[str, Any]:
     return report
 
 
-def test_run_on_postgresql_beats_trades_and_stops_cleanly(tmp_path: Path, schema: str) -> None:
+def test_run_on_postgresql_beats_trades_and_stops_cleanly(tmp_path: Path, pg_url: str) -> None:
     env = os.environ | {
-        "QT_DATABASE__URL": f"{PG_URL}?options=-csearch_path%3D{schema}",
+        "QT_DATABASE__URL": pg_url,
         "QT_FEED__SYNTHETIC_SPEED": "200",
         "QT_EXIT_MODES": json.dumps(WIDE_STOPS),
     }
@@ -74,7 +54,7 @@ def test_run_on_postgresql_beats_trades_and_stops_cleanly(tmp_path: Path, schema
 
     after = _status(tmp_path, env)
     assert after["service"]["running"] is False and after["service"]["pid"] == service.process.pid
-    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    engine = create_engine(pg_url)
     try:
         with engine.connect() as connection:
             beat_at = connection.execute(text("SELECT at FROM heartbeat")).scalar_one()

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from actors.signals.cursor import InboxCursor, InboxLedger, cursor_name, load_cursor, save_cursor
+from actors.signals.cursor import NAME_LIMIT, InboxCursor, InboxLedger, cursor_name, load_cursor, save_cursor
 from persistence import records
 from persistence.db import make_engine
 from persistence.migrate import upgrade
+from persistence.tables import SERVICE_STATE
 
 NOW = 1_700_000_000_000
 
@@ -65,7 +66,35 @@ def test_cursor_saved_and_loaded_resumes_with_the_lines_read_before(tmp_path: Pa
 
 def test_cursor_name_is_the_resolved_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert cursor_name(Path("inbox.jsonl")) == f"inbox:{tmp_path.resolve() / 'inbox.jsonl'}"
+    assert cursor_name(Path("inbox.jsonl")) == cursor_name(tmp_path.resolve() / "inbox.jsonl")
+    assert cursor_name(Path("/srv/qt/inbox.jsonl")) == "inbox:/srv/qt/inbox.jsonl"  # as saved before: unchanged
+
+
+def test_cursor_name_of_a_long_path_fits_the_column_and_names_that_path_alone() -> None:
+    deep = Path("/", *(["a-directory-name-that-is-long"] * 4))
+    names = {cursor_name(deep / "x" / "inbox.jsonl"), cursor_name(deep / "y" / "inbox.jsonl")}
+    assert len(names) == 2
+    assert all(len(name) == NAME_LIMIT == SERVICE_STATE.c.name.type.length for name in names)  # type: ignore[attr-defined]
+    assert all(name.startswith("inbox:") and name.endswith("/inbox.jsonl") for name in names)
+
+
+def test_cursor_of_an_inbox_with_a_long_path_saved_and_loaded_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    path = tmp_path.joinpath(*(["a-directory-name-that-is-long"] * 3), "inbox.jsonl")
+    path.parent.mkdir(parents=True)
+    path.write_text(line("a"))
+    ledger = InboxLedger(path, None)
+    ledger.hand_on(ledger.poll(NOW).lines)
+    cursor = ledger.to_save()
+    assert cursor is not None
+    engine = make_engine(pg_url)
+    try:
+        upgrade(engine)
+        with engine.begin() as connection:
+            save_cursor(connection, cursor_name(path), cursor, NOW)
+        with engine.begin() as connection:
+            assert load_cursor(connection, cursor_name(path)) == cursor
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize(
