@@ -1,4 +1,4 @@
-"""Settings: embedded defaults, then a TOML file, then `QT_*` environment variables.
+"""Settings: embedded defaults, then a TOML file, then `QT_*` environment variables (read by config/loading.py).
 
 Every section refuses unknown keys, so a typo in a file fails loudly instead of
 silently running on a default.
@@ -6,9 +6,7 @@ silently running on a default.
 
 from __future__ import annotations
 
-import difflib
 import re
-import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
@@ -16,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from config.flags import IntegrationFlags, RolloutPreset, preset_flags
@@ -24,21 +22,6 @@ from config.profiles import DEFAULT_EXIT_MODES, DEFAULT_PROFILES, ExitMode, Exit
 
 ENV_PREFIX = "QT_"
 SECRET_KEYS = ("api_key", "api_secret")
-
-
-class ConfigError(Exception):
-    """Settings that cannot be used; the message names each field and why."""
-
-
-# Keys that were settings once: a file (or environment) still naming one is told what replaced it.
-RETIRED_KEYS: dict[tuple[str, ...], str] = {
-    ("risk", "max_leverage"): "no longer a setting: sizing clamps notional to the account's leverage, "
-    "exchange.leverage (default 3), the one also set on the exchange; put the value you want there "
-    "([exchange] leverage = N, or QT_EXCHANGE__LEVERAGE) and remove this key",
-    ("risk", "atr_multiplier_sl"): "no longer a setting: each exit mode has its own stop multiple, "
-    "exit_modes.<MODE>.atr_multiplier_sl (TREND_FOLLOW 2, FAST_TP 1.5, DEFENSIVE_TRAIL 1); put the values you want "
-    "there ([exit_modes.FAST_TP] atr_multiplier_sl = N) and remove this key",
-}
 
 
 # Without SQLAlchemy's URL parser: pure modules import these settings, and they may not import SQLAlchemy.
@@ -329,65 +312,3 @@ def _merge_table(given: Any, defaults: Mapping[Any, BaseModel]) -> Any:
         base = merged.get(key, {})
         merged[key] = base | value if isinstance(value, dict) else value
     return merged
-
-
-def load_settings(path: Path | str | None = None) -> Settings:
-    """Defaults, the TOML file at `path` if given, then `QT_*` environment variables."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        data = _read_toml(Path(path))
-    try:
-        return Settings(**data)
-    except ValidationError as error:
-        raise ConfigError(describe_validation_error(error)) from None
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such settings file")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a UTF-8 text file") from None
-    exchange = data.get("exchange")
-    if isinstance(exchange, dict):
-        for key in SECRET_KEYS:
-            if key in exchange:
-                raise ConfigError(
-                    f"exchange.{key}: keys are read only from the environment "
-                    f"({ENV_PREFIX}EXCHANGE__{key.upper()}), never from a file"
-                )
-    return data
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """One line per problem: the dotted field name, then why."""
-    lines = []
-    for problem in error.errors():
-        location = [str(part) for part in problem["loc"]]
-        field = ".".join(location) or "settings"
-        if problem["type"] == "extra_forbidden" and tuple(location) in RETIRED_KEYS:
-            lines.append(f"{field}: {RETIRED_KEYS[tuple(location)]}")
-        elif problem["type"] == "extra_forbidden":
-            lines.append(f"{field}: unknown key{_did_you_mean(location)}")
-        else:
-            given = problem.get("input")
-            if location == ["database", "url"] and isinstance(given, str):
-                given = redact_url(given)
-            shown = "" if isinstance(given, (dict, list)) else f" (got {given!r})"
-            lines.append(f"{field}: {problem['msg']}{shown}")
-    return "\n".join(lines)
-
-
-def _did_you_mean(location: list[str]) -> str:
-    model: Any = Settings
-    for part in location[:-1]:
-        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
-        annotation = getattr(field, "annotation", None)
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-        if model is None:
-            return ""
-    close = difflib.get_close_matches(location[-1], list(model.model_fields), n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
