@@ -5,11 +5,11 @@ from __future__ import annotations
 import difflib
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from config.settings import ENV_PREFIX, SECRET_KEYS, Settings, redact_url
+from config.settings import SECRET_KEYS, Settings, account_key_variables, redact_url
 
 
 class ConfigError(Exception):
@@ -47,22 +47,29 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
-    exchange = data.get("exchange")
-    if isinstance(exchange, dict):
-        for key in SECRET_KEYS:
-            if key in exchange:
-                raise ConfigError(
-                    f"exchange.{key}: keys are read only from the environment "
-                    f"({ENV_PREFIX}EXCHANGE__{key.upper()}), never from a file"
-                )
+    _refuse_keys(data.get("exchange"), "exchange", None)
+    accounts = data.get("accounts")
+    for name, account in accounts.items() if isinstance(accounts, dict) else ():
+        if isinstance(account, dict):
+            _refuse_keys(account, f"accounts.{name}", str(name))
+            _refuse_keys(account.get("exchange"), f"accounts.{name}.exchange", str(name))
     return data
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """One line per problem: the dotted field name, then why."""
+def _refuse_keys(section: Any, where: str, account: str | None) -> None:
+    """API keys in a file are refused, naming the variables they are read from."""
+    if not isinstance(section, dict):
+        return
+    for key, variable in zip(SECRET_KEYS, account_key_variables(account), strict=True):
+        if key in section:
+            raise ConfigError(f"{where}.{key}: keys are read only from the environment ({variable}), never from a file")
+
+
+def describe_validation_error(error: ValidationError, within: tuple[str, ...] = ()) -> str:
+    """One line per problem: the dotted field name (under `within`, for a section validated on its own), then why."""
     lines = []
     for problem in error.errors():
-        location = [str(part) for part in problem["loc"]]
+        location = [*within, *(str(part) for part in problem["loc"])]
         field = ".".join(location) or "settings"
         if problem["type"] == "extra_forbidden" and tuple(location) in RETIRED_KEYS:
             lines.append(f"{field}: {RETIRED_KEYS[tuple(location)]}")
@@ -79,11 +86,24 @@ def describe_validation_error(error: ValidationError) -> str:
 
 def _did_you_mean(location: list[str]) -> str:
     model: Any = Settings
-    for part in location[:-1]:
+    parts = iter(location[:-1])
+    for part in parts:
         field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
         annotation = getattr(field, "annotation", None)
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        if get_origin(annotation) is dict:  # a table such as accounts or profiles: the next part is its key
+            next(parts, None)
+            annotation = get_args(annotation)[1]
+        model = _section_model(annotation)
         if model is None:
             return ""
-    close = difflib.get_close_matches(location[-1], list(model.model_fields), n=1, cutoff=0.5)
+    names = [field.alias or name for name, field in model.model_fields.items()]
+    close = difflib.get_close_matches(location[-1], names, n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    """The section model a field holds, also when it is optional (`RiskSettings | None`)."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None

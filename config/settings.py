@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from config.flags import IntegrationFlags, RolloutPreset, preset_flags
@@ -22,6 +31,8 @@ from config.profiles import DEFAULT_EXIT_MODES, DEFAULT_PROFILES, ExitMode, Exit
 
 ENV_PREFIX = "QT_"
 SECRET_KEYS = ("api_key", "api_secret")
+# An account's name is part of a schema's or a file's name: nothing there needs quoting or differs by case.
+ACCOUNT_NAME = re.compile(r"^[a-z0-9_]{1,40}$")
 
 
 # Without SQLAlchemy's URL parser: pure modules import these settings, and they may not import SQLAlchemy.
@@ -237,6 +248,45 @@ class DatabaseSettings(_Section):
         return url
 
 
+def _check_symbols(symbols: tuple[str, ...]) -> tuple[str, ...]:
+    if not symbols:
+        raise ValueError("needs at least one symbol")
+    for symbol in symbols:
+        if not symbol.isalnum() or symbol != symbol.upper():
+            raise ValueError(f"{symbol!r} is not an upper-case exchange symbol such as BTCUSDT")
+    if len(set(symbols)) != len(symbols):
+        raise ValueError("lists a symbol twice")
+    return symbols
+
+
+Symbols = Annotated[tuple[str, ...], AfterValidator(_check_symbols)]
+
+
+class AccountSettings(_Section):
+    """`[accounts.NAME]`: what one account changes of the top-level settings (only the keys it sets: see
+    config/accounts.py), and its API keys, from the environment only (QT_ACCOUNTS__NAME__API_KEY)."""
+
+    symbols: Symbols | None = None
+    risk: RiskSettings | None = None
+    exchange: ExchangeSettings | None = None
+    feed: FeedSettings | None = None
+    signals: SignalSettings | None = None
+    db_schema: str | None = Field(
+        default=None,
+        alias="schema",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="its PostgreSQL schema; default account_NAME (on SQLite the account has a file of its own)",
+    )
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+
+
+def account_key_variables(name: str | None) -> tuple[str, str]:
+    """The environment variables an account's API key and secret are read from (None: the top-level ones)."""
+    where = "EXCHANGE" if name is None else f"ACCOUNTS__{name.upper()}"
+    return f"{ENV_PREFIX}{where}__API_KEY", f"{ENV_PREFIX}{where}__API_SECRET"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -245,7 +295,7 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
+    symbols: Symbols = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
     risk: RiskSettings = RiskSettings()
     profiles: dict[RiskProfileName, RiskProfile] = Field(default_factory=lambda: dict(DEFAULT_PROFILES))
     exit_modes: dict[ExitMode, ExitModeParams] = Field(default_factory=lambda: dict(DEFAULT_EXIT_MODES))
@@ -255,18 +305,22 @@ class Settings(BaseSettings):
     signals: SignalSettings = SignalSettings()
     database: DatabaseSettings = DatabaseSettings()
     lease: LeaseSettings = LeaseSettings()
+    accounts: dict[str, AccountSettings] = Field(default_factory=dict)
+    _account: str | None = PrivateAttr(default=None)  # set only by `as_account`
 
-    @field_validator("symbols")
+    @field_validator("accounts")
     @classmethod
-    def _symbols_valid(cls, symbols: tuple[str, ...]) -> tuple[str, ...]:
-        if not symbols:
-            raise ValueError("needs at least one symbol")
-        for symbol in symbols:
-            if not symbol.isalnum() or symbol != symbol.upper():
-                raise ValueError(f"{symbol!r} is not an upper-case exchange symbol such as BTCUSDT")
-        if len(set(symbols)) != len(symbols):
-            raise ValueError("lists a symbol twice")
-        return symbols
+    def _accounts_valid(cls, accounts: dict[str, AccountSettings]) -> dict[str, AccountSettings]:
+        for name, account in accounts.items():
+            if not ACCOUNT_NAME.match(name):
+                raise ValueError(
+                    f"{name!r} is not an account name: lower-case letters, digits and _ only, at most 40 "
+                    "(it names the account's schema or database file)"
+                )
+            if account.exchange is not None and (account.exchange.api_key or account.exchange.api_secret):
+                key, secret = account_key_variables(name)
+                raise ValueError(f"{name}.exchange: an account's keys are read only from {key} and {secret}")
+        return accounts
 
     @field_validator("profiles", mode="before")
     @classmethod
@@ -281,6 +335,17 @@ class Settings(BaseSettings):
     @property
     def profile(self) -> RiskProfile:
         return self.profiles[self.risk.profile]
+
+    @property
+    def account(self) -> str | None:
+        """The account these settings are for; None: the top-level settings."""
+        return self._account
+
+    def as_account(self, name: str, update: dict[str, Any]) -> Settings:
+        """These settings with `update` applied, as account `name`'s (config/accounts.py says what changes)."""
+        settings = self.model_copy(update=update)
+        settings._account = name
+        return settings
 
     @classmethod
     def settings_customise_sources(
@@ -300,6 +365,13 @@ class Settings(BaseSettings):
         for key in SECRET_KEYS:
             data["exchange"][key] = "**********" if getattr(self.exchange, key) else None
         data["database"]["url"] = redact_url(self.database.url)
+        data["accounts"] = {  # only what each account sets; its keys as set or not
+            name: account.model_dump(mode="json", by_alias=True, exclude_unset=True)
+            | {key: "**********" if getattr(account, key) else None for key in SECRET_KEYS}
+            for name, account in self.accounts.items()
+        }
+        if self.account is not None:
+            data["account"] = self.account
         return data
 
 
