@@ -1,8 +1,9 @@
 """Settings of the service: risk profiles, exit modes, integration flags, exchange, feed, database."""
 
 from config.flags import IntegrationFlags, OrchestratorMode, RolloutPreset, preset_flags
+from config.loading import ConfigError, load_settings
 from config.profiles import DEFAULT_EXIT_MODES, DEFAULT_PROFILES, ExitMode, ExitModeParams, RiskProfile, RiskProfileName
-from config.settings import ConfigError, ExchangeKind, FeedKind, Settings, load_settings
+from config.settings import ExchangeKind, FeedKind, Settings
 
 __all__ = [
     "DEFAULT_EXIT_MODES",

@@ -1,4 +1,4 @@
-"""Settings: embedded defaults, then a TOML file, then `QT_*` environment variables.
+"""Settings: embedded defaults, then a TOML file, then `QT_*` environment variables (read by config/loading.py).
 
 Every section refuses unknown keys, so a typo in a file fails loudly instead of
 silently running on a default.
@@ -6,9 +6,7 @@ silently running on a default.
 
 from __future__ import annotations
 
-import difflib
 import re
-import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
@@ -16,7 +14,16 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from config.flags import IntegrationFlags, RolloutPreset, preset_flags
@@ -24,21 +31,8 @@ from config.profiles import DEFAULT_EXIT_MODES, DEFAULT_PROFILES, ExitMode, Exit
 
 ENV_PREFIX = "QT_"
 SECRET_KEYS = ("api_key", "api_secret")
-
-
-class ConfigError(Exception):
-    """Settings that cannot be used; the message names each field and why."""
-
-
-# Keys that were settings once: a file (or environment) still naming one is told what replaced it.
-RETIRED_KEYS: dict[tuple[str, ...], str] = {
-    ("risk", "max_leverage"): "no longer a setting: sizing clamps notional to the account's leverage, "
-    "exchange.leverage (default 3), the one also set on the exchange; put the value you want there "
-    "([exchange] leverage = N, or QT_EXCHANGE__LEVERAGE) and remove this key",
-    ("risk", "atr_multiplier_sl"): "no longer a setting: each exit mode has its own stop multiple, "
-    "exit_modes.<MODE>.atr_multiplier_sl (TREND_FOLLOW 2, FAST_TP 1.5, DEFENSIVE_TRAIL 1); put the values you want "
-    "there ([exit_modes.FAST_TP] atr_multiplier_sl = N) and remove this key",
-}
+# An account's name is part of a schema's or a file's name: nothing there needs quoting or differs by case.
+ACCOUNT_NAME = re.compile(r"^[a-z0-9_]{1,40}$")
 
 
 # Without SQLAlchemy's URL parser: pure modules import these settings, and they may not import SQLAlchemy.
@@ -254,6 +248,45 @@ class DatabaseSettings(_Section):
         return url
 
 
+def _check_symbols(symbols: tuple[str, ...]) -> tuple[str, ...]:
+    if not symbols:
+        raise ValueError("needs at least one symbol")
+    for symbol in symbols:
+        if not symbol.isalnum() or symbol != symbol.upper():
+            raise ValueError(f"{symbol!r} is not an upper-case exchange symbol such as BTCUSDT")
+    if len(set(symbols)) != len(symbols):
+        raise ValueError("lists a symbol twice")
+    return symbols
+
+
+Symbols = Annotated[tuple[str, ...], AfterValidator(_check_symbols)]
+
+
+class AccountSettings(_Section):
+    """`[accounts.NAME]`: what one account changes of the top-level settings (only the keys it sets: see
+    config/accounts.py), and its API keys, from the environment only (QT_ACCOUNTS__NAME__API_KEY)."""
+
+    symbols: Symbols | None = None
+    risk: RiskSettings | None = None
+    exchange: ExchangeSettings | None = None
+    feed: FeedSettings | None = None
+    signals: SignalSettings | None = None
+    db_schema: str | None = Field(
+        default=None,
+        alias="schema",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="its PostgreSQL schema; default account_NAME (on SQLite the account has a file of its own)",
+    )
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+
+
+def account_key_variables(name: str | None) -> tuple[str, str]:
+    """The environment variables an account's API key and secret are read from (None: the top-level ones)."""
+    where = "EXCHANGE" if name is None else f"ACCOUNTS__{name.upper()}"
+    return f"{ENV_PREFIX}{where}__API_KEY", f"{ENV_PREFIX}{where}__API_SECRET"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -262,7 +295,7 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
+    symbols: Symbols = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
     risk: RiskSettings = RiskSettings()
     profiles: dict[RiskProfileName, RiskProfile] = Field(default_factory=lambda: dict(DEFAULT_PROFILES))
     exit_modes: dict[ExitMode, ExitModeParams] = Field(default_factory=lambda: dict(DEFAULT_EXIT_MODES))
@@ -272,18 +305,22 @@ class Settings(BaseSettings):
     signals: SignalSettings = SignalSettings()
     database: DatabaseSettings = DatabaseSettings()
     lease: LeaseSettings = LeaseSettings()
+    accounts: dict[str, AccountSettings] = Field(default_factory=dict)
+    _account: str | None = PrivateAttr(default=None)  # set only by `as_account`
 
-    @field_validator("symbols")
+    @field_validator("accounts")
     @classmethod
-    def _symbols_valid(cls, symbols: tuple[str, ...]) -> tuple[str, ...]:
-        if not symbols:
-            raise ValueError("needs at least one symbol")
-        for symbol in symbols:
-            if not symbol.isalnum() or symbol != symbol.upper():
-                raise ValueError(f"{symbol!r} is not an upper-case exchange symbol such as BTCUSDT")
-        if len(set(symbols)) != len(symbols):
-            raise ValueError("lists a symbol twice")
-        return symbols
+    def _accounts_valid(cls, accounts: dict[str, AccountSettings]) -> dict[str, AccountSettings]:
+        for name, account in accounts.items():
+            if not ACCOUNT_NAME.match(name):
+                raise ValueError(
+                    f"{name!r} is not an account name: lower-case letters, digits and _ only, at most 40 "
+                    "(it names the account's schema or database file)"
+                )
+            if account.exchange is not None and (account.exchange.api_key or account.exchange.api_secret):
+                key, secret = account_key_variables(name)
+                raise ValueError(f"{name}.exchange: an account's keys are read only from {key} and {secret}")
+        return accounts
 
     @field_validator("profiles", mode="before")
     @classmethod
@@ -298,6 +335,17 @@ class Settings(BaseSettings):
     @property
     def profile(self) -> RiskProfile:
         return self.profiles[self.risk.profile]
+
+    @property
+    def account(self) -> str | None:
+        """The account these settings are for; None: the top-level settings."""
+        return self._account
+
+    def as_account(self, name: str, update: dict[str, Any]) -> Settings:
+        """These settings with `update` applied, as account `name`'s (config/accounts.py says what changes)."""
+        settings = self.model_copy(update=update)
+        settings._account = name
+        return settings
 
     @classmethod
     def settings_customise_sources(
@@ -317,6 +365,13 @@ class Settings(BaseSettings):
         for key in SECRET_KEYS:
             data["exchange"][key] = "**********" if getattr(self.exchange, key) else None
         data["database"]["url"] = redact_url(self.database.url)
+        data["accounts"] = {  # only what each account sets; its keys as set or not
+            name: account.model_dump(mode="json", by_alias=True, exclude_unset=True)
+            | {key: "**********" if getattr(account, key) else None for key in SECRET_KEYS}
+            for name, account in self.accounts.items()
+        }
+        if self.account is not None:
+            data["account"] = self.account
         return data
 
 
@@ -329,65 +384,3 @@ def _merge_table(given: Any, defaults: Mapping[Any, BaseModel]) -> Any:
         base = merged.get(key, {})
         merged[key] = base | value if isinstance(value, dict) else value
     return merged
-
-
-def load_settings(path: Path | str | None = None) -> Settings:
-    """Defaults, the TOML file at `path` if given, then `QT_*` environment variables."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        data = _read_toml(Path(path))
-    try:
-        return Settings(**data)
-    except ValidationError as error:
-        raise ConfigError(describe_validation_error(error)) from None
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such settings file")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a UTF-8 text file") from None
-    exchange = data.get("exchange")
-    if isinstance(exchange, dict):
-        for key in SECRET_KEYS:
-            if key in exchange:
-                raise ConfigError(
-                    f"exchange.{key}: keys are read only from the environment "
-                    f"({ENV_PREFIX}EXCHANGE__{key.upper()}), never from a file"
-                )
-    return data
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """One line per problem: the dotted field name, then why."""
-    lines = []
-    for problem in error.errors():
-        location = [str(part) for part in problem["loc"]]
-        field = ".".join(location) or "settings"
-        if problem["type"] == "extra_forbidden" and tuple(location) in RETIRED_KEYS:
-            lines.append(f"{field}: {RETIRED_KEYS[tuple(location)]}")
-        elif problem["type"] == "extra_forbidden":
-            lines.append(f"{field}: unknown key{_did_you_mean(location)}")
-        else:
-            given = problem.get("input")
-            if location == ["database", "url"] and isinstance(given, str):
-                given = redact_url(given)
-            shown = "" if isinstance(given, (dict, list)) else f" (got {given!r})"
-            lines.append(f"{field}: {problem['msg']}{shown}")
-    return "\n".join(lines)
-
-
-def _did_you_mean(location: list[str]) -> str:
-    model: Any = Settings
-    for part in location[:-1]:
-        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
-        annotation = getattr(field, "annotation", None)
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-        if model is None:
-            return ""
-    close = difflib.get_close_matches(location[-1], list(model.model_fields), n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy import Connection, Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.pool import NullPool
 
 from persistence.dialect import install_sqlite_pragmas
 
@@ -49,6 +50,35 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def create_schema(url: str) -> str | None:
+    """On PostgreSQL, create the schema the URL's `search_path` names first if it does not exist yet (an account's:
+    config/accounts.py), before anything locks or migrates it; its name, or None when there was nothing to create.
+
+    Before it exists the server's `current_schema()` is NULL, for this schema and every other missing one alike."""
+    if sqlite_path(url) is not None or make_url(url).get_backend_name() != "postgresql":
+        return None
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            schema = missing_schema(connection)
+            if schema is not None:
+                quoted = connection.dialect.identifier_preparer.quote_identifier(schema)
+                connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
+    finally:
+        engine.dispose()
+    return schema
+
+
+def missing_schema(connection: Connection) -> str | None:
+    """The schema a PostgreSQL connection's `search_path` names first, if it does not exist (`"$user"` aside)."""
+    if connection.execute(text("SELECT current_schema()")).scalar() is not None:
+        return None
+    first = str(connection.execute(text("SELECT current_setting('search_path')")).scalar_one()).split(",")[0].strip()
+    if first.startswith('"'):
+        first = first[1:-1].replace('""', '"')
+    return first if first and first != "$user" else None
+
+
 def open_read_only(url: str) -> Engine:
     """An engine that can only read: no file is created, no write lock is taken.
 
@@ -86,11 +116,17 @@ def _check_sqlite_file(path: Path) -> None:
 def _check_schema(engine: Engine, url: str) -> None:
     try:
         with engine.connect() as connection:
+            schema = missing_schema(connection) if connection.dialect.name == "postgresql" else None
             tables = set(inspect(connection).get_table_names())
     except (OperationalError, DatabaseError) as error:
         raise DatabaseUnavailable(
             f"{make_url(url).render_as_string(hide_password=True)}: cannot be read: {error.orig}"
         ) from None
+    if schema is not None:
+        raise DatabaseUnavailable(
+            f"{make_url(url).render_as_string(hide_password=True)}: no schema {schema!r} in this database "
+            "(an account's is made by `quantum-trader db upgrade --account NAME` or by the service's start)"
+        )
     missing = REQUIRED_TABLES - tables
     if missing:
         raise DatabaseUnavailable(

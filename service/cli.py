@@ -7,15 +7,19 @@ from typing import Annotated
 
 import typer
 
+from config.accounts import all_account_settings
 from persistence.db import make_engine
 from persistence.migrate import current_revision, upgrade
 from service import cli_inspect, cli_recover, cli_replay, cli_service
 from service.cli_common import (
+    AccountOption,
     ConfigOption,
     DbOption,
     JsonOption,
     clean_errors,
+    command_settings,
     console,
+    create_account_schema,
     database_url,
     errors,
     fail,
@@ -46,9 +50,15 @@ app.command("diagram")(cli_inspect.diagram)
 
 
 @gate_app.callback()
-def gate(ctx: typer.Context, as_json: JsonOption = False, db: DbOption = None, config: ConfigOption = None) -> None:
+def gate(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    account: AccountOption = None,
+) -> None:
     if ctx.invoked_subcommand is None:
-        cli_inspect.show_gate(as_json=as_json, db=db, config=config)
+        cli_inspect.show_gate(as_json=as_json, db=db, config=config, account=account)
 
 
 gate_app.command("halt")(cli_service.gate_halt)
@@ -57,29 +67,36 @@ gate_app.command("resume")(cli_service.gate_resume)
 
 @config_app.command("check")
 def config_check(
-    file: Annotated[Path, typer.Argument(help="Settings file (TOML) to validate.")], as_json: JsonOption = False
+    file: Annotated[Path, typer.Argument(help="Settings file (TOML) to validate.")],
+    as_json: JsonOption = False,
+    account: AccountOption = None,
 ) -> None:
-    """Validate a settings file and print the effective settings (file, then QT_* environment)."""
+    """Validate a settings file, every account in it included, and print the effective settings (file, then QT_*
+    environment; with --account, that account's)."""
     with clean_errors():
-        settings = settings_from(file)
+        accounts = all_account_settings(settings_from(file))
+        settings = command_settings(file, None, account)
     if not as_json:
-        errors.print(f"{file}: valid; the effective settings follow", soft_wrap=True)
+        checked = f" with its {len(accounts)} account(s) ({', '.join(accounts)})" if accounts else ""
+        errors.print(f"{file}: valid{checked}; the effective settings follow", soft_wrap=True)
     print_json(settings.redacted())
 
 
 @config_app.command("show")
-def config_show(config: ConfigOption = None) -> None:
-    """Print the effective settings, secrets redacted."""
+def config_show(config: ConfigOption = None, account: AccountOption = None) -> None:
+    """Print the effective settings (with --account, that account's), secrets redacted."""
     with clean_errors():
-        settings = settings_from(config)
+        settings = command_settings(config, None, account)
     print_json(settings.redacted())
 
 
 @db_app.command("upgrade")
-def db_upgrade(db: DbOption = None, config: ConfigOption = None) -> None:
-    """Create or migrate the database schema to the newest revision (never beside a running service)."""
+def db_upgrade(db: DbOption = None, config: ConfigOption = None, account: AccountOption = None) -> None:
+    """Create or migrate the database schema to the newest revision (never beside a running service); with
+    --account, the account's (its PostgreSQL schema is made if missing)."""
     with clean_errors():
-        url = database_url(db, config)
+        url = database_url(db, config, account)
+        create_account_schema(url, account)
         try:
             with InstanceLock(url):  # the service's own lock: no service starts on the schema while it changes
                 engine = make_engine(url)

@@ -15,13 +15,25 @@ from rich.text import Text
 from sqlalchemy.exc import OperationalError
 
 from config import ConfigError, Settings, load_settings
-from persistence.db import DatabaseUnavailable, sqlite_url
+from config.accounts import settings_for_account
+from persistence.db import DatabaseUnavailable, create_schema, sqlite_url
 from service.terminal import describe_error, printable
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Settings file (TOML).", show_default=False)]
 DbOption = Annotated[
     Path | None,
     typer.Option("--db", help="SQLite database file; default: the configured database URL.", show_default=False),
+]
+AccountOption = Annotated[
+    str | None,
+    typer.Option(
+        "--account",
+        envvar="QT_ACCOUNT",
+        help="The account, a section accounts.NAME of the settings: on PostgreSQL its own schema (account_NAME), "
+        "on SQLite its own database file beside the configured one (quantum_trader-NAME.db). "
+        "Default: the top-level settings.",
+        show_default=False,
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON (stable; see README).")]
 
@@ -65,10 +77,29 @@ def settings_from(config: Path | None) -> Settings:
     return load_settings(config)
 
 
-def database_url(db: Path | None, config: Path | None) -> str:
+def command_settings(config: Path | None, db: Path | None, account: str | None) -> Settings:
+    """The settings a command works with: the file and the environment, `--db` as the database, then the account's
+    section over them, with the account's schema (or file)."""
+    settings = settings_from(config)
     if db is not None:
-        return sqlite_url(db)
-    return settings_from(config).database.url
+        settings = settings.model_copy(
+            update={"database": settings.database.model_copy(update={"url": sqlite_url(db)})}
+        )
+    return settings if account is None else settings_for_account(settings, account)
+
+
+def database_url(db: Path | None, config: Path | None, account: str | None = None) -> str:
+    if db is not None and account is None:
+        return sqlite_url(db)  # no settings file needed
+    return command_settings(config, db, account).database.url
+
+
+def create_account_schema(url: str, account: str | None) -> None:
+    """The commands that write (run, recover, db upgrade) make an account's schema before they lock it: the instance
+    lock is keyed on the schema, and one that does not exist yet has no name on the server."""
+    if account is not None:
+        with clean_errors():
+            create_schema(url)
 
 
 def print_json(data: Any) -> None:

@@ -15,7 +15,17 @@ from rich.table import Table
 
 from persistence.db import open_read_only
 from service import inspection
-from service.cli_common import ConfigOption, DbOption, JsonOption, clean_errors, console, database_url, fail, print_json
+from service.cli_common import (
+    AccountOption,
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    clean_errors,
+    console,
+    database_url,
+    fail,
+    print_json,
+)
 from state_machines import TABLES
 from state_machines.diagram import dot, mermaid_markdown
 
@@ -26,10 +36,11 @@ def positions(
     as_json: JsonOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
+    account: AccountOption = None,
 ) -> None:
     """List positions with their state, prices and PnL."""
     with clean_errors():
-        engine = open_read_only(database_url(db, config))
+        engine = open_read_only(database_url(db, config, account))
         rows = inspection.positions(engine, open_only=open_only, symbol=symbol)
     if as_json:
         print_json(rows)
@@ -67,13 +78,14 @@ def transitions(
     as_json: JsonOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
+    account: AccountOption = None,
 ) -> None:
     """The append-only audit trail of state changes, oldest first."""
     if position and machine is MachineName.gate:
         fail("--position and --machine gate exclude each other")
     with clean_errors():
         since_ms = inspection.parse_time(since, datetime.now(UTC)) if since else None
-        engine = open_read_only(database_url(db, config))
+        engine = open_read_only(database_url(db, config, account))
         rows = inspection.transitions(
             engine,
             position=position,
@@ -103,10 +115,12 @@ def transitions(
     console.print(table)
 
 
-def show_gate(as_json: JsonOption = False, db: DbOption = None, config: ConfigOption = None) -> None:
+def show_gate(
+    as_json: JsonOption = False, db: DbOption = None, config: ConfigOption = None, account: AccountOption = None
+) -> None:
     """The trading gate: state, reason, and until when a lock holds."""
     with clean_errors():
-        engine = open_read_only(database_url(db, config))
+        engine = open_read_only(database_url(db, config, account))
         row = inspection.gate(engine)
     if as_json:
         print_json(row)

@@ -17,7 +17,17 @@ from exchange.guarded import GuardedPort
 from exchange.port import ExchangeError, ExchangePort, Fill
 from persistence.db import make_engine, open_read_only
 from persistence.store import Store
-from service.cli_common import ConfigOption, DbOption, clean_errors, console, database_url, errors, fail, settings_from
+from service.cli_common import (
+    AccountOption,
+    ConfigOption,
+    DbOption,
+    clean_errors,
+    command_settings,
+    console,
+    create_account_schema,
+    errors,
+    fail,
+)
 from service.lease import lease_for
 from service.lock import AlreadyRunning
 from service.runner import ServiceError, check_live_guard, describe_venue, migrate
@@ -35,13 +45,12 @@ def recover(
     ] = False,
     db: DbOption = None,
     config: ConfigOption = None,
+    account: AccountOption = None,
 ) -> None:
     """Reconcile every open position and order with the exchange: the same code the service runs at start."""
     with clean_errors():
-        settings = settings_from(config)
-        url = database_url(db, config)
-        if db is not None:
-            settings = settings.model_copy(update={"database": settings.database.model_copy(update={"url": url})})
+        settings = command_settings(config, db, account)
+        url = settings.database.url
     try:
         check_live_guard(settings, live=live, command="recover")  # before the database or the exchange is touched
     except ServiceError as error:
@@ -58,6 +67,7 @@ def recover(
         for line in lines:
             console.print(line, soft_wrap=True)
         return
+    create_account_schema(url, account)
     engine = make_engine(url)
     clock = WallClock()
     try:

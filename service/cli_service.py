@@ -23,15 +23,17 @@ from persistence.store import Store
 from persistence.tables import HEARTBEAT, OPERATOR_COMMANDS, POLICY_SNAPSHOTS
 from service import inspection
 from service.cli_common import (
+    AccountOption,
     ConfigOption,
     DbOption,
     JsonOption,
     clean_errors,
+    command_settings,
     console,
+    create_account_schema,
     database_url,
     fail,
     print_json,
-    settings_from,
 )
 from service.lock import AlreadyRunning, InstanceLock, service_running
 from service.logs import configure
@@ -61,18 +63,16 @@ def run(
             "(or at once when its process is gone), instead of exiting with code 2.",
         ),
     ] = False,
+    account: AccountOption = None,
 ) -> None:
     """Run the service in the foreground (paper exchange and synthetic feed by default). Ctrl-C stops it."""
     with clean_errors():
-        settings = settings_from(config)
-        if db is not None:
-            settings = settings.model_copy(
-                update={"database": settings.database.model_copy(update={"url": database_url(db, None)})}
-            )
+        settings = command_settings(config, db, account)
     try:
         check_live_guard(settings, live=live)  # before any logging or database: a refusal is one clear line
     except ServiceError as error:
         fail(str(error))
+    create_account_schema(settings.database.url, account)
     configure(json_lines=log_json, level=logging.DEBUG if debug else logging.INFO)
     runner = Runner(settings, live=live, standby=standby)
     install_signal_handlers(runner)
@@ -83,12 +83,14 @@ def run(
     raise typer.Exit(code)
 
 
-def status(as_json: JsonOption = False, db: DbOption = None, config: ConfigOption = None) -> None:
+def status(
+    as_json: JsonOption = False, db: DbOption = None, config: ConfigOption = None, account: AccountOption = None
+) -> None:
     """Is the service running, the gate, the policy in force, what trading each symbol costs, open positions with
     unrealised PnL, and positions on the exchange that are not ours (in symbols outside the configuration: left
     alone)."""
     with clean_errors():
-        url = database_url(db, config)
+        url = database_url(db, config, account)
         engine = open_read_only(url)
         report = _status(engine, running=service_running(url))
     if as_json:
@@ -273,10 +275,10 @@ def _costs(value: Any) -> dict[str, Any] | None:
     return {**cost_metrics.encode(metrics), "at": inspection.iso(metrics.at)}
 
 
-def gate_command(command: str, reason: str, db: Path | None, config: Path | None) -> None:
+def gate_command(command: str, reason: str, db: Path | None, config: Path | None, account: str | None) -> None:
     """Halt or resume: through the database to a running service, or directly when none runs."""
     with clean_errors():
-        url = database_url(db, config)
+        url = database_url(db, config, account)
         open_read_only(url).dispose()  # the same clear errors as every command for a missing or foreign file
         engine = make_engine(url)
         lock = InstanceLock(url)
@@ -318,17 +320,19 @@ def gate_halt(
     reason: Annotated[str, typer.Option("--reason", help="Why: recorded on the gate transition.")],
     db: DbOption = None,
     config: ConfigOption = None,
+    account: AccountOption = None,
 ) -> None:
     """The kill switch: stop new entries until an operator resumes. Exits, stops and PnL tracking go on."""
     if not reason.strip():
         fail("--reason must say why")
-    gate_command("halt", reason, db, config)
+    gate_command("halt", reason, db, config, account)
 
 
 def gate_resume(
     reason: Annotated[str, typer.Option("--reason", help="Why it is safe again.")] = "resumed by operator",
     db: DbOption = None,
     config: ConfigOption = None,
+    account: AccountOption = None,
 ) -> None:
     """Reopen a halted gate."""
-    gate_command("resume", reason, db, config)
+    gate_command("resume", reason, db, config, account)

@@ -19,7 +19,7 @@ from actors.market_data.feeds import FileFeed, SyntheticFeed
 from actors.messages import Candle
 from actors.system import TradingSystem
 from config import ExchangeKind, FeedKind, Settings
-from config.settings import redact_url
+from config.settings import account_key_variables, redact_url
 from exchange.binance.endpoints import binance_endpoints
 from exchange.binance.market_stream import BinanceKlineFeed, FeedError
 from exchange.factory import block_store, make_exchange
@@ -62,9 +62,10 @@ def check_live_guard(settings: Settings, *, live: bool, command: str = "run") ->
     exchange = settings.exchange
     if exchange.kind is not ExchangeKind.BINANCE:
         return
+    variables = account_key_variables(settings.account)  # an account's keys are its own: QT_ACCOUNTS__NAME__...
     missing = [
-        f"QT_EXCHANGE__{name.upper()}"
-        for name in ("api_key", "api_secret")
+        variable
+        for name, variable in zip(("api_key", "api_secret"), variables, strict=True)
         if not (value := getattr(exchange, name)) or not value.get_secret_value().strip()
     ]
     problems = []
@@ -86,7 +87,7 @@ def check_live_guard(settings: Settings, *, live: bool, command: str = "run") ->
         venue = "the Binance testnet" if exchange.testnet else "Binance MAINNET with real money"
         raise ServiceError(
             f'exchange.kind = "binance" sends orders to {venue}; it needs both API keys in the '
-            f"environment (QT_EXCHANGE__API_KEY, QT_EXCHANGE__API_SECRET), `{command} --live` and the Binance feed: "
+            f"environment ({', '.join(variables)}), `{command} --live` and the Binance feed: "
             f"{'; '.join(problems)}"
         )
 
