@@ -51,7 +51,10 @@ APPLICATION = "quantum-trader"  # the lock connection's application_name: "quant
 
 def _server_lock_key(connection: Connection) -> int:
     """The advisory lock's key: this database and schema, as the server names them (not as the URL spells them)."""
-    where = connection.execute(text("SELECT current_database() || '.' || current_schema()")).scalar_one()
+    # A schema not made yet has no current_schema(): its search path names it.
+    where = connection.execute(
+        text("SELECT current_database() || '.' || coalesce(current_schema(), current_setting('search_path'))")
+    ).scalar_one()
     return int.from_bytes(hashlib.sha256(f"{APPLICATION}:{where}".encode()).digest()[:8], "big", signed=True)
 
 

@@ -52,6 +52,15 @@ def pg_url() -> Iterator[str]:
     drop_schema(LOCAL_URL, schema)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty database on each backend in turn: a SQLite file, then a PostgreSQL schema (`pg_url`)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'qt.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
 def position_values(index: int, symbol: str = "BTCUSDT") -> dict[str, Any]:
     """The columns of a new position row, as the execution actor writes them."""
     return {

@@ -3,12 +3,10 @@ that refuses every commit of an owner that lost it."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select
 
 from persistence import lease
 from persistence.db import make_engine
@@ -18,32 +16,16 @@ from persistence.store import Store
 from persistence.tables import TRANSITIONS
 from state_machines import gate_machine
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 KEY = "paper account of database test"
 LEASE_MS = 10_000
 A = Owner("host-a", 101, "a" * 12)
 B = Owner("host-b", 202, "b" * 12)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'lease.db'}"
-        return
-    schema = f"qt_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
-
-
 @pytest.fixture
-def engines(url: str) -> Iterator[tuple[Engine, Engine]]:
+def engines(any_db_url: str) -> Iterator[tuple[Engine, Engine]]:
     """Two processes' engines on one database: the owner's and the taker's."""
-    first, second = make_engine(url), make_engine(url)
+    first, second = make_engine(any_db_url), make_engine(any_db_url)
     upgrade(first)
     yield first, second
     first.dispose()

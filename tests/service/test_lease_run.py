@@ -8,36 +8,17 @@ import json
 import os
 import signal
 import subprocess
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from persistence.db import open_read_only
 from persistence.tables import TRANSITIONS
 from scripts.service_process import ServiceProcess, command
 from tests.actors.harness import WIDE_STOPS
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WAIT_S = 90
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'qt.db'}"
-        return
-    schema = f"qt_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
 
 
 def _env(url: str) -> dict[str, str]:
@@ -60,9 +41,9 @@ def _status(workdir: Path, env: dict[str, str]) -> dict[str, Any]:
 
 
 def test_a_second_run_exits_2_or_stands_by_and_takes_over_when_the_owner_is_killed(
-    tmp_path: Path, database: str
+    tmp_path: Path, any_db_url: str
 ) -> None:
-    env = _env(database)
+    env = _env(any_db_url)
     owner = ServiceProcess(("run",), tmp_path, env, wait_s=WAIT_S)
     standby: ServiceProcess | None = None
     try:
