@@ -60,9 +60,19 @@ def write_settings(workdir: Path) -> Path:
 class Service:
     """One `quantum-trader run --live` process; its stderr lines go to a log file and to waiters."""
 
-    def __init__(self, workdir: Path, env: dict[str, str], number: int, config: Path) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        env: dict[str, str],
+        number: int,
+        config: Path,
+        *,
+        args: tuple[str, ...] = (),
+        log_name: str = "service.log",
+    ) -> None:
+        """`args` go after `run --live` (e.g. `--standby`); two processes at once need a log file each."""
         self.number = number
-        self.log_path = workdir / "service.log"
+        self.log_path = workdir / log_name
         self.lines: list[str] = []
         self.cond = threading.Condition()
         self.done = False
@@ -70,7 +80,7 @@ class Service:
         self.kill_reason = ""
         self._arm: tuple[str, int] | None = None  # (text, occurrences left) -> SIGKILL from the reader
         self.process = subprocess.Popen(
-            command("run", "--live", "--config", str(config)),
+            command("run", "--live", *args, "--config", str(config)),
             cwd=workdir,
             env=env,
             stdout=subprocess.DEVNULL,

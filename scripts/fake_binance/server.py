@@ -63,6 +63,7 @@ class FakeBinance:
         self.port = 0
         self.requests: list[tuple[str, str]] = []  # (method, path) of every REST request, in order
         self.calls: list[tuple[str, str, dict[str, str]]] = []  # the same with their parameters (unsigned)
+        self.callers: list[int] = []  # the client's port of each of `calls`: which process sent it (its sockets)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -271,6 +272,8 @@ class FakeBinance:
         params.update(parse_qsl(body, keep_blank_values=True))
         with self._requests_cv:
             self.calls.append((method, path, {k: v for k, v in params.items() if k != "signature"}))
+            peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+            self.callers.append(int(peer[1]) if peer else 0)
         if security != NONE:
             self._authenticate(request, security, request.query_string, body, params)
         banned = self.faults.banned(method, path, self.now_ms())
