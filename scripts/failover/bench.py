@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from persistence.db import sqlite_url
 from scripts.crash.pacing import wait_ready
 from scripts.crash.runner import CrashTest
 from scripts.crash.scenario import say
@@ -52,7 +53,7 @@ def schedule(kills: int) -> list[str]:
 class FailoverBench(CrashTest):
     def __init__(self, *, kills: int, seed: int, workdir: Path, lease_s: float | None) -> None:
         self.plan = schedule(kills)
-        super().__init__(kills=len(self.plan), seed=seed, workdir=workdir)
+        super().__init__(kills=len(self.plan), seed=seed, workdir=workdir, db_url=sqlite_url(workdir / "crash.db"))
         if lease_s is not None:
             self.env |= lease_env(lease_s)
         self.instances: list[Instance] = []
