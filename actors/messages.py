@@ -90,7 +90,8 @@ class Signal:
     symbol: str
     side: Side
     confidence: float
-    source: str = "builtin"
+    source: str = "builtin"  # "inbox", or the name of the strategy that produced it
+    note: str = ""  # the strategy's own words on it, logged
 
 
 def position_id_for(key: str) -> str:
@@ -269,6 +270,7 @@ class Step:
     # have stopped them); risk records the would-be decision of the others.
     observed: tuple[str, ...] = ()
     intents: tuple[OrderIntent, ...] = ()
+    signals_hold: str = ""  # the strategies disabled after repeated failures, named with their errors: the gate pauses
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -196,8 +196,24 @@ class FeedSettings(_Section):
 
 
 class SignalSettings(_Section):
-    builtin: bool = True
+    builtin: bool = Field(default=True, description="run the built-in EMA crossover strategy (its params: builtin)")
     inbox: Path | None = None
+    # Strategies (actors/signals/strategy.py), checked at start and by `config check` (actors/signals/loading.py):
+    strategies: tuple[str, ...] = Field(
+        default=(), description='"package.module:Class", "path/to/file.py:Class" or an installed strategy\'s name'
+    )
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="[signals.params.NAME]: a strategy's parameters over its defaults"
+    )
+    strategy_budget_ms: float = Field(
+        default=250.0,
+        ge=0,
+        description="a strategy's call on one candle taking longer has its output dropped (0: no budget; replay "
+        "runs without one)",
+    )
+    strategy_max_failures: int = Field(
+        default=3, ge=1, le=1000, description="failed candles in a row that disable a strategy and pause the gate"
+    )
     max_age_s: float = Field(
         default=60.0,
         gt=0,

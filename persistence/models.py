@@ -165,6 +165,21 @@ class SignalDecision(Base):
     position_id: Mapped[str | None] = mapped_column(String(64))
 
 
+class StrategyFault(Base):
+    """A strategy's candle whose output was dropped (it raised, returned garbage or ran over its budget), or the
+    fault that disabled it (`disabled`). Append-only, like the decisions."""
+
+    __tablename__ = "strategy_faults"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(Millis, index=True)
+    strategy: Mapped[str] = mapped_column(String(32), index=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text)
+    disabled: Mapped[bool]
+
+
 class EquitySnapshot(Base):
     __tablename__ = "equity_snapshots"
 

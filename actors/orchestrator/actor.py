@@ -34,6 +34,7 @@ from actors.orchestrator.policy import (
     exchange_pause,
     execution_pause,
     fallback_policy,
+    strategy_pause,
 )
 from actors.orchestrator.policy_changes import describe_policy_change
 from actors.orchestrator.screen import observed_block, screen_signal, static_policy
@@ -100,6 +101,7 @@ class OrchestratorActor(SupervisedActor):
             now,
             portfolio.exchange_blocked if portfolio is not None else "",
             portfolio.execution_hold if portfolio is not None else "",
+            step.signals_hold,
         )
         self._publish(policy, inputs, now)
         if portfolio is not None:
@@ -154,6 +156,7 @@ class OrchestratorActor(SupervisedActor):
                 execution_hold=portfolio.execution_hold,
                 peak_drawdown_pct=self.peak.drawdown(now, equity),
                 equity_floor_breach=floor_breach(equity, self.ctx.settings.risk.equity_floor_usd),
+                strategy_hold=step.signals_hold,
             ),
             performance=tuple(
                 SymbolPerformance(
@@ -172,7 +175,9 @@ class OrchestratorActor(SupervisedActor):
             cooldowns=self.stop_outs.cooldowns(now),
         )
 
-    def _drive_gate(self, inputs: PolicyInputs | None, now: int, exchange_blocked: str, execution_hold: str) -> None:
+    def _drive_gate(
+        self, inputs: PolicyInputs | None, now: int, exchange_blocked: str, execution_hold: str, signals_hold: str
+    ) -> None:
         drives = self.flags.enforcing and self.flags.use_for_trading_gate and inputs is not None
         target, why = desired_gate(inputs, self.profile) if drives and inputs is not None else (None, "")
         if not drives and exchange_blocked:
@@ -180,6 +185,8 @@ class OrchestratorActor(SupervisedActor):
             target, why = exchange_pause(exchange_blocked)
         elif not drives and execution_hold:
             target, why = execution_pause(execution_hold)
+        elif not drives and signals_hold:
+            target, why = strategy_pause(signals_hold)
         action = gate_action(self.gate.state, self.gate.reason, self.gate.locked_until, target, why, now)
         if action is None:
             return

@@ -64,6 +64,7 @@ class RiskState:
     execution_hold: str = ""  # why execution cannot keep positions safe now (a position closed unprotected), or ""
     peak_drawdown_pct: float = 0.0  # against the equity peak of the drawdown window: -0.12 is 12% under it
     equity_floor_breach: str = ""  # why equity is below the configured floor (actors/protections.py), or ""
+    strategy_hold: str = ""  # the strategies disabled after repeated failures (actors/signals/runner.py), or ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,6 +112,12 @@ def execution_pause(hold: str) -> tuple[GateTarget, str]:
     return GateTarget.PAUSED, f"Execution paused trading: {hold}"
 
 
+def strategy_pause(hold: str) -> tuple[GateTarget, str]:
+    """A strategy was disabled after repeated failures: a pause whatever else holds, naming it and its error, until
+    the service restarts without it (or with it fixed)."""
+    return GateTarget.PAUSED, f"Signals paused trading: {hold}"
+
+
 def gate_closures(inputs: PolicyInputs, profile: RiskProfile) -> tuple[tuple[GateTarget, str], ...]:
     """Every condition of the table's "gate closes" and "drawdown beyond the day" rows that holds now, halt first."""
     state = inputs.risk_state
@@ -125,6 +132,8 @@ def gate_closures(inputs: PolicyInputs, profile: RiskProfile) -> tuple[tuple[Gat
         found.append(exchange_pause(state.exchange_blocked))
     if state.execution_hold:
         found.append(execution_pause(state.execution_hold))
+    if state.strategy_hold:
+        found.append(strategy_pause(state.strategy_hold))
     if inputs.volatility is VolatilityLevel.EXTREME:
         found.append((GateTarget.PAUSED, "EXTREME volatility"))
     if state.open_positions >= profile.max_open_positions:

@@ -1,4 +1,9 @@
-"""The signals actor: the built-in strategy on every closed candle, and the user's JSON-lines inbox.
+"""The signals actor: the strategies on every closed candle, and the user's JSON-lines inbox.
+
+The strategies (the built-in one and the user's: actors/signals/strategy.py) run in isolation
+(actors/signals/runner.py): a candle whose output was dropped is recorded in `strategy_faults`, and a strategy
+disabled after repeated failures pauses the gate through the step (`Step.signals_hold`; the orchestrator owns it).
+Strategy signals of a step behind the clock are dropped (the strategies still see its candles, to warm up).
 
 Inbox signals are read only in a step at most `signals.max_step_lag_s` behind the clock: the warm-up's history
 and a catch-up after a gap are further behind, and a signal acted on there would be sized on their old prices.
@@ -12,6 +17,7 @@ the step goes on.
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import Connection
@@ -19,10 +25,12 @@ from sqlalchemy import Connection
 from actors.base import SupervisedActor
 from actors.messages import STALE_AFTER_MS, DecisionReason, Signal, Stage, Step, position_id_for
 from actors.signals.admission import Admission, Outcome
-from actors.signals.builtin import EmaCrossoverStrategy
 from actors.signals.cursor import InboxLedger, cursor_name, load_cursor, save_cursor
 from actors.signals.inbox import InboxLine, InboxPoll
-from persistence import records
+from actors.signals.lineup import Lineup
+from actors.signals.loading import load_strategies
+from actors.signals.runner import StrategyFault
+from persistence import records, strategy_records
 from persistence.store import Store
 
 log = logging.getLogger("quantum_trader.signals")
@@ -34,7 +42,11 @@ class SignalsActor(SupervisedActor):
 
     def start_up(self) -> None:
         settings = self.ctx.settings.signals
-        self.strategy = EmaCrossoverStrategy() if settings.builtin else None
+        self.lineup = Lineup(
+            load_strategies(self.ctx.settings),
+            budget_ms=settings.strategy_budget_ms,
+            max_failures=settings.strategy_max_failures,
+        )
         self.max_age_ms = round(settings.max_age_s * 1000)
         self.max_lag_ms = round(settings.max_step_lag_s * 1000)
         self.store = Store(self.ctx.engine)
@@ -46,6 +58,7 @@ class SignalsActor(SupervisedActor):
                 saved = load_cursor(self.store.connection, self.cursor_name)
             self.inbox = InboxLedger(settings.inbox, saved)
         self.malformed = self.reused = self.expired = 0
+        self.faults: list[StrategyFault] = self.lineup.start(self.ctx.clock.now_ms())
 
     def shut_down(self) -> None:
         if not hasattr(self, "store"):
@@ -58,18 +71,25 @@ class SignalsActor(SupervisedActor):
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, Step) and message.stage == Stage.EXITS:
-            self.pass_on(message, signals=self._signals(message))
+            self.pass_on(message, signals=self._signals(message), signals_hold=self.lineup.hold)
         return None
 
     def _signals(self, step: Step) -> tuple[Signal, ...]:
         now = self.ctx.clock.now_ms()
-        found: list[Signal] = []
-        if self.strategy is not None:
-            stale = now - step.at > STALE_AFTER_MS
-            for candle, snapshot in zip(step.candles, step.snapshots, strict=True):
-                signal = self.strategy.on_candle(candle, snapshot)
-                if signal is not None and not stale:
-                    found.append(signal)
+        found, faults = self.lineup.on_step(step)
+        self.faults.extend(faults)
+        if now - step.at > STALE_AFTER_MS:
+            found = []
+        for signal in found:
+            if signal.note:
+                log.info(
+                    "strategy %s: %s %s %.2f: %s",
+                    signal.source,
+                    signal.symbol,
+                    signal.side,
+                    signal.confidence,
+                    signal.note,
+                )
         inbox = self.inbox if self.inbox is not None and now - step.at <= self.max_lag_ms else None
         pending: tuple[InboxLine, ...] = ()
         new: tuple[InboxLine, ...] = ()
@@ -88,13 +108,13 @@ class SignalsActor(SupervisedActor):
         return (*fresh, *(line.signal for line in handed_on))
 
     def _admit(
-        self, builtin: tuple[Signal, ...], pending: tuple[InboxLine, ...], new: tuple[InboxLine, ...], now: int
+        self, strategies: tuple[Signal, ...], pending: tuple[InboxLine, ...], new: tuple[InboxLine, ...], now: int
     ) -> tuple[tuple[Signal, ...], tuple[InboxLine, ...], list[dict[str, Any]]]:
-        """The built-in signals and the inbox lines that go on, and the decisions recorded here.
+        """The strategies' signals and the inbox lines that go on, and the decisions recorded here.
 
         `pending`: the inbox lines handed on in an earlier step. Those with a decision by now are done; those
         without one lost their step (an actor failed and the step was abandoned) and are judged again."""
-        signals = [*builtin, *(line.signal for line in (*pending, *new))]
+        signals = [*strategies, *(line.signal for line in (*pending, *new))]
         with self.store.connection.begin():
             decided = records.signal_decisions_of(self.store.connection, (s.id for s in signals))
             undecided = (position_id_for(s.id) for s in signals if s.id not in decided)
@@ -114,8 +134,8 @@ class SignalsActor(SupervisedActor):
                 reused.append((signal.id, verdict.earlier))
             return verdict.outcome is Outcome.FRESH
 
-        # A built-in signal seen again is the strategy re-warming on candles it saw before a restart: no news.
-        fresh = tuple(signal for signal in builtin if goes_on(signal, quiet=True))
+        # A strategy's signal seen again is the strategy re-warming on candles it saw before a restart: no news.
+        fresh = tuple(signal for signal in strategies if goes_on(signal, quiet=True))
         handed_on = tuple(line for line in (*lost, *new) if goes_on(line.signal, quiet=line.reread))
         self._log_reused(reused)
         return fresh, handed_on, rows
@@ -123,15 +143,25 @@ class SignalsActor(SupervisedActor):
     def _commit(self, rows: list[dict[str, Any]], now: int) -> None:
         """The decisions recorded here and the inbox cursor, when it moved, in one transaction."""
         cursor = self.inbox.to_save() if self.inbox is not None else None
-        if not rows and cursor is None:
+        faults, self.faults = self.faults, []
+        if not rows and cursor is None and not faults:
             return
 
         def write(connection: Connection) -> None:
             records.insert_decisions(connection, rows)
+            strategy_records.insert_faults(connection, (asdict(fault) for fault in faults))
             if cursor is not None:
                 save_cursor(connection, self.cursor_name, cursor, now)
 
         self.store.write(write)
+        for fault in faults:
+            (log.error if fault.disabled else log.warning)(
+                "strategy %s %s%s: %s",
+                fault.strategy,
+                fault.kind,
+                f" on {fault.symbol}" if fault.symbol else "",
+                fault.detail,
+            )
         if self.inbox is not None and cursor is not None:
             self.inbox.saved_as(cursor)
         for row in rows:

@@ -17,8 +17,10 @@ Rule (numbers in `CrossoverParams`):
   trend, -0.10 in CHOPPY, 0 in SIDEWAYS. So a crossing on a flat fast EMA in a
   choppy market scores 0.30 (below every policy threshold) and a decisive crossing
   in an agreeing trend 0.90. On the FTX month the median is about 0.6.
-* id = f"builtin-{symbol}-{open_time}" of the candle that confirmed it (deterministic,
-  so a replay yields the same ids); `at` is that candle's close time.
+* written on the strategy interface (actors/signals/strategy.py), with a window of one candle: the EMAs are
+  its own running state, seeded by the first close it sees. The runner names the signal
+  f"builtin-{symbol}-{open_time}" of the candle that confirmed it (deterministic, so a replay yields the same
+  ids); `at` is that candle's close time.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from actors.messages import Candle, MarketSnapshot, Regime, Side, Signal
+from pydantic import BaseModel, ConfigDict
 
-SOURCE = "builtin"
+from actors.signals.strategy import Regime, Side, Strategy, StrategySignal, Window
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CrossoverParams:
+class CrossoverParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     fast: int = 20
     slow: int = 50
     band_atr: float = 0.75
@@ -54,13 +57,17 @@ class _SymbolState:
     fast_history: list[float] = field(default_factory=list)  # ring of the last k fast EMAs
 
 
-class EmaCrossoverStrategy:
-    """Deterministic per-symbol EMA crossover; feed it every closed candle with its snapshot."""
+class EmaCrossoverStrategy(Strategy[CrossoverParams]):
+    """Deterministic per-symbol EMA crossover; fed every closed candle of every symbol."""
 
-    def __init__(self, params: CrossoverParams = CrossoverParams()) -> None:
-        self.params = params
-        self._fast_alpha = 2.0 / (params.fast + 1)
-        self._slow_alpha = 2.0 / (params.slow + 1)
+    name = "builtin"
+    history = 1
+    Params = CrossoverParams
+
+    def __init__(self, params: CrossoverParams | None = None) -> None:
+        super().__init__(params if params is not None else CrossoverParams())
+        self._fast_alpha = 2.0 / (self.params.fast + 1)
+        self._slow_alpha = 2.0 / (self.params.slow + 1)
         self._states: dict[str, _SymbolState] = {}
 
     def side(self, symbol: str) -> Side | None:
@@ -68,12 +75,12 @@ class EmaCrossoverStrategy:
         state = self._states.get(symbol)
         return state.side if state else None
 
-    def on_candle(self, candle: Candle, snapshot: MarketSnapshot) -> Signal | None:
+    def on_candle(self, window: Window) -> tuple[StrategySignal, ...]:
         p = self.params
-        state = self._states.get(candle.symbol)
+        state = self._states.get(window.symbol)
         if state is None:
-            state = self._states[candle.symbol] = _SymbolState(fast_history=[0.0] * p.slope_lookback)
-        close = candle.close
+            state = self._states[window.symbol] = _SymbolState(fast_history=[0.0] * p.slope_lookback)
+        close = float(window.close[-1])
         state.count += 1
         if state.count == 1:
             state.fast = state.slow = close
@@ -83,29 +90,22 @@ class EmaCrossoverStrategy:
         slot = state.count % p.slope_lookback
         fast_ago = state.fast_history[slot]
         state.fast_history[slot] = state.fast
-        atr = snapshot.atr
+        atr = float(window.atr[-1])
         if state.count < max(p.slow, p.slope_lookback + 1) or not atr > 0.0:
-            return None
+            return ()
         gap = (state.fast - state.slow) / atr
         if gap > p.band_atr:
             new_side = Side.LONG
         elif gap < -p.band_atr:
             new_side = Side.SHORT
         else:
-            return None
+            return ()
         previous, state.side = state.side, new_side
         if previous is None or previous is new_side:
-            return None
+            return ()
         slope_z = (state.fast - fast_ago) / (atr * math.sqrt(p.slope_lookback))
-        confidence = self.confidence(new_side, slope_z, snapshot.regime)
-        return Signal(
-            id=f"{SOURCE}-{candle.symbol}-{candle.open_time}",
-            at=candle.close_time,
-            symbol=candle.symbol,
-            side=new_side,
-            confidence=confidence,
-            source=SOURCE,
-        )
+        confidence = self.confidence(new_side, slope_z, Regime(str(window.regime[-1])))
+        return (StrategySignal(symbol=window.symbol, side=new_side, confidence=confidence),)
 
     def confidence(self, side: Side, slope_z: float, regime: Regime) -> float:
         p = self.params

@@ -4,8 +4,8 @@
 
 * `symbol`: a string, upper-cased, `[A-Z0-9]{2,30}`; `side`: LONG or SHORT (any case);
   `confidence`: a finite number in [0, 1] (not a boolean).
-* `id` (optional): 1 to 64 characters of `[A-Za-z0-9._:-]`, not starting with `builtin-` or `inbox-` (the
-  built-in strategy's ids and the inbox's own). Ids reach logs, the database and the command line's tables:
+* `id` (optional): 1 to 64 characters of `[A-Za-z0-9._:-]`, not starting with `builtin-`, `strategy-` or
+  `inbox-` (the strategies' ids and the inbox's own). Ids reach logs, the database and the command line's tables:
   nothing else (newlines, ANSI codes, Rich markup such as `[/]`) can ride along.
 * `at` (optional): integer UTC milliseconds >= 0, at most a minute ahead of the clock (a time in seconds or
   microseconds is an error, not a signal from 1970 or the year 55,000); without it, the time the line was
@@ -31,7 +31,7 @@ from actors.messages import Side, Signal
 SOURCE = "inbox"
 MAX_ID_LENGTH = 64
 MAX_CLOCK_SKEW_MS = 60_000  # how far ahead of the clock a signal's `at` may be
-RESERVED_ID_PREFIXES = ("builtin-", f"{SOURCE}-")
+RESERVED_ID_PREFIXES = ("builtin-", f"{SOURCE}-", "strategy-")  # the strategies' ids: actors/signals/runner.py
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
 _ID = re.compile(rf"^[A-Za-z0-9._:-]{{1,{MAX_ID_LENGTH}}}$")
 _SHOWN = 40

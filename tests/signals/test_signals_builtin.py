@@ -4,27 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from actors.market_data.feeds import FileFeed
-from actors.market_data.indicators import SymbolIndicators
-from actors.messages import Candle, MarketSnapshot, Regime, Side, Signal, VolatilityLevel
+from actors.messages import Candle, Regime, Side, Signal
 from actors.signals.builtin import CrossoverParams, EmaCrossoverStrategy
+from actors.signals.loading import LoadedStrategy
+from actors.signals.strategy import Window
+from tests.signals.strategy_harness import loaded
+from tests.signals.strategy_harness import run as run_strategies
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 FTX = DATA / "candles" / "ftx_BTCPERP_1m_20211231-20220201.csv"
 
 
-def run(candles: list[Candle], strategy: EmaCrossoverStrategy | None = None) -> list[Signal]:
-    strategy = strategy or EmaCrossoverStrategy()
-    states: dict[str, SymbolIndicators] = {}
-    signals = []
-    for candle in candles:
-        state = states.setdefault(candle.symbol, SymbolIndicators(candle.symbol))
-        signal = strategy.on_candle(candle, state.update(candle))
-        if signal is not None:
-            signals.append(signal)
-    return signals
+def run(candles: list[Candle], params: CrossoverParams | None = None) -> list[Signal]:
+    return run_strategies(candles, builtin(candles, params))[0]
+
+
+def builtin(candles: list[Candle], params: CrossoverParams | None = None) -> LoadedStrategy:
+    given = (params or CrossoverParams()).model_dump()
+    return loaded(EmaCrossoverStrategy, sorted({c.symbol for c in candles}), **given)
 
 
 def path_candles(closes: list[float], symbol: str = "BTCUSDT") -> list[Candle]:
@@ -71,10 +72,11 @@ def test_builtin_down_then_up_emits_long_only_at_reversal() -> None:
 
 
 def test_builtin_small_oscillation_inside_band_emits_nothing() -> None:
-    closes = [100.0 + (0.3 if (i // 10) % 2 else -0.3) for i in range(600)]
-    strategy = EmaCrossoverStrategy()
-    assert run(path_candles(closes), strategy) == []
-    assert strategy.side("BTCUSDT") is None
+    candles = path_candles([100.0 + (0.3 if (i // 10) % 2 else -0.3) for i in range(600)])
+    signals, faults, lineup = run_strategies(candles, builtin(candles))
+    assert signals == [] and faults == []
+    strategy = lineup.runners[0].strategy
+    assert isinstance(strategy, EmaCrossoverStrategy) and strategy.side("BTCUSDT") is None
 
 
 def test_builtin_symbols_tracked_independently() -> None:
@@ -107,10 +109,25 @@ def test_builtin_confidence_against_slope_is_floor_and_clamped() -> None:
     assert strategy.confidence(Side.SHORT, -3.0, Regime.TRENDING_DOWN) == 1.0
 
 
-def test_builtin_zero_atr_snapshot_emits_nothing() -> None:
+def test_builtin_zero_atr_window_emits_nothing() -> None:
     strategy = EmaCrossoverStrategy()
-    flat = MarketSnapshot(
-        symbol="X", at=0, price=1.0, atr=0.0, atr_pct=0.0, volatility=VolatilityLevel.NORMAL, regime=Regime.SIDEWAYS
-    )
     candles = path_candles([100.0 - i for i in range(100)] + [0.0 + 2 * i for i in range(100)], "X")
-    assert all(strategy.on_candle(c, flat) is None for c in candles)
+    flat = {
+        "atr": np.zeros(1),
+        "atr_pct": np.zeros(1),
+        "regime": np.array(["SIDEWAYS"]),
+        "volatility": np.array(["NORMAL"]),
+    }
+    windows = [
+        Window(
+            symbol="X",
+            interval_ms=60_000,
+            at=c.close_time,
+            time=np.array([c.open_time]),
+            **{name: np.array([getattr(c, name)]) for name in ("open", "high", "low", "close", "volume")},
+            **flat,
+        )
+        for c in candles
+    ]
+    assert all(strategy.on_candle(window) == () for window in windows)
+    assert strategy.side("X") is None

@@ -1,0 +1,122 @@
+"""The strategy interface: what a user's Python strategy implements, and what it is given. Pure.
+
+A strategy is a class derived from `Strategy` that declares
+
+* `name`: 1 to 16 characters of `[a-z0-9_-]`, starting with a letter; it names the strategy in the settings
+  (`[signals.params.NAME]`), in every signal and decision it leads to, and in reports;
+* `symbols`: the symbols it wants (empty: every symbol the service trades);
+* `timeframe`: the candle interval it wants, such as "1m" or "1h" (None: whatever the feed gives);
+* `history`: how many candles its window holds; it is first called once that many candles of a symbol closed (a
+  class attribute, or set on the instance in `__init__` when it depends on the parameters: at most 10,000);
+* `Params`: its parameters as a pydantic model (every field with a default); the settings' `[signals.params.NAME]`
+  table is validated against it, unknown keys refused.
+
+The service makes one instance per start with the validated parameters (`self.params`), then calls
+`on_candle(window)` on every closed candle of each symbol it wants, in time order. The window is read-only numpy
+arrays of the last `history` candles of that symbol, the market-data actor's indicators beside them, and the candle's
+close time: a strategy sees nothing else (no exchange, no database, no clock). It returns zero or more
+`StrategySignal`s (a list, a tuple, a generator or None); the policy engine, risk, exits and execution treat them like
+any other signal, recording this strategy's name as their source.
+
+A call that raises, returns anything else, or takes longer than `signals.strategy_budget_ms` has its output dropped
+and the reason recorded; after `signals.strategy_max_failures` failed candles in a row the strategy is disabled
+(until the service restarts) and the trading gate pauses, naming it and its error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar, Generic, TypeVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from actors.messages import Regime, Side, VolatilityLevel
+
+__all__ = [
+    "NAME_PATTERN",
+    "NoParams",
+    "Regime",
+    "Side",
+    "Strategy",
+    "StrategySignal",
+    "VolatilityLevel",
+    "Window",
+    "timeframe_ms",
+]
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")  # ids carry it: positions.signal_id holds 64
+MAX_NOTE = 200
+_TIMEFRAME = re.compile(r"^([1-9][0-9]{0,3})([mhd])$")
+_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def timeframe_ms(timeframe: str) -> int | None:
+    """ "15m", "1h", "1d" in milliseconds; None when it is not such a timeframe."""
+    match = _TIMEFRAME.match(timeframe) if isinstance(timeframe, str) else None
+    return int(match[1]) * _UNIT_MS[match[2]] if match else None
+
+
+class NoParams(BaseModel):
+    """The parameters of a strategy that has none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Window:
+    """The last `len(window)` closed candles of one symbol, oldest first; every array read-only.
+
+    `time`: open times (UTC ms, int64); `open`, `high`, `low`, `close`, `volume`, `atr` (Wilder's, price units) and
+    `atr_pct` (a fraction of the close): float64; `regime` and `volatility`: the market-data actor's labels as
+    strings (compare them with `Regime.TRENDING_UP`, `VolatilityLevel.EXTREME`). `at`: the close time of the last
+    candle, the only clock a strategy has."""
+
+    symbol: str
+    interval_ms: int
+    at: int
+    time: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    atr: np.ndarray
+    atr_pct: np.ndarray
+    regime: np.ndarray
+    volatility: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StrategySignal:
+    """A trading idea: go `side` on `symbol` with `confidence` in [0, 1]; `note` (at most 200 characters) is logged
+    with it."""
+
+    symbol: str
+    side: Side
+    confidence: float
+    note: str = ""
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class Strategy(Generic[P]):
+    """Base class of every strategy; see the module's docstring for the contract."""
+
+    name: ClassVar[str] = ""
+    symbols: ClassVar[tuple[str, ...]] = ()
+    timeframe: ClassVar[str | None] = None
+    history: int = 1  # a class attribute, or set in __init__ from the parameters
+    Params: ClassVar[type[BaseModel]] = NoParams
+
+    def __init__(self, params: P) -> None:
+        self.params = params
+
+    def on_candle(self, window: Window) -> Iterable[StrategySignal] | None:
+        raise NotImplementedError
