@@ -10,7 +10,7 @@ import typer
 from config.accounts import all_account_settings
 from persistence.db import make_engine
 from persistence.migrate import current_revision, upgrade
-from service import cli_inspect, cli_recover, cli_replay, cli_service
+from service import cli_inspect, cli_recover, cli_replay, cli_service, cli_strategies
 from service.cli_common import (
     AccountOption,
     ConfigOption,
@@ -47,6 +47,7 @@ app.command("recover")(cli_recover.recover)
 app.command("positions")(cli_inspect.positions)
 app.command("transitions")(cli_inspect.transitions)
 app.command("diagram")(cli_inspect.diagram)
+app.command("strategies")(cli_strategies.strategies)
 
 
 @gate_app.callback()
@@ -76,6 +77,7 @@ def config_check(
     with clean_errors():
         accounts = all_account_settings(settings_from(file))
         settings = command_settings(file, None, account)
+        cli_strategies.check_strategies(settings_from(file))  # imports and checks each configured strategy
     if not as_json:
         checked = f" with its {len(accounts)} account(s) ({', '.join(accounts)})" if accounts else ""
         errors.print(f"{file}: valid{checked}; the effective settings follow", soft_wrap=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -14,6 +15,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from actors.market_data.files import CandleFileError
+from actors.signals.loading import StrategyError
 from config import Settings
 from persistence.db import DatabaseUnavailable, sqlite_path
 from service import inspection
@@ -53,6 +55,18 @@ def replay(
             "schema: ...?options=-csearch_path%3D<schema>); it must hold no other run.",
         ),
     ] = None,
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--strategy",
+            help="Run this strategy instead of the configured ones (builtin, module:Class, file.py:Class or an "
+            "installed name); repeat for more.",
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="A strategy parameter over the settings': NAME.KEY=VALUE; repeatable."),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Replay historical candles through the live actors on virtual time, then write the report."""
@@ -62,6 +76,7 @@ def replay(
         now = datetime.now(UTC)
         start_ms = inspection.parse_time(start, now) if start else None
         end_ms = inspection.parse_time(end, now) if end else None
+        overrides = parse_params(param or ())
     if symbol and len(symbol) != len(data):
         fail(f"--symbol given {len(symbol)} time(s) for {len(data)} --data file(s): give one per file, or none")
     for path in data:
@@ -74,9 +89,19 @@ def replay(
     for label in labels:
         try:
             run = _run(
-                data, settings, out, label, symbol, start_ms, end_ms, orchestrator=label != "baseline", db_url=db_url
+                data,
+                settings,
+                out,
+                label,
+                symbol,
+                start_ms,
+                end_ms,
+                orchestrator=label != "baseline",
+                db_url=db_url,
+                strategies=strategy or None,
+                params=overrides,
             )
-        except (CandleFileError, DatabaseUnavailable) as error:
+        except (CandleFileError, DatabaseUnavailable, StrategyError) as error:
             fail(str(error))
         reports.append(_report(run, start_ms, end_ms))
         if not compare_baseline:
@@ -104,6 +129,8 @@ def _run(
     *,
     orchestrator: bool,
     db_url: str | None,
+    strategies: Sequence[str] | None,
+    params: Mapping[str, Mapping[str, Any]],
 ) -> ReplayRun:
     with Progress(
         TextColumn(f"[bold]{label}[/]"),
@@ -131,6 +158,8 @@ def _run(
             orchestrator=orchestrator,
             progress=advance,
             db_url=db_url,
+            strategies=strategies,
+            params=params,
         )
         progress.update(task, completed=run.candles, total=run.candles)
     errors.print(
@@ -163,9 +192,35 @@ def _report(run: ReplayRun, start_ms: int | None, end_ms: int | None) -> Report:
     return build_report(run.db_url, run_info=info)
 
 
+def parse_params(given: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """`NAME.KEY=VALUE` options to {NAME: {KEY: VALUE}}; VALUE is read as JSON when it is (20, 0.5, true, "x"),
+    else as the text given (the strategy's parameter model converts and checks it)."""
+    params: dict[str, dict[str, Any]] = {}
+    for item in given:
+        target, equals, text = item.partition("=")
+        name, dot, key = target.partition(".")
+        if not (equals and dot and name and key):
+            raise ValueError(f"--param {item!r}: write NAME.KEY=VALUE, e.g. sma_crossover.fast=20")
+        try:
+            value: Any = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        params.setdefault(name, {})[key] = value
+    return params
+
+
 def _where(run: ReplayRun) -> str:
     path = sqlite_path(run.db_url)
     return str(path) if path is not None else make_url(run.db_url).render_as_string(hide_password=True)
+
+
+def _by_source(report: Report) -> str:
+    """Each strategy's (and the inbox's) accepted signals, closed trades and net PnL."""
+    return "; ".join(
+        f"{row['source']}: {row['accepted']} accepted, {row['closed_trades']} trades, {float(row['net_pnl']):,.2f}"
+        + (f", {row['faults']} fault(s)" if row["faults"] else "")
+        for row in report.body["strategies"]["by_source"]
+    )
 
 
 def _summary(reports: list[Report]) -> None:
@@ -181,6 +236,7 @@ def _summary(reports: list[Report]) -> None:
         ("Sharpe", lambda r: f"{r.metrics.sharpe:.2f}"),
         ("gate events", lambda r: str(r.body["gate_events"]["total"])),
         ("decisions", lambda r: ", ".join(f"{k} {v}" for k, v in sorted(r.body["decisions"]["by_reason"].items()))),
+        ("by source", _by_source),
     ]
     for name, cell in rows:
         table.add_row(name, *(cell(r) for r in reports))

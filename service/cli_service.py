@@ -15,11 +15,13 @@ from rich.text import Text
 from sqlalchemy import select
 
 from actors.clock import WallClock
+from actors.signals.loading import load_strategies
 from persistence import cost_metrics, foreign_positions, records
 from persistence.db import DatabaseUnavailable, make_engine, open_read_only
 from persistence.migrate import upgrade
 from persistence.operator import apply_gate_command
 from persistence.store import Store
+from persistence.strategy_records import figures_by_strategy
 from persistence.tables import HEARTBEAT, OPERATOR_COMMANDS, POLICY_SNAPSHOTS
 from service import inspection
 from service.cli_common import (
@@ -37,6 +39,8 @@ from service.cli_common import (
 )
 from service.lock import AlreadyRunning, InstanceLock, service_running
 from service.logs import configure
+from service.report.strategies import COLUMNS as STRATEGY_COLUMNS
+from service.report.strategies import strategy_rows
 from service.runner import Runner, ServiceError, check_live_guard, install_signal_handlers
 from service.terminal import printable
 from state_machines import gate_machine
@@ -68,6 +72,7 @@ def run(
     """Run the service in the foreground (paper exchange and synthetic feed by default). Ctrl-C stops it."""
     with clean_errors():
         settings = command_settings(config, db, account)
+        load_strategies(settings)  # a strategy that cannot run is refused before anything starts
     try:
         check_live_guard(settings, live=live)  # before any logging or database: a refusal is one clear line
     except ServiceError as error:
@@ -115,6 +120,8 @@ def status(
             console.print(Text.assemble("cool-down: ", printable(why)))  # after stop-outs, no new entries in it
     if report["costs"]:
         console.print(_costs_table(report["costs"]))
+    if report["strategies"]:
+        console.print(_strategies_table(report["strategies"]))
     with_marks = bool(report["marks"])  # only the Binance feed follows the mark price
     table = Table(title=f"{len(report['positions'])} open position(s)")
     for column in (
@@ -194,6 +201,15 @@ def _costs_table(costs: dict[str, Any]) -> Table:
     return table
 
 
+def _strategies_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="by strategy (the inbox included)")
+    for column in STRATEGY_COLUMNS:
+        table.add_column(column)
+    for row in strategy_rows({"by_source": rows}):
+        table.add_row(*(Text(printable(str(cell))) for cell in row))  # names and errors are the user's: never markup
+    return table
+
+
 def _bps(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -220,6 +236,7 @@ def _status(engine: Any, *, running: bool) -> dict[str, Any]:
         foreign = foreign_positions.load(connection)
         costs = _costs(records.load_state(connection, cost_metrics.COST_METRICS))
         account_lease = inspection.account_lease(connection, now_ms)
+        strategies = [figures.as_dict() for figures in figures_by_strategy(connection)]
     prices = json.loads(beat["prices"]) if beat else {}
     marks = prices.get("marks")  # written beside the closes by the Binance feed only
     marks = marks if isinstance(marks, dict) else {}
@@ -248,6 +265,7 @@ def _status(engine: Any, *, running: bool) -> dict[str, Any]:
         if policy_row
         else None,
         "costs": costs,
+        "strategies": strategies,
         "positions": positions,
         "marks": marks,
         "foreign_positions": [

@@ -2,22 +2,26 @@
 
 The same actors and code paths as `run` (market data, orchestrator, signals, risk,
 exits, execution, the paper exchange, persistence); only the clock is virtual and
-the feed is files. Each run writes its own database: a SQLite file in the output directory, inspectable with
-`--db`, or a database given by URL (a fresh PostgreSQL schema, say) that holds no other run.
+the feed is files; the strategies run without a per-candle time budget (virtual time waits for them, and a budget
+of wall-clock time would make two replays of the same candles differ with the machine's load). Each run writes
+its own database: a SQLite file in the output directory, inspectable with `--db`, or a database given by URL (a
+fresh PostgreSQL schema, say) that holds no other run.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
 from actors.clock import VirtualClock
 from actors.market_data.feeds import FileFeed
+from actors.signals.loading import LoadedStrategy, effective_params, load_strategies
 from actors.system import TradingSystem
 from config import ExchangeKind, FeedKind, Settings
 from persistence.db import DatabaseUnavailable, make_engine, sqlite_url
@@ -41,8 +45,8 @@ class ReplayRun:
 
 
 def replay_settings(settings: Settings, symbols: Sequence[str], db_url: str, *, orchestrator: bool = True) -> Settings:
-    """The settings a replay runs on: the files' symbols, its own database, file feed, no inbox, and
-    always the paper exchange (a replay never sends an order anywhere)."""
+    """The settings a replay runs on: the files' symbols, its own database, file feed, no inbox, no strategy time
+    budget, and always the paper exchange (a replay never sends an order anywhere)."""
     flags = settings.orchestrator.flags.model_copy(
         update={"enable_orchestrator": orchestrator and settings.orchestrator.flags.enable_orchestrator}
     )
@@ -51,11 +55,23 @@ def replay_settings(settings: Settings, symbols: Sequence[str], db_url: str, *, 
             "symbols": tuple(symbols),
             "database": settings.database.model_copy(update={"url": db_url}),
             "feed": settings.feed.model_copy(update={"kind": FeedKind.FILE}),
-            "signals": settings.signals.model_copy(update={"inbox": None}),
+            "signals": settings.signals.model_copy(update={"inbox": None, "strategy_budget_ms": 0.0}),
             "exchange": settings.exchange.model_copy(update={"kind": ExchangeKind.PAPER}),
             "orchestrator": settings.orchestrator.model_copy(update={"flags": flags}),
         }
     )
+
+
+def with_strategies(settings: Settings, loaded: Sequence[LoadedStrategy]) -> Settings:
+    """The settings running exactly `loaded`, in that order, with their effective parameters."""
+    signals = settings.signals.model_copy(
+        update={
+            "builtin": False,
+            "strategies": tuple(item.spec for item in loaded),
+            "params": {item.name: effective_params(item) for item in loaded},
+        }
+    )
+    return settings.model_copy(update={"signals": signals})
 
 
 def run_replay(
@@ -70,16 +86,22 @@ def run_replay(
     orchestrator: bool = True,
     progress: Progress | None = None,
     db_url: str | None = None,
+    strategies: Sequence[str] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ReplayRun:
     """Replay `files`; the run's database is `<label>.db` in `out_dir`, or the one at `db_url`, which must hold
-    no run yet (raises DatabaseUnavailable otherwise)."""
+    no run yet (raises DatabaseUnavailable otherwise). `strategies`: the specs to run instead of the configured
+    ones; `params`: strategy name -> parameters over the settings' (a strategy that cannot run raises
+    StrategyError before anything is written)."""
     feed = FileFeed(list(files), symbols=symbols, start_ms=start_ms, end_ms=end_ms)
+    run_settings = replay_settings(settings, feed.symbols, "sqlite://", orchestrator=orchestrator)
+    loaded = load_strategies(run_settings, strategies, params)
     out_dir.mkdir(parents=True, exist_ok=True)
     if db_url is None:
         for stale in out_dir.glob(f"{label}.db*"):
             stale.unlink()  # a replay's database holds that replay and nothing else
         db_url = sqlite_url(out_dir / f"{label}.db")
-    run_settings = replay_settings(settings, feed.symbols, db_url, orchestrator=orchestrator)
+    run_settings = with_strategies(replay_settings(settings, feed.symbols, db_url, orchestrator=orchestrator), loaded)
     # A replay's database is rebuilt by running the replay again: durable commits buy nothing here.
     engine = make_engine(run_settings.database.url, synchronous="OFF")
     try:

@@ -17,12 +17,14 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from actors.signals.loading import effective_params, load_strategies
 from config.settings import Settings
 from persistence.db import open_read_only, sqlite_path
 from service.inspection import iso
 from service.report.collect import ClosedTrade, RunData, collect, dumps, jsonable
 from service.report.costs import cost_section
 from service.report.metrics import EquityCurve, Metrics, compute_metrics
+from service.report.strategies import strategy_section
 
 SCHEMA = "quantum-trader/replay-report/1"
 GENERATED_AT = "generated_at"  # the only field that may differ between two identical runs
@@ -110,6 +112,7 @@ def build_report(db_url: str, *, run_info: RunInfo, generated_at: datetime | Non
             "total": sum(data.decisions_by_reason.values()),
             "by_reason": dict(data.decisions_by_reason),
         },
+        "strategies": strategy_section(data.strategies, run_info.settings),
         "costs": cost_section(data.slippage, data.costs_seen, data.filter_blocks, run_info.settings.get("symbols", ())),
         "exit_modes": {
             # A trade's mode is the one it closed under: the mode it opened with, or a more defensive one since.
@@ -232,5 +235,10 @@ def settings_summary(settings: Settings) -> dict[str, Any]:
                 "paper": settings.exchange.paper.model_dump(mode="json"),
             },
             "feed": {"kind": settings.feed.kind, "interval": settings.feed.interval},
+            "strategies": [
+                {"name": item.name, "spec": item.spec, "params": effective_params(item)}
+                for item in load_strategies(settings)
+            ],
+            "strategy_budget_ms": settings.signals.strategy_budget_ms,
         }
     )

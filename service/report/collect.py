@@ -25,6 +25,7 @@ from actors.execution.slippage import SlippageSample
 from persistence import cost_metrics, records
 from persistence.position_details import PositionDetails
 from persistence.store import CREATED
+from persistence.strategy_records import StrategyFigures, figures_by_strategy
 from persistence.tables import EQUITY_SNAPSHOTS, POLICY_SNAPSHOTS, POSITIONS, SIGNAL_DECISIONS, TRANSITIONS
 from service.report.costs import POLICY_FILTER, FilterBlock
 from service.report.limits import limits_over_time
@@ -105,6 +106,7 @@ class RunData:
     exit_mode_changes: int = 0  # a more defensive exit mode applied to an open position
     positions_changed_mode: int = 0
     limits: Mapping[str, Any] = field(default_factory=dict)  # limits in force over time (`limits.py`)
+    strategies: tuple[StrategyFigures, ...] = ()  # each signal source's figures, by name
 
 
 def reason_key(reason: str) -> str:
@@ -149,6 +151,7 @@ def collect(engine: Engine) -> RunData:
             .where(SIGNAL_DECISIONS.c.reason == POLICY_FILTER)
             .order_by(SIGNAL_DECISIONS.c.id)
         ).all()
+        strategies = tuple(figures_by_strategy(connection))
         costs_seen = _costs_seen(records.load_state(connection, cost_metrics.COST_METRICS))
         slippage = tuple(load_slippage_samples(connection))
         mode_changes, positions_changed = connection.execute(
@@ -195,6 +198,7 @@ def collect(engine: Engine) -> RunData:
         filter_blocks=tuple(FilterBlock(symbol=row.symbol, detail=row.detail or "") for row in block_rows),
         exit_mode_changes=int(mode_changes),
         positions_changed_mode=int(positions_changed),
+        strategies=strategies,
         limits=limits_over_time(((int(row.at), json.loads(row.policy)) for row in policies), end_at),
     )
 

@@ -21,6 +21,8 @@ from service.report.collect import dumps, jsonable
 from service.report.costs import COST_COLUMNS, costs_caps_line, costs_rows
 from service.report.metrics import EquityCurve
 from service.report.protections import LABELS
+from service.report.strategies import COLUMNS as STRATEGY_COLUMNS
+from service.report.strategies import ran_line, strategy_rows
 
 COMPARISON_SCHEMA = "quantum-trader/replay-comparison/1"
 MARKDOWN_TRADES = 100  # the full list is in the JSON; a Markdown page of 10,000 rows helps nobody
@@ -140,6 +142,12 @@ def render_markdown(report: Report, *, chart: str = "equity.png") -> str:
         "## Decisions by reason",
         "",
         *_table(("reason", "count"), sorted(data["decisions"]["by_reason"].items())),
+        "",
+        "## Strategies",
+        "",
+        f"Ran: {ran_line(data.get('strategies', {}))}",
+        "",
+        *_table(STRATEGY_COLUMNS, strategy_rows(data.get("strategies", {}))),
         "",
         *_costs_section(data.get("costs")),
         "## Protections beyond the day",
