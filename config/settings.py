@@ -212,7 +212,10 @@ class SignalSettings(_Section):
         "runs without one)",
     )
     strategy_max_failures: int = Field(
-        default=3, ge=1, le=1000, description="failed candles in a row that disable a strategy and pause the gate"
+        default=3,
+        ge=1,
+        le=100,
+        description="failed candles among a strategy's last 100 that disable it and pause the gate",
     )
     max_age_s: float = Field(
         default=60.0,

@@ -11,14 +11,16 @@ One `StrategyRunner` per strategy. A candle's call fails when the strategy
   timer), so `replay` turns it off (virtual time waits for the strategy; a budget there would make two replays of
   the same candles differ with the machine's load).
 
-A failed call's output is dropped and a `StrategyFault` says why. `max_failures` failed calls in a row disable the
-strategy until the service restarts; its `disabled` reason then names it and its last error.
+A failed call's output is dropped and a `StrategyFault` says why. `max_failures` failed calls among its last
+`FAILURE_WINDOW` calls disable the strategy until the service restarts (not only failures in a row: a strategy that
+fails on every other candle is as broken); its `disabled` reason then names it and its last error.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from numbers import Real
@@ -29,6 +31,7 @@ from actors.signals.loading import BUILTIN, MAX_HISTORY, LoadedStrategy, describ
 from actors.signals.strategy import MAX_NOTE, Strategy, StrategySignal, Window, timeframe_ms
 
 MAX_SIGNALS = 100  # per call: more is a loop gone wrong, not a trading idea
+FAILURE_WINDOW = 100  # calls over which failures are counted
 
 
 class FaultKind:
@@ -76,7 +79,7 @@ class StrategyRunner:
         self.budget_s = budget_ms / 1000
         self.max_failures = max_failures
         self.timer = timer
-        self.failures = 0  # in a row
+        self.failures: deque[int] = deque()  # the call numbers of its failures among the last FAILURE_WINDOW calls
         self.disabled = ""  # why it no longer runs, or ""
         self.calls = self.signals = self.faults = 0
         self._wanted_ms = timeframe_ms(loaded.cls.timeframe) if loaded.cls.timeframe else None
@@ -122,7 +125,6 @@ class StrategyRunner:
             signals = tuple(self._signal(item, window) for item in items)
         except _Garbage as garbage:
             return (), self._failed(window, FaultKind.GARBAGE, str(garbage))
-        self.failures = 0
         self.signals += len(signals)
         return signals, None
 
@@ -151,8 +153,10 @@ class StrategyRunner:
         )
 
     def _failed(self, window: Window, kind: str, detail: str) -> StrategyFault:
-        self.failures += 1
-        if self.failures >= self.max_failures:
+        self.failures.append(self.calls)
+        while self.failures[0] <= self.calls - FAILURE_WINDOW:
+            self.failures.popleft()
+        if len(self.failures) >= self.max_failures:
             return self._disable(window.at, window.symbol, kind, detail)
         self.faults += 1
         return StrategyFault(at=window.at, strategy=self.name, symbol=window.symbol, kind=kind, detail=detail)
@@ -160,8 +164,11 @@ class StrategyRunner:
     def _disable(self, at: int, symbol: str, kind: str, detail: str) -> StrategyFault:
         self.faults += 1
         self.disabled = f"strategy {self.name} disabled: {detail}"
-        if self.failures >= self.max_failures:
-            self.disabled = f"strategy {self.name} disabled after {self.failures} failed candles in a row: {detail}"
+        if len(self.failures) >= self.max_failures:
+            self.disabled = (
+                f"strategy {self.name} disabled after {len(self.failures)} failed candles of its last "
+                f"{min(self.calls, FAILURE_WINDOW)}: {detail}"
+            )
         return StrategyFault(at=at, strategy=self.name, symbol=symbol, kind=kind, detail=detail, disabled=True)
 
 

@@ -19,7 +19,7 @@ close time: a strategy sees nothing else (no exchange, no database, no clock). I
 any other signal, recording this strategy's name as their source.
 
 A call that raises, returns anything else, or takes longer than `signals.strategy_budget_ms` has its output dropped
-and the reason recorded; after `signals.strategy_max_failures` failed candles in a row the strategy is disabled
+and the reason recorded; after `signals.strategy_max_failures` failed candles among its last 100 it is disabled
 (until the service restarts) and the trading gate pauses, naming it and its error.
 """
 
