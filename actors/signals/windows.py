@@ -1,7 +1,9 @@
 """Each symbol's recent candles and indicators, handed to strategies as read-only `Window`s. Pure.
 
-The arrays are kept twice as long as the longest window wanted and shifted back when full, so a closed candle costs
-one write per field; a window is a copy, so a strategy that keeps one keeps what it was given.
+The arrays are kept at least twice as long as the longest window wanted, so a closed candle costs one write per field. A
+window is a read-only view, and a slot once written is never written again: when the arrays are full, the last
+candles move into new arrays and the old ones stay as they are, so a strategy that keeps a window keeps what it was
+given (and a window costs no copy).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from actors.messages import Candle, MarketSnapshot
 from actors.signals.strategy import Window
 
 _FLOATS = ("open", "high", "low", "close", "volume", "atr", "atr_pct")
+SPARE = 512
 _LABEL = "<U16"  # the longest regime or volatility level, TRENDING_DOWN, fits
 
 
@@ -21,7 +24,7 @@ class SymbolHistory:
     def __init__(self, symbol: str, capacity: int) -> None:
         self.symbol = symbol
         self.capacity = capacity
-        size = 2 * capacity
+        size = max(2 * capacity, capacity + SPARE)  # new arrays every `size - capacity + 1` candles
         self.count = 0  # candles seen
         self._end = 0  # next slot to write
         self._time = np.zeros(size, dtype=np.int64)
@@ -33,10 +36,7 @@ class SymbolHistory:
 
     def push(self, candle: Candle, snapshot: MarketSnapshot) -> None:
         if self._end == len(self._time):
-            keep = self.capacity - 1
-            for array in (self._time, self._regime, self._volatility, *self._floats.values()):
-                array[:keep] = array[self._end - keep : self._end]
-            self._end = keep
+            self._move_to_new_arrays()
         i = self._end
         self._time[i] = candle.open_time
         values = (candle.open, candle.high, candle.low, candle.close, candle.volume, snapshot.atr, snapshot.atr_pct)
@@ -49,6 +49,19 @@ class SymbolHistory:
         self._interval_ms = candle.interval_ms
         self._at = candle.close_time
 
+    def _move_to_new_arrays(self) -> None:
+        keep = slice(self._end - (self.capacity - 1), self._end)
+        size = len(self._time)
+
+        def moved(array: np.ndarray) -> np.ndarray:
+            new = np.zeros(size, dtype=array.dtype)
+            new[: self.capacity - 1] = array[keep]
+            return new
+
+        self._time, self._regime, self._volatility = moved(self._time), moved(self._regime), moved(self._volatility)
+        self._floats = {name: moved(array) for name, array in self._floats.items()}
+        self._end = self.capacity - 1
+
     def window(self, length: int) -> Window | None:
         """The last `length` candles (at most `capacity`), or None while fewer have closed."""
         if length > min(self.count, self.capacity):
@@ -56,9 +69,9 @@ class SymbolHistory:
         part = slice(self._end - length, self._end)
 
         def frozen(array: np.ndarray) -> np.ndarray:
-            copy = array[part].copy()
-            copy.flags.writeable = False
-            return copy
+            view = array[part]
+            view.flags.writeable = False
+            return view
 
         floats = {name: frozen(array) for name, array in self._floats.items()}
         return Window(
