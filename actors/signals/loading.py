@@ -236,12 +236,15 @@ def _entry_point(spec: str) -> object:
 
 def described_error(error: BaseException) -> str:
     """An exception in one line: its type, message and where it was raised (file and line)."""
+    if isinstance(error, SyntaxError):  # its message names the file and line already
+        return f"{type(error).__name__}: {error}"
     where = ""
     traceback = error.__traceback__
-    while traceback is not None and traceback.tb_next is not None:
+    while traceback is not None:  # the innermost frame of Python code (not of importlib's machinery)
+        name = traceback.tb_frame.f_code.co_filename
+        if not name.startswith("<"):
+            where = f" ({Path(name).name}, line {traceback.tb_lineno})"
         traceback = traceback.tb_next
-    if traceback is not None:
-        where = f" ({Path(traceback.tb_frame.f_code.co_filename).name}, line {traceback.tb_lineno})"
     return f"{type(error).__name__}: {error}{where}"
 
 

@@ -89,7 +89,7 @@ class StrategyRunner:
     def start(self, at: int) -> StrategyFault | None:
         try:
             strategy = self.loaded.make()
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # sys.exit() in a strategy stops the strategy, not the service
             detail = f"could not be made: {_shown_text(described_error(error))}"
             return self._disable(at, "", FaultKind.NOT_STARTED, detail)
         if not valid_history(strategy.history):
@@ -115,7 +115,7 @@ class StrategyRunner:
             items = _read(output)
         except _Garbage as garbage:
             return (), self._failed(window, FaultKind.GARBAGE, str(garbage))
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # sys.exit() in a strategy stops the strategy, not the service
             return (), self._failed(window, FaultKind.RAISED, _shown_text(described_error(error)))
         took = self.timer() - started
         if self.budget_s > 0 and took > self.budget_s:

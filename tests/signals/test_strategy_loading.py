@@ -86,6 +86,14 @@ def test_loading_file_that_raises_on_import_names_the_error_and_line(tmp_path: P
         load_strategies(settings(f"{path}:Anything"))
 
 
+def test_loading_file_with_a_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "typo.py"
+    path.write_text("x = 1\ndef broken(:\n")
+    with pytest.raises(StrategyError) as raised:
+        load_strategies(settings(f"{path}:Anything"))
+    assert str(raised.value).endswith("SyntaxError: invalid syntax (typo.py, line 2)")
+
+
 def test_loading_names_checked_duplicate_reserved_and_symbols(tmp_path: Path) -> None:
     path = jump_file(tmp_path)
     with pytest.raises(StrategyError, match=r"'jump' .* configured twice"):

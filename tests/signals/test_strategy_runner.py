@@ -39,7 +39,7 @@ class Scripted(Strategy):
         self.windows.append(window)
         self.calls += 1
         outcome = self.SCRIPT.get(self.calls - 1, [])
-        if isinstance(outcome, Exception):
+        if isinstance(outcome, BaseException):
             raise outcome
         return outcome() if callable(outcome) else outcome
 
@@ -78,6 +78,7 @@ def generator_that_raises() -> Iterator[StrategySignal]:
     ("outcome", "kind", "words"),
     [
         (RuntimeError("boom"), FaultKind.RAISED, "RuntimeError: boom"),
+        (SystemExit(3), FaultKind.RAISED, "SystemExit: 3"),
         (generator_that_raises, FaultKind.RAISED, "KeyError: 'half way'"),
         ("LONG", FaultKind.GARBAGE, "returned 'LONG', not signals"),
         (42, FaultKind.GARBAGE, "returned 42, not signals"),
