@@ -17,8 +17,15 @@ from actors.signals.loading import (
 )
 from config import Settings
 from config.accounts import all_account_settings
-from service.cli_common import AccountOption, ConfigOption, JsonOption, clean_errors, command_settings, console
-from service.cli_common import print_json as print_json
+from service.cli_common import (
+    AccountOption,
+    ConfigOption,
+    JsonOption,
+    clean_errors,
+    command_settings,
+    console,
+    print_json,
+)
 
 
 def check_strategies(settings: Settings) -> tuple[LoadedStrategy, ...]:
