@@ -106,7 +106,7 @@ class StrategyRunner:
         """The call's signals, or none and the fault that dropped them."""
         assert self.strategy is not None
         if self._wanted_ms is not None and window.interval_ms != self._wanted_ms:
-            detail = f"wants {self.loaded.cls.timeframe} candles, the feed gives {window.interval_ms // 1000}s ones"
+            detail = f"wants {self.loaded.cls.timeframe} candles, the feed gives {_timeframe(window.interval_ms)} ones"
             return (), self._disable(window.at, window.symbol, FaultKind.WRONG_TIMEFRAME, detail)
         self.calls += 1
         started = self.timer()
@@ -186,6 +186,13 @@ def _read(output: object) -> list[StrategySignal]:
         if len(items) > MAX_SIGNALS:
             raise _Garbage(f"returned more than {MAX_SIGNALS} signals for one candle")
     return items
+
+
+def _timeframe(interval_ms: int) -> str:
+    for unit, ms in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000)):
+        if interval_ms % ms == 0:
+            return f"{interval_ms // ms}{unit}"
+    return f"{interval_ms / 1000:g}s"
 
 
 def _shown(value: object) -> str:

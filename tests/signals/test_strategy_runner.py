@@ -136,3 +136,12 @@ def _windows(items: list[Candle]) -> Iterator[Window]:
             volatility=np.array(["NORMAL"] * len(part)),
             **arrays,
         )
+
+
+def test_runner_timeframe_other_than_the_candles_disables_at_the_first_candle() -> None:
+    hourly = type("Hourly", (Scripted,), {"SCRIPT": {0: [long()]}, "timeframe": "1h"})
+    signals, faults, lineup = run(candles(5), loaded(hourly, ["BTCUSDT"]))
+    [fault] = faults
+    assert signals == [] and (fault.kind, fault.disabled) == (FaultKind.WRONG_TIMEFRAME, True)
+    assert "wants 1h candles, the feed gives 1m ones" in fault.detail
+    assert lineup.hold == f"strategy scripted disabled: {fault.detail}"
