@@ -26,6 +26,8 @@ class Notice:
 
 class Notifier:
     def __init__(self, urls: Sequence[str], *, queue_size: int) -> None:
+        # Apprise's own messages may quote a URL, token and all: ours say what failed without it.
+        logging.getLogger("apprise").setLevel(logging.CRITICAL)
         self._apprise = apprise.Apprise()
         for url in urls:
             if not self._apprise.add(url):

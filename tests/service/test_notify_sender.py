@@ -41,10 +41,11 @@ def test_notifier_full_queue_drops_the_oldest_and_logs_the_count_without_blockin
     assert posting_s < 0.5, posting_s  # posting never waits on the channel
 
 
-def test_notifier_refuses_a_url_apprise_cannot_send_to_without_showing_it() -> None:
-    with pytest.raises(ValueError) as refused:
+def test_notifier_refuses_a_url_apprise_cannot_send_to_without_showing_it(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG), pytest.raises(ValueError) as refused:
         Notifier(["json://127.0.0.1/", "nosuchscheme://secret-token@host/"], queue_size=5)
     assert "entry 2" in str(refused.value) and "secret-token" not in str(refused.value)
+    assert "secret-token" not in caplog.text
 
 
 def test_follower_day_change_sends_yesterdays_summary(engine: Engine) -> None:
