@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from actors.execution.protection import UNPROTECTED_CLOSE
+from actors.execution.reconcile import RECOVERY_HALT
 from service.activity import Trades, money
 from service.notify.sender import Notice
 from state_machines import GateState, PositionState
@@ -41,7 +42,7 @@ def notice_for(change: Change) -> Notice | None:
 def _gate(change: Change) -> Notice | None:
     if not change.source:
         return None  # the gate's creation at the first start: not a change
-    if change.dest == GateState.HALTED and change.reason.startswith("recovery:"):
+    if change.dest == GateState.HALTED and change.reason.startswith(RECOVERY_HALT):
         return Notice(title="recovery halted the gate", body=f"{change.reason}; only `gate resume` reopens it")
     return Notice(
         title=f"gate {change.dest}",
