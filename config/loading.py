@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
+from pydantic_settings import SettingsError
 
 from config.settings import SECRET_KEYS, Settings, account_key_variables, redact_url
 
@@ -36,6 +37,11 @@ def load_settings(path: Path | str | None = None) -> Settings:
         return Settings(**data)
     except ValidationError as error:
         raise ConfigError(describe_validation_error(error)) from None
+    except SettingsError as error:  # a QT_* variable for a list or a table that is not JSON
+        raise ConfigError(
+            f"{error}: a list or a table from the environment is written as JSON, e.g. "
+            "QT_NOTIFY__URLS='[\"json://host/path\"]'"
+        ) from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -48,6 +54,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
     _refuse_keys(data.get("exchange"), "exchange", None)
+    notify = data.get("notify")
+    if isinstance(notify, dict) and "urls" in notify:
+        raise ConfigError(
+            "notify.urls: notification URLs carry tokens and are read only from the environment "
+            "(QT_NOTIFY__URLS, a JSON list: '[\"tgram://TOKEN/CHAT\"]'), never from a file"
+        )
     accounts = data.get("accounts")
     for name, account in accounts.items() if isinstance(accounts, dict) else ():
         if isinstance(account, dict):

@@ -49,6 +49,12 @@ def redact_url(url: str) -> str:
     return _PASSWORD_IN_QUERY.sub(r"\1***", _PASSWORD_IN_NETLOC.sub(r"\1***@", url))
 
 
+def redact_notify_url(url: str) -> str:
+    """An Apprise URL fit to show: only its scheme (`tgram://***`); its host, path and query may all be tokens."""
+    scheme, found, _ = url.partition("://")
+    return f"{scheme}://***" if found else "***"
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -252,6 +258,23 @@ class LeaseSettings(_Section):
         return self
 
 
+class NotifySettings(_Section):
+    """Notifications through Apprise (Telegram, Slack, Discord, e-mail, webhooks...): gate changes, positions opened
+    and closed, protection failures, lease changes and a daily summary. The URLs hold tokens: they are read only
+    from the environment (QT_NOTIFY__URLS, a JSON list), never from a file, and never shown."""
+
+    urls: tuple[SecretStr, ...] = ()
+    queue_size: int = Field(default=200, ge=1, description="notices waiting to be sent; beyond it the oldest drop")
+    poll_s: float = Field(default=1.0, gt=0, le=60, description="how often the committed transitions are read")
+    daily_summary: bool = True
+
+
+class LogSettings(_Section):
+    summary_every_s: float = Field(
+        default=60.0, gt=0, description="one summary line (candles, signals, decisions, positions, equity, gate)"
+    )
+
+
 class DatabaseSettings(_Section):
     url: str = "sqlite:///./quantum_trader.db"
 
@@ -324,6 +347,8 @@ class Settings(BaseSettings):
     signals: SignalSettings = SignalSettings()
     database: DatabaseSettings = DatabaseSettings()
     lease: LeaseSettings = LeaseSettings()
+    notify: NotifySettings = NotifySettings()
+    log: LogSettings = LogSettings()
     accounts: dict[str, AccountSettings] = Field(default_factory=dict)
     _account: str | None = PrivateAttr(default=None)  # set only by `as_account`
 
@@ -384,6 +409,7 @@ class Settings(BaseSettings):
         for key in SECRET_KEYS:
             data["exchange"][key] = "**********" if getattr(self.exchange, key) else None
         data["database"]["url"] = redact_url(self.database.url)
+        data["notify"]["urls"] = [redact_notify_url(url.get_secret_value()) for url in self.notify.urls]
         data["accounts"] = {  # only what each account sets; its keys as set or not
             name: account.model_dump(mode="json", by_alias=True, exclude_unset=True)
             | {key: "**********" if getattr(account, key) else None for key in SECRET_KEYS}

@@ -10,7 +10,7 @@ import typer
 from config.accounts import all_account_settings
 from persistence.db import make_engine
 from persistence.migrate import current_revision, upgrade
-from service import cli_inspect, cli_recover, cli_replay, cli_service, cli_strategies
+from service import cli_decisions, cli_inspect, cli_recover, cli_replay, cli_service, cli_strategies
 from service.cli_common import (
     AccountOption,
     ConfigOption,
@@ -48,6 +48,8 @@ app.command("positions")(cli_inspect.positions)
 app.command("transitions")(cli_inspect.transitions)
 app.command("diagram")(cli_inspect.diagram)
 app.command("strategies")(cli_strategies.strategies)
+app.command("decisions")(cli_decisions.decisions)
+app.command("policy")(cli_decisions.policy)
 
 
 @gate_app.callback()

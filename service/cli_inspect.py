@@ -8,7 +8,7 @@ import subprocess
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -26,6 +26,7 @@ from service.cli_common import (
     fail,
     print_json,
 )
+from service.columns import is_compact, short_id, short_number, short_time, table
 from state_machines import TABLES
 from state_machines.diagram import dot, mermaid_markdown
 
@@ -45,11 +46,30 @@ def positions(
     if as_json:
         print_json(rows)
         return
-    table = Table(title=f"{len(rows)} position(s)")
-    for column in ("id", "symbol", "side", "state", "qty", "entry", "stop", "take profit", "exit", "PnL", "why closed"):
-        table.add_column(column, overflow="fold")
+    compact = is_compact(console)
+    shown = table(f"{len(rows)} position(s)", compact)
+    if compact:  # the stop and target a closed position no longer needs are left out; why it closed joins its state
+        columns: tuple[str, ...] = ("id", "symbol", "side", "qty", "entry", "exit", "PnL")
+    else:
+        columns = ("id", "symbol", "side", "state", "qty", "entry", "stop", "take profit", "exit", "PnL")
+    for column in columns:
+        shown.add_column(column, no_wrap=True)
+    shown.add_column("state" if compact else "why closed", overflow="fold", ratio=1)
     for row in rows:
-        table.add_row(
+        why = row["close_reason"] or ""
+        if compact:
+            shown.add_row(
+                short_id(row["id"], compact),
+                row["symbol"],
+                row["side"],
+                short_number(row["quantity"], compact),
+                short_number(row["entry_price"], compact),
+                short_number(row["exit_price"], compact),
+                short_number(row["realized_pnl"], compact, places=2),
+                f"{row['state']}: {why}" if why else row["state"],
+            )
+            continue
+        shown.add_row(
             row["id"],
             row["symbol"],
             row["side"],
@@ -60,9 +80,9 @@ def positions(
             row["take_profit_price"] or "-",
             row["exit_price"] or "-",
             row["realized_pnl"],
-            row["close_reason"] or "",
+            why,
         )
-    console.print(table)
+    console.print(shown)
 
 
 class MachineName(StrEnum):
@@ -71,7 +91,9 @@ class MachineName(StrEnum):
 
 
 def transitions(
-    position: Annotated[str | None, typer.Option("--position", help="Only this position's transitions.")] = None,
+    position: Annotated[
+        str | None, typer.Option("--position", help="Only this position's transitions (its id, or the id's start).")
+    ] = None,
     machine: Annotated[MachineName | None, typer.Option("--machine", help="Only this machine's transitions.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="ISO 8601 time, 15m / 2h / 3d ago, or epoch ms.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the newest N rows.")] = None,
@@ -96,12 +118,17 @@ def transitions(
     if as_json:
         print_json(rows)
         return
-    table = Table(title=f"{len(rows)} transition(s)")
-    for column in ("at", "machine", "entity", "seq", "from", "to", "trigger", "reason", "payload"):
-        table.add_column(column, overflow="fold")
+    if is_compact(console):
+        console.print(_compact_transitions(rows))
+        return
+    shown = Table(title=f"{len(rows)} transition(s)")
+    for column in ("at", "machine", "entity", "seq", "from", "to", "trigger"):
+        shown.add_column(column, no_wrap=True)  # a time or an id folded over two lines reads as two
+    for column in ("reason", "payload"):
+        shown.add_column(column, overflow="fold")
     for row in rows:
         payload = json.dumps(row["payload"], sort_keys=True) if row["payload"] else ""
-        table.add_row(
+        shown.add_row(
             row["at"],
             row["machine"],
             row["entity_id"],
@@ -112,7 +139,21 @@ def transitions(
             row["reason"],
             payload,
         )
-    console.print(table)
+    console.print(shown)
+
+
+def _compact_transitions(rows: list[dict[str, Any]]) -> Table:
+    """Time, entity (short id, or `gate`), the change, and the reason folded into what is left of the line; the
+    sequence, trigger and payload are in `--json` and on a wider terminal."""
+    shown = table(f"{len(rows)} transition(s), times UTC", compact=True)
+    shown.add_column("at", no_wrap=True)
+    shown.add_column("entity", no_wrap=True)
+    shown.add_column("change", no_wrap=True)
+    shown.add_column("reason", overflow="fold", ratio=1)
+    for row in rows:
+        entity = "gate" if row["machine"] == "gate" else short_id(row["entity_id"], compact=True)
+        shown.add_row(short_time(row["at"], compact=True), entity, f"{row['from'] or '-'}>{row['to']}", row["reason"])
+    return shown
 
 
 def show_gate(

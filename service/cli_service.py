@@ -37,6 +37,7 @@ from service.cli_common import (
     fail,
     print_json,
 )
+from service.columns import is_compact, short_id, short_number, short_time, table
 from service.lock import AlreadyRunning, InstanceLock, service_running
 from service.logs import configure
 from service.report.strategies import COLUMNS as STRATEGY_COLUMNS
@@ -122,43 +123,42 @@ def status(
         console.print(_costs_table(report["costs"]))
     if report["strategies"]:
         console.print(_strategies_table(report["strategies"]))
-    with_marks = bool(report["marks"])  # only the Binance feed follows the mark price
-    table = Table(title=f"{len(report['positions'])} open position(s)")
-    for column in (
-        "id",
-        "symbol",
-        "side",
-        "state",
-        "qty",
-        "entry",
-        "stop",
-        "last",
-        *(("mark",) if with_marks else ()),
-        "unrealised PnL",
-    ):
-        table.add_column(column)
-    for row in report["positions"]:
-        mark = (_plain(row["mark_price"]),) if with_marks else ()
-        table.add_row(
-            row["id"],
-            row["symbol"],
-            row["side"],
-            row["state"],
-            row["open_quantity"],
-            row["entry_price"] or "-",
-            row["stop_price"] or "-",
-            row["last_price"] or "-",
-            *mark,
-            row["unrealized_pnl"] or "-",
-        )
-    console.print(table)
+    console.print(_positions_table(report["positions"], with_marks=bool(report["marks"])))
     if report["foreign_positions"]:
         _print_foreign(report["foreign_positions"])
 
 
+def _positions_table(positions: list[dict[str, Any]], *, with_marks: bool) -> Table:
+    """Open positions; on a narrow terminal with short ids, prices to 6 digits, and the last price only where
+    there is no mark price (the Binance feed's, which values the position)."""
+    compact = is_compact(console)
+    shown = table(f"{len(positions)} open position(s)", compact)
+    prices = ("mark",) if compact and with_marks else ("last", *(("mark",) if with_marks else ()))
+    for column in ("id", "symbol", "side", "qty", "entry", "stop", *prices, "unrealised PnL"):
+        shown.add_column(column, no_wrap=True)
+    shown.add_column("state", overflow="fold", ratio=1)
+    for row in positions:
+        marks = (short_number(_plain(row["mark_price"]), compact),) if with_marks else ()
+        last = (short_number(row["last_price"], compact),) if not (compact and with_marks) else ()
+        shown.add_row(
+            short_id(row["id"], compact),
+            row["symbol"],
+            row["side"],
+            short_number(row["open_quantity"], compact),
+            short_number(row["entry_price"], compact),
+            short_number(row["stop_price"], compact),
+            *last,
+            *marks,
+            row["unrealized_pnl"] or "-",
+            row["state"],
+        )
+    return shown
+
+
 def _print_lease(lease: dict[str, Any]) -> None:
     owner = lease["owner"]
-    expiry = "expired" if lease["expired"] else f"expires {lease['expires_at']}"
+    compact = is_compact(console)
+    expiry = "expired" if lease["expired"] else f"expires {short_time(lease['expires_at'], compact)}"
     console.print(
         Text.assemble(
             "lease: ",
@@ -167,47 +167,54 @@ def _print_lease(lease: dict[str, Any]) -> None:
         )
     )
     for standby in lease["standbys"]:
-        console.print(f"standby: {standby['host']} pid {standby['pid']}, waiting since {standby['since']}")
+        since = short_time(standby["since"], compact)
+        console.print(f"standby: {standby['host']} pid {standby['pid']}, waiting since {since}")
 
 
 def _print_foreign(rows: list[dict[str, Any]]) -> None:
     """Positions held on the exchange in symbols outside the configuration: the service leaves them alone."""
-    table = Table(title=f"{len(rows)} position(s) on the exchange that are not ours (left alone)")
+    compact = is_compact(console)
+    shown = table(f"{len(rows)} position(s) on the exchange that are not ours (left alone)", compact)
     for column in ("symbol", "side", "qty", "first seen", "last seen"):
-        table.add_column(column)
+        shown.add_column(column, no_wrap=column.endswith("seen"))
     for row in rows:  # the exchange's text: never markup
-        table.add_row(
-            *(Text(printable(str(row[key]))) for key in ("symbol", "side", "quantity", "first_seen", "last_seen"))
+        shown.add_row(
+            *(Text(printable(str(row[key]))) for key in ("symbol", "side", "quantity")),
+            *(short_time(row[key], compact) for key in ("first_seen", "last_seen")),
         )
-    console.print(table)
+    console.print(shown)
 
 
 def _costs_table(costs: dict[str, Any]) -> Table:
     """Each symbol's spread and realised slippage as the policy last saw them, against the caps."""
-    table = Table(
-        title=f"costs at {costs['at']} (caps: spread {costs['max_spread_bps']:.1f} bps, "
-        f"slippage {costs['max_slippage_bps']:.1f} bps)"
+    compact = is_compact(console)
+    caps = (
+        f"caps {costs['max_spread_bps']:.0f}/{costs['max_slippage_bps']:.0f} bps"
+        if compact
+        else f"caps: spread {costs['max_spread_bps']:.1f} bps, slippage {costs['max_slippage_bps']:.1f} bps"
     )
-    for column in ("symbol", "spread bps", "slippage bps", "fills", "over a cap"):
-        table.add_column(column)
+    shown = table(f"costs at {short_time(costs['at'], compact)} ({caps})", compact)
+    for column in ("symbol", "spread bps", "slippage bps", "fills"):
+        shown.add_column(column, no_wrap=True)
+    shown.add_column("over a cap", overflow="fold", ratio=1)
     for row in costs["symbols"]:
-        table.add_row(
+        shown.add_row(
             row["symbol"],
             _bps(row["spread_bps"]),
             _bps(row["slippage_bps"]),
             str(row["slippage_fills"]),
             Text(row["over_cap"] or "-"),  # Text: never markup
         )
-    return table
+    return shown
 
 
 def _strategies_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="by strategy (the inbox included)")
+    shown = Table(title="by strategy (the inbox included)")
     for column in STRATEGY_COLUMNS:
-        table.add_column(column)
+        shown.add_column(column)
     for row in strategy_rows({"by_source": rows}):
-        table.add_row(*(Text(printable(str(cell))) for cell in row))  # names and errors are the user's: never markup
-    return table
+        shown.add_row(*(Text(printable(str(cell))) for cell in row))  # names and errors are the user's: never markup
+    return shown
 
 
 def _bps(value: float | None) -> str:

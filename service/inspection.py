@@ -116,6 +116,7 @@ def transitions(
     """Oldest first; with a limit, the newest `limit` rows (still oldest first)."""
     query = select(TRANSITIONS)
     if position:
+        position = position_id(engine, position)
         query = query.where(TRANSITIONS.c.machine == "position", TRANSITIONS.c.entity_id == position)
     elif machine:
         query = query.where(TRANSITIONS.c.machine == machine)
@@ -141,6 +142,22 @@ def transitions(
         }
         for row in reversed(rows)
     ]
+
+
+def position_id(engine: Engine, given: str) -> str:
+    """A position's id from the id or its start (the short id a narrow table shows); raises `ValueError` when the
+    start fits several. An id that fits none is returned as given: it has no rows."""
+    with engine.connect() as connection:
+        exact = connection.execute(select(POSITIONS.c.id).where(POSITIONS.c.id == given)).scalar()
+        if exact is not None:
+            return str(exact)
+        found = connection.execute(
+            select(POSITIONS.c.id).where(POSITIONS.c.id.startswith(given, autoescape=True)).limit(5)
+        ).scalars()
+        ids = list(found)
+    if len(ids) > 1:
+        raise ValueError(f"{given!r} is the start of several positions' ids ({', '.join(ids)}...): give more of it")
+    return ids[0] if ids else given
 
 
 def gate(engine: Engine) -> dict[str, Any] | None:

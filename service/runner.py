@@ -31,6 +31,9 @@ from persistence.migrate import current_revision, head_revision, upgrade
 from service.inspection import iso
 from service.lease import AccountLease, lease_for, refuse_if_traded_here
 from service.lock import AlreadyRunning, InstanceLock
+from service.notify.channel import Notifications
+from service.notify.notices import lease_lost, lease_taken
+from service.summary import SummaryLine
 from service.terminal import describe_error
 
 log = logging.getLogger("quantum_trader.service")
@@ -130,6 +133,8 @@ class Runner:
         self.prices: dict[str, str] = {}
         self.feed: BinanceKlineFeed | None = None  # the Binance feed, once started: its mark prices and book tickers
         self.doing = "starting"  # what the runner's thread is doing, for the line that says what failed
+        self.notifications = Notifications(settings.notify, self.clock)
+        self.summary: SummaryLine | None = None
 
     def request_stop(self, *_: object) -> None:
         self.stopping.set()
@@ -137,6 +142,10 @@ class Runner:
     def run(self) -> int:
         settings = self.settings
         check_live_guard(settings, live=self.live)
+        try:
+            self.notifications.open()
+        except ValueError as error:
+            raise ServiceError(str(error)) from None
         log.warning("%s on the %s feed: %s", describe_venue(settings), settings.feed.kind, ", ".join(settings.symbols))
         self._announce()
         try:
@@ -159,17 +168,22 @@ class Runner:
             migrate(engine, settings.database.url)
             lease = lease_for(settings, engine, self.clock)
             self.doing = "taking the account's lease"
-            if lease.take(standby=self.standby, stopping=self.stopping) is None:
+            taken = lease.take(standby=self.standby, stopping=self.stopping)
+            if taken is None:
                 log.info("stopped while waiting as a standby: nothing was traded")
                 return EXIT_OK
             lease.on_lost = self._lost
+            self.notifications.start(engine)
+            self.notifications.post(lease_taken(f"{lease.key}, token {taken.token}"))
             with lease:
                 return self._trade(engine, lease)
         finally:
+            self.notifications.stop()
             engine.dispose()
 
     def _lost(self, why: str) -> None:
         self.lost = why
+        self.notifications.post(lease_lost(why))
         self.stopping.set()
 
     def _trade(self, engine: Engine, lease: AccountLease) -> int:
@@ -187,6 +201,8 @@ class Runner:
             self.doing = "starting the actors"
             system.start()
             log.info("running: every actor started, open positions reconciled with the exchange")
+            # Where to look while it runs (the dashboard's address, once there is one) is said here.
+            self.summary = SummaryLine(engine, self.clock, settings.log.summary_every_s)
             self._drive(system)
         except FeedError as error:
             raise ServiceError(f"market feed: {error}") from None
@@ -298,6 +314,8 @@ class Runner:
             last_cycle = self.clock.now_ms()
             for candle in batch:
                 self.prices[candle.symbol] = repr(candle.close)
+            if self.summary is not None:
+                self.summary.count(len(batch))
             self._after_cycle(system, engine)
             if system.stop_requested.is_set():
                 return
@@ -307,6 +325,9 @@ class Runner:
         system.operator_commands()
         self.doing = "writing the heartbeat"
         self._beat(system.ctx.engine)
+        if self.summary is not None and self.summary.due():
+            self.doing = "writing the summary line"
+            self.summary.write()
         self.doing = "driving the actors"
 
     def _beat(self, engine: Engine) -> None:

@@ -21,7 +21,7 @@ from actors.execution.checkpoint import ExchangeCheckpoint
 from exchange.port import OrderRejected, OrderRequest, OrderState
 from persistence import records
 from persistence.store import Store
-from state_machines import PositionModel, StateMachine
+from state_machines import PositionModel, PositionState, StateMachine
 
 log = logging.getLogger("quantum_trader.execution")
 
@@ -92,7 +92,15 @@ class Journal:
             self._deferred = pending + self._deferred
             raise
         self._committed(save)
-        log.info("%s %s %s: %s (%s)", position.id, position.symbol, position.side, position.state, reason)
+        log.info(
+            "%s %s %s: %s (%s)%s",
+            position.id,
+            position.symbol,
+            position.side,
+            position.state,
+            reason,
+            _result(position),
+        )
 
     def _committed(self, save: tuple[Write, int] | None) -> None:
         if save is not None:
@@ -190,3 +198,11 @@ def in_order(*writes: Write) -> Write:
 
 def fill_row(fill: Mapping[str, Any]) -> Write:
     return lambda c: records.insert_fill(c, **fill)
+
+
+def _result(position: LivePosition) -> str:
+    """What a closed position made, for its log line: the average exit and the PnL after fees."""
+    if position.state != PositionState.CLOSED or position.exit_price is None:
+        return ""
+    net = position.realized_pnl - position.fees
+    return f": exit {position.exit_price:.8g}, PnL {net:.2f} after {position.fees:.2f} fees"

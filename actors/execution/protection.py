@@ -28,6 +28,8 @@ from state_machines import PositionState
 
 log = logging.getLogger("quantum_trader.execution")
 PROTECTIVE = (Purpose.STOP, Purpose.TAKE_PROFIT, Purpose.PARTIAL)
+UNPROTECTED_CLOSE = "no full stop could be placed"  # the reason of a close at market for want of a stop
+NAMES = {Purpose.STOP: "stop-loss", Purpose.TAKE_PROFIT: "take-profit", Purpose.PARTIAL: "partial take-profit"}
 Requests = list[tuple[str, OrderRequest]]
 
 
@@ -112,6 +114,15 @@ class Protection:
             try:
                 self.journal.defer(sent(self.exchange.place_order(request)))
                 placed.append(purpose)
+                log.info(
+                    "%s %s %s placed: %s %s at %s",
+                    position.id,
+                    position.symbol,
+                    NAMES.get(purpose, purpose),
+                    request.side,
+                    request.quantity,
+                    request.trigger_price,
+                )
             except OrderRejected as error:
                 self.journal.defer(self.journal.refused(request.client_order_id, error))
                 self.filters.refused(error)
@@ -175,7 +186,7 @@ class Protection:
                 )
                 log.error("%s", reason)
                 del self.unsure[position_id]
-                self.closing.close(position.id, "no full stop could be placed")
+                self.closing.close(position.id, UNPROTECTED_CLOSE)
                 holds.append(reason)
         return holds
 

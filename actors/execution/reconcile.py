@@ -26,6 +26,7 @@ from state_machines import PositionState
 
 log = logging.getLogger("quantum_trader.execution")
 WAITING_FOR_LOOKUP = (PositionState.UNKNOWN, PositionState.PENDING_ENTRY)
+RECOVERY_HALT = "recovery: "  # how the reason of a gate halted by recovery begins
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +178,7 @@ class Reconciler:
                 log.info("orphan %s was gone already", action.target)
             return []
         if action.kind == "halt":
-            return [HaltGate(reason=f"recovery: {action.target}: {action.detail}")]
+            return [HaltGate(reason=f"{RECOVERY_HALT}{action.target}: {action.detail}")]
         position = self.book.get(action.target)
         if position is None:
             return []  # finished by an earlier action of the plan

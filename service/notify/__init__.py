@@ -1,0 +1,1 @@
+"""Notifications to the operator's channels (Apprise), sent off the trading threads."""
