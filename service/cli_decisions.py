@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from persistence.db import open_read_only
 from service import decision_queries, inspection
@@ -30,6 +31,9 @@ def decisions(
     symbol: Annotated[str | None, typer.Option("--symbol", help="Only this symbol, e.g. BTCUSDT.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="ISO 8601 time, 15m / 2h / 3d ago, or epoch ms.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the newest N decisions.")] = None,
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="Only this strategy's signals (`inbox`: the inbox's).")
+    ] = None,
     as_json: JsonOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -40,17 +44,19 @@ def decisions(
         code = decision_queries.reason_code(reason) if reason else None
         since_ms = inspection.parse_time(since, datetime.now(UTC)) if since else None
         engine = open_read_only(database_url(db, config, account))
-        rows = decision_queries.decisions(engine, reason=code, symbol=symbol, since=since_ms, limit=limit)
+        rows = decision_queries.decisions(
+            engine, reason=code, symbol=symbol, since=since_ms, limit=limit, strategy=strategy
+        )
     if as_json:
         print_json(rows)
         return
     compact = is_compact(console)
     shown = table(f"{len(rows)} decision(s), times UTC", compact)
-    for column in ("at", "symbol", "side", "conf", "reason", *(() if compact else ("signal", "position"))):
+    for column in ("at", "symbol", "side", "conf", "reason", *(() if compact else ("strategy", "signal", "position"))):
         shown.add_column(column, no_wrap=True)
     shown.add_column("detail", overflow="fold", ratio=1)
     for row in rows:
-        full = () if compact else (row["signal_id"], row["position_id"] or "-")
+        full = () if compact else (row["source"], row["signal_id"], row["position_id"] or "-")
         shown.add_row(
             short_time(row["at"], compact),
             row["symbol"],
@@ -61,6 +67,9 @@ def decisions(
             _detail(row) if compact else row["detail"],
         )
     console.print(shown)
+    for name, reasons in decision_queries.by_strategy(rows).items():
+        counted = ", ".join(f"{reason} {count}" for reason, count in reasons.items())
+        console.print(Text(f"{name}: {sum(reasons.values())} ({counted})"))  # a user's name: never markup
 
 
 def _detail(row: dict[str, Any]) -> str:

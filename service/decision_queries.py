@@ -28,12 +28,16 @@ def decisions(
     symbol: str | None = None,
     since: int | None = None,
     limit: int | None = None,
+    strategy: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Oldest first; with a limit, the newest `limit` decisions (still oldest first)."""
+    """Oldest first; with a limit, the newest `limit` decisions (still oldest first). `strategy`: only the signals
+    of that strategy (its name, or `inbox` for the inbox's), as recorded in `source`."""
     table = SIGNAL_DECISIONS
     query = select(table)
     if reason:
         query = query.where(table.c.reason == reason)
+    if strategy:
+        query = query.where(table.c.source == strategy)
     if symbol:
         query = query.where(table.c.symbol == symbol.upper())
     if since is not None:
@@ -78,3 +82,13 @@ def policies(engine: Engine, *, history: bool, limit: int | None = None) -> list
         }
         for row in reversed(rows)
     ]
+
+
+def by_strategy(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """How many decisions of each reason each strategy's signals got (the inbox's under `inbox`), in first-seen
+    order of strategies and reasons."""
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        reasons = counts.setdefault(row["source"], {})
+        reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
+    return counts

@@ -98,3 +98,18 @@ def test_policy_before_any_run_says_so(db_path: Path, engine: object) -> None:
 def test_decisions_on_a_missing_database_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["decisions", "--db", str(tmp_path / "none.db")])
     assert result.exit_code == 2 and "error:" in result.stderr
+
+
+def test_decisions_by_strategy_filter_and_breakdown(replay_db: Path) -> None:
+    every = cli_json("decisions", "--db", str(replay_db))
+    assert isinstance(every, list)
+    assert {d["source"] for d in every} == {"builtin"}  # the replay ran the built-in strategy only
+    assert cli_json("decisions", "--db", str(replay_db), "--strategy", "builtin") == every
+    assert cli_json("decisions", "--db", str(replay_db), "--strategy", "inbox") == []
+    result = runner.invoke(app, ["decisions", "--db", str(replay_db)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    counts = Counter(d["reason"] for d in every)
+    line = next(line for line in result.stdout.splitlines() if line.startswith("builtin: "))
+    assert line.startswith(f"builtin: {len(every)} (")
+    for reason, count in counts.items():
+        assert f"{reason} {count}" in line
