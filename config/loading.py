@@ -48,6 +48,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
     _refuse_keys(data.get("exchange"), "exchange", None)
+    if isinstance(data.get("http"), dict) and "token" in data["http"]:
+        raise ConfigError("http.token: the token is read only from the environment (QT_HTTP__TOKEN), never from a file")
     accounts = data.get("accounts")
     for name, account in accounts.items() if isinstance(accounts, dict) else ():
         if isinstance(account, dict):
