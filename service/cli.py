@@ -10,7 +10,7 @@ import typer
 from config.accounts import all_account_settings
 from persistence.db import make_engine
 from persistence.migrate import current_revision, upgrade
-from service import cli_inspect, cli_recover, cli_replay, cli_service
+from service import cli_dashboard, cli_inspect, cli_recover, cli_replay, cli_service
 from service.cli_common import (
     AccountOption,
     ConfigOption,
@@ -47,6 +47,7 @@ app.command("recover")(cli_recover.recover)
 app.command("positions")(cli_inspect.positions)
 app.command("transitions")(cli_inspect.transitions)
 app.command("diagram")(cli_inspect.diagram)
+app.command("dashboard")(cli_dashboard.dashboard)
 
 
 @gate_app.callback()

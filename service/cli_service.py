@@ -26,6 +26,7 @@ from service.cli_common import (
     fail,
     print_json,
 )
+from service.http import server as http_server
 from service.lock import AlreadyRunning, service_running
 from service.logs import configure
 from service.runner import Runner, ServiceError, check_live_guard, install_signal_handlers
@@ -60,7 +61,8 @@ def run(
         settings = command_settings(config, db, account)
     try:
         check_live_guard(settings, live=live)  # before any logging or database: a refusal is one clear line
-    except ServiceError as error:
+        http_server.check(settings)
+    except (ServiceError, ValueError) as error:
         fail(str(error))
     create_account_schema(settings.database.url, account)
     configure(json_lines=log_json, level=logging.DEBUG if debug else logging.INFO)

@@ -23,14 +23,15 @@ from config.settings import account_key_variables, redact_url
 from exchange.binance.endpoints import binance_endpoints
 from exchange.binance.market_stream import BinanceKlineFeed, FeedError
 from exchange.factory import block_store, make_exchange
-from exchange.guarded import GuardedPort
 from exchange.port import ExchangeError
 from persistence import records
 from persistence.db import DatabaseUnavailable, check_sqlite_directory, make_engine
 from persistence.migrate import current_revision, head_revision, upgrade
+from service.http.server import serving
 from service.inspection import iso
 from service.lease import AccountLease, lease_for, refuse_if_traded_here
 from service.lock import AlreadyRunning, InstanceLock
+from service.probe import Probe, TimedPort
 from service.terminal import describe_error
 
 log = logging.getLogger("quantum_trader.service")
@@ -130,6 +131,7 @@ class Runner:
         self.prices: dict[str, str] = {}
         self.feed: BinanceKlineFeed | None = None  # the Binance feed, once started: its mark prices and book tickers
         self.doing = "starting"  # what the runner's thread is doing, for the line that says what failed
+        self.probe = Probe()  # step and tick-to-order timings and the streams' health, for /metrics
 
     def request_stop(self, *_: object) -> None:
         self.stopping.set()
@@ -163,7 +165,7 @@ class Runner:
                 log.info("stopped while waiting as a standby: nothing was traded")
                 return EXIT_OK
             lease.on_lost = self._lost
-            with lease:
+            with lease, serving(settings, self.probe):
                 return self._trade(engine, lease)
         finally:
             engine.dispose()
@@ -178,7 +180,8 @@ class Runner:
             exchange = make_exchange(settings, engine, live=self.live)
         except ExchangeError as error:
             raise ServiceError(f"cannot start the exchange: {error}") from None
-        guarded = GuardedPort(exchange, lease.ensure_held)  # nothing is sent once the lease may be lost
+        guarded = TimedPort(exchange, lease.ensure_held, self.probe)  # nothing is sent once the lease may be lost
+        self.probe.health = lambda: {"market": self._feed_health(), "exchange": guarded.health()}
         system = TradingSystem(settings, self.clock, engine, exchange=guarded, checkpoint_steps=True)
         system.ctx.feed_health = self._feed_health  # the market stream's watchdog pauses trading too
         system.ctx.book_spreads = self._book_spreads  # the book tickers' spreads, for an exchange with a real book
@@ -291,7 +294,8 @@ class Runner:
                     self._after_cycle(system, engine)
             if self.stopping.is_set() or system.stop_requested.is_set():
                 return
-            system.step(at, batch)
+            with self.probe.step():
+                system.step(at, batch)
             if not self.first_step_done:
                 self.first_step_done = True
                 log.info("first step done: trading (candles closed at %s)", iso(at))
