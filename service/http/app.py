@@ -44,7 +44,13 @@ class Backend:
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"at most this many rows (max {MAX_LIMIT})")]
 BeforeId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="only rows older than this id (paging back)")]
-Time = Annotated[str | None, Query(max_length=64, description="ISO 8601 UTC, 15m / 2h / 3d ago, or epoch ms")]
+TIME_PATTERN = r"^([0-9]{1,15}|[0-9]{1,6}[smhd]|[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]{2,15})?(Z|[+-][0-9:]{4,5})?)$"
+Time = Annotated[
+    str | None,
+    Query(
+        max_length=40, pattern=TIME_PATTERN, description="ISO 8601 (UTC unless it says), 15m / 2h / 3d ago, or epoch ms"
+    ),
+]
 PROBLEMS: dict[int | str, dict[str, Any]] = {code: {"model": schemas.Problem} for code in (400, 401, 403, 404)}
 
 
@@ -159,7 +165,7 @@ def create_app(backend: Backend, rules: AccessRules) -> FastAPI:
 
     @app.get("/api/decisions/counts", response_model=list[schemas.DecisionCount], responses=PROBLEMS, dependencies=read)
     def decision_counts(
-        since: Annotated[str, Query(max_length=64)] = "24h",
+        since: Annotated[str, Query(max_length=40, pattern=TIME_PATTERN)] = "24h",
         until: Time = None,
         bucket_s: Annotated[int, Query(ge=60, le=7 * 86400, description="bucket width in seconds")] = 3600,
     ) -> list[dict[str, Any]]:
