@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, inspect, select
 from persistence import lease
 from persistence.position_details import PositionDetails
 from persistence.tables import ACCOUNT_LEASE, GATE, POSITIONS, TRANSITIONS
-from state_machines import POSITION_TABLE
+from state_machines import POSITION_TABLE, TABLES
 
 _RELATIVE = re.compile(r"^([0-9]+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -141,6 +141,8 @@ def transitions(
         query = query.where(TRANSITIONS.c.machine == machine)
     if entity is not None:
         query = query.where(TRANSITIONS.c.entity_id == entity)
+        if not position and not machine:  # every machine named: the (machine, entity_id, seq) index finds the rows
+            query = query.where(TRANSITIONS.c.machine.in_(sorted(TABLES)))
     if since is not None:
         query = query.where(TRANSITIONS.c.at >= since)
     if until is not None:

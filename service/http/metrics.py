@@ -9,7 +9,7 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, and_, exists, func, select
+from sqlalchemy import Engine, Numeric, and_, cast, exists, func, select
 
 from actors.execution.ids import Purpose
 from exchange.port import OrderStatus
@@ -41,7 +41,7 @@ class DatabaseCollector(Collector):
             equity = connection.execute(
                 select(EQUITY_SNAPSHOTS.c.equity).order_by(EQUITY_SNAPSHOTS.c.id.desc()).limit(1)
             ).scalar()
-            realized = connection.execute(select(POSITIONS.c.realized_pnl)).scalars().all()
+            realized = connection.execute(select(func.sum(cast(POSITIONS.c.realized_pnl, Numeric)))).scalar()
             by_status = connection.execute(select(ORDERS.c.status, func.count()).group_by(ORDERS.c.status)).all()
             by_code = connection.execute(
                 select(ORDERS.c.reject_code, func.count())
@@ -50,7 +50,7 @@ class DatabaseCollector(Collector):
             ).all()
             unprotected = connection.execute(_unprotected()).scalar_one()
         yield _gauge("equity_usd", "Account equity at the last snapshot", None if equity is None else float(equity))
-        yield _gauge("realized_pnl_usd", "Realised PnL of every position", float(sum(realized, Decimal(0))))
+        yield _gauge("realized_pnl_usd", "Realised PnL of every position", float(realized or 0))
         yield _gauge("unprotected_positions", "Held positions without a stop price or resting stop order", unprotected)
         decisions = CounterMetricFamily(P + "decisions", "Signal decisions by reason", labels=["reason"])
         for reason, count in sorted(history.reason_totals(self.engine).items()):
