@@ -40,6 +40,7 @@ class HttpServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart reuses a port left in TIME_WAIT
         try:
             sock.bind((self.host, self.port))
+            sock.listen(2048)  # now: two services starting at once may both bind, only one may listen
         except OSError:
             sock.close()
             raise
@@ -83,13 +84,13 @@ def _token(settings: Settings) -> str | None:
 @contextmanager
 def serving(settings: Settings, probe: Probe) -> Iterator[None]:
     """The API and dashboard beside the running service. A port in use, or a server that does not start, is one
-    error line and the service trades on: its open positions need it running more than anyone needs the page,
+    warning line and the service trades on: its open positions need it running more than anyone needs the page,
     and `quantum-trader status` and `gate halt` still work through the database."""
     if not settings.http.enabled:
         yield
         return
     url_ = settings.database.url
-    engine = open_read_only(url_)
+    engine = open_read_only(url_, in_writer_process=True)  # never opens the file beside the service's locks
     writer = make_engine(url_)  # only the operator's commands are written, as `gate halt` does
 
     def command(name: str, reason: str) -> str:
@@ -102,7 +103,7 @@ def serving(settings: Settings, probe: Probe) -> Iterator[None]:
         assert server is not None
         server.start()
     except OSError as error:
-        log.error(
+        log.warning(  # a warning, not an error: trading is unaffected
             "the dashboard and HTTP API are not served: %s:%d: %s; trading goes on without them (set http.port or "
             "QT_HTTP__PORT to another port; `quantum-trader status` and `gate halt` still work)",
             settings.http.host,
