@@ -60,6 +60,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             "notify.urls: notification URLs carry tokens and are read only from the environment "
             "(QT_NOTIFY__URLS, a JSON list: '[\"tgram://TOKEN/CHAT\"]'), never from a file"
         )
+    if isinstance(data.get("http"), dict) and "token" in data["http"]:
+        raise ConfigError("http.token: the token is read only from the environment (QT_HTTP__TOKEN), never from a file")
     accounts = data.get("accounts")
     for name, account in accounts.items() if isinstance(accounts, dict) else ():
         if isinstance(account, dict):

@@ -275,6 +275,17 @@ class LogSettings(_Section):
     )
 
 
+class HttpSettings(_Section):
+    """The HTTP API, dashboard and metrics served by `run`; the token is read only from QT_HTTP__TOKEN."""
+
+    enabled: bool = True
+    host: str = Field(default="127.0.0.1", min_length=1, description="address to listen on; loopback by default")
+    port: int = Field(default=8686, ge=1, le=65535)
+    token: SecretStr | None = Field(
+        default=None, description="bearer token for halt/resume (and for everything off loopback); env only"
+    )
+
+
 class DatabaseSettings(_Section):
     url: str = "sqlite:///./quantum_trader.db"
 
@@ -349,6 +360,7 @@ class Settings(BaseSettings):
     lease: LeaseSettings = LeaseSettings()
     notify: NotifySettings = NotifySettings()
     log: LogSettings = LogSettings()
+    http: HttpSettings = HttpSettings()
     accounts: dict[str, AccountSettings] = Field(default_factory=dict)
     _account: str | None = PrivateAttr(default=None)  # set only by `as_account`
 
@@ -410,6 +422,7 @@ class Settings(BaseSettings):
             data["exchange"][key] = "**********" if getattr(self.exchange, key) else None
         data["database"]["url"] = redact_url(self.database.url)
         data["notify"]["urls"] = [redact_notify_url(url.get_secret_value()) for url in self.notify.urls]
+        data["http"]["token"] = "**********" if self.http.token else None
         data["accounts"] = {  # only what each account sets; its keys as set or not
             name: account.model_dump(mode="json", by_alias=True, exclude_unset=True)
             | {key: "**********" if getattr(account, key) else None for key in SECRET_KEYS}

@@ -16,9 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import socket
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +35,11 @@ from actors.system import TradingSystem  # noqa: E402
 from config import ExitMode, Settings  # noqa: E402
 from exchange.paper.exchange import PaperExchange  # noqa: E402
 from exchange.port import OrderRequest, OrderState  # noqa: E402
-from persistence.db import make_engine  # noqa: E402
+from persistence.db import make_engine, open_read_only  # noqa: E402
 from persistence.migrate import upgrade  # noqa: E402
+from service.http.app import Backend, create_app  # noqa: E402
+from service.http.auth import AccessRules  # noqa: E402
+from service.http.server import HttpServer  # noqa: E402
 
 SYMBOLS = (
     "BTCUSDT",
@@ -81,18 +87,13 @@ def settings_for(db: Path, inbox: Path) -> Settings:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=10_000)
-    parser.add_argument("--warmup", type=int, default=200, help="calm steps before the first signal")
-    parser.add_argument(
-        "--synchronous", default="FULL", help="SQLite synchronous setting (FULL is what the service runs with)"
-    )
-    parser.add_argument("--keep", help="a directory to keep the database in (for a look afterwards)")
-    args = parser.parse_args()
+def measure(args: argparse.Namespace, *, with_http: bool) -> tuple[list[float], int]:
+    """Tick-to-order latencies (ms) of one run of the pipeline, and its steps; with_http: the HTTP server is up on
+    the benchmark's database and polled with the dashboard's requests at --http-rate a second meanwhile."""
     rng = np.random.default_rng(5)
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = args.keep or tmp
+        tmp = str(Path(args.keep) / ("with-http" if with_http else "")) if args.keep else tmp
+        Path(tmp).mkdir(parents=True, exist_ok=True)
         db, inbox = Path(tmp) / "bench.db", Path(tmp) / "inbox.jsonl"
         inbox.touch()
         settings = settings_for(db, inbox)
@@ -104,6 +105,7 @@ def main() -> None:
         clock = VirtualClock(1_700_000_000_000)
         system = TradingSystem(settings, clock, engine, exchange=exchange)
         system.start()
+        poller = Poller(settings.database.url, args.http_rate) if with_http else None
         prices = {s: 100.0 * (i + 1) for i, s in enumerate(SYMBOLS)}
         latencies: list[float] = []
         open_time, step, signal_number = clock.now_ms(), 0, 0
@@ -152,8 +154,29 @@ def main() -> None:
                 system.step(at, tuple(candles))
                 latencies.extend((t - started) * 1000 for t in exchange.accepted[before:])
                 open_time, step = at, step + 1
+        if poller is not None:
+            poller.stop()
         system.stop("benchmark done")
-        orders = len(latencies)
+    return latencies, step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--warmup", type=int, default=200, help="calm steps before the first signal")
+    parser.add_argument(
+        "--synchronous", default="FULL", help="SQLite synchronous setting (FULL is what the service runs with)"
+    )
+    parser.add_argument("--keep", help="a directory to keep the database in (for a look afterwards)")
+    parser.add_argument(
+        "--with-http", action="store_true", help="run again with the HTTP server up and polled, and compare"
+    )
+    parser.add_argument("--http-rate", type=float, default=20.0, help="dashboard requests a second with --with-http")
+    args = parser.parse_args()
+    latencies, step = measure(args, with_http=False)
+    orders = len(latencies)
+    if args.with_http:
+        compare_with_http(args, latencies)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     p50, p99 = float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99))
     print(f"{orders:,} entry orders over {step:,} steps of {len(SYMBOLS)} symbols")
@@ -170,6 +193,53 @@ def main() -> None:
             }
         )
     )
+
+
+class Poller:
+    """The HTTP server on the benchmark's database (read-only, as in the service), and a thread asking it what the
+    dashboard asks at `rate` requests a second."""
+
+    def __init__(self, url: str, rate: float) -> None:
+        self.engine = open_read_only(url)
+        port = free_port()
+        backend = Backend(engine=self.engine, running=lambda: True, command=None)
+        self.server = HttpServer(create_app(backend, AccessRules("127.0.0.1", None, False)), "127.0.0.1", port)
+        self.server.start()
+        self.base, self.rate, self.answered = f"http://127.0.0.1:{port}", rate, 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+
+    def _poll(self) -> None:
+        paths: list[str] = []
+        while not self.stopping.wait(1 / self.rate):
+            paths = paths or ["/api/status", "/api/equity?limit=500", "/api/decisions/counts?since=24h",
+                              "/api/orders?limit=15", "/api/transitions?limit=100", "/metrics"]  # fmt: skip
+            with urllib.request.urlopen(self.base + paths.pop(0), timeout=10) as response:
+                response.read()
+                self.answered += 1
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join()
+        self.server.stop()
+        self.engine.dispose()
+        print(f"HTTP server answered {self.answered} requests meanwhile")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def compare_with_http(args: argparse.Namespace, without: list[float]) -> None:
+    with_http, _ = measure(args, with_http=True)
+    p50s = [float(np.percentile(x, 50)) for x in (without, with_http)]
+    p99s = [float(np.percentile(x, 99)) for x in (without, with_http)]
+    print(f"tick-to-order without HTTP: p50 {p50s[0]:.3f} ms, p99 {p99s[0]:.3f} ms")
+    print(f"tick-to-order with HTTP polled at {args.http_rate:.0f}/s: p50 {p50s[1]:.3f} ms, p99 {p99s[1]:.3f} ms")
+    print(f"ratio with/without: p50 {p50s[1] / p50s[0]:.3f}, p99 {p99s[1] / p99s[0]:.3f} (target within 1.10)")
 
 
 if __name__ == "__main__":

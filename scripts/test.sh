@@ -15,6 +15,13 @@ if ! command -v dot >/dev/null 2>&1; then
     as_root apt-get install -y -qq graphviz >/dev/null
 fi
 
+# Chromium: the dashboard's tests drive Debian's browser through Playwright (which cannot fetch its own here).
+if [ ! -x /usr/bin/chromium ]; then
+    say "installing Chromium with apt-get (the dashboard tests drive it with Playwright)"
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq chromium >/dev/null
+fi
+
 # PostgreSQL on 127.0.0.1:5432, database `test`: the persistence tests run the schema there too.
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
     if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then

@@ -10,7 +10,7 @@ import typer
 from config.accounts import all_account_settings
 from persistence.db import make_engine
 from persistence.migrate import current_revision, upgrade
-from service import cli_decisions, cli_inspect, cli_recover, cli_replay, cli_service, cli_strategies
+from service import cli_dashboard, cli_decisions, cli_inspect, cli_recover, cli_replay, cli_service, cli_strategies
 from service.cli_common import (
     AccountOption,
     ConfigOption,
@@ -50,6 +50,7 @@ app.command("diagram")(cli_inspect.diagram)
 app.command("strategies")(cli_strategies.strategies)
 app.command("decisions")(cli_decisions.decisions)
 app.command("policy")(cli_decisions.policy)
+app.command("dashboard")(cli_dashboard.dashboard)
 
 
 @gate_app.callback()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,18 +10,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import select
 
-from actors.clock import WallClock
 from actors.signals.loading import load_strategies
-from persistence import cost_metrics, foreign_positions, records
-from persistence.db import DatabaseUnavailable, make_engine, open_read_only
-from persistence.migrate import upgrade
-from persistence.operator import apply_gate_command
-from persistence.store import Store
-from persistence.strategy_records import figures_by_strategy
-from persistence.tables import HEARTBEAT, OPERATOR_COMMANDS, POLICY_SNAPSHOTS
-from service import inspection
+from persistence.db import DatabaseUnavailable, open_read_only
+from service import gate_commands
 from service.cli_common import (
     AccountOption,
     ConfigOption,
@@ -38,16 +28,16 @@ from service.cli_common import (
     print_json,
 )
 from service.columns import is_compact, short_id, short_number, short_time, table
-from service.lock import AlreadyRunning, InstanceLock, service_running
+from service.http import server as http_server
+from service.lock import AlreadyRunning, service_running
 from service.logs import configure
 from service.report.strategies import COLUMNS as STRATEGY_COLUMNS
 from service.report.strategies import strategy_rows
 from service.runner import Runner, ServiceError, check_live_guard, install_signal_handlers
+from service.status import status_report
 from service.terminal import printable
-from state_machines import gate_machine
 
 STALE_AFTER_S = 30.0
-COMMAND_WAIT_S = 30.0
 
 
 def run(
@@ -76,7 +66,8 @@ def run(
         load_strategies(settings)  # a strategy that cannot run is refused before anything starts
     try:
         check_live_guard(settings, live=live)  # before any logging or database: a refusal is one clear line
-    except ServiceError as error:
+        http_server.check(settings)
+    except (ServiceError, ValueError) as error:
         fail(str(error))
     create_account_schema(settings.database.url, account)
     configure(json_lines=log_json, level=logging.DEBUG if debug else logging.INFO)
@@ -98,7 +89,7 @@ def status(
     with clean_errors():
         url = database_url(db, config, account)
         engine = open_read_only(url)
-        report = _status(engine, running=service_running(url))
+        report = status_report(engine, running=service_running(url))
     if as_json:
         print_json(report)
         return
@@ -231,114 +222,10 @@ def _plain(price: object) -> str:
         return str(price)  # shown as written: status never fails on the heartbeat's content
 
 
-def _status(engine: Any, *, running: bool) -> dict[str, Any]:
-    now_ms = WallClock().now_ms()
-    with engine.connect() as connection:
-        beat = connection.execute(select(HEARTBEAT)).mappings().first()
-        policy_row = (
-            connection.execute(select(POLICY_SNAPSHOTS).order_by(POLICY_SNAPSHOTS.c.id.desc()).limit(1))
-            .mappings()
-            .first()
-        )
-        foreign = foreign_positions.load(connection)
-        costs = _costs(records.load_state(connection, cost_metrics.COST_METRICS))
-        account_lease = inspection.account_lease(connection, now_ms)
-        strategies = [figures.as_dict() for figures in figures_by_strategy(connection)]
-    prices = json.loads(beat["prices"]) if beat else {}
-    marks = prices.get("marks")  # written beside the closes by the Binance feed only
-    marks = marks if isinstance(marks, dict) else {}
-    positions = []
-    for row in inspection.positions(engine, open_only=True):
-        last, mark = prices.get(row["symbol"]), marks.get(row["symbol"])
-        reference = mark if mark is not None else last  # Binance values open positions at the mark price
-        pnl = None
-        if reference is not None and row["entry_price"] is not None:
-            sign = 1 if row["side"] == "LONG" else -1
-            open_qty = Decimal(row["open_quantity"])
-            pnl = str(((Decimal(reference) - Decimal(row["entry_price"])) * sign * open_qty).quantize(Decimal("0.01")))
-        positions.append({**row, "last_price": last, "mark_price": mark, "unrealized_pnl": pnl})
-    return {
-        "service": {
-            "running": running,
-            "pid": beat["pid"] if beat else None,
-            "heartbeat_at": inspection.iso(beat["at"]) if beat else None,
-            "heartbeat_age_s": round((now_ms - beat["at"]) / 1000, 3) if beat else None,
-            "version": beat["version"] if beat else None,
-        },
-        "lease": account_lease,
-        "gate": inspection.gate(engine),
-        "policy": json.loads(policy_row["policy"])
-        | {"at": inspection.iso(policy_row["at"]), "enforced": policy_row["enforced"]}
-        if policy_row
-        else None,
-        "costs": costs,
-        "strategies": strategies,
-        "positions": positions,
-        "marks": marks,
-        "foreign_positions": [
-            {
-                "symbol": p.symbol,
-                "side": p.side,
-                "quantity": str(p.quantity),
-                "first_seen": inspection.iso(p.first_seen),
-                "last_seen": inspection.iso(p.last_seen),
-            }
-            for p in foreign
-        ],
-    }
-
-
-def _costs(value: Any) -> dict[str, Any] | None:
-    """The cost-metrics row as JSON for a person or a program; None when there is none (or it cannot be read:
-    status never fails on it)."""
-    if value is None:
-        return None
-    try:
-        metrics = cost_metrics.decode(value)
-    except ValueError:
-        return None
-    return {**cost_metrics.encode(metrics), "at": inspection.iso(metrics.at)}
-
-
 def gate_command(command: str, reason: str, db: Path | None, config: Path | None, account: str | None) -> None:
     """Halt or resume: through the database to a running service, or directly when none runs."""
     with clean_errors():
-        url = database_url(db, config, account)
-        open_read_only(url).dispose()  # the same clear errors as every command for a missing or foreign file
-        engine = make_engine(url)
-        lock = InstanceLock(url)
-        try:
-            lock.acquire()
-        except AlreadyRunning:
-            console.print(_through_service(engine, command, reason), soft_wrap=True)
-            return
-        try:
-            upgrade(engine)
-            store = Store(engine)
-            store.ensure_gate(at=WallClock().now_ms())
-            machine = gate_machine()
-            gate, _ = store.load_gate(machine)
-            assert gate is not None
-            outcome = apply_gate_command(store, machine, gate, command, reason, WallClock().now_ms())
-            console.print(outcome, soft_wrap=True)
-            store.close()
-        finally:
-            lock.release()
-
-
-def _through_service(engine: Any, command: str, reason: str) -> str:
-    with engine.begin() as connection:
-        command_id = records.add_operator_command(connection, command=command, reason=reason, at=WallClock().now_ms())
-    deadline = time.monotonic() + COMMAND_WAIT_S
-    while time.monotonic() < deadline:
-        with engine.connect() as connection:
-            outcome = connection.execute(
-                select(OPERATOR_COMMANDS.c.outcome).where(OPERATOR_COMMANDS.c.id == command_id)
-            ).scalar()
-        if outcome is not None:
-            return f"{outcome} (applied by the running service)"
-        time.sleep(0.2)  # the service applies operator commands once per cycle
-    return f"queued as command {command_id}; the running service has not applied it within {COMMAND_WAIT_S:.0f}s"
+        console.print(gate_commands.send(database_url(db, config, account), command, reason), soft_wrap=True)
 
 
 def gate_halt(

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, inspect, select
 from persistence import lease
 from persistence.position_details import PositionDetails
 from persistence.tables import ACCOUNT_LEASE, GATE, POSITIONS, TRANSITIONS
-from state_machines import POSITION_TABLE
+from state_machines import POSITION_TABLE, TABLES
 
 _RELATIVE = re.compile(r"^([0-9]+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -57,16 +57,32 @@ def iso(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     return str(value) if isinstance(value, Decimal) else value
 
 
-def positions(engine: Engine, *, open_only: bool = False, symbol: str | None = None) -> list[dict[str, Any]]:
+def positions(
+    engine: Engine,
+    *,
+    open_only: bool = False,
+    symbol: str | None = None,
+    state: str | None = None,
+    position_id: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Oldest first; `limit` and `offset` page through them."""
     query = select(POSITIONS).order_by(POSITIONS.c.created_at, POSITIONS.c.id)
     if open_only:
         query = query.where(POSITIONS.c.state.not_in([str(s) for s in POSITION_TABLE.final]))
     if symbol:
         query = query.where(POSITIONS.c.symbol == symbol.upper())
+    if state:
+        query = query.where(POSITIONS.c.state == state)
+    if position_id is not None:
+        query = query.where(POSITIONS.c.id == position_id)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
     with engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
     return [
@@ -77,15 +93,15 @@ def positions(engine: Engine, *, open_only: bool = False, symbol: str | None = N
             "state": row["state"],
             "seq": row["seq"],
             "client_order_id": row["client_order_id"],
-            "quantity": _plain(row["quantity"]),
-            "filled_quantity": _plain(row["filled_quantity"]),
-            "open_quantity": _plain(_open_quantity(row)),
-            "entry_price": _plain(row["entry_price"]),
-            "exit_price": _plain(row["exit_price"]),
-            "stop_price": _plain(row["stop_price"]),
-            "take_profit_price": _plain(row["take_profit_price"]),
-            "realized_pnl": _plain(row["realized_pnl"]),
-            "fees": _plain(row["fees"]),
+            "quantity": plain(row["quantity"]),
+            "filled_quantity": plain(row["filled_quantity"]),
+            "open_quantity": plain(_open_quantity(row)),
+            "entry_price": plain(row["entry_price"]),
+            "exit_price": plain(row["exit_price"]),
+            "stop_price": plain(row["stop_price"]),
+            "take_profit_price": plain(row["take_profit_price"]),
+            "realized_pnl": plain(row["realized_pnl"]),
+            "fees": plain(row["fees"]),
             "exit_mode": row["exit_mode"],
             "close_reason": row["close_reason"],
             "created_at": iso(row["created_at"]),
@@ -112,16 +128,28 @@ def transitions(
     machine: str | None = None,
     since: int | None = None,
     limit: int | None = None,
+    entity: str | None = None,
+    until: int | None = None,
+    before_id: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Oldest first; with a limit, the newest `limit` rows (still oldest first)."""
+    """Oldest first; with a limit, the newest `limit` rows (still oldest first). `entity` is any machine's entity
+    id (with `machine`, that machine's); `until` is exclusive; `before_id` pages back from the oldest row shown."""
     query = select(TRANSITIONS)
     if position:
         position = position_id(engine, position)
         query = query.where(TRANSITIONS.c.machine == "position", TRANSITIONS.c.entity_id == position)
     elif machine:
         query = query.where(TRANSITIONS.c.machine == machine)
+    if entity is not None:
+        query = query.where(TRANSITIONS.c.entity_id == entity)
+        if not position and not machine:  # every machine named: the (machine, entity_id, seq) index finds the rows
+            query = query.where(TRANSITIONS.c.machine.in_(sorted(TABLES)))
     if since is not None:
         query = query.where(TRANSITIONS.c.at >= since)
+    if until is not None:
+        query = query.where(TRANSITIONS.c.at < until)
+    if before_id is not None:
+        query = query.where(TRANSITIONS.c.id < before_id)
     query = query.order_by(TRANSITIONS.c.id.desc())
     if limit is not None:
         query = query.limit(limit)

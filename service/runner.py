@@ -23,16 +23,17 @@ from config.settings import account_key_variables, redact_url
 from exchange.binance.endpoints import binance_endpoints
 from exchange.binance.market_stream import BinanceKlineFeed, FeedError
 from exchange.factory import block_store, make_exchange
-from exchange.guarded import GuardedPort
 from exchange.port import ExchangeError
 from persistence import records
 from persistence.db import DatabaseUnavailable, check_sqlite_directory, make_engine
 from persistence.migrate import current_revision, head_revision, upgrade
+from service.http.server import serving
 from service.inspection import iso
 from service.lease import AccountLease, lease_for, refuse_if_traded_here
 from service.lock import AlreadyRunning, InstanceLock
 from service.notify.channel import Notifications
 from service.notify.notices import lease_lost, lease_taken
+from service.probe import Probe, TimedPort
 from service.summary import SummaryLine
 from service.terminal import describe_error
 
@@ -135,6 +136,7 @@ class Runner:
         self.doing = "starting"  # what the runner's thread is doing, for the line that says what failed
         self.notifications = Notifications(settings.notify, self.clock)
         self.summary: SummaryLine | None = None
+        self.probe = Probe()  # step and tick-to-order timings and the streams' health, for /metrics
 
     def request_stop(self, *_: object) -> None:
         self.stopping.set()
@@ -175,7 +177,7 @@ class Runner:
             lease.on_lost = self._lost
             self.notifications.start(engine)
             self.notifications.post(lease_taken(f"{lease.key}, token {taken.token}"))
-            with lease:
+            with lease, serving(settings, self.probe):
                 return self._trade(engine, lease)
         finally:
             self.notifications.stop()
@@ -192,7 +194,8 @@ class Runner:
             exchange = make_exchange(settings, engine, live=self.live)
         except ExchangeError as error:
             raise ServiceError(f"cannot start the exchange: {error}") from None
-        guarded = GuardedPort(exchange, lease.ensure_held)  # nothing is sent once the lease may be lost
+        guarded = TimedPort(exchange, lease.ensure_held, self.probe)  # nothing is sent once the lease may be lost
+        self.probe.health = lambda: {"market": self._feed_health(), "exchange": guarded.health()}
         system = TradingSystem(settings, self.clock, engine, exchange=guarded, checkpoint_steps=True)
         system.ctx.feed_health = self._feed_health  # the market stream's watchdog pauses trading too
         system.ctx.book_spreads = self._book_spreads  # the book tickers' spreads, for an exchange with a real book
@@ -201,7 +204,6 @@ class Runner:
             self.doing = "starting the actors"
             system.start()
             log.info("running: every actor started, open positions reconciled with the exchange")
-            # Where to look while it runs (the dashboard's address, once there is one) is said here.
             self.summary = SummaryLine(engine, self.clock, settings.log.summary_every_s)
             self._drive(system)
         except FeedError as error:
@@ -307,7 +309,8 @@ class Runner:
                     self._after_cycle(system, engine)
             if self.stopping.is_set() or system.stop_requested.is_set():
                 return
-            system.step(at, batch)
+            with self.probe.step():
+                system.step(at, batch)
             if not self.first_step_done:
                 self.first_step_done = True
                 log.info("first step done: trading (candles closed at %s)", iso(at))

@@ -1,0 +1,1 @@
+"""The HTTP side of the service: the JSON API, the dashboard's static pages and Prometheus metrics."""
