@@ -157,7 +157,11 @@ class AccountLease:
         leases.install_fence(self.engine, got, self.clock.now_ms, self._fenced_write)
         how = "with its locks" if self._held_locks else "without the previous owner's locks (it may still live)"
         before = f"; before: {previous.owner.describe()} token {previous.token}" if previous is not None else ""
-        log.warning("took the lease on %s: token %d, %s%s", self.key, got.token, how, before)
+        # Taken from an owner whose lease had not run out (gone, or paused): worth a person's look; else a plain start.
+        level = logging.WARNING if previous is not None and not previous.expired(got.acquired_at) else logging.INFO
+        if not self._held_locks:
+            level = logging.WARNING
+        log.log(level, "took the lease on %s: token %d, %s%s", self.key, got.token, how, before)
         self._keeper = threading.Thread(target=self._keep, name="lease-keeper", daemon=True)
         self._keeper.start()
 
