@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, RowMapping, Select, select
 
 from actors.messages import DecisionReason
 from persistence.tables import POLICY_SNAPSHOTS, SIGNAL_DECISIONS
@@ -33,13 +33,7 @@ def decisions(
     """Oldest first; with a limit, the newest `limit` decisions (still oldest first). `strategy`: only the signals
     of that strategy (its name, or `inbox` for the inbox's), as recorded in `source`."""
     table = SIGNAL_DECISIONS
-    query = select(table)
-    if reason:
-        query = query.where(table.c.reason == reason)
-    if strategy:
-        query = query.where(table.c.source == strategy)
-    if symbol:
-        query = query.where(table.c.symbol == symbol.upper())
+    query = filtered(select(table), reason=reason, symbol=symbol, strategy=strategy)
     if since is not None:
         query = query.where(table.c.at >= since)
     query = query.order_by(table.c.id.desc())
@@ -47,21 +41,37 @@ def decisions(
         query = query.limit(limit)
     with engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
-    return [
-        {
-            "id": row["id"],
-            "at": iso(row["at"]),
-            "signal_id": row["signal_id"],
-            "symbol": row["symbol"],
-            "side": row["side"],
-            "confidence": row["confidence"],
-            "source": row["source"],
-            "reason": row["reason"],
-            "detail": row["detail"],
-            "position_id": row["position_id"],
-        }
-        for row in reversed(rows)
-    ]
+    return [decision_row(row) for row in reversed(rows)]
+
+
+def filtered(
+    query: Select[Any], *, reason: str | None = None, symbol: str | None = None, strategy: str | None = None
+) -> Select[Any]:
+    """`query` over signal_decisions kept to one reason, symbol and strategy (each when given)."""
+    table = SIGNAL_DECISIONS
+    if reason:
+        query = query.where(table.c.reason == reason)
+    if symbol:
+        query = query.where(table.c.symbol == symbol.upper())
+    if strategy:
+        query = query.where(table.c.source == strategy)
+    return query
+
+
+def decision_row(row: RowMapping) -> dict[str, Any]:
+    """One recorded decision as JSON (the CLI's `--json` and the HTTP API's)."""
+    return {
+        "id": row["id"],
+        "at": iso(row["at"]),
+        "signal_id": row["signal_id"],
+        "symbol": row["symbol"],
+        "side": row["side"],
+        "confidence": row["confidence"],
+        "source": row["source"],
+        "reason": row["reason"],
+        "detail": row["detail"],
+        "position_id": row["position_id"],
+    }
 
 
 def policies(engine: Engine, *, history: bool, limit: int | None = None) -> list[dict[str, Any]]:

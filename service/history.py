@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, select
 
 from persistence.tables import EQUITY_SNAPSHOTS, FILLS, ORDERS, POLICY_SNAPSHOTS, SIGNAL_DECISIONS
+from service import decision_queries
 from service.inspection import iso, plain
 
 
@@ -36,29 +37,11 @@ def decisions(
     before_id: int | None = None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    query = select(SIGNAL_DECISIONS)
-    if reason:
-        query = query.where(SIGNAL_DECISIONS.c.reason == reason)
-    if symbol:
-        query = query.where(SIGNAL_DECISIONS.c.symbol == symbol.upper())
+    query = decision_queries.filtered(select(SIGNAL_DECISIONS), reason=reason, symbol=symbol)
     query = _page(query, SIGNAL_DECISIONS, since=since, until=until, before_id=before_id).limit(limit)
     with engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
-    return [
-        {
-            "id": row["id"],
-            "at": iso(row["at"]),
-            "signal_id": row["signal_id"],
-            "symbol": row["symbol"],
-            "side": row["side"],
-            "confidence": row["confidence"],
-            "source": row["source"],
-            "reason": row["reason"],
-            "detail": row["detail"],
-            "position_id": row["position_id"],
-        }
-        for row in rows
-    ]
+    return [decision_queries.decision_row(row) for row in rows]
 
 
 def decision_counts(engine: Engine, *, since: int, until: int, bucket_ms: int) -> list[dict[str, Any]]:
