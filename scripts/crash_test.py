@@ -50,7 +50,10 @@ Usage: python scripts/crash_test.py [--kills 100] [--seed 1] [--workdir DIR] [--
 
 Progress goes to stderr; the last line on stdout is one JSON object:
 {"kills", "orders", "positions", "lost_positions", "duplicate_orders", "mismatches", "unprotected",
-"requests_during_ban", "faults", ...}; the run fails unless the five counts are 0.
+"requests_during_ban", "faults", "kill_modes", "kills_as_armed", "fallbacks", ...}; the run fails unless the five
+counts are 0. `kill_modes` counts the modes armed, `kills_as_armed` the kills that came as armed and `fallbacks`
+the rounds whose armed event never came within the round (a plain kill then), by mode; each round's progress line
+says which ("-> as armed" or "-> fallback").
 """
 
 from __future__ import annotations
@@ -134,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{result['signals']} signals; lost {result['lost_positions']}, duplicates {result['duplicate_orders']}, "
         f"mismatches {result['mismatches']}, unprotected {result['unprotected']} of "
         f"{result['protection_checks']} checks, requests during a ban {result['requests_during_ban']}; "
-        f"faults {sum(result['faults'].values())}: {result['faults']}"
+        f"faults {sum(result['faults'].values())}: {result['faults']}; kills as armed {result['kills_as_armed']}, "
+        f"fallbacks {result['fallbacks']}"
     )
     for line in result["lost"] + result["mismatch_details"] + result["unprotected_details"] + result["failures"]:
         say(f"  FAIL {line}")

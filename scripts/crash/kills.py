@@ -27,6 +27,7 @@ from scripts.fake_binance.server import FakeBinance
 
 LOG_KILLS = (": entry_submitted (", ": open (entry filled", ": closed (", ": partially_closed (", ": closing (")
 STARTUP_KILLS = ("TESTNET", "database ", "Binance feed: warm-up")
+FALLBACK = "fallback after"  # the kill reason of a round whose armed event never came
 
 
 class OrderKill:
@@ -98,6 +99,7 @@ class Rounds:
         weights = (45, 30, 25) if self.tally.halted_at is None else (10, 5, 85)
         mode = self.rng.choices(("order", "log", "time"), weights=weights)[0]
         since = len(service.lines)
+        timer = None
         if mode == "order":
             k, execute = self.rng.randint(1, 6), self.rng.random() < 0.5
             label = f"order #{k} ({'executed' if execute else 'not executed'})"
@@ -118,8 +120,7 @@ class Rounds:
         prefix = self.db.client_prefix()
         while not service.killed and not service.done:
             if steps >= MAX_STEPS_PER_ROUND:
-                service.kill(f"fallback after {steps} steps ({label} did not happen)")
-                label += " -> fallback"
+                service.kill(f"{FALLBACK} {steps} steps ({label} did not happen)")
                 break
             if self.rng.random() < 0.6:
                 self.signals.add(self.rng.randint(1, 2))
@@ -130,14 +131,23 @@ class Rounds:
             steps += 1
             if wait_step(service, self.db, closes):
                 self.watch.check(prefix, kill)
+        if timer is not None:
+            timer.cancel()
         self.order_kill.disarm()
         self.faults.end_round()
         code = service.reap()
         if not service.killed:
             self.tally.failures.append(f"kill {kill}: the service exited by itself with code {code}")
             say(f"  !! the service exited by itself (code {code}):\n{service.text(since)[-3000:]}")
+            outcome = "exited by itself"
+        elif FALLBACK in service.kill_reason:
+            self.tally.fallbacks[mode] += 1
+            outcome = "fallback"
+        else:
+            self.tally.kills_as_armed[mode] += 1
+            outcome = "as armed"
         faults = f"; faults: {'; '.join(injected)}" if injected else ""
-        return f"{label}, {steps} steps: killed {service.kill_reason}{faults}"
+        return f"{label} -> {outcome}, {steps} steps: killed {service.kill_reason}{faults}"
 
     def down_time(self) -> str:
         """While the service is down: prices may move on (stops fill while down), signals may arrive."""
@@ -157,8 +167,13 @@ class Rounds:
                 text = self.rng.choice(STARTUP_KILLS)
                 service.arm_log_kill(text, 1, 0)
                 service.reap()
-                note = f"; also killed during start-up at {text.strip()!r}"
                 self.tally.kill_modes["startup"] += 1
+                if service.killed:
+                    self.tally.kills_as_armed["startup"] += 1
+                    note = f"; also killed during start-up at {text.strip()!r} (as armed)"
+                else:
+                    self.tally.failures.append(f"kill {self.tally.kills_done + 1}: the service ended during start-up")
+                    note = f"; start-up armed to be killed at {text.strip()!r} ended by itself"
                 self.tally.kills_done += 1
                 continue
             if wait_ready(service, self.tally.recovery_actions):
