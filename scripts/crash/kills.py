@@ -64,7 +64,11 @@ class OrderKill:
             if fire is None or service is None:
                 return handler(params)
             if fire:
-                result = handler(params)
+                try:
+                    result = handler(params)
+                except ApiError as refused:  # refused (the margin, a trigger already passed): the kill still comes
+                    service.kill(f"while the exchange refused order {cid} ({refused.code} {refused.msg})")
+                    raise
                 service.kill(f"while the exchange answered order {cid} (executed)")
                 return result
             service.kill(f"while order {cid} reached the exchange (not executed)")
