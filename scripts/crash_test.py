@@ -25,6 +25,10 @@ every step it sees, the protection invariant is checked on the exchange (`script
 held without stops of ours covering all of it for longer than `exchange.protect_within_s` (plus the time for a
 market close) counts as `unprotected`.
 
+Signals arrive in the inbox at most steps, and after some steps the feed stays quiet for one policy cycle: the
+service reads its inbox only on its timer's ticks (the candles pushed are hours old), so that is when it enters.
+A round trades until its armed event comes, or falls back to a plain kill after `MAX_STEPS_PER_ROUND` steps.
+
 While it is down the prices may move on (stops fill while down) and signals may arrive.
 Then the service is started again; once its start-up and recovery are done and the feed
 is quiet (no candles pushed, two policy cycles completed) the checks run:
