@@ -100,7 +100,8 @@ class Reconciler:
             return False
         self.misses[position_id] = (position.created_at, 1)
         log.warning(
-            "recovery: %s: entry order not found on the exchange yet; written off only %d s after it was sent",
+            "recovery: keep_unresolved %s: entry order not found on the exchange yet; written off only %d s after "
+            "it was sent",
             position_id,
             self.timing.never_placed_after_ms // 1000,
         )
