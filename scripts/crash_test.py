@@ -25,6 +25,10 @@ every step it sees, the protection invariant is checked on the exchange (`script
 held without stops of ours covering all of it for longer than `exchange.protect_within_s` (plus the time for a
 market close) counts as `unprotected`.
 
+Signals arrive in the inbox at most steps, and after some steps the feed stays quiet for one policy cycle: the
+service reads its inbox only on its timer's ticks (the candles pushed are hours old), so that is when it enters.
+A round trades until its armed event comes, or falls back to a plain kill after `MAX_STEPS_PER_ROUND` steps.
+
 While it is down the prices may move on (stops fill while down) and signals may arrive.
 Then the service is started again; once its start-up and recovery are done and the feed
 is quiet (no candles pushed, two policy cycles completed) the checks run:
@@ -50,7 +54,10 @@ Usage: python scripts/crash_test.py [--kills 100] [--seed 1] [--workdir DIR] [--
 
 Progress goes to stderr; the last line on stdout is one JSON object:
 {"kills", "orders", "positions", "lost_positions", "duplicate_orders", "mismatches", "unprotected",
-"requests_during_ban", "faults", ...}; the run fails unless the five counts are 0.
+"requests_during_ban", "faults", "kill_modes", "kills_as_armed", "fallbacks", ...}; the run fails unless the five
+counts are 0. `kill_modes` counts the modes armed, `kills_as_armed` the kills that came as armed and `fallbacks`
+the rounds whose armed event never came within the round (a plain kill then), by mode; each round's progress line
+says which ("-> as armed" or "-> fallback").
 """
 
 from __future__ import annotations
@@ -134,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{result['signals']} signals; lost {result['lost_positions']}, duplicates {result['duplicate_orders']}, "
         f"mismatches {result['mismatches']}, unprotected {result['unprotected']} of "
         f"{result['protection_checks']} checks, requests during a ban {result['requests_during_ban']}; "
-        f"faults {sum(result['faults'].values())}: {result['faults']}"
+        f"faults {sum(result['faults'].values())}: {result['faults']}; kills as armed {result['kills_as_armed']}, "
+        f"fallbacks {result['fallbacks']}"
     )
     for line in result["lost"] + result["mismatch_details"] + result["unprotected_details"] + result["failures"]:
         say(f"  FAIL {line}")

@@ -56,6 +56,7 @@ class LivePosition:
     stop_moves: int = 0  # trailing moves: a stop that fills after one is a "trailing stop"
     close_reason: str = ""
     submitted_at: int = 0  # when the entry was sent (this process); a fill not heard by a deadline is looked up
+    created_at: int = 0  # when its row was written, just before the entry was sent (as loaded at a start)
     applied: dict[str, Decimal] = field(default_factory=dict)  # client order id -> quantity of its fills applied here
     trades: set[str] = field(default_factory=set)  # trade ids applied: a fill told twice is applied once
 

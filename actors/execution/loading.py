@@ -42,6 +42,7 @@ def load_live_positions(connection: Connection, models: dict[str, PositionModel]
             take_profit_price=row["take_profit_price"],
             realized_pnl=row["realized_pnl"],
             fees=row["fees"],
+            created_at=row["created_at"],
         )
         position.restore_details(PositionDetails.from_json(row["details"]))
         live[position.id] = position

@@ -90,6 +90,23 @@ class Reconciler:
                 break  # the rest is looked up again at the next step
         return halts
 
+    def _sent_too_recently(self, position_id: str) -> bool:
+        """At start, as while running: an entry not found is written off only once `never_placed_after_ms` has passed
+        since it was sent (its row's time), or a late fill could reopen it beside a new position on its symbol. Until
+        then it stays unresolved, looked up again at every step (`resolve_unknown`), this lookup counted as a miss."""
+        position = self.book.get(position_id)
+        now = self.clock.now_ms()
+        if position is None or now - position.created_at >= self.timing.never_placed_after_ms:
+            return False
+        self.misses[position_id] = (position.created_at, 1)
+        log.warning(
+            "recovery: keep_unresolved %s: entry order not found on the exchange yet; written off only %d s after "
+            "it was sent",
+            position_id,
+            self.timing.never_placed_after_ms // 1000,
+        )
+        return True
+
     def _missing_long_enough(self, position_id: str, now: int) -> bool:
         first, lookups = self.misses.get(position_id, (now, 0))
         self.misses[position_id] = (first, lookups + 1)
@@ -147,8 +164,11 @@ class Reconciler:
         facts, exchange_facts = recovery.gather(self.book, self.exchange, self.book.prefix)
         actions = recovery.plan(facts, exchange_facts, self.book.prefix, symbols=self.settings.symbols)
         self._refresh_order_rows(facts)
+        unfound = {f.position_id for f in facts if f.state in recovery.ENTRY_STATES and f.entry is None}
         halts: list[HaltGate] = []
         for action in actions:
+            if action.kind == "cancel_entry" and action.target in unfound and self._sent_too_recently(action.target):
+                continue
             if action.kind != "confirm":
                 log.warning("recovery: %s %s: %s", action.kind, action.target, action.detail)
             halts.extend(self._apply(action, exchange_facts))

@@ -16,17 +16,27 @@ from typing import Any
 from scripts.crash.database import Database
 from scripts.crash.faults import Faults
 from scripts.crash.market import Market
-from scripts.crash.pacing import wait_ready, wait_step
+from scripts.crash.pacing import wait_cycles, wait_ready, wait_step
 from scripts.crash.process import Service
 from scripts.crash.protection import ProtectionWatch
-from scripts.crash.scenario import MAX_STEPS_PER_ROUND, PREFIX, say
+from scripts.crash.scenario import CYCLE_CHANCE, MAX_STEPS_PER_ROUND, OPEN_STATES, PREFIX, say
 from scripts.crash.signals import SignalInbox
 from scripts.crash.tally import Tally
 from scripts.fake_binance.errors import ApiError
 from scripts.fake_binance.server import FakeBinance
 
-LOG_KILLS = (": entry_submitted (", ": open (entry filled", ": closed (", ": partially_closed (", ": closing (")
+# Log lines to kill on, and the most occurrences of each to wait for: a partial take-profit fills for some positions
+# only, and a position is closed at market ("closing") only when its stop or target was crossed before it rested.
+LOG_KILLS = {
+    ": entry_submitted (": 3,
+    ": open (entry filled": 3,
+    ": closed (": 3,
+    ": partially_closed (": 2,
+    ": closing (": 1,
+}
+HALTED_LOG_KILL = ": closed ("  # what still happens under the operator's halt while a position is open
 STARTUP_KILLS = ("TESTNET", "database ", "Binance feed: warm-up")
+FALLBACK = "fallback after"  # the kill reason of a round whose armed event never came
 
 
 class OrderKill:
@@ -63,7 +73,11 @@ class OrderKill:
             if fire is None or service is None:
                 return handler(params)
             if fire:
-                result = handler(params)
+                try:
+                    result = handler(params)
+                except ApiError as refused:  # refused (the margin, a trigger already passed): the kill still comes
+                    service.kill(f"while the exchange refused order {cid} ({refused.code} {refused.msg})")
+                    raise
                 service.kill(f"while the exchange answered order {cid} (executed)")
                 return result
             service.kill(f"while order {cid} reached the exchange (not executed)")
@@ -94,16 +108,27 @@ class Rounds:
         self.order_kill, self.faults, self.watch = order_kill, faults, watch
 
     def trade_until_killed(self, service: Service, kill: int) -> str:
-        # Under the operator's halt no entries are made, so order and log events are rare: kill on time then.
-        weights = (45, 30, 25) if self.tally.halted_at is None else (10, 5, 85)
+        # Under the operator's halt no entries are made and an order is seldom sent: kill on time then, or on the
+        # first close while a position is open.
+        if self.tally.halted_at is None:
+            weights = (45, 30, 25)
+        elif any(r["state"] in OPEN_STATES for r in self.db.positions()):
+            weights = (0, 15, 85)
+        else:
+            weights = (0, 0, 1)
         mode = self.rng.choices(("order", "log", "time"), weights=weights)[0]
         since = len(service.lines)
+        timer = None
         if mode == "order":
             k, execute = self.rng.randint(1, 6), self.rng.random() < 0.5
             label = f"order #{k} ({'executed' if execute else 'not executed'})"
             self.order_kill.arm(k, execute)
         elif mode == "log":
-            text, n = self.rng.choice(LOG_KILLS), self.rng.randint(1, 3)
+            if self.tally.halted_at is None:
+                text = self.rng.choice(tuple(LOG_KILLS))
+                n = self.rng.randint(1, LOG_KILLS[text])
+            else:
+                text, n = HALTED_LOG_KILL, 1
             label = f"log {text.strip(': (')!r} #{n}"
             service.arm_log_kill(text, n, since)
         else:
@@ -118,8 +143,7 @@ class Rounds:
         prefix = self.db.client_prefix()
         while not service.killed and not service.done:
             if steps >= MAX_STEPS_PER_ROUND:
-                service.kill(f"fallback after {steps} steps ({label} did not happen)")
-                label += " -> fallback"
+                service.kill(f"{FALLBACK} {steps} steps ({label} did not happen)")
                 break
             if self.rng.random() < 0.6:
                 self.signals.add(self.rng.randint(1, 2))
@@ -130,14 +154,25 @@ class Rounds:
             steps += 1
             if wait_step(service, self.db, closes):
                 self.watch.check(prefix, kill)
+                if self.rng.random() < CYCLE_CHANCE and wait_cycles(service, self.db, 1):
+                    self.watch.check(prefix, kill)
+        if timer is not None:
+            timer.cancel()
         self.order_kill.disarm()
         self.faults.end_round()
         code = service.reap()
         if not service.killed:
             self.tally.failures.append(f"kill {kill}: the service exited by itself with code {code}")
             say(f"  !! the service exited by itself (code {code}):\n{service.text(since)[-3000:]}")
+            outcome = "exited by itself"
+        elif FALLBACK in service.kill_reason:
+            self.tally.fallbacks[mode] += 1
+            outcome = "fallback"
+        else:
+            self.tally.kills_as_armed[mode] += 1
+            outcome = "as armed"
         faults = f"; faults: {'; '.join(injected)}" if injected else ""
-        return f"{label}, {steps} steps: killed {service.kill_reason}{faults}"
+        return f"{label} -> {outcome}, {steps} steps: killed {service.kill_reason}{faults}"
 
     def down_time(self) -> str:
         """While the service is down: prices may move on (stops fill while down), signals may arrive."""
@@ -157,8 +192,13 @@ class Rounds:
                 text = self.rng.choice(STARTUP_KILLS)
                 service.arm_log_kill(text, 1, 0)
                 service.reap()
-                note = f"; also killed during start-up at {text.strip()!r}"
                 self.tally.kill_modes["startup"] += 1
+                if service.killed:
+                    self.tally.kills_as_armed["startup"] += 1
+                    note = f"; also killed during start-up at {text.strip()!r} (as armed)"
+                else:
+                    self.tally.failures.append(f"kill {self.tally.kills_done + 1}: the service ended during start-up")
+                    note = f"; start-up armed to be killed at {text.strip()!r} ended by itself"
                 self.tally.kills_done += 1
                 continue
             if wait_ready(service, self.tally.recovery_actions):

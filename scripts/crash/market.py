@@ -22,6 +22,9 @@ from scripts.fake_binance.server import EXCHANGE_INFO, FakeBinance
 
 CLONES = ("BNBUSDT", "SOLUSDT", "LTCUSDT", "AVAXUSDT", "LINKUSDT", "DOTUSDT")
 HISTORY_CANDLES = 305
+# One volatility for the history and the trading: the service ranks each ATR% against the symbol's earlier ones, and
+# a history calmer than the trading (it was a quarter of it) made every round EXTREME volatility, the gate paused.
+SIGMA = 0.006
 
 
 def exchange_info_with_more_symbols(path: Path) -> Path:
@@ -61,33 +64,32 @@ class Market:
 
     @classmethod
     def with_history(cls, fake: FakeBinance, seed: int, kills: int) -> Market:
-        """A market whose quiet history is already pushed (the service's warm-up reads it)."""
+        """A market whose history is already pushed (the service's warm-up reads it)."""
         # Candle open times: far enough in the past for every step of the run to be closed already.
         budget = 300 + 5 + kills * (MAX_STEPS_PER_ROUND + 8) + 50
         first = (int(time.time() * 1000) // MINUTE - budget) * MINUTE
         market = cls(fake, random.Random(seed * 7919 + 1), first)
         for _ in range(HISTORY_CANDLES):
-            market.step(quiet=True)
+            market.step()
         return market
 
     def _round(self, symbol: str, value: float) -> Decimal:
         tick = self.ticks[symbol]
         return (Decimal(str(value)) / tick).quantize(Decimal(1), ROUND_HALF_UP) * tick
 
-    def step(self, *, quiet: bool = False) -> dict[str, Decimal]:
+    def step(self) -> dict[str, Decimal]:
         """Push one candle per symbol; returns the closes."""
         closes = {}
         for symbol in SYMBOLS:
             if self.rng.random() < 0.05:
                 self.drift[symbol] = self.rng.gauss(0, 0.0015)
-            sigma = 0.0015 if quiet else 0.006
             o = self.prices[symbol]
             pull = -0.02 * math.log(float(o) / float(START_PRICES[symbol]))  # back towards the start price
-            c = self._round(symbol, float(o) * (1 + self.drift[symbol] + pull + self.rng.gauss(0, sigma)))
+            c = self._round(symbol, float(o) * (1 + self.drift[symbol] + pull + self.rng.gauss(0, SIGMA)))
             if c == self.closes.get(symbol) or c <= 0:
                 c = self.closes.get(symbol, o) + self.ticks[symbol]  # a close that differs: the step is recognisable
-            h = self._round(symbol, float(max(o, c)) * (1 + abs(self.rng.gauss(0, sigma / 3))))
-            low = self._round(symbol, float(min(o, c)) * (1 - abs(self.rng.gauss(0, sigma / 3))))
+            h = self._round(symbol, float(max(o, c)) * (1 + abs(self.rng.gauss(0, SIGMA / 3))))
+            low = self._round(symbol, float(min(o, c)) * (1 - abs(self.rng.gauss(0, SIGMA / 3))))
             self.fake.push_candle(
                 symbol, open_time=self.next_open, open=o, high=max(h, o, c), low=min(low, o, c), close=c, volume="7"
             )

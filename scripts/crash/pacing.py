@@ -25,21 +25,24 @@ def wait_ready(service: Service, recovery_actions: Counter[str]) -> bool:
     return True
 
 
-def wait_cycles(service: Service, db: Database, cycles: int = 2) -> None:
-    """Until the service has completed `cycles` policy cycles begun after now (its heartbeat moved on)."""
+def wait_cycles(service: Service, db: Database, cycles: int = 2) -> bool:
+    """Until the service has completed `cycles` policy cycles begun after now (its heartbeat moved on); False if it
+    was killed or ended first. With no candle pushed meanwhile these are its timer's ticks, the steps that read
+    the signal inbox (a candle step of the test's past candles is too far behind the clock for that)."""
     start = int(time.time() * 1000)
     beats = 0
     last = None
     deadline = time.monotonic() + STEP_TIMEOUT_S
-    while time.monotonic() < deadline and not service.done:
+    while time.monotonic() < deadline:
+        if service.done or service.killed:
+            return False
         beat = db.heartbeat()
         if beat is not None and beat[0] > start and beat[0] != last:
             last, beats = beat[0], beats + 1
             if beats >= cycles:
-                return
+                return True
         time.sleep(0.02)
-    if not service.done:
-        raise TimeoutError("the service's heartbeat did not move")
+    raise TimeoutError("the service's heartbeat did not move")
 
 
 def wait_step(service: Service, db: Database, closes: dict[str, Decimal]) -> bool:

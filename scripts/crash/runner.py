@@ -158,6 +158,8 @@ class CrashTest:
             "signals": self.signals.count,
             "starts": tally.starts,
             "kill_modes": dict(tally.kill_modes),
+            "kills_as_armed": tally.by_mode(tally.kills_as_armed),
+            "fallbacks": tally.by_mode(tally.fallbacks),
             "quarantined_symbols": sorted(tally.quarantined),
             "recovery_actions": dict(tally.recovery_actions),
             "operator_halt_after_kill": tally.halted_at,

@@ -25,6 +25,10 @@ OPEN_STATES = ("open", "partially_closed", "closing")
 ENTRY_STATES = ("pending_entry", "entry_submitted", "unknown")
 STEP_TIMEOUT_S = 30.0
 MAX_STEPS_PER_ROUND = 150
+# After this share of the steps the feed stays quiet for one policy cycle: the service's timer ticks, and only such a
+# tick reads the signal inbox (the test's candles are hours old, too far behind the clock for that). Without these
+# pauses no signal is read while a round trades, and an order or log kill armed for an entry never comes.
+CYCLE_CHANCE = 0.15
 
 
 def say(text: str) -> None:

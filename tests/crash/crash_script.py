@@ -47,3 +47,16 @@ def assert_survived(run: CrashRun, kills: int) -> None:
     assert figures["unprotected"] == 0, evidence
     assert figures["requests_during_ban"] == 0, evidence
     assert not figures["failures"], evidence
+    # Every kill armed came as armed or fell back to a plain kill, and says which.
+    for mode, armed in figures["kill_modes"].items():
+        assert figures["kills_as_armed"][mode] + figures["fallbacks"][mode] == armed, evidence
+    in_rounds = sum(figures["kills_as_armed"][mode] for mode in ("order", "log", "time"))
+    assert run.progress.count("-> as armed") == in_rounds, evidence
+
+
+def assert_kills_landed(run: CrashRun) -> None:
+    """The kills armed mid-order came as armed: an order kill at least (the seeds used arm one first), and of the order
+    and log kills at most about one in five fell back."""
+    landed, fell_back = run.figures["kills_as_armed"], run.figures["fallbacks"]
+    assert landed["order"] >= 1, run.evidence
+    assert 4 * (fell_back["order"] + fell_back["log"]) <= landed["order"] + landed["log"] + 1, run.evidence

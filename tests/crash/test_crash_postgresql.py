@@ -14,14 +14,15 @@ from sqlalchemy import create_engine, text
 
 from scripts.fake_binance.fixtures import needs_shared_data
 from scripts.pg_schema import LOCAL_URL
-from tests.crash.crash_script import assert_survived, run_crash_test
+from tests.crash.crash_script import assert_kills_landed, assert_survived, run_crash_test
 
 pytestmark = [needs_shared_data, pytest.mark.slow]
 
 
 def test_four_sigkills_on_postgresql_lose_nothing_and_the_schema_is_dropped(tmp_path: Path) -> None:
-    run = run_crash_test("--kills", "4", "--seed", "2", "--workdir", str(tmp_path), "--database-url", LOCAL_URL)
+    run = run_crash_test("--kills", "4", "--seed", "3", "--workdir", str(tmp_path), "--database-url", LOCAL_URL)
     assert_survived(run, kills=4)
+    assert_kills_landed(run)
     named = re.search(r"database PostgreSQL schema (\w+)", run.progress)
     assert named is not None, run.evidence
     engine = create_engine(LOCAL_URL)

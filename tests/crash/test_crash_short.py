@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from scripts.fake_binance.fixtures import needs_shared_data
-from tests.crash.crash_script import assert_survived, run_crash_test
+from tests.crash.crash_script import assert_kills_landed, assert_survived, run_crash_test
 
 pytestmark = [needs_shared_data, pytest.mark.slow]
 
@@ -22,3 +22,4 @@ pytestmark = [needs_shared_data, pytest.mark.slow]
 def test_ten_sigkills_lose_nothing_duplicate_nothing_and_agree(tmp_path: Path) -> None:
     run = run_crash_test("--kills", "10", "--seed", "1", "--workdir", str(tmp_path))
     assert_survived(run, kills=10)
+    assert_kills_landed(run)

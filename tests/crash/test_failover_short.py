@@ -43,6 +43,8 @@ def test_three_kills_and_a_pause_the_standby_takes_over_in_time_and_nothing_is_l
     assert figures["kills"] == 3 and figures["fencing_rounds"] == 1, evidence
     assert [t["kind"] for t in figures["takeovers"]].count("kill") == 3, evidence
     assert figures["orders"] > 0 and figures["positions"] > 0, evidence  # it really traded
+    assert figures["kills_as_armed"]["order"] >= 1, evidence  # the first round's order kill came mid-order
+    assert "-> as armed" in result.stderr, evidence
     assert figures["takeover_max_s"] <= 15, evidence
     assert figures["fencing_takeover_max_s"] <= 15, evidence
     (fenced,) = figures["fencing"]
