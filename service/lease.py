@@ -121,7 +121,7 @@ class AccountLease:
                 self._leave_standby()
 
     def _try_take(self) -> tuple[Lease | None, str, str]:
-        """(the lease, taken, "", "") or (None, who holds it for a person, the same as an identity).
+        """(the lease taken, "", "") or (None, who holds it for a person, the same as an identity).
 
         With every owner lock, the lease is taken whatever it says (its owner's process is gone). Without them it is
         taken only once expired, and only from the process that holds them: a paused or cut-off owner. Another
