@@ -52,6 +52,23 @@ def pg_url() -> Iterator[str]:
     drop_schema(LOCAL_URL, schema)
 
 
+FTX_MONTH = SHARED_DATA / "candles" / "ftx_BTCPERP_1m_20211231-20220201.csv"
+
+
+@pytest.fixture(scope="session")
+def ftx_comparison(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`quantum-trader replay --compare-baseline` over the FTX month, once for the whole run (two replays of 45,031
+    candles): its output directory (`enabled/`, `baseline/`, `orchestrator.db`, ...)."""
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    out = tmp_path_factory.mktemp("ftx")
+    result = CliRunner().invoke(app, ["replay", "--data", str(FTX_MONTH), "--compare-baseline", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A new, empty database on each backend in turn: a SQLite file, then a PostgreSQL schema (`pg_url`)."""

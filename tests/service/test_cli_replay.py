@@ -40,13 +40,6 @@ def without_timestamp(path: Path) -> dict:  # type: ignore[type-arg]
     return data
 
 
-@pytest.fixture(scope="module")
-def ftx_comparison(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("ftx")
-    replay("--data", str(FTX), "--compare-baseline", "--out", str(out))
-    return out
-
-
 def test_replay_ftx_writes_markdown_json_png_with_trades(ftx_comparison: Path) -> None:
     run = ftx_comparison / "enabled"
     report = json.loads((run / "report.json").read_text())
