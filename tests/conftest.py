@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import Store
 from scripts.pg_schema import LOCAL_URL, create_schema, drop_schema, in_schema
+from scripts.service_process import command
 
 pytest_plugins = ["scripts.fake_binance.fixtures"]  # the fake Binance server as a fixture, `fake_binance`
 
@@ -59,13 +61,12 @@ FTX_MONTH = SHARED_DATA / "candles" / "ftx_BTCPERP_1m_20211231-20220201.csv"
 def ftx_comparison(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`quantum-trader replay --compare-baseline` over the FTX month, once for the whole run (two replays of 45,031
     candles): its output directory (`enabled/`, `baseline/`, `orchestrator.db`, ...)."""
-    from typer.testing import CliRunner
-
-    from service.cli import app
-
+    # A process of its own: the command configures logging as a command does, which in this process would take the
+    # log records away from the tests that read them (caplog).
     out = tmp_path_factory.mktemp("ftx")
-    result = CliRunner().invoke(app, ["replay", "--data", str(FTX_MONTH), "--compare-baseline", "--out", str(out)])
-    assert result.exit_code == 0, result.output
+    args = ("replay", "--data", str(FTX_MONTH), "--compare-baseline", "--out", str(out))
+    result = subprocess.run(command(*args), capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
     return out
 
 
