@@ -39,10 +39,10 @@ def exchange(fake_binance: FakeBinance, clock: ManualClock) -> Iterator[BinanceE
     ex.close()
 
 
-@pytest.fixture
-def trading(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[Harness]:
+def trading_harness(tmp_path: Path, fake_binance: FakeBinance, *, timeout_s: float = 2.0) -> Iterator[Harness]:
     """The real actors on virtual time (tests/actors/harness.py), warmed up, trading BTCUSDT through the Binance port
-    and the real python-binance client against the fake server; wide stops, so a test's moves decide the exits."""
+    and the real python-binance client against the fake server; wide stops, so a test's moves decide the exits.
+    `timeout_s`: the port's request timeout."""
     fake_binance.set_price(SYMBOL, "20000")
 
     def port() -> BinanceExchange:
@@ -52,7 +52,7 @@ def trading(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[Harness]:
             base_url=fake_binance.base_url,
             symbols=(SYMBOL,),
             leverage=5,
-            timeout_s=2.0,
+            timeout_s=timeout_s,
             reconnect_delay_s=0.05,
         ).start()
 
@@ -62,3 +62,8 @@ def trading(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[Harness]:
         yield h
     finally:
         h.stop()
+
+
+@pytest.fixture
+def trading(tmp_path: Path, fake_binance: FakeBinance) -> Iterator[Harness]:
+    yield from trading_harness(tmp_path, fake_binance)

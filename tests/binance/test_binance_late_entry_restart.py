@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from exchange.binance.account import BinanceExchange
-from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, needs_shared_data
+from scripts.fake_binance.fixtures import needs_shared_data
 from scripts.fake_binance.server import FakeBinance
-from tests.actors.harness import WIDE_STOPS, Harness
+from tests.actors.harness import Harness
+from tests.binance.conftest import trading_harness
 
 pytestmark = needs_shared_data
 SYMBOL = "BTCUSDT"
@@ -28,27 +28,10 @@ NEVER_PLACED_AFTER_S = 600  # ten of the harness's one-minute steps
 
 @pytest.fixture
 def trading(tmp_path: Path, fake_binance: FakeBinance, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    fake_binance.set_price(SYMBOL, "20000")
     monkeypatch.setenv("QT_EXCHANGE__NEVER_PLACED_AFTER_S", str(NEVER_PLACED_AFTER_S))
-
-    def port() -> BinanceExchange:
-        return BinanceExchange(
-            api_key=TEST_KEY,
-            api_secret=TEST_SECRET,
-            base_url=fake_binance.base_url,
-            symbols=(SYMBOL,),
-            leverage=5,
-            timeout_s=0.5,
-            reconnect_delay_s=0.05,
-        ).start()
-
-    h = Harness(tmp_path, exchange=port, exit_modes=WIDE_STOPS)
-    assert h.settings.exchange.never_placed_after_s == NEVER_PLACED_AFTER_S
-    try:
-        h.calm(160)
+    for h in trading_harness(tmp_path, fake_binance, timeout_s=0.5):
+        assert h.settings.exchange.never_placed_after_s == NEVER_PLACED_AFTER_S
         yield h
-    finally:
-        h.stop()
 
 
 def test_entry_not_found_at_start_stays_unresolved_and_its_late_fill_opens_it_alone(
