@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from actors.clock import Clock
 from actors.messages import Step
 from actors.pipeline import FIRST, HANDLER, NEXT
+from actors.runtime import Ref
 from config import Settings
 from exchange.port import ExchangePort
 
@@ -38,17 +39,18 @@ class Failure:
 
 
 class Registry:
-    """Name -> live ActorRef. The supervisor swaps in a restarted actor; senders look up at send time."""
+    """Name -> live actor's ref (actors/runtime.py). The supervisor swaps in a restarted actor; senders look up at
+    send time."""
 
     def __init__(self) -> None:
-        self._refs: dict[str, pykka.ActorRef[Any]] = {}
+        self._refs: dict[str, Ref] = {}
         self._lock = threading.Lock()
 
-    def set(self, name: str, ref: pykka.ActorRef[Any]) -> None:
+    def set(self, name: str, ref: Ref) -> None:
         with self._lock:
             self._refs[name] = ref
 
-    def get(self, name: str) -> pykka.ActorRef[Any] | None:
+    def get(self, name: str) -> Ref | None:
         return self._refs.get(name)
 
     def tell(self, name: str, message: Any) -> None:

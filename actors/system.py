@@ -2,7 +2,9 @@
 
 The driver (the service runner, a replay, a test) hands each time step to the
 market-data actor and waits until execution has finished it, so a step's
-messages never race the next step's: replays are deterministic.
+messages never race the next step's: replays are deterministic. The actors run
+on pykka threads (the service) or on the driver's own thread (a replay), the
+same classes either way (actors/runtime.py).
 
 A crashed actor (a raise in a handler, or in `on_start`) is restarted with its
 state reloaded from the database, after a delay that doubles with each of its
@@ -18,7 +20,6 @@ import queue
 import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from typing import Any
 
 import pykka
 from sqlalchemy import Engine
@@ -33,6 +34,7 @@ from actors.messages import Candle, CandleBatch, HaltGate, OperatorCommand, Shut
 from actors.orchestrator.actor import OrchestratorActor
 from actors.pipeline import ROUTES
 from actors.risk.actor import RiskActor
+from actors.runtime import Runtime, ThreadRuntime
 from actors.signals.actor import SignalsActor
 from config import Settings
 from exchange.factory import make_exchange
@@ -88,9 +90,13 @@ class TradingSystem:
         exchange: ExchangePort | None = None,
         fault_hook: FaultHook | None = None,
         checkpoint_steps: bool = False,
+        runtime: Runtime | None = None,
     ) -> None:
         """`checkpoint_steps`: save the paper account with the first commit of execution after each change of it, so
-        that after a kill it is never behind the database (the service; a replay saves it at stop only)."""
+        that after a kill it is never behind the database (the service; a replay saves it at stop only).
+        `runtime`: pykka threads by default; `InlineRuntime()` runs every actor on the driver's thread, where a
+        failure is supervised before `step` returns."""
+        self.runtime: Runtime = runtime if runtime is not None else ThreadRuntime()
         self.ctx = ActorContext(
             settings=settings,
             clock=clock,
@@ -120,6 +126,9 @@ class TradingSystem:
         """Start every actor and return once each has finished starting (recovery included)."""
         for name in START_ORDER:
             self._start(name)
+        if not self.runtime.threaded:
+            self._supervise_pending()
+            return
         self._supervisor.start()
         for name in START_ORDER:
             ref = self.ctx.registry.get(name)
@@ -180,6 +189,9 @@ class TradingSystem:
             self._in_flight = at
         try:
             self.ctx.registry.tell("market_data", message)
+            if not self.runtime.threaded:
+                self.runtime.run()  # the whole step, on this thread
+                self._supervise_pending()
             self._await(at)
         finally:
             with self._lock:
@@ -188,12 +200,14 @@ class TradingSystem:
 
     def _await(self, at: int) -> None:
         """Tokens name their step: one of an earlier step (a 'done' that lost the race with its abort) is passed
-        over, so it can never end this step before it is done."""
+        over, so it can never end this step before it is done. Inline, the step has run when this is called: a
+        missing token means it stalled."""
+        timeout = STEP_TIMEOUT_S if self.runtime.threaded else 0.0
         while True:
             try:
-                kind, token_at = self.ctx.step_done.get(timeout=STEP_TIMEOUT_S)
+                kind, token_at = self.ctx.step_done.get(timeout=timeout)
             except queue.Empty:
-                raise StepTimeout(f"step at {at} not finished after {STEP_TIMEOUT_S:.0f}s") from None
+                raise StepTimeout(f"step at {at} not finished after {timeout:.0f}s") from None
             if token_at != at:
                 continue
             if kind == "aborted":
@@ -226,8 +240,7 @@ class TradingSystem:
     # --- supervision ----------------------------------------------------------------------
 
     def _start(self, name: str) -> None:
-        ref: pykka.ActorRef[Any] = ACTORS[name].start(self.ctx)
-        self.ctx.registry.set(name, ref)
+        self.ctx.registry.set(name, self.runtime.spawn(ACTORS[name], self.ctx))
 
     def _supervise(self) -> None:
         while True:
@@ -235,6 +248,18 @@ class TradingSystem:
             if failure is None:
                 return
             self._on_failure(failure)
+
+    def _supervise_pending(self) -> None:
+        """Inline: the failures the actors reported so far, handled on the driver's thread; a restarted actor's
+        start may report again (or send), so until none is left."""
+        while True:
+            try:
+                failure = self.ctx.failures.get_nowait()
+            except queue.Empty:
+                return
+            if failure is not None:
+                self._on_failure(failure)
+                self.runtime.run()
 
     def _on_failure(self, failure: Failure) -> None:
         now = self.ctx.clock.now_ms()

@@ -1,9 +1,9 @@
 """Replay: the live actors, on virtual time, over historical candles, as fast as they go.
 
-The same actors and code paths as `run` (market data, orchestrator, signals, risk,
-exits, execution, the paper exchange, persistence); only the clock is virtual and
-the feed is files; the strategies run without a per-candle time budget (virtual time waits for them, and a budget
-of wall-clock time would make two replays of the same candles differ with the machine's load). Each run writes
+The same actors and code paths as `run` (market data, orchestrator, signals, risk, exits, execution, the paper
+exchange, persistence); only the clock is virtual, the feed is files, the actors take turns on one thread
+(actors/runtime.py) and the strategies run without a per-candle time budget (virtual time waits for them, and a
+budget of wall-clock time would make two replays of the same candles differ with the machine's load). Each run writes
 its own database: a SQLite file in the output directory, inspectable with `--db`, or a database given by URL (a
 fresh PostgreSQL schema, say) that holds no other run.
 """
@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from actors.clock import VirtualClock
 from actors.market_data.feeds import FileFeed
+from actors.runtime import InlineRuntime, Runtime
 from actors.signals.loading import LoadedStrategy, effective_params, load_strategies
 from actors.system import TradingSystem
 from config import ExchangeKind, FeedKind, Settings
@@ -88,11 +89,13 @@ def run_replay(
     db_url: str | None = None,
     strategies: Sequence[str] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    runtime: Runtime | None = None,
 ) -> ReplayRun:
     """Replay `files`; the run's database is `<label>.db` in `out_dir`, or the one at `db_url`, which must hold
     no run yet (raises DatabaseUnavailable otherwise). `strategies`: the specs to run instead of the configured
     ones; `params`: strategy name -> parameters over the settings' (a strategy that cannot run raises
-    StrategyError before anything is written)."""
+    StrategyError before anything is written). `runtime`: the actors' runtime, one thread by default (a test runs
+    the same replay on pykka threads)."""
     feed = FileFeed(list(files), symbols=symbols, start_ms=start_ms, end_ms=end_ms)
     run_settings = replay_settings(settings, feed.symbols, "sqlite://", orchestrator=orchestrator)
     loaded = load_strategies(run_settings, strategies, params)
@@ -112,7 +115,7 @@ def run_replay(
         raise
     first = min((int(f.open_time.min()) for f in feed.files if len(f)), default=0)
     clock = VirtualClock(first)
-    system = TradingSystem(run_settings, clock, engine)
+    system = TradingSystem(run_settings, clock, engine, runtime=runtime or InlineRuntime())
     started = time.perf_counter()
     system.start()
     candles = steps = 0

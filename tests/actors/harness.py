@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from actors.clock import DAY_MS, VirtualClock
 from actors.messages import Candle
+from actors.runtime import Runtime, ThreadRuntime
 from actors.system import TradingSystem
 from config import DEFAULT_EXIT_MODES, ExitMode, Settings
 from persistence.db import make_engine
@@ -43,10 +44,11 @@ class Harness:
         fault_hook: Callable[[str, Any], None] | None = None,
         exchange: Callable[[], Any] | None = None,
         checkpoint_steps: bool = False,
+        runtime: Callable[[], Runtime] = ThreadRuntime,
         **overrides: Any,
     ) -> None:
         """`exchange`: makes the exchange port for each start (e.g. a Binance port on the fake server); paper if
-        None."""
+        None. `runtime`: makes the actors' runtime for each start."""
         self.inbox = tmp_path / "inbox.jsonl"
         self.inbox.touch()
         data = {
@@ -61,6 +63,7 @@ class Harness:
         self.fault_hook = fault_hook
         self.exchange = exchange
         self.checkpoint_steps = checkpoint_steps
+        self.runtime = runtime
         self.rng = np.random.default_rng(11)
         self.prices = {symbol: 20_000.0 * (index + 1) for index, symbol in enumerate(symbols)}
         self.open_time = T0
@@ -76,6 +79,7 @@ class Harness:
             exchange=exchange,
             fault_hook=self.fault_hook,
             checkpoint_steps=self.checkpoint_steps,
+            runtime=self.runtime(),
         )
         system.start()
         return system

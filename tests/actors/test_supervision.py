@@ -6,7 +6,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from actors.messages import HaltGate, PolicyUpdated, Step
+from actors.runtime import InlineRuntime, Runtime, ThreadRuntime
 from actors.system import MAX_RESTARTS, Backoff
 from tests.actors.harness import WIDE_STOPS, Harness
 
@@ -29,8 +32,9 @@ def fail_on(actor: str, stage: str, times: int) -> Any:
     return hook
 
 
-def test_actor_that_raises_is_restarted_and_the_system_carries_on(tmp_path: Path) -> None:
-    h = Harness(tmp_path, fault_hook=None, exit_modes=WIDE_STOPS)
+@pytest.mark.parametrize("runtime", [ThreadRuntime, InlineRuntime])
+def test_actor_that_raises_is_restarted_and_the_system_carries_on(tmp_path: Path, runtime: type[Runtime]) -> None:
+    h = Harness(tmp_path, fault_hook=None, exit_modes=WIDE_STOPS, runtime=runtime)
     try:
         h.calm(160)
         h.system.ctx.fault_hook = fail_on("risk", "policy", times=1)
@@ -47,8 +51,9 @@ def test_actor_that_raises_is_restarted_and_the_system_carries_on(tmp_path: Path
         h.stop()
 
 
-def test_execution_restart_reloads_open_positions_from_the_database(tmp_path: Path) -> None:
-    h = Harness(tmp_path, exit_modes=WIDE_STOPS)
+@pytest.mark.parametrize("runtime", [ThreadRuntime, InlineRuntime])
+def test_execution_restart_reloads_open_positions_from_the_database(tmp_path: Path, runtime: type[Runtime]) -> None:
+    h = Harness(tmp_path, exit_modes=WIDE_STOPS, runtime=runtime)
     try:
         h.calm(160)
         h.signal("BTCUSDT", "LONG", 0.8)
