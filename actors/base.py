@@ -10,7 +10,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -86,8 +86,8 @@ class ActorContext:
     clock: Clock
     engine: Engine
     registry: Registry
-    failures: queue.Queue[Failure | None]  # None ends the supervisor
-    step_done: queue.Queue[tuple[str, int]]
+    failures: queue.SimpleQueue[Failure | None]  # None ends the supervisor
+    step_done: queue.SimpleQueue[tuple[str, int]]
     exchange: ExchangePort  # a real exchange outlives any actor restart, so the paper one does too
     checkpoint_steps: bool = False  # save the paper account with execution's commits (the service), not only at stop
     # The market feed's health ("" or why it is dead or silent): with a live feed the runner sets it, and the
@@ -150,7 +150,7 @@ class SupervisedActor(pykka.ThreadingActor):
 
     def start_step(self, step: Step) -> None:
         """Hand a new time step to the first stage of the pipeline (actors/pipeline.py)."""
-        self.tell(HANDLER[FIRST], replace(step, stage=FIRST))
+        self.tell(HANDLER[FIRST], step._replace(stage=FIRST))
 
     def pass_on(self, step: Step, **changes: Any) -> None:
         """Hand the step, with this actor's part, to the next stage; after the last one the step is done."""
@@ -158,4 +158,4 @@ class SupervisedActor(pykka.ThreadingActor):
         if stage is None:
             self.ctx.step_done.put(("done", step.at))
         else:
-            self.tell(HANDLER[stage], replace(step, stage=stage, **changes))
+            self.tell(HANDLER[stage], step._replace(stage=stage, **changes))

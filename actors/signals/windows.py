@@ -28,20 +28,36 @@ class SymbolHistory:
         self.count = 0  # candles seen
         self._end = 0  # next slot to write
         self._time = np.zeros(size, dtype=np.int64)
-        self._floats = {name: np.zeros(size, dtype=np.float64) for name in _FLOATS}
+        self._floats = tuple(np.zeros(size, dtype=np.float64) for _ in _FLOATS)
         self._regime = np.zeros(size, dtype=_LABEL)
         self._volatility = np.zeros(size, dtype=_LABEL)
+        self._frozen = self._freeze()
         self._interval_ms = 0
         self._at = 0
+
+    def _freeze(self) -> tuple[np.ndarray, ...]:
+        """Read-only views of the arrays, made once: every slice of one is read-only too, so a window costs
+        slicing only."""
+        views = []
+        for array in (self._time, self._regime, self._volatility, *self._floats):
+            view = array.view()
+            view.flags.writeable = False
+            views.append(view)
+        return tuple(views)
 
     def push(self, candle: Candle, snapshot: MarketSnapshot) -> None:
         if self._end == len(self._time):
             self._move_to_new_arrays()
         i = self._end
         self._time[i] = candle.open_time
-        values = (candle.open, candle.high, candle.low, candle.close, candle.volume, snapshot.atr, snapshot.atr_pct)
-        for name, value in zip(_FLOATS, values, strict=True):
-            self._floats[name][i] = value
+        opens, highs, lows, closes, volumes, atrs, atr_pcts = self._floats
+        opens[i] = candle.open
+        highs[i] = candle.high
+        lows[i] = candle.low
+        closes[i] = candle.close
+        volumes[i] = candle.volume
+        atrs[i] = snapshot.atr
+        atr_pcts[i] = snapshot.atr_pct
         self._regime[i] = snapshot.regime
         self._volatility[i] = snapshot.volatility
         self._end += 1
@@ -59,7 +75,8 @@ class SymbolHistory:
             return new
 
         self._time, self._regime, self._volatility = moved(self._time), moved(self._regime), moved(self._volatility)
-        self._floats = {name: moved(array) for name, array in self._floats.items()}
+        self._floats = tuple(moved(array) for array in self._floats)
+        self._frozen = self._freeze()
         self._end = self.capacity - 1
 
     def window(self, length: int) -> Window | None:
@@ -67,19 +84,19 @@ class SymbolHistory:
         if length > min(self.count, self.capacity):
             return None
         part = slice(self._end - length, self._end)
-
-        def frozen(array: np.ndarray) -> np.ndarray:
-            view = array[part]
-            view.flags.writeable = False
-            return view
-
-        floats = {name: frozen(array) for name, array in self._floats.items()}
+        time, regime, volatility, opens, highs, lows, closes, volumes, atrs, atr_pcts = self._frozen
         return Window(
             symbol=self.symbol,
             interval_ms=self._interval_ms,
             at=self._at,
-            time=frozen(self._time),
-            regime=frozen(self._regime),
-            volatility=frozen(self._volatility),
-            **floats,
+            time=time[part],
+            regime=regime[part],
+            volatility=volatility[part],
+            open=opens[part],
+            high=highs[part],
+            low=lows[part],
+            close=closes[part],
+            volume=volumes[part],
+            atr=atrs[part],
+            atr_pct=atr_pcts[part],
         )
