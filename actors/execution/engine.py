@@ -256,6 +256,7 @@ class ExecutionEngine:
             decision = self.entries.open(intent)
             if decision:
                 decisions.append(decision)
-        self.journal.defer(lambda c: records.insert_decisions(c, decisions))
+        if decisions:
+            self.journal.defer(lambda c: records.insert_decisions(c, decisions))
         self.journal.flush()  # the step's last transaction: with the account, if the step changed it since
         log_decisions(decisions, log_all=self.log_all_signals)
