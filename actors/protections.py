@@ -19,11 +19,13 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from config.settings import RiskSettings
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
+NEVER = 2**62  # UTC ms beyond any clock
 
 # Gate reasons start with these words (figures follow in parentheses), so the report counts them by cause.
 MAX_DRAWDOWN_REASON = "Max drawdown from the equity peak hit"
@@ -99,18 +101,30 @@ class Cooldown:
     window_h: float
 
     def describe(self) -> str:
-        until = datetime.fromtimestamp(self.until / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        until = _minute_text(self.until)
         return f"{self.symbol} {COOLING_DOWN} until {until} ({self.stop_outs} stop-outs within {self.window_h:g}h)"
 
 
+@lru_cache(maxsize=64)
+def _minute_text(at: int) -> str:
+    # A cool-down is described on every step it lasts, its end the same each time: formatted once.
+    return datetime.fromtimestamp(at / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 class StopOutGuard:
-    """Each symbol's recent stop-outs, and the cool-downs they start."""
+    """Each symbol's recent stop-outs, and the cool-downs they start.
+
+    The cool-downs in force change only with a stop-out recorded or one of them running out, so they are worked out
+    again only then (or should `now` go back), not on every step."""
 
     def __init__(self, *, limit: int, window_ms: int, cooldown_ms: int) -> None:
         if limit < 1 or window_ms <= 0 or cooldown_ms <= 0:
             raise ValueError(f"a cool-down needs a limit >= 1 and positive times ({limit}, {window_ms}, {cooldown_ms})")
         self.limit, self.window_ms, self.cooldown_ms = limit, window_ms, cooldown_ms
         self._times: dict[str, list[int]] = {}
+        self._found: tuple[Cooldown, ...] = ()
+        self._found_from = 0  # `_found` holds from this time until `_found_until` (exclusive)
+        self._found_until = -1  # -1: worked out before the last stop-out recorded, so worked out again
 
     @classmethod
     def from_settings(cls, risk: RiskSettings) -> StopOutGuard:
@@ -127,9 +141,13 @@ class StopOutGuard:
 
     def record(self, symbol: str, at: int) -> None:
         bisect.insort(self._times.setdefault(symbol, []), at)
+        self._found_until = -1
 
     def cooldowns(self, now: int) -> tuple[Cooldown, ...]:
         """The cool-downs in force at `now`, by symbol."""
+        if self._found_from <= now < self._found_until:
+            return self._found
+        # Pruning at `now` forgets only stop-outs too old to take part in a cool-down in force from `now` on.
         found = []
         for symbol in sorted(self._times):
             times = self._times[symbol]
@@ -137,7 +155,10 @@ class StopOutGuard:
             cooldown = self._latest(symbol, times)
             if cooldown is not None and cooldown.until > now:
                 found.append(cooldown)
-        return tuple(found)
+        self._found, self._found_from = tuple(found), now
+        # Until the first of them runs out; none in force stays so until the next stop-out.
+        self._found_until = min((cooldown.until for cooldown in found), default=NEVER)
+        return self._found
 
     def _latest(self, symbol: str, times: list[int]) -> Cooldown | None:
         # The latest stop-out that completes `limit` within the window starts the cool-down that ends last.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import fields, is_dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -40,6 +41,30 @@ INSERT_FILL = insert(FILLS).values(
 INSERT_DECISION = insert(SIGNAL_DECISIONS)
 UPDATE_POSITION_NUMBERS = update(POSITIONS).where(POSITIONS.c.id == bindparam("b_id"))
 INSERT_EQUITY = insert(EQUITY_SNAPSHOTS)
+INSERT_POLICY_SNAPSHOT = insert(POLICY_SNAPSHOTS)
+INSERT_STATE = insert(SERVICE_STATE)
+UPDATE_STATE = update(SERVICE_STATE).where(SERVICE_STATE.c.name == bindparam("b_name"))
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # each dataclass a policy snapshot met, with its fields' names
+
+
+def _snapshot_value(value: Any) -> Any:
+    """What JSON cannot encode itself in a policy snapshot: a dataclass as the dict of its fields (the encoder
+    goes on into them), anything else (Decimal) as its text."""
+    kind = type(value)
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        if not is_dataclass(value) or isinstance(value, type):
+            return str(value)
+        names = _FIELD_NAMES[kind] = tuple(field.name for field in fields(value))
+    return {name: getattr(value, name) for name in names}
+
+
+# Built once (`json.dumps` builds one per call). A policy snapshot's dataclasses are encoded as they stand, to the
+# text `json.dumps(dataclasses.asdict(value), sort_keys=True, default=str)` gives, at less than half its cost:
+# `asdict` deep-copies every leaf, and a snapshot is written on about a fifth of the one-minute steps.
+SNAPSHOT_JSON = json.JSONEncoder(sort_keys=True, default=_snapshot_value)
+STATE_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def insert_order(connection: Connection, **values: Any) -> None:
@@ -150,16 +175,18 @@ def position_states_of(connection: Connection, position_ids: Iterable[str]) -> d
 
 
 def insert_policy_snapshot(
-    connection: Connection, *, at: int, enforced: bool, policy: Mapping[str, Any], inputs: Mapping[str, Any], note: str
+    connection: Connection, *, at: int, enforced: bool, policy: object, inputs: object, note: str
 ) -> None:
+    """`policy` and `inputs`: mappings, or the (frozen) dataclasses themselves, recorded as their fields."""
     connection.execute(
-        insert(POLICY_SNAPSHOTS).values(
-            at=at,
-            enforced=enforced,
-            policy=json.dumps(policy, sort_keys=True, default=str),
-            inputs=json.dumps(inputs, sort_keys=True, default=str),
-            note=note,
-        )
+        INSERT_POLICY_SNAPSHOT,
+        {
+            "at": at,
+            "enforced": enforced,
+            "policy": SNAPSHOT_JSON.encode(policy),
+            "inputs": SNAPSHOT_JSON.encode(inputs),
+            "note": note,
+        },
     )
 
 
@@ -218,11 +245,9 @@ def load_exchange_state(connection: Connection, name: str) -> dict[str, Any] | N
 
 def save_state(connection: Connection, name: str, value: Any, at: int) -> None:
     """Keep one named piece of the service's state (JSON), in the caller's transaction."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
-    if connection.execute(select(SERVICE_STATE.c.name).where(SERVICE_STATE.c.name == name)).first() is None:
-        connection.execute(insert(SERVICE_STATE).values(name=name, value=text, updated_at=at))
-    else:
-        connection.execute(update(SERVICE_STATE).where(SERVICE_STATE.c.name == name).values(value=text, updated_at=at))
+    text = STATE_JSON.encode(value)
+    if connection.execute(UPDATE_STATE, {"b_name": name, "value": text, "updated_at": at}).rowcount == 0:
+        connection.execute(INSERT_STATE, {"name": name, "value": text, "updated_at": at})
 
 
 def load_state(connection: Connection, name: str) -> Any:

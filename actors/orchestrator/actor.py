@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from dataclasses import replace
 from typing import Any
 
 from actors.base import SupervisedActor
@@ -16,10 +14,13 @@ from actors.messages import (
     OperatorCommand,
     PolicyUpdated,
     PositionClosed,
+    Regime,
     Signal,
     Stage,
     Step,
+    SymbolRecord,
     TradingPolicy,
+    VolatilityLevel,
 )
 from actors.orchestrator.conditions import market_conditions
 from actors.orchestrator.cost_record import CostRecord
@@ -36,7 +37,7 @@ from actors.orchestrator.policy import (
     fallback_policy,
     strategy_pause,
 )
-from actors.orchestrator.policy_changes import describe_policy_change
+from actors.orchestrator.policy_changes import decides_alike, describe_policy_change
 from actors.orchestrator.screen import observed_block, screen_signal, static_policy
 from actors.protections import EquityPeak, StopOutGuard, floor_breach, is_stop_out
 from persistence import records
@@ -62,7 +63,13 @@ class OrchestratorActor(SupervisedActor):
         self.profile_name = settings.risk.profile
         self.profile = settings.profile
         self.policy: TradingPolicy | None = None
+        self.static = static_policy(settings)  # the policy without the orchestrator: the settings', for good
         self.snapshots: dict[str, MarketSnapshot] = {}
+        # Worked out again only when what they are made of changed (most steps change neither):
+        self.conditions: tuple[Regime, VolatilityLevel] | None = None  # from the snapshots' regimes and volatilities
+        self.records: tuple[SymbolRecord, ...] | None = None  # the portfolio's records `performance` is made of
+        self.performance: tuple[SymbolPerformance, ...] = ()
+        self.computed: tuple[PolicyInputs, TradingPolicy] | None = None  # the last policy computed, from what
         self.decisions: list[dict[str, Any]] = []
         self.cost_record = CostRecord(self.store, settings.risk)
         # The protections beyond the day: loaded from the database at the first step, once every actor has
@@ -92,6 +99,9 @@ class OrchestratorActor(SupervisedActor):
     def _cycle(self, step: Step) -> None:
         now = self.ctx.clock.now_ms()
         for snapshot in step.snapshots:
+            seen = self.snapshots.get(snapshot.symbol)
+            if seen is None or seen.regime != snapshot.regime or seen.volatility != snapshot.volatility:
+                self.conditions = None
             self.snapshots[snapshot.symbol] = snapshot
         self._track(step, now)
         policy, inputs = self._policy(step, now)
@@ -129,10 +139,14 @@ class OrchestratorActor(SupervisedActor):
 
     def _policy(self, step: Step, now: int) -> tuple[TradingPolicy, PolicyInputs | None]:
         if not self.flags.enable_orchestrator:
-            return static_policy(self.ctx.settings), None
+            return self.static, None
         try:
             inputs = self._inputs(step, now)
-            return compute_policy(inputs, self.profile, self.profile_name, self.ctx.settings.risk), inputs
+            # Flat, nothing changes from one step to the next: the same inputs make the same policy.
+            if self.computed is None or self.computed[0] != inputs:
+                policy = compute_policy(inputs, self.profile, self.profile_name, self.ctx.settings.risk)
+                self.computed = inputs, policy
+            return self.computed[1], inputs
         except Exception as error:  # the table's fallback row: trading goes on, defensively
             log.exception("policy failed; using the fallback policy")
             return fallback_policy(self.profile, f"orchestrator raised {type(error).__name__}: {error}"), None
@@ -140,7 +154,11 @@ class OrchestratorActor(SupervisedActor):
     def _inputs(self, step: Step, now: int) -> PolicyInputs:
         portfolio = step.portfolio
         assert portfolio is not None
-        regime, volatility = market_conditions(tuple(self.snapshots.values()), self.ctx.settings.symbols[0])
+        if self.conditions is None:
+            self.conditions = market_conditions(tuple(self.snapshots.values()), self.ctx.settings.symbols[0])
+        regime, volatility = self.conditions
+        if portfolio.records is not self.records:
+            self.records, self.performance = portfolio.records, _performance(portfolio.records)
         equity = portfolio.equity
         exposure = float(sum(p.risk_at_stop for p in portfolio.positions) / equity) if equity > 0 else 0.0
         hold = self.gate.reason if self.gate.state in (GateState.LOCKED, GateState.HALTED) else ""
@@ -158,17 +176,7 @@ class OrchestratorActor(SupervisedActor):
                 equity_floor_breach=floor_breach(equity, self.ctx.settings.risk.equity_floor_usd),
                 strategy_hold=step.signals_hold,
             ),
-            performance=tuple(
-                SymbolPerformance(
-                    symbol=r.symbol,
-                    closed_trades=r.closed_trades,
-                    win_rate=r.wins / r.closed_trades,
-                    avg_r=r.sum_r / r.closed_trades,
-                    pnl=r.pnl,
-                )
-                for r in portfolio.records
-                if r.closed_trades
-            ),
+            performance=self.performance,
             costs=portfolio.costs,
             symbols=self.ctx.settings.symbols,
             gate_hold_reason=hold,
@@ -195,9 +203,8 @@ class OrchestratorActor(SupervisedActor):
         log.warning("gate %s: %s", self.gate.state, action.reason)
 
     def _publish(self, policy: TradingPolicy, inputs: PolicyInputs | None, now: int) -> None:
-        # A new policy is one that decides differently; the note's running figures (drawdown to
-        # the hundredth of a percent) would make every cycle a "change".
-        if self.policy is not None and replace(policy, note="") == replace(self.policy, note=""):
+        # A new policy is one that decides differently, whatever its note says.
+        if self.policy is not None and decides_alike(self.policy, policy):
             return
         previous, self.policy = self.policy, policy
         enforced = self.flags.enforcing
@@ -206,8 +213,8 @@ class OrchestratorActor(SupervisedActor):
                 c,
                 at=now,
                 enforced=enforced,
-                policy=dataclasses.asdict(policy),
-                inputs=dataclasses.asdict(inputs) if inputs is not None else {},
+                policy=policy,
+                inputs=inputs if inputs is not None else {},
                 note=policy.note,
             )
         )
@@ -268,3 +275,17 @@ class OrchestratorActor(SupervisedActor):
         if self.gate.state != GateState.HALTED:
             self.store.fire(self.machine, self.gate, "halt", reason=reason, at=self.ctx.clock.now_ms())
             log.error("gate halted: %s", reason)
+
+
+def _performance(records: tuple[SymbolRecord, ...]) -> tuple[SymbolPerformance, ...]:
+    return tuple(
+        SymbolPerformance(
+            symbol=r.symbol,
+            closed_trades=r.closed_trades,
+            win_rate=r.wins / r.closed_trades,
+            avg_r=r.sum_r / r.closed_trades,
+            pnl=r.pnl,
+        )
+        for r in records
+        if r.closed_trades
+    )

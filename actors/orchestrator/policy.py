@@ -180,7 +180,8 @@ def compute_policy(
 
     max_risk, risk_notes = _max_risk_pct(inputs, profile, gate_closed=not allow)
     disallowed, symbol_notes = _disallowed_symbols(inputs, risk)
-    notes = reasons + risk_notes + symbol_notes + [cooldown.describe() for cooldown in inputs.cooldowns]
+    cooling_down = tuple((cooldown.symbol, cooldown.describe()) for cooldown in inputs.cooldowns)
+    notes = reasons + risk_notes + symbol_notes + [why for _, why in cooling_down]
     summary = "; ".join(notes) or f"Normal conditions ({inputs.regime}, {inputs.volatility} volatility)"
     limits_note = regime_limits.describe(profile.max_open_positions, inputs.regime, inputs.volatility)
     return TradingPolicy(
@@ -197,7 +198,7 @@ def compute_policy(
         max_total_exposure_pct=profile.max_total_exposure_pct,
         allowed_symbols=tuple(symbol for symbol in inputs.symbols if symbol not in disallowed),
         disallowed_symbols=disallowed,
-        cooling_down=tuple((cooldown.symbol, cooldown.describe()) for cooldown in inputs.cooldowns),
+        cooling_down=cooling_down,
         note=f"{summary}; {limits_note}",
     )
 
@@ -287,6 +288,8 @@ def _disallowed_symbols(inputs: PolicyInputs, risk: RiskSettings) -> tuple[tuple
             )
     for symbol, reason in cost_breaches(inputs.costs, risk).items():
         why.setdefault(symbol, []).append(reason)
+    if not why:
+        return (), []
     # Universe order first so the list reads like the configuration, strangers after, sorted.
     order = {symbol: index for index, symbol in enumerate(inputs.symbols)}
     disallowed = tuple(sorted(why, key=lambda symbol: (order.get(symbol, len(order)), symbol)))

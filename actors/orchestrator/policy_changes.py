@@ -7,11 +7,19 @@ a change; percentages read as percentages, symbol lists as what came in (+) and 
 from __future__ import annotations
 
 from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 from actors.messages import TradingPolicy
 
 _COMPARED = tuple(f.name for f in fields(TradingPolicy) if f.name != "note")
+_DECISION = attrgetter(*_COMPARED)
+
+
+def decides_alike(previous: TradingPolicy, policy: TradingPolicy) -> bool:
+    """The same policy but for its note, whose running figures (a drawdown to the hundredth of a percent) would
+    make nearly every cycle a "change"."""
+    return bool(_DECISION(previous) == _DECISION(policy))
 
 
 def describe_policy_change(previous: TradingPolicy | None, policy: TradingPolicy) -> str:

@@ -186,6 +186,33 @@ def test_cooldown_limit_one_is_a_cooldown_after_every_stop_out():
     assert g.cooldowns(T0 + H)[0].until == T0 + 2 * H
 
 
+def test_cooldown_kept_between_stop_outs_is_what_a_guard_working_it_out_again_finds():
+    # The guard works the cool-downs out again only after a stop-out or when one runs out: asked every half hour
+    # through stop-outs that start, extend and end cool-downs, it answers as a guard given the same stop-outs
+    # and asked only then.
+    stop_outs = {"BTCUSDT": (0, 1, 2, 9, 30, 31, 32), "ETHUSDT": (3, 4, 5, 6, 40, 41)}
+    g = guard()
+    for step in range(2 * 60):
+        now = T0 + step * H // 2
+        for symbol, hours in stop_outs.items():
+            if now in {T0 + hour * H for hour in hours}:
+                g.record(symbol, now)
+        fresh = guard()
+        for symbol, hours in stop_outs.items():
+            for hour in hours:
+                if T0 + hour * H <= now:
+                    fresh.record(symbol, T0 + hour * H)
+        assert g.cooldowns(now) == fresh.cooldowns(now), f"at {step / 2} h"
+
+
+def test_cooldown_asked_again_earlier_answers_for_that_time():
+    g = guard()
+    for hours in (0, 1, 2):
+        g.record("BTCUSDT", T0 + hours * H)
+    assert g.cooldowns(T0 + 9 * H) == ()  # over at T0 + 8 h
+    assert g.cooldowns(T0 + 3 * H)[0].until == T0 + 8 * H
+
+
 def test_cooldown_describe_names_symbol_time_and_count():
     text = Cooldown("BTCUSDT", T0 + 16 * H, 3, 24.0).describe()
     assert text.startswith(f"BTCUSDT {COOLING_DOWN} until ") and "16:00 UTC" in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from actors.messages import TradingPolicy
-from actors.orchestrator.policy_changes import describe_policy_change
+from actors.orchestrator.policy_changes import decides_alike, describe_policy_change
 from config.profiles import ExitMode
 
 POLICY = TradingPolicy(
@@ -55,3 +55,20 @@ def test_describe_policy_change_cooldowns_by_symbol_and_an_extension():
 
 def test_describe_policy_change_only_the_note_differs_no_change():
     assert describe_policy_change(POLICY, replace(POLICY, note="other figures")) == "no change"
+
+
+def test_decides_alike_whatever_the_note_says():
+    assert decides_alike(POLICY, replace(POLICY, note="Daily DD -1.23%"))
+
+
+def test_decides_alike_not_when_any_other_field_differs():
+    changes = {
+        "allow_new_trades": False,
+        "min_confidence": 0.7,
+        "exit_mode": ExitMode.DEFENSIVE_TRAIL,
+        "allowed_symbols": ("BTCUSDT",),
+        "disallowed_symbols": ("ETHUSDT",),
+        "cooling_down": (("ETHUSDT", "ETHUSDT cooling down"),),
+    }
+    for name, value in changes.items():
+        assert not decides_alike(POLICY, replace(POLICY, **{name: value})), name

@@ -1,0 +1,52 @@
+"""The policy snapshot row: a policy and its inputs are recorded as `dataclasses.asdict` gave them, to the byte."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from decimal import Decimal
+
+from sqlalchemy import Engine, select
+
+from actors.messages import Regime, SymbolCosts, VolatilityLevel
+from actors.orchestrator.policy import PolicyInputs, RiskState, SymbolPerformance, compute_policy
+from actors.protections import Cooldown
+from config.profiles import DEFAULT_PROFILES, RiskProfileName
+from config.settings import RiskSettings
+from persistence import records
+from persistence.tables import POLICY_SNAPSHOTS
+
+H = 3_600_000
+T0 = 19_700 * 24 * H
+
+INPUTS = PolicyInputs(
+    regime=Regime.SIDEWAYS,
+    volatility=VolatilityLevel.HIGH,
+    risk_state=RiskState(daily_drawdown_pct=-0.0106, open_positions=1, total_exposure_pct=0.004, losing_streak=3),
+    performance=(
+        SymbolPerformance(symbol="BTCUSDT", closed_trades=10, win_rate=0.3, avg_r=-0.4, pnl=Decimal("-4.10542580")),
+        SymbolPerformance(symbol="ETHUSDT", closed_trades=2, win_rate=0.5, avg_r=0.1, pnl=Decimal("1.5")),
+    ),
+    costs=(
+        SymbolCosts(symbol="BTCUSDT", spread_bps=0.0, slippage_bps=2.026517238737063, slippage_fills=20),
+        SymbolCosts(symbol="ETHUSDT", spread_bps=None, slippage_bps=None),
+    ),
+    symbols=("BTCUSDT", "ETHUSDT"),
+    gate_hold_reason="",
+    cooldowns=(Cooldown("ETHUSDT", T0 + 6 * H, 3, 24.0),),
+)
+
+
+def test_snapshot_row_holds_what_asdict_gave(engine: Engine):
+    name = RiskProfileName.SAFE
+    policy = compute_policy(INPUTS, DEFAULT_PROFILES[name], name, RiskSettings(performance_min_trades=5))
+    assert policy.disallowed_symbols and policy.cooling_down  # every kind of field has something in it
+    with engine.begin() as connection:
+        records.insert_policy_snapshot(connection, at=T0, enforced=True, policy=policy, inputs=INPUTS, note="n")
+        records.insert_policy_snapshot(connection, at=T0 + 1, enforced=False, policy=policy, inputs={}, note="")
+        rows = connection.execute(
+            select(POLICY_SNAPSHOTS.c.policy, POLICY_SNAPSHOTS.c.inputs).order_by(POLICY_SNAPSHOTS.c.id)
+        ).all()
+    as_before = json.dumps(dataclasses.asdict(policy), sort_keys=True, default=str)
+    assert rows[0] == (as_before, json.dumps(dataclasses.asdict(INPUTS), sort_keys=True, default=str))
+    assert rows[1] == (as_before, "{}")
