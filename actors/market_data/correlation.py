@@ -93,10 +93,6 @@ class ReturnWindow:
         self.epoch += 1
         self._since_exact = 0
 
-    @property
-    def full(self) -> bool:
-        return self.count >= self.size
-
     def varies(self) -> bool:
         return self._changes > 0
 
@@ -132,58 +128,59 @@ class RollingCorrelations:
     def __init__(self, window: int) -> None:
         self.window = window
         self._returns: dict[str, ReturnWindow] = {}
-        self._names: list[str] = []  # sorted
-        self._pairs: dict[tuple[str, str], _Pair] = {}
+        self._pairs: list[tuple[str, str, ReturnWindow, ReturnWindow, _Pair]] = []  # symbols with a full window
 
     def update(self, candles: Iterable[Candle]) -> None:
         """One time step: each candle's close (at most one per symbol)."""
         moved: dict[str, tuple[float, float]] = {}
+        filled = False
         for candle in candles:
             returns = self._returns.get(candle.symbol)
             if returns is None:
                 returns = self._returns[candle.symbol] = ReturnWindow(self.window)
-                self._names = sorted(self._returns)
-            was_full = returns.full
+            was_full = returns.count >= returns.size
             pushed = returns.push_close(candle.close)
-            if pushed is not None and was_full:
+            if was_full and pushed is not None:
                 moved[candle.symbol] = pushed
-        ready = [name for name in self._names if self._returns[name].full]
-        for i, a in enumerate(ready):
-            for b in ready[i + 1 :]:
-                self._update_pair(a, b, moved.get(a), moved.get(b))
+            elif returns.count >= returns.size:
+                filled = True
+        if filled:
+            self._pair_up()
+        for a, b, returns_a, returns_b, pair in self._pairs:
+            epochs = (returns_a.epoch, returns_b.epoch)
+            moved_a, moved_b = moved.get(a), moved.get(b)
+            if pair.epochs == epochs:
+                if moved_a is None and moved_b is None:
+                    continue
+                if moved_a is not None and moved_b is not None:
+                    # Both windows moved by one: the new returns pair with each other, and so did the two that left.
+                    pair.products += moved_a[0] * moved_b[0] - moved_a[1] * moved_b[1]
+                    continue
+            # A symbol's sums were recomputed (every `window` returns, which also bounds the drift of `products`),
+            # or only one of the two moved: the windows pair differently now.
+            pair.products = math.fsum(map(mul, returns_a.deviations(), returns_b.deviations()))
+            pair.epochs = epochs
 
-    def _update_pair(
-        self, a: str, b: str, moved_a: tuple[float, float] | None, moved_b: tuple[float, float] | None
-    ) -> None:
-        pair = self._pairs.get((a, b))
-        if pair is None:
-            pair = self._pairs[(a, b)] = _Pair()
-        returns_a, returns_b = self._returns[a], self._returns[b]
-        epochs = (returns_a.epoch, returns_b.epoch)
-        if pair.epochs == epochs:
-            if moved_a is None and moved_b is None:
-                return
-            if moved_a is not None and moved_b is not None:
-                # Both windows moved by one: the new returns pair with each other, and so did the two that left.
-                pair.products += moved_a[0] * moved_b[0] - moved_a[1] * moved_b[1]
-                return
-        # A symbol's sums were recomputed (every `window` returns, which also bounds the drift of `products`), or
-        # only one of the two moved: the windows pair differently now.
-        pair.products = math.fsum(map(mul, returns_a.deviations(), returns_b.deviations()))
-        pair.epochs = epochs
+    def _pair_up(self) -> None:
+        """A symbol's window just filled: it pairs with each other full one, sorted by name."""
+        known = {(a, b): pair for a, b, _, _, pair in self._pairs}
+        ready = sorted(name for name, returns in self._returns.items() if returns.count >= returns.size)
+        self._pairs = [
+            (a, b, self._returns[a], self._returns[b], known.get((a, b)) or _Pair())
+            for i, a in enumerate(ready)
+            for b in ready[i + 1 :]
+        ]
 
     def pairs(self) -> tuple[tuple[str, str, float], ...]:
         """(a, b, rho) with a < b, sorted, for each pair of symbols with a full window that varies."""
         window = self.window
         out = []
-        for (a, b), pair in self._pairs.items():
-            ra, rb = self._returns[a], self._returns[b]
-            if not (ra.varies() and rb.varies()):
+        for a, b, returns_a, returns_b, pair in self._pairs:
+            if not (returns_a.varies() and returns_b.varies()):
                 continue
-            spread_a, spread_b = ra.spread(), rb.spread()
+            spread_a, spread_b = returns_a.spread(), returns_b.spread()
             if spread_a <= 0.0 or spread_b <= 0.0:
                 continue  # returns that differ by less than rounding vary by nothing we can measure
-            rho = (pair.products - ra.total * rb.total / window) / math.sqrt(spread_a * spread_b)
+            rho = (pair.products - returns_a.total * returns_b.total / window) / math.sqrt(spread_a * spread_b)
             out.append((a, b, 1.0 if rho > 1.0 else -1.0 if rho < -1.0 else rho))
-        out.sort()
         return tuple(out)
