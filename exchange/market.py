@@ -6,12 +6,9 @@ Both the exchange adapters and the actors use these; the actors' messages carry 
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from itertools import groupby
-from operator import attrgetter
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,14 +50,35 @@ class SymbolFilters:
         return (price / self.tick_size).to_integral_value(mode) * self.tick_size
 
 
-_open_time = attrgetter("open_time")
-
-
 def merge_by_time(streams: Iterable[Iterable[Candle]]) -> Iterator[tuple[Candle, ...]]:
-    """Merge time-ordered candle streams into per-open-time batches; within a batch,
-    candles keep the order of their streams (heapq.merge is stable)."""
-    for _, group in groupby(heapq.merge(*streams, key=_open_time), key=_open_time):
-        yield tuple(group)
+    """Merge time-ordered candle streams into per-open-time batches; within a batch, candles keep the order of
+    their streams.
+
+    Each step looks at the next candle of every stream (a handful of symbols: a scan costs less than a heap)."""
+    heads: list[tuple[Candle, Iterator[Candle]]] = []
+    for stream in streams:
+        iterator = iter(stream)
+        first = next(iterator, None)
+        if first is not None:
+            heads.append((first, iterator))
+    while heads:
+        at = min([candle.open_time for candle, _ in heads])
+        batch: list[Candle] = []
+        ended = False
+        for i, (candle, iterator) in enumerate(heads):
+            if candle.open_time != at:
+                continue
+            following: Candle | None = candle
+            while following is not None and following.open_time == at:
+                batch.append(following)
+                following = next(iterator, None)
+            if following is None:
+                ended = True
+            else:
+                heads[i] = (following, iterator)
+        if ended:
+            heads = [(candle, iterator) for candle, iterator in heads if candle.open_time != at]
+        yield tuple(batch)
 
 
 def to_decimal(value: Decimal | float | str) -> Decimal:

@@ -6,7 +6,8 @@ from typing import Any
 
 from actors.base import SupervisedActor
 from actors.market_data.candles import MarketCleaner
-from actors.market_data.indicators import IndicatorParams, SymbolIndicators, correlations
+from actors.market_data.correlation import RollingCorrelations
+from actors.market_data.indicators import SymbolIndicators
 from actors.messages import CandleBatch, Step, Tick
 
 
@@ -17,10 +18,9 @@ class MarketDataActor(SupervisedActor):
         # Indicators are rebuilt from the feed after a restart: they re-warm, they are not persisted.
         self.cleaner = MarketCleaner()
         self.indicators: dict[str, SymbolIndicators] = {}
-        # Correlations are recomputed on every batch from the last `lookback` returns, the warm-up's included, so
-        # they are known as soon as the warm-up has that many candles; each symbol's ring holds just that many.
-        self.lookback = self.ctx.settings.risk.correlation_lookback
-        self.params = IndicatorParams(returns_window=self.lookback)
+        # Correlations follow every batch over the last `lookback` returns, the warm-up's included, so they are
+        # known as soon as the warm-up has that many candles.
+        self.rolling_correlations = RollingCorrelations(self.ctx.settings.risk.correlation_lookback)
         self.correlations: tuple[tuple[str, str, float], ...] = ()
 
     def handle(self, message: Any) -> Any:
@@ -37,10 +37,12 @@ class MarketDataActor(SupervisedActor):
         for candle in candles:
             state = self.indicators.get(candle.symbol)
             if state is None:
-                state = self.indicators[candle.symbol] = SymbolIndicators(candle.symbol, self.params)
+                state = self.indicators[candle.symbol] = SymbolIndicators(candle.symbol)
             snapshots.append(state.update(candle))
-        if candles and len(self.indicators) > 1:
-            self.correlations = correlations(list(self.indicators.values()), self.lookback)
+        if candles:
+            self.rolling_correlations.update(candles)
+            if len(self.indicators) > 1:
+                self.correlations = self.rolling_correlations.pairs()
         self.start_step(Step(at=batch.at, candles=candles, snapshots=tuple(snapshots), correlations=self.correlations))
 
     def counters(self) -> dict[str, int]:

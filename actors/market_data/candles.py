@@ -13,12 +13,17 @@ Rules, checked in this order (the first that drops a candle is the one counted):
 | `high_below_low` | repaired: high and low swapped | the usual cause is swapped columns |
 | `open_close_outside` | repaired: high = max(high, open, close), low = min(low, open, close) | open and close are traded prices; the extremes are derived from them |
 | `gaps` / `missing_candles` | accepted; one gap counted, and the missing intervals | filling them would invent flat candles that fake low volatility |
+
+`CandleCleaner` applies them to one candle at a time (the market-data actor, on whatever a feed delivers);
+`clean_rows` to a whole symbol's rows at once with numpy (a file replay), with the same result.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
+
+import numpy as np
 
 from actors.messages import Candle
 
@@ -77,8 +82,14 @@ class CandleCleaner:
             c.wrong_symbol += 1
             return None
         o, h, l, cl, v = candle.open, candle.high, candle.low, candle.close, candle.volume
-        # isfinite also refuses a non-numeric time that slipped past a parser
-        if not (_finite(o) and _finite(h) and _finite(l) and _finite(cl) and _finite(v) and _finite(candle.open_time)):
+        # isfinite also refuses a non-numeric time that slipped past a parser (TypeError)
+        isfinite = math.isfinite
+        try:
+            finite = isfinite(o) and isfinite(h) and isfinite(l) and isfinite(cl) and isfinite(v)
+            finite = finite and isfinite(candle.open_time)
+        except TypeError:
+            finite = False
+        if not finite:
             c.non_finite += 1
             return None
         if o <= 0 or h <= 0 or l <= 0 or cl <= 0:
@@ -112,13 +123,6 @@ class CandleCleaner:
         return candle
 
 
-def _finite(x: float | int) -> bool:
-    try:
-        return math.isfinite(x)
-    except TypeError:
-        return False
-
-
 class MarketCleaner:
     """One `CandleCleaner` per symbol, made on first sight."""
 
@@ -132,7 +136,16 @@ class MarketCleaner:
         return cleaner.accept(candle)
 
     def accept_batch(self, candles: tuple[Candle, ...]) -> tuple[Candle, ...]:
-        return tuple(c for c in map(self.accept, candles) if c is not None)
+        """The candles kept, repaired where needed, in their order."""
+        kept = []
+        for candle in candles:
+            cleaner = self.cleaners.get(candle.symbol)
+            if cleaner is None:
+                cleaner = self.cleaners[candle.symbol] = CandleCleaner(candle.symbol)
+            clean = cleaner.accept(candle)
+            if clean is not None:
+                kept.append(clean)
+        return tuple(kept)
 
     @property
     def counters(self) -> CandleCounters:
@@ -140,3 +153,60 @@ class MarketCleaner:
         for cleaner in self.cleaners.values():
             total = total + cleaner.counters
         return total
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CleanRows:
+    """What `clean_rows` kept of a symbol's rows."""
+
+    index: np.ndarray  # positions of the accepted rows, increasing
+    open_time: np.ndarray  # their open times
+    ohlcv: np.ndarray  # their values, repaired, shape (len(index), 5)
+    counters: CandleCounters
+
+
+def clean_rows(open_time: np.ndarray, ohlcv: np.ndarray, interval_ms: np.ndarray | int) -> CleanRows:
+    """The rules of the module docstring over one symbol's rows in the order read (`open_time` int64 ms, `ohlcv`
+    float (n, 5), `interval_ms` each row's interval or one for all): what `CandleCleaner.accept` keeps and counts,
+    row by row, computed in one pass of array operations."""
+    counters = CandleCounters()
+    finite = np.isfinite(ohlcv).all(axis=1)  # int64 times are always finite
+    positive = (ohlcv[:, :4] > 0.0).all(axis=1)
+    counters.non_finite = int(np.count_nonzero(~finite))
+    counters.non_positive_price = int(np.count_nonzero(finite & ~positive))
+    valid = finite & positive
+    volume_ok = ohlcv[:, 4] >= 0.0
+    counters.negative_volume = int(np.count_nonzero(valid & ~volume_ok))
+    candidates = np.flatnonzero(valid & volume_ok)
+
+    # The last accepted open time before a row is the latest time of the valid rows before it: any valid row later
+    # than all those before it is accepted, and accepted times only rise.
+    times = open_time[candidates]
+    latest_before = np.maximum.accumulate(times)[:-1]
+    later = np.ones(len(times), dtype=bool)
+    later[1:] = times[1:] > latest_before
+    counters.duplicate = int(np.count_nonzero(times[1:] == latest_before))
+    counters.out_of_order = int(np.count_nonzero(times[1:] < latest_before))
+    index = candidates[later]
+    counters.accepted = len(index)
+
+    every_row = len(index) == len(open_time)
+    times = open_time if every_row else open_time[index]  # no copy of a clean file
+    steps = np.broadcast_to(interval_ms, open_time.shape)[index][1:]
+    elapsed = np.diff(times)
+    gap = (steps > 0) & (elapsed > steps)
+    counters.gaps = int(np.count_nonzero(gap))
+    counters.missing_candles = int((elapsed[gap] // steps[gap] - 1).sum())
+
+    kept = ohlcv if every_row else ohlcv[index]
+    o, h, l, c = kept[:, 0], kept[:, 1], kept[:, 2], kept[:, 3]
+    swapped = h < l
+    counters.high_below_low = int(np.count_nonzero(swapped))
+    h, l = np.where(swapped, l, h), np.where(swapped, h, l)
+    outside = ~((l <= o) & (o <= h) & (l <= c) & (c <= h))
+    counters.open_close_outside = int(np.count_nonzero(outside))
+    if counters.repaired:
+        kept = kept.copy() if every_row else kept
+        kept[:, 1] = np.where(outside, np.maximum(np.maximum(h, o), c), h)
+        kept[:, 2] = np.where(outside, np.minimum(np.minimum(l, o), c), l)
+    return CleanRows(index=index, open_time=times, ohlcv=kept, counters=counters)

@@ -36,6 +36,7 @@ from actors.messages import Candle
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{2,19}$")
 SECONDS_BELOW = 1e11
 DEFAULT_INTERVAL_MS = 60_000
+_ROWS_AT_ONCE = 4096  # rows turned into Python values per numpy call
 
 
 class CandleFileError(Exception):
@@ -58,10 +59,16 @@ class CandleFile:
         return len(self.open_time)
 
     def candles(self) -> Iterator[Candle]:
-        symbol, interval = self.symbol, self.interval_ms
+        return candles_from_rows(self.symbol, self.interval_ms, self.open_time, self.ohlcv)
+
+
+def candles_from_rows(symbol: str, interval_ms: int, open_time: np.ndarray, ohlcv: np.ndarray) -> Iterator[Candle]:
+    """A Candle per row, made as they are asked for: a long replay holds its rows as arrays, not as objects."""
+    for start in range(0, len(open_time), _ROWS_AT_ONCE):
+        end = start + _ROWS_AT_ONCE
         # tolist() turns numpy scalars into Python ones in C: far cheaper than per-item conversion.
-        for t, (o, h, l, c, v) in zip(self.open_time.tolist(), self.ohlcv.tolist(), strict=True):
-            yield Candle(symbol=symbol, open_time=t, open=o, high=h, low=l, close=c, volume=v, interval_ms=interval)
+        for t, (o, h, l, c, v) in zip(open_time[start:end].tolist(), ohlcv[start:end].tolist(), strict=True):
+            yield Candle(symbol=symbol, open_time=t, open=o, high=h, low=l, close=c, volume=v, interval_ms=interval_ms)
 
 
 def symbol_from_filename(path: str | Path) -> str | None:

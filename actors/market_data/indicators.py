@@ -1,8 +1,8 @@
-"""Indicators (pure, numpy): ATR, ATR%, volatility level, regime, return correlation.
+"""Indicators (pure, numpy): ATR, ATR%, volatility level, regime.
 
 Rules (every number lives in `IndicatorParams`; defaults: ATR 14, volatility history
 1000 candles with at least 100, EMA 50, slope over k = 20 candles, trend_z 0.5,
-choppiness over 14 candles with threshold 61.8, returns ring of 256):
+choppiness over 14 candles with threshold 61.8):
 
 * **ATR** is Wilder's: true range TR_t = max(H-L, |H-C_{t-1}|, |L-C_{t-1}|) (H-L on the
   first candle); ATR_t = ATR_{t-1} + (TR_t - ATR_{t-1}) / min(t, period). For the first
@@ -28,11 +28,7 @@ choppiness over 14 candles with threshold 61.8, returns ring of 256):
   (`IndicatorParams.warmup`, 50 candles). On a random walk |slope_z| > 0.5 about a
   quarter of the time and chop > 61.8 about 5%; on the FTX BTC month: 80% SIDEWAYS,
   8% each trend, 4% CHOPPY.
-* **Correlation**: Pearson correlation of log close-to-close returns over the last
-  `window` candles (`risk.correlation_lookback`), all pairs at once from one matrix
-  product. A symbol with fewer returns than the window, or whose returns do not vary
-  over it, has no correlation yet: its pairs are left out, and the risk controller
-  counts an unknown pair as correlated.
+* **Correlation** between symbols' returns: `correlation.py`.
 """
 
 from __future__ import annotations
@@ -61,7 +57,6 @@ class IndicatorParams:
     trend_z: float = 0.5
     chop_period: int = 14
     chop_threshold: float = 61.8
-    returns_window: int = 256
 
     @property
     def warmup(self) -> int:
@@ -266,6 +261,30 @@ class SymbolIndicators:
     """One symbol's indicators, updated per closed candle in O(1) (bisects over a
     `vol_history` list aside). Candles are expected cleaned (`CandleCleaner`)."""
 
+    __slots__ = (
+        "_alpha",
+        "_atr_period",
+        "_chop_period",
+        "_emas",
+        "_highs",
+        "_log_chop_n",
+        "_lows",
+        "_slope_lookback",
+        "_sqrt_k",
+        "_trs",
+        "_vol",
+        "_vol_min_history",
+        "_warmup",
+        "atr",
+        "chop",
+        "count",
+        "ema",
+        "last_close",
+        "params",
+        "slope_z",
+        "symbol",
+    )
+
     def __init__(self, symbol: str, params: IndicatorParams = DEFAULT_PARAMS) -> None:
         self.symbol = symbol
         self.params = params
@@ -275,6 +294,12 @@ class SymbolIndicators:
         self.slope_z = 0.0
         self.chop = math.nan
         self.last_close = math.nan
+        # The parameters `update` reads on every candle, as plain attributes (`warmup` is a computed property).
+        self._warmup = params.warmup
+        self._atr_period = params.atr_period
+        self._slope_lookback = params.slope_lookback
+        self._chop_period = params.chop_period
+        self._vol_min_history = params.vol_min_history
         self._alpha = 2.0 / (params.ema_period + 1)
         self._sqrt_k = math.sqrt(params.slope_lookback)
         self._log_chop_n = math.log10(params.chop_period)
@@ -283,53 +308,53 @@ class SymbolIndicators:
         self._lows = [0.0] * params.chop_period
         self._trs = [0.0] * params.chop_period
         self._vol = PercentileWindow(params.vol_history)
-        self._returns = np.zeros(params.returns_window)  # log returns, ring
 
     def update(self, candle: Candle) -> MarketSnapshot:
-        p = self.params
         h, l, c = candle.high, candle.low, candle.close
-        prev = self.last_close
         n = self.count + 1
         tr = h - l
         if n > 1:
             # Inline max of three: several times faster than builtin max() per candle.
+            prev = self.last_close
             up, down = h - prev, prev - l
             if up > tr:
                 tr = up
             if down > tr:
                 tr = down
-            if prev > 0.0 and c > 0.0:
-                self._returns[(n - 2) % p.returns_window] = math.log(c / prev)
-        atr_value = self.atr + (tr - self.atr) / (n if n < p.atr_period else p.atr_period)
+        atr_period = self._atr_period
+        atr_value = self.atr + (tr - self.atr) / (n if n < atr_period else atr_period)
         self.atr = atr_value
         ema_value = c if n == 1 else self.ema + self._alpha * (c - self.ema)
         self.ema = ema_value
 
-        k = p.slope_lookback
-        slot = n % k
-        ema_ago = self._emas[slot]  # the EMA of candle n - k (valid once n > k)
-        self._emas[slot] = ema_value
-        m = p.chop_period
-        slot = n % m
-        self._highs[slot], self._lows[slot], self._trs[slot] = h, l, tr
+        emas = self._emas
+        slot = n % self._slope_lookback
+        ema_ago = emas[slot]  # the EMA of candle n - k (valid once n > k)
+        emas[slot] = ema_value
+        slot = n % self._chop_period
+        self._highs[slot] = h
+        self._lows[slot] = l
+        self._trs[slot] = tr
 
         regime = Regime.SIDEWAYS
-        if n >= p.warmup:
+        if n >= self._warmup:
             self.slope_z = (ema_value - ema_ago) / (atr_value * self._sqrt_k) if atr_value > 0.0 else 0.0
             span = max(self._highs) - min(self._lows)
             tr_sum = sum(self._trs)
             self.chop = (
                 100.0 * math.log10(tr_sum / span) / self._log_chop_n if span > 0.0 and tr_sum > 0.0 else math.nan
             )
-            regime = classify_regime(self.slope_z, self.chop, p)
+            regime = classify_regime(self.slope_z, self.chop, self.params)
 
         atr_pct = atr_value / c if c > 0.0 else math.nan
         volatility = VolatilityLevel.NORMAL
-        if n >= p.atr_period:
+        if n >= atr_period:
             window = self._vol
-            if len(window) >= p.vol_min_history:
+            if len(window) >= self._vol_min_history:
                 median = window.median()
-                volatility = level_from_rank(window.rank(atr_pct), p, atr_pct / median if median > 0 else math.inf)
+                volatility = level_from_rank(
+                    window.rank(atr_pct), self.params, atr_pct / median if median > 0 else math.inf
+                )
             window.push(atr_pct)
 
         self.count = n
@@ -343,44 +368,3 @@ class SymbolIndicators:
             volatility=volatility,
             regime=regime,
         )
-
-    def returns_available(self) -> int:
-        """How many of the last returns the ring holds (at most `returns_window`)."""
-        return min(self.count - 1, self.params.returns_window) if self.count > 1 else 0
-
-    def recent_returns(self, window: int | None = None) -> np.ndarray:
-        """The last `window` log returns (at most `returns_window`), oldest first."""
-        size = self.params.returns_window
-        available = self.returns_available()
-        take = available if window is None else min(window, available)
-        end = (self.count - 1) % size  # next slot to be written
-        if take <= end:
-            return self._returns[end - take : end].copy()
-        # Slices, not a fancy index over arange(...) % size: this runs for every symbol on every candle.
-        return np.concatenate((self._returns[size - (take - end) :], self._returns[:end]))
-
-
-def correlations(states: Sequence[SymbolIndicators], window: int = 120) -> tuple[tuple[str, str, float], ...]:
-    """Pairwise return correlation over the last `window` returns of symbols updated in lock step (one candle per
-    time step each, as the feeds deliver them; a symbol that missed a step is off by one candle), as
-    `Step.correlations`: (a, b, rho) with a < b, sorted. Only symbols with a full window that varies take part.
-
-    One (k x window) matrix product for all pairs: for 10 symbols over 120 returns about as much time as two
-    symbols' indicator updates, cheap enough for every closed candle."""
-    ready = sorted((s for s in states if s.returns_available() >= window), key=lambda s: s.symbol)
-    if len(ready) < 2:
-        return ()
-    centred = np.vstack([s.recent_returns(window) for s in ready])
-    centred -= centred.mean(axis=1, keepdims=True)
-    norms = np.sqrt(np.einsum("ij,ij->i", centred, centred))
-    moving = (norms > 0.0).tolist()  # a constant price over the window correlates with nothing we can know
-    scale = np.where(norms > 0.0, norms, 1.0)
-    rho = np.clip((centred @ centred.T) / np.outer(scale, scale), -1.0, 1.0).tolist()
-    names = [s.symbol for s in ready]
-    return tuple(
-        (names[i], names[j], rho[i][j])
-        for i in range(len(names))
-        if moving[i]
-        for j in range(i + 1, len(names))
-        if moving[j]
-    )

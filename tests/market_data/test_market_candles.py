@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.market_data.candles import CandleCleaner, CandleCounters, MarketCleaner
+from actors.market_data.candles import CandleCleaner, CandleCounters, MarketCleaner, clean_rows
 from actors.messages import Candle
 
 
@@ -120,3 +121,44 @@ def test_candle_cleaner_any_input_yields_valid_increasing_candles(rows: list[tup
     assert times == sorted(set(times))
     counters = cleaner.counters
     assert counters.accepted == len(accepted) and counters.accepted + counters.dropped == len(rows)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 50), prices, prices, prices, prices, prices, st.sampled_from([1, 2])), max_size=60
+    )
+)
+def test_clean_rows_keeps_and_counts_what_the_cleaner_does_row_by_row(rows: list[tuple]) -> None:
+    # Intervals of one or two minutes: a symbol's rows may come from files of different intervals.
+    cleaner = CandleCleaner("BTCUSDT")
+    expected = []
+    for t, o, h, l, c, v, minutes in rows:
+        row = Candle(
+            symbol="BTCUSDT",
+            open_time=t * 60_000,
+            open=o,
+            high=h,
+            low=l,
+            close=c,
+            volume=v,
+            interval_ms=minutes * 60_000,
+        )
+        out = cleaner.accept(row)
+        if out is not None:
+            expected.append((out.open_time, out.open, out.high, out.low, out.close, out.volume))
+    open_time = np.array([r[0] * 60_000 for r in rows], dtype=np.int64)
+    ohlcv = np.array([r[1:6] for r in rows], dtype=float).reshape(-1, 5)
+    cleaned = clean_rows(open_time, ohlcv, np.array([r[6] * 60_000 for r in rows], dtype=np.int64))
+    got = [(t, *values) for t, values in zip(cleaned.open_time.tolist(), cleaned.ohlcv.tolist(), strict=True)]
+    assert got == expected
+    assert cleaned.open_time.tolist() == open_time[cleaned.index].tolist()
+    assert cleaned.counters == cleaner.counters
+
+
+def test_clean_rows_clean_file_is_not_copied() -> None:
+    open_time = np.arange(5, dtype=np.int64) * 60_000
+    ohlcv = np.tile([100.0, 101.0, 99.0, 100.5, 1.0], (5, 1))
+    cleaned = clean_rows(open_time, ohlcv, 60_000)
+    assert cleaned.ohlcv is ohlcv and cleaned.open_time is open_time
+    assert cleaned.counters == CandleCounters(accepted=5)

@@ -114,6 +114,28 @@ def test_file_feed_merges_symbols_by_time() -> None:
     assert per_symbol["ETHBTC"] == 5_760
 
 
+def test_file_feed_symbol_with_a_gap_is_absent_from_those_steps(tmp_path: Path) -> None:
+    btc, eth = tmp_path / "BTCUSDT.csv", tmp_path / "ETHUSDT.csv"
+    btc.write_text(HEADER + "".join(f"{T0 + t * 60_000},10,11,9,10,1\n" for t in range(6)))
+    eth.write_text(HEADER + "".join(f"{T0 + t * 60_000},10,11,9,10,1\n" for t in (0, 1, 4, 5, 6)))
+    batches = list(FileFeed([btc, eth]).batches())
+    assert [[(c.symbol, (c.open_time - T0) // 60_000) for c in b] for b in batches] == [
+        [("BTCUSDT", 0), ("ETHUSDT", 0)],
+        [("BTCUSDT", 1), ("ETHUSDT", 1)],
+        [("BTCUSDT", 2)],
+        [("BTCUSDT", 3)],
+        [("BTCUSDT", 4), ("ETHUSDT", 4)],
+        [("BTCUSDT", 5), ("ETHUSDT", 5)],
+        [("ETHUSDT", 6)],
+    ]
+
+
+def test_file_feed_aligned_files_batch_as_a_merge_would() -> None:
+    feed = FileFeed([CANDLES / "ETHBTC_5m_20180110-20180130.csv", CANDLES / "LTCBTC_5m_20180110-20180130.csv"])
+    streams = [[c for b in feed.batches() for c in b if c.symbol == symbol] for symbol in feed.symbols]
+    assert list(feed.batches()) == list(merge_by_time(streams))
+
+
 def test_file_feed_overlapping_files_of_one_symbol_deduplicated(tmp_path: Path) -> None:
     first, second = tmp_path / "part1_BTCUSDT.csv", tmp_path / "part2_BTCUSDT.csv"
     first.write_text(HEADER + "".join(f"{T0 + t * 60_000},10,11,9,10,1\n" for t in range(5)))

@@ -1,4 +1,5 @@
-"""Indicators: ATR, volatility level, regime, correlation; the incremental state against the vectorised functions.
+"""Indicators: ATR, volatility level, regime, return correlation of two series; the incremental state against
+the vectorised functions (correlation between symbols: test_market_correlation.py).
 
 Uses real data from ../shared/data (the FTX BTC-PERP 1m file).
 """
@@ -21,8 +22,6 @@ from actors.market_data.indicators import (
     atr_percent,
     choppiness_index,
     classify_regime,
-    correlations,
-    log_returns,
     regimes,
     return_correlation,
     true_range,
@@ -201,56 +200,3 @@ def test_return_correlation_same_series_is_one_and_mirror_is_minus_one() -> None
     assert return_correlation(a, a * 3) == pytest.approx(1.0)
     assert return_correlation(a, mirror) == pytest.approx(-1.0)
     assert return_correlation(a, np.full(300, 5.0)) == 0.0  # a constant price correlates with nothing
-
-
-def test_correlations_from_states_match_vectorised_after_ring_wraps() -> None:
-    rng = np.random.default_rng(3)
-    params = IndicatorParams(returns_window=50)
-    market = rng.normal(0, 0.01, 400)
-    closes = {s: 100 * np.exp(np.cumsum(market + rng.normal(0, 0.01, 400))) for s in ("AAA", "BBB", "CCC")}
-    states = [SymbolIndicators(s, params) for s in closes]
-    for state in states:
-        for candle in series_candles(list(closes[state.symbol]), symbol=state.symbol):
-            state.update(candle)
-    assert np.allclose(states[0].recent_returns(), log_returns(closes["AAA"])[-50:])
-    pairs = correlations(states, window=40)
-    assert [(a, b) for a, b, _ in pairs] == [("AAA", "BBB"), ("AAA", "CCC"), ("BBB", "CCC")]
-    assert pairs[0][2] == pytest.approx(return_correlation(closes["AAA"], closes["BBB"], 40))
-    assert 0.2 < pairs[0][2] < 0.8  # the shared factor, not identity
-
-
-def _fed(closes: dict[str, list[float]], params: IndicatorParams) -> list[SymbolIndicators]:
-    states = [SymbolIndicators(symbol, params) for symbol in closes]
-    for state in states:
-        for candle in series_candles(closes[state.symbol], symbol=state.symbol):
-            state.update(candle)
-    return states
-
-
-def test_correlations_need_a_full_lookback_of_returns() -> None:
-    rng = np.random.default_rng(4)
-    params = IndicatorParams(returns_window=20)
-    full = list(100 * np.exp(np.cumsum(rng.normal(0, 0.01, 21))))  # 20 returns
-    short = list(100 * np.exp(np.cumsum(rng.normal(0, 0.01, 20))))  # 19 returns
-    assert correlations(_fed({"A": full, "B": short}, params), window=20) == ()
-    (pair,) = correlations(_fed({"A": full, "B": full[::-1]}, params), window=20)
-    assert pair[:2] == ("A", "B") and -1.0 <= pair[2] <= 1.0
-
-
-def test_correlations_constant_price_pair_is_unknown_not_uncorrelated() -> None:
-    rng = np.random.default_rng(5)
-    params = IndicatorParams(returns_window=30)
-    moving = list(100 * np.exp(np.cumsum(rng.normal(0, 0.01, 31))))
-    states = _fed({"A": moving, "B": [50.0] * 31, "C": moving}, params)
-    assert correlations(states, window=30) == (("A", "C", pytest.approx(1.0)),)
-
-
-def test_correlations_match_pairwise_reference_for_many_symbols() -> None:
-    rng = np.random.default_rng(6)
-    params = IndicatorParams(returns_window=120)
-    market = rng.normal(0, 0.01, 200)
-    closes = {f"S{i}": list(100 * np.exp(np.cumsum(market * i / 10 + rng.normal(0, 0.01, 200)))) for i in range(10)}
-    pairs = correlations(_fed(closes, params), window=120)
-    assert len(pairs) == 45
-    for a, b, rho in pairs:
-        assert rho == pytest.approx(return_correlation(np.array(closes[a]), np.array(closes[b]), 120), abs=1e-9)
