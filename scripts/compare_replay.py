@@ -30,8 +30,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from scripts.source_trees import WORKING_TREE, Source, check_imports_from, checkout, child_env
+
 DEFAULT_BASE = "196f8c6"  # the commit before the issue 9 refactor
-WORKING_TREE = "."
 DATASETS: dict[str, tuple[str, ...]] = {
     "ftx-btcperp-1m": ("candles/ftx_BTCPERP_1m_20211231-20220201.csv",),
     "btcusdt-ethusdt-1h": (
@@ -45,12 +48,6 @@ IGNORED_KEYS = frozenset({"generated_at", "code_version"})
 MAX_SHOWN = 30  # differences printed per file
 
 _print_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class Source:
-    label: str  # "196f8c6" or "working tree"
-    root: Path
 
 
 @dataclass(frozen=True)
@@ -68,41 +65,6 @@ class ReplayFailed(Exception):
 def say(message: str) -> None:
     with _print_lock:
         print(message, flush=True)
-
-
-def git(*args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"git {' '.join(args)}: {result.stderr.strip()}")
-    return result.stdout.strip()
-
-
-def checkout(revision: str, into: Path) -> Source:
-    """The revision's files (no .git) in `into`: nothing to register or clean up in the repository."""
-    commit = git("rev-parse", "--short", f"{revision}^{{commit}}")
-    into.mkdir(parents=True)
-    archive = subprocess.run(["git", "archive", commit], cwd=REPO, capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return Source(label=commit, root=into)
-
-
-def child_env(source: Source) -> dict[str, str]:
-    # No QT_* settings from the caller's shell: both versions replay with the embedded defaults.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("QT_")}
-    env["PYTHONPATH"] = str(source.root)
-    env["COLUMNS"] = "120"
-    return env
-
-
-def check_imports_from(source: Source, cwd: Path) -> None:
-    """The installed (editable) package must not shadow the tree under test."""
-    probe = "import actors, service; print(service.__file__); print(actors.__file__)"
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=cwd, env=child_env(source), capture_output=True, text=True, check=False
-    )
-    files = [Path(line) for line in result.stdout.split()]
-    if result.returncode != 0 or len(files) != 2 or not all(f.is_relative_to(source.root) for f in files):
-        raise SystemExit(f"{source.label}: the code is not imported from {source.root}: {result.stdout}{result.stderr}")
 
 
 def replay(run: Run, data_dir: Path, *, with_baseline: bool) -> float:
@@ -222,10 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="qt-compare-replay-"))
     try:
         base = checkout(args.base, work / "src-base")
-        if args.new == WORKING_TREE:
-            new = Source(label="working tree", root=REPO)
-        else:
-            new = checkout(args.new, work / "src-new")
+        new = checkout(args.new, work / "src-new")
         for source in (base, new):
             check_imports_from(source, work)
         say(f"comparing {base.label} with {new.label} on {', '.join(datasets)}; outputs in {work}")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, RowMapping, func, select
+from sqlalchemy import Connection, Engine, RowMapping, func, select
 
 from actors.execution.loading import load_slippage_samples
 from actors.execution.slippage import SlippageSample
@@ -37,6 +37,7 @@ from state_machines.position import POSITION_TABLE, PositionState, PositionTrigg
 ZERO = Decimal(0)
 _DETAIL_IN_PARENTHESES = re.compile(r"\s*\([^()]*\)")
 _SPACES = re.compile(r"\s+")
+_ROWS_AT_ONCE = 1000  # rows fetched per round trip from a table read as a stream
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,12 +166,7 @@ def collect(engine: Engine) -> RunData:
             for row in gate_rows
         )
         protections = count_protections(connection, (event.reason for event in gate_events))
-        policies = connection.execute(
-            select(POLICY_SNAPSHOTS.c.at, POLICY_SNAPSHOTS.c.policy)
-            .where(POLICY_SNAPSHOTS.c.enforced.is_(True))
-            .order_by(POLICY_SNAPSHOTS.c.at, POLICY_SNAPSHOTS.c.id)
-        ).all()
-    end_at = max([int(row.at) for row in equity_rows[-1:]] + [int(row.at) for row in policies[-1:]], default=0)
+        limits = _limits(connection, [int(row.at) for row in equity_rows[-1:]])
     return RunData(
         trades=tuple(
             sorted(
@@ -199,8 +195,23 @@ def collect(engine: Engine) -> RunData:
         exit_mode_changes=int(mode_changes),
         positions_changed_mode=int(positions_changed),
         strategies=strategies,
-        limits=limits_over_time(((int(row.at), json.loads(row.policy)) for row in policies), end_at),
+        limits=limits,
     )
+
+
+def _limits(connection: Connection, equity_end: list[int]) -> dict[str, Any]:
+    """The limits in force over the run, from the enforced policy snapshots read as a stream: a year's run holds
+    100k of them, too many to hold at once. The run ends at its last equity point or policy, whichever is later."""
+    enforced = POLICY_SNAPSHOTS.c.enforced.is_(True)
+    last_policy = connection.execute(select(func.max(POLICY_SNAPSHOTS.c.at)).where(enforced)).scalar_one()
+    end_at = max(equity_end + ([int(last_policy)] if last_policy is not None else []), default=0)
+    policies = connection.execute(
+        select(POLICY_SNAPSHOTS.c.at, POLICY_SNAPSHOTS.c.policy)
+        .where(enforced)
+        .order_by(POLICY_SNAPSHOTS.c.at, POLICY_SNAPSHOTS.c.id)
+        .execution_options(yield_per=_ROWS_AT_ONCE)
+    )
+    return limits_over_time(((int(row.at), json.loads(row.policy)) for row in policies), end_at)
 
 
 def _costs_seen(value: Any) -> cost_metrics.CostMetrics | None:

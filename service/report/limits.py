@@ -15,20 +15,26 @@ LIMITS = ("allow_new_trades", "max_open_positions", "max_risk_pct", "min_confide
 
 
 def limits_over_time(snapshots: Iterable[tuple[int, Mapping[str, Any]]], end_at: int) -> dict[str, Any]:
-    """`snapshots`: (ms, policy) in time order. {limit: {"values": {value: share}, "changes": n}}."""
-    rows = list(snapshots)
-    if not rows:
-        return {}
-    span = max(1, end_at - rows[0][0])
+    """`snapshots`: (ms, policy) in time order, read once (a year's run has 100k of them: only the previous one's
+    limits are kept). {limit: {"values": {value: share}, "changes": n}}."""
     held: dict[str, dict[str, int]] = {limit: defaultdict(int) for limit in LIMITS}
     changes = dict.fromkeys(LIMITS, 0)
-    for index, (at, policy) in enumerate(rows):
-        until = rows[index + 1][0] if index + 1 < len(rows) else max(end_at, at)
-        for limit in LIMITS:
-            value = _text(policy.get(limit))
-            held[limit][value] += until - at
-            if index and value != _text(rows[index - 1][1].get(limit)):
-                changes[limit] += 1
+    first_at: int | None = None
+    previous: tuple[int, tuple[str, ...]] | None = None
+    for at, policy in snapshots:
+        values = tuple(_text(policy.get(limit)) for limit in LIMITS)
+        if previous is None:
+            first_at = at
+        else:
+            _hold(held, previous, at)
+            for limit, value, before in zip(LIMITS, values, previous[1], strict=True):
+                if value != before:
+                    changes[limit] += 1
+        previous = (at, values)
+    if previous is None or first_at is None:
+        return {}
+    _hold(held, previous, max(end_at, previous[0]))
+    span = max(1, end_at - first_at)
     return {
         limit: {
             "values": {value: round(ms / span, 4) for value, ms in sorted(held[limit].items(), key=lambda kv: -kv[1])},
@@ -36,6 +42,13 @@ def limits_over_time(snapshots: Iterable[tuple[int, Mapping[str, Any]]], end_at:
         }
         for limit in LIMITS
     }
+
+
+def _hold(held: dict[str, dict[str, int]], snapshot: tuple[int, tuple[str, ...]], until: int) -> None:
+    """Credit each of the snapshot's values with the time from it until `until`."""
+    at, values = snapshot
+    for limit, value in zip(LIMITS, values, strict=True):
+        held[limit][value] += until - at
 
 
 def _text(value: Any) -> str:

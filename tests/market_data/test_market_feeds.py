@@ -72,6 +72,26 @@ def test_load_candle_file_csv_bad_rows_counted_not_fatal(tmp_path: Path) -> None
     assert loaded.open_time.tolist() == [T0, T0 + 180_000] and not loaded.time_in_seconds
 
 
+def test_load_candle_file_long_csv_bad_row_costs_that_row_only(tmp_path: Path) -> None:
+    # Longer than the slice of lines parsed at once, the bad rows in a later slice than the header.
+    path = tmp_path / "BTCUSDT_1m.csv"
+    lines = [f"{T0 + 60_000 * i},1,2,0.5,1.5,{i}" for i in range(40_000)]
+    lines[30_000] = "not,a,row"
+    lines[39_999] = f"{T0},1,2,0.5"
+    path.write_text(HEADER + "\n".join(lines) + "\n")
+    loaded = load_candle_file(path)
+    assert (len(loaded), loaded.unparseable, loaded.interval_ms) == (39_998, 2, 60_000)
+    assert loaded.ohlcv[:, 4].tolist() == [float(i) for i in range(40_000) if i not in (30_000, 39_999)]
+    assert loaded.open_time[-1] == T0 + 60_000 * 39_998 and loaded.ohlcv.flags.c_contiguous
+
+
+def test_load_candle_file_interval_from_distinct_times(tmp_path: Path) -> None:
+    path = tmp_path / "AAAUSDT.csv"
+    times = [T0, T0, T0, T0 + 60_000, T0 + 60_000, T0 + 60_000, T0 + 360_000]  # repeats are no interval of 0
+    path.write_text(HEADER + "".join(f"{t},1,2,0.5,1.5,1\n" for t in times))
+    assert load_candle_file(path).interval_ms == 60_000 * 3  # median of 60,000 and 300,000 -> 180,000
+
+
 def test_load_candle_file_interval_is_median_and_window_filters(tmp_path: Path) -> None:
     path = tmp_path / "AAAUSDT.csv"
     times = [T0 + t for t in (0, 300_000, 600_000, 1_500_000, 1_800_000)]  # 5m candles with one gap
