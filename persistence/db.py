@@ -79,20 +79,19 @@ def missing_schema(connection: Connection) -> str | None:
     return first if first and first != "$user" else None
 
 
-def open_read_only(url: str, *, in_writer_process: bool = False) -> Engine:
+def open_read_only(url: str) -> Engine:
     """An engine that can only read: no file is created, no write lock is taken.
 
-    Works beside a running service: WAL readers never block the writer. `in_writer_process`: this process also
-    writes the database (the service's own HTTP server); then the file is never opened outside SQLite, because
-    closing any descriptor of it drops every POSIX lock the process's SQLite connections hold on it (SQLite's
-    "how to corrupt a database", 2.2). The service has checked the file already.
+    Works beside a running service: WAL readers never block the writer. Not for the service's own process: it
+    checks a SQLite file by opening it outside SQLite, and closing any descriptor of it drops every POSIX lock the
+    process's SQLite connections hold on it (SQLite's "how to corrupt a database", 2.2); the service's HTTP server
+    reads from a process of its own.
     """
     path = sqlite_path(url)
     if path is None:
         engine = create_engine(url, execution_options={"postgresql_readonly": True})
     else:
-        if not in_writer_process:
-            _check_sqlite_file(path)
+        _check_sqlite_file(path)
         uri = f"file:{path.resolve()}?mode=ro"
         engine = create_engine("sqlite://", creator=lambda: _sqlite_ro_connect(uri))
         install_sqlite_pragmas(engine, read_only=True)

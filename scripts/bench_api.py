@@ -26,7 +26,7 @@ from persistence.migrate import upgrade  # noqa: E402
 from persistence.tables import EQUITY_SNAPSHOTS, ORDERS, POSITIONS, SIGNAL_DECISIONS, TRANSITIONS  # noqa: E402
 from service.http.app import Backend, create_app  # noqa: E402
 from service.http.auth import AccessRules  # noqa: E402
-from service.http.server import HttpServer  # noqa: E402
+from service.http.server import HttpServer, bind  # noqa: E402
 
 START = 1_790_000_000_000
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
@@ -124,8 +124,8 @@ def main() -> None:
         engine = open_read_only(sqlite_url(db))
         backend = Backend(engine=engine, running=lambda: False, command=None)
         port = free_port()
-        server = HttpServer(create_app(backend, AccessRules("127.0.0.1", None, False)), "127.0.0.1", port)
-        server.start()
+        server = HttpServer(create_app(backend, AccessRules("127.0.0.1", None, False)))
+        server.start(bind("127.0.0.1", port))
         latencies: dict[str, list[float]] = {}
         try:
             interval, deadline = 1 / args.rate, time.perf_counter() + args.seconds

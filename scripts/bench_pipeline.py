@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import resource
 import socket
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +37,10 @@ from actors.system import TradingSystem  # noqa: E402
 from config import ExitMode, Settings  # noqa: E402
 from exchange.paper.exchange import PaperExchange  # noqa: E402
 from exchange.port import OrderRequest, OrderState  # noqa: E402
-from persistence.db import make_engine, open_read_only  # noqa: E402
+from persistence.db import make_engine  # noqa: E402
 from persistence.migrate import upgrade  # noqa: E402
-from service.http.app import Backend, create_app  # noqa: E402
-from service.http.auth import AccessRules  # noqa: E402
-from service.http.server import HttpServer  # noqa: E402
+from service.http.process import START_WITHIN_S, serving  # noqa: E402
+from service.probe import Probe  # noqa: E402
 
 SYMBOLS = (
     "BTCUSDT",
@@ -73,6 +74,7 @@ def settings_for(db: Path, inbox: Path) -> Settings:
         dict(
             symbols=SYMBOLS,
             database={"url": f"sqlite:///{db}"},
+            http={"port": free_port()},
             signals={"builtin": False, "inbox": str(inbox)},
             risk={"profile": "AGGRESSIVE"},
             # Wide stops (10 ATR in every mode), so no position is stopped out while the benchmark measures.
@@ -89,7 +91,8 @@ def settings_for(db: Path, inbox: Path) -> Settings:
 
 def measure(args: argparse.Namespace, *, with_http: bool) -> tuple[list[float], int]:
     """Tick-to-order latencies (ms) of one run of the pipeline, and its steps; with_http: the HTTP server is up on
-    the benchmark's database and polled with the dashboard's requests at --http-rate a second meanwhile."""
+    the benchmark's database, as `run` serves it, and polled with the dashboard's requests at --http-rate a second
+    meanwhile."""
     rng = np.random.default_rng(5)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = str(Path(args.keep) / ("with-http" if with_http else "")) if args.keep else tmp
@@ -105,7 +108,8 @@ def measure(args: argparse.Namespace, *, with_http: bool) -> tuple[list[float], 
         clock = VirtualClock(1_700_000_000_000)
         system = TradingSystem(settings, clock, engine, exchange=exchange)
         system.start()
-        poller = Poller(settings.database.url, args.http_rate) if with_http else None
+        probe = Probe()  # what the service's runner times its steps with, and answers the HTTP process from
+        poller = Poller(settings, probe, args.http_rate) if with_http else None
         prices = {s: 100.0 * (i + 1) for i, s in enumerate(SYMBOLS)}
         latencies: list[float] = []
         open_time, step, signal_number = clock.now_ms(), 0, 0
@@ -151,7 +155,8 @@ def measure(args: argparse.Namespace, *, with_http: bool) -> tuple[list[float], 
                 clock.advance_to(at)
                 before = len(exchange.accepted)
                 started = time.perf_counter()
-                system.step(at, tuple(candles))
+                with probe.step():
+                    system.step(at, tuple(candles))
                 latencies.extend((t - started) * 1000 for t in exchange.accepted[before:])
                 open_time, step = at, step + 1
         if poller is not None:
@@ -196,35 +201,38 @@ def main() -> None:
 
 
 class Poller:
-    """The HTTP server on the benchmark's database (read-only, as in the service), and a thread asking it what the
-    dashboard asks at `rate` requests a second."""
+    """The service's HTTP process on the benchmark's database (as `run` starts it: its own process, asking this one
+    for its figures), and a client process asking it what the dashboard asks at `rate` requests a second. The client
+    is a process of its own, as a browser or a scraper is: a client thread here would compete for this process's GIL
+    with the actors, which no real dashboard does."""
 
-    def __init__(self, url: str, rate: float) -> None:
-        self.engine = open_read_only(url)
-        port = free_port()
-        backend = Backend(engine=self.engine, running=lambda: True, command=None)
-        self.server = HttpServer(create_app(backend, AccessRules("127.0.0.1", None, False)), "127.0.0.1", port)
-        self.server.start()
-        self.base, self.rate, self.answered = f"http://127.0.0.1:{port}", rate, 0
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._poll, daemon=True)
-        self.thread.start()
-
-    def _poll(self) -> None:
-        paths: list[str] = []
-        while not self.stopping.wait(1 / self.rate):
-            paths = paths or ["/api/status", "/api/equity?limit=500", "/api/decisions/counts?since=24h",
-                              "/api/orders?limit=15", "/api/transitions?limit=100", "/metrics"]  # fmt: skip
-            with urllib.request.urlopen(self.base + paths.pop(0), timeout=10) as response:
-                response.read()
-                self.answered += 1
+    def __init__(self, settings: Settings, probe: Probe, rate: float) -> None:
+        self.serving = serving(settings, probe)
+        process = self.serving.__enter__()
+        if process is None or not process.served.wait(START_WITHIN_S):
+            raise SystemExit("the HTTP process does not serve: see the warning above")
+        context = multiprocessing.get_context("spawn")
+        self.stopping, self.answered = context.Event(), context.Value("i", 0)
+        base = f"http://127.0.0.1:{settings.http.port}"
+        self.client = context.Process(target=poll, args=(base, rate, self.stopping, self.answered), daemon=True)
+        self.client.start()
 
     def stop(self) -> None:
         self.stopping.set()
-        self.thread.join()
-        self.server.stop()
-        self.engine.dispose()
-        print(f"HTTP server answered {self.answered} requests meanwhile")
+        self.client.join()
+        self.serving.__exit__(None, None, None)
+        print(f"HTTP server answered {self.answered.value} requests meanwhile")
+
+
+def poll(base: str, rate: float, stopping: EventType, answered: Synchronized[int]) -> None:
+    """The client process: the dashboard's requests, one every 1/rate seconds, until `stopping`."""
+    paths: list[str] = []
+    while not stopping.wait(1 / rate):
+        paths = paths or ["/api/status", "/api/equity?limit=500", "/api/decisions/counts?since=24h",
+                          "/api/orders?limit=15", "/api/transitions?limit=100", "/metrics"]  # fmt: skip
+        with urllib.request.urlopen(base + paths.pop(0), timeout=10) as response:
+            response.read()
+            answered.value += 1
 
 
 def free_port() -> int:

@@ -49,6 +49,10 @@ class ServiceProcess:
             if text in line:
                 return line
 
+    def seen(self, text: str) -> str | None:
+        """A log line already waited past that holds `text` (None: none yet)."""
+        return next((line for line in self.log if text in line), None)
+
     def stop(self) -> int:
         """SIGTERM, then the exit code once every log line is in."""
         self.process.send_signal(signal.SIGTERM)

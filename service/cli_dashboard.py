@@ -30,7 +30,7 @@ def dashboard(
         engine = open_read_only(url)
     host = host or settings.http.host
     port = port or settings.http.port
-    token = settings.http.token.get_secret_value() if settings.http.token else None
+    token = server.token(settings)
     if why := refuse_to_start(host, token):
         fail(why)
     backend = Backend(engine=engine, running=lambda: service_running(url), command=None)
@@ -38,7 +38,7 @@ def dashboard(
     configure(json_lines=False, level=logging.INFO)
     errors.print(f"dashboard at {server.url(host, port)} (read-only; Ctrl-C stops)", soft_wrap=True)
     try:
-        server.HttpServer(app, host, port).serve_forever()
+        server.HttpServer(app).serve_forever(server.bind(host, port))
     except OSError as error:
         fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
     finally:

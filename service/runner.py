@@ -27,7 +27,7 @@ from exchange.port import ExchangeError
 from persistence import records
 from persistence.db import DatabaseUnavailable, check_sqlite_directory, make_engine
 from persistence.migrate import current_revision, head_revision, upgrade
-from service.http.server import serving
+from service.http.process import serving
 from service.inspection import iso
 from service.lease import AccountLease, lease_for, refuse_if_traded_here
 from service.lock import AlreadyRunning, InstanceLock

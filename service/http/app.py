@@ -1,7 +1,9 @@
 """The FastAPI application: the JSON API under /api, the dashboard at /, Prometheus metrics at /metrics.
 
 Every read goes through the same readers as the CLI (service/inspection.py, service/status.py, service/history.py)
-on a read-only engine; halt and resume go through service/gate_commands.py like `quantum-trader gate halt`.
+on a read-only engine; halt and resume go through service/gate_commands.py like `quantum-trader gate halt`. Served
+for the running service, in a process of its own (service/http/process.py), what only the service knows (its
+streams' health, its timings) is asked of it over the link (service/http/link.py).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from persistence.tables import POSITIONS
 from service import history, inspection
 from service.http import schemas
 from service.http.auth import AccessRules
+from service.http.link import ServiceLink
 from service.http.metrics import DatabaseCollector
-from service.probe import Probe
 from service.status import status_report
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
@@ -34,12 +36,12 @@ STATIC = files("service.http") / "static"
 
 @dataclass(frozen=True, slots=True)
 class Backend:
-    """What the app serves from: a read-only engine, and, in the running service, its commands and timings."""
+    """What the app serves from: a read-only engine, and, for the running service, its commands and its link."""
 
     engine: Engine
     running: Callable[[], bool]
     command: Callable[[str, str], str] | None  # halt/resume -> outcome; None: a read-only server
-    probe: Probe | None = None
+    service: ServiceLink | None = None  # the running service's figures: its streams' health and timings
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"at most this many rows (max {MAX_LIMIT})")]
@@ -72,8 +74,8 @@ def _page(items: list[dict[str, Any]], limit: int, oldest_first: bool = False) -
 
 def create_app(backend: Backend, rules: AccessRules) -> FastAPI:
     app = FastAPI(title="Quantum Trader", version="1", docs_url="/api/docs", redoc_url=None)
-    registry = backend.probe.registry if backend.probe is not None else CollectorRegistry()
-    registry.register(DatabaseCollector(backend.engine, backend.running, backend.probe))
+    registry = CollectorRegistry()
+    registry.register(DatabaseCollector(backend.engine, backend.running, backend.service))
     engine = backend.engine
 
     def may_read(authorization: Annotated[str | None, Header(include_in_schema=False)] = None) -> None:
@@ -100,10 +102,10 @@ def create_app(backend: Backend, rules: AccessRules) -> FastAPI:
 
     @app.get("/api/status", response_model=schemas.Status, responses=PROBLEMS, dependencies=read)
     def status() -> dict[str, Any]:
-        probe = backend.probe
+        figures = backend.service.ask(metrics=False) if backend.service else None
         return status_report(engine, running=backend.running()) | {
-            "streams": probe.health() if probe else None,
-            "last_event_age_s": probe.last_event_age_s() if probe else None,
+            "streams": figures.health if figures else None,
+            "last_event_age_s": figures.last_event_age_s if figures else None,
             "read_only": backend.command is None,
         }
 

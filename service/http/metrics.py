@@ -1,5 +1,5 @@
 """Prometheus metrics: the trading state read from the database at each scrape, beside the running service's own
-timings (service/probe.py). Every name starts with `quantum_trader_`."""
+timings (service/probe.py), asked of it over the link. Every name starts with `quantum_trader_`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from actors.execution.ids import Purpose
 from exchange.port import OrderStatus
 from persistence.tables import EQUITY_SNAPSHOTS, ORDERS, POSITIONS
 from service import history
-from service.probe import Probe
+from service.http.link import ServiceFigures, ServiceLink
 from service.status import status_report
 from state_machines import GateState, PositionState
 
@@ -25,16 +25,18 @@ RESTING = (str(OrderStatus.NEW), str(OrderStatus.PARTIALLY_FILLED))
 
 
 class DatabaseCollector(Collector):
-    def __init__(self, engine: Engine, running: Callable[[], bool], probe: Probe | None) -> None:
-        self.engine, self.running, self.probe = engine, running, probe
+    def __init__(self, engine: Engine, running: Callable[[], bool], service: ServiceLink | None) -> None:
+        self.engine, self.running, self.service = engine, running, service
 
     def collect(self) -> Iterator[Metric]:
         report = status_report(self.engine, running=self.running())
         yield from _service(report)
         yield from _positions(report)
         yield from self._database_totals()
-        if self.probe is not None:
-            yield from _streams(self.probe)
+        figures = self.service.ask(metrics=True) if self.service is not None else None
+        if figures is not None:  # None: served read-only, or the service did not answer in time
+            yield from figures.metrics
+            yield from _streams(figures)
 
     def _database_totals(self) -> Iterator[Metric]:
         with self.engine.connect() as connection:
@@ -118,9 +120,9 @@ def _positions(report: dict[str, Any]) -> Iterator[Metric]:
     yield _gauge("unrealized_pnl_usd", "Unrealised PnL of the open positions at the last price", float(unrealized))
 
 
-def _streams(probe: Probe) -> Iterator[Metric]:
+def _streams(figures: ServiceFigures) -> Iterator[Metric]:
     healthy = GaugeMetricFamily(P + "stream_healthy", "1 while a stream is healthy", labels=["stream"])
-    for stream, problem in sorted(probe.health().items()):
+    for stream, problem in sorted(figures.health.items()):
         healthy.add_metric([stream], float(not problem))
     yield healthy
-    yield _gauge("last_event_age_seconds", "Seconds since the last candle batch arrived", probe.last_event_age_s())
+    yield _gauge("last_event_age_seconds", "Seconds since the last candle batch arrived", figures.last_event_age_s)

@@ -66,9 +66,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     port = free_port()
     process = ServiceProcess(("run",), workdir, service_env(port), wait_s=WAIT_S)
     try:
-        line = process.wait_for("dashboard at")
+        process.wait_for(": open (entry filled")  # the HTTP process starts beside trading: either line may be first
+        line = process.seen("dashboard at") or process.wait_for("dashboard at")
         assert f"http://127.0.0.1:{port}/" in line
-        process.wait_for(": open (entry filled")
         service = LiveService(process, f"http://127.0.0.1:{port}", workdir / "quantum_trader.db", workdir)
         deadline = time.monotonic() + WAIT_S
         while not service.json("/api/status")["positions"]:  # the open position is on the page's source too

@@ -126,6 +126,18 @@ def test_halt_without_or_with_a_wrong_token_is_refused_and_the_token_is_never_ec
         assert TOKEN not in live.get(path, token=TOKEN)[1], path
 
 
+def test_halt_and_resume_over_the_api_reach_the_running_services_gate(live: LiveService) -> None:
+    status, body = _post(live, "/api/gate/halt", {"reason": "over the API"}, TOKEN)
+    assert status == 200, body
+    answer = json.loads(body)
+    assert "applied by the running service" in answer["outcome"], answer  # the service's orchestrator applied it
+    assert answer["gate"]["state"] == "halted" and _gate_state(live.db) == "halted"
+    status, body = _post(live, "/api/gate/resume", {"reason": "API test done"}, TOKEN)
+    assert status == 200 and "applied by the running service" in json.loads(body)["outcome"], body
+    assert _gate_state(live.db) != "halted"
+    live.process.wait_for("gate resumed by an operator (API test done)")  # in the service's own log
+
+
 def test_run_with_its_port_in_use_says_so_once_and_trades_on(live: LiveService, tmp_path: Path) -> None:
     port = int(live.base.rsplit(":", 1)[1])
     second = ServiceProcess(("run",), tmp_path, service_env(port), wait_s=WAIT_S)
