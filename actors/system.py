@@ -207,6 +207,8 @@ class TradingSystem:
             try:
                 kind, token_at = self.ctx.step_done.get(timeout=timeout)
             except queue.Empty:
+                if not self.runtime.threaded:
+                    raise StepTimeout(f"step at {at} stalled: every message of it was handled, none ended it") from None
                 raise StepTimeout(f"step at {at} not finished after {timeout:.0f}s") from None
             if token_at != at:
                 continue
