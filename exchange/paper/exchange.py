@@ -75,7 +75,7 @@ from exchange.port import (
 )
 
 if TYPE_CHECKING:
-    from config.settings import PaperSettings
+    from config.sections import PaperSettings
 
 _BPS = Decimal(10_000)
 KEEP_FINISHED = 2_000  # finished orders (with their fills) kept answerable; older ones age out
