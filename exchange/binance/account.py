@@ -23,7 +23,8 @@ from exchange.binance import payloads
 from exchange.binance.endpoints import endpoints
 from exchange.binance.rest import BinanceRest
 from exchange.binance.resync import Resync, trades_of_order
-from exchange.binance.user_stream import EventTranslator, UserStream
+from exchange.binance.translator import EventTranslator
+from exchange.binance.user_stream import UserStream
 from exchange.market import Candle, SymbolFilters
 from exchange.port import (
     Balance,
