@@ -49,7 +49,7 @@ class OrderBook:
         return self._orders.get(client_order_id)
 
     def order(self, client_order_id: str) -> OrderState:
-        """The current state of an order known to be in the book (one of `open_ids`, say)."""
+        """The current state of an order known to be in the book (one of `open_in`'s, say)."""
         return self._orders[client_order_id]
 
     def fill_of(self, client_order_id: str) -> Fill | None:
@@ -61,9 +61,10 @@ class OrderBook:
     def fills(self) -> tuple[Fill, ...]:
         return tuple(self._fills.values())
 
-    def open_ids(self, symbol: str) -> list[str]:
-        """The client ids of `symbol`'s open orders, in placement order (a copy: filling them changes the book)."""
-        return list(self._open.get(symbol, ()))
+    def open_in(self, symbol: str) -> list[OrderState]:
+        """`symbol`'s open orders as they are now, in placement order (a list: filling them changes the book)."""
+        orders = self._orders
+        return [orders[cid] for cid in self._open.get(symbol, ())]
 
     def open_by_symbol(self) -> dict[str, tuple[str, ...]]:
         return {symbol: tuple(ids) for symbol, ids in self._open.items()}

@@ -258,14 +258,14 @@ class PaperExchange:
     def _match(self, candle: Candle) -> None:
         symbol = candle.symbol
         open_ = to_decimal(candle.open)
-        for cid in self._book.open_ids(symbol):
-            order = self._book.order(cid)
-            if order.type is OrderType.MARKET and not order.status.is_final:
+        markets = [order.client_order_id for order in self._book.open_in(symbol) if order.type is OrderType.MARKET]
+        for cid in markets:
+            order = self._book.order(cid)  # as it is now: an earlier fill may have expired it
+            if not order.status.is_final:
                 self._execute(order, open_, candle.open_time)
         high, low = to_decimal(candle.high), to_decimal(candle.low)
         triggered: list[tuple[int, int, int, OrderState]] = []
-        for cid in self._book.open_ids(symbol):
-            order = self._book.order(cid)
+        for order in self._book.open_in(symbol):
             if is_triggered(order, open_):
                 gap = 0
             elif is_triggered(order, high if triggers_on_rise(order.side, order.type) else low):
@@ -321,8 +321,7 @@ class PaperExchange:
         return self._slippage + spread / 2 / _BPS if spread else self._slippage
 
     def _expire_stale_reduce_only(self, symbol: str, position_qty: Decimal, at: int) -> None:
-        for cid in self._book.open_ids(symbol):
-            order = self._book.order(cid)
+        for order in self._book.open_in(symbol):
             if order.reduce_only and not reduces(order.side, position_qty):
                 self._close_order(replace(order, status=OrderStatus.EXPIRED, updated_at=at))
 
