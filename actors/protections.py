@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 
-from config.settings import RiskSettings
+from config.sections import RiskSettings
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS

@@ -3,7 +3,8 @@
 from config.flags import IntegrationFlags, OrchestratorMode, RolloutPreset, preset_flags
 from config.loading import ConfigError, load_settings
 from config.profiles import DEFAULT_EXIT_MODES, DEFAULT_PROFILES, ExitMode, ExitModeParams, RiskProfile, RiskProfileName
-from config.settings import ExchangeKind, FeedKind, Settings
+from config.sections import ExchangeKind, FeedKind
+from config.settings import Settings
 
 __all__ = [
     "DEFAULT_EXIT_MODES",

@@ -22,7 +22,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from pydantic import BaseModel, ValidationError
 
 from config.loading import ConfigError, describe_validation_error
-from config.settings import DatabaseSettings, Settings
+from config.sections import DatabaseSettings
+from config.settings import Settings
 
 SECTIONS = ("risk", "exchange", "feed", "signals")  # the sections an account may change, key by key
 

@@ -10,7 +10,8 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
 
-from config.settings import SECRET_KEYS, Settings, account_key_variables, redact_url
+from config.redaction import redact_url
+from config.settings import SECRET_KEYS, Settings, account_key_variables
 
 
 class ConfigError(Exception):

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from actors.clock import Clock
 from config import ExchangeKind, Settings
-from config.settings import LeaseSettings
+from config.sections import LeaseSettings
 from persistence import lease as leases
 from persistence import records
 from persistence.lease import Fenced, Lease, Owner

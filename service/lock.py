@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from config import ExchangeKind, Settings
-from config.settings import redact_url
+from config.redaction import redact_url
 from exchange.binance.endpoints import binance_endpoints
 from persistence.db import DatabaseUnavailable, sqlite_path
 

@@ -19,7 +19,8 @@ from actors.market_data.feeds import FileFeed, SyntheticFeed
 from actors.messages import Candle
 from actors.system import TradingSystem
 from config import ExchangeKind, FeedKind, Settings
-from config.settings import account_key_variables, redact_url
+from config.redaction import redact_url
+from config.settings import account_key_variables
 from exchange.binance.endpoints import binance_endpoints
 from exchange.binance.market_stream import BinanceKlineFeed, FeedError
 from exchange.factory import block_store, make_exchange
@@ -67,11 +68,8 @@ def check_live_guard(settings: Settings, *, live: bool, command: str = "run") ->
     if exchange.kind is not ExchangeKind.BINANCE:
         return
     variables = account_key_variables(settings.account)  # an account's keys are its own: QT_ACCOUNTS__NAME__...
-    missing = [
-        variable
-        for name, variable in zip(("api_key", "api_secret"), variables, strict=True)
-        if not (value := getattr(exchange, name)) or not value.get_secret_value().strip()
-    ]
+    given = (exchange.has_api_key, exchange.has_api_secret)
+    missing = [variable for is_set, variable in zip(given, variables, strict=True) if not is_set]
     problems = []
     if not live:
         problems.append("the --live flag was not given")

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy.exc import DBAPIError
 
-from config.settings import redact_url
+from config.redaction import redact_url
 
 # C0 and C1 controls (escape sequences, bell, backspace, carriage return, line ends) and the bidirectional
 # overrides that make a terminal show characters in another order than they are stored.

@@ -11,7 +11,7 @@ from actors.execution.slippage import SlippageSample, measured_fill
 from actors.messages import Side
 from config import ExchangeKind
 from config.profiles import ExitMode
-from config.settings import ExchangeSettings
+from config.sections import ExchangeSettings
 from exchange.port import OrderSide, OrderStatus
 from persistence import foreign_positions, records
 from persistence.foreign_positions import ForeignPosition

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from actors.orchestrator.costs import cost_breaches
-from config.settings import RiskSettings
+from config.sections import RiskSettings
 from persistence import cost_metrics, records
 from persistence.cost_metrics import CostMetrics, SymbolCosts
 from persistence.store import Store

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from config.settings import RiskSettings
+from config.sections import RiskSettings
 from persistence.cost_metrics import SymbolCosts
 
 

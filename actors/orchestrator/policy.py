@@ -17,7 +17,7 @@ from actors.orchestrator import regime_limits
 from actors.orchestrator.costs import cost_breaches
 from actors.protections import Cooldown, max_drawdown_hit, max_drawdown_reason
 from config.profiles import ExitMode, RiskProfile
-from config.settings import RiskSettings
+from config.sections import RiskSettings
 
 # Bounds of the policy's max_risk_pct (DESIGN.md: 0.005-0.02). The floor is also the
 # value under stress. Kept here, not in config: the design states them as fixed rules.

@@ -31,7 +31,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from actors.messages import Side, SymbolFilters
 from actors.rounding import round_down_to_step, round_price_toward, round_up_to_step
 from config.profiles import ExitModeParams, RiskProfile
-from config.settings import RiskSettings
+from config.sections import RiskSettings
 from exchange.market import to_decimal
 
 # risk_profile strings the policy emits (see actors/orchestrator/policy.py); other names

@@ -1,13 +1,14 @@
 """The Binance USD-M futures exchange port: one account, one-way position mode, USDT-margined.
 
-Market orders go to `/fapi/v1/order`; reduce-only STOP_MARKET / TAKE_PROFIT_MARKET
-go to the algo service (`/fapi/v1/algoOrder`, where python-binance routes them),
-with our client order id as `clientAlgoId`. Fills and order updates come from the
-user-data stream (`user_stream.py`), drained with `drain_events()`; after a gap in
-it, `resync.py` reads through REST what the stream missed.
+Orders are `orders.py`'s (regular ones at `/fapi/v1/order`, conditional ones at
+the algo service). Fills and order updates come from the user-data stream
+(`user_stream.py`), drained with `drain_events()`; after a gap in it, `resync.py`
+reads through REST what the stream missed. Here: the start (clock, rules, mode,
+leverage, stream; put off while a ban is in force), the account's reads, and the
+port's health.
 
 Every request goes through `rest.py`, which maps its failures to the port's (see
-`port.py`); here, only "does not exist" becomes None on `get_order`. The API key
+`port.py`); only "does not exist" becomes None on `get_order`. The API key
 and secret live only inside the REST client: no message, log line or repr of the
 port includes them.
 """
@@ -16,14 +17,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Any
 
 from exchange.binance import payloads
 from exchange.binance.endpoints import endpoints
+from exchange.binance.orders import BinanceOrders
 from exchange.binance.rest import BinanceRest
-from exchange.binance.resync import Resync, trades_of_order
-from exchange.binance.user_stream import EventTranslator, UserStream
+from exchange.binance.resync import Resync
+from exchange.binance.translator import EventTranslator
+from exchange.binance.user_stream import UserStream
 from exchange.market import Candle, SymbolFilters
 from exchange.port import (
     Balance,
@@ -31,22 +33,14 @@ from exchange.port import (
     ExchangeEvent,
     ExchangePosition,
     Fill,
-    NotFoundYet,
     OrderRejected,
     OrderRequest,
     OrderState,
-    OrderType,
-    OutcomeUnknown,
     RateLimited,
-    RejectCode,
     UnknownSymbol,
 )
 
 NO_NEED_TO_CHANGE_POSITION_SIDE = -4059
-
-
-def _text(value: Decimal) -> str:
-    return format(value, "f")  # never an exponent: Binance refuses "1E+1"
 
 
 class BinanceExchange:
@@ -73,6 +67,7 @@ class BinanceExchange:
         lookup_grace_s: float = 30.0,
         resync_margin_ms: int = 5_000,
         client_id_prefix: str | None = None,
+        translator: EventTranslator | None = None,
         load_block: Callable[[], tuple[int, str] | None] | None = None,
         save_block: Callable[[int, str], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -92,16 +87,24 @@ class BinanceExchange:
         )
         self._load_block = load_block
         self._deferred_start: bool | None = None  # `configure` of a start put off by a ban in force
-        self._symbols, self._leverage, self._working_type = tuple(symbols), leverage, working_type
-        self._monotonic, self._wall_ms = monotonic, wall_ms
+        self._symbols, self._leverage = tuple(symbols), leverage
+        self._monotonic = monotonic
         self._filters: dict[str, SymbolFilters] = {}
-        self.translator = EventTranslator(own_prefix=client_id_prefix)
+        # The orders, the stream and the resync share one translator (a test's may tell it when events are queued).
+        self.translator = translator if translator is not None else EventTranslator(own_prefix=client_id_prefix)
         self._stream: UserStream | None = None
         self._stream_enabled, self._keepalive_s, self._reconnect_delay_s = user_stream, keepalive_s, reconnect_delay_s
         self._max_reconnect_delay_s, self._stream_silence_s = max_reconnect_delay_s, stream_silence_s
         self._stream_wanted = False  # started with a user-data stream: its health is the port's
-        self._lookup_grace_s, self._resync_margin_ms = lookup_grace_s, resync_margin_ms
-        self._uncertain: dict[str, float] = {}  # client id -> when its request's outcome was lost (monotonic)
+        self._resync_margin_ms = resync_margin_ms
+        self._orders = BinanceOrders(
+            rest=self._rest,
+            translator=self.translator,
+            ready=self._started,
+            working_type=working_type,
+            lookup_grace_s=lookup_grace_s,
+            monotonic=monotonic,
+        )
 
     def __repr__(self) -> str:
         return f"BinanceExchange(base_url={self.base_url!r})"
@@ -204,141 +207,27 @@ class BinanceExchange:
     def place_order(self, request: OrderRequest) -> OrderState:
         """A refusal for the symbol's rules (`FILTER_REJECTIONS`) is only raised: whoever owns the rules reads them
         again (`refresh_filters`; the execution engine does, at its next step)."""
-        try:
-            state = self._place(request)
-        except OutcomeUnknown:
-            self._uncertain[request.client_order_id] = self._monotonic()
-            raise
-        self.translator.register(state)
-        return state
-
-    def _place(self, request: OrderRequest) -> OrderState:
-        self._started()
-        params: dict[str, Any] = {
-            "symbol": request.symbol,
-            "side": request.side.value,
-            "type": request.type.value,
-            "quantity": _text(request.quantity),
-        }
-        if request.type is OrderType.MARKET:
-            params.update(newClientOrderId=request.client_order_id, newOrderRespType="RESULT")
-            if request.reduce_only:
-                params["reduceOnly"] = "true"
-            state = payloads.order_from_rest(self._rest.create_order(**params))
-        else:
-            if request.trigger_price is None:
-                raise OrderRejected(
-                    RejectCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, "Mandatory parameter 'stopPrice' was not sent."
-                )
-            params.update(
-                clientAlgoId=request.client_order_id,
-                stopPrice=_text(request.trigger_price),
-                reduceOnly="true" if request.reduce_only else "false",
-                workingType=self._working_type,
-            )
-            state = payloads.algo_from_rest(self._rest.create_algo_order(**params), None, canceled_by_us=False)
-        if state is None:
-            raise OutcomeUnknown("the exchange answered with an order the port cannot read")
-        return state
+        return self._orders.place(request)
 
     def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
-        self._started()
-        kind = self.translator.kind(client_order_id)
-        if kind != "algo":
-            try:
-                state = payloads.order_from_rest(self._rest.cancel_order(symbol, client_order_id))
-                if state is None:
-                    raise OrderRejected(RejectCode.UNKNOWN_ORDER, "Unknown order sent.")
-                return state
-            except OrderRejected as e:
-                if kind == "regular" or e.code != RejectCode.UNKNOWN_ORDER:
-                    raise
-        # Marked before sending: the stream's CANCELED may arrive before the answer.
-        self.translator.mark_canceling(client_order_id)
-        try:
-            self._rest.cancel_algo_order(symbol, client_order_id)
-        except ExchangeError as e:
-            if isinstance(e, OrderRejected):
-                self.translator.mark_canceling(client_order_id, False)
-            raise
-        state, _ = self._lookup_algo(symbol, client_order_id)
-        if state is None:
-            raise OutcomeUnknown("the canceled order could not be read back")
-        return state
+        return self._orders.cancel(symbol, client_order_id)
 
     def get_order(self, symbol: str, client_order_id: str) -> OrderState | None:
-        """None when Binance does not know the order, unless its request's outcome was lost less than
-        `lookup_grace_s` ago: Binance can answer "Order does not exist." for a while before such an order appears,
-        so that is still OutcomeUnknown (ask again later)."""
-        state = self.lookup(symbol, client_order_id)[0]
-        self._found(client_order_id, state)
-        return state
-
-    def _found(self, client_order_id: str, state: OrderState | None) -> None:
-        """Raises OutcomeUnknown for an order not found within the grace after its request's outcome was lost."""
-        lost_at = self._uncertain.get(client_order_id)
-        if lost_at is None:
-            return
-        age = self._monotonic() - lost_at
-        if state is None and age < self._lookup_grace_s:
-            raise NotFoundYet(
-                f"{client_order_id} not found {age:.0f} s after its request's outcome was lost; it may still appear"
-            )
-        del self._uncertain[client_order_id]
+        """None when Binance does not know the order; NotFoundYet while its request's outcome was lost less than
+        `lookup_grace_s` ago (`BinanceOrders.get`)."""
+        return self._orders.get(symbol, client_order_id)
 
     def lookup(self, symbol: str, client_order_id: str) -> tuple[OrderState | None, int | None]:
         """The order's state and, for a triggered conditional order, the regular order it became."""
-        self._started()
-        kind = self.translator.kind(client_order_id)
-        if kind != "algo":
-            try:
-                return payloads.order_from_rest(self._rest.order(symbol, client_order_id)), None
-            except OrderRejected as e:
-                if kind == "regular" or e.code not in (RejectCode.NO_SUCH_ORDER, RejectCode.UNKNOWN_ORDER):
-                    raise
-        return self._lookup_algo(symbol, client_order_id)
-
-    def _lookup_algo(self, symbol: str, client_order_id: str) -> tuple[OrderState | None, int | None]:
-        try:
-            algo = self._rest.algo_order(symbol, client_order_id)
-        except OrderRejected as e:
-            if e.code in (RejectCode.NO_SUCH_ORDER, RejectCode.UNKNOWN_ORDER):
-                return None, None
-            raise
-        actual_id = int(algo["actualOrderId"]) if algo.get("actualOrderId") else None
-        actual = None
-        if actual_id is not None:
-            self.translator.link_actual(actual_id, client_order_id)
-            if algo.get("algoStatus") not in ("TRIGGERING", "TRIGGERED"):
-                actual = self._rest.order_by_id(symbol, actual_id)
-        canceled = self.translator.canceled_by_us(client_order_id)
-        return payloads.algo_from_rest(algo, actual, canceled_by_us=canceled), actual_id
+        return self._orders.lookup(symbol, client_order_id)
 
     def order_fills(self, symbol: str, client_order_id: str) -> tuple[Fill, ...]:
         """The order's trades through `userTrades`, under our client id: for a conditional order, those of
         the regular order it became when it triggered."""
-        state, actual_id = self.lookup(symbol, client_order_id)
-        self._found(client_order_id, state)
-        if state is None:
-            return ()
-        if state.type is not OrderType.MARKET and actual_id is None:
-            return ()  # a conditional order not triggered: no trades
-        order_id = actual_id if actual_id is not None else state.exchange_order_id
-        trades = trades_of_order(self._rest, symbol, order_id)
-        return tuple(
-            sorted(
-                (payloads.fill_from_rest_trade(t, client_order_id) for t in trades), key=lambda f: (f.at, f.trade_id)
-            )
-        )
+        return self._orders.fills(symbol, client_order_id)
 
     def open_orders(self, symbol: str | None = None) -> tuple[OrderState, ...]:
-        self._started()
-        params = {} if symbol is None else {"symbol": symbol}
-        regular = self._rest.open_orders(**params)
-        algos = self._rest.open_algo_orders(**params)
-        states = [payloads.order_from_rest(d) for d in regular]
-        states += [payloads.algo_from_rest(d, None, canceled_by_us=False) for d in algos]
-        return tuple(sorted((s for s in states if s is not None), key=lambda s: (s.updated_at, s.exchange_order_id)))
+        return self._orders.open_orders(symbol)
 
     def positions(self) -> tuple[ExchangePosition, ...]:
         self._started()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from config.settings import ExchangeSettings
+    from config.sections import ExchangeSettings
 
 MAINNET_FUTURES_URL = "https://fapi.binance.com"
 TESTNET_FUTURES_URL = "https://testnet.binancefuture.com"

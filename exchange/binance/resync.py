@@ -34,7 +34,7 @@ from typing import Any
 
 from exchange.binance.payloads import blank_as_zero, fill_from_rest_trade
 from exchange.binance.rest import BinanceRest
-from exchange.binance.user_stream import EventTranslator, outside_reason
+from exchange.binance.translator import EventTranslator, outside_reason
 from exchange.port import ExchangeEvent, Fill, OrderState, OrderType, PositionChanged, PositionChangeReason
 
 # (symbol, client order id) -> (the order's state or None, the regular order a triggered conditional one became)

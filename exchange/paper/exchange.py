@@ -20,15 +20,13 @@ Matching, per candle of a symbol with open orders:
    it never increases or flips it.
 
 Fill prices are rounded to the tick against the taker. Fees are fee_rate x
-notional. There is no margin or liquidation model: the paper account never
-refuses an order for lack of margin.
+notional. The money and positions are the account's (`account.py`), which has
+no margin or liquidation model: it never refuses an order for lack of margin.
 
 A rejected request raises `OrderRejected` and leaves no trace, as on Binance; its
-client id stays free. Every open order is kept, and the last `KEEP_FINISHED`
-finished ones with their fills, so a recent client id can be looked up
-(`get_order`) and a double send is rejected with DUPLICATED_CLIENT_ORDER_ID;
-older finished orders age out as an exchange's order history does, which keeps
-the saved account bounded.
+client id stays free (the checks are `checks.py`'s). The orders and their fills
+are the book's (`book.py`), which keeps recent finished ones answerable, so a
+double send is rejected with DUPLICATED_CLIENT_ORDER_ID.
 
 `revision()` changes with every change of the account (orders, fills, positions,
 balance, queued events, filters) and of the prices it last saw: its owner saves
@@ -37,7 +35,6 @@ balance, queued events, filters) and of the prices it last saw: its owner saves
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
@@ -45,22 +42,21 @@ from typing import TYPE_CHECKING, Any
 
 from exchange.market import Candle, SymbolFilters, to_decimal
 from exchange.paper import state as saved
+from exchange.paper.account import PaperAccount
+from exchange.paper.book import OrderBook
+from exchange.paper.checks import check_client_id, check_order
 from exchange.paper.rules import (
     DEFAULT_FILTERS,
     ZERO,
-    apply_fill,
     fee_for,
     filters_for_price,
-    is_multiple,
     is_triggered,
     reduces,
     taker_price,
     triggers_on_rise,
-    unrealized_pnl,
 )
 from exchange.paper.state import PaperState
 from exchange.port import (
-    CLIENT_ORDER_ID_PATTERN,
     Balance,
     ExchangeEvent,
     ExchangePosition,
@@ -75,10 +71,9 @@ from exchange.port import (
 )
 
 if TYPE_CHECKING:
-    from config.settings import PaperSettings
+    from config.sections import PaperSettings
 
 _BPS = Decimal(10_000)
-KEEP_FINISHED = 2_000  # finished orders (with their fills) kept answerable; older ones age out
 
 
 class PaperExchange:
@@ -105,18 +100,12 @@ class PaperExchange:
         if self._spread_bps < 0 or any(bps < 0 for bps in self._symbol_spread_bps.values()):
             raise ValueError("a spread cannot be negative")
         self._filters: dict[str, SymbolFilters] = dict(DEFAULT_FILTERS if filters is None else filters)
-        self._wallet = self._starting_balance
+        self._account = PaperAccount(self._starting_balance)
         self._now = 0
         self._next_order_id = 1
         self._next_trade_id = 1
         self._last: dict[str, float] = {}
-        self._positions: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (signed qty, entry); never flat
-        self._orders: dict[str, OrderState] = {}  # every accepted order, by client id
-        self._fills: dict[str, Fill] = {}  # the one fill of every filled order, by client id
-        self._open: dict[str, dict[str, None]] = {}  # symbol -> open client ids, in placement order
-        # symbol -> (market order pending, highest falling trigger, lowest rising trigger): lets
-        # on_candle skip, with three float comparisons, a candle that cannot fill anything.
-        self._watch: dict[str, tuple[bool, float, float]] = {}
+        self._book = OrderBook()
         self._events: list[ExchangeEvent] = []
         self._revision = 0
 
@@ -145,25 +134,10 @@ class PaperExchange:
         close_time = candle.open_time + candle.interval_ms
         if close_time > self._now:
             self._now = close_time
-        watch = self._watch.get(symbol)
-        if watch is None:
-            return
-        # Float pre-check is safe: float() of a Decimal trigger rounds monotonically, so a
-        # low strictly above every falling trigger (as floats) is above it exactly too.
-        if not watch[0] and candle.low > watch[1] and candle.high < watch[2]:
+        if not self._book.may_fill(candle):
             return
         self._match(candle)
-        if len(self._orders) - sum(map(len, self._open.values())) > 2 * KEEP_FINISHED:
-            self._forget_old_orders()
-
-    def _forget_old_orders(self) -> None:
-        """Keep the account bounded: the most recent `KEEP_FINISHED` finished orders (and their fills) stay
-        answerable to lookups; older ones are forgotten, as an exchange's order history ages out. Open orders stay."""
-        open_ids = {cid for ids in self._open.values() for cid in ids}
-        finished = [cid for cid in self._orders if cid not in open_ids]
-        for cid in finished[: len(finished) - KEEP_FINISHED]:
-            del self._orders[cid]
-            self._fills.pop(cid, None)
+        self._book.forget_old()
 
     def configured_spread_bps(self, symbol: str) -> float | None:
         """The spread this paper market quotes `symbol` at, in basis points."""
@@ -191,20 +165,18 @@ class PaperExchange:
         )
         self._next_order_id += 1
         self._revision += 1
-        self._orders[state.client_order_id] = state
-        self._open.setdefault(state.symbol, {})[state.client_order_id] = None
-        self._refresh_watch(state.symbol)
+        self._book.add(state)
         self._events.append(state)
         return state
 
     def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
-        order = self._orders.get(client_order_id)
+        order = self._book.get(client_order_id)
         if order is None or order.symbol != symbol or order.status.is_final:
             raise OrderRejected(RejectCode.UNKNOWN_ORDER, "Unknown order sent.")
         return self._close_order(replace(order, status=OrderStatus.CANCELED, updated_at=self._now))
 
     def get_order(self, symbol: str, client_order_id: str) -> OrderState | None:
-        order = self._orders.get(client_order_id)
+        order = self._book.get(client_order_id)
         return order if order is not None and order.symbol == symbol else None
 
     def blocked(self) -> str:
@@ -220,20 +192,18 @@ class PaperExchange:
         """Nothing to release: the account lives in memory, saved through `to_state`."""
 
     def order_fills(self, symbol: str, client_order_id: str) -> tuple[Fill, ...]:
-        fill = self._fills.get(client_order_id)
+        fill = self._book.fill_of(client_order_id)
         return (fill,) if fill is not None and fill.symbol == symbol else ()
 
     def open_orders(self, symbol: str | None = None) -> tuple[OrderState, ...]:
-        symbols = [symbol] if symbol is not None else list(self._open)
-        found = [self._orders[cid] for s in symbols for cid in self._open.get(s, ())]
-        return tuple(sorted(found, key=lambda o: o.exchange_order_id))
+        return self._book.open_orders(symbol)
 
     def positions(self) -> tuple[ExchangePosition, ...]:
-        return tuple(self._position(symbol) for symbol in sorted(self._positions))
+        return tuple(self._account.position(symbol, self.last_price(symbol)) for symbol in self._account.symbols())
 
     def balance(self) -> Balance:
         unrealized = sum((p.unrealized_pnl for p in self.positions()), ZERO)
-        return Balance(asset="USDT", wallet_balance=self._wallet, unrealized_pnl=unrealized)
+        return Balance(asset="USDT", wallet_balance=self._account.wallet, unrealized_pnl=unrealized)
 
     def equity(self) -> Decimal:
         return self.balance().equity
@@ -273,69 +243,29 @@ class PaperExchange:
     # --- validation (before any change of state) -----------------------------------
 
     def _validate(self, request: OrderRequest) -> None:
-        cid = request.client_order_id
-        if not 1 <= len(cid) <= 36:
-            raise OrderRejected(RejectCode.INVALID_CLIENT_ORDER_ID, "Client order id length should be 1 to 36 chars.")
-        if not CLIENT_ORDER_ID_PATTERN.match(cid):
-            raise OrderRejected(RejectCode.ILLEGAL_CHARS, "Illegal characters found in parameter 'newClientOrderId'.")
-        if cid in self._orders:
+        check_client_id(request.client_order_id)
+        if request.client_order_id in self._book:
             raise OrderRejected(RejectCode.DUPLICATED_CLIENT_ORDER_ID, "Duplicated clientOrderId.")
         try:
             filters = self.symbol_filters(request.symbol)
         except UnknownSymbol:
             raise OrderRejected(RejectCode.BAD_SYMBOL, "Invalid symbol.") from None
-        self._validate_quantity(request, filters)
-        self._validate_trigger(request, filters)
-        position_qty = self._positions.get(request.symbol, (ZERO, ZERO))[0]
-        if request.reduce_only and not reduces(request.side, position_qty):
-            raise OrderRejected(RejectCode.REDUCE_ONLY_REJECT, "ReduceOnly Order is rejected.")
-        # As on Binance, reduce-only orders are exempt: closing a small remainder must stay possible.
-        reference = request.trigger_price or self.last_price(request.symbol)
-        if not request.reduce_only and reference is not None and request.quantity * reference < filters.min_notional:
-            raise OrderRejected(
-                RejectCode.MIN_NOTIONAL,
-                f"Order's notional must be no smaller than {filters.min_notional}.",
-            )
-
-    @staticmethod
-    def _validate_quantity(request: OrderRequest, filters: SymbolFilters) -> None:
-        if request.quantity <= 0:
-            raise OrderRejected(RejectCode.QTY_LESS_THAN_ZERO, "Quantity less than or equal to zero.")
-        if not is_multiple(request.quantity, filters.step_size):
-            raise OrderRejected(RejectCode.QTY_NOT_INCREASED_BY_STEP_SIZE, "Qty not increased by step size.")
-        if request.quantity < filters.min_qty:
-            raise OrderRejected(RejectCode.QTY_LESS_THAN_MIN_QTY, "Quantity less than min quantity.")
-
-    def _validate_trigger(self, request: OrderRequest, filters: SymbolFilters) -> None:
-        if request.type is OrderType.MARKET:
-            if request.trigger_price is not None:
-                raise OrderRejected(RejectCode.PARAM_NOT_REQUIRED, "Parameter 'stopPrice' sent when not required.")
-            return
-        trigger = request.trigger_price
-        if trigger is None or trigger <= 0:
-            raise OrderRejected(
-                RejectCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
-                "Mandatory parameter 'stopPrice' was not sent.",
-            )
-        if not is_multiple(trigger, filters.tick_size):
-            raise OrderRejected(RejectCode.PRICE_NOT_INCREASED_BY_TICK_SIZE, "Price not increased by tick size.")
-        last = self.last_price(request.symbol)
-        if last is not None and (last >= trigger if triggers_on_rise(request.side, request.type) else last <= trigger):
-            raise OrderRejected(RejectCode.ORDER_WOULD_IMMEDIATELY_TRIGGER, "Order would immediately trigger.")
+        position_qty, last = self._account.quantity(request.symbol), self.last_price(request.symbol)
+        check_order(request, filters, position_qty=position_qty, last_price=last)
 
     # --- matching -----------------------------------------------------------------
 
     def _match(self, candle: Candle) -> None:
         symbol = candle.symbol
         open_ = to_decimal(candle.open)
-        for cid in list(self._open.get(symbol, ())):
-            order = self._orders[cid]
-            if order.type is OrderType.MARKET and not order.status.is_final:
+        markets = [order.client_order_id for order in self._book.open_in(symbol) if order.type is OrderType.MARKET]
+        for cid in markets:
+            order = self._book.order(cid)  # as it is now: an earlier fill may have expired it
+            if not order.status.is_final:
                 self._execute(order, open_, candle.open_time)
         high, low = to_decimal(candle.high), to_decimal(candle.low)
         triggered: list[tuple[int, int, int, OrderState]] = []
-        for cid in self._open.get(symbol, ()):
-            order = self._orders[cid]
+        for order in self._book.open_in(symbol):
             if is_triggered(order, open_):
                 gap = 0
             elif is_triggered(order, high if triggers_on_rise(order.side, order.type) else low):
@@ -345,7 +275,7 @@ class PaperExchange:
             rank = 0 if order.type is OrderType.STOP_MARKET else 1
             triggered.append((gap, rank, order.exchange_order_id, order))
         for gap, _, _, order in sorted(triggered, key=lambda t: t[:3]):
-            current = self._orders[order.client_order_id]
+            current = self._book.order(order.client_order_id)
             if current.status.is_final:  # expired by an earlier fill in this candle
                 continue
             if gap == 0:
@@ -356,7 +286,7 @@ class PaperExchange:
 
     def _execute(self, order: OrderState, reference: Decimal, at: int) -> None:
         symbol = order.symbol
-        position_qty, entry = self._positions.get(symbol, (ZERO, ZERO))
+        position_qty = self._account.quantity(symbol)
         quantity = order.quantity
         if order.reduce_only:
             if not reduces(order.side, position_qty):
@@ -365,13 +295,8 @@ class PaperExchange:
             quantity = min(quantity, abs(position_qty))
         price = taker_price(reference, order.side, self._taker_cost(symbol), self.symbol_filters(symbol))
         fee = fee_for(quantity, price, self._fee_rate)
-        new_qty, new_entry, realized = apply_fill(position_qty, entry, order.side, quantity, price)
-        self._wallet += realized - fee
+        realized = self._account.settle(symbol, order.side, quantity, price, fee)
         self._revision += 1
-        if new_qty == 0:
-            self._positions.pop(symbol, None)
-        else:
-            self._positions[symbol] = (new_qty, new_entry)
         fill = Fill(
             client_order_id=order.client_order_id,
             symbol=symbol,
@@ -383,12 +308,12 @@ class PaperExchange:
             at=at,
             trade_id=self._next_trade_id,
         )
-        self._fills[order.client_order_id] = fill
+        self._book.record_fill(fill)
         self._events.append(fill)
         self._next_trade_id += 1
         filled = replace(order, status=OrderStatus.FILLED, filled_qty=quantity, avg_price=price, updated_at=at)
         self._close_order(filled)
-        self._expire_stale_reduce_only(symbol, new_qty, at)
+        self._expire_stale_reduce_only(symbol, self._account.quantity(symbol), at)
 
     def _taker_cost(self, symbol: str) -> Decimal:
         """What a taker pays beyond the mid, as a fraction of price: half the spread, then the slippage."""
@@ -396,52 +321,16 @@ class PaperExchange:
         return self._slippage + spread / 2 / _BPS if spread else self._slippage
 
     def _expire_stale_reduce_only(self, symbol: str, position_qty: Decimal, at: int) -> None:
-        for cid in list(self._open.get(symbol, ())):
-            order = self._orders[cid]
+        for order in self._book.open_in(symbol):
             if order.reduce_only and not reduces(order.side, position_qty):
                 self._close_order(replace(order, status=OrderStatus.EXPIRED, updated_at=at))
 
     def _close_order(self, state: OrderState) -> OrderState:
         """Record a final state: out of the open book, onto the event queue."""
         self._revision += 1
-        self._orders[state.client_order_id] = state
-        book = self._open.get(state.symbol)
-        if book is not None:
-            book.pop(state.client_order_id, None)
-        self._refresh_watch(state.symbol)
+        self._book.close(state)
         self._events.append(state)
         return state
-
-    def _refresh_watch(self, symbol: str) -> None:
-        book = self._open.get(symbol)
-        if not book:
-            self._open.pop(symbol, None)
-            self._watch.pop(symbol, None)
-            return
-        market, falling, rising = False, -math.inf, math.inf
-        for cid in book:
-            order = self._orders[cid]
-            if order.type is OrderType.MARKET:
-                market = True
-            else:
-                assert order.trigger_price is not None  # checked by _validate_trigger before it was accepted
-                if triggers_on_rise(order.side, order.type):
-                    rising = min(rising, float(order.trigger_price))
-                else:
-                    falling = max(falling, float(order.trigger_price))
-        self._watch[symbol] = (market, falling, rising)
-
-    def _position(self, symbol: str) -> ExchangePosition:
-        quantity, entry = self._positions[symbol]
-        mark = self.last_price(symbol)
-        pnl = ZERO if mark is None else unrealized_pnl(quantity, entry, mark)
-        return ExchangePosition(
-            symbol=symbol,
-            quantity=quantity,
-            entry_price=entry,
-            unrealized_pnl=pnl,
-            mark_price=mark,
-        )
 
     # --- persistence ---------------------------------------------------------------
 
@@ -452,17 +341,17 @@ class PaperExchange:
                 starting_balance=self._starting_balance,
                 fee_rate=self._fee_rate,
                 slippage_bps=self._slippage_bps,
-                wallet_balance=self._wallet,
+                wallet_balance=self._account.wallet,
                 now=self._now,
                 next_order_id=self._next_order_id,
                 next_trade_id=self._next_trade_id,
                 last_prices=dict(self._last),
                 filters=dict(self._filters),
-                positions=dict(self._positions),
-                orders=tuple(self._orders.values()),
-                open={symbol: tuple(book) for symbol, book in self._open.items()},
+                positions=self._account.positions(),
+                orders=self._book.orders(),
+                open=self._book.open_by_symbol(),
                 events=tuple(self._events),
-                fills=tuple(self._fills.values()),
+                fills=self._book.fills(),
             )
         )
 
@@ -485,16 +374,11 @@ class PaperExchange:
             spread_bps=spread_bps,
             symbol_spread_bps=symbol_spread_bps,
         )
-        exchange._wallet = state.wallet_balance
+        exchange._account = PaperAccount(state.wallet_balance, state.positions)
         exchange._now = state.now
         exchange._next_order_id = state.next_order_id
         exchange._next_trade_id = state.next_trade_id
         exchange._last = dict(state.last_prices)
-        exchange._positions = dict(state.positions)
-        exchange._orders = {order.client_order_id: order for order in state.orders}
-        exchange._open = {symbol: dict.fromkeys(cids) for symbol, cids in state.open.items()}
-        for symbol in list(exchange._open):
-            exchange._refresh_watch(symbol)
+        exchange._book = OrderBook.restore(state.orders, state.open, state.fills)
         exchange._events = list(state.events)
-        exchange._fills = {fill.client_order_id: fill for fill in state.fills}
         return exchange

@@ -46,9 +46,8 @@ class OrderKill:
         self.current = current
         self._arm: tuple[int, bool] | None = None  # (requests left, execute first)
         self._lock = threading.Lock()
-        for route in (("POST", "/fapi/v1/order"), ("POST", "/fapi/v1/algoOrder")):
-            security, handler = fake._routes[route]
-            fake._routes[route] = (security, self._hooked(handler))
+        for path in ("/fapi/v1/order", "/fapi/v1/algoOrder"):
+            fake.routes.hook("POST", path, self._hooked)
 
     def arm(self, requests: int, execute: bool) -> None:
         with self._lock:

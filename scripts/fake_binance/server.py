@@ -5,22 +5,17 @@
     ...
     server.stop()
 
-Authentication is Binance's: the X-MBX-APIKEY header on every USER_STREAM and
-signed endpoint; on signed ones, an HMAC-SHA256 hex signature of the total
-parameters (query string, then body) keyed with the secret, and `timestamp`
-within `recvWindow` (default 5000 ms, at most 60000) of the server's clock and
-no more than 1000 ms ahead of it.
-
-The matching engine is `engine.py` (with `algos.py` and `market.py`), the
-WebSocket side `streams.py`, faults `faults.py` (and `late.py`, `fills.py`).
+Here: the server's lifecycle, the test controls, and each REST request's way
+through authentication (`auth.py`, Binance's), the injected faults and its route
+(`routes.py`). The matching engine is `engine.py` (with `algos.py` and
+`market.py`), the WebSocket side `streams.py`, faults `faults.py` (and `late.py`,
+`fills.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import threading
 import time
@@ -28,24 +23,20 @@ from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from scripts.fake_binance import account
+from scripts.fake_binance.auth import authenticate
 from scripts.fake_binance.engine import Engine
 from scripts.fake_binance.errors import ApiError
 from scripts.fake_binance.faults import Faults, Rule
 from scripts.fake_binance.late import LateOrder
+from scripts.fake_binance.routes import Handler, Routes
 from scripts.fake_binance.streams import StreamHub
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 EXCHANGE_INFO = SHARED_DATA / "binance" / "rest" / "futures_market_exchange_info.json"
-
-Handler = Callable[[dict[str, str]], Any]
-
-# Binance's endpoint security types: NONE, USER_STREAM (key only), SIGNED (key + signature).
-NONE, KEY, SIGNED = "NONE", "USER_STREAM", "SIGNED"
 
 
 class FakeBinance:
@@ -71,7 +62,7 @@ class FakeBinance:
         self._release = asyncio.Event()  # set at stop: held (timed-out) responses end at once
         self.streams = StreamHub(self.faults, self.now_ms)  # the WebSocket side
         self._requests_cv = threading.Condition()
-        self._routes: dict[tuple[str, str], tuple[str, Handler]] = self._route_table()
+        self.routes = Routes(self.engine, self.streams, self.now_ms)
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -263,7 +254,7 @@ class FakeBinance:
         with self._requests_cv:
             self.requests.append((method, path))
             self._requests_cv.notify_all()
-        route = self._routes.get((method, path))
+        route = self.routes.get(method, path)
         if route is None:
             raise ApiError(404, -5000, f"Path {path}, Method {method} is invalid")
         security, handler = route
@@ -274,8 +265,16 @@ class FakeBinance:
             self.calls.append((method, path, {k: v for k, v in params.items() if k != "signature"}))
             peer = request.transport.get_extra_info("peername") if request.transport is not None else None
             self.callers.append(int(peer[1]) if peer else 0)
-        if security != NONE:
-            self._authenticate(request, security, request.query_string, body, params)
+        authenticate(
+            request.headers.get("X-MBX-APIKEY"),
+            security,
+            query=request.query_string,
+            body=body,
+            params=params,
+            api_key=self.api_key,
+            secret=self._secret,
+            now_ms=self.now_ms(),
+        )
         banned = self.faults.banned(method, path, self.now_ms())
         if banned is not None:
             raise banned
@@ -317,7 +316,9 @@ class FakeBinance:
 
     def _appear(self, orders: list[LateOrder]) -> None:
         for order in orders:
-            _, handler = self._routes[("POST", order.path)]
+            route = self.routes.get("POST", order.path)
+            assert route is not None  # a late order was sent to a route that exists
+            _, handler = route
             # Refused now (the margin, a trigger already passed): it never appears.
             with self.engine.lock, contextlib.suppress(ApiError):
                 handler(order.params)
@@ -334,70 +335,3 @@ class FakeBinance:
                 return handler(params)
         finally:
             self._flush()
-
-    def _authenticate(self, request: web.Request, security: str, query: str, body: str, params: dict[str, str]) -> None:
-        key = request.headers.get("X-MBX-APIKEY")
-        if not key:
-            raise ApiError(401, -2014, "API-key format invalid.")
-        if key != self.api_key:
-            raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
-        if security != SIGNED:
-            return
-        try:
-            timestamp = int(params["timestamp"])
-            recv_window = int(params.get("recvWindow", "5000"))
-        except (KeyError, ValueError):
-            raise ApiError(
-                400, -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
-            ) from None
-        if recv_window > 60_000:
-            raise ApiError(400, -1131, "recvWindow must be less than 60000")
-        now = self.now_ms()
-        if timestamp >= now + 1000 or now - timestamp > recv_window:
-            raise ApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
-        signature = params.get("signature", "")
-        total = _without_signature(query) + _without_signature(body)
-        # Binance signs what was sent; python-binance signs before requests form-encodes the body,
-        # so the decoded text is accepted too (they differ only for characters like ':' or '/').
-        expected = [_hmac(self._secret, text) for text in {total, unquote(total)}]
-        if not any(hmac.compare_digest(signature, e) for e in expected):
-            raise ApiError(400, -1022, "Signature for this request is not valid.")
-
-    def _route_table(self) -> dict[tuple[str, str], tuple[str, Handler]]:
-        e = self.engine
-        v1 = "/fapi/v1/"
-        return {
-            ("GET", "/api/v3/ping"): (NONE, lambda p: {}),
-            ("GET", "/api/v3/time"): (NONE, lambda p: {"serverTime": self.now_ms()}),
-            ("GET", v1 + "ping"): (NONE, lambda p: {}),
-            ("GET", v1 + "time"): (NONE, lambda p: {"serverTime": self.now_ms()}),
-            ("GET", v1 + "exchangeInfo"): (NONE, lambda p: {**e.exchange_info, "serverTime": self.now_ms()}),
-            ("GET", v1 + "klines"): (NONE, e.klines),
-            ("GET", v1 + "premiumIndex"): (NONE, e.premium),
-            ("POST", v1 + "leverage"): (SIGNED, lambda p: account.change_leverage(e, p)),
-            ("POST", v1 + "positionSide/dual"): (SIGNED, lambda p: account.change_position_mode(e, p)),
-            ("GET", v1 + "positionSide/dual"): (SIGNED, lambda p: {"dualSidePosition": e.dual_side}),
-            ("POST", v1 + "order"): (SIGNED, e.new_order),
-            ("GET", v1 + "order"): (SIGNED, e.get_order),
-            ("DELETE", v1 + "order"): (SIGNED, e.cancel_order),
-            ("GET", v1 + "openOrders"): (SIGNED, e.open_orders),
-            ("GET", v1 + "userTrades"): (SIGNED, e.user_trades),
-            ("POST", v1 + "algoOrder"): (SIGNED, e.new_algo),
-            ("GET", v1 + "algoOrder"): (SIGNED, e.get_algo),
-            ("DELETE", v1 + "algoOrder"): (SIGNED, e.cancel_algo),
-            ("GET", v1 + "openAlgoOrders"): (SIGNED, e.open_algos),
-            ("GET", "/fapi/v3/positionRisk"): (SIGNED, lambda p: account.position_risk(e, p)),
-            ("GET", "/fapi/v3/balance"): (SIGNED, lambda p: account.balance(e)),
-            ("GET", "/fapi/v2/account"): (SIGNED, lambda p: account.account(e)),
-            ("POST", v1 + "listenKey"): (KEY, self.streams.new_listen_key),
-            ("PUT", v1 + "listenKey"): (KEY, self.streams.keepalive),
-            ("DELETE", v1 + "listenKey"): (KEY, self.streams.close_listen_key),
-        }
-
-
-def _without_signature(text: str) -> str:
-    return "&".join(p for p in text.split("&") if p and not p.startswith("signature="))
-
-
-def _hmac(secret: str, text: str) -> str:
-    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()

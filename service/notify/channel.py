@@ -7,7 +7,7 @@ import logging
 from sqlalchemy import Engine
 
 from actors.clock import Clock
-from config.settings import NotifySettings
+from config.sections import NotifySettings
 from service.notify.follower import Follower
 from service.notify.sender import Notice, Notifier
 

@@ -18,7 +18,7 @@ from actors.protections import (
     max_drawdown_hit,
     max_drawdown_reason,
 )
-from config.settings import RiskSettings
+from config.sections import RiskSettings
 
 H = 3_600_000
 DAY = 24 * H

@@ -32,8 +32,8 @@ def exchange(fake_binance: FakeBinance, clock: ManualClock) -> Iterator[BinanceE
         reconnect_delay_s=0.05,
         keepalive_s=600,
         monotonic=clock,
+        translator=WaitingTranslator(),  # shared by the orders, the stream and the resync
     )
-    ex.translator = WaitingTranslator()  # before start: the stream and the resync take it from there
     ex.start()
     yield ex
     ex.close()

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from exchange.binance.account import BinanceExchange
-from exchange.binance.user_stream import EventTranslator
+from exchange.binance.translator import EventTranslator
 from exchange.port import (
     ExchangeEvent,
     Fill,

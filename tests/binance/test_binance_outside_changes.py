@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from exchange.binance.account import BinanceExchange
+from exchange.binance.translator import EventTranslator
 from exchange.binance.user_events import parse_user_event
-from exchange.binance.user_stream import EventTranslator
 from exchange.port import (
     ExchangeEvent,
     Fill,

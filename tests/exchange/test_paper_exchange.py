@@ -525,7 +525,7 @@ def test_random_orders_and_candles_wallet_equals_start_plus_realized_minus_fees(
 
 
 def test_paper_exchange_forgets_old_finished_orders_but_keeps_open_ones_and_recent_ones():
-    from exchange.paper import exchange as paper
+    from exchange.paper import book
 
     ex = make_exchange()
     ex.on_candle(candle(0, 100, 100, 100, 100))
@@ -539,7 +539,7 @@ def test_paper_exchange_forgets_old_finished_orders_but_keeps_open_ones_and_rece
         reduce_only=False,
     )
     ex.place_order(stop)
-    total = 2 * paper.KEEP_FINISHED + 10
+    total = 2 * book.KEEP_FINISHED + 10
     for n in range(total):
         side = OrderSide.BUY if n % 2 == 0 else OrderSide.SELL
         ex.place_order(
@@ -547,7 +547,7 @@ def test_paper_exchange_forgets_old_finished_orders_but_keeps_open_ones_and_rece
         )
         ex.on_candle(candle(n + 1, 100, 100, 100, 100))
     state = ex.to_state()
-    assert len(state["orders"]) <= 2 * paper.KEEP_FINISHED + 1
+    assert len(state["orders"]) <= 2 * book.KEEP_FINISHED + 1
     assert ex.get_order("BTCUSDT", "keep-stop") is not None  # open: never forgotten
     assert ex.get_order("BTCUSDT", f"m{total - 1}") is not None and ex.order_fills("BTCUSDT", f"m{total - 1}")
     assert ex.get_order("BTCUSDT", "m0") is None  # aged out

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from config import Settings
-from config.settings import PaperSettings
+from config.sections import PaperSettings
 from exchange.factory import make_exchange
 from exchange.market import Candle
 from exchange.paper.exchange import PaperExchange

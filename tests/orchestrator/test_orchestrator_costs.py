@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from actors.orchestrator.costs import cost_breaches
-from config.settings import RiskSettings
+from config.sections import RiskSettings
 from persistence.cost_metrics import SymbolCosts
 
 RISK = RiskSettings(max_spread_bps=15.0, max_slippage_bps=20.0, slippage_window=20, slippage_min_fills=5)

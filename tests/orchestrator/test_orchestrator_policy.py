@@ -17,7 +17,7 @@ from actors.orchestrator.policy import (
     fallback_policy,
 )
 from config.profiles import DEFAULT_PROFILES, ExitMode, RiskProfileName
-from config.settings import RiskSettings
+from config.sections import RiskSettings
 
 SAFE = RiskProfileName.SAFE
 MODERATE = RiskProfileName.MODERATE

@@ -14,7 +14,7 @@ from actors.orchestrator.screen import screen_signal
 from actors.protections import Cooldown, floor_breach
 from config import Settings
 from config.profiles import DEFAULT_PROFILES, RiskProfileName
-from config.settings import RiskSettings
+from config.sections import RiskSettings
 from state_machines import GateState
 
 SAFE, MODERATE, AGGRESSIVE = RiskProfileName.SAFE, RiskProfileName.MODERATE, RiskProfileName.AGGRESSIVE

@@ -12,7 +12,7 @@ from actors.messages import Regime, SymbolCosts, VolatilityLevel
 from actors.orchestrator.policy import PolicyInputs, RiskState, SymbolPerformance, compute_policy
 from actors.protections import Cooldown
 from config.profiles import DEFAULT_PROFILES, RiskProfileName
-from config.settings import RiskSettings
+from config.sections import RiskSettings
 from persistence import records
 from persistence.tables import POLICY_SNAPSHOTS
 

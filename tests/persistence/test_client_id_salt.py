@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from actors.execution.loading import client_id_prefix
-from config.settings import ExchangeSettings
+from config.sections import ExchangeSettings
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 

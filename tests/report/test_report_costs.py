@@ -9,7 +9,7 @@ from actors.execution.slippage import SlippageSample
 from actors.messages import Regime, SymbolCosts, VolatilityLevel
 from actors.orchestrator.policy import PolicyInputs, SymbolPerformance, compute_policy
 from config.profiles import DEFAULT_PROFILES, RiskProfileName
-from config.settings import RiskSettings
+from config.sections import RiskSettings
 from persistence.cost_metrics import CostMetrics
 from service.report.costs import FilterBlock, cost_section, costs_rows
 

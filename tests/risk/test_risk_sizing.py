@@ -22,7 +22,7 @@ from actors.risk.sizing import (
 )
 from actors.rounding import round_down_to_step, round_price_toward
 from config.profiles import DEFAULT_EXIT_MODES, DEFAULT_PROFILES, ExitMode, RiskProfileName
-from config.settings import RiskSettings
+from config.sections import RiskSettings
 
 SAFE_PROFILE = DEFAULT_PROFILES[RiskProfileName.SAFE]
 FAST_TP = DEFAULT_EXIT_MODES[ExitMode.FAST_TP]
