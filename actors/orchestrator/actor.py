@@ -219,13 +219,14 @@ class OrchestratorActor(SupervisedActor):
             )
         )
         self.tell("exits", PolicyUpdated(at=now, policy=policy, enforced=enforced))
-        log.info(
-            "policy %s%s: %s; note: %s",
-            "in force" if previous is None else "changed",
-            "" if enforced else " (observed, not enforced)",
-            describe_policy_change(previous, policy),
-            policy.note,
-        )
+        if log.isEnabledFor(logging.INFO):  # the change in words is work for nothing where INFO is off (a replay)
+            log.info(
+                "policy %s%s: %s; note: %s",
+                "in force" if previous is None else "changed",
+                "" if enforced else " (observed, not enforced)",
+                describe_policy_change(previous, policy),
+                policy.note,
+            )
 
     def _screen(self, signal: Signal, policy: TradingPolicy, now: int, observed: list[str]) -> bool:
         """Record a decision for a signal stopped here; True to pass it on to risk.
