@@ -150,7 +150,7 @@ class SupervisedActor(pykka.ThreadingActor):
 
     def start_step(self, step: Step) -> None:
         """Hand a new time step to the first stage of the pipeline (actors/pipeline.py)."""
-        self.tell(HANDLER[FIRST], step._replace(stage=FIRST))
+        self.tell(HANDLER[FIRST], step.at_stage(FIRST))
 
     def pass_on(self, step: Step, **changes: Any) -> None:
         """Hand the step, with this actor's part, to the next stage; after the last one the step is done."""
@@ -158,4 +158,4 @@ class SupervisedActor(pykka.ThreadingActor):
         if stage is None:
             self.ctx.step_done.put(("done", step.at))
         else:
-            self.tell(HANDLER[stage], step._replace(stage=stage, **changes))
+            self.tell(HANDLER[stage], step.at_stage(stage, changes))

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from config.profiles import ExitMode
 from exchange.market import Candle as Candle
@@ -257,7 +257,7 @@ class Step(NamedTuple):
     order of actors/pipeline.py, each adding its part.
 
     A named tuple, not a frozen dataclass like the other messages: each hop passes on a copy with its part
-    (`_replace`), which for a tuple costs a third of `dataclasses.replace`, and a step makes seven hops."""
+    (`at_stage`), which for a tuple costs a tenth of `dataclasses.replace`, and a step makes seven hops."""
 
     at: int
     stage: Stage = Stage.MARKET
@@ -274,6 +274,20 @@ class Step(NamedTuple):
     observed: tuple[str, ...] = ()
     intents: tuple[OrderIntent, ...] = ()
     signals_hold: str = ""  # the strategies disabled after repeated failures, named with their errors: the gate pauses
+
+    def at_stage(self, stage: Stage, changes: dict[str, Any] | None = None) -> Step:
+        """This step at `stage`, with `changes` (field name -> value): `_replace` without its keyword arguments and
+        its check for unknown ones, at a third of its cost (an unknown name raises KeyError all the same)."""
+        values = list(self)
+        values[1] = stage
+        if changes:
+            for name, value in changes.items():
+                values[_STEP_INDEX[name]] = value
+        return _new_tuple(Step, values)
+
+
+_STEP_INDEX = {name: i for i, name in enumerate(Step._fields)}
+_new_tuple = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -109,7 +109,7 @@ class ExitsActor(SupervisedActor):
         # A step far behind the clock (a restart's warm-up) is history: trailing on its old highs and
         # lows would move live stops past today's price.
         self.live = self.ctx.clock.now_ms() - step.at <= STALE_AFTER_MS
-        if self.live:
+        if self.live and self.trailing:  # without a position there is nothing to trail, nor a mode to carry
             self._trail(step)
             self._carry_mode()  # also what was not done yet: a refused move, a position opened under an older mode
         self.pass_on(step)

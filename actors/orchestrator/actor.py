@@ -70,6 +70,7 @@ class OrchestratorActor(SupervisedActor):
         self.records: tuple[SymbolRecord, ...] | None = None  # the portfolio's records `performance` is made of
         self.performance: tuple[SymbolPerformance, ...] = ()
         self.computed: tuple[PolicyInputs, TradingPolicy] | None = None  # the last policy computed, from what
+        self.inputs: tuple[tuple[Any, ...], PolicyInputs] | None = None  # the last step's inputs, and their fields
         self.decisions: list[dict[str, Any]] = []
         self.cost_record = CostRecord(self.store, settings.risk)
         # The protections beyond the day: loaded from the database at the first step, once every actor has
@@ -159,29 +160,47 @@ class OrchestratorActor(SupervisedActor):
         regime, volatility = self.conditions
         if portfolio.records is not self.records:
             self.records, self.performance = portfolio.records, _performance(portfolio.records)
-        equity = portfolio.equity
-        exposure = float(sum(p.risk_at_stop for p in portfolio.positions) / equity) if equity > 0 else 0.0
+        equity, positions = portfolio.equity, portfolio.positions
+        risk = (
+            portfolio.daily_drawdown_pct,
+            len(positions),
+            float(sum(p.risk_at_stop for p in positions) / equity) if positions and equity > 0 else 0.0,
+            portfolio.losing_streak,
+            portfolio.exchange_blocked,
+            portfolio.execution_hold,
+            self.peak.drawdown(now, equity),
+            floor_breach(equity, self.ctx.settings.risk.equity_floor_usd),
+            step.signals_hold,
+        )
         hold = self.gate.reason if self.gate.state in (GateState.LOCKED, GateState.HALTED) else ""
-        return PolicyInputs(
+        cooldowns = self.stop_outs.cooldowns(now)
+        # The fields of the inputs (but the symbols, fixed): equal to the last step's, they make the same inputs.
+        key = (regime, volatility, risk, self.performance, portfolio.costs, hold, cooldowns)
+        if self.inputs is not None and self.inputs[0] == key:
+            return self.inputs[1]
+        daily, open_positions, exposure, streak, blocked, execution_hold, peak, floor, strategy_hold = risk
+        inputs = PolicyInputs(
             regime=regime,
             volatility=volatility,
             risk_state=RiskState(
-                daily_drawdown_pct=portfolio.daily_drawdown_pct,
-                open_positions=len(portfolio.positions),
+                daily_drawdown_pct=daily,
+                open_positions=open_positions,
                 total_exposure_pct=exposure,
-                losing_streak=portfolio.losing_streak,
-                exchange_blocked=portfolio.exchange_blocked,
-                execution_hold=portfolio.execution_hold,
-                peak_drawdown_pct=self.peak.drawdown(now, equity),
-                equity_floor_breach=floor_breach(equity, self.ctx.settings.risk.equity_floor_usd),
-                strategy_hold=step.signals_hold,
+                losing_streak=streak,
+                exchange_blocked=blocked,
+                execution_hold=execution_hold,
+                peak_drawdown_pct=peak,
+                equity_floor_breach=floor,
+                strategy_hold=strategy_hold,
             ),
             performance=self.performance,
             costs=portfolio.costs,
             symbols=self.ctx.settings.symbols,
             gate_hold_reason=hold,
-            cooldowns=self.stop_outs.cooldowns(now),
+            cooldowns=cooldowns,
         )
+        self.inputs = key, inputs
+        return inputs
 
     def _drive_gate(
         self, inputs: PolicyInputs | None, now: int, exchange_blocked: str, execution_hold: str, signals_hold: str
@@ -219,13 +238,14 @@ class OrchestratorActor(SupervisedActor):
             )
         )
         self.tell("exits", PolicyUpdated(at=now, policy=policy, enforced=enforced))
-        log.info(
-            "policy %s%s: %s; note: %s",
-            "in force" if previous is None else "changed",
-            "" if enforced else " (observed, not enforced)",
-            describe_policy_change(previous, policy),
-            policy.note,
-        )
+        if log.isEnabledFor(logging.INFO):  # the change in words is work for nothing where INFO is off (a replay)
+            log.info(
+                "policy %s%s: %s; note: %s",
+                "in force" if previous is None else "changed",
+                "" if enforced else " (observed, not enforced)",
+                describe_policy_change(previous, policy),
+                policy.note,
+            )
 
     def _screen(self, signal: Signal, policy: TradingPolicy, now: int, observed: list[str]) -> bool:
         """Record a decision for a signal stopped here; True to pass it on to risk.

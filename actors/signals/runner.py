@@ -121,6 +121,8 @@ class StrategyRunner:
         if self.budget_s > 0 and took > self.budget_s:
             detail = f"took {took * 1000:.0f} ms, over its budget of {self.budget_s * 1000:g} ms: output dropped"
             return (), self._failed(window, FaultKind.OVER_BUDGET, detail)
+        if not items:
+            return (), None
         try:
             signals = tuple(self._signal(item, window) for item in items)
         except _Garbage as garbage:
@@ -176,7 +178,10 @@ def _read(output: object) -> list[StrategySignal]:
     """The call's output as a list; reading a generator runs the strategy's code, so this is inside the timing."""
     if output is None:
         return []
-    if isinstance(output, str | bytes | Mapping) or not isinstance(output, Iterable):
+    if isinstance(output, tuple | list):  # neither text nor a mapping: the checks against the ABCs are for the rest
+        if not output:
+            return []  # most candles: nothing to say
+    elif isinstance(output, str | bytes | Mapping) or not isinstance(output, Iterable):
         raise _Garbage(f"returned {_shown(output)}, not signals (None, or a list of StrategySignal)")
     items: list[StrategySignal] = []
     for item in output:
