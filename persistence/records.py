@@ -145,6 +145,16 @@ def insert_decisions(connection: Connection, rows: Iterable[Mapping[str, Any]]) 
 _IN_CHUNK = 500  # bound parameters per IN (...): well under every backend's limit
 
 
+# Built once: an expanding IN parameter keeps one statement (and its compiled form) for any number of ids.
+_DECISIONS_OF = (
+    select(SIGNAL_DECISIONS.c.signal_id, SIGNAL_DECISIONS.c.reason)
+    .where(SIGNAL_DECISIONS.c.signal_id.in_(bindparam("ids", expanding=True)))
+    .where(SIGNAL_DECISIONS.c.reason != OBSERVED)
+    .order_by(SIGNAL_DECISIONS.c.id)
+)
+_STATES_OF = select(POSITIONS.c.id, POSITIONS.c.state).where(POSITIONS.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def signal_decisions_of(connection: Connection, signal_ids: Iterable[str]) -> dict[str, str]:
     """The recorded decision's reason of each of these signal ids that has one (the first, should there be more).
 
@@ -153,13 +163,7 @@ def signal_decisions_of(connection: Connection, signal_ids: Iterable[str]) -> di
     wanted = sorted(set(signal_ids))
     found: dict[str, str] = {}
     for start in range(0, len(wanted), _IN_CHUNK):
-        query = (
-            select(SIGNAL_DECISIONS.c.signal_id, SIGNAL_DECISIONS.c.reason)
-            .where(SIGNAL_DECISIONS.c.signal_id.in_(wanted[start : start + _IN_CHUNK]))
-            .where(SIGNAL_DECISIONS.c.reason != OBSERVED)
-            .order_by(SIGNAL_DECISIONS.c.id)
-        )
-        for signal_id, reason in connection.execute(query):
+        for signal_id, reason in connection.execute(_DECISIONS_OF, {"ids": wanted[start : start + _IN_CHUNK]}):
             found.setdefault(signal_id, reason)
     return found
 
@@ -169,8 +173,8 @@ def position_states_of(connection: Connection, position_ids: Iterable[str]) -> d
     wanted = sorted(set(position_ids))
     found: dict[str, str] = {}
     for start in range(0, len(wanted), _IN_CHUNK):
-        query = select(POSITIONS.c.id, POSITIONS.c.state).where(POSITIONS.c.id.in_(wanted[start : start + _IN_CHUNK]))
-        found.update((position_id, state) for position_id, state in connection.execute(query))
+        rows = connection.execute(_STATES_OF, {"ids": wanted[start : start + _IN_CHUNK]})
+        found.update((position_id, state) for position_id, state in rows)
     return found
 
 
