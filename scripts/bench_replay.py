@@ -4,6 +4,7 @@
     python scripts/bench_replay.py --peer-data              # the synthetic year: 2 symbols x 525,600 candles
     python scripts/bench_replay.py --peer-data --candles 52560   # a tenth of it
     python scripts/bench_replay.py --base 196f8c6 --runs 3  # that commit and the working tree, run by run in turn
+    python scripts/bench_replay.py --scaling                # the synthetic year and a tenth of it, side by side
 
 Inputs: the real 45,031-row FTX BTC-PERP 1m file replicated to `--symbols` symbols, or (`--peer-data`) the
 synthetic set the other engines were measured on, made by ../shared/data/gen_synthetic.py (SOURCES.md there).
@@ -11,7 +12,10 @@ Each replay is a process of its own; its figures are its own (peak RSS is the ch
 revision is extracted into a temporary folder and run with PYTHONPATH pointing there; the two versions take
 turns, so a change of the machine's load touches both alike. The last line printed is one JSON object:
 {"replay_candles_per_s", "candles", "trades", "peak_rss_mb", "elapsed_s", ...}, medians over the runs, and with
-`--base` the base's medians and `speedup`, the ratio of the median rates (working tree / base).
+`--base` the base's medians and `speedup`, the ratio of the median rates (working tree / base). With `--scaling`,
+the working tree replays the synthetic set at `--candles` per symbol and at a tenth of that, in turn, and the line
+holds each one's medians under "tenth" and "full" and `peak_rss_ratio` (full / tenth): a replay's memory should
+not grow with its length.
 """
 
 from __future__ import annotations
@@ -128,13 +132,48 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--base", help="also run this git revision, in turn with the working tree (e.g. 196f8c6)")
     parser.add_argument("--runs", type=int, default=1, help="runs of each version (medians are printed)")
-    return parser.parse_args()
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="the synthetic set at --candles and at a tenth of it, side by side: peak RSS and its ratio",
+    )
+    args = parser.parse_args()
+    if args.scaling and args.base:
+        parser.error("--scaling runs the working tree only; leave out --base")
+    return args
+
+
+def scaling(args: argparse.Namespace, directory: Path) -> None:
+    """The working tree on the synthetic set and on a tenth of it, in turn; peak RSS side by side."""
+    sizes = {"tenth": args.candles // 10, "full": args.candles}
+    files = {name: generate(directory / f"data-{name}", candles) for name, candles in sizes.items()}
+    source = checkout(WORKING_TREE, directory / "src-new")
+    check_imports_from(source, directory)
+    results: dict[str, list[Result]] = {name: [] for name in sizes}
+    for run in range(args.runs):
+        for name, candles in sizes.items():
+            result = replay(source, files[name], directory / f"{name}-{run}", 2 * candles)
+            results[name].append(result)
+            print(
+                f"{name}: {result.candles:,} candles (synthetic, 2 symbols), {result.trades:,} trades, in "
+                f"{result.elapsed_s:.1f}s: {result.rate:,.0f} candles/s; peak RSS {result.peak_rss_mb:.0f} MB",
+                flush=True,
+            )
+    line: dict[str, object] = {name: medians(runs) for name, runs in results.items()}
+    tenth, full = (statistics.median(r.peak_rss_mb for r in results[name]) for name in sizes)
+    line["peak_rss_ratio"] = round(full / tenth, 3)
+    line["runs"] = args.runs
+    print(f"peak RSS: tenth {tenth:.1f} MB, full {full:.1f} MB, ratio {full / tenth:.3f}")
+    print(json.dumps(line))
 
 
 def main() -> None:
     args = parse_args()
     with tempfile.TemporaryDirectory(prefix="qt-bench-replay-") as tmp:
         directory = Path(tmp)
+        if args.scaling:
+            scaling(args, directory)
+            return
         if args.peer_data:
             files, expected, what = generate(directory / "data", args.candles), 2 * args.candles, "synthetic, 2 symbols"
         else:

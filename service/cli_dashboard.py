@@ -9,9 +9,6 @@ import typer
 
 from persistence.db import open_read_only
 from service.cli_common import AccountOption, ConfigOption, DbOption, clean_errors, command_settings, errors, fail
-from service.http import server
-from service.http.app import Backend, create_app
-from service.http.auth import AccessRules, refuse_to_start
 from service.lock import service_running
 from service.logs import configure
 
@@ -24,6 +21,10 @@ def dashboard(
     port: Annotated[int | None, typer.Option("--port", help="Port; default: http.port.", min=1, max=65535)] = None,
 ) -> None:
     """Serve the dashboard and the HTTP API read-only over a database (halt and resume are refused). Ctrl-C stops."""
+    from service.http import server  # the web stack, imported by the commands that serve it
+    from service.http.app import Backend, create_app
+    from service.http.auth import AccessRules, refuse_to_start
+
     with clean_errors():
         settings = command_settings(config, db, account)
         url = settings.database.url

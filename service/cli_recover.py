@@ -30,7 +30,6 @@ from service.cli_common import (
 )
 from service.lease import lease_for
 from service.lock import AlreadyRunning
-from service.runner import ServiceError, check_live_guard, describe_venue, migrate
 from state_machines import gate_machine, position_machine
 
 
@@ -48,6 +47,9 @@ def recover(
     account: AccountOption = None,
 ) -> None:
     """Reconcile every open position and order with the exchange: the same code the service runs at start."""
+    # The runner's module holds the Binance client and the notifiers: imported by the command that needs it.
+    from service.runner import ServiceError, check_live_guard, describe_venue, migrate
+
     with clean_errors():
         settings = command_settings(config, db, account)
         url = settings.database.url

@@ -28,12 +28,10 @@ from service.cli_common import (
     print_json,
 )
 from service.columns import is_compact, short_id, short_number, short_time, table
-from service.http import server as http_server
 from service.lock import AlreadyRunning, service_running
 from service.logs import configure
 from service.report.strategies import COLUMNS as STRATEGY_COLUMNS
 from service.report.strategies import strategy_rows
-from service.runner import Runner, ServiceError, check_live_guard, install_signal_handlers
 from service.status import status_report
 from service.terminal import printable
 
@@ -61,6 +59,10 @@ def run(
     account: AccountOption = None,
 ) -> None:
     """Run the service in the foreground (paper exchange and synthetic feed by default). Ctrl-C stops it."""
+    # The runner (the Binance client, the notifiers) and the web stack, imported by the command that runs them.
+    from service.http import server as http_server
+    from service.runner import Runner, ServiceError, check_live_guard, install_signal_handlers
+
     with clean_errors():
         settings = command_settings(config, db, account)
         load_strategies(settings)  # a strategy that cannot run is refused before anything starts

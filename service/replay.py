@@ -114,18 +114,18 @@ def run_replay(
     except BaseException:
         engine.dispose()
         raise
-    first = min((int(f.open_time.min()) for f in feed.files if len(f)), default=0)
-    clock = VirtualClock(first)
+    clock = VirtualClock(feed.earliest or 0)
     system = TradingSystem(run_settings, clock, engine, runtime=runtime or InlineRuntime())
     started = time.perf_counter()
     system.start()
     candles = steps = 0
     total = sum(len(f) for f in feed.files)
-    # What exists by now (modules, settings, the actors' state, the files' arrays) lives as long as the run: kept
-    # out of the collector's sight, a full collection walks only what the steps made.
+    # What exists by now (modules, settings, the actors' state) lives as long as the run: kept out of the
+    # collector's sight, a full collection walks only what the steps made.
     gc.freeze()
+    batches = feed.batches()
     try:
-        for batch in feed.batches():
+        for batch in batches:
             at = max(c.close_time for c in batch)
             clock.advance_to(at)
             system.step(at, batch)
@@ -134,6 +134,8 @@ def run_replay(
             if progress is not None:
                 progress(candles, total)
             if system.stop_requested.is_set():
+                for _ in batches:
+                    pass  # the rows not replayed are still read, for the report's count of bad rows
                 break
     finally:
         gc.unfreeze()

@@ -15,7 +15,7 @@ Rules, checked in this order (the first that drops a candle is the one counted):
 | `gaps` / `missing_candles` | accepted; one gap counted, and the missing intervals | filling them would invent flat candles that fake low volatility |
 
 `CandleCleaner` applies them to one candle at a time (the market-data actor, on whatever a feed delivers);
-`clean_rows` to a whole symbol's rows at once with numpy (a file replay), with the same result.
+`clean_rows` to a symbol's rows a slice at a time with numpy (a file replay), with the same result.
 """
 
 from __future__ import annotations
@@ -163,12 +163,16 @@ class CleanRows:
     open_time: np.ndarray  # their open times
     ohlcv: np.ndarray  # their values, repaired, shape (len(index), 5)
     counters: CandleCounters
+    last_open_time: int | None  # the last accepted open time, these rows' or before them: where the next rows go on
 
 
-def clean_rows(open_time: np.ndarray, ohlcv: np.ndarray, interval_ms: np.ndarray | int) -> CleanRows:
+def clean_rows(
+    open_time: np.ndarray, ohlcv: np.ndarray, interval_ms: np.ndarray | int, *, after: int | None = None
+) -> CleanRows:
     """The rules of the module docstring over one symbol's rows in the order read (`open_time` int64 ms, `ohlcv`
     float (n, 5), `interval_ms` each row's interval or one for all): what `CandleCleaner.accept` keeps and counts,
-    row by row, computed in one pass of array operations."""
+    row by row, computed in one pass of array operations. `after`: the `last_open_time` of the rows these follow
+    (a file cleaned a slice at a time is cleaned as if whole)."""
     counters = CandleCounters()
     finite = np.isfinite(ohlcv).all(axis=1)  # int64 times are always finite
     positive = (ohlcv[:, :4] > 0.0).all(axis=1)
@@ -182,18 +186,21 @@ def clean_rows(open_time: np.ndarray, ohlcv: np.ndarray, interval_ms: np.ndarray
     # The last accepted open time before a row is the latest time of the valid rows before it: any valid row later
     # than all those before it is accepted, and accepted times only rise.
     times = open_time[candidates]
-    latest_before = np.maximum.accumulate(times)[:-1]
+    seen = times if after is None else np.concatenate((np.array([after], dtype=times.dtype), times))
+    latest_before = np.maximum.accumulate(seen)[:-1]
+    judged = times[len(times) - len(latest_before) :]  # every row after the first one ever seen
     later = np.ones(len(times), dtype=bool)
-    later[1:] = times[1:] > latest_before
-    counters.duplicate = int(np.count_nonzero(times[1:] == latest_before))
-    counters.out_of_order = int(np.count_nonzero(times[1:] < latest_before))
+    later[len(times) - len(judged) :] = judged > latest_before
+    counters.duplicate = int(np.count_nonzero(judged == latest_before))
+    counters.out_of_order = int(np.count_nonzero(judged < latest_before))
     index = candidates[later]
     counters.accepted = len(index)
 
     every_row = len(index) == len(open_time)
     times = open_time if every_row else open_time[index]  # no copy of a clean file
-    steps = np.broadcast_to(interval_ms, open_time.shape)[index][1:]
-    elapsed = np.diff(times)
+    steps = np.broadcast_to(interval_ms, open_time.shape)[index]
+    elapsed = np.diff(times, prepend=after) if after is not None else np.diff(times)
+    steps = steps[len(steps) - len(elapsed) :]
     gap = (steps > 0) & (elapsed > steps)
     counters.gaps = int(np.count_nonzero(gap))
     counters.missing_candles = int((elapsed[gap] // steps[gap] - 1).sum())
@@ -209,4 +216,5 @@ def clean_rows(open_time: np.ndarray, ohlcv: np.ndarray, interval_ms: np.ndarray
         kept = kept.copy() if every_row else kept
         kept[:, 1] = np.where(outside, np.maximum(np.maximum(h, o), c), h)
         kept[:, 2] = np.where(outside, np.minimum(np.minimum(l, o), c), l)
-    return CleanRows(index=index, open_time=times, ohlcv=kept, counters=counters)
+    last = int(times[-1]) if len(times) else after
+    return CleanRows(index=index, open_time=times, ohlcv=kept, counters=counters, last_open_time=last)

@@ -18,10 +18,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-import numpy as np
-
-from actors.market_data.candles import CandleCounters, CleanRows, clean_rows
-from actors.market_data.files import CandleFile, CandleFileError, candles_from_rows, load_candle_file
+from actors.market_data.candles import CandleCounters, clean_rows
+from actors.market_data.files import LINES_AT_ONCE, CandleFile, CandleFileError, candles_from_rows, load_candle_file
 from actors.market_data.synthetic import SyntheticFeed
 from actors.messages import Candle
 from exchange.market import merge_by_time
@@ -39,8 +37,8 @@ class CandleFeed(Protocol):
 
 
 class FileFeed:
-    """Replays candle files. Files are parsed and cleaned up front (fast, numpy); candles
-    are made lazily, so a long replay does not hold every Candle in memory.
+    """Replays candle files, read a slice at a time as the batches are asked for (`files.py`): a replay holds a
+    slice of rows per symbol, not its files, and makes each Candle when it is delivered.
 
     Several files of one symbol (consecutive months, say) are cleaned as one sequence in
     order of their first open time, which drops the overlap (counted as out_of_order, or
@@ -55,6 +53,7 @@ class FileFeed:
         start_ms: int | None = None,
         end_ms: int | None = None,
         interval_ms: int | None = None,
+        lines_at_once: int = LINES_AT_ONCE,
     ) -> None:
         if not paths:
             raise CandleFileError("a file feed needs at least one file")
@@ -62,7 +61,14 @@ class FileFeed:
             raise CandleFileError("give one symbol (or None) per file")
         names = symbols if symbols is not None else [None] * len(paths)
         self.files: tuple[CandleFile, ...] = tuple(
-            load_candle_file(path, symbol=name, interval_ms=interval_ms, start_ms=start_ms, end_ms=end_ms)
+            load_candle_file(
+                path,
+                symbol=name,
+                interval_ms=interval_ms,
+                start_ms=start_ms,
+                end_ms=end_ms,
+                lines_at_once=lines_at_once,
+            )
             for path, name in zip(paths, names, strict=True)
         )
         self.symbols = tuple(sorted({f.symbol for f in self.files}))
@@ -77,38 +83,41 @@ class FileFeed:
         """The shortest interval among the files (the step the batches advance by, at most)."""
         return min(f.interval_ms for f in self.files)
 
+    @property
+    def earliest(self) -> int | None:
+        """The first open time in the files' window, before cleaning (None without rows)."""
+        return min((f.earliest for f in self.files if f.earliest is not None), default=None)
+
     def batches(self) -> Iterator[tuple[Candle, ...]]:
-        """Each call replays from the start; it sets `counters` to what the cleaning of the whole window found."""
-        streams, times = [], []
+        """Each call replays from the start; `counters` count what the cleaning found in the rows read so far, the
+        whole window's once the batches are exhausted."""
+        self.counters = {s: CandleCounters() for s in self.symbols}
+        streams = []
         for symbol in self.symbols:
-            files = sorted(
-                (f for f in self.files if f.symbol == symbol), key=lambda f: int(f.open_time.min()) if len(f) else 0
-            )
-            rows, candles = _cleaned(symbol, files)
-            self.counters[symbol] = rows.counters
-            streams.append(candles)
-            times.append(rows.open_time)
-        if all(np.array_equal(times[0], other) for other in times[1:]):
-            return zip(*streams, strict=True)  # every symbol at every step (the usual case): nothing to merge
-        return merge_by_time(streams)
+            files = sorted((f for f in self.files if f.symbol == symbol), key=lambda f: f.earliest or 0)
+            streams.append(self._cleaned(symbol, files))
+        return _by_time(streams)
+
+    def _cleaned(self, symbol: str, files: list[CandleFile]) -> Iterator[Candle]:
+        """One symbol's files cleaned as one sequence, a slice at a time; each candle keeps its file's interval."""
+        last: int | None = None
+        for file in files:
+            for open_time, ohlcv in file.slices():
+                rows = clean_rows(open_time, ohlcv, file.interval_ms, after=last)
+                self.counters[symbol] += rows.counters
+                last = rows.last_open_time
+                yield from candles_from_rows(symbol, file.interval_ms, rows.open_time, rows.ohlcv)
 
 
-def _cleaned(symbol: str, files: list[CandleFile]) -> tuple[CleanRows, Iterator[Candle]]:
-    """One symbol's files cleaned as one sequence; each candle keeps the interval of the file it came from."""
-    if len(files) == 1:
-        rows = clean_rows(files[0].open_time, files[0].ohlcv, files[0].interval_ms)
-    else:
-        lengths = [len(f) for f in files]
-        rows = clean_rows(
-            np.concatenate([f.open_time for f in files]),
-            np.concatenate([f.ohlcv for f in files]),
-            np.repeat([f.interval_ms for f in files], lengths),
-        )
-    # The kept rows of each file: those before its end among the concatenated rows.
-    ends = np.searchsorted(rows.index, np.cumsum([len(f) for f in files])).tolist()
-    starts = [0, *ends[:-1]]
-    pieces = (
-        candles_from_rows(symbol, f.interval_ms, rows.open_time[start:end], rows.ohlcv[start:end])
-        for f, start, end in zip(files, starts, ends, strict=True)
+def _by_time(streams: list[Iterator[Candle]]) -> Iterator[tuple[Candle, ...]]:
+    """The streams' candles batched by open time: zipped while every symbol has a candle at every step (the usual
+    case, and the cheap one), merged from the first step where one has not."""
+    while True:
+        heads = [next(stream, None) for stream in streams]
+        first = heads[0]
+        if first is None or any(head is None or head.open_time != first.open_time for head in heads):
+            break
+        yield tuple(heads)  # type: ignore[arg-type]  # none is None
+    yield from merge_by_time(
+        chain((head,), stream) if head is not None else () for head, stream in zip(heads, streams, strict=True)
     )
-    return rows, chain.from_iterable(pieces)

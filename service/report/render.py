@@ -1,7 +1,9 @@
 """Writers: Markdown, JSON and the equity-curve PNG, for one run or a pair side by side.
 
 The charts use matplotlib's Agg canvas directly (no pyplot): no display, no global
-figure state, safe in a service process or a test run.
+figure state, safe in a service process or a test run. matplotlib is imported when a
+chart is drawn: the commands that only read the report's tables (`status`) do without
+its 20 MB.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from service.report.build import Report
 from service.report.collect import dumps, jsonable
@@ -429,6 +429,9 @@ def _difference(a: Any, b: Any) -> Any:
 
 
 def plot_equity(curves: Iterable[tuple[str, EquityCurve]], path: Path, *, title: str) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(10, 4.5), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()

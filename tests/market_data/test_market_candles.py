@@ -156,6 +156,33 @@ def test_clean_rows_keeps_and_counts_what_the_cleaner_does_row_by_row(rows: list
     assert cleaned.counters == cleaner.counters
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 50), prices, prices, prices, prices, prices, st.sampled_from([1, 2])), max_size=60
+    ),
+    st.lists(st.integers(1, 8), min_size=1, max_size=10),
+)
+def test_clean_rows_in_slices_keeps_and_counts_what_it_does_on_the_whole(rows: list[tuple], sizes: list[int]) -> None:
+    # Duplicates, rows out of order and gaps that straddle a slice's edge are judged against the rows before it.
+    open_time = np.array([r[0] * 60_000 for r in rows], dtype=np.int64)
+    ohlcv = np.array([r[1:6] for r in rows], dtype=float).reshape(-1, 5)
+    intervals = np.array([r[6] * 60_000 for r in rows], dtype=np.int64)
+    whole = clean_rows(open_time, ohlcv, intervals)
+    got_times, got_values, counters, last = [], [], CandleCounters(), None
+    edges = np.cumsum([0, *(sizes * len(rows))]).tolist()  # some slices past the end: empty
+    for start, end in zip(edges, edges[1:], strict=False):
+        part = clean_rows(open_time[start:end], ohlcv[start:end], intervals[start:end], after=last)
+        got_times += part.open_time.tolist()
+        got_values += part.ohlcv.tolist()
+        assert (part.index + start).tolist() == [i for i in whole.index.tolist() if start <= i < end]
+        counters, last = counters + part.counters, part.last_open_time
+        if start >= len(rows):
+            break
+    assert got_times == whole.open_time.tolist() and got_values == whole.ohlcv.tolist()
+    assert counters == whole.counters and last == whole.last_open_time
+
+
 def test_clean_rows_clean_file_is_not_copied() -> None:
     open_time = np.arange(5, dtype=np.int64) * 60_000
     ohlcv = np.tile([100.0, 101.0, 99.0, 100.5, 1.0], (5, 1))

@@ -69,7 +69,7 @@ def test_load_candle_file_csv_bad_rows_counted_not_fatal(tmp_path: Path) -> None
     path.write_text(HEADER + "\n".join(r.format(*(T0 + 60_000 * i for i in range(4))) for r in rows) + "\n")
     loaded = load_candle_file(path)
     assert len(loaded) == 2 and loaded.unparseable == 2
-    assert loaded.open_time.tolist() == [T0, T0 + 180_000] and not loaded.time_in_seconds
+    assert [c.open_time for c in loaded.candles()] == [T0, T0 + 180_000] and not loaded.time_in_seconds
 
 
 def test_load_candle_file_long_csv_bad_row_costs_that_row_only(tmp_path: Path) -> None:
@@ -81,8 +81,10 @@ def test_load_candle_file_long_csv_bad_row_costs_that_row_only(tmp_path: Path) -
     path.write_text(HEADER + "\n".join(lines) + "\n")
     loaded = load_candle_file(path)
     assert (len(loaded), loaded.unparseable, loaded.interval_ms) == (39_998, 2, 60_000)
-    assert loaded.ohlcv[:, 4].tolist() == [float(i) for i in range(40_000) if i not in (30_000, 39_999)]
-    assert loaded.open_time[-1] == T0 + 60_000 * 39_998 and loaded.ohlcv.flags.c_contiguous
+    candles = list(loaded.candles())
+    assert [c.volume for c in candles] == [float(i) for i in range(40_000) if i not in (30_000, 39_999)]
+    assert candles[-1].open_time == T0 + 60_000 * 39_998
+    assert all(ohlcv.flags.c_contiguous for _, ohlcv in loaded.slices())
 
 
 def test_load_candle_file_interval_from_distinct_times(tmp_path: Path) -> None:
@@ -98,7 +100,7 @@ def test_load_candle_file_interval_is_median_and_window_filters(tmp_path: Path) 
     path.write_text(HEADER + "".join(f"{t},1,2,0.5,1.5,1\n" for t in times))
     loaded = load_candle_file(path, start_ms=T0 + 300_000, end_ms=T0 + 1_800_000)
     assert loaded.interval_ms == 300_000
-    assert loaded.open_time.tolist() == times[1:4]
+    assert [c.open_time for c in loaded.candles()] == times[1:4]
 
 
 def test_load_candle_file_unusable_files_raise_candle_file_error(tmp_path: Path) -> None:
