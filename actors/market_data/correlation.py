@@ -11,8 +11,10 @@ Cost: each symbol keeps the sum and the sum of squares of its window's returns, 
 updated per return in O(1): add the term that came in, subtract the one that left. Rolling sums drift by rounding, so
 a symbol's sums are recomputed from its window every `window` returns, and its pairs' with them: the drift stays
 within `window` roundings (the correlations agree with numpy's two-pass computation to a few 1e-16), and the
-recomputation costs O(1) per step on average. A pair whose symbols did not both move by one return (a gap in one
-of them) is recomputed from the windows.
+recomputation costs O(1) per step on average. They are also recomputed at once when the spread has become small against
+the squares that went through the sums since they were exact (a calm after a jump), where the rolling spread would
+be mostly rounding. A pair whose symbols did not both move by one return (a gap in one of them) is recomputed from
+the windows.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from operator import mul
 
 from actors.messages import Candle
 
+# A spread below this share of the squares that went through the rolling sums has lost too many digits to rounding.
+_CANCELLING = 1e-6
+
 
 class ReturnWindow:
     """One symbol's last `size` log returns (a ring), with the rolling sum and sum of squares of their deviations
@@ -32,6 +37,7 @@ class ReturnWindow:
     __slots__ = (
         "_changes",
         "_ring",
+        "_scale",
         "_since_exact",
         "count",
         "epoch",
@@ -54,6 +60,7 @@ class ReturnWindow:
         self.epoch = 0  # counts the exact recomputations: `shift` changes with each
         self._ring = [0.0] * size
         self._since_exact = 0
+        self._scale = 0.0  # the squares added and taken away since the sums were exact: what rounding is relative to
         self._changes = 0  # adjacent returns in the window that differ: none means a constant series
 
     def push_close(self, close: float) -> tuple[float, float] | None:
@@ -81,15 +88,20 @@ class ReturnWindow:
         if self._since_exact >= size:
             self._recompute()
         else:
-            self.total += came - went
-            self.squares += came * came - went * went
+            total, squares = self.total + came - went, self.squares + came * came - went * went
+            self.total, self.squares = total, squares
+            self._scale += came * came + went * went
+            if self._changes and squares - total * total / size < _CANCELLING * self._scale:
+                # The spread is small against the terms that went through the sums since they were exact (a calm
+                # after a jump): it would be mostly their rounding, so take the sums exactly around the new mean.
+                self._recompute()
         return came, went
 
     def _recompute(self) -> None:
         ring = self._ring
         self.shift = shift = math.fsum(ring) / len(ring)
         self.total = math.fsum(x - shift for x in ring)
-        self.squares = math.fsum((x - shift) * (x - shift) for x in ring)
+        self.squares = self._scale = math.fsum((x - shift) * (x - shift) for x in ring)
         self.epoch += 1
         self._since_exact = 0
 

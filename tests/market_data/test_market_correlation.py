@@ -136,11 +136,22 @@ def test_rolling_correlations_match_corrcoef_on_any_moves(window: int, moves: li
         rolling.update([candle(s, i, c) for s, c in step.items()])
         for symbol, close in step.items():
             closes.setdefault(symbol, []).append(close)
-        want = reference(closes, window)
-        got = rolling.pairs()
-        assert [p[:2] for p in got] == [p[:2] for p in want]
-        for (_, _, rho), (_, _, expected) in zip(got, want, strict=True):
-            assert rho == pytest.approx(expected, abs=1e-9)  # nearly constant windows amplify rounding
+        want = {pair[:2]: pair[2] for pair in reference(closes, window)}
+        got = {pair[:2]: pair[2] for pair in rolling.pairs()}
+        assert set(got) <= set(want)  # never a correlation for a constant window
+        for pair, expected in want.items():
+            if all(measurable(closes[symbol], window) for symbol in pair):
+                assert got[pair] == pytest.approx(expected, abs=1e-9)
+            elif pair in got:  # returns that differ by rounding alone: any value, or none, is as true
+                assert -1.0 <= got[pair] <= 1.0
+
+
+def measurable(closes: list[float], window: int) -> bool:
+    """The window's returns vary by more than rounding can blur: their variance is at least 1e-6 of their mean
+    square (rolling sums carry errors of about 1e-16 of the mean square per return, which this keeps below 1e-9 of
+    the correlation)."""
+    returns = np.array([math.log(b / a) for a, b in zip(closes, closes[1:])][-window:])
+    return bool(returns.var() >= 1e-6 * float(np.mean(returns * returns)))
 
 
 def test_return_window_holds_the_last_returns_oldest_first() -> None:
