@@ -61,11 +61,11 @@ class ServiceLink:
     """The HTTP process's end: keeps the service's last figures for any request thread, and calls `on_closed` once
     the service's end is gone."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+    def __init__(self, sock: socket.socket, clock: Callable[[], float] = time.monotonic) -> None:
+        self.sock, self.clock = sock, clock
         self.lines = sock.makefile("rb")
         self.sending = threading.Lock()
-        self.latest: tuple[float, ServiceFigures] | None = None  # time.monotonic() it came, the figures
+        self.latest: tuple[float, ServiceFigures] | None = None  # when it came (by `clock`), the figures
         self.closed = threading.Event()
 
     def hello(self) -> Hello:
@@ -95,7 +95,7 @@ class ServiceLink:
     def _keep(self, line: bytes) -> None:
         figures = json.loads(line)["figures"]
         metrics = list(text_string_to_metric_families(figures["metrics"]))  # parsed once here, not at each scrape
-        self.latest = time.monotonic(), ServiceFigures(figures["health"], figures["last_event_age_s"], metrics)
+        self.latest = self.clock(), ServiceFigures(figures["health"], figures["last_event_age_s"], metrics)
 
     def figures(self) -> ServiceFigures | None:
         """The service's last figures, the last event's age brought up to now; None when none came within
@@ -104,7 +104,7 @@ class ServiceLink:
         if latest is None or self.closed.is_set():
             return None
         came, figures = latest
-        since = time.monotonic() - came
+        since = self.clock() - came
         if since > STALE_AFTER_S:
             return None
         if figures.last_event_age_s is None:
