@@ -213,9 +213,11 @@ class Poller:
         if process is None or not process.served.wait(START_WITHIN_S):
             raise SystemExit("the HTTP process does not serve: see the warning above")
         context = multiprocessing.get_context("spawn")
-        self.stopping, self.answered = context.Event(), context.Value("i", 0)
+        self.stopping, self.answered, self.failed = context.Event(), context.Value("i", 0), context.Value("i", 0)
         base = f"http://127.0.0.1:{settings.http.port}"
-        self.client = context.Process(target=poll, args=(base, rate, self.stopping, self.answered), daemon=True)
+        self.client = context.Process(
+            target=poll, args=(base, rate, self.stopping, self.answered, self.failed), daemon=True
+        )
         self.client.start()
         self.started = time.perf_counter()
 
@@ -224,21 +226,29 @@ class Poller:
         took = time.perf_counter() - self.started
         self.client.join()
         self.serving.__exit__(None, None, None)
-        if self.client.exitcode != 0:
-            raise SystemExit(f"the dashboard's client failed (exit code {self.client.exitcode}): see above")
-        answered = self.answered.value
-        print(f"HTTP server answered {answered} requests in {took:.1f} s meanwhile ({answered / took:.1f} a second)")
+        answered, failed = self.answered.value, self.failed.value
+        print(
+            f"HTTP server answered {answered} requests in {took:.1f} s meanwhile ({answered / took:.1f} a second)"
+            + (f"; {failed} failed (the first is above)" if failed else "")
+        )
 
 
-def poll(base: str, rate: float, stopping: EventType, answered: Synchronized[int]) -> None:
+def poll(base: str, rate: float, stopping: EventType, answered: Synchronized[int], failed: Synchronized[int]) -> None:
     """The client process: the dashboard's requests, the n-th sent n/rate seconds after the first, until
     `stopping`. A few at once, as a browser sends them, so a slow answer does not lower the rate."""
     paths = ["/api/status", "/api/equity?limit=500", "/api/decisions/counts?since=24h", "/api/orders?limit=15",
              "/api/transitions?limit=100", "/metrics"]  # fmt: skip
 
     def get(path: str) -> None:
-        with urllib.request.urlopen(base + path, timeout=10) as response:
-            response.read()
+        try:
+            with urllib.request.urlopen(base + path, timeout=10) as response:
+                response.read()
+        except OSError as error:  # counted and said, not raised: the run goes on and says how many failed
+            with failed.get_lock():
+                failed.value += 1
+                if failed.value == 1:
+                    print(f"{path}: {error!r}", file=sys.stderr)
+            return
         with answered.get_lock():
             answered.value += 1
 
@@ -248,8 +258,7 @@ def poll(base: str, rate: float, stopping: EventType, answered: Synchronized[int
         while not stopping.wait(max(0.0, started + len(sent) / rate - time.perf_counter())):
             sent.append(pool.submit(get, paths[len(sent) % len(paths)]))
         for request in sent:
-            if not request.cancel():  # a backlog left when the run ends is not sent
-                request.result()  # a failed request fails the benchmark
+            request.cancel()  # a backlog left when the run ends is not sent
 
 
 def free_port() -> int:
