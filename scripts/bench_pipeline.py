@@ -14,6 +14,7 @@ The last line printed is one JSON object: {"tick_to_order_p50_ms", "tick_to_orde
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import multiprocessing
 import resource
@@ -201,9 +202,9 @@ def main() -> None:
 
 
 class Poller:
-    """The service's HTTP process on the benchmark's database (as `run` starts it: its own process, asking this one
-    for its figures), and a client process asking it what the dashboard asks at `rate` requests a second. The client
-    is a process of its own, as a browser or a scraper is: a client thread here would compete for this process's GIL
+    """The service's HTTP process on the benchmark's database (as `run` starts it: its own process, sent this one's
+    figures), and a client process asking it what the dashboard asks at `rate` requests a second. The client is a
+    process of its own, as a browser or a scraper is: a client thread here would compete for this process's GIL
     with the actors, which no real dashboard does."""
 
     def __init__(self, settings: Settings, probe: Probe, rate: float) -> None:
@@ -212,27 +213,52 @@ class Poller:
         if process is None or not process.served.wait(START_WITHIN_S):
             raise SystemExit("the HTTP process does not serve: see the warning above")
         context = multiprocessing.get_context("spawn")
-        self.stopping, self.answered = context.Event(), context.Value("i", 0)
+        self.stopping, self.answered, self.failed = context.Event(), context.Value("i", 0), context.Value("i", 0)
         base = f"http://127.0.0.1:{settings.http.port}"
-        self.client = context.Process(target=poll, args=(base, rate, self.stopping, self.answered), daemon=True)
+        self.client = context.Process(
+            target=poll, args=(base, rate, self.stopping, self.answered, self.failed), daemon=True
+        )
         self.client.start()
+        self.started = time.perf_counter()
 
     def stop(self) -> None:
         self.stopping.set()
+        took = time.perf_counter() - self.started
         self.client.join()
         self.serving.__exit__(None, None, None)
-        print(f"HTTP server answered {self.answered.value} requests meanwhile")
+        answered, failed = self.answered.value, self.failed.value
+        print(
+            f"HTTP server answered {answered} requests in {took:.1f} s meanwhile ({answered / took:.1f} a second)"
+            + (f"; {failed} failed (the first is above)" if failed else "")
+        )
 
 
-def poll(base: str, rate: float, stopping: EventType, answered: Synchronized[int]) -> None:
-    """The client process: the dashboard's requests, one every 1/rate seconds, until `stopping`."""
-    paths: list[str] = []
-    while not stopping.wait(1 / rate):
-        paths = paths or ["/api/status", "/api/equity?limit=500", "/api/decisions/counts?since=24h",
-                          "/api/orders?limit=15", "/api/transitions?limit=100", "/metrics"]  # fmt: skip
-        with urllib.request.urlopen(base + paths.pop(0), timeout=10) as response:
-            response.read()
+def poll(base: str, rate: float, stopping: EventType, answered: Synchronized[int], failed: Synchronized[int]) -> None:
+    """The client process: the dashboard's requests, the n-th sent n/rate seconds after the first, until
+    `stopping`. A few at once, as a browser sends them, so a slow answer does not lower the rate."""
+    paths = ["/api/status", "/api/equity?limit=500", "/api/decisions/counts?since=24h", "/api/orders?limit=15",
+             "/api/transitions?limit=100", "/metrics"]  # fmt: skip
+
+    def get(path: str) -> None:
+        try:
+            with urllib.request.urlopen(base + path, timeout=10) as response:
+                response.read()
+        except OSError as error:  # counted and said, not raised: the run goes on and says how many failed
+            with failed.get_lock():
+                failed.value += 1
+                if failed.value == 1:
+                    print(f"{path}: {error!r}", file=sys.stderr)
+            return
+        with answered.get_lock():
             answered.value += 1
+
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        sent = [pool.submit(get, paths[0])]
+        while not stopping.wait(max(0.0, started + len(sent) / rate - time.perf_counter())):
+            sent.append(pool.submit(get, paths[len(sent) % len(paths)]))
+        for request in sent:
+            request.cancel()  # a backlog left when the run ends is not sent
 
 
 def free_port() -> int:

@@ -3,7 +3,7 @@
 Every read goes through the same readers as the CLI (service/inspection.py, service/status.py, service/history.py)
 on a read-only engine; halt and resume go through service/gate_commands.py like `quantum-trader gate halt`. Served
 for the running service, in a process of its own (service/http/process.py), what only the service knows (its
-streams' health, its timings) is asked of it over the link (service/http/link.py).
+streams' health, its timings) is what it last sent over the link (service/http/link.py).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def create_app(backend: Backend, rules: AccessRules) -> FastAPI:
 
     @app.get("/api/status", response_model=schemas.Status, responses=PROBLEMS, dependencies=read)
     def status() -> dict[str, Any]:
-        figures = backend.service.ask(metrics=False) if backend.service else None
+        figures = backend.service.figures() if backend.service else None
         return status_report(engine, running=backend.running()) | {
             "streams": figures.health if figures else None,
             "last_event_age_s": figures.last_event_age_s if figures else None,

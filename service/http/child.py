@@ -2,12 +2,14 @@
 
 It serves the API and dashboard on the socket the service bound, over the service's database, with the service's
 access rules; halt and resume are queued in the database for the service, as `quantum-trader gate halt` does. It
-exits when the link closes: the service stopped it, or is gone however it ended.
+exits when the link closes: the service stopped it, or is gone however it ended. It runs at a lower CPU priority
+than the service: on a busy machine the scheduler gives the trading process the core first, and the page waits.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
 
@@ -20,8 +22,11 @@ from service.http.auth import AccessRules
 from service.http.link import LinkHandler, ServiceLink
 from service.http.server import HttpServer
 
+NICENESS = 10  # added to the service's: a tenth of its CPU share when both want a core (Linux's weights)
+
 
 def main(listen_fd: int, link_fd: int) -> int:
+    os.nice(NICENESS)
     listener = socket.socket(fileno=listen_fd)
     service = ServiceLink(socket.socket(fileno=link_fd))
     hello = service.hello()

@@ -1,32 +1,32 @@
 """The link between the service and its HTTP process: one socket pair, one JSON object a line.
 
-The service sends the HTTP process what it serves (`Hello`) and answers its questions about what only the service
-knows: the streams' health, the age of the last candle batch, and its step and tick-to-order histograms. The
-HTTP process says when it serves, or why it cannot, and forwards its log records to the service's log.
+The service sends the HTTP process what it serves (`Hello`), then, once it serves, what only the service knows
+(the streams' health, the age of the last candle batch, its step and tick-to-order histograms) every
+`PUSH_EVERY_S`, on its own schedule. No request makes the service work: the HTTP process answers from the last
+figures it was sent, however often it is polled. The HTTP process says when it serves, or why it cannot, and
+forwards its log records to the service's log.
 
-The service answers only when asked, so its work grows with the scrapes and status reads, never with the rest of
-the HTTP traffic. The link also carries the service's life: however the service ends, SIGKILL included, the kernel
-closes its end, and the HTTP process sees end-of-file and exits, letting go of the port.
+The link also carries the service's life: however the service ends, SIGKILL included, the kernel closes its end,
+and the HTTP process sees end-of-file and exits.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-ASK_WITHIN_S = 2.0  # a service too busy to answer in this long is served without its own figures
+PUSH_EVERY_S = 1.0
+STALE_AFTER_S = 5.0  # figures this old: the service is too busy (or stuck) to send them; served without
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,27 +41,31 @@ class Hello:
 
 @dataclass(frozen=True, slots=True)
 class ServiceFigures:
-    """What only the running service knows, as it answered."""
+    """What only the running service knows, as it last sent it."""
 
     health: dict[str, str]  # stream -> "" when healthy, else why not
     last_event_age_s: float | None
-    metrics: list[Metric]  # its own Prometheus families (step and tick-to-order histograms); empty unless asked
+    metrics: list[Metric]  # its own Prometheus families (step and tick-to-order histograms)
 
 
 def send(sock: socket.socket, message: dict[str, Any]) -> None:
     sock.sendall(json.dumps(message).encode() + b"\n")
 
 
-class ServiceLink:
-    """The HTTP process's end: asks the service for its figures from any request thread, and calls `on_closed`
-    once the service's end is gone."""
+def figures_message(health: dict[str, str], last_event_age_s: float | None, metrics: str) -> dict[str, Any]:
+    """What the service sends every PUSH_EVERY_S; `metrics` in Prometheus's text format."""
+    return {"figures": {"health": health, "last_event_age_s": last_event_age_s, "metrics": metrics}}
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+
+class ServiceLink:
+    """The HTTP process's end: keeps the service's last figures for any request thread, and calls `on_closed` once
+    the service's end is gone."""
+
+    def __init__(self, sock: socket.socket, clock: Callable[[], float] = time.monotonic) -> None:
+        self.sock, self.clock = sock, clock
         self.lines = sock.makefile("rb")
         self.sending = threading.Lock()
-        self.numbers = itertools.count(1)
-        self.waiting: dict[int, Future[dict[str, Any]]] = {}
+        self.latest: tuple[float, ServiceFigures] | None = None  # when it came (by `clock`), the figures
         self.closed = threading.Event()
 
     def hello(self) -> Hello:
@@ -73,42 +77,39 @@ class ServiceLink:
         return Hello(**message)
 
     def listen(self, on_closed: Callable[[], None]) -> None:
-        """Read the service's answers in a thread of their own until the link closes, then call `on_closed`."""
+        """Take the service's first figures (sent as it starts the process, so the first request has them), then
+        keep them as they come, in a thread of their own, until the link closes; then call `on_closed`."""
+        with contextlib.suppress(OSError):
+            if first := self.lines.readline():
+                self._keep(first)
 
         def read() -> None:
-            try:
+            with contextlib.suppress(OSError):  # a reset is a close too
                 for line in self.lines:
-                    answer = json.loads(line)
-                    future = self.waiting.pop(answer["id"], None)
-                    if future is not None:  # None: its asker gave up waiting
-                        future.set_result(answer)
-            except OSError:
-                pass  # a reset is a close too
+                    self._keep(line)
             self.closed.set()
-            for future in list(self.waiting.values()):
-                future.cancel()
             on_closed()
 
         threading.Thread(target=read, name="service-link", daemon=True).start()
 
-    def ask(self, *, metrics: bool) -> ServiceFigures | None:
-        """The service's figures; None when it does not answer within ASK_WITHIN_S (or is gone)."""
-        if self.closed.is_set():
+    def _keep(self, line: bytes) -> None:
+        figures = json.loads(line)["figures"]
+        metrics = list(text_string_to_metric_families(figures["metrics"]))  # parsed once here, not at each scrape
+        self.latest = self.clock(), ServiceFigures(figures["health"], figures["last_event_age_s"], metrics)
+
+    def figures(self) -> ServiceFigures | None:
+        """The service's last figures, the last event's age brought up to now; None when none came within
+        STALE_AFTER_S (or the service is gone)."""
+        latest = self.latest
+        if latest is None or self.closed.is_set():
             return None
-        number = next(self.numbers)
-        future: Future[dict[str, Any]] = Future()
-        self.waiting[number] = future
-        try:
-            self.tell({"id": number, "metrics": metrics})
-            answer = future.result(timeout=ASK_WITHIN_S)
-        except (OSError, FutureTimeout, CancelledError):
-            self.waiting.pop(number, None)
+        came, figures = latest
+        since = self.clock() - came
+        if since > STALE_AFTER_S:
             return None
-        return ServiceFigures(
-            health=answer["health"],
-            last_event_age_s=answer["last_event_age_s"],
-            metrics=list(text_string_to_metric_families(answer["metrics"])),
-        )
+        if figures.last_event_age_s is None:
+            return figures
+        return replace(figures, last_event_age_s=figures.last_event_age_s + since)
 
     def tell(self, message: dict[str, Any]) -> None:
         with self.sending:

@@ -1,5 +1,5 @@
 """Prometheus metrics: the trading state read from the database at each scrape, beside the running service's own
-timings (service/probe.py), asked of it over the link. Every name starts with `quantum_trader_`."""
+timings (service/probe.py), as it last sent them over the link. Every name starts with `quantum_trader_`."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ class DatabaseCollector(Collector):
         yield from _service(report)
         yield from _positions(report)
         yield from self._database_totals()
-        figures = self.service.ask(metrics=True) if self.service is not None else None
-        if figures is not None:  # None: served read-only, or the service did not answer in time
+        figures = self.service.figures() if self.service is not None else None
+        if figures is not None:  # None: served read-only, or the service sent nothing lately
             yield from figures.metrics
             yield from _streams(figures)
 

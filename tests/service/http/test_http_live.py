@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -64,10 +65,22 @@ def _gate_state(db: Path) -> str:
         engine.dispose()
 
 
-def test_metrics_scraped_from_run_hold_every_family_with_sane_values(live: LiveService) -> None:
+def _scrape(live: LiveService) -> dict[str, Any]:
     status, text = live.get("/metrics")
     assert status == 200
-    families = {family.name: family for family in text_string_to_metric_families(text)}
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
+def _entries_timed(families: dict[str, Any]) -> float:
+    family = families.get("quantum_trader_tick_to_order_seconds")
+    samples = {s.name: s.value for s in family.samples} if family else {}
+    return float(samples.get("quantum_trader_tick_to_order_seconds_count", 0))
+
+
+def test_metrics_scraped_from_run_hold_every_family_with_sane_values(live: LiveService) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not _entries_timed(families := _scrape(live)):  # the service sends its timings once a second
+        assert time.monotonic() < deadline, "the entry order's tick-to-order never reached /metrics"
     for name, kind in FAMILIES.items():
         assert name in families, f"{name} missing from /metrics"
         assert families[name].type == kind, name

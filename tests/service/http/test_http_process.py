@@ -1,11 +1,14 @@
 """The HTTP server's own process beside a real `run`: it ends with the service, however the service ends, and lets
-go of the port."""
+go of the port; killed alone, it is started again."""
 
 from __future__ import annotations
 
+import json
 import os
 import select
+import signal
 import socket
+import urllib.request
 from pathlib import Path
 
 from scripts.service_process import ServiceProcess
@@ -74,3 +77,25 @@ def test_http_process_ends_quietly_with_a_graceful_stop(tmp_path: Path) -> None:
         service.process.kill()
     assert _port_free(port)
     assert not [line for line in service.log if "HTTP process" in line or "not served" in line]
+
+
+def test_http_process_killed_is_started_again_and_the_dashboard_answers(tmp_path: Path) -> None:
+    service = ServiceProcess(("run",), tmp_path, service_env(port := free_port()), wait_s=WAIT_S)
+    try:
+        pidfd = _serving(service, port)
+        (first,) = _children(service.process.pid)
+        os.kill(first, signal.SIGKILL)
+        assert _ended(pidfd, WAIT_S)
+        os.close(pidfd)
+        line = service.wait_for("starting it again")
+        assert "exited (code -9)" in line and "restart 1 of at most" in line
+        service.wait_for("dashboard at")
+        (second,) = _children(service.process.pid)
+        assert second != first
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=WAIT_S) as response:
+            assert response.status == 200
+            assert json.loads(response.read())["streams"] == {"market": "", "exchange": ""}
+        assert service.stop() == 0
+    finally:
+        service.process.kill()
+    assert _port_free(port)
