@@ -3,7 +3,6 @@ positions its signals led to (`signal_decisions.source` names the strategy; a po
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -55,47 +54,58 @@ class StrategyFigures:
 
 
 def figures_by_strategy(connection: Connection) -> list[StrategyFigures]:
-    """Every source that has a decision, a position or a fault, sorted by name."""
+    """Every source that has a decision, a position or a fault, sorted by name.
+
+    Counts are grouped in SQL; only closed positions come back as rows, for their exact (Decimal) net PnL. A
+    position belongs to the source of its signal's first decision."""
     found: dict[str, StrategyFigures] = {}
 
     def of(source: str) -> StrategyFigures:
         return found.setdefault(source, StrategyFigures(source=source))
 
-    source_of: dict[str, str] = {}
-    signals: dict[str, set[str]] = defaultdict(set)
-    rows = connection.execute(
-        select(SIGNAL_DECISIONS.c.signal_id, SIGNAL_DECISIONS.c.source, SIGNAL_DECISIONS.c.reason).order_by(
-            SIGNAL_DECISIONS.c.id
-        )
-    )
-    for signal_id, source, reason in rows:
-        figures = of(source)
-        figures.decisions[reason] = figures.decisions.get(reason, 0) + 1
-        signals[source].add(signal_id)
-        source_of.setdefault(signal_id, source)
-    for source, ids in signals.items():
-        of(source).signals = len(ids)
-    positions = connection.execute(
-        select(POSITIONS.c.signal_id, POSITIONS.c.state, POSITIONS.c.realized_pnl, POSITIONS.c.fees)
-    )
-    for signal_id, state, realized, fees in positions:
-        figures = of(source_of.get(signal_id or "", OTHER))
-        figures.positions += 1
-        if state == CLOSED:
-            net = Decimal(realized) - Decimal(fees)
-            figures.closed += 1
-            figures.wins += net > 0
-            figures.net_pnl += net
-    faults = connection.execute(
-        select(STRATEGY_FAULTS.c.strategy, func.count()).group_by(STRATEGY_FAULTS.c.strategy)
-    ).all()
-    for strategy, count in faults:
+    for source, reason, count in connection.execute(_DECISIONS_BY_SOURCE):
+        of(source).decisions[reason] = int(count)
+    for source, count in connection.execute(_SIGNALS_BY_SOURCE):
+        of(source).signals = int(count)
+    for source, count in connection.execute(_POSITIONS_BY_SOURCE):
+        of(source or OTHER).positions = int(count)
+    for source, realized, fees in connection.execute(_CLOSED_BY_SOURCE):
+        figures = of(source or OTHER)
+        net = Decimal(realized) - Decimal(fees)
+        figures.closed += 1
+        figures.wins += net > 0
+        figures.net_pnl += net
+    for strategy, count in connection.execute(_FAULTS_BY_STRATEGY):
         of(strategy).faults = int(count)
-    disabling = connection.execute(
-        select(STRATEGY_FAULTS.c.strategy, STRATEGY_FAULTS.c.detail)
-        .where(STRATEGY_FAULTS.c.disabled.is_(True))
-        .order_by(STRATEGY_FAULTS.c.id)
-    )
-    for strategy, detail in disabling:
+    for strategy, detail in connection.execute(_DISABLING):
         of(strategy).disabled = detail
     return [found[name] for name in sorted(found)]
+
+
+_DECISIONS_BY_SOURCE = select(SIGNAL_DECISIONS.c.source, SIGNAL_DECISIONS.c.reason, func.count()).group_by(
+    SIGNAL_DECISIONS.c.source, SIGNAL_DECISIONS.c.reason
+)
+_SIGNALS_BY_SOURCE = select(SIGNAL_DECISIONS.c.source, func.count(SIGNAL_DECISIONS.c.signal_id.distinct())).group_by(
+    SIGNAL_DECISIONS.c.source
+)
+_FIRST_DECISION = (
+    select(func.min(SIGNAL_DECISIONS.c.id).label("id")).group_by(SIGNAL_DECISIONS.c.signal_id).scalar_subquery()
+)
+_ORIGIN = (
+    select(SIGNAL_DECISIONS.c.signal_id, SIGNAL_DECISIONS.c.source)
+    .where(SIGNAL_DECISIONS.c.id.in_(_FIRST_DECISION))
+    .subquery()
+)
+_POSITION_ORIGIN = POSITIONS.outerjoin(_ORIGIN, _ORIGIN.c.signal_id == POSITIONS.c.signal_id)
+_POSITIONS_BY_SOURCE = select(_ORIGIN.c.source, func.count()).select_from(_POSITION_ORIGIN).group_by(_ORIGIN.c.source)
+_CLOSED_BY_SOURCE = (
+    select(_ORIGIN.c.source, POSITIONS.c.realized_pnl, POSITIONS.c.fees)
+    .select_from(_POSITION_ORIGIN)
+    .where(POSITIONS.c.state == CLOSED)
+)
+_FAULTS_BY_STRATEGY = select(STRATEGY_FAULTS.c.strategy, func.count()).group_by(STRATEGY_FAULTS.c.strategy)
+_DISABLING = (
+    select(STRATEGY_FAULTS.c.strategy, STRATEGY_FAULTS.c.detail)
+    .where(STRATEGY_FAULTS.c.disabled.is_(True))
+    .order_by(STRATEGY_FAULTS.c.id)
+)
