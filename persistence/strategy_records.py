@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, String, func, insert, select, type_coerce
 
 from persistence.tables import POSITIONS, SIGNAL_DECISIONS, STRATEGY_FAULTS
 
@@ -61,7 +61,10 @@ def figures_by_strategy(connection: Connection) -> list[StrategyFigures]:
     found: dict[str, StrategyFigures] = {}
 
     def of(source: str) -> StrategyFigures:
-        return found.setdefault(source, StrategyFigures(source=source))
+        figures = found.get(source)
+        if figures is None:
+            figures = found[source] = StrategyFigures(source=source)
+        return figures
 
     for source, reason, count in connection.execute(_DECISIONS_BY_SOURCE):
         of(source).decisions[reason] = int(count)
@@ -88,21 +91,21 @@ _DECISIONS_BY_SOURCE = select(SIGNAL_DECISIONS.c.source, SIGNAL_DECISIONS.c.reas
 _SIGNALS_BY_SOURCE = select(SIGNAL_DECISIONS.c.source, func.count(SIGNAL_DECISIONS.c.signal_id.distinct())).group_by(
     SIGNAL_DECISIONS.c.source
 )
-_FIRST_DECISION = (
-    select(func.min(SIGNAL_DECISIONS.c.id).label("id")).group_by(SIGNAL_DECISIONS.c.signal_id).scalar_subquery()
-)
+# The source of a position's signal's first decision: one index search a position.
 _ORIGIN = (
-    select(SIGNAL_DECISIONS.c.signal_id, SIGNAL_DECISIONS.c.source)
-    .where(SIGNAL_DECISIONS.c.id.in_(_FIRST_DECISION))
-    .subquery()
+    select(SIGNAL_DECISIONS.c.source)
+    .where(SIGNAL_DECISIONS.c.signal_id == POSITIONS.c.signal_id)
+    .order_by(SIGNAL_DECISIONS.c.id)
+    .limit(1)
+    .correlate(POSITIONS)
+    .scalar_subquery()
+    .label("source")
 )
-_POSITION_ORIGIN = POSITIONS.outerjoin(_ORIGIN, _ORIGIN.c.signal_id == POSITIONS.c.signal_id)
-_POSITIONS_BY_SOURCE = select(_ORIGIN.c.source, func.count()).select_from(_POSITION_ORIGIN).group_by(_ORIGIN.c.source)
-_CLOSED_BY_SOURCE = (
-    select(_ORIGIN.c.source, POSITIONS.c.realized_pnl, POSITIONS.c.fees)
-    .select_from(_POSITION_ORIGIN)
-    .where(POSITIONS.c.state == CLOSED)
-)
+_POSITIONS_BY_SOURCE = select(_ORIGIN, func.count()).select_from(POSITIONS).group_by(_ORIGIN)
+# Money as the stored text (Decimal(text) below is exact, and skips the column type's per-row conversion).
+_CLOSED_BY_SOURCE = select(
+    _ORIGIN, type_coerce(POSITIONS.c.realized_pnl, String()), type_coerce(POSITIONS.c.fees, String())
+).where(POSITIONS.c.state == CLOSED)
 _FAULTS_BY_STRATEGY = select(STRATEGY_FAULTS.c.strategy, func.count()).group_by(STRATEGY_FAULTS.c.strategy)
 _DISABLING = (
     select(STRATEGY_FAULTS.c.strategy, STRATEGY_FAULTS.c.detail)

@@ -15,9 +15,11 @@ from persistence.tables import HEARTBEAT, POLICY_SNAPSHOTS
 from service import inspection
 
 
-def status_report(engine: Engine, *, running: bool) -> dict[str, Any]:
+def status_report(engine: Engine, *, running: bool, strategies: bool = True) -> dict[str, Any]:
     """What `status --json` prints and the HTTP API serves: service, lease, gate, policy, costs, open positions
-    with unrealised PnL (at the mark price when the feed gives one), and foreign positions."""
+    with unrealised PnL (at the mark price when the feed gives one), and foreign positions; and, unless
+    `strategies` is False (the HTTP API's status and the metrics, which do not show them), every strategy's
+    figures."""
     now_ms = WallClock().now_ms()
     with engine.connect() as connection:
         beat = connection.execute(select(HEARTBEAT)).mappings().first()
@@ -29,7 +31,7 @@ def status_report(engine: Engine, *, running: bool) -> dict[str, Any]:
         foreign = foreign_positions.load(connection)
         costs = _costs(records.load_state(connection, cost_metrics.COST_METRICS))
         account_lease = inspection.account_lease(connection, now_ms)
-        strategies = [figures.as_dict() for figures in figures_by_strategy(connection)]
+        by_strategy = [figures.as_dict() for figures in figures_by_strategy(connection)] if strategies else []
     prices = json.loads(beat["prices"]) if beat else {}
     marks = prices.get("marks")  # written beside the closes by the Binance feed only
     marks = marks if isinstance(marks, dict) else {}
@@ -58,7 +60,7 @@ def status_report(engine: Engine, *, running: bool) -> dict[str, Any]:
         if policy_row
         else None,
         "costs": costs,
-        "strategies": strategies,
+        "strategies": by_strategy,
         "positions": positions,
         "marks": marks,
         "foreign_positions": [

@@ -103,7 +103,8 @@ def create_app(backend: Backend, rules: AccessRules) -> FastAPI:
     @app.get("/api/status", response_model=schemas.Status, responses=PROBLEMS, dependencies=read)
     def status() -> dict[str, Any]:
         figures = backend.service.figures() if backend.service else None
-        return status_report(engine, running=backend.running()) | {
+        # The Status schema has no strategy figures (the status command shows them): not worth reading per poll.
+        return status_report(engine, running=backend.running(), strategies=False) | {
             "streams": figures.health if figures else None,
             "last_event_age_s": figures.last_event_age_s if figures else None,
             "read_only": backend.command is None,

@@ -29,7 +29,7 @@ class DatabaseCollector(Collector):
         self.engine, self.running, self.service = engine, running, service
 
     def collect(self) -> Iterator[Metric]:
-        report = status_report(self.engine, running=self.running())
+        report = status_report(self.engine, running=self.running(), strategies=False)
         yield from _service(report)
         yield from _positions(report)
         yield from self._database_totals()
