@@ -83,6 +83,9 @@ POSITION_TABLE = StateTable(
         # The exit order was rejected or expired: the position is still there and still protected.
         Edge(T.EXIT_FAILED, S.CLOSING, S.OPEN),
         Edge(T.RECONCILE, S.CLOSING, S.CLOSED, guard=has_reason),
+        # Part of it closed on the exchange by someone else while our exit was on its way (or killed before it left):
+        # found at a reconcile, which could not start otherwise.
+        Edge(T.REDUCE, S.CLOSING, S.CLOSING, guard=has_reason),
     ),
 )
 

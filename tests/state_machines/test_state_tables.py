@@ -47,6 +47,7 @@ POSITION_EDGES = {
     ("closing", "exit_filled"): "closed",
     ("closing", "exit_failed"): "open",
     ("closing", "reconcile"): "closed",
+    ("closing", "reduce"): "closing",
 }
 
 GATE_EDGES = {
