@@ -168,7 +168,7 @@ def plan(
     ours = {p.symbol for p in positions if p.state in OPEN_STATES or p.state in ENTRY_STATES}
     for facts in positions:
         if facts.examined:
-            actions.extend(_position_actions(facts, exchange, running))
+            actions.extend(_position_actions(facts, exchange, running, at_start=not running and not positions_only))
     if positions_only:
         return tuple(actions)
     for symbol, held in sorted(exchange.held.items()):
@@ -232,7 +232,11 @@ def plan(
     return tuple(actions)
 
 
-def _position_actions(facts: PositionFacts, exchange: ExchangeFacts, running: bool = False) -> list[Action]:
+def _position_actions(
+    facts: PositionFacts, exchange: ExchangeFacts, running: bool = False, *, at_start: bool = False
+) -> list[Action]:
+    """`at_start`: the whole account was read after the lookups (the start's plan), so a symbol it does not hold is
+    not held."""
     pid = facts.position_id
     if facts.state in ENTRY_STATES:
         entry = facts.entry
@@ -247,14 +251,17 @@ def _position_actions(facts: PositionFacts, exchange: ExchangeFacts, running: bo
             return [Action(kind, pid, f"entry order found {entry.status.lower()} by client order id")]
         if entry.filled_qty > 0 and facts.open_quantity == 0:
             # Its fills happened while nobody listened: take them from the order itself.
-            return [
-                Action(
-                    "fill_from_lookup",
-                    pid,
-                    f"entry order found {entry.status.lower()} by client order id: "
-                    f"{entry.filled_qty} at {entry.avg_price}",
-                )
-            ]
+            lookup = Action(
+                "fill_from_lookup",
+                pid,
+                f"entry order found {entry.status.lower()} by client order id: {entry.filled_qty} at {entry.avg_price}",
+            )
+            if at_start and facts.symbol not in exchange.held:
+                # Closed on the exchange while the service was down, before anything protected it: recorded closed
+                # at once, so that no protective order is sent for a position the exchange no longer holds (one
+                # whose answer is lost would rest there, an orphan, until a later reconcile cancels it).
+                return [lookup, Action("close", pid, "position closed on the exchange while the service was down")]
+            return [lookup]
         if facts.state == PositionState.PENDING_ENTRY:
             return [
                 Action(

@@ -251,3 +251,20 @@ def test_paper_is_reconciled_when_it_reports_a_change_not_ours_and_never_on_the_
     finally:
         engine.close()
         database.dispose()
+
+
+def _filled_entry_unapplied() -> list[PositionFacts]:
+    entry = _order("qt-e-1-0", OrderStatus.FILLED, "1.0", "1.0", OrderType.MARKET)
+    return [PositionFacts("p-1", "BTCUSDT", Side.LONG, "entry_submitted", D("0"), entry=entry, orders={}, applied={})]
+
+
+def test_plan_at_start_entry_filled_while_down_and_no_longer_held_is_filled_then_closed() -> None:
+    facts = _filled_entry_unapplied()
+    gone = plan(facts, ExchangeFacts(held={}, open_orders=()), "qt")
+    assert [(a.kind, a.target) for a in gone] == [("fill_from_lookup", "p-1"), ("close", "p-1")]
+    assert "while the service was down" in gone[1].detail
+    held = plan(facts, ExchangeFacts(held=_held("1.0"), open_orders=()), "qt")
+    assert [a.kind for a in held] == ["fill_from_lookup"]
+    # The per-step lookup does not read the account's positions: it never closes on their absence.
+    looked_up = plan(facts, ExchangeFacts(held={}, open_orders=()), "qt", positions_only=True)
+    assert [a.kind for a in looked_up] == ["fill_from_lookup"]
