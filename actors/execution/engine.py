@@ -193,11 +193,14 @@ class ExecutionEngine:
         self.answers = []
         if not self.unreconciled:
             events += self.fills.apply_all(self.exchange.drain_events())
-            halts += self.reconciler.resolve_unknown(step.at)
-            halts += self._keep_safe(step.at)
+            # Deadlines run on the clock that stamped their start (an entry sent, a stop missing since): a step of
+            # history (a restart's catch-up, candles behind the clock) carries an old time, and would hold them off.
+            now = self.clock.now_ms()
+            halts += self.reconciler.resolve_unknown(now)
+            halts += self._keep_safe(now)
         events += self.fills.take_produced()
         self.filters.keep_fresh(step.at, (c.symbol for c in step.candles))
-        portfolio = self.account.portfolio(step.at, execution_hold=self._hold(step.at))
+        portfolio = self.account.portfolio(step.at, execution_hold=self._hold(self.clock.now_ms()))
         self.account.snapshot_equity(step.at, portfolio)
         # Order-status updates and equity snapshots wait for the end of the step: nothing depends on
         # them before then (transitions commit on their own), and the step's new orders go out sooner.
