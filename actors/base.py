@@ -89,7 +89,7 @@ class ActorContext:
     failures: queue.SimpleQueue[Failure | None]  # None ends the supervisor
     step_done: queue.SimpleQueue[tuple[str, int]]
     exchange: ExchangePort  # a real exchange outlives any actor restart, so the paper one does too
-    checkpoint_steps: bool = False  # save the paper account with execution's commits (the service), not only at stop
+    durable_steps: bool = False  # the service: each step's records durable as it goes (TradingSystem says which)
     # The market feed's health ("" or why it is dead or silent): with a live feed the runner sets it, and the
     # execution engine pauses trading while it is not "" (a stream watchdog, as for the user-data stream).
     feed_health: Callable[[], str] = _always_healthy

@@ -89,11 +89,13 @@ class TradingSystem:
         *,
         exchange: ExchangePort | None = None,
         fault_hook: FaultHook | None = None,
-        checkpoint_steps: bool = False,
+        durable_steps: bool = False,
         runtime: Runtime | None = None,
     ) -> None:
-        """`checkpoint_steps`: save the paper account with the first commit of execution after each change of it, so
-        that after a kill it is never behind the database (the service; a replay saves it at stop only).
+        """`durable_steps` (the service): every step's records are durable as it goes: the paper account is saved
+        with the first commit of execution after each change of it, so that after a kill it is never behind the
+        database, and each new policy is written when it comes in force. A replay saves the account at stop and
+        writes its policy snapshots in batches (nothing reads them while it runs).
         `runtime`: pykka threads by default; `InlineRuntime()` runs every actor on the driver's thread, where a
         failure is supervised before `step` returns."""
         self.runtime: Runtime = runtime if runtime is not None else ThreadRuntime()
@@ -105,7 +107,7 @@ class TradingSystem:
             failures=queue.SimpleQueue(),
             step_done=queue.SimpleQueue(),
             exchange=exchange if exchange is not None else make_exchange(settings, engine),
-            checkpoint_steps=checkpoint_steps,
+            durable_steps=durable_steps,
             fault_hook=fault_hook,
         )
         self.restarts: deque[int] = deque()

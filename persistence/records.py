@@ -182,15 +182,23 @@ def insert_policy_snapshot(
     connection: Connection, *, at: int, enforced: bool, policy: object, inputs: object, note: str
 ) -> None:
     """`policy` and `inputs`: mappings, or the (frozen) dataclasses themselves, recorded as their fields."""
+    insert_policy_snapshots(connection, [dict(at=at, enforced=enforced, policy=policy, inputs=inputs, note=note)])
+
+
+def insert_policy_snapshots(connection: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Several in one statement, each given as `insert_policy_snapshot`'s keyword arguments."""
     connection.execute(
         INSERT_POLICY_SNAPSHOT,
-        {
-            "at": at,
-            "enforced": enforced,
-            "policy": SNAPSHOT_JSON.encode(policy),
-            "inputs": SNAPSHOT_JSON.encode(inputs),
-            "note": note,
-        },
+        [
+            {
+                "at": row["at"],
+                "enforced": row["enforced"],
+                "policy": SNAPSHOT_JSON.encode(row["policy"]),
+                "inputs": SNAPSHOT_JSON.encode(row["inputs"]),
+                "note": row["note"],
+            }
+            for row in rows
+        ],
     )
 
 

@@ -194,7 +194,7 @@ class Runner:
             raise ServiceError(f"cannot start the exchange: {error}") from None
         guarded = TimedPort(exchange, lease.ensure_held, self.probe)  # nothing is sent once the lease may be lost
         self.probe.health = lambda: {"market": self._feed_health(), "exchange": guarded.health()}
-        system = TradingSystem(settings, self.clock, engine, exchange=guarded, checkpoint_steps=True)
+        system = TradingSystem(settings, self.clock, engine, exchange=guarded, durable_steps=True)
         system.ctx.feed_health = self._feed_health  # the market stream's watchdog pauses trading too
         system.ctx.book_spreads = self._book_spreads  # the book tickers' spreads, for an exchange with a real book
         failed = False

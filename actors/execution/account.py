@@ -47,6 +47,8 @@ class Account:
         self.day = day
         self.day_start_equity = day_start_equity if day_start_equity is not None else self.last_balance.equity
         self.last_snapshot_hour = -1
+        self._figures: list[tuple[str, float | None, float | None, int]] = []  # what `costs` last said, as figures
+        self._costs: tuple[SymbolCosts, ...] = ()
 
     def balance(self) -> Balance:
         """The account's balance, or the last one read while the exchange refuses requests (the portfolio says so)."""
@@ -77,19 +79,18 @@ class Account:
         """Each configured symbol's spread (the exchange's own when it simulates one, else the feed's book) and
         realised slippage over its recent fills."""
         book = self.book_spreads()
-        found = []
+        figures = []
         for symbol in self.filters.symbols:  # the configured symbols
             spread = self.exchange.configured_spread_bps(symbol)
             slippage, fills = self.slippage.measure(symbol, at)
-            found.append(
-                SymbolCosts(
-                    symbol=symbol,
-                    spread_bps=spread if spread is not None else book.get(symbol),
-                    slippage_bps=slippage,
-                    slippage_fills=fills,
-                )
+            figures.append((symbol, spread if spread is not None else book.get(symbol), slippage, fills))
+        if figures != self._figures:  # most steps repeat the last ones: the same tuple is handed on (cheap to compare)
+            self._figures = figures
+            self._costs = tuple(
+                SymbolCosts(symbol=symbol, spread_bps=spread, slippage_bps=slippage, slippage_fills=fills)
+                for symbol, spread, slippage, fills in figures
             )
-        return tuple(found)
+        return self._costs
 
     def snapshot_equity(self, at: int, portfolio: Portfolio) -> None:
         """At most one equity snapshot an hour (deferred to the next commit)."""

@@ -26,7 +26,7 @@ class ExecutionActor(SupervisedActor):
             self.ctx.clock,
             self.ctx.exchange,
             Store(self.ctx.engine),
-            checkpoint_steps=self.ctx.checkpoint_steps,
+            checkpoint_steps=self.ctx.durable_steps,
             feed_health=self.ctx.feed_health,
             book_spreads=self.ctx.book_spreads,
         )

@@ -46,6 +46,7 @@ from persistence.store import Store
 from state_machines import GateState, gate_machine
 
 log = logging.getLogger("quantum_trader.orchestrator")
+POLICY_BATCH = 1_000  # a replay's policy snapshots, written this many at a time (the service writes each at once)
 
 
 class OrchestratorActor(SupervisedActor):
@@ -72,6 +73,7 @@ class OrchestratorActor(SupervisedActor):
         self.computed: tuple[PolicyInputs, TradingPolicy] | None = None  # the last policy computed, from what
         self.inputs: tuple[tuple[Any, ...], PolicyInputs] | None = None  # the last step's inputs, and their fields
         self.decisions: list[dict[str, Any]] = []
+        self.policy_rows: list[dict[str, Any]] = []  # policy snapshots not written yet (a replay's, in batches)
         self.cost_record = CostRecord(self.store, settings.risk)
         # The protections beyond the day: loaded from the database at the first step, once every actor has
         # started (execution's recovery may close positions by their stops while the service was down).
@@ -83,6 +85,7 @@ class OrchestratorActor(SupervisedActor):
 
     def shut_down(self) -> None:
         if hasattr(self, "store"):
+            self._write_policies()
             self.store.close()
 
     def handle(self, message: Any) -> Any:
@@ -227,16 +230,11 @@ class OrchestratorActor(SupervisedActor):
             return
         previous, self.policy = self.policy, policy
         enforced = self.flags.enforcing
-        self.store.write(
-            lambda c: records.insert_policy_snapshot(
-                c,
-                at=now,
-                enforced=enforced,
-                policy=policy,
-                inputs=inputs if inputs is not None else {},
-                note=policy.note,
-            )
+        self.policy_rows.append(
+            dict(at=now, enforced=enforced, policy=policy, inputs={} if inputs is None else inputs, note=policy.note)
         )
+        if self.ctx.durable_steps or len(self.policy_rows) >= POLICY_BATCH:
+            self._write_policies()
         self.tell("exits", PolicyUpdated(at=now, policy=policy, enforced=enforced))
         if log.isEnabledFor(logging.INFO):  # the change in words is work for nothing where INFO is off (a replay)
             log.info(
@@ -246,6 +244,11 @@ class OrchestratorActor(SupervisedActor):
                 describe_policy_change(previous, policy),
                 policy.note,
             )
+
+    def _write_policies(self) -> None:
+        rows, self.policy_rows = self.policy_rows, []
+        if rows:
+            self.store.write(lambda c: records.insert_policy_snapshots(c, rows))
 
     def _screen(self, signal: Signal, policy: TradingPolicy, now: int, observed: list[str]) -> bool:
         """Record a decision for a signal stopped here; True to pass it on to risk.

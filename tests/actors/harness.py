@@ -43,12 +43,13 @@ class Harness:
         symbols: tuple[str, ...] = ("BTCUSDT",),
         fault_hook: Callable[[str, Any], None] | None = None,
         exchange: Callable[[], Any] | None = None,
-        checkpoint_steps: bool = False,
+        durable_steps: bool = True,
         runtime: Callable[[], Runtime] = ThreadRuntime,
         **overrides: Any,
     ) -> None:
         """`exchange`: makes the exchange port for each start (e.g. a Binance port on the fake server); paper if
-        None. `runtime`: makes the actors' runtime for each start."""
+        None. `durable_steps`: each step's records durable as it goes, as the service runs (False: as a replay).
+        `runtime`: makes the actors' runtime for each start."""
         self.inbox = tmp_path / "inbox.jsonl"
         self.inbox.touch()
         data = {
@@ -62,7 +63,7 @@ class Harness:
         self.clock = VirtualClock(T0)
         self.fault_hook = fault_hook
         self.exchange = exchange
-        self.checkpoint_steps = checkpoint_steps
+        self.durable_steps = durable_steps
         self.runtime = runtime
         self.rng = np.random.default_rng(11)
         self.prices = {symbol: 20_000.0 * (index + 1) for index, symbol in enumerate(symbols)}
@@ -78,7 +79,7 @@ class Harness:
             self.engine,
             exchange=exchange,
             fault_hook=self.fault_hook,
-            checkpoint_steps=self.checkpoint_steps,
+            durable_steps=self.durable_steps,
             runtime=self.runtime(),
         )
         system.start()

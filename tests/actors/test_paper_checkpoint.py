@@ -102,7 +102,7 @@ def assert_consistent(h: Harness, database: Path) -> tuple[Action, ...]:
 def test_kill_at_any_moment_after_the_entry_was_placed_leaves_database_and_account_consistent(
     tmp_path: Path,
 ) -> None:
-    h = Harness(tmp_path, exit_modes=WIDE_STOPS, checkpoint_steps=True)
+    h = Harness(tmp_path, exit_modes=WIDE_STOPS)
     try:
         h.calm(160)
         h.signal("BTCUSDT", "LONG", 0.8)
@@ -125,7 +125,7 @@ def test_kill_at_any_moment_after_the_entry_was_placed_leaves_database_and_accou
 
 
 def test_kill_at_any_moment_after_the_entry_matched_leaves_database_and_account_consistent(tmp_path: Path) -> None:
-    h = Harness(tmp_path, exit_modes=WIDE_STOPS, checkpoint_steps=True)
+    h = Harness(tmp_path, exit_modes=WIDE_STOPS)
     try:
         h.calm(160)
         h.signal("BTCUSDT", "LONG", 0.8)
@@ -175,7 +175,7 @@ def account_saves(engine: Engine) -> Iterator[list[list[str]]]:
 
 
 def test_paper_account_is_saved_once_for_a_quiet_step_never_for_a_step_without_candles(tmp_path: Path) -> None:
-    h = Harness(tmp_path, checkpoint_steps=True)
+    h = Harness(tmp_path)
     try:
         h.calm(3)
         with account_saves(h.engine) as saves:
@@ -195,7 +195,7 @@ def test_paper_account_is_saved_once_for_a_quiet_step_never_for_a_step_without_c
 
 
 def test_paper_account_is_saved_in_the_transaction_of_the_fill_that_changed_it(tmp_path: Path) -> None:
-    h = Harness(tmp_path, exit_modes=WIDE_STOPS, checkpoint_steps=True)
+    h = Harness(tmp_path, exit_modes=WIDE_STOPS)
     try:
         h.calm(160)
         h.signal("BTCUSDT", "LONG", 0.8)
@@ -212,7 +212,7 @@ def test_paper_account_is_saved_in_the_transaction_of_the_fill_that_changed_it(t
 
 
 def test_stop_saves_the_account_where_commits_do_not(tmp_path: Path) -> None:
-    h = Harness(tmp_path)  # a replay's way: the account is saved at stop only
+    h = Harness(tmp_path, durable_steps=False)  # a replay's way: the account is saved at stop only
     try:
         with account_saves(h.engine) as saves:
             h.calm(3)
