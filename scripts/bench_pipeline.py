@@ -8,7 +8,11 @@ entry order, through market data -> execution -> exits -> signals -> orchestrato
 it is sent. Positions are closed by their stop a few steps later, so each symbol
 trades again and the account keeps its 10 symbols busy.
 
-The last line printed is one JSON object: {"tick_to_order_p50_ms", "tick_to_order_p99_ms", "peak_rss_mb", ...}.
+The last line printed is one JSON object: {"tick_to_order_p50_ms", "tick_to_order_p99_ms", "commit_p50_ms",
+"tick_to_order_over_commit", "p99_over_commit", "peak_rss_mb", ...}. `commit_p50_ms` is one bare durable commit of
+a transition row on the same disk in the same run, the least a step that commits once before its order can take.
+With --with-http, the runs without and with the HTTP server polled take turns (--rounds of each) and the line adds
+"with_http_p50_ms", "with_http_p99_ms" and their ratios to the runs without.
 """
 
 from __future__ import annotations
@@ -40,8 +44,10 @@ from exchange.paper.exchange import PaperExchange  # noqa: E402
 from exchange.port import OrderRequest, OrderState  # noqa: E402
 from persistence.db import make_engine  # noqa: E402
 from persistence.migrate import upgrade  # noqa: E402
+from persistence.store import INSERT_TRANSITION, transition_row  # noqa: E402
 from service.http.process import START_WITHIN_S, serving  # noqa: E402
 from service.probe import Probe  # noqa: E402
+from state_machines.table import TransitionRecord  # noqa: E402
 
 SYMBOLS = (
     "BTCUSDT",
@@ -178,27 +184,61 @@ def main() -> None:
         "--with-http", action="store_true", help="run again with the HTTP server up and polled, and compare"
     )
     parser.add_argument("--http-rate", type=float, default=20.0, help="dashboard requests a second with --with-http")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="--with-http: runs without and with the HTTP server, in turn (each of --orders), pooled per side",
+    )
     args = parser.parse_args()
     latencies, step = measure(args, with_http=False)
     orders = len(latencies)
-    if args.with_http:
-        compare_with_http(args, latencies)
+    commit = bare_commit_p50_ms(args.synchronous)
+    http = compare_with_http(args, latencies) if args.with_http else {}
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     p50, p99 = float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99))
     print(f"{orders:,} entry orders over {step:,} steps of {len(SYMBOLS)} symbols")
-    print(f"tick-to-order: p50 {p50:.3f} ms, p99 {p99:.3f} ms (synchronous=FULL)")
+    print(f"tick-to-order: p50 {p50:.3f} ms, p99 {p99:.3f} ms (synchronous={args.synchronous})")
+    print(f"one bare durable commit of a transition row, same disk: p50 {commit:.3f} ms")
+    print(f"tick-to-order over it: p50 {p50 / commit:.2f}x (target at most 2), p99 {p99 / commit:.2f}x (at most 4)")
     print(f"peak RSS: {rss_mb:.0f} MB")
     print(
         json.dumps(
             {
                 "tick_to_order_p50_ms": round(p50, 3),
                 "tick_to_order_p99_ms": round(p99, 3),
+                "commit_p50_ms": round(commit, 3),
+                "tick_to_order_over_commit": round(p50 / commit, 2),
+                "p99_over_commit": round(p99 / commit, 2),
+                **http,
                 "peak_rss_mb": round(rss_mb, 1),
                 "orders": orders,
                 "symbols": len(SYMBOLS),
             }
         )
     )
+
+
+def bare_commit_p50_ms(synchronous: str, commits: int = 1_000) -> float:
+    """The median time of one durable commit of one transition row, alone, on the disk the pipeline's database was
+    on (the temporary directory), with the service's settings: what a step's one commit costs at least."""
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'commit.db'}", synchronous=synchronous)
+        upgrade(engine)
+        took = []
+        with engine.connect() as connection:
+            for n in range(commits):
+                record = TransitionRecord(
+                    machine="position", entity_id="p-bench", seq=n + 1, source="open", dest="open",
+                    trigger="change_exit_mode", reason="bench", at=n,
+                )  # fmt: skip
+                row = transition_row(record)
+                started = time.perf_counter()
+                with connection.begin():
+                    connection.execute(INSERT_TRANSITION, row)
+                took.append((time.perf_counter() - started) * 1000)
+        engine.dispose()
+    return float(np.percentile(took, 50))
 
 
 class Poller:
@@ -267,13 +307,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def compare_with_http(args: argparse.Namespace, without: list[float]) -> None:
-    with_http, _ = measure(args, with_http=True)
+def compare_with_http(args: argparse.Namespace, first: list[float]) -> dict[str, float]:
+    """Runs without and with the HTTP server in turn, so that a change of the machine's load (or the disk's) touches
+    both alike; each side's latencies pooled over its runs."""
+    without, with_http = list(first), []
+    for round_ in range(args.rounds):
+        if round_ > 0:
+            without += measure(args, with_http=False)[0]
+        with_http += measure(args, with_http=True)[0]
     p50s = [float(np.percentile(x, 50)) for x in (without, with_http)]
     p99s = [float(np.percentile(x, 99)) for x in (without, with_http)]
+    print(f"{args.rounds} runs of each, in turn; {len(without):,} and {len(with_http):,} entry orders")
     print(f"tick-to-order without HTTP: p50 {p50s[0]:.3f} ms, p99 {p99s[0]:.3f} ms")
     print(f"tick-to-order with HTTP polled at {args.http_rate:.0f}/s: p50 {p50s[1]:.3f} ms, p99 {p99s[1]:.3f} ms")
     print(f"ratio with/without: p50 {p50s[1] / p50s[0]:.3f}, p99 {p99s[1] / p99s[0]:.3f} (target within 1.10)")
+    return {
+        "with_http_p50_ms": round(p50s[1], 3),
+        "with_http_p99_ms": round(p99s[1], 3),
+        "with_http_p50_ratio": round(p50s[1] / p50s[0], 3),
+        "with_http_p99_ratio": round(p99s[1] / p99s[0], 3),
+    }
 
 
 if __name__ == "__main__":

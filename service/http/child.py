@@ -2,8 +2,8 @@
 
 It serves the API and dashboard on the socket the service bound, over the service's database, with the service's
 access rules; halt and resume are queued in the database for the service, as `quantum-trader gate halt` does. It
-exits when the link closes: the service stopped it, or is gone however it ended. It runs at a lower CPU priority
-than the service: on a busy machine the scheduler gives the trading process the core first, and the page waits.
+exits when the link closes: the service stopped it, or is gone however it ended. It runs at the lowest CPU priority
+(`lowest_priority`): on a busy machine the scheduler gives the trading process the core first, and the page waits.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from service.http.auth import AccessRules
 from service.http.link import LinkHandler, ServiceLink
 from service.http.server import HttpServer
 
-NICENESS = 10  # added to the service's: a tenth of its CPU share when both want a core (Linux's weights)
+NICENESS = 19  # where the idle class is not to be had: the lowest share of a core the scheduler gives
 
 
 def main(listen_fd: int, link_fd: int) -> int:
-    os.nice(NICENESS)
+    lowest_priority()
     listener = socket.socket(fileno=listen_fd)
     service = ServiceLink(socket.socket(fileno=link_fd))
     hello = service.hello()
@@ -53,6 +53,16 @@ def main(listen_fd: int, link_fd: int) -> int:
         engine.dispose()
         writer.dispose()
     return 0
+
+
+def lowest_priority() -> None:
+    """Linux's idle scheduling class (threads started later inherit it): this process runs on a core only while no
+    ordinary one wants it, and gives it up at once when the trading process wakes, so a request never delays a step
+    by a time slice. Elsewhere, the highest niceness."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(NICENESS)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The dashboard and HTTP API in a process of their own beside the trading service.
 
-Each request's work (SQL reads, JSON, uvicorn's loop) runs in that process, at a lower CPU priority, so it never
+Each request's work (SQL reads, JSON, uvicorn's loop) runs in that process, at the lowest CPU priority, so it never
 holds the service's GIL nor takes a core from it while a candle batch is on its way to an order. The service binds
 the port itself (a port in use is one warning here, and trading goes on), hands the listening socket and one end of
 a link (service/http/link.py) to the process, and sends it what only the service knows (the streams' health, its

@@ -66,6 +66,20 @@ def test_http_process_exits_and_frees_the_port_when_the_service_is_killed(tmp_pa
     assert _port_free(port)
 
 
+def test_http_process_runs_in_the_idle_scheduling_class_and_the_service_does_not(tmp_path: Path) -> None:
+    """A request's work never takes a core from a step: the scheduler runs the HTTP process only on a core the
+    trading process does not want."""
+    service = ServiceProcess(("run",), tmp_path, service_env(port := free_port()), wait_s=WAIT_S)
+    try:
+        _serving(service, port)
+        (child,) = _children(service.process.pid)
+        assert os.sched_getscheduler(child) == os.SCHED_IDLE
+        assert os.sched_getscheduler(service.process.pid) == os.SCHED_OTHER
+        assert service.stop() == 0
+    finally:
+        service.process.kill()
+
+
 def test_http_process_ends_quietly_with_a_graceful_stop(tmp_path: Path) -> None:
     service = ServiceProcess(("run",), tmp_path, service_env(port := free_port()), wait_s=WAIT_S)
     try:
