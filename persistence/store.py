@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, upd
 from persistence import lease
 from persistence.loading import Loaded, Mismatch, load_gate, load_machines
 from persistence.tables import GATE, POSITIONS, TRANSITIONS
-from state_machines import GATE_TABLE, GateModel, GateState, PositionModel, PositionState, StateMachine
+from state_machines import GateModel, GateState, PositionModel, PositionState, StateMachine
 from state_machines.gate import GATE_ENTITY_ID
 from state_machines.table import Stateful, TransitionRecord
 
@@ -99,17 +100,11 @@ class Store:
         with self.connection.begin():
             work(self.connection)
 
-    def create_position(
-        self,
-        machine: StateMachine,
-        values: Mapping[str, Any],
-        *,
-        reason: str,
-        at: int,
-        payload: Mapping[str, Any] | None = None,
-        also: Also | None = None,
-    ) -> PositionModel:
-        """Insert a position in `pending_entry` with its first transition, then attach its model."""
+    def new_position(
+        self, values: Mapping[str, Any], *, reason: str, at: int, payload: Mapping[str, Any] | None = None
+    ) -> NewPosition:
+        """A position in `pending_entry` with its first transition, not written yet (`create_position` writes one
+        at once; the execution journal writes several with a step's other changes)."""
         model = PositionModel(values["id"], seq=1)
         record = TransitionRecord(
             machine="position",
@@ -122,15 +117,27 @@ class Store:
             at=at,
             payload=dict(payload or {}),
         )
+        row = {**values, "state": PositionState.PENDING_ENTRY, "seq": 1, "created_at": at}
+        return NewPosition(model, row, transition_row(record, self.lease_token))
+
+    def create_position(
+        self,
+        machine: StateMachine,
+        values: Mapping[str, Any],
+        *,
+        reason: str,
+        at: int,
+        payload: Mapping[str, Any] | None = None,
+        also: Also | None = None,
+    ) -> PositionModel:
+        """Insert a position in `pending_entry` with its first transition, then attach its model."""
+        new = self.new_position(values, reason=reason, at=at, payload=payload)
         with self.connection.begin():
-            self.connection.execute(
-                INSERT_POSITION, {**values, "state": PositionState.PENDING_ENTRY, "seq": 1, "created_at": at}
-            )
-            self.connection.execute(INSERT_TRANSITION, transition_row(record, self.lease_token))
+            new.write(self.connection)
             if also is not None:
                 also(self.connection)
-        machine.add([model], PositionState.PENDING_ENTRY)
-        return model
+        machine.add([new.model], PositionState.PENDING_ENTRY)
+        return new.model
 
     def ensure_gate(self, at: int) -> None:
         """The gate row exists from the first start on, opened by a recorded transition."""
@@ -154,6 +161,26 @@ class Store:
             )
             self.connection.execute(INSERT_TRANSITION, transition_row(record, self.lease_token))
 
+    def move(
+        self,
+        machine: StateMachine,
+        model: Stateful,
+        trigger: str,
+        *,
+        reason: str,
+        at: int,
+        changes: Mapping[str, Any] | None = None,
+        **payload: Any,
+    ) -> Move:
+        """Move the model in memory; its row and transition are written by the `Move` (or it is undone)."""
+        previous = (model.state, model.seq, _gate_fields(model))
+        record = machine.fire(model, trigger, reason=reason, at=at, **payload)
+        row_changes = dict(changes or {})
+        if isinstance(model, GateModel):
+            row_changes.update(reason=reason, updated_at=at, locked_until=payload.get("locked_until"))
+            model.reason, model.locked_until = reason, payload.get("locked_until")
+        return Move(machine, model, record, previous, row_changes, self.lease_token)
+
     def fire(
         self,
         machine: StateMachine,
@@ -167,40 +194,60 @@ class Store:
         **payload: Any,
     ) -> TransitionRecord:
         """Move the model, then commit row and transition together; undo the move if that fails."""
-        previous_state, previous_seq = model.state, model.seq
-        previous_extra = _gate_fields(model)
-        record = machine.fire(model, trigger, reason=reason, at=at, **payload)
-        row_changes = dict(changes or {})
-        if machine.table is GATE_TABLE:
-            row_changes.update(reason=reason, updated_at=at, locked_until=payload.get("locked_until"))
+        move = self.move(machine, model, trigger, reason=reason, at=at, changes=changes, **payload)
         try:
-            self._commit(record, previous_seq, row_changes, also)
+            with self.connection.begin():
+                move.write(self.connection)
+                if also is not None:
+                    also(self.connection)
         except BaseException:
-            machine.restore(model, previous_state, previous_seq)
-            _set_gate_fields(model, previous_extra)
+            move.undo()
             raise
-        _set_gate_fields(model, (reason, payload.get("locked_until")) if isinstance(model, GateModel) else None)
-        return record
+        return move.record
 
-    def _commit(
-        self, record: TransitionRecord, previous_seq: int, changes: Mapping[str, Any], also: Also | None
-    ) -> None:
-        with self.connection.begin():
-            result = self.connection.execute(
-                MOVE_ENTITY[record.machine],
-                {**changes, "state": record.dest, "seq": record.seq, "b_id": record.entity_id, "b_seq": previous_seq},
-            )
-            if result.rowcount != 1:
-                raise StaleState(record.machine, record.entity_id, previous_seq)
-            self.connection.execute(INSERT_TRANSITION, transition_row(record, self.lease_token))
-            if also is not None:
-                also(self.connection)
+
+@dataclass(frozen=True, slots=True)
+class NewPosition:
+    """A position's first row and transition, to be written in the caller's transaction; its model is attached to
+    the machine once that committed."""
+
+    model: PositionModel
+    row: dict[str, Any]
+    transition: dict[str, Any]
+
+    def write(self, connection: Connection) -> None:
+        connection.execute(INSERT_POSITION, self.row)
+        connection.execute(INSERT_TRANSITION, self.transition)
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A transition made in memory: `write` puts the entity's row and the transition row in the caller's
+    transaction; `undo` puts the model back where it was when that transaction failed."""
+
+    machine: StateMachine
+    model: Stateful
+    record: TransitionRecord
+    previous: tuple[str, int, tuple[str, int | None] | None]
+    changes: dict[str, Any]
+    lease_token: int | None
+
+    def write(self, connection: Connection) -> None:
+        record, previous_seq = self.record, self.previous[1]
+        result = connection.execute(
+            MOVE_ENTITY[record.machine],
+            {**self.changes, "state": record.dest, "seq": record.seq, "b_id": record.entity_id, "b_seq": previous_seq},
+        )
+        if result.rowcount != 1:
+            raise StaleState(record.machine, record.entity_id, previous_seq)
+        connection.execute(INSERT_TRANSITION, transition_row(record, self.lease_token))
+
+    def undo(self) -> None:
+        state, seq, gate_fields = self.previous
+        self.machine.restore(self.model, state, seq)
+        if isinstance(self.model, GateModel) and gate_fields is not None:
+            self.model.reason, self.model.locked_until = gate_fields
 
 
 def _gate_fields(model: Stateful) -> tuple[str, int | None] | None:
     return (model.reason, model.locked_until) if isinstance(model, GateModel) else None
-
-
-def _set_gate_fields(model: Stateful, fields: tuple[str, int | None] | None) -> None:
-    if isinstance(model, GateModel) and fields is not None:
-        model.reason, model.locked_until = fields

@@ -52,6 +52,7 @@ class Closing:
             changes=dict(details=position.details()),
             also=self.journal.order_row(position.id, Purpose.EXIT, request),
         )
+        self.journal.flush()  # write ahead: the exit's row, and all the step has learned, before it leaves
         try:
             self.journal.defer(sent(self.exchange.place_order(request)))
         except OrderRejected as error:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from actors.clock import Clock, utc_day
 from actors.decisions import log_decisions
@@ -251,14 +250,9 @@ class ExecutionEngine:
         return "; ".join([*waiting, *sorted(self.holds), *streams])
 
     def on_intents(self, intents: tuple[OrderIntent, ...], at: int) -> None:
-        """The step's sized entries, each written ahead and sent once; the step's last transaction."""
-        decisions: list[dict[str, Any]] = []
-        for intent in intents:
-            if not self.accepting:
-                break
-            decision = self.entries.open(intent)
-            if decision:
-                decisions.append(decision)
+        """The step's sized entries, written ahead together with all the step learned, then each sent once; the
+        sends' outcomes and the decisions are the step's last transaction."""
+        decisions = self.entries.open_all(intents) if self.accepting and intents else []
         if decisions:
             self.journal.defer(lambda c: records.insert_decisions(c, decisions))
         self.journal.flush()  # the step's last transaction: with the account, if the step changed it since

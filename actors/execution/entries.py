@@ -4,17 +4,16 @@ fill that places the position's protective orders."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
-
-from sqlalchemy.exc import IntegrityError
 
 from actors.clock import Clock
 from actors.execution.book import Book, LivePosition, entry_side
 from actors.execution.closing import LIVE_EXIT_STATES, Closing
 from actors.execution.filters import Filters
 from actors.execution.ids import Purpose, entry_client_id
-from actors.execution.journal import Journal, fill_row, in_order, position_numbers, sent
+from actors.execution.journal import Journal, Write, fill_row, in_order, position_numbers, sent
 from actors.execution.protection import Protection
 from actors.exits.strategies import plan_exits
 from actors.messages import DecisionReason, OrderIntent, PositionEvent, PositionOpened
@@ -23,7 +22,8 @@ from config import Settings
 from exchange.market import to_decimal
 from exchange.port import ExchangePort, OrderRejected, OrderRequest, OrderType, OutcomeUnknown, RateLimited
 from persistence.position_details import PositionDetails
-from state_machines import PositionState
+from persistence.store import NewPosition
+from state_machines import PositionModel, PositionState
 
 log = logging.getLogger("quantum_trader.execution")
 AWAITING_ENTRY = (PositionState.ENTRY_SUBMITTED, PositionState.UNKNOWN, PositionState.CANCELLED)
@@ -44,9 +44,23 @@ class Entries:
         self.book, self.journal, self.exchange, self.filters = book, journal, exchange, filters
         self.protection, self.closing, self.settings, self.clock = protection, closing, settings, clock
 
-    def open(self, intent: OrderIntent) -> dict[str, Any] | None:
-        """Write the intent ahead, then send the entry once; the signal's decision row, or None when the signal
-        was acted on before."""
+    def open_all(self, intents: Sequence[OrderIntent]) -> list[dict[str, Any]]:
+        """Write the step's intents ahead, together with all the step has learned (one commit), then send each entry
+        once; each signal's decision row (none for a signal acted on before)."""
+        prepared = [self._prepare(intent) for intent in intents]
+        models = self.journal.create_all([(new, also) for _, _, new, also in prepared])
+        decisions = []
+        for (intent, request, _, _), model in zip(prepared, models, strict=True):
+            if model is None:
+                log.info(
+                    "signal %s was already acted on (position %s exists); ignored", intent.signal.id, intent.position_id
+                )
+                continue
+            decisions.append(self._send(intent, request, model))
+        return decisions
+
+    def _prepare(self, intent: OrderIntent) -> tuple[OrderIntent, OrderRequest, NewPosition, Write]:
+        """The entry's order and the position's first rows, not written yet."""
         signal, pid = intent.signal, intent.position_id
         entry_id = entry_client_id(self.book.prefix, pid)
         request = OrderRequest(
@@ -74,27 +88,26 @@ class Entries:
             close_reason=None,
             opened_at=None,
             closed_at=None,
-            details="{}",
+            details=PositionDetails(
+                stop_distance=intent.stop_distance, decision_price=intent.reference_price
+            ).to_json(),
         )
-        values["details"] = PositionDetails(
-            stop_distance=intent.stop_distance, decision_price=intent.reference_price
-        ).to_json()
-        try:
-            model = self.journal.create(
-                values,
-                also=self.journal.order_row(pid, Purpose.ENTRY, request),
-                reason=f"signal {signal.id} ({signal.source}, confidence {signal.confidence:.2f}): {intent.note}",
-                payload={
-                    "signal_id": signal.id,
-                    "quantity": str(intent.quantity),
-                    "risk_pct": intent.risk_pct,
-                    "exit_mode": str(intent.exit_mode),
-                    "client_order_id": entry_id,
-                },
-            )
-        except IntegrityError:
-            log.info("signal %s was already acted on (position %s exists); ignored", signal.id, pid)
-            return None
+        new = self.journal.new_position(
+            values,
+            reason=f"signal {signal.id} ({signal.source}, confidence {signal.confidence:.2f}): {intent.note}",
+            payload={
+                "signal_id": signal.id,
+                "quantity": str(intent.quantity),
+                "risk_pct": intent.risk_pct,
+                "exit_mode": str(intent.exit_mode),
+                "client_order_id": entry_id,
+            },
+        )
+        return intent, request, new, self.journal.order_row(pid, Purpose.ENTRY, request)
+
+    def _send(self, intent: OrderIntent, request: OrderRequest, model: PositionModel) -> dict[str, Any]:
+        """Send a committed intent's entry once; the signal's decision row."""
+        signal, entry_id = intent.signal, request.client_order_id
         position = LivePosition(
             model=model,
             symbol=signal.symbol,

@@ -97,10 +97,16 @@ class Fills:
         return position, Purpose.ENTRY
 
     def order_state(self, state: OrderState) -> list[PositionEvent]:
-        if state.status is OrderStatus.NEW:
-            return []  # recorded when the order was sent; the exchange's echo adds nothing
         known = self.book.owner(state.client_order_id)
         parsed = parse_client_order_id(self.book.prefix, state.client_order_id)
+        if state.status is OrderStatus.NEW:
+            # Recorded when it was sent: the echo of a current order adds nothing. One of ours that is no live
+            # position's current order (a request that timed out, registered by the exchange after it was replaced,
+            # or after its position closed) must not rest: reconciled at once, which cancels it.
+            current = known is not None and known[0].orders.get(known[1]) == state.client_order_id
+            if parsed is not None and parsed.purpose != Purpose.ENTRY and not current:
+                self.account_changed = True
+            return []
         if known is None and parsed is None:
             return []  # not ours
         # Recorded for a finished position too: its resting orders expire or are cancelled after it closed.

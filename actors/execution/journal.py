@@ -1,16 +1,19 @@
-"""What the execution engine writes: transitions with their rows, and the writes that wait for the next commit.
+"""What the execution engine writes, and when: everything a step learns commits together, before any order leaves.
 
-A write that does not need a transaction of its own (an order's status, a fill of an
-entry already open, an equity snapshot) is deferred: it goes out with the next
-transition, or at the end of the step, so a step waits for as few commits as it can.
-An order's row is always committed before the order is sent (write ahead).
+A transition moves the position's machine at once; its row and transition row wait, with every other write of the
+step (fills, order states, positions' figures, equity), for the next commit (group commit). A commit happens:
+- before an order is sent (write ahead: its row, and all the step has learned so far, are durable first);
+- when the step's entries are created (`create_all`: one transaction with the step's intents, then they are sent);
+- at the end of the step, and at stop: the sends' outcomes and the decisions join it.
+An order whose outcome is unknown is looked up by client order id, never sent again. A commit that fails puts
+every model it carried back where it was, and raises.
 Every commit also carries the paper account's save when it changed since the last one (`checkpoint.py`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -20,49 +23,68 @@ from actors.execution.book import LivePosition
 from actors.execution.checkpoint import ExchangeCheckpoint
 from exchange.port import OrderRejected, OrderRequest, OrderState
 from persistence import records
-from persistence.store import Store
+from persistence.store import Move, NewPosition, Store
 from state_machines import PositionModel, PositionState, StateMachine
 
 log = logging.getLogger("quantum_trader.execution")
 
 Write = Callable[[Connection], None]
+Creation = tuple[NewPosition, "Write | None"]  # a new position, and the writes that go with it (its entry's row)
 
 
 class Journal:
-    """The engine's one path to the database: owns the position machine, the store, the deferred writes and when
-    the paper account is saved."""
+    """The engine's one path to the database: owns the position machine, the store, what waits for the next commit
+    and when the paper account is saved."""
 
     def __init__(self, store: Store, machine: StateMachine, clock: Clock, checkpoint: ExchangeCheckpoint) -> None:
         self.store, self.machine, self.clock, self.checkpoint = store, machine, clock, checkpoint
         self._deferred: list[Write] = []
+        self._moves: list[Move] = []  # transitions made since the last commit, undone if it fails
+        self._said: list[tuple[Any, ...]] = []  # their log lines, said once they are durable
 
     def defer(self, *writes: Write) -> None:
         self._deferred.extend(writes)
 
     def flush(self, *, at_stop: bool = False) -> None:
-        """Commit the deferred writes, and the account when it changed, in one transaction of their own. `at_stop`:
-        the account is saved if it changed, also where it is not saved with every commit (a replay)."""
+        """Commit what waits, and the account when it changed, in one transaction. `at_stop`: the account is saved
+        if it changed, also where it is not saved with every commit (a replay)."""
         save = self.checkpoint.due(at_stop=at_stop)
         if not self._deferred and save is None:
             return
-        pending, self._deferred = self._deferred, []
-        self.store.write(in_order(*pending, *_writes(save)))
-        self._committed(save)
+        self._commit(lambda c: None, save)
+
+    def create_all(self, creations: Sequence[Creation]) -> list[PositionModel | None]:
+        """Commit what waits with the new positions, in one transaction; each one's model (attached to the
+        machine), or None for a position that exists already (its signal was acted on before)."""
+        created: list[NewPosition] = []
+
+        def write(connection: Connection) -> None:
+            taken = records.position_states_of(connection, [new.model.entity_id for new, _ in creations])
+            for new, also in creations:
+                if new.model.entity_id not in taken:
+                    new.write(connection)
+                    if also is not None:
+                        also(connection)
+                    created.append(new)
+
+        self._commit(write, self.checkpoint.due())
+        for new in created:
+            self.machine.add([new.model], PositionState.PENDING_ENTRY)
+        made = {new.model.entity_id for new in created}
+        return [new.model if new.model.entity_id in made else None for new, _ in creations]
 
     def create(
         self, values: Mapping[str, Any], *, reason: str, payload: Mapping[str, Any], also: Write | None = None
     ) -> PositionModel:
-        save = self.checkpoint.due()
-        model = self.store.create_position(
-            self.machine,
-            values,
-            at=self.clock.now_ms(),
-            reason=reason,
-            payload=payload,
-            also=in_order(*([also] if also else []), *_writes(save)),
-        )
-        self._committed(save)
+        """One new position, committed at once with what waits."""
+        new = self.new_position(values, reason=reason, payload=payload)
+        (model,) = self.create_all([(new, also)])
+        if model is None:
+            raise ValueError(f"position {new.model.entity_id} exists already")
         return model
+
+    def new_position(self, values: Mapping[str, Any], *, reason: str, payload: Mapping[str, Any]) -> NewPosition:
+        return self.store.new_position(values, at=self.clock.now_ms(), reason=reason, payload=payload)
 
     def fire(
         self,
@@ -74,37 +96,29 @@ class Journal:
         also: Write | None = None,
         **payload: Any,
     ) -> None:
-        """Move the position's machine and commit its row and transition with every deferred write."""
-        pending, self._deferred = self._deferred, []
-        save = self.checkpoint.due()
-        try:
-            self.store.fire(
-                self.machine,
-                position.model,
-                trigger,
-                reason=reason,
-                at=self.clock.now_ms(),
-                changes=changes,
-                also=in_order(*pending, *([also] if also else []), *_writes(save)),
-                **payload,
-            )
-        except BaseException:
-            self._deferred = pending + self._deferred
-            raise
-        self._committed(save)
-        log.info(
-            "%s %s %s: %s (%s)%s",
-            position.id,
-            position.symbol,
-            position.side,
-            position.state,
-            reason,
-            _result(position),
+        """Move the position's machine now; its row and transition are written with the next commit."""
+        move = self.store.move(
+            self.machine, position.model, trigger, reason=reason, at=self.clock.now_ms(), changes=changes, **payload
         )
+        self._moves.append(move)
+        self._deferred.append(move.write)
+        if also is not None:
+            self._deferred.append(also)
+        self._said.append((position.id, position.symbol, position.side, position.state, reason, _result(position)))
 
-    def _committed(self, save: tuple[Write, int] | None) -> None:
+    def _commit(self, last: Write, save: tuple[Write, int] | None) -> None:
+        pending, moves, said = self._deferred, self._moves, self._said
+        self._deferred, self._moves, self._said = [], [], []
+        try:
+            self.store.write(in_order(*pending, last, *_writes(save)))
+        except BaseException:
+            for move in reversed(moves):
+                move.undo()
+            raise
         if save is not None:
             self.checkpoint.committed(save[1])
+        for line in said:
+            log.info("%s %s %s: %s (%s)%s", *line)
 
     def forget(self, position: LivePosition) -> None:
         """A position in a final state leaves the machine."""

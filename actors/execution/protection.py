@@ -107,8 +107,10 @@ class Protection:
         return rows
 
     def send(self, position: LivePosition, requests: Requests) -> list[str]:
-        """Send requests whose rows are committed; the purposes now resting. A target the price already passed is
-        taken now; an order that could not be placed leaves the position unsure until `ensure` settles it."""
+        """Commit what waits, the requests' rows with it (write ahead), then send them; the purposes now resting. A
+        target the price already passed is taken now; an order that could not be placed leaves the position unsure
+        until `ensure` settles it."""
+        self.journal.flush()
         placed = []
         for purpose, request in requests:
             try:
@@ -150,7 +152,6 @@ class Protection:
         if not requests:
             return
         self.journal.defer(*self.register(position, requests), position_numbers(position))
-        self.journal.flush()  # write ahead
         for purpose in self.send(position, requests):
             if purpose in old:
                 self._cancel(position, old[purpose])

@@ -268,3 +268,32 @@ def test_plan_at_start_entry_filled_while_down_and_no_longer_held_is_filled_then
     # The per-step lookup does not read the account's positions: it never closes on their absence.
     looked_up = plan(facts, ExchangeFacts(held={}, open_orders=()), "qt", positions_only=True)
     assert [a.kind for a in looked_up] == ["fill_from_lookup"]
+
+
+def test_an_order_of_ours_registered_late_beside_the_current_stop_is_cancelled_while_running(tmp_path: Path) -> None:
+    """Binance may register a request that timed out after it was replaced (or after its position closed): the
+    stream's word of it is enough to reconcile at once, which cancels it; the current stop stays."""
+    h = Harness(tmp_path, exit_modes=WIDE_STOPS)
+    try:
+        _open_position(h)
+        (stop,) = _stops(h)
+        late_id = stop.client_order_id.rsplit("-", 1)[0] + "-7"  # the same position's stop, a later number
+        assert stop.trigger_price is not None
+        h.system.ctx.exchange.place_order(
+            OrderRequest(
+                client_order_id=late_id,
+                symbol="BTCUSDT",
+                side=OrderSide.SELL,
+                type=OrderType.STOP_MARKET,
+                quantity=stop.quantity,
+                trigger_price=stop.trigger_price,
+                reduce_only=True,
+            )
+        )
+        assert {o.client_order_id for o in _stops(h)} == {stop.client_order_id, late_id}
+        h.step()
+        assert [o.client_order_id for o in _stops(h)] == [stop.client_order_id]
+        ((status,),) = h.rows("SELECT status FROM orders WHERE client_order_id = :c", c=stop.client_order_id)
+        assert status == "NEW"
+    finally:
+        h.stop()
