@@ -48,7 +48,8 @@ def recover(
 ) -> None:
     """Reconcile every open position and order with the exchange: the same code the service runs at start."""
     # The runner's module holds the Binance client and the notifiers: imported by the command that needs it.
-    from service.runner import ServiceError, check_live_guard, describe_venue, migrate
+    from service.live_guard import ServiceError, check_live_guard, describe_venue
+    from service.runner import migrate
 
     with clean_errors():
         settings = command_settings(config, db, account)

@@ -61,7 +61,8 @@ def run(
     """Run the service in the foreground (paper exchange and synthetic feed by default). Ctrl-C stops it."""
     # The runner (the Binance client, the notifiers) and the web stack, imported by the command that runs them.
     from service.http import server as http_server
-    from service.runner import Runner, ServiceError, check_live_guard, install_signal_handlers
+    from service.live_guard import ServiceError, check_live_guard
+    from service.runner import Runner, install_signal_handlers
 
     with clean_errors():
         settings = command_settings(config, db, account)

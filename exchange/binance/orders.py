@@ -127,7 +127,8 @@ class BinanceOrders:
         return state
 
     def _found(self, client_order_id: str, state: OrderState | None) -> None:
-        """Raises OutcomeUnknown for an order not found within the grace after its request's outcome was lost."""
+        """Raises NotFoundYet (an OutcomeUnknown) for an order not found within the grace after its request's
+        outcome was lost."""
         lost_at = self._uncertain.get(client_order_id)
         if lost_at is None:
             return

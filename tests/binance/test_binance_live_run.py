@@ -26,7 +26,7 @@ from scripts.fake_binance.fixtures import TEST_KEY, TEST_SECRET, needs_shared_da
 from scripts.fake_binance.server import FakeBinance
 from scripts.service_process import ServiceProcess, command
 from service.cli import app
-from service.runner import describe_venue
+from service.live_guard import describe_venue
 from tests.actors.harness import WIDE_STOPS
 
 pytestmark = needs_shared_data

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from config import ConfigError, ExchangeKind, RiskProfileName, load_settings
 from config.accounts import account_database_url, settings_for_account
 from service.cli import app
-from service.runner import ServiceError, check_live_guard
+from service.live_guard import ServiceError, check_live_guard
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TWO_ACCOUNTS = f"""
