@@ -10,7 +10,8 @@ Metric definitions are in `service.report.metrics`.
 """
 
 from service.report.build import GENERATED_AT, InputFile, Report, RunInfo, build_report, code_version, settings_summary
-from service.report.render import write_comparison, write_report
+from service.report.comparison import write_comparison
+from service.report.render import write_report
 
 __all__ = [
     "GENERATED_AT",
