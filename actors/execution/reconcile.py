@@ -72,12 +72,18 @@ class Reconciler:
             or (p.state == PositionState.ENTRY_SUBMITTED and now - p.submitted_at >= self.timing.entry_lookup_after_ms)
         ]
         self.misses = {pid: seen for pid, seen in self.misses.items() if self.book.get(pid) is not None}
-        if not waiting:
+        facts: list[recovery.PositionFacts] = []
+        for position in waiting:  # one at a time: an entry Binance does not show yet holds up no other
+            try:
+                found, _ = recovery.gather([position], self.exchange, self.book.prefix, positions_only=True)
+            except OutcomeUnknown:
+                continue  # still unknown: looked up again at the next step
+            except RateLimited:
+                break  # nothing more is asked now
+            facts += found
+        if not facts:
             return []
-        try:
-            facts, exchange_facts = recovery.gather(waiting, self.exchange, self.book.prefix, positions_only=True)
-        except (OutcomeUnknown, RateLimited):
-            return []  # still unknown: looked up again at the next step
+        exchange_facts = recovery.ExchangeFacts(held={}, open_orders=())  # entries only: not the account's positions
         halts: list[HaltGate] = []
         for action in recovery.plan(facts, exchange_facts, self.book.prefix, positions_only=True):
             if action.kind == "cancel_entry" and not self._missing_long_enough(action.target, now):
