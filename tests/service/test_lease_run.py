@@ -8,6 +8,8 @@ import json
 import os
 import signal
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,18 +77,42 @@ def test_a_second_run_exits_2_or_stands_by_and_takes_over_when_the_owner_is_kill
     assert "stopped cleanly" in "".join(standby.log)
 
 
-def _pause_until_taken_over(owner: ServiceProcess, standby: ServiceProcess) -> str:
+def _pause_until_taken_over(owner: ServiceProcess, standby: ServiceProcess, database: Path) -> str:
     """SIGSTOP the owner until the standby takes over. On SQLite an owner paused inside a write transaction holds
-    the database's one write lock, and nobody can take over while it is paused: that pause is given up (SIGCONT:
-    the owner finishes its commit, then renews the lease nobody took, or finds it ran out and stops) and another
-    one tried. Signals to an owner that has stopped are not sent."""
-    for _ in range(5):
+    the database's one write lock, and nobody can take over while it is paused: such a pause is given up at once
+    (SIGCONT), and the next one waits until the owner has left that transaction (a pause right after SIGCONT would
+    find it still inside). Signals to an owner that has stopped are not sent."""
+    shm = database.with_name(database.name + "-shm")
+    for _ in range(20):
+        _until(lambda: not _holds_write_lock(owner.process.pid, shm), "the owner left its write transaction")
         owner.process.send_signal(signal.SIGSTOP)
-        try:
-            return standby.wait_for("took the lease", within_s=8)
-        except TimeoutError:
-            owner.process.send_signal(signal.SIGCONT)
-    raise AssertionError("the standby never took over from the paused owner:\n" + "".join(standby.log))
+        _until(lambda: _stopped(owner.process.pid), "the owner is stopped")
+        if not _holds_write_lock(owner.process.pid, shm):
+            return standby.wait_for("took the lease", within_s=WAIT_S)
+        owner.process.send_signal(signal.SIGCONT)
+    raise AssertionError("the owner was paused inside a write transaction every time:\n" + "".join(standby.log))
+
+
+def _holds_write_lock(pid: int, shm: Path) -> bool:
+    """The process holds SQLite's WAL write lock: byte 120 of the database's -shm file, in /proc/locks."""
+    inode = shm.stat().st_ino
+    return any(
+        f" WRITE {pid} " in line and line.endswith(f":{inode} 120 120")
+        for line in Path("/proc/locks").read_text().splitlines()
+    )
+
+
+def _stopped(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def _until(condition: Callable[[], bool], what: str, within_s: float = WAIT_S) -> None:
+    """Until `condition` holds (a state of another process, read from /proc: there is no event to wait on)."""
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within_s} s: {what}")
+        os.sched_yield()
 
 
 def test_an_owner_paused_past_its_lease_writes_nothing_when_it_resumes_and_stops(tmp_path: Path) -> None:
@@ -97,7 +123,7 @@ def test_an_owner_paused_past_its_lease_writes_nothing_when_it_resumes_and_stops
     standby = ServiceProcess(("run", "--standby"), tmp_path, env, wait_s=WAIT_S)
     try:
         standby.wait_for("standby:")
-        took = _pause_until_taken_over(owner, standby)
+        took = _pause_until_taken_over(owner, standby, tmp_path / "qt.db")
         assert "token 2" in took
         standby.wait_for("first step done")
         engine = open_read_only(url)
