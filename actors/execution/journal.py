@@ -29,7 +29,7 @@ from state_machines import PositionModel, PositionState, StateMachine
 log = logging.getLogger("quantum_trader.execution")
 
 Write = Callable[[Connection], None]
-Creation = tuple[NewPosition, "Write | None"]  # a new position, and the writes that go with it (its entry's row)
+Creation = tuple[NewPosition, Write | None]  # a new position, and the writes that go with it (its entry's row)
 
 
 class Journal:
