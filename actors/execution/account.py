@@ -49,6 +49,8 @@ class Account:
         self.last_snapshot_hour = -1
         self._figures: list[tuple[str, float | None, float | None, int]] = []  # what `costs` last said, as figures
         self._costs: tuple[SymbolCosts, ...] = ()
+        self._portfolio_fields: tuple[object, ...] = ()  # what the last portfolio was made of
+        self._portfolio = Portfolio(equity=Decimal(0), day_start_equity=Decimal(0))
 
     def balance(self) -> Balance:
         """The account's balance, or the last one read while the exchange refuses requests (the portfolio says so)."""
@@ -60,20 +62,38 @@ class Account:
         return self.last_balance
 
     def portfolio(self, at: int, *, execution_hold: str = "") -> Portfolio:
+        """The step's portfolio; the last step's own object when nothing in it changed (most steps of a flat account),
+        which the orchestrator then knows at a glance."""
         equity = self.balance().equity
-        if utc_day(at) != self.day:
-            self.day, self.day_start_equity = utc_day(at), equity
-        return Portfolio(
-            equity=equity,
-            day_start_equity=self.day_start_equity,
-            positions=tuple(p.view() for p in self.book),
-            losing_streak=self.trades.losing_streak,
-            records=self.trades.records(at),
-            filters=self.filters.view,
-            exchange_blocked=self.exchange.blocked(),
-            execution_hold=execution_hold,
-            costs=self.costs(at),
+        day = utc_day(at)
+        if day != self.day:
+            self.day, self.day_start_equity = day, equity
+        fields = (
+            equity,
+            self.day_start_equity,
+            tuple(p.view() for p in self.book) if self.book.live else (),
+            self.trades.losing_streak,
+            self.trades.records(at),
+            self.filters.view,
+            self.exchange.blocked(),
+            execution_hold,
+            self.costs(at),
         )
+        if fields != self._portfolio_fields:
+            self._portfolio_fields = fields
+            equity, start, positions, streak, trade_records, filters, blocked, hold, costs = fields
+            self._portfolio = Portfolio(
+                equity=equity,
+                day_start_equity=start,
+                positions=positions,
+                losing_streak=streak,
+                records=trade_records,
+                filters=filters,
+                exchange_blocked=blocked,
+                execution_hold=hold,
+                costs=costs,
+            )
+        return self._portfolio
 
     def costs(self, at: int) -> tuple[SymbolCosts, ...]:
         """Each configured symbol's spread (the exchange's own when it simulates one, else the feed's book) and

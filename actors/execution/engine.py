@@ -244,8 +244,12 @@ class ExecutionEngine:
     def _hold(self, now: int) -> str:
         """Why trading must pause now: a position that could not be kept safe lately, or a stream that is dead or
         silent (fills or prices may be late); "" when none holds. Checked at every step, so it lifts by itself."""
-        self.holds = {reason: until for reason, until in self.holds.items() if until > now}
-        streams = [health for health in (self.exchange.health(), self.feed_health()) if health]
+        if self.holds:
+            self.holds = {reason: until for reason, until in self.holds.items() if until > now}
+        exchange, feed = self.exchange.health(), self.feed_health()
+        if not (self.holds or exchange or feed or self.unreconciled):
+            return ""  # most steps
+        streams = [health for health in (exchange, feed) if health]
         waiting = [f"not reconciled with the exchange yet ({self.unreconciled})"] if self.unreconciled else []
         return "; ".join([*waiting, *sorted(self.holds), *streams])
 

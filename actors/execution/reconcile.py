@@ -65,6 +65,9 @@ class Reconciler:
         """Look up, by client order id, every entry whose outcome is not known, and every sent entry whose fill was
         not heard within its deadline. Never resend. An entry not found is declared never placed only after
         lookups spread over `never_placed_after_ms`: an exchange can register a request that timed out late."""
+        if not self.book.live:
+            self.misses.clear()
+            return []
         waiting = [
             p
             for p in self.book

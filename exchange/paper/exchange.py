@@ -108,6 +108,7 @@ class PaperExchange:
         self._book = OrderBook()
         self._events: list[ExchangeEvent] = []
         self._revision = 0
+        self._balance = Balance(asset="USDT", wallet_balance=self._starting_balance, unrealized_pnl=ZERO)
 
     @classmethod
     def from_settings(
@@ -203,7 +204,11 @@ class PaperExchange:
 
     def balance(self) -> Balance:
         unrealized = sum((p.unrealized_pnl for p in self.positions()), ZERO)
-        return Balance(asset="USDT", wallet_balance=self._account.wallet, unrealized_pnl=unrealized)
+        wallet, last = self._account.wallet, self._balance
+        if last.wallet_balance == wallet and last.unrealized_pnl == unrealized:
+            return last  # asked every step: flat, or prices unmoved, the same balance
+        self._balance = Balance(asset="USDT", wallet_balance=wallet, unrealized_pnl=unrealized)
+        return self._balance
 
     def equity(self) -> Decimal:
         return self.balance().equity
