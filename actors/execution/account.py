@@ -49,6 +49,8 @@ class Account:
         self.last_snapshot_hour = -1
         self._figures: list[tuple[str, float | None, float | None, int]] = []  # what `costs` last said, as figures
         self._costs: tuple[SymbolCosts, ...] = ()
+        # The configured symbols with the spread their exchange simulates (fixed for its life), or None: the book's.
+        self._configured_spreads = tuple((s, exchange.configured_spread_bps(s)) for s in filters.symbols)
         self._portfolio_fields: tuple[object, ...] = ()  # what the last portfolio was made of
         self._portfolio = Portfolio(equity=Decimal(0), day_start_equity=Decimal(0))
 
@@ -100,8 +102,7 @@ class Account:
         realised slippage over its recent fills."""
         book = self.book_spreads()
         figures = []
-        for symbol in self.filters.symbols:  # the configured symbols
-            spread = self.exchange.configured_spread_bps(symbol)
+        for symbol, spread in self._configured_spreads:
             slippage, fills = self.slippage.measure(symbol, at)
             figures.append((symbol, spread if spread is not None else book.get(symbol), slippage, fills))
         if figures != self._figures:  # most steps repeat the last ones: the same tuple is handed on (cheap to compare)

@@ -75,6 +75,7 @@ class ExecutionEngine:
         self.feed_health = feed_health
         self.log_all_signals = settings.orchestrator.flags.log_all_signals
         self.accepting = True
+        self.followed: TradingPolicy | None = None  # the policy `follow_policy` last took the exit mode from
         machine = position_machine()
         loaded = store.load(machine, gate_machine())
         self.journal = Journal(
@@ -218,6 +219,9 @@ class ExecutionEngine:
     def follow_policy(self, policy: TradingPolicy | None, *, recorded: ExitMode | None = None) -> None:
         """The exit mode in force (the step's policy, or at start the last one recorded), which a position adopted
         from the exchange follows."""
+        if policy is not None and policy is self.followed:
+            return  # the same policy as the last step's (it is handed on unchanged while it holds)
+        self.followed = policy
         mode = policy.exit_mode if policy is not None else recorded
         self.reconciler.exit_mode = exit_mode_in_force(
             mode, enforced=self.flags.enforcing, use_for_exit_mode=self.flags.use_for_exit_mode

@@ -44,8 +44,10 @@ class Filters:
                 self.stale, self.last_refresh = False, now
                 self.read(wanted)
                 return
-        if any(symbol not in self.by_symbol for symbol in wanted):
-            self.read(wanted)
+        for symbol in wanted:
+            if symbol not in self.by_symbol:
+                self.read(wanted)
+                return
 
     def read(self, symbols: Iterable[str] = ()) -> None:
         """The rules of every configured symbol (and of `symbols`) as the port has them now."""
