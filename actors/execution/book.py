@@ -232,31 +232,42 @@ class TradeRecords:
 
     recent: dict[str, deque[tuple[int, Decimal, float]]] = field(default_factory=dict)
     losing_streak: int = 0
-    _cached: tuple[int, tuple[SymbolRecord, ...]] | None = None  # (valid until, records)
+    # Per symbol: (valid until, its record or None when no trade is in the window); dropped when one of its trades
+    # closes, recomputed when the oldest counted leaves the window.
+    _by_symbol: dict[str, tuple[int, SymbolRecord | None]] = field(default_factory=dict)
+    _cached: tuple[int, tuple[SymbolRecord, ...]] | None = None  # (valid until, records): every symbol's, together
 
     def add(self, symbol: str, net_pnl: Decimal, r_multiple: float, at: int) -> None:
         self.recent.setdefault(symbol, deque(maxlen=PERFORMANCE_MAX_TRADES)).append((at, net_pnl, r_multiple))
         self.losing_streak = 0 if net_pnl > 0 else self.losing_streak + 1
+        self._by_symbol.pop(symbol, None)
         self._cached = None
 
     def records(self, now: int) -> tuple[SymbolRecord, ...]:
-        """Recomputed only when a trade closes or the oldest one leaves the window."""
+        """Asked every step: recomputed only for a symbol one of whose trades closed or left the window since."""
         if self._cached is not None and now < self._cached[0]:
             return self._cached[1]
         found = []
-        oldest = [t[0] for trades in self.recent.values() for t in trades if t[0] >= now - PERFORMANCE_WINDOW_MS]
+        valid_until = 2**62
         for symbol in sorted(self.recent):
-            trades = [t for t in self.recent[symbol] if t[0] >= now - PERFORMANCE_WINDOW_MS]
-            if trades:
-                found.append(
-                    SymbolRecord(
-                        symbol=symbol,
-                        closed_trades=len(trades),
-                        wins=sum(1 for t in trades if t[1] > 0),
-                        sum_r=sum(t[2] for t in trades),
-                        pnl=sum((t[1] for t in trades), ZERO),
-                    )
-                )
-        valid_until = min(oldest) + PERFORMANCE_WINDOW_MS + 1 if oldest else 2**62
+            known = self._by_symbol.get(symbol)
+            if known is None or now >= known[0]:
+                known = self._by_symbol[symbol] = self._symbol_record(symbol, now)
+            valid_until = min(valid_until, known[0])
+            if known[1] is not None:
+                found.append(known[1])
         self._cached = (valid_until, tuple(found))
         return self._cached[1]
+
+    def _symbol_record(self, symbol: str, now: int) -> tuple[int, SymbolRecord | None]:
+        trades = [t for t in self.recent[symbol] if t[0] >= now - PERFORMANCE_WINDOW_MS]
+        if not trades:
+            return 2**62, None
+        record = SymbolRecord(
+            symbol=symbol,
+            closed_trades=len(trades),
+            wins=sum(1 for t in trades if t[1] > 0),
+            sum_r=sum(t[2] for t in trades),
+            pnl=sum((t[1] for t in trades), ZERO),
+        )
+        return min(t[0] for t in trades) + PERFORMANCE_WINDOW_MS + 1, record
