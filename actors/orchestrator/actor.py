@@ -150,8 +150,9 @@ class OrchestratorActor(SupervisedActor):
             return self.static, None
         try:
             inputs = self._inputs(step, now)
-            # Flat, nothing changes from one step to the next: the same inputs make the same policy.
-            if self.computed is None or self.computed[0] != inputs:
+            # Flat, nothing changes from one step to the next: the same inputs (most often the very same object,
+            # handed on by `_inputs`) make the same policy.
+            if self.computed is None or (self.computed[0] is not inputs and self.computed[0] != inputs):
                 policy = compute_policy(inputs, self.profile, self.profile_name, self.ctx.settings.risk)
                 self.computed = inputs, policy
             return self.computed[1], inputs
