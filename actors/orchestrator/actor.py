@@ -27,6 +27,7 @@ from actors.orchestrator.cost_record import CostRecord
 from actors.orchestrator.gate_rules import gate_action
 from actors.orchestrator.lookback import load_equity_peak, load_stop_outs
 from actors.orchestrator.policy import (
+    GateTarget,
     PolicyInputs,
     RiskState,
     SymbolPerformance,
@@ -72,9 +73,12 @@ class OrchestratorActor(SupervisedActor):
         self.performance: tuple[SymbolPerformance, ...] = ()
         self.computed: tuple[PolicyInputs, TradingPolicy] | None = None  # the last policy computed, from what
         self.inputs: tuple[tuple[Any, ...], PolicyInputs] | None = None  # the last step's inputs, and their fields
+        self.wanted: tuple[PolicyInputs, tuple[GateTarget, str]] | None = None  # the gate those inputs call for
+        # The flags are fixed for the actor's life: whether the policy drives the gate is too.
+        self.drives_gate = self.flags.enforcing and self.flags.use_for_trading_gate
         self.decisions: list[dict[str, Any]] = []
         self.policy_rows: list[dict[str, Any]] = []  # policy snapshots not written yet (a replay's, in batches)
-        self.cost_record = CostRecord(self.store, settings.risk)
+        self.cost_record = CostRecord(self.store, settings.risk, durable=self.ctx.durable_steps)
         # The protections beyond the day: loaded from the database at the first step, once every actor has
         # started (execution's recovery may close positions by their stops while the service was down).
         self.peak = EquityPeak.from_settings(settings.risk)
@@ -121,7 +125,7 @@ class OrchestratorActor(SupervisedActor):
         if portfolio is not None:
             self.cost_record.update(portfolio.costs, now)
         observed: list[str] = []
-        candidates = [s for s in step.signals if self._screen(s, policy, now, observed)]
+        candidates = [s for s in step.signals if self._screen(s, policy, now, observed)] if step.signals else ()
         if self.decisions:
             rows, self.decisions = self.decisions, []
             self.store.write(lambda c: records.insert_decisions(c, rows))
@@ -146,8 +150,9 @@ class OrchestratorActor(SupervisedActor):
             return self.static, None
         try:
             inputs = self._inputs(step, now)
-            # Flat, nothing changes from one step to the next: the same inputs make the same policy.
-            if self.computed is None or self.computed[0] != inputs:
+            # Flat, nothing changes from one step to the next: the same inputs (most often the very same object,
+            # handed on by `_inputs`) make the same policy.
+            if self.computed is None or (self.computed[0] is not inputs and self.computed[0] != inputs):
                 policy = compute_policy(inputs, self.profile, self.profile_name, self.ctx.settings.risk)
                 self.computed = inputs, policy
             return self.computed[1], inputs
@@ -208,14 +213,19 @@ class OrchestratorActor(SupervisedActor):
     def _drive_gate(
         self, inputs: PolicyInputs | None, now: int, exchange_blocked: str, execution_hold: str, signals_hold: str
     ) -> None:
-        drives = self.flags.enforcing and self.flags.use_for_trading_gate and inputs is not None
-        target, why = desired_gate(inputs, self.profile) if drives and inputs is not None else (None, "")
-        if not drives and exchange_blocked:
+        target: GateTarget | None = None
+        why = ""
+        if self.drives_gate and inputs is not None:
+            # The same inputs (handed on unchanged on a quiet step) call for the same gate.
+            if self.wanted is None or self.wanted[0] is not inputs:
+                self.wanted = inputs, desired_gate(inputs, self.profile)
+            target, why = self.wanted[1]
+        elif exchange_blocked:
             # Not a policy choice: whatever the flags (or a static policy), nothing can be sent, and the gate says why.
             target, why = exchange_pause(exchange_blocked)
-        elif not drives and execution_hold:
+        elif execution_hold:
             target, why = execution_pause(execution_hold)
-        elif not drives and signals_hold:
+        elif signals_hold:
             target, why = strategy_pause(signals_hold)
         action = gate_action(self.gate.state, self.gate.reason, self.gate.locked_until, target, why, now)
         if action is None:
@@ -225,8 +235,9 @@ class OrchestratorActor(SupervisedActor):
         log.warning("gate %s: %s", self.gate.state, action.reason)
 
     def _publish(self, policy: TradingPolicy, inputs: PolicyInputs | None, now: int) -> None:
-        # A new policy is one that decides differently, whatever its note says.
-        if self.policy is not None and decides_alike(self.policy, policy):
+        # A new policy is one that decides differently, whatever its note says (the same one, handed on unchanged
+        # from the last step, decides alike without a look).
+        if policy is self.policy or (self.policy is not None and decides_alike(self.policy, policy)):
             return
         previous, self.policy = self.policy, policy
         enforced = self.flags.enforcing
@@ -246,9 +257,11 @@ class OrchestratorActor(SupervisedActor):
             )
 
     def _write_policies(self) -> None:
+        """The policy snapshots not written yet, and the costs' row with them."""
         rows, self.policy_rows = self.policy_rows, []
         if rows:
             self.store.write(lambda c: records.insert_policy_snapshots(c, rows))
+        self.cost_record.write()
 
     def _screen(self, signal: Signal, policy: TradingPolicy, now: int, observed: list[str]) -> bool:
         """Record a decision for a signal stopped here; True to pass it on to risk.

@@ -13,6 +13,7 @@ Rule, documented once here:
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 
 from actors.messages import MarketSnapshot, Regime, VolatilityLevel
 
@@ -30,19 +31,32 @@ def market_conditions(
         raise ValueError("no market snapshots: market conditions are unknown")
     latest = {snapshot.symbol: snapshot for snapshot in sorted(snapshots, key=lambda s: s.at)}
     reference = latest.get(reference_symbol)
-    regime = reference.regime if reference is not None else _most_common_regime(tuple(latest.values()))
-    if reference is not None and reference.volatility is VolatilityLevel.EXTREME:
+    return _conditions(
+        tuple((s.regime, s.volatility) for s in latest.values()),
+        None if reference is None else (reference.regime, reference.volatility),
+    )
+
+
+# A pure function of a few enums: the orchestrator asks again whenever a symbol's regime or volatility changed, and
+# the same few combinations come back over and over (never stale, so only its size bounds it).
+@lru_cache(maxsize=1024)
+def _conditions(
+    levels: tuple[tuple[Regime, VolatilityLevel], ...], reference: tuple[Regime, VolatilityLevel] | None
+) -> tuple[Regime, VolatilityLevel]:
+    """From each symbol's (regime, volatility), and the reference symbol's when there is a snapshot of it."""
+    regime = reference[0] if reference is not None else _most_common_regime(tuple(r for r, _ in levels))
+    if reference is not None and reference[1] is VolatilityLevel.EXTREME:
         return regime, VolatilityLevel.EXTREME
-    return regime, _upper_median_volatility(tuple(latest.values()))
+    return regime, _upper_median_volatility(tuple(v for _, v in levels))
 
 
-def _most_common_regime(snapshots: tuple[MarketSnapshot, ...]) -> Regime:
-    counts = Counter(snapshot.regime for snapshot in snapshots)
+def _most_common_regime(regimes: tuple[Regime, ...]) -> Regime:
+    counts = Counter(regimes)
     return max(_CAUTION_ORDER, key=lambda regime: (counts[regime], -_CAUTION_ORDER.index(regime)))
 
 
-def _upper_median_volatility(snapshots: tuple[MarketSnapshot, ...]) -> VolatilityLevel:
-    ranks = sorted((_VOLATILITY_ORDER.index(s.volatility) for s in snapshots), reverse=True)
+def _upper_median_volatility(levels: tuple[VolatilityLevel, ...]) -> VolatilityLevel:
+    ranks = sorted((_VOLATILITY_ORDER.index(level) for level in levels), reverse=True)
     # ranks[k] is the level at or above which k + 1 symbols sit; we need k + 1 >= n / 2.
     needed = (len(ranks) + 1) // 2
     return _VOLATILITY_ORDER[ranks[needed - 1]]

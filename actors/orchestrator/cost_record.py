@@ -1,5 +1,8 @@
 """The costs each cycle saw, kept for `status` and the replay report (the `cost-metrics` row), and a log line
-when a symbol goes over a cost cap or comes back within them."""
+when a symbol goes over a cost cap or comes back within them.
+
+The service writes the row as it changes; a replay keeps only its latest version and writes it with the policy
+snapshots' batches and at the end (each version overwrites the last: only the latest is ever read)."""
 
 from __future__ import annotations
 
@@ -16,11 +19,12 @@ log = logging.getLogger("quantum_trader.orchestrator")
 
 
 class CostRecord:
-    def __init__(self, store: Store, risk: RiskSettings) -> None:
-        self.store, self.risk = store, risk
-        self.written: dict[str, Any] | None = None  # the row as last written, but its time
+    def __init__(self, store: Store, risk: RiskSettings, *, durable: bool) -> None:
+        self.store, self.risk, self.durable = store, risk, durable
+        self.written: dict[str, Any] | None = None  # the row as last recorded (pending in a replay), but its time
         self.seen: tuple[SymbolCosts, ...] | None = None  # the costs of the last cycle: most cycles repeat them
         self.over_cap: dict[str, str] = {}  # the symbols over a cap as last written, with why
+        self.pending: tuple[dict[str, Any], int] | None = None  # the row not written yet, and its time
 
     def update(self, costs: tuple[SymbolCosts, ...], now: int) -> None:
         """Rewrite the row when a figure (to a hundredth of a basis point) or a verdict changed. Measured and kept
@@ -39,10 +43,20 @@ class CostRecord:
         unchanged = {**value, "at": None}
         if unchanged == self.written:
             return
-        self.store.write(lambda c: records.save_state(c, cost_metrics.COST_METRICS, value, now))
-        for symbol, why in metrics.over_cap.items():  # said once written: `status` shows what the log says
+        self.pending = value, now
+        if self.durable:
+            self.write()
+        for symbol, why in metrics.over_cap.items():  # said once recorded: `status` shows what the log says
             if symbol not in self.over_cap:
                 log.warning("%s is over its cost cap: %s", symbol, why)
         for symbol in sorted(self.over_cap.keys() - metrics.over_cap.keys()):
             log.info("%s is back within its cost caps", symbol)
         self.written, self.over_cap = unchanged, dict(metrics.over_cap)
+
+    def write(self) -> None:
+        """The row's latest version, unless it is written already."""
+        if self.pending is None:
+            return
+        value, at = self.pending
+        self.store.write(lambda c: records.save_state(c, cost_metrics.COST_METRICS, value, at))
+        self.pending = None

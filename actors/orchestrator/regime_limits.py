@@ -9,6 +9,8 @@ profile's number, so a regime change alone never closes the gate (seed 002's sce
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from actors.messages import Regime, VolatilityLevel
 
 TRENDING = frozenset({Regime.TRENDING_UP, Regime.TRENDING_DOWN})
@@ -33,6 +35,7 @@ def max_open_positions(profile_max: int, regime: Regime, volatility: VolatilityL
     return max(1, profile_max * open_positions_pct(regime, volatility) // 100)
 
 
+@lru_cache(maxsize=64)  # a pure function of a few values, in every policy's note: the same text each time
 def describe(profile_max: int, regime: Regime, volatility: VolatilityLevel) -> str:
     """The number in force, for the policy's note."""
     pct = open_positions_pct(regime, volatility)

@@ -95,3 +95,14 @@ def test_paper_costs_within_caps_trade_as_before(tmp_path: Path) -> None:
         assert row.symbols[0].slippage_fills == 1 and 1.5 < (row.symbols[0].slippage_bps or 0) < 2.5
     finally:
         h.stop()
+
+
+def test_replay_writes_the_latest_costs_row_with_its_policies_not_at_each_change(tmp_path: Path) -> None:
+    h = Harness(tmp_path, durable_steps=False)
+    try:
+        h.calm(WARM)
+        with h.engine.connect() as connection:  # under a batch of policy snapshots: none written yet
+            assert records.load_state(connection, cost_metrics.COST_METRICS) is None
+    finally:
+        h.stop()
+    assert [c.symbol for c in costs_row(h).symbols] == ["BTCUSDT"]  # written as the orchestrator stopped

@@ -50,3 +50,21 @@ def test_snapshot_row_holds_what_asdict_gave(engine: Engine):
     as_before = json.dumps(dataclasses.asdict(policy), sort_keys=True, default=str)
     assert rows[0] == (as_before, json.dumps(dataclasses.asdict(INPUTS), sort_keys=True, default=str))
     assert rows[1] == (as_before, "{}")
+
+
+def test_snapshot_rows_whose_inputs_share_or_change_parts_each_hold_their_own(engine: Engine):
+    # The text of a tuple the last inputs held is used again only for that same tuple: a new one is encoded anew.
+    again = dataclasses.replace(INPUTS, risk_state=RiskState(daily_drawdown_pct=-0.02, open_positions=2))
+    changed = dataclasses.replace(
+        again,
+        costs=(SymbolCosts(symbol="BTCUSDT", spread_bps=-0.0, slippage_bps=3.5, slippage_fills=21),),
+        performance=(),
+        cooldowns=(Cooldown("BTCUSDT", T0 + 7 * H, 4, 24.0),),
+    )
+    sequence = [INPUTS, again, changed, INPUTS]
+    with engine.begin() as connection:
+        records.insert_policy_snapshots(
+            connection, [dict(at=T0 + i, enforced=True, policy={}, inputs=v, note="") for i, v in enumerate(sequence)]
+        )
+        rows = connection.execute(select(POLICY_SNAPSHOTS.c.inputs).order_by(POLICY_SNAPSHOTS.c.id)).scalars().all()
+    assert rows == [json.dumps(dataclasses.asdict(v), sort_keys=True, default=str) for v in sequence]
