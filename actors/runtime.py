@@ -103,8 +103,8 @@ class InlineRef:
             log.debug("%s failed to start", type(self.actor).__name__, exc_info=True)
 
     def fail(self) -> None:
-        """pykka's way with a raise in a `tell` handler (called while it is handled): the actor stops, then hears
-        of it in `on_failure`."""
+        """pykka's way with a raise in a `tell` handler: the actor stops, then hears of it in `on_failure`. Called
+        in the `except` that caught the raise (it reads `sys.exc_info`)."""
         self.alive = False
         info = sys.exc_info()
         try:
