@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from actors.clock import Clock
 from actors.messages import Step
-from actors.pipeline import FIRST, HANDLER, NEXT
+from actors.pipeline import AFTER, FIRST
 from actors.runtime import Ref
 from config import Settings
 from exchange.port import ExchangePort
@@ -150,12 +150,14 @@ class SupervisedActor(pykka.ThreadingActor):
 
     def start_step(self, step: Step) -> None:
         """Hand a new time step to the first stage of the pipeline (actors/pipeline.py)."""
-        self.tell(HANDLER[FIRST], step.at_stage(FIRST))
+        stage, name = FIRST
+        self.ctx.registry.tell(name, step.at_stage(stage))
 
     def pass_on(self, step: Step, **changes: Any) -> None:
         """Hand the step, with this actor's part, to the next stage; after the last one the step is done."""
-        stage = NEXT[step.stage]
-        if stage is None:
+        route = AFTER[step.stage]
+        if route is None:
             self.ctx.step_done.put(("done", step.at))
         else:
-            self.tell(HANDLER[stage], step.at_stage(stage, changes))
+            stage, name = route
+            self.ctx.registry.tell(name, step.at_stage(stage, changes))

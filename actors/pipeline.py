@@ -17,8 +17,8 @@ ROUTES: tuple[tuple[Stage, str], ...] = (
     (Stage.INTENTS, "execution"),  # the sized entries: written ahead and sent; the step ends here
 )
 
-HANDLER: dict[Stage, str] = dict(ROUTES)
-NEXT: dict[Stage, Stage | None] = {
-    stage: ROUTES[i + 1][0] if i + 1 < len(ROUTES) else None for i, (stage, _) in enumerate(ROUTES)
+FIRST: tuple[Stage, str] = ROUTES[0]
+# The route a step takes after each stage, None after the last: one look-up a hop.
+AFTER: dict[Stage, tuple[Stage, str] | None] = {
+    stage: ROUTES[i + 1] if i + 1 < len(ROUTES) else None for i, (stage, _) in enumerate(ROUTES)
 }
-FIRST: Stage = ROUTES[0][0]

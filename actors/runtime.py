@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import pykka
@@ -63,22 +64,24 @@ class InlineRuntime:
 
     def __init__(self) -> None:
         self._queue: deque[tuple[InlineRef, Any]] = deque()
+        # Queues (actor's ref, message): the deque's own `append`, as every `tell` of a step goes through it.
+        self.post: Callable[[tuple[InlineRef, Any]], None] = self._queue.append
 
     def spawn(self, actor_class: type[pykka.Actor], *args: Any) -> Ref:
         ref = InlineRef(self, actor_class(*args))
         ref.start()
         return ref
 
-    def post(self, ref: InlineRef, message: Any) -> None:
-        self._queue.append((ref, message))
-
     def run(self) -> None:
         queue = self._queue
         while queue:
             ref, message = queue.popleft()
-            if ref.alive:
-                ref.deliver(message)
-            # else: it died before this was handled; as with pykka, what was in its inbox dies with it
+            if not ref.alive:
+                continue  # it died before this was handled; as with pykka, what was in its inbox dies with it
+            try:
+                ref.receive(message)
+            except Exception:
+                ref.fail()
 
 
 class InlineRef:
@@ -86,7 +89,9 @@ class InlineRef:
 
     def __init__(self, runtime: InlineRuntime, actor: pykka.Actor) -> None:
         self._runtime = runtime
+        self._post = runtime.post
         self.actor = actor
+        self.receive = actor.on_receive  # what `run` delivers to; a raise in it is the actor's failure (`fail`)
         self.alive = False
 
     def start(self) -> None:
@@ -97,14 +102,9 @@ class InlineRef:
             self.alive = False  # as pykka does: a failed start stops the actor, without `on_failure`
             log.debug("%s failed to start", type(self.actor).__name__, exc_info=True)
 
-    def deliver(self, message: Any) -> None:
-        try:
-            self.actor.on_receive(message)
-        except Exception:
-            self._fail()
-
-    def _fail(self) -> None:
-        """pykka's way with a raise in a `tell` handler: the actor stops, then hears of it in `on_failure`."""
+    def fail(self) -> None:
+        """pykka's way with a raise in a `tell` handler: the actor stops, then hears of it in `on_failure`. Called
+        in the `except` that caught the raise (it reads `sys.exc_info`)."""
         self.alive = False
         info = sys.exc_info()
         try:
@@ -116,7 +116,7 @@ class InlineRef:
     def tell(self, message: Any) -> None:
         if not self.alive:
             raise pykka.ActorDeadError(f"{type(self.actor).__name__} is not running")
-        self._runtime.post(self, message)
+        self._post((self, message))
 
     def ask(self, message: Any, *, block: bool = True, timeout: float | None = None) -> Any:
         """What was sent before is delivered first; then this, whose answer (or raise) is the caller's."""

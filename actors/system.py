@@ -234,12 +234,11 @@ class TradingSystem:
                 raise StepTimeout(f"step at {at}: {name} still busy {STEP_TIMEOUT_S:.0f}s after its abort") from None
 
     def _drain(self) -> None:
-        """Drop tokens of steps already over, so the queue holds only the step in flight's."""
-        while True:
-            try:
-                self.ctx.step_done.get_nowait()
-            except queue.Empty:
-                return
+        """Drop tokens of steps already over, so the queue holds only the step in flight's (the driver is the only
+        one that takes from it: a queue not empty has a token for `get_nowait`)."""
+        step_done = self.ctx.step_done
+        while not step_done.empty():
+            step_done.get_nowait()
 
     # --- supervision ----------------------------------------------------------------------
 
@@ -256,11 +255,9 @@ class TradingSystem:
     def _supervise_pending(self) -> None:
         """Inline: the failures the actors reported so far, handled on the driver's thread; a restarted actor's
         start may report again (or send), so until none is left."""
-        while True:
-            try:
-                failure = self.ctx.failures.get_nowait()
-            except queue.Empty:
-                return
+        failures = self.ctx.failures
+        while not failures.empty():
+            failure = failures.get_nowait()
             if failure is not None:
                 self._on_failure(failure)
                 self.runtime.run()

@@ -52,6 +52,9 @@ class ExitsActor(SupervisedActor):
         self.symbols: dict[str, str] = {}
         self.atr: dict[str, float] = {}
         self.filters: dict[str, SymbolFilters] = {}
+        # The portfolio's filters last merged into `filters`: execution hands on the same tuple until they change,
+        # and a tuple seen already has nothing new.
+        self.filters_seen: tuple[tuple[str, SymbolFilters], ...] = ()
         self.live = False  # the last step was today's, not history
         self.why = "the last policy recorded"
         with self.ctx.engine.connect() as connection:
@@ -104,8 +107,9 @@ class ExitsActor(SupervisedActor):
             self._on_event(event)
         for snapshot in step.snapshots:
             self.atr[snapshot.symbol] = snapshot.atr
-        if step.portfolio is not None and step.portfolio.filters:
-            self.filters.update(step.portfolio.filters)
+        if step.portfolio is not None and step.portfolio.filters is not self.filters_seen:
+            self.filters_seen = step.portfolio.filters
+            self.filters.update(self.filters_seen)
         # A step far behind the clock (a restart's warm-up) is history: trailing on its old highs and
         # lows would move live stops past today's price.
         self.live = self.ctx.clock.now_ms() - step.at <= STALE_AFTER_MS

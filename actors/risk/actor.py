@@ -40,11 +40,13 @@ class RiskActor(SupervisedActor):
     def _on_step(self, step: Step) -> None:
         for snapshot in step.snapshots:
             self.snapshots[snapshot.symbol] = snapshot
+        if not step.candidates:  # most steps: nothing to size, nothing to record
+            self.pass_on(step, intents=())
+            return
+        assert step.portfolio is not None and step.policy is not None
         intents: list[OrderIntent] = []
         decisions: list[dict[str, Any]] = []
-        if step.candidates:
-            assert step.portfolio is not None and step.policy is not None
-            self._assess(step, intents, decisions)
+        self._assess(step, intents, decisions)
         if decisions:
             self.store.write(lambda c: records.insert_decisions(c, decisions))
             log_decisions(decisions, log_all=self.ctx.settings.orchestrator.flags.log_all_signals)
