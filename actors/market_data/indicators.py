@@ -34,7 +34,7 @@ choppiness over 14 candles with threshold 61.8):
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -182,14 +182,35 @@ class PercentileWindow:
     def push(self, value: float) -> None:
         if value != value:  # NaN would break the sorted invariant for good
             return
-        if len(self._ring) < self._size:
-            self._ring.append(value)
+        self._insert(value, bisect_right(self._sorted, value))
+
+    def rank_and_push(self, value: float) -> float:
+        """`rank(value)`, then `push(value)`: the push reuses the rank's bisect."""
+        ordered = self._sorted
+        n = len(ordered)
+        if n == 0:
+            rank = 0.5
+            after = 0
         else:
-            oldest = self._ring[self._next]
-            del self._sorted[bisect_left(self._sorted, oldest)]
-            self._ring[self._next] = value
+            after = bisect_right(ordered, value)
+            rank = (bisect_left(ordered, value) + after) / (2 * n)
+        if value == value:  # not NaN, as in `push`
+            self._insert(value, after)
+        return rank
+
+    def _insert(self, value: float, after: int) -> None:
+        """Take `value` in, `after` being the count of values at most `value` (where `insort` would put it)."""
+        ordered, ring = self._sorted, self._ring
+        if len(ring) < self._size:
+            ring.append(value)
+        else:
+            gone = bisect_left(ordered, ring[self._next])
+            del ordered[gone]
+            if gone < after:  # the oldest was at most `value`: one fewer before it now
+                after -= 1
+            ring[self._next] = value
             self._next = (self._next + 1) % self._size
-        insort(self._sorted, value)
+        ordered.insert(after, value)
 
 
 def level_from_rank(rank: float, params: IndicatorParams = DEFAULT_PARAMS, ratio: float = math.inf) -> VolatilityLevel:
@@ -352,10 +373,10 @@ class SymbolIndicators:
             window = self._vol
             if len(window) >= self._vol_min_history:
                 median = window.median()
-                volatility = level_from_rank(
-                    window.rank(atr_pct), self.params, atr_pct / median if median > 0 else math.inf
-                )
-            window.push(atr_pct)
+                rank = window.rank_and_push(atr_pct)
+                volatility = level_from_rank(rank, self.params, atr_pct / median if median > 0 else math.inf)
+            else:
+                window.push(atr_pct)
 
         self.count = n
         self.last_close = c

@@ -105,6 +105,8 @@ class SignalsActor(SupervisedActor):
         if inbox is not None:
             inbox.hand_on(handed_on)
         self._commit(rows, now)
+        if not handed_on:
+            return fresh
         return (*fresh, *(line.signal for line in handed_on))
 
     def _admit(
@@ -143,9 +145,9 @@ class SignalsActor(SupervisedActor):
     def _commit(self, rows: list[dict[str, Any]], now: int) -> None:
         """The decisions recorded here and the inbox cursor, when it moved, in one transaction."""
         cursor = self.inbox.to_save() if self.inbox is not None else None
-        faults, self.faults = self.faults, []
-        if not rows and cursor is None and not faults:
+        if not rows and cursor is None and not self.faults:
             return
+        faults, self.faults = self.faults, []
 
         def write(connection: Connection) -> None:
             records.insert_decisions(connection, rows)

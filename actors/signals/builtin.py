@@ -66,8 +66,13 @@ class EmaCrossoverStrategy(Strategy[CrossoverParams]):
 
     def __init__(self, params: CrossoverParams | None = None) -> None:
         super().__init__(params if params is not None else CrossoverParams())
-        self._fast_alpha = 2.0 / (self.params.fast + 1)
-        self._slow_alpha = 2.0 / (self.params.slow + 1)
+        p = self.params
+        # What `on_candle` reads of the parameters on every candle, as plain attributes.
+        self._fast_alpha = 2.0 / (p.fast + 1)
+        self._slow_alpha = 2.0 / (p.slow + 1)
+        self._lookback = p.slope_lookback
+        self._warmup = max(p.slow, p.slope_lookback + 1)  # candles before a side is judged
+        self._band = p.band_atr
         self._states: dict[str, _SymbolState] = {}
 
     def side(self, symbol: str) -> Side | None:
@@ -76,36 +81,39 @@ class EmaCrossoverStrategy(Strategy[CrossoverParams]):
         return state.side if state else None
 
     def on_candle(self, window: Window) -> tuple[StrategySignal, ...]:
-        p = self.params
-        state = self._states.get(window.symbol)
+        symbol = window.symbol
+        state = self._states.get(symbol)
         if state is None:
-            state = self._states[window.symbol] = _SymbolState(fast_history=[0.0] * p.slope_lookback)
+            state = self._states[symbol] = _SymbolState(fast_history=[0.0] * self._lookback)
         close = float(window.close[-1])
-        state.count += 1
-        if state.count == 1:
-            state.fast = state.slow = close
+        count = state.count = state.count + 1
+        if count == 1:
+            fast = slow = close
         else:
-            state.fast += self._fast_alpha * (close - state.fast)
-            state.slow += self._slow_alpha * (close - state.slow)
-        slot = state.count % p.slope_lookback
+            fast = state.fast + self._fast_alpha * (close - state.fast)
+            slow = state.slow + self._slow_alpha * (close - state.slow)
+        state.fast, state.slow = fast, slow
+        slot = count % self._lookback
         fast_ago = state.fast_history[slot]
-        state.fast_history[slot] = state.fast
-        atr = float(window.atr[-1])
-        if state.count < max(p.slow, p.slope_lookback + 1) or not atr > 0.0:
+        state.fast_history[slot] = fast
+        if count < self._warmup:
             return ()
-        gap = (state.fast - state.slow) / atr
-        if gap > p.band_atr:
+        atr = float(window.atr[-1])
+        if not atr > 0.0:
+            return ()
+        gap = (fast - slow) / atr
+        if gap > self._band:
             new_side = Side.LONG
-        elif gap < -p.band_atr:
+        elif gap < -self._band:
             new_side = Side.SHORT
         else:
             return ()
         previous, state.side = state.side, new_side
         if previous is None or previous is new_side:
             return ()
-        slope_z = (state.fast - fast_ago) / (atr * math.sqrt(p.slope_lookback))
+        slope_z = (fast - fast_ago) / (atr * math.sqrt(self._lookback))
         confidence = self.confidence(new_side, slope_z, Regime(str(window.regime[-1])))
-        return (StrategySignal(symbol=window.symbol, side=new_side, confidence=confidence),)
+        return (StrategySignal(symbol=symbol, side=new_side, confidence=confidence),)
 
     def confidence(self, side: Side, slope_z: float, regime: Regime) -> float:
         p = self.params

@@ -28,10 +28,14 @@ class Lineup:
         ]
         self.capacity = 1
         self.histories: dict[str, SymbolHistory] = {}
+        # Why trading pauses: the disabled strategies and their errors, or "". A strategy is disabled only with a
+        # fault that says so, and then this is taken again.
+        self.hold = ""
 
     def start(self, at: int) -> list[StrategyFault]:
         """Make every strategy; the faults of those that could not be made (they are disabled)."""
         faults = [fault for runner in self.runners if (fault := runner.start(at)) is not None]
+        self._held()
         self.capacity = max((runner.history for runner in self.runners if not runner.disabled), default=1)
         return faults
 
@@ -50,12 +54,13 @@ class Lineup:
                 if window is None:
                     continue
                 found, fault = runner.on_window(window)
-                signals.extend(found)
+                if found:
+                    signals.extend(found)
                 if fault is not None:
                     faults.append(fault)
+                    if fault.disabled:
+                        self._held()
         return signals, faults
 
-    @property
-    def hold(self) -> str:
-        """Why trading pauses: the disabled strategies and their errors, or ""."""
-        return "; ".join(runner.disabled for runner in self.runners if runner.disabled)
+    def _held(self) -> None:
+        self.hold = "; ".join(runner.disabled for runner in self.runners if runner.disabled)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, Protocol, TypeVar, overload
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -65,31 +65,123 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+class Columns(Protocol):
+    """Where a window's arrays come from: `read(index, end, length)` is the array of column `index` (in the order of
+    `Window.COLUMNS`) over the `length` rows before row `end`."""
+
+    def read(self, index: int, end: int, length: int) -> np.ndarray: ...
+
+
+class _Given:
+    """The arrays a window was made with, handed out as they are."""
+
+    __slots__ = ("arrays",)
+
+    def __init__(self, arrays: tuple[np.ndarray, ...]) -> None:
+        self.arrays = arrays
+
+    def read(self, index: int, end: int, length: int) -> np.ndarray:
+        return self.arrays[index]
+
+
+class _Column:
+    """One of a window's arrays, taken from its columns when the strategy reads it: most strategies read two or three
+    of the ten, and a window is made for every candle. Read-only: a window has no setter."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    @overload
+    def __get__(self, window: None, owner: type[Window]) -> _Column: ...
+
+    @overload
+    def __get__(self, window: Window, owner: type[Window]) -> np.ndarray: ...
+
+    def __get__(self, window: Window | None, owner: type[Window]) -> np.ndarray | _Column:
+        if window is None:
+            return self
+        return window._columns.read(self.index, window._end, window._length)
+
+
 class Window:
     """The last `len(window)` closed candles of one symbol, oldest first; every array read-only.
 
     `time`: open times (UTC ms, int64); `open`, `high`, `low`, `close`, `volume`, `atr` (Wilder's, price units) and
     `atr_pct` (a fraction of the close): float64; `regime` and `volatility`: the market-data actor's labels as
     strings (compare them with `Regime.TRENDING_UP`, `VolatilityLevel.EXTREME`). `at`: the close time of the last
-    candle, the only clock a strategy has."""
+    candle, the only clock a strategy has.
 
-    symbol: str
-    interval_ms: int
-    at: int
-    time: np.ndarray
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-    atr: np.ndarray
-    atr_pct: np.ndarray
-    regime: np.ndarray
-    volatility: np.ndarray
+    Made with every array given by keyword (a test, a tool), or by the signals actor with `Window.over` a symbol's
+    history, whose arrays are taken only when the strategy reads them."""
+
+    COLUMNS = ("time", "open", "high", "low", "close", "volume", "atr", "atr_pct", "regime", "volatility")
+    __slots__ = ("_at", "_columns", "_end", "_interval_ms", "_length", "_symbol")
+
+    def __init__(
+        self,
+        *,
+        symbol: str,
+        interval_ms: int,
+        at: int,
+        time: np.ndarray,
+        open: np.ndarray,
+        high: np.ndarray,
+        low: np.ndarray,
+        close: np.ndarray,
+        volume: np.ndarray,
+        atr: np.ndarray,
+        atr_pct: np.ndarray,
+        regime: np.ndarray,
+        volatility: np.ndarray,
+    ) -> None:
+        self._symbol = symbol
+        self._interval_ms = interval_ms
+        self._at = at
+        self._columns: Columns = _Given((time, open, high, low, close, volume, atr, atr_pct, regime, volatility))
+        self._end = self._length = len(close)
+
+    @classmethod
+    def over(cls, columns: Columns, *, symbol: str, interval_ms: int, at: int, end: int, length: int) -> Window:
+        """The window of the `length` rows of `columns` before row `end`."""
+        window = cls.__new__(cls)
+        window._symbol = symbol
+        window._interval_ms = interval_ms
+        window._at = at
+        window._columns = columns
+        window._end = end
+        window._length = length
+        return window
+
+    @property
+    def symbol(self) -> str:
+        return self._symbol
+
+    @property
+    def interval_ms(self) -> int:
+        return self._interval_ms
+
+    @property
+    def at(self) -> int:
+        return self._at
+
+    time = _Column(0)
+    open = _Column(1)
+    high = _Column(2)
+    low = _Column(3)
+    close = _Column(4)
+    volume = _Column(5)
+    atr = _Column(6)
+    atr_pct = _Column(7)
+    regime = _Column(8)
+    volatility = _Column(9)
 
     def __len__(self) -> int:
-        return len(self.close)
+        return self._length
+
+    def __repr__(self) -> str:
+        return f"Window(symbol={self._symbol!r}, at={self._at}, len={self._length})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

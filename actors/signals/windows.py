@@ -1,21 +1,85 @@
 """Each symbol's recent candles and indicators, handed to strategies as read-only `Window`s. Pure.
 
-The arrays are kept at least twice as long as the longest window wanted, so a closed candle costs one write per field. A
-window is a read-only view, and a slot once written is never written again: when the arrays are full, the last
-candles move into new arrays and the old ones stay as they are, so a strategy that keeps a window keeps what it was
-given (and a window costs no copy).
+A push keeps the candle and its snapshot; a column's array is written from them when a strategy first reads that
+column (the built-in strategy reads two of the ten), one write per candle from then on. The rows are kept at least
+twice as long as the longest window wanted. A slot once written is never written again: when the rows are full,
+the last candles move into a new generation and the old one stays as it is, so a strategy that keeps a window keeps
+what it was given (and a window costs no copy).
 """
 
 from __future__ import annotations
+
+from operator import attrgetter
 
 import numpy as np
 
 from actors.messages import Candle, MarketSnapshot
 from actors.signals.strategy import Window
 
-_FLOATS = ("open", "high", "low", "close", "volume", "atr", "atr_pct")
 SPARE = 512
 _LABEL = "<U16"  # the longest regime or volatility level, TRENDING_DOWN, fits
+
+# Per column of `Window.COLUMNS`: whether it is read from the snapshot (or the candle), the attribute, the dtype.
+_SOURCES: dict[str, tuple[bool, str, str]] = {
+    "time": (False, "open_time", "int64"),
+    "open": (False, "open", "float64"),
+    "high": (False, "high", "float64"),
+    "low": (False, "low", "float64"),
+    "close": (False, "close", "float64"),
+    "volume": (False, "volume", "float64"),
+    "atr": (True, "atr", "float64"),
+    "atr_pct": (True, "atr_pct", "float64"),
+    "regime": (True, "regime", _LABEL),
+    "volatility": (True, "volatility", _LABEL),
+}
+_COLUMNS = tuple(
+    (from_snapshot, attrgetter(name), dtype)
+    for from_snapshot, name, dtype in (_SOURCES[column] for column in Window.COLUMNS)
+)
+
+
+class _Rows:
+    """One generation of a symbol's rows: its candles and snapshots, and the arrays of the columns read so far, each
+    written up to the last row a window of it was read to."""
+
+    __slots__ = ("arrays", "candles", "size", "snapshots", "views", "written")
+
+    def __init__(self, size: int, candles: list[Candle], snapshots: list[MarketSnapshot]) -> None:
+        self.size = size
+        self.candles = candles
+        self.snapshots = snapshots
+        self.arrays: list[np.ndarray | None] = [None] * len(_COLUMNS)
+        self.views: list[np.ndarray | None] = [None] * len(_COLUMNS)  # read-only: so is every slice of one
+        self.written = [0] * len(_COLUMNS)  # rows written in each array
+
+    def read(self, index: int, end: int, length: int) -> np.ndarray:
+        """Column `index` over the `length` rows before row `end`, read-only."""
+        view = self.views[index]
+        if view is None or self.written[index] < end:
+            view = self._write(index, end)
+        return view[end - length : end]
+
+    def _write(self, index: int, end: int) -> np.ndarray:
+        """Column `index` written up to row `end`; its read-only view."""
+        from_snapshot, value, dtype = _COLUMNS[index]
+        array, view = self.arrays[index], self.views[index]
+        if array is None or view is None:
+            array = self.arrays[index] = np.zeros(self.size, dtype=dtype)
+            view = self.views[index] = array.view()
+            view.flags.writeable = False
+        start = self.written[index]
+        rows = self.snapshots if from_snapshot else self.candles
+        if end - start == 1:  # the usual case: one candle since the column was last read
+            array[start] = value(rows[start])
+        else:
+            array[start:end] = [value(row) for row in rows[start:end]]
+        self.written[index] = end
+        return view
+
+    def next_generation(self, keep: int) -> _Rows:
+        """A new generation that starts with the last `keep` rows of this one."""
+        start = len(self.candles) - keep
+        return _Rows(self.size, self.candles[start:], self.snapshots[start:])
 
 
 class SymbolHistory:
@@ -24,79 +88,29 @@ class SymbolHistory:
     def __init__(self, symbol: str, capacity: int) -> None:
         self.symbol = symbol
         self.capacity = capacity
-        size = max(2 * capacity, capacity + SPARE)  # new arrays every `size - capacity + 1` candles
         self.count = 0  # candles seen
-        self._end = 0  # next slot to write
-        self._time = np.zeros(size, dtype=np.int64)
-        self._floats = tuple(np.zeros(size, dtype=np.float64) for _ in _FLOATS)
-        self._regime = np.zeros(size, dtype=_LABEL)
-        self._volatility = np.zeros(size, dtype=_LABEL)
-        self._frozen = self._freeze()
-        self._interval_ms = 0
-        self._at = 0
-
-    def _freeze(self) -> tuple[np.ndarray, ...]:
-        """Read-only views of the arrays, made once: every slice of one is read-only too, so a window costs
-        slicing only."""
-        views = []
-        for array in (self._time, self._regime, self._volatility, *self._floats):
-            view = array.view()
-            view.flags.writeable = False
-            views.append(view)
-        return tuple(views)
+        size = max(2 * capacity, capacity + SPARE)  # a new generation every `size - capacity + 1` candles
+        self._rows = _Rows(size, [], [])
 
     def push(self, candle: Candle, snapshot: MarketSnapshot) -> None:
-        if self._end == len(self._time):
-            self._move_to_new_arrays()
-        i = self._end
-        self._time[i] = candle.open_time
-        opens, highs, lows, closes, volumes, atrs, atr_pcts = self._floats
-        opens[i] = candle.open
-        highs[i] = candle.high
-        lows[i] = candle.low
-        closes[i] = candle.close
-        volumes[i] = candle.volume
-        atrs[i] = snapshot.atr
-        atr_pcts[i] = snapshot.atr_pct
-        self._regime[i] = snapshot.regime
-        self._volatility[i] = snapshot.volatility
-        self._end += 1
+        rows = self._rows
+        if len(rows.candles) == rows.size:
+            rows = self._rows = rows.next_generation(self.capacity - 1)
+        rows.candles.append(candle)
+        rows.snapshots.append(snapshot)
         self.count += 1
-        self._interval_ms = candle.interval_ms
-        self._at = candle.close_time
-
-    def _move_to_new_arrays(self) -> None:
-        keep = slice(self._end - (self.capacity - 1), self._end)
-        size = len(self._time)
-
-        def moved(array: np.ndarray) -> np.ndarray:
-            new = np.zeros(size, dtype=array.dtype)
-            new[: self.capacity - 1] = array[keep]
-            return new
-
-        self._time, self._regime, self._volatility = moved(self._time), moved(self._regime), moved(self._volatility)
-        self._floats = tuple(moved(array) for array in self._floats)
-        self._frozen = self._freeze()
-        self._end = self.capacity - 1
 
     def window(self, length: int) -> Window | None:
         """The last `length` candles (at most `capacity`), or None while fewer have closed."""
-        if length > min(self.count, self.capacity):
+        if length > self.count or length > self.capacity:
             return None
-        part = slice(self._end - length, self._end)
-        time, regime, volatility, opens, highs, lows, closes, volumes, atrs, atr_pcts = self._frozen
-        return Window(
+        rows = self._rows
+        last = rows.candles[-1]
+        return Window.over(
+            rows,
             symbol=self.symbol,
-            interval_ms=self._interval_ms,
-            at=self._at,
-            time=time[part],
-            regime=regime[part],
-            volatility=volatility[part],
-            open=opens[part],
-            high=highs[part],
-            low=lows[part],
-            close=closes[part],
-            volume=volumes[part],
-            atr=atrs[part],
-            atr_pct=atr_pcts[part],
+            interval_ms=last.interval_ms,
+            at=last.close_time,
+            end=len(rows.candles),
+            length=length,
         )

@@ -124,6 +124,23 @@ def test_percentile_window_rank_matches_brute_force(values: list[float], size: i
     assert window.rank(probe) == pytest.approx(expected)
 
 
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.1, 0.2, 0.3, math.nan]) | st.floats(0, 1, allow_nan=False), max_size=80),
+    st.integers(1, 12),
+)
+def test_percentile_window_rank_and_push_is_rank_then_push(values: list[float], size: int) -> None:
+    """Ties, the oldest value equal to the new one, NaN, and a full window: the insert at the rank's bisect keeps the
+    same sorted values as `push`."""
+    combined, apart = PercentileWindow(size), PercentileWindow(size)
+    for value in values:
+        rank = apart.rank(value)
+        apart.push(value)
+        assert combined.rank_and_push(value) == rank
+        assert combined._sorted == apart._sorted == sorted(combined._ring)
+        assert not combined._sorted or combined.median() == apart.median()
+
+
 def test_percentile_window_nan_is_not_kept() -> None:
     window = PercentileWindow(3)
     window.push(math.nan)
