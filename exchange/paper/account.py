@@ -5,7 +5,7 @@ There is no margin or liquidation model: the account never refuses a fill for la
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from exchange.paper.rules import ZERO, apply_fill, unrealized_pnl
@@ -42,6 +42,15 @@ class PaperAccount:
         return ExchangePosition(
             symbol=symbol, quantity=quantity, entry_price=entry, unrealized_pnl=pnl, mark_price=mark
         )
+
+    def unrealized_pnl(self, mark: Callable[[str], Decimal | None]) -> Decimal:
+        """The open positions' unrealised PnL at `mark(symbol)` (none for a symbol without a price)."""
+        total = ZERO
+        for symbol, (quantity, entry) in self._positions.items():
+            price = mark(symbol)
+            if price is not None:
+                total += unrealized_pnl(quantity, entry, price)
+        return total
 
     def positions(self) -> dict[str, tuple[Decimal, Decimal]]:
         """Symbol -> (signed quantity, entry price), as `PaperState` saves them."""

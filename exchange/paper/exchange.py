@@ -203,7 +203,7 @@ class PaperExchange:
         return tuple(self._account.position(symbol, self.last_price(symbol)) for symbol in self._account.symbols())
 
     def balance(self) -> Balance:
-        unrealized = sum((p.unrealized_pnl for p in self.positions()), ZERO)
+        unrealized = self._account.unrealized_pnl(self.last_price)
         wallet, last = self._account.wallet, self._balance
         if last.wallet_balance == wallet and last.unrealized_pnl == unrealized:
             return last  # asked every step: flat, or prices unmoved, the same balance
