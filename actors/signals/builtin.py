@@ -85,7 +85,7 @@ class EmaCrossoverStrategy(Strategy[CrossoverParams]):
         state = self._states.get(symbol)
         if state is None:
             state = self._states[symbol] = _SymbolState(fast_history=[0.0] * self._lookback)
-        close = float(window.close[-1])
+        close = float(window.last("close"))
         count = state.count = state.count + 1
         if count == 1:
             fast = slow = close
@@ -98,7 +98,7 @@ class EmaCrossoverStrategy(Strategy[CrossoverParams]):
         state.fast_history[slot] = fast
         if count < self._warmup:
             return ()
-        atr = float(window.atr[-1])
+        atr = float(window.last("atr"))
         if not atr > 0.0:
             return ()
         gap = (fast - slow) / atr
@@ -112,7 +112,7 @@ class EmaCrossoverStrategy(Strategy[CrossoverParams]):
         if previous is None or previous is new_side:
             return ()
         slope_z = (fast - fast_ago) / (atr * math.sqrt(self._lookback))
-        confidence = self.confidence(new_side, slope_z, Regime(str(window.regime[-1])))
+        confidence = self.confidence(new_side, slope_z, Regime(str(window.last("regime"))))
         return (StrategySignal(symbol=symbol, side=new_side, confidence=confidence),)
 
     def confidence(self, side: Side, slope_z: float, regime: Regime) -> float:

@@ -71,6 +71,10 @@ class Columns(Protocol):
 
     def read(self, index: int, end: int, length: int) -> np.ndarray: ...
 
+    def last(self, index: int, end: int) -> float | int | str:
+        """Column `index` at row `end - 1`, as a Python value."""
+        ...
+
 
 class _Given:
     """The arrays a window was made with, handed out as they are."""
@@ -82,6 +86,10 @@ class _Given:
 
     def read(self, index: int, end: int, length: int) -> np.ndarray:
         return self.arrays[index]
+
+    def last(self, index: int, end: int) -> float | int | str:
+        value: float | int | str = self.arrays[index][-1].item()
+        return value
 
 
 class _Column:
@@ -177,11 +185,23 @@ class Window:
     regime = _Column(8)
     volatility = _Column(9)
 
+    def last(self, column: str) -> float | int | str:
+        """`column` at the window's last candle as a Python value (a float; an int for `time`, a string for `regime`
+        and `volatility`): what `window.<column>[-1]` holds, without taking the array. A strategy that keeps its
+        own state and reads only the candle that just closed needs nothing else."""
+        index = _COLUMN_INDEX.get(column)
+        if index is None:
+            raise ValueError(f"a window has no column {column!r}; its columns are {', '.join(self.COLUMNS)}")
+        return self._columns.last(index, self._end)
+
     def __len__(self) -> int:
         return self._length
 
     def __repr__(self) -> str:
         return f"Window(symbol={self._symbol!r}, at={self._at}, len={self._length})"
+
+
+_COLUMN_INDEX = {name: index for index, name in enumerate(Window.COLUMNS)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -59,6 +59,12 @@ class _Rows:
             view = self._write(index, end)
         return view[end - length : end]
 
+    def last(self, index: int, end: int) -> float | int | str:
+        """Column `index` at row `end - 1`, from its candle or snapshot (the value its array would hold)."""
+        from_snapshot, value, dtype = _COLUMNS[index]
+        found = value((self.snapshots if from_snapshot else self.candles)[end - 1])
+        return str(found) if dtype == _LABEL else int(found) if dtype == "int64" else float(found)
+
     def _write(self, index: int, end: int) -> np.ndarray:
         """Column `index` written up to row `end`; its read-only view."""
         from_snapshot, value, dtype = _COLUMNS[index]

@@ -96,3 +96,23 @@ def test_window_made_by_keyword_hands_out_its_arrays_and_is_read_only() -> None:
         window.close = np.zeros(3)  # type: ignore[misc]
     with pytest.raises(AttributeError):
         window.at = 0  # type: ignore[misc]
+
+
+def test_window_last_is_the_last_value_of_each_column_with_its_python_type() -> None:
+    """`last(column)` gives what `column[-1]` holds, read from the history without its array, and from a window
+    made by keyword alike; a column it does not have is named in the error."""
+    given = rows(80)
+    history = SymbolHistory("BTCUSDT", 5)
+    for candle, snapshot in given:
+        history.push(candle, snapshot)
+    from_history = history.window(4)
+    assert from_history is not None
+    arrays = {name: np.asarray(values) for name, values in expected(given[-4:]).items()}
+    by_keyword = Window(symbol="BTCUSDT", interval_ms=60_000, at=0, **arrays)
+    for window in (from_history, by_keyword):
+        for name in Window.COLUMNS:
+            value = window.last(name)
+            assert value == expected(given[-1:])[name][0], name
+            assert type(value) is type(getattr(window, name)[-1].item()), name
+    with pytest.raises(ValueError, match=r"no column 'closes'.*close"):
+        from_history.last("closes")
