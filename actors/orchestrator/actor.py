@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 from typing import Any
 
 from actors.base import SupervisedActor
@@ -14,7 +13,6 @@ from actors.messages import (
     MarketSnapshot,
     OperatorCommand,
     PolicyUpdated,
-    Portfolio,
     PositionClosed,
     Regime,
     Signal,
@@ -24,6 +22,7 @@ from actors.messages import (
     TradingPolicy,
     VolatilityLevel,
 )
+from actors.orchestrator.account_figures import AccountFigures
 from actors.orchestrator.conditions import market_conditions
 from actors.orchestrator.cost_record import CostRecord
 from actors.orchestrator.gate_rules import gate_action
@@ -41,7 +40,7 @@ from actors.orchestrator.policy import (
 from actors.orchestrator.policy_changes import decides_alike, describe_policy_change
 from actors.orchestrator.policy_memo import PolicyMemo
 from actors.orchestrator.screen import observed_block, screen_signal, static_policy
-from actors.protections import EquityPeak, StopOutGuard, floor_breach, is_stop_out
+from actors.protections import EquityPeak, StopOutGuard, is_stop_out
 from persistence import records
 from persistence.operator import apply_gate_command
 from persistence.store import Store
@@ -72,9 +71,6 @@ class OrchestratorActor(SupervisedActor):
         self.conditions: tuple[Regime, VolatilityLevel] | None = None  # from the snapshots' regimes and volatilities
         self.records: tuple[SymbolRecord, ...] | None = None  # the portfolio's records `performance` is made of
         self.performance: tuple[SymbolPerformance, ...] = ()
-        # The account's figures of the last step, from which portfolio and equity peak (execution hands on the same
-        # portfolio while nothing in it changed; the peak is the same while the window's highest equity is):
-        self.account: tuple[Portfolio, Decimal | None, tuple[Any, ...]] | None = None
         self.inputs: tuple[tuple[Any, ...], PolicyInputs] | None = None  # the last step's inputs, and their fields
         self.memo = PolicyMemo(self.profile, self.profile_name, settings.risk)  # the policy and gate inputs call for
         # The flags are fixed for the actor's life: whether the policy drives the gate is too.
@@ -85,6 +81,7 @@ class OrchestratorActor(SupervisedActor):
         # The protections beyond the day: loaded from the database at the first step, once every actor has
         # started (execution's recovery may close positions by their stops while the service was down).
         self.peak = EquityPeak.from_settings(settings.risk)
+        self.account = AccountFigures(self.peak, settings.risk.equity_floor_usd)
         self.stop_outs = StopOutGuard.from_settings(settings.risk)
         self.looked_back = False
         if mismatches:
@@ -166,7 +163,7 @@ class OrchestratorActor(SupervisedActor):
         regime, volatility = self.conditions
         if portfolio.records is not self.records:
             self.records, self.performance = portfolio.records, _performance(portfolio.records)
-        account = self._account(portfolio, now)
+        account = self.account.of(portfolio, now)
         hold = self.gate.reason if self.gate.state in (GateState.LOCKED, GateState.HALTED) else ""
         cooldowns = self.stop_outs.cooldowns(now)
         # The fields of the inputs (but the symbols, fixed): equal to the last step's, they make the same inputs.
@@ -196,25 +193,6 @@ class OrchestratorActor(SupervisedActor):
         )
         self.inputs = key, inputs
         return inputs
-
-    def _account(self, portfolio: Portfolio, now: int) -> tuple[Any, ...]:
-        """The risk state's fields read from the account, in `RiskState`'s order (but the strategy hold)."""
-        peak = self.peak.peak(now)
-        if self.account is not None and self.account[0] is portfolio and self.account[1] is peak:
-            return self.account[2]
-        equity, positions = portfolio.equity, portfolio.positions
-        figures = (
-            portfolio.daily_drawdown_pct,
-            len(positions),
-            float(sum(p.risk_at_stop for p in positions) / equity) if positions and equity > 0 else 0.0,
-            portfolio.losing_streak,
-            portfolio.exchange_blocked,
-            portfolio.execution_hold,
-            self.peak.drawdown(now, equity),
-            floor_breach(equity, self.ctx.settings.risk.equity_floor_usd),
-        )
-        self.account = portfolio, peak, figures
-        return figures
 
     def _drive_gate(
         self, inputs: PolicyInputs | None, now: int, exchange_blocked: str, execution_hold: str, signals_hold: str
