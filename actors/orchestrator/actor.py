@@ -22,6 +22,7 @@ from actors.messages import (
     TradingPolicy,
     VolatilityLevel,
 )
+from actors.orchestrator.account_figures import AccountFigures
 from actors.orchestrator.conditions import market_conditions
 from actors.orchestrator.cost_record import CostRecord
 from actors.orchestrator.gate_rules import gate_action
@@ -31,16 +32,15 @@ from actors.orchestrator.policy import (
     PolicyInputs,
     RiskState,
     SymbolPerformance,
-    compute_policy,
-    desired_gate,
     exchange_pause,
     execution_pause,
     fallback_policy,
     strategy_pause,
 )
 from actors.orchestrator.policy_changes import decides_alike, describe_policy_change
+from actors.orchestrator.policy_memo import PolicyMemo
 from actors.orchestrator.screen import observed_block, screen_signal, static_policy
-from actors.protections import EquityPeak, StopOutGuard, floor_breach, is_stop_out
+from actors.protections import EquityPeak, StopOutGuard, is_stop_out
 from persistence import records
 from persistence.operator import apply_gate_command
 from persistence.store import Store
@@ -71,9 +71,8 @@ class OrchestratorActor(SupervisedActor):
         self.conditions: tuple[Regime, VolatilityLevel] | None = None  # from the snapshots' regimes and volatilities
         self.records: tuple[SymbolRecord, ...] | None = None  # the portfolio's records `performance` is made of
         self.performance: tuple[SymbolPerformance, ...] = ()
-        self.computed: tuple[PolicyInputs, TradingPolicy] | None = None  # the last policy computed, from what
         self.inputs: tuple[tuple[Any, ...], PolicyInputs] | None = None  # the last step's inputs, and their fields
-        self.wanted: tuple[PolicyInputs, tuple[GateTarget, str]] | None = None  # the gate those inputs call for
+        self.memo = PolicyMemo(self.profile, self.profile_name, settings.risk)  # the policy and gate inputs call for
         # The flags are fixed for the actor's life: whether the policy drives the gate is too.
         self.drives_gate = self.flags.enforcing and self.flags.use_for_trading_gate
         self.decisions: list[dict[str, Any]] = []
@@ -82,6 +81,7 @@ class OrchestratorActor(SupervisedActor):
         # The protections beyond the day: loaded from the database at the first step, once every actor has
         # started (execution's recovery may close positions by their stops while the service was down).
         self.peak = EquityPeak.from_settings(settings.risk)
+        self.account = AccountFigures(self.peak, settings.risk.equity_floor_usd)
         self.stop_outs = StopOutGuard.from_settings(settings.risk)
         self.looked_back = False
         if mismatches:
@@ -150,12 +150,7 @@ class OrchestratorActor(SupervisedActor):
             return self.static, None
         try:
             inputs = self._inputs(step, now)
-            # Flat, nothing changes from one step to the next: the same inputs (most often the very same object,
-            # handed on by `_inputs`) make the same policy.
-            if self.computed is None or (self.computed[0] is not inputs and self.computed[0] != inputs):
-                policy = compute_policy(inputs, self.profile, self.profile_name, self.ctx.settings.risk)
-                self.computed = inputs, policy
-            return self.computed[1], inputs
+            return self.memo.policy(inputs), inputs
         except Exception as error:  # the table's fallback row: trading goes on, defensively
             log.exception("policy failed; using the fallback policy")
             return fallback_policy(self.profile, f"orchestrator raised {type(error).__name__}: {error}"), None
@@ -168,25 +163,14 @@ class OrchestratorActor(SupervisedActor):
         regime, volatility = self.conditions
         if portfolio.records is not self.records:
             self.records, self.performance = portfolio.records, _performance(portfolio.records)
-        equity, positions = portfolio.equity, portfolio.positions
-        risk = (
-            portfolio.daily_drawdown_pct,
-            len(positions),
-            float(sum(p.risk_at_stop for p in positions) / equity) if positions and equity > 0 else 0.0,
-            portfolio.losing_streak,
-            portfolio.exchange_blocked,
-            portfolio.execution_hold,
-            self.peak.drawdown(now, equity),
-            floor_breach(equity, self.ctx.settings.risk.equity_floor_usd),
-            step.signals_hold,
-        )
+        account = self.account.of(portfolio, now)
         hold = self.gate.reason if self.gate.state in (GateState.LOCKED, GateState.HALTED) else ""
         cooldowns = self.stop_outs.cooldowns(now)
         # The fields of the inputs (but the symbols, fixed): equal to the last step's, they make the same inputs.
-        key = (regime, volatility, risk, self.performance, portfolio.costs, hold, cooldowns)
+        key = (regime, volatility, account, step.signals_hold, self.performance, portfolio.costs, hold, cooldowns)
         if self.inputs is not None and self.inputs[0] == key:
             return self.inputs[1]
-        daily, open_positions, exposure, streak, blocked, execution_hold, peak, floor, strategy_hold = risk
+        daily, open_positions, exposure, streak, blocked, execution_hold, peak, floor = account
         inputs = PolicyInputs(
             regime=regime,
             volatility=volatility,
@@ -199,7 +183,7 @@ class OrchestratorActor(SupervisedActor):
                 execution_hold=execution_hold,
                 peak_drawdown_pct=peak,
                 equity_floor_breach=floor,
-                strategy_hold=strategy_hold,
+                strategy_hold=step.signals_hold,
             ),
             performance=self.performance,
             costs=portfolio.costs,
@@ -216,10 +200,7 @@ class OrchestratorActor(SupervisedActor):
         target: GateTarget | None = None
         why = ""
         if self.drives_gate and inputs is not None:
-            # The same inputs (handed on unchanged on a quiet step) call for the same gate.
-            if self.wanted is None or self.wanted[0] is not inputs:
-                self.wanted = inputs, desired_gate(inputs, self.profile)
-            target, why = self.wanted[1]
+            target, why = self.memo.gate(inputs)
         elif exchange_blocked:
             # Not a policy choice: whatever the flags (or a static policy), nothing can be sent, and the gate says why.
             target, why = exchange_pause(exchange_blocked)

@@ -157,12 +157,53 @@ def desired_gate(inputs: PolicyInputs, profile: RiskProfile) -> tuple[GateTarget
     UTC day even if the pause condition clears). `gate_hold_reason` is ignored: the gate
     already knows why it is held.
     """
-    closures = gate_closures(inputs, profile)
+    return gate_for(gate_closures(inputs, profile))
+
+
+def gate_for(closures: tuple[tuple[GateTarget, str], ...]) -> tuple[GateTarget, str]:
+    """`desired_gate` from the closures that hold (`gate_closures`, or `PolicyFacts.closures`)."""
     if not closures:
         return GateTarget.OPEN, "Conditions clear"
     targets = {target for target, _ in closures}
     target = next(t for t in (GateTarget.HALTED, GateTarget.LOCKED, GateTarget.PAUSED) if t in targets)
     return target, "; ".join(reason for _, reason in closures)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyFacts:
+    """What `compute_policy` reads of its inputs, and nothing more: the policy is worked out from these alone, so
+    two inputs with equal facts make the same policy (note included).
+
+    The running figures of the risk state (the day's drawdown, the exposure, the drawdown from the peak) move with
+    every price while a position is open; they enter only through `closures`, the limits that hold with the text
+    that names them, so the facts stay put until a limit is reached or its reported figure changes.
+    """
+
+    regime: Regime
+    volatility: VolatilityLevel
+    closures: tuple[tuple[GateTarget, str], ...]  # `gate_closures`: every gate-closing condition that holds
+    daily_limit_hit: bool
+    losing_streak: int
+    gate_hold_reason: str
+    performance: tuple[SymbolPerformance, ...]
+    costs: tuple[SymbolCosts, ...]
+    symbols: tuple[str, ...]
+    cooldowns: tuple[Cooldown, ...]
+
+
+def policy_facts(inputs: PolicyInputs, profile: RiskProfile) -> PolicyFacts:
+    return PolicyFacts(
+        regime=inputs.regime,
+        volatility=inputs.volatility,
+        closures=gate_closures(inputs, profile),
+        daily_limit_hit=drawdown_limit_hit(inputs.risk_state, profile),
+        losing_streak=inputs.risk_state.losing_streak,
+        gate_hold_reason=inputs.gate_hold_reason,
+        performance=inputs.performance,
+        costs=inputs.costs,
+        symbols=inputs.symbols,
+        cooldowns=inputs.cooldowns,
+    )
 
 
 def compute_policy(
@@ -172,31 +213,39 @@ def compute_policy(
     risk: RiskSettings,
 ) -> TradingPolicy:
     """The policy for this cycle, every row of DESIGN.md's table applied; `note` says why."""
-    dd_hit = drawdown_limit_hit(inputs.risk_state, profile)
-    reasons = [reason for _, reason in gate_closures(inputs, profile)]
-    if inputs.gate_hold_reason:
-        reasons.append(f"Gate held closed: {inputs.gate_hold_reason}")
+    return policy_from_facts(policy_facts(inputs, profile), profile, profile_name, risk)
+
+
+def policy_from_facts(
+    facts: PolicyFacts,
+    profile: RiskProfile,
+    profile_name: str,
+    risk: RiskSettings,
+) -> TradingPolicy:
+    """`compute_policy` for inputs with these facts."""
+    dd_hit = facts.daily_limit_hit
+    reasons = [reason for _, reason in facts.closures]
+    if facts.gate_hold_reason:
+        reasons.append(f"Gate held closed: {facts.gate_hold_reason}")
     allow = not reasons
 
-    max_risk, risk_notes = _max_risk_pct(inputs, profile, gate_closed=not allow)
-    disallowed, symbol_notes = _disallowed_symbols(inputs, risk)
-    cooling_down = tuple((cooldown.symbol, cooldown.describe()) for cooldown in inputs.cooldowns)
+    max_risk, risk_notes = _max_risk_pct(facts, profile, gate_closed=not allow)
+    disallowed, symbol_notes = _disallowed_symbols(facts, risk)
+    cooling_down = tuple((cooldown.symbol, cooldown.describe()) for cooldown in facts.cooldowns)
     notes = reasons + risk_notes + symbol_notes + [why for _, why in cooling_down]
-    summary = "; ".join(notes) or f"Normal conditions ({inputs.regime}, {inputs.volatility} volatility)"
-    limits_note = regime_limits.describe(profile.max_open_positions, inputs.regime, inputs.volatility)
+    summary = "; ".join(notes) or f"Normal conditions ({facts.regime}, {facts.volatility} volatility)"
+    limits_note = regime_limits.describe(profile.max_open_positions, facts.regime, facts.volatility)
     return TradingPolicy(
         allow_new_trades=allow,
-        min_confidence=_min_confidence(inputs.volatility, dd_hit),
+        min_confidence=_min_confidence(facts.volatility, dd_hit),
         max_risk_pct=max_risk,
-        exit_mode=_exit_mode(inputs.regime, inputs.volatility, dd_hit),
-        risk_profile=_risk_profile(inputs.volatility, str(profile_name), allow),
-        max_open_positions=regime_limits.max_open_positions(
-            profile.max_open_positions, inputs.regime, inputs.volatility
-        ),
+        exit_mode=_exit_mode(facts.regime, facts.volatility, dd_hit),
+        risk_profile=_risk_profile(facts.volatility, str(profile_name), allow),
+        max_open_positions=regime_limits.max_open_positions(profile.max_open_positions, facts.regime, facts.volatility),
         max_correlated_positions=profile.max_correlated_positions,
         max_symbol_exposure_pct=profile.max_symbol_exposure_pct,
         max_total_exposure_pct=profile.max_total_exposure_pct,
-        allowed_symbols=tuple(symbol for symbol in inputs.symbols if symbol not in disallowed),
+        allowed_symbols=tuple(symbol for symbol in facts.symbols if symbol not in disallowed),
         disallowed_symbols=disallowed,
         cooling_down=cooling_down,
         note=f"{summary}; {limits_note}",
@@ -229,7 +278,7 @@ def _min_confidence(volatility: VolatilityLevel, dd_hit: bool) -> float:
     return max(by_volatility, DRAWDOWN_MIN_CONFIDENCE) if dd_hit else by_volatility
 
 
-def _max_risk_pct(inputs: PolicyInputs, profile: RiskProfile, gate_closed: bool) -> tuple[float, list[str]]:
+def _max_risk_pct(facts: PolicyFacts, profile: RiskProfile, gate_closed: bool) -> tuple[float, list[str]]:
     """Base risk, capped under stress, then cut for a losing streak.
 
     Stress values are caps (`min`), so a custom profile whose base is already below
@@ -238,13 +287,13 @@ def _max_risk_pct(inputs: PolicyInputs, profile: RiskProfile, gate_closed: bool)
     """
     notes: list[str] = []
     value = profile.base_risk_pct
-    if gate_closed or inputs.volatility is VolatilityLevel.EXTREME:
+    if gate_closed or facts.volatility is VolatilityLevel.EXTREME:
         value = min(value, RISK_FLOOR_PCT)
         notes.append(f"risk at floor {value:.2%}")
-    elif inputs.volatility is VolatilityLevel.HIGH:
+    elif facts.volatility is VolatilityLevel.HIGH:
         value = min(value, profile.high_volatility_risk_pct)
         notes.append(f"HIGH volatility: risk capped at {value:.2%}")
-    streak = inputs.risk_state.losing_streak
+    streak = facts.losing_streak
     if streak >= profile.losing_streak_threshold:
         cut = max(value * profile.losing_streak_factor, min(value, RISK_FLOOR_PCT))
         notes.append(
@@ -274,10 +323,10 @@ def _risk_profile(volatility: VolatilityLevel, profile_name: str, allow: bool) -
     return profile_name
 
 
-def _disallowed_symbols(inputs: PolicyInputs, risk: RiskSettings) -> tuple[tuple[str, ...], list[str]]:
+def _disallowed_symbols(facts: PolicyFacts, risk: RiskSettings) -> tuple[tuple[str, ...], list[str]]:
     """Poor performers (all three conditions) and symbols whose spread or realised slippage is above its cap."""
     why: dict[str, list[str]] = {}
-    for perf in inputs.performance:
+    for perf in facts.performance:
         if (
             perf.closed_trades >= risk.performance_min_trades
             and perf.win_rate < risk.performance_min_win_rate
@@ -286,12 +335,12 @@ def _disallowed_symbols(inputs: PolicyInputs, risk: RiskSettings) -> tuple[tuple
             why.setdefault(perf.symbol, []).append(
                 f"win rate {perf.win_rate:.0%}, avg R {perf.avg_r:.2f} over {perf.closed_trades} trades"
             )
-    for symbol, reason in cost_breaches(inputs.costs, risk).items():
+    for symbol, reason in cost_breaches(facts.costs, risk).items():
         why.setdefault(symbol, []).append(reason)
     if not why:
         return (), []
     # Universe order first so the list reads like the configuration, strangers after, sorted.
-    order = {symbol: index for index, symbol in enumerate(inputs.symbols)}
+    order = {symbol: index for index, symbol in enumerate(facts.symbols)}
     disallowed = tuple(sorted(why, key=lambda symbol: (order.get(symbol, len(order)), symbol)))
     notes = [f"Disallowed {symbol}: {', '.join(why[symbol])}" for symbol in disallowed]
     return disallowed, notes
