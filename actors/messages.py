@@ -292,10 +292,13 @@ _new_tuple = tuple.__new__
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CandleBatch:
-    """Command to the market-data actor: these candles closed."""
+    """Command to the market-data actor: these candles closed. `cleaned`: the feed already applied the cleaning
+    rules of `actors/market_data/candles.py` to them, in sequence (`FileFeed`, which counts what they found), so the
+    actor does not again; any other sender leaves it False and the actor cleans them."""
 
     at: int
     candles: tuple[Candle, ...]
+    cleaned: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
