@@ -8,7 +8,7 @@ exchange or the database are `Decimal`; indicator values are floats.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -69,7 +69,7 @@ class DecisionReason(StrEnum):
     OBSERVED = "OBSERVED"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, init=False)
 class MarketSnapshot:
     """What the market-data actor knows of one symbol after a closed candle."""
 
@@ -80,6 +80,33 @@ class MarketSnapshot:
     atr_pct: float
     volatility: VolatilityLevel
     regime: Regime
+
+    def __init__(
+        self,
+        *,
+        symbol: str,
+        at: int,
+        price: float,
+        atr: float,
+        atr_pct: float,
+        volatility: VolatilityLevel,
+        regime: Regime,
+    ) -> None:
+        # Every symbol makes one every time step: setting the slots through their descriptors costs half the frozen
+        # dataclass's generated __init__, which sets each through object.__setattr__ by name. Still frozen: an
+        # assignment afterwards raises as before.
+        set_symbol, set_at, set_price, set_atr, set_atr_pct, set_volatility, set_regime = _SNAPSHOT_SLOTS
+        set_symbol(self, symbol)
+        set_at(self, at)
+        set_price(self, price)
+        set_atr(self, atr)
+        set_atr_pct(self, atr_pct)
+        set_volatility(self, volatility)
+        set_regime(self, regime)
+
+
+# The setters of MarketSnapshot's slots, in the order of its fields (and of its __init__'s arguments).
+_SNAPSHOT_SLOTS = tuple(getattr(MarketSnapshot, f.name).__set__ for f in fields(MarketSnapshot))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -292,10 +319,13 @@ _new_tuple = tuple.__new__
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CandleBatch:
-    """Command to the market-data actor: these candles closed."""
+    """Command to the market-data actor: these candles closed. `cleaned`: the feed already applied the cleaning
+    rules of `actors/market_data/candles.py` to them, in sequence (`FileFeed`, which counts what they found), so the
+    actor does not again; any other sender leaves it False and the actor cleans them."""
 
     at: int
     candles: tuple[Candle, ...]
+    cleaned: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -165,8 +165,9 @@ class TradingSystem:
 
     # --- driving --------------------------------------------------------------------------
 
-    def step(self, at: int, candles: tuple[Candle, ...]) -> None:
-        self._hand_in(at, CandleBatch(at=at, candles=candles))
+    def step(self, at: int, candles: tuple[Candle, ...], *, cleaned: bool = False) -> None:
+        """`cleaned`: the feed already cleaned `candles` (see `CandleBatch`)."""
+        self._hand_in(at, CandleBatch(at=at, candles=candles, cleaned=cleaned))
 
     def operator_commands(self) -> int:
         """Hand the operator's queued gate commands to the orchestrator (call between steps)."""

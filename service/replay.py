@@ -128,7 +128,7 @@ def run_replay(
         for batch in batches:
             at = max(c.close_time for c in batch)
             clock.advance_to(at)
-            system.step(at, batch)
+            system.step(at, batch, cleaned=True)  # FileFeed cleans the rows and counts what it finds (bad_rows)
             candles += len(batch)
             steps += 1
             if progress is not None:

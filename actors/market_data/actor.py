@@ -32,7 +32,7 @@ class MarketDataActor(SupervisedActor):
         return None
 
     def _on_batch(self, batch: CandleBatch) -> None:
-        candles = self.cleaner.accept_batch(batch.candles)
+        candles = batch.candles if batch.cleaned else self.cleaner.accept_batch(batch.candles)
         snapshots = []
         for candle in candles:
             state = self.indicators.get(candle.symbol)
@@ -46,4 +46,5 @@ class MarketDataActor(SupervisedActor):
         self.start_step(Step(at=batch.at, candles=candles, snapshots=tuple(snapshots), correlations=self.correlations))
 
     def counters(self) -> dict[str, int]:
+        """What this actor's cleaning found; a batch its feed cleaned is counted by the feed."""
         return self.cleaner.counters.as_dict()

@@ -106,3 +106,8 @@ def test_file_in_slices_reads_and_cleans_as_the_whole_file(
         "counters": feed.counters["AAAUSDT"],
     }
     assert got == want
+    # Cleaned once is clean: cleaning the feed's candles again changes, drops and repairs none, which is why the
+    # market-data actor does not clean a FileFeed's batches again (`CandleBatch.cleaned`).
+    again = CandleCleaner("AAAUSDT")
+    assert [again.accept(candle) for candle in candles] == candles
+    assert again.counters.dropped == again.counters.repaired == 0
