@@ -53,7 +53,8 @@ def schedule(kills: int) -> list[str]:
 class FailoverBench(CrashTest):
     def __init__(self, *, kills: int, seed: int, workdir: Path, lease_s: float | None) -> None:
         self.plan = schedule(kills)
-        super().__init__(kills=len(self.plan), seed=seed, workdir=workdir, db_url=sqlite_url(workdir / "crash.db"))
+        self.database = workdir / "crash.db"
+        super().__init__(kills=len(self.plan), seed=seed, workdir=workdir, db_url=sqlite_url(self.database))
         if lease_s is not None:
             self.env |= lease_env(lease_s)
         self.instances: list[Instance] = []
@@ -63,7 +64,9 @@ class FailoverBench(CrashTest):
 
     def start(self, *, standby: bool) -> Instance:
         self.tally.starts += 1
-        instance = Instance(self.workdir, self.env, self.tally.starts, self.config, standby=standby)
+        instance = Instance(
+            self.workdir, self.env, self.tally.starts, self.config, database=self.database, standby=standby
+        )
         self.instances.append(instance)
         return instance
 

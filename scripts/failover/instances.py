@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from scripts.crash.process import Service
+from scripts.failover.pausing import pause_outside_writes
 
 TOOK, FIRST_STEP, STANDING_BY, LOST = "took the lease on ", "first step done", "standby: ", "lost the lease"
 FOREVER_S = 24 * 3600.0  # a standby may wait through many rounds of trading
@@ -24,10 +25,13 @@ _TOKEN = re.compile(r": token (\d+),")
 
 
 class Instance(Service):
-    def __init__(self, workdir: Path, env: dict[str, str], number: int, config: Path, *, standby: bool) -> None:
+    def __init__(
+        self, workdir: Path, env: dict[str, str], number: int, config: Path, *, database: Path, standby: bool
+    ) -> None:
         super().__init__(
             workdir, env, number, config, args=("--standby",) if standby else (), log_name=f"instance-{number}.log"
         )
+        self.database = database  # the SQLite file: a pause waits until the process holds no write lock on it
         self.pause_instead = False  # `kill` sends SIGSTOP: the process lives on, stopped, until `resume`
         self.paused = False
         self.stopped_at: float | None = None  # monotonic: SIGKILL or SIGSTOP sent
@@ -47,7 +51,8 @@ class Instance(Service):
             return
         self.killed, self.kill_reason, self.paused = True, f"paused {reason}", True
         with contextlib.suppress(ProcessLookupError):
-            os.kill(self.process.pid, signal.SIGSTOP)
+            if not pause_outside_writes(self.process.pid, self.database):
+                self.kill_reason += " (inside a write transaction every time)"
 
     def resume(self) -> None:
         self.paused = False

@@ -8,8 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from sqlalchemy import func, select
 
 from persistence.db import open_read_only
 from persistence.tables import TRANSITIONS
+from scripts.failover.pausing import pause_outside_writes
 from scripts.service_process import ServiceProcess, command
 from tests.actors.harness import WIDE_STOPS
 
@@ -78,41 +77,9 @@ def test_a_second_run_exits_2_or_stands_by_and_takes_over_when_the_owner_is_kill
 
 
 def _pause_until_taken_over(owner: ServiceProcess, standby: ServiceProcess, database: Path) -> str:
-    """SIGSTOP the owner until the standby takes over. On SQLite an owner paused inside a write transaction holds
-    the database's one write lock, and nobody can take over while it is paused: such a pause is given up at once
-    (SIGCONT), and the next one waits until the owner has left that transaction (a pause right after SIGCONT would
-    find it still inside). Signals to an owner that has stopped are not sent."""
-    shm = database.with_name(database.name + "-shm")
-    for _ in range(20):
-        _until(lambda: not _holds_write_lock(owner.process.pid, shm), "the owner left its write transaction")
-        owner.process.send_signal(signal.SIGSTOP)
-        _until(lambda: _stopped(owner.process.pid), "the owner is stopped")
-        if not _holds_write_lock(owner.process.pid, shm):
-            return standby.wait_for("took the lease", within_s=WAIT_S)
-        owner.process.send_signal(signal.SIGCONT)
-    raise AssertionError("the owner was paused inside a write transaction every time:\n" + "".join(standby.log))
-
-
-def _holds_write_lock(pid: int, shm: Path) -> bool:
-    """The process holds SQLite's WAL write lock: byte 120 of the database's -shm file, in /proc/locks."""
-    inode = shm.stat().st_ino
-    return any(
-        f" WRITE {pid} " in line and line.endswith(f":{inode} 120 120")
-        for line in Path("/proc/locks").read_text().splitlines()
-    )
-
-
-def _stopped(pid: int) -> bool:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
-
-
-def _until(condition: Callable[[], bool], what: str, within_s: float = WAIT_S) -> None:
-    """Until `condition` holds (a state of another process, read from /proc: there is no event to wait on)."""
-    deadline = time.monotonic() + within_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within_s} s: {what}")
-        os.sched_yield()
+    """SIGSTOP the owner, outside its write transactions (`pause_outside_writes`), until the standby takes over."""
+    assert pause_outside_writes(owner.process.pid, database), "the owner was paused inside a write transaction"
+    return standby.wait_for("took the lease", within_s=WAIT_S)
 
 
 def test_an_owner_paused_past_its_lease_writes_nothing_when_it_resumes_and_stops(tmp_path: Path) -> None:
