@@ -149,3 +149,22 @@ def test_signal_decisions_of_an_observed_row_alone_is_no_decision(engine: Engine
             [_decision("lost", "OBSERVED"), _decision("done", "OBSERVED"), _decision("done", "ACCEPTED")],
         )
         assert records.signal_decisions_of(connection, ["lost", "done", "never"]) == {"done": "ACCEPTED"}
+
+
+def test_lookups_by_id_answer_one_id_as_they_answer_it_among_many(store: Store, engine: Engine) -> None:
+    """One id takes its own statement (an equality, not an IN list): its answer is the same."""
+    machine = position_machine()
+    store.create_position(machine, position_values(1), reason="signal", at=10)
+    with engine.begin() as connection:
+        records.insert_decisions(
+            connection,
+            [_decision("lost", "OBSERVED"), _decision("done", "ACCEPTED"), _decision("done", "BLOCKED_BY_GATE")],
+        )
+        decisions = records.signal_decisions_of(connection, ["lost", "done", "never"])
+        states = records.position_states_of(connection, ["pos-1", "pos-9"])
+        assert decisions == {"done": "ACCEPTED"} and states == {"pos-1": "pending_entry"}
+        for signal_id in ("lost", "done", "never"):
+            expected = {signal_id: decisions[signal_id]} if signal_id in decisions else {}
+            assert records.signal_decisions_of(connection, [signal_id, signal_id]) == expected
+        assert records.position_states_of(connection, ["pos-1"]) == {"pos-1": "pending_entry"}
+        assert records.position_states_of(connection, ["pos-9"]) == {}
