@@ -66,6 +66,21 @@ class IndicatorParams:
 
 DEFAULT_PARAMS = IndicatorParams()
 
+# The members as module constants: in Python 3.11 reading `Regime.SIDEWAYS` goes through the enum's class
+# machinery and costs some fifteen times a global, and every candle reads two or three of them.
+_TRENDING_UP, _TRENDING_DOWN, _SIDEWAYS, _CHOPPY = (
+    Regime.TRENDING_UP,
+    Regime.TRENDING_DOWN,
+    Regime.SIDEWAYS,
+    Regime.CHOPPY,
+)
+_LOW, _NORMAL, _HIGH, _EXTREME = (
+    VolatilityLevel.LOW,
+    VolatilityLevel.NORMAL,
+    VolatilityLevel.HIGH,
+    VolatilityLevel.EXTREME,
+)
+
 
 # --------------------------------------------------------------------------- vectorised
 
@@ -126,12 +141,12 @@ def choppiness_index(high: np.ndarray, low: np.ndarray, close: np.ndarray, perio
 def classify_regime(slope_z: float, chop: float, params: IndicatorParams = DEFAULT_PARAMS) -> Regime:
     """The regime rule of the module docstring, on one candle's inputs."""
     if chop >= params.chop_threshold:  # NaN compares False: flat windows fall through
-        return Regime.CHOPPY
+        return _CHOPPY
     if slope_z >= params.trend_z:
-        return Regime.TRENDING_UP
+        return _TRENDING_UP
     if slope_z <= -params.trend_z:
-        return Regime.TRENDING_DOWN
-    return Regime.SIDEWAYS
+        return _TRENDING_DOWN
+    return _SIDEWAYS
 
 
 def regimes(
@@ -216,12 +231,12 @@ class PercentileWindow:
 def level_from_rank(rank: float, params: IndicatorParams = DEFAULT_PARAMS, ratio: float = math.inf) -> VolatilityLevel:
     """`ratio` is the current ATR% over its window's median (infinite when unknown)."""
     if rank < params.vol_low_rank:
-        return VolatilityLevel.LOW
+        return _LOW
     if rank < params.vol_normal_rank:
-        return VolatilityLevel.NORMAL
+        return _NORMAL
     if rank < params.vol_high_rank or ratio < params.vol_extreme_ratio:
-        return VolatilityLevel.HIGH
-    return VolatilityLevel.EXTREME
+        return _HIGH
+    return _EXTREME
 
 
 def volatility_level(
@@ -357,7 +372,7 @@ class SymbolIndicators:
         self._lows[slot] = l
         self._trs[slot] = tr
 
-        regime = Regime.SIDEWAYS
+        regime = _SIDEWAYS
         if n >= self._warmup:
             self.slope_z = (ema_value - ema_ago) / (atr_value * self._sqrt_k) if atr_value > 0.0 else 0.0
             span = max(self._highs) - min(self._lows)
@@ -368,7 +383,7 @@ class SymbolIndicators:
             regime = classify_regime(self.slope_z, self.chop, self.params)
 
         atr_pct = atr_value / c if c > 0.0 else math.nan
-        volatility = VolatilityLevel.NORMAL
+        volatility = _NORMAL
         if n >= atr_period:
             window = self._vol
             if len(window) >= self._vol_min_history:
