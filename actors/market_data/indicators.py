@@ -195,13 +195,12 @@ class PercentileWindow:
         return self._sorted[n // 2] if n else math.nan
 
     def push(self, value: float) -> None:
-        if value != value:  # NaN would break the sorted invariant for good
-            return
-        self._insert(value, bisect_right(self._sorted, value))
+        self.rank_and_push(value)
 
     def rank_and_push(self, value: float) -> float:
-        """`rank(value)`, then `push(value)`: the push reuses the rank's bisect."""
-        ordered = self._sorted
+        """`rank(value)`, then take `value` in (NaN aside: it would break the sorted invariant for good). The insert
+        reuses the rank's bisect: `after` counts the values at most `value`, where `insort` would put it."""
+        ordered, ring = self._sorted, self._ring
         n = len(ordered)
         if n == 0:
             rank = 0.5
@@ -209,23 +208,20 @@ class PercentileWindow:
         else:
             after = bisect_right(ordered, value)
             rank = (bisect_left(ordered, value) + after) / (2 * n)
-        if value == value:  # not NaN, as in `push`
-            self._insert(value, after)
-        return rank
-
-    def _insert(self, value: float, after: int) -> None:
-        """Take `value` in, `after` being the count of values at most `value` (where `insort` would put it)."""
-        ordered, ring = self._sorted, self._ring
-        if len(ring) < self._size:
+        if value != value:
+            return rank
+        if n < self._size:
             ring.append(value)
         else:
-            gone = bisect_left(ordered, ring[self._next])
+            oldest = self._next
+            gone = bisect_left(ordered, ring[oldest])
             del ordered[gone]
             if gone < after:  # the oldest was at most `value`: one fewer before it now
                 after -= 1
-            ring[self._next] = value
-            self._next = (self._next + 1) % self._size
+            ring[oldest] = value
+            self._next = oldest + 1 if oldest + 1 < n else 0
         ordered.insert(after, value)
+        return rank
 
 
 def level_from_rank(rank: float, params: IndicatorParams = DEFAULT_PARAMS, ratio: float = math.inf) -> VolatilityLevel:
@@ -302,14 +298,17 @@ class SymbolIndicators:
         "_atr_period",
         "_chop_period",
         "_emas",
+        "_high",
         "_highs",
         "_log_chop_n",
+        "_low",
         "_lows",
         "_slope_lookback",
         "_sqrt_k",
         "_trs",
         "_vol",
         "_vol_min_history",
+        "_vol_ready",
         "_warmup",
         "atr",
         "chop",
@@ -342,8 +341,10 @@ class SymbolIndicators:
         self._emas = [0.0] * params.slope_lookback  # EMA of the last k candles, ring
         self._highs = [0.0] * params.chop_period
         self._lows = [0.0] * params.chop_period
+        self._high, self._low = 0.0, 0.0  # max(_highs) and min(_lows), kept as the candles come
         self._trs = [0.0] * params.chop_period
         self._vol = PercentileWindow(params.vol_history)
+        self._vol_ready = False  # the window holds `vol_min_history` values: it only grows or stays full
 
     def update(self, candle: Candle) -> MarketSnapshot:
         h, l, c = candle.high, candle.low, candle.close
@@ -368,14 +369,27 @@ class SymbolIndicators:
         ema_ago = emas[slot]  # the EMA of candle n - k (valid once n > k)
         emas[slot] = ema_value
         slot = n % self._chop_period
-        self._highs[slot] = h
-        self._lows[slot] = l
+        # The window's extremes are exact whatever the order they are found in: a new one replaces the old at once,
+        # and they are searched again only when the old one leaves (the builtins cost far more over 14 floats).
+        highs, lows = self._highs, self._lows
+        gone = highs[slot]
+        highs[slot] = h
+        if h >= self._high:
+            self._high = h
+        elif gone == self._high:
+            self._high = max(highs)
+        gone = lows[slot]
+        lows[slot] = l
+        if l <= self._low:
+            self._low = l
+        elif gone == self._low:
+            self._low = min(lows)
         self._trs[slot] = tr
 
         regime = _SIDEWAYS
         if n >= self._warmup:
             self.slope_z = (ema_value - ema_ago) / (atr_value * self._sqrt_k) if atr_value > 0.0 else 0.0
-            span = max(self._highs) - min(self._lows)
+            span = self._high - self._low
             tr_sum = sum(self._trs)
             self.chop = (
                 100.0 * math.log10(tr_sum / span) / self._log_chop_n if span > 0.0 and tr_sum > 0.0 else math.nan
@@ -386,12 +400,13 @@ class SymbolIndicators:
         volatility = _NORMAL
         if n >= atr_period:
             window = self._vol
-            if len(window) >= self._vol_min_history:
+            if self._vol_ready:
                 median = window.median()
                 rank = window.rank_and_push(atr_pct)
                 volatility = level_from_rank(rank, self.params, atr_pct / median if median > 0 else math.inf)
             else:
                 window.push(atr_pct)
+                self._vol_ready = len(window) >= self._vol_min_history
 
         self.count = n
         self.last_close = c
