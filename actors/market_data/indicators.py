@@ -197,19 +197,21 @@ class PercentileWindow:
     def push(self, value: float) -> None:
         self.rank_and_push(value)
 
-    def rank_and_push(self, value: float) -> float:
-        """`rank(value)`, then take `value` in (NaN aside: it would break the sorted invariant for good). The insert
-        reuses the rank's bisect: `after` counts the values at most `value`, where `insort` would put it."""
+    def rank_and_push(self, value: float) -> tuple[float, float]:
+        """`rank(value)` and `median()`, then take `value` in (NaN aside: it would break the sorted invariant for
+        good); one call per candle instead of three. The insert reuses the rank's bisect: `after` counts the values
+        at most `value`, where `insort` would put it."""
         ordered, ring = self._sorted, self._ring
         n = len(ordered)
         if n == 0:
-            rank = 0.5
+            rank, median = 0.5, math.nan
             after = 0
         else:
             after = bisect_right(ordered, value)
             rank = (bisect_left(ordered, value) + after) / (2 * n)
+            median = ordered[n // 2]
         if value != value:
-            return rank
+            return rank, median
         if n < self._size:
             ring.append(value)
         else:
@@ -221,7 +223,7 @@ class PercentileWindow:
             ring[oldest] = value
             self._next = oldest + 1 if oldest + 1 < n else 0
         ordered.insert(after, value)
-        return rank
+        return rank, median
 
 
 def level_from_rank(rank: float, params: IndicatorParams = DEFAULT_PARAMS, ratio: float = math.inf) -> VolatilityLevel:
@@ -401,8 +403,7 @@ class SymbolIndicators:
         if n >= atr_period:
             window = self._vol
             if self._vol_ready:
-                median = window.median()
-                rank = window.rank_and_push(atr_pct)
+                rank, median = window.rank_and_push(atr_pct)
                 volatility = level_from_rank(rank, self.params, atr_pct / median if median > 0 else math.inf)
             else:
                 window.push(atr_pct)

@@ -131,13 +131,18 @@ def test_percentile_window_rank_matches_brute_force(values: list[float], size: i
 )
 def test_percentile_window_rank_and_push_is_rank_then_push(values: list[float], size: int) -> None:
     """Ties, the oldest value equal to the new one, NaN, and a full window: the insert at the rank's bisect keeps the
-    same sorted values as `push`."""
+    last `size` values (NaN left out) in order, as a sort of them would."""
     combined, apart = PercentileWindow(size), PercentileWindow(size)
+    kept: list[float] = []
     for value in values:
-        rank = apart.rank(value)
+        rank, median = apart.rank(value), apart.median()
         apart.push(value)
-        assert combined.rank_and_push(value) == rank
-        assert combined._sorted == apart._sorted == sorted(combined._ring)
+        got_rank, got_median = combined.rank_and_push(value)
+        assert got_rank == rank
+        assert got_median == median or (math.isnan(got_median) and math.isnan(median))
+        if not math.isnan(value):
+            kept.append(value)
+        assert combined._sorted == apart._sorted == sorted(kept[-size:])
         assert not combined._sorted or combined.median() == apart.median()
 
 
