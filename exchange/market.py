@@ -7,11 +7,11 @@ Both the exchange adapters and the actors use these; the actors' messages carry 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, init=False)
 class Candle:
     """A closed candle; `open_time` in UTC milliseconds."""
 
@@ -24,9 +24,37 @@ class Candle:
     volume: float
     interval_ms: int = 60_000
 
+    def __init__(
+        self,
+        *,
+        symbol: str,
+        open_time: int,
+        open: float,
+        high: float,
+        low: float,
+        close: float,
+        volume: float,
+        interval_ms: int = 60_000,
+    ) -> None:
+        # A replay makes one per symbol per time step: setting the slots through their descriptors costs half the
+        # frozen dataclass's generated __init__ (object.__setattr__ by name). Still frozen: assigning later raises.
+        s_symbol, s_open_time, s_open, s_high, s_low, s_close, s_volume, s_interval_ms = _CANDLE_SLOTS
+        s_symbol(self, symbol)
+        s_open_time(self, open_time)
+        s_open(self, open)
+        s_high(self, high)
+        s_low(self, low)
+        s_close(self, close)
+        s_volume(self, volume)
+        s_interval_ms(self, interval_ms)
+
     @property
     def close_time(self) -> int:
         return self.open_time + self.interval_ms
+
+
+# The setters of Candle's slots, in the order of its fields (and of its __init__'s arguments).
+_CANDLE_SLOTS = tuple(getattr(Candle, f.name).__set__ for f in fields(Candle))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -44,6 +44,7 @@ class ReturnWindow:
         "last_close",
         "shift",
         "size",
+        "spread",
         "squares",
         "total",
     )
@@ -57,6 +58,9 @@ class ReturnWindow:
         self.shift = 0.0
         self.total = 0.0
         self.squares = 0.0
+        # The sum of squared deviations from the window's mean, or 0.0 for a constant window (no correlation), kept
+        # with the sums: `pairs` reads it for every pair every time step.
+        self.spread = 0.0
         self.epoch = 0  # counts the exact recomputations: `shift` changes with each
         self._ring = [0.0] * size
         self._since_exact = 0
@@ -91,10 +95,14 @@ class ReturnWindow:
             total, squares = self.total + came - went, self.squares + came * came - went * went
             self.total, self.squares = total, squares
             self._scale += came * came + went * went
-            if self._changes and squares - total * total / size < _CANCELLING * self._scale:
+            spread = squares - total * total / size
+            varies = self._changes > 0
+            if varies and spread < _CANCELLING * self._scale:
                 # The spread is small against the terms that went through the sums since they were exact (a calm
                 # after a jump): it would be mostly their rounding, so take the sums exactly around the new mean.
                 self._recompute()
+            else:
+                self.spread = spread if varies else 0.0
         return came, went
 
     def _recompute(self) -> None:
@@ -102,15 +110,9 @@ class ReturnWindow:
         self.shift = shift = math.fsum(ring) / len(ring)
         self.total = math.fsum(x - shift for x in ring)
         self.squares = self._scale = math.fsum((x - shift) * (x - shift) for x in ring)
+        self.spread = self.squares - self.total * self.total / self.size if self._changes else 0.0
         self.epoch += 1
         self._since_exact = 0
-
-    def varies(self) -> bool:
-        return self._changes > 0
-
-    def spread(self) -> float:
-        """The sum of squared deviations from the window's mean."""
-        return self.squares - self.total * self.total / self.size
 
     def window(self) -> list[float]:
         """The returns of the window, oldest first (all `size` of them once `full`)."""
@@ -127,11 +129,12 @@ class ReturnWindow:
 
 
 class _Pair:
-    __slots__ = ("epochs", "products")
+    __slots__ = ("epoch_a", "epoch_b", "products")
 
     def __init__(self) -> None:
         self.products = 0.0  # the sum of the products of the two windows' deviations
-        self.epochs = (-1, -1)  # the symbols' epochs `products` was computed at; other epochs, other shifts
+        # The symbols' epochs `products` was computed at; other epochs, other shifts.
+        self.epoch_a = self.epoch_b = -1
 
 
 class RollingCorrelations:
@@ -159,9 +162,9 @@ class RollingCorrelations:
         if filled:
             self._pair_up()
         for a, b, returns_a, returns_b, pair in self._pairs:
-            epochs = (returns_a.epoch, returns_b.epoch)
+            epoch_a, epoch_b = returns_a.epoch, returns_b.epoch
             moved_a, moved_b = moved.get(a), moved.get(b)
-            if pair.epochs == epochs:
+            if pair.epoch_a == epoch_a and pair.epoch_b == epoch_b:
                 if moved_a is None and moved_b is None:
                     continue
                 if moved_a is not None and moved_b is not None:
@@ -171,7 +174,7 @@ class RollingCorrelations:
             # A symbol's sums were recomputed (every `window` returns, which also bounds the drift of `products`),
             # or only one of the two moved: the windows pair differently now.
             pair.products = math.fsum(map(mul, returns_a.deviations(), returns_b.deviations()))
-            pair.epochs = epochs
+            pair.epoch_a, pair.epoch_b = epoch_a, epoch_b
 
     def _pair_up(self) -> None:
         """A symbol's window just filled: it pairs with each other full one, sorted by name."""
@@ -188,11 +191,9 @@ class RollingCorrelations:
         window = self.window
         out = []
         for a, b, returns_a, returns_b, pair in self._pairs:
-            if not (returns_a.varies() and returns_b.varies()):
-                continue
-            spread_a, spread_b = returns_a.spread(), returns_b.spread()
+            spread_a, spread_b = returns_a.spread, returns_b.spread
             if spread_a <= 0.0 or spread_b <= 0.0:
-                continue  # returns that differ by less than rounding vary by nothing we can measure
+                continue  # constant returns, or returns that differ by less than rounding: nothing we can measure
             rho = (pair.products - returns_a.total * returns_b.total / window) / math.sqrt(spread_a * spread_b)
             out.append((a, b, 1.0 if rho > 1.0 else -1.0 if rho < -1.0 else rho))
         return tuple(out)

@@ -66,6 +66,21 @@ class IndicatorParams:
 
 DEFAULT_PARAMS = IndicatorParams()
 
+# The members as module constants: in Python 3.11 reading `Regime.SIDEWAYS` goes through the enum's class
+# machinery and costs some fifteen times a global, and every candle reads two or three of them.
+_TRENDING_UP, _TRENDING_DOWN, _SIDEWAYS, _CHOPPY = (
+    Regime.TRENDING_UP,
+    Regime.TRENDING_DOWN,
+    Regime.SIDEWAYS,
+    Regime.CHOPPY,
+)
+_LOW, _NORMAL, _HIGH, _EXTREME = (
+    VolatilityLevel.LOW,
+    VolatilityLevel.NORMAL,
+    VolatilityLevel.HIGH,
+    VolatilityLevel.EXTREME,
+)
+
 
 # --------------------------------------------------------------------------- vectorised
 
@@ -126,12 +141,12 @@ def choppiness_index(high: np.ndarray, low: np.ndarray, close: np.ndarray, perio
 def classify_regime(slope_z: float, chop: float, params: IndicatorParams = DEFAULT_PARAMS) -> Regime:
     """The regime rule of the module docstring, on one candle's inputs."""
     if chop >= params.chop_threshold:  # NaN compares False: flat windows fall through
-        return Regime.CHOPPY
+        return _CHOPPY
     if slope_z >= params.trend_z:
-        return Regime.TRENDING_UP
+        return _TRENDING_UP
     if slope_z <= -params.trend_z:
-        return Regime.TRENDING_DOWN
-    return Regime.SIDEWAYS
+        return _TRENDING_DOWN
+    return _SIDEWAYS
 
 
 def regimes(
@@ -180,48 +195,46 @@ class PercentileWindow:
         return self._sorted[n // 2] if n else math.nan
 
     def push(self, value: float) -> None:
-        if value != value:  # NaN would break the sorted invariant for good
-            return
-        self._insert(value, bisect_right(self._sorted, value))
+        self.rank_and_push(value)
 
-    def rank_and_push(self, value: float) -> float:
-        """`rank(value)`, then `push(value)`: the push reuses the rank's bisect."""
-        ordered = self._sorted
+    def rank_and_push(self, value: float) -> tuple[float, float]:
+        """`rank(value)` and `median()`, then take `value` in (NaN aside: it would break the sorted invariant for
+        good); one call per candle instead of three. The insert reuses the rank's bisect: `after` counts the values
+        at most `value`, where `insort` would put it."""
+        ordered, ring = self._sorted, self._ring
         n = len(ordered)
         if n == 0:
-            rank = 0.5
+            rank, median = 0.5, math.nan
             after = 0
         else:
             after = bisect_right(ordered, value)
             rank = (bisect_left(ordered, value) + after) / (2 * n)
-        if value == value:  # not NaN, as in `push`
-            self._insert(value, after)
-        return rank
-
-    def _insert(self, value: float, after: int) -> None:
-        """Take `value` in, `after` being the count of values at most `value` (where `insort` would put it)."""
-        ordered, ring = self._sorted, self._ring
-        if len(ring) < self._size:
+            median = ordered[n // 2]
+        if value != value:
+            return rank, median
+        if n < self._size:
             ring.append(value)
         else:
-            gone = bisect_left(ordered, ring[self._next])
+            oldest = self._next
+            gone = bisect_left(ordered, ring[oldest])
             del ordered[gone]
             if gone < after:  # the oldest was at most `value`: one fewer before it now
                 after -= 1
-            ring[self._next] = value
-            self._next = (self._next + 1) % self._size
+            ring[oldest] = value
+            self._next = oldest + 1 if oldest + 1 < n else 0
         ordered.insert(after, value)
+        return rank, median
 
 
 def level_from_rank(rank: float, params: IndicatorParams = DEFAULT_PARAMS, ratio: float = math.inf) -> VolatilityLevel:
     """`ratio` is the current ATR% over its window's median (infinite when unknown)."""
     if rank < params.vol_low_rank:
-        return VolatilityLevel.LOW
+        return _LOW
     if rank < params.vol_normal_rank:
-        return VolatilityLevel.NORMAL
+        return _NORMAL
     if rank < params.vol_high_rank or ratio < params.vol_extreme_ratio:
-        return VolatilityLevel.HIGH
-    return VolatilityLevel.EXTREME
+        return _HIGH
+    return _EXTREME
 
 
 def volatility_level(
@@ -287,14 +300,17 @@ class SymbolIndicators:
         "_atr_period",
         "_chop_period",
         "_emas",
+        "_high",
         "_highs",
         "_log_chop_n",
+        "_low",
         "_lows",
         "_slope_lookback",
         "_sqrt_k",
         "_trs",
         "_vol",
         "_vol_min_history",
+        "_vol_ready",
         "_warmup",
         "atr",
         "chop",
@@ -327,8 +343,10 @@ class SymbolIndicators:
         self._emas = [0.0] * params.slope_lookback  # EMA of the last k candles, ring
         self._highs = [0.0] * params.chop_period
         self._lows = [0.0] * params.chop_period
+        self._high, self._low = 0.0, 0.0  # max(_highs) and min(_lows), kept as the candles come
         self._trs = [0.0] * params.chop_period
         self._vol = PercentileWindow(params.vol_history)
+        self._vol_ready = False  # the window holds `vol_min_history` values: it only grows or stays full
 
     def update(self, candle: Candle) -> MarketSnapshot:
         h, l, c = candle.high, candle.low, candle.close
@@ -353,14 +371,27 @@ class SymbolIndicators:
         ema_ago = emas[slot]  # the EMA of candle n - k (valid once n > k)
         emas[slot] = ema_value
         slot = n % self._chop_period
-        self._highs[slot] = h
-        self._lows[slot] = l
+        # The window's extremes are exact whatever the order they are found in: a new one replaces the old at once,
+        # and they are searched again only when the old one leaves (the builtins cost far more over 14 floats).
+        highs, lows = self._highs, self._lows
+        gone = highs[slot]
+        highs[slot] = h
+        if h >= self._high:
+            self._high = h
+        elif gone == self._high:
+            self._high = max(highs)
+        gone = lows[slot]
+        lows[slot] = l
+        if l <= self._low:
+            self._low = l
+        elif gone == self._low:
+            self._low = min(lows)
         self._trs[slot] = tr
 
-        regime = Regime.SIDEWAYS
+        regime = _SIDEWAYS
         if n >= self._warmup:
             self.slope_z = (ema_value - ema_ago) / (atr_value * self._sqrt_k) if atr_value > 0.0 else 0.0
-            span = max(self._highs) - min(self._lows)
+            span = self._high - self._low
             tr_sum = sum(self._trs)
             self.chop = (
                 100.0 * math.log10(tr_sum / span) / self._log_chop_n if span > 0.0 and tr_sum > 0.0 else math.nan
@@ -368,15 +399,15 @@ class SymbolIndicators:
             regime = classify_regime(self.slope_z, self.chop, self.params)
 
         atr_pct = atr_value / c if c > 0.0 else math.nan
-        volatility = VolatilityLevel.NORMAL
+        volatility = _NORMAL
         if n >= atr_period:
             window = self._vol
-            if len(window) >= self._vol_min_history:
-                median = window.median()
-                rank = window.rank_and_push(atr_pct)
+            if self._vol_ready:
+                rank, median = window.rank_and_push(atr_pct)
                 volatility = level_from_rank(rank, self.params, atr_pct / median if median > 0 else math.inf)
             else:
                 window.push(atr_pct)
+                self._vol_ready = len(window) >= self._vol_min_history
 
         self.count = n
         self.last_close = c

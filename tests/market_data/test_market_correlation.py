@@ -161,5 +161,9 @@ def test_return_window_holds_the_last_returns_oldest_first() -> None:
         window.push_close(close)
     assert window.window() == pytest.approx([math.log(1.1), math.log(100 / 121), math.log(0.9)])
     assert window.total == pytest.approx(sum(window.window()))
+    assert window.spread == pytest.approx(3 * float(np.var(window.window())))
+    for _ in range(3):
+        window.push_close(90.0)
+    assert window.spread == 0.0  # a constant window (a flat price) has nothing to correlate
     with pytest.raises(ValueError):
         ReturnWindow(1)

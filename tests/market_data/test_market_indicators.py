@@ -131,13 +131,18 @@ def test_percentile_window_rank_matches_brute_force(values: list[float], size: i
 )
 def test_percentile_window_rank_and_push_is_rank_then_push(values: list[float], size: int) -> None:
     """Ties, the oldest value equal to the new one, NaN, and a full window: the insert at the rank's bisect keeps the
-    same sorted values as `push`."""
+    last `size` values (NaN left out) in order, as a sort of them would."""
     combined, apart = PercentileWindow(size), PercentileWindow(size)
+    kept: list[float] = []
     for value in values:
-        rank = apart.rank(value)
+        rank, median = apart.rank(value), apart.median()
         apart.push(value)
-        assert combined.rank_and_push(value) == rank
-        assert combined._sorted == apart._sorted == sorted(combined._ring)
+        got_rank, got_median = combined.rank_and_push(value)
+        assert got_rank == rank
+        assert got_median == median or (math.isnan(got_median) and math.isnan(median))
+        if not math.isnan(value):
+            kept.append(value)
+        assert combined._sorted == apart._sorted == sorted(kept[-size:])
         assert not combined._sorted or combined.median() == apart.median()
 
 
@@ -183,6 +188,41 @@ def test_symbol_indicators_overlapping_candles_are_choppy() -> None:
     high, low, close = (np.array([getattr(c, name) for c in candles]) for name in ("high", "low", "close"))
     assert state.chop == pytest.approx(choppiness_index(high, low, close)[-1])
     assert state.chop > 61.8
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 4), st.integers(0, 3), st.integers(0, 3)), min_size=20, max_size=90))
+def test_symbol_indicators_chop_keeps_window_extremes_exactly(moves: list[tuple[int, int, int]]) -> None:
+    """Few distinct prices: ties at the extremes, and extremes leaving the window, on most candles. The kept highest
+    high and lowest low give the chop of the plain max and min over the last `chop_period` candles."""
+    params = IndicatorParams(ema_period=2, slope_lookback=1, chop_period=5, atr_period=2)
+    state = SymbolIndicators("X", params)
+    candles = [
+        Candle(
+            symbol="X",
+            open_time=i * 60_000,
+            open=100.0 + c,
+            high=100.0 + c + up,
+            low=100.0 + c - down,
+            close=100.0 + c,
+            volume=1.0,
+        )
+        for i, (c, up, down) in enumerate(moves)
+    ]
+    for i, candle in enumerate(candles):
+        state.update(candle)
+        if i + 1 < params.warmup:
+            continue
+        window = candles[i + 1 - params.chop_period : i + 1]
+        span = max(c.high for c in window) - min(c.low for c in window)
+        tr_sum = sum(
+            max(c.high - c.low, abs(c.high - p.close), abs(c.low - p.close))
+            for p, c in zip(candles[i - params.chop_period : i], window, strict=True)
+        )
+        if span > 0.0 and tr_sum > 0.0:
+            assert state.chop == pytest.approx(100.0 * math.log10(tr_sum / span) / math.log10(params.chop_period))
+        else:
+            assert math.isnan(state.chop)
 
 
 def test_symbol_indicators_volatility_burst_is_extreme() -> None:
