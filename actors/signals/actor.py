@@ -77,7 +77,11 @@ class SignalsActor(SupervisedActor):
     def _signals(self, step: Step) -> tuple[Signal, ...]:
         now = self.ctx.clock.now_ms()
         found, faults = self.lineup.on_step(step)
-        self.faults.extend(faults)
+        if faults:
+            self.faults.extend(faults)
+        if not found and self.inbox is None:  # most steps: nothing to admit, no cursor; faults alone to record
+            self._commit([], now)
+            return ()
         if now - step.at > STALE_AFTER_MS:
             found = []
         for signal in found:
