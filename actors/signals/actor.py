@@ -71,7 +71,11 @@ class SignalsActor(SupervisedActor):
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, Step) and message.stage == Stage.EXITS:
-            self.pass_on(message, signals=self._signals(message), signals_hold=self.lineup.hold)
+            signals, hold = self._signals(message), self.lineup.hold
+            if signals or hold or message.signals or message.signals_hold:
+                self.pass_on(message, signals=signals, signals_hold=hold)
+            else:  # most steps: nothing to add, the step goes on as it came (no fields to replace)
+                self.pass_on(message)
         return None
 
     def _signals(self, step: Step) -> tuple[Signal, ...]:
