@@ -71,13 +71,21 @@ class SignalsActor(SupervisedActor):
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, Step) and message.stage == Stage.EXITS:
-            self.pass_on(message, signals=self._signals(message), signals_hold=self.lineup.hold)
+            signals, hold = self._signals(message), self.lineup.hold
+            if signals or hold or message.signals or message.signals_hold:
+                self.pass_on(message, signals=signals, signals_hold=hold)
+            else:  # most steps: nothing to add, the step goes on as it came (no fields to replace)
+                self.pass_on(message)
         return None
 
     def _signals(self, step: Step) -> tuple[Signal, ...]:
         now = self.ctx.clock.now_ms()
         found, faults = self.lineup.on_step(step)
-        self.faults.extend(faults)
+        if faults:
+            self.faults.extend(faults)
+        if not found and self.inbox is None:  # most steps: nothing to admit, no cursor; faults alone to record
+            self._commit([], now)
+            return ()
         if now - step.at > STALE_AFTER_MS:
             found = []
         for signal in found:

@@ -28,6 +28,9 @@ class Lineup:
         ]
         self.capacity = 1
         self.histories: dict[str, SymbolHistory] = {}
+        # Per symbol seen: its history and the runners that want it and are not disabled, in the configured order.
+        # Asked on every candle, so kept; made again when a runner is disabled.
+        self._feeds: dict[str, tuple[SymbolHistory, tuple[StrategyRunner, ...]]] = {}
         # Why trading pauses: the disabled strategies and their errors, or "". A strategy is disabled only with a
         # fault that says so, and then this is taken again.
         self.hold = ""
@@ -42,14 +45,14 @@ class Lineup:
     def on_step(self, step: Step) -> tuple[list[Signal], list[StrategyFault]]:
         signals: list[Signal] = []
         faults: list[StrategyFault] = []
+        feeds = self._feeds
         for candle, snapshot in zip(step.candles, step.snapshots, strict=True):
-            history = self.histories.get(candle.symbol)
-            if history is None:
-                history = self.histories[candle.symbol] = SymbolHistory(candle.symbol, self.capacity)
+            feed = feeds.get(candle.symbol)
+            if feed is None:
+                feed = self._feed(candle.symbol)
+            history, runners = feed
             history.push(candle, snapshot)
-            for runner in self.runners:
-                if not runner.wants(candle.symbol):
-                    continue
+            for runner in runners:
                 window = history.window(runner.history)
                 if window is None:
                     continue
@@ -62,5 +65,13 @@ class Lineup:
                         self._held()
         return signals, faults
 
+    def _feed(self, symbol: str) -> tuple[SymbolHistory, tuple[StrategyRunner, ...]]:
+        history = self.histories.get(symbol)
+        if history is None:
+            history = self.histories[symbol] = SymbolHistory(symbol, self.capacity)
+        feed = self._feeds[symbol] = (history, tuple(runner for runner in self.runners if runner.wants(symbol)))
+        return feed
+
     def _held(self) -> None:
         self.hold = "; ".join(runner.disabled for runner in self.runners if runner.disabled)
+        self._feeds.clear()  # the disabled runners leave them

@@ -113,7 +113,8 @@ class StrategyRunner:
         started = self.timer() if timed else 0.0
         try:
             output = self.strategy.on_candle(window)
-            items = _read(output)
+            # Most candles: nothing to say, most often as () or [] (read by `_read`) or None.
+            items = () if output is None or (type(output) in _PLAIN and not output) else _read(output)
         except _Garbage as garbage:
             return (), self._failed(window, FaultKind.GARBAGE, str(garbage))
         except (Exception, SystemExit) as error:  # sys.exit() in a strategy stops the strategy, not the service
@@ -172,6 +173,9 @@ class StrategyRunner:
                 f"{min(self.calls, FAILURE_WINDOW)}: {detail}"
             )
         return StrategyFault(at=at, strategy=self.name, symbol=symbol, kind=kind, detail=detail, disabled=True)
+
+
+_PLAIN = (tuple, list)  # the exact classes whose emptiness is read without a call
 
 
 def _read(output: object) -> list[StrategySignal]:

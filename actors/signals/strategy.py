@@ -150,10 +150,12 @@ class Window:
         self._columns: Columns = _Given((time, open, high, low, close, volume, atr, atr_pct, regime, volatility))
         self._end = self._length = len(close)
 
-    @classmethod
-    def over(cls, columns: Columns, *, symbol: str, interval_ms: int, at: int, end: int, length: int) -> Window:
-        """The window of the `length` rows of `columns` before row `end`."""
-        window = cls.__new__(cls)
+    @staticmethod
+    def over(columns: Columns, symbol: str, interval_ms: int, at: int, end: int, length: int) -> Window:
+        """The window of the `length` rows of `columns` before row `end`, whose last candle closes `at`.
+
+        Made for every candle and strategy: positional arguments and no `__init__`, at half the cost of keywords."""
+        window: Window = _new_window(Window)
         window._symbol = symbol
         window._interval_ms = interval_ms
         window._at = at
@@ -189,9 +191,10 @@ class Window:
         """`column` at the window's last candle as a Python value (a float; an int for `time`, a string for `regime`
         and `volatility`): what `window.<column>[-1]` holds, without taking the array. A strategy that keeps its
         own state and reads only the candle that just closed needs nothing else."""
-        index = _COLUMN_INDEX.get(column)
-        if index is None:
-            raise ValueError(f"a window has no column {column!r}; its columns are {', '.join(self.COLUMNS)}")
+        try:
+            index = _COLUMN_INDEX[column]
+        except KeyError:
+            raise ValueError(f"a window has no column {column!r}; its columns are {', '.join(self.COLUMNS)}") from None
         return self._columns.last(index, self._end)
 
     def __len__(self) -> int:
@@ -202,6 +205,7 @@ class Window:
 
 
 _COLUMN_INDEX = {name: index for index, name in enumerate(Window.COLUMNS)}
+_new_window = object.__new__
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

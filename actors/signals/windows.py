@@ -36,6 +36,9 @@ _COLUMNS = tuple(
     (from_snapshot, attrgetter(name), dtype)
     for from_snapshot, name, dtype in (_SOURCES[column] for column in Window.COLUMNS)
 )
+# Per column: the Python type its array's items have (`Window.last` hands out one value of it, every candle).
+_PYTHON_TYPE = {_LABEL: str, "int64": int, "float64": float}
+_LAST = tuple((from_snapshot, value, _PYTHON_TYPE[dtype]) for from_snapshot, value, dtype in _COLUMNS)
 
 
 class _Rows:
@@ -61,9 +64,9 @@ class _Rows:
 
     def last(self, index: int, end: int) -> float | int | str:
         """Column `index` at row `end - 1`, from its candle or snapshot (the value its array would hold)."""
-        from_snapshot, value, dtype = _COLUMNS[index]
-        found = value((self.snapshots if from_snapshot else self.candles)[end - 1])
-        return str(found) if dtype == _LABEL else int(found) if dtype == "int64" else float(found)
+        from_snapshot, value, python_type = _LAST[index]
+        found: float | int | str = python_type(value((self.snapshots if from_snapshot else self.candles)[end - 1]))
+        return found
 
     def _write(self, index: int, end: int) -> np.ndarray:
         """Column `index` written up to row `end`; its read-only view."""
@@ -112,11 +115,5 @@ class SymbolHistory:
             return None
         rows = self._rows
         last = rows.candles[-1]
-        return Window.over(
-            rows,
-            symbol=self.symbol,
-            interval_ms=last.interval_ms,
-            at=last.close_time,
-            end=len(rows.candles),
-            length=length,
-        )
+        interval_ms = last.interval_ms
+        return Window.over(rows, self.symbol, interval_ms, last.open_time + interval_ms, len(rows.candles), length)

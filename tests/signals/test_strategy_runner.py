@@ -81,6 +81,8 @@ def generator_that_raises() -> Iterator[StrategySignal]:
         (SystemExit(3), FaultKind.RAISED, "SystemExit: 3"),
         (generator_that_raises, FaultKind.RAISED, "KeyError: 'half way'"),
         ("LONG", FaultKind.GARBAGE, "returned 'LONG', not signals"),
+        ("", FaultKind.GARBAGE, "returned '', not signals"),  # empty, but no list of signals
+        ({}, FaultKind.GARBAGE, "returned {}, not signals"),
         (42, FaultKind.GARBAGE, "returned 42, not signals"),
         ([long(), "x"], FaultKind.GARBAGE, "returned 'x' among its signals"),
         ([long(float("nan"))], FaultKind.GARBAGE, "confidence nan is not a number in [0, 1]"),
@@ -114,6 +116,13 @@ def test_runner_over_budget_dropped_by_the_timer_then_disabled_over_its_last_cal
     assert not runner.wants("BTCUSDT")
 
 
+@pytest.mark.parametrize("nothing", [None, [], (), lambda: iter(()), np.array([])], ids=repr)
+def test_runner_empty_output_says_nothing_and_is_no_fault(nothing: object) -> None:
+    cls = scripted({0: nothing, 1: [long(0.5)]})
+    signals, faults, _ = run(candles(4), loaded(cls, ["BTCUSDT"]))
+    assert faults == [] and [s.confidence for s in signals] == [0.5]
+
+
 def test_runner_failures_older_than_the_window_are_forgotten() -> None:
     script = {0: RuntimeError("a"), FAILURE_WINDOW + 1: RuntimeError("b")}
     _, faults, lineup = run(candles(FAILURE_WINDOW + 10), loaded(scripted(script), ["BTCUSDT"]), max_failures=2)
@@ -145,3 +154,20 @@ def test_runner_timeframe_other_than_the_candles_disables_at_the_first_candle() 
     assert signals == [] and (fault.kind, fault.disabled) == (FaultKind.WRONG_TIMEFRAME, True)
     assert "wants 1h candles, the feed gives 1m ones" in fault.detail
     assert lineup.hold == f"strategy scripted disabled: {fault.detail}"
+
+
+def test_lineup_strategy_disabled_on_one_symbol_is_not_called_on_the_next_the_others_are() -> None:
+    """A strategy disabled on a step's first candle is not called for its later candles, nor in later steps; one
+    configured after it still is, for every symbol."""
+    failing = type("Failing", (Scripted,), {"name": "failing", "SCRIPT": {0: RuntimeError("boom")}})
+    steady = type("Steady", (Scripted,), {"name": "steady", "SCRIPT": {}})
+    both = ["BTCUSDT", "ETHUSDT"]
+    items = sorted(candles(6) + candles(6, "ETHUSDT"), key=lambda c: c.open_time)  # BTC then ETH in each step
+    _, faults, lineup = run(items, loaded(failing, both), loaded(steady, both), max_failures=1)
+    [fault] = faults
+    assert (fault.strategy, fault.symbol, fault.disabled) == ("failing", "BTCUSDT", True)
+    first, second = (runner.strategy for runner in lineup.runners)
+    assert isinstance(first, Scripted) and isinstance(second, Scripted)
+    assert first.calls == 1
+    assert [w.symbol for w in second.windows] == both * 4  # candles 3 to 6 of each symbol
+    assert lineup.hold == f"strategy failing disabled after 1 failed candles of its last 1: {fault.detail}"
