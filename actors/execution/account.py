@@ -120,7 +120,7 @@ class Account:
             return
         self.last_snapshot_hour = hour
         balance = self.balance()
-        self.journal.defer(
+        self.journal.record(
             lambda c: records.insert_equity_snapshot(
                 c,
                 at=at,

@@ -54,7 +54,7 @@ class Closing:
         )
         self.journal.flush()  # write ahead: the exit's row, and all the step has learned, before it leaves
         try:
-            self.journal.defer(sent(self.exchange.place_order(request)))
+            self.journal.record(sent(self.exchange.place_order(request)))
         except OrderRejected as error:
             self.filters.refused(error)
             self.journal.fire(

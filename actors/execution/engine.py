@@ -79,7 +79,11 @@ class ExecutionEngine:
         machine = position_machine()
         loaded = store.load(machine, gate_machine())
         self.journal = Journal(
-            store, machine, clock, ExchangeCheckpoint(exchange, clock, with_commits=checkpoint_steps)
+            store,
+            machine,
+            clock,
+            ExchangeCheckpoint(exchange, clock, with_commits=checkpoint_steps),
+            durable_steps=checkpoint_steps,
         )
         self.book = Book(client_id_prefix(store.connection, settings.exchange))
         for position in load_live_positions(store.connection, loaded.positions).values():
@@ -202,8 +206,8 @@ class ExecutionEngine:
         self.filters.keep_fresh(step.at, (c.symbol for c in step.candles))
         portfolio = self.account.portfolio(step.at, execution_hold=self._hold(self.clock.now_ms()))
         self.account.snapshot_equity(step.at, portfolio)
-        # Order-status updates and equity snapshots wait for the end of the step: nothing depends on
-        # them before then (transitions commit on their own), and the step's new orders go out sooner.
+        # Order-status updates and equity snapshots wait for the end of the step (a replay's, for its next commit):
+        # nothing depends on them before then (transitions commit on their own), and new orders go out sooner.
         return portfolio, tuple(events), halts
 
     def move_stop(self, command: MoveStop) -> None:

@@ -110,7 +110,7 @@ class Fills:
         if known is None and parsed is None:
             return []  # not ours
         # Recorded for a finished position too: its resting orders expire or are cancelled after it closed.
-        self.journal.defer(order_state_row(state))
+        self.journal.record(order_state_row(state))
         purpose = known[1] if known is not None else parsed.purpose if parsed is not None else ""
         self._measure(state, purpose, known)
         if known is None:

@@ -114,7 +114,7 @@ class Protection:
         placed = []
         for purpose, request in requests:
             try:
-                self.journal.defer(sent(self.exchange.place_order(request)))
+                self.journal.record(sent(self.exchange.place_order(request)))
                 placed.append(purpose)
                 log.info(
                     "%s %s %s placed: %s %s at %s",
@@ -252,7 +252,7 @@ class Protection:
             self.journal.defer(position_numbers(position))
 
         try:
-            self.journal.defer(sent(self.exchange.place_order(request)))
+            self.journal.record(sent(self.exchange.place_order(request)))
         except RateLimited as error:  # nothing was sent: the old order still rests, the next move tries again
             self.journal.defer(self.journal.not_sent(request.client_order_id, str(error)))
             keep_old()
@@ -290,7 +290,7 @@ class Protection:
         self.journal.flush()  # write ahead
         log.info("%s partial take-profit already crossed: %s taken at market", position.id, quantity)
         try:
-            self.journal.defer(sent(self.exchange.place_order(request)))
+            self.journal.record(sent(self.exchange.place_order(request)))
         except OrderRejected as error:
             self.journal.defer(self.journal.refused(request.client_order_id, error))
             self.filters.refused(error)

@@ -192,7 +192,7 @@ class Reconciler:
         for position in facts:
             for order in (position.entry, *position.orders.values()):
                 if order is not None:
-                    self.journal.defer(order_state_row(order))
+                    self.journal.record(order_state_row(order))
 
     def _apply(self, action: recovery.Action, facts: recovery.ExchangeFacts) -> list[HaltGate]:
         if action.kind == "adopt":
