@@ -50,6 +50,7 @@ class Journal:
         self._moves: list[Move] = []  # transitions made since the last commit, undone if it fails
         self._said: list[tuple[Any, ...]] = []  # their log lines, said once they are durable
         self._due = False  # something waiting must be committed by the end of the step, in a replay too
+        self._order_rows: dict[str, int] = {}  # client id -> where its order's last state waits in `_deferred`
 
     def defer(self, *writes: Write) -> None:
         """Writes for the next commit, the step's last at the latest."""
@@ -59,6 +60,21 @@ class Journal:
     def record(self, *writes: Write) -> None:
         """Rows nothing reads while the process runs, for the next commit; a replay makes none for them alone."""
         self._deferred.extend(writes)
+
+    def record_sent(self, state: OrderState) -> None:
+        """The exchange accepted the order: its row says so with the next commit (`record`)."""
+        self._order_rows[state.client_order_id] = len(self._deferred)
+        self._deferred.append(sent(state))
+
+    def record_order_state(self, state: OrderState) -> None:
+        """The exchange's word on one of our orders, for its row (`record`). It sets every column its send, or an
+        earlier state of it, waiting for the same commit sets: that one is not written (a replay's sends mostly
+        wait for the commit that carries the order's end)."""
+        earlier = self._order_rows.get(state.client_order_id)
+        if earlier is not None:
+            self._deferred[earlier] = _nothing
+        self._order_rows[state.client_order_id] = len(self._deferred)
+        self._deferred.append(order_state_row(state))
 
     def flush(self, *, at_stop: bool = False) -> None:
         """Commit what waits, and the account when it changed, in one transaction. `at_stop`: the account is saved
@@ -126,7 +142,7 @@ class Journal:
     def _commit(self, last: Write, save: tuple[Write, int] | None) -> None:
         pending, moves, said = self._deferred, self._moves, self._said
         self._deferred, self._moves, self._said = [], [], []
-        self._due = False
+        self._due, self._order_rows = False, {}
         try:
             self.store.write(in_order(*pending, last, *_writes(save)))
         except BaseException:
@@ -212,6 +228,10 @@ def position_numbers(position: LivePosition) -> Write:
     return lambda c: records.update_position_numbers(
         c, position.id, filled_quantity=filled, realized_pnl=pnl, fees=fees, stop_price=stop, details=details
     )
+
+
+def _nothing(connection: Connection) -> None:
+    """A write whose row a later one in the same transaction writes whole."""
 
 
 def _writes(save: tuple[Write, int] | None) -> tuple[Write, ...]:
