@@ -51,6 +51,9 @@ class Account:
         self._costs: tuple[SymbolCosts, ...] = ()
         # The configured symbols with the spread their exchange simulates (fixed for its life), or None: the book's.
         self._configured_spreads = tuple((s, exchange.configured_spread_bps(s)) for s in filters.symbols)
+        self._symbols = tuple(symbol for symbol, _ in self._configured_spreads)
+        self._reads_book = any(spread is None for _, spread in self._configured_spreads)
+        self._slippage_seen: object = None  # the slippage figures `costs` last worked from
         self._portfolio_fields: tuple[object, ...] = ()  # what the last portfolio was made of
         self._portfolio = Portfolio(equity=Decimal(0), day_start_equity=Decimal(0))
 
@@ -100,11 +103,15 @@ class Account:
     def costs(self, at: int) -> tuple[SymbolCosts, ...]:
         """Each configured symbol's spread (the exchange's own when it simulates one, else the feed's book) and
         realised slippage over its recent fills."""
-        book = self.book_spreads()
-        figures = []
-        for symbol, spread in self._configured_spreads:
-            slippage, fills = self.slippage.measure(symbol, at)
-            figures.append((symbol, spread if spread is not None else book.get(symbol), slippage, fills))
+        measured = self.slippage.measure_all(self._symbols, at)
+        if measured is self._slippage_seen and not self._reads_book:
+            return self._costs  # most steps: no fill measured since, and spreads fixed by the exchange
+        self._slippage_seen = measured
+        book = self.book_spreads() if self._reads_book else {}
+        figures = [
+            (symbol, spread if spread is not None else book.get(symbol), slippage, fills)
+            for (symbol, spread), (slippage, fills) in zip(self._configured_spreads, measured, strict=True)
+        ]
         if figures != self._figures:  # most steps repeat the last ones: the same tuple is handed on (cheap to compare)
             self._figures = figures
             self._costs = tuple(
@@ -120,7 +127,7 @@ class Account:
             return
         self.last_snapshot_hour = hour
         balance = self.balance()
-        self.journal.defer(
+        self.journal.record(
             lambda c: records.insert_equity_snapshot(
                 c,
                 at=at,

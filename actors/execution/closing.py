@@ -10,7 +10,7 @@ from actors.clock import Clock
 from actors.execution.account import Account
 from actors.execution.book import Book, LivePosition
 from actors.execution.ids import Purpose
-from actors.execution.journal import Journal, fill_row, position_numbers, sent
+from actors.execution.journal import Journal, fill_row, position_numbers
 from actors.messages import PartialTakeProfitFilled, PositionClosed, PositionEvent
 from exchange.port import ExchangePort, OrderRejected, OrderType, OutcomeUnknown, RateLimited
 from state_machines import PositionState
@@ -54,7 +54,7 @@ class Closing:
         )
         self.journal.flush()  # write ahead: the exit's row, and all the step has learned, before it leaves
         try:
-            self.journal.defer(sent(self.exchange.place_order(request)))
+            self.journal.record_sent(self.exchange.place_order(request))
         except OrderRejected as error:
             self.filters.refused(error)
             self.journal.fire(

@@ -79,7 +79,11 @@ class ExecutionEngine:
         machine = position_machine()
         loaded = store.load(machine, gate_machine())
         self.journal = Journal(
-            store, machine, clock, ExchangeCheckpoint(exchange, clock, with_commits=checkpoint_steps)
+            store,
+            machine,
+            clock,
+            ExchangeCheckpoint(exchange, clock, with_commits=checkpoint_steps),
+            durable_steps=checkpoint_steps,
         )
         self.book = Book(client_id_prefix(store.connection, settings.exchange))
         for position in load_live_positions(store.connection, loaded.positions).values():
@@ -145,6 +149,7 @@ class ExecutionEngine:
         self.follow_policy(None, recorded=recorded)
         self.mismatches = loaded.mismatches
         self.last_reconcile = clock.now_ms()
+        self.periodic_reconcile = not exchange.reports_every_change()  # a property of the exchange, for its life
         self.holds: dict[str, int] = {}  # why trading must pause -> until when (ms)
         self.answers: list[PositionEvent] = []
         self.unreconciled = ""  # why the start's reconcile has not happened yet (the exchange could not be asked)
@@ -185,25 +190,29 @@ class ExecutionEngine:
 
     def on_market(self, step: Step) -> tuple[Portfolio, tuple[PositionEvent, ...], list[HaltGate]]:
         """The step's market: the exchange matches (paper), fills are applied, the account is read."""
-        for candle in step.candles:
+        candles = step.candles
+        for candle in candles:
             self.exchange.on_candle(candle)
         # The account the matching changed is saved with the step's first commit (`checkpoint.py`).
         halts = self._reconcile_late() if self.unreconciled else []
-        events: list[PositionEvent] = [*self.answers]  # what became of the stops the exits actor asked to move
+        events: list[PositionEvent] = self.answers  # what became of the stops the exits actor asked to move
         self.answers = []
+        # Deadlines run on the clock that stamped their start (an entry sent, a stop missing since): a step of
+        # history (a restart's catch-up, candles behind the clock) carries an old time, and would hold them off.
+        now = self.clock.now_ms()
         if not self.unreconciled:
-            events += self.fills.apply_all(self.exchange.drain_events())
-            # Deadlines run on the clock that stamped their start (an entry sent, a stop missing since): a step of
-            # history (a restart's catch-up, candles behind the clock) carries an old time, and would hold them off.
-            now = self.clock.now_ms()
+            told = self.exchange.drain_events()
+            if told:  # most steps of a replay tell nothing
+                events += self.fills.apply_all(told)
             halts += self.reconciler.resolve_unknown(now)
             halts += self._keep_safe(now)
-        events += self.fills.take_produced()
-        self.filters.keep_fresh(step.at, (c.symbol for c in step.candles))
-        portfolio = self.account.portfolio(step.at, execution_hold=self._hold(self.clock.now_ms()))
+        if self.fills.produced:
+            events += self.fills.take_produced()
+        self.filters.keep_fresh(step.at, [candle.symbol for candle in candles])
+        portfolio = self.account.portfolio(step.at, execution_hold=self._hold(now))
         self.account.snapshot_equity(step.at, portfolio)
-        # Order-status updates and equity snapshots wait for the end of the step: nothing depends on
-        # them before then (transitions commit on their own), and the step's new orders go out sooner.
+        # Order-status updates and equity snapshots wait for the end of the step (a replay's, for its next commit):
+        # nothing depends on them before then (transitions commit on their own), and new orders go out sooner.
         return portfolio, tuple(events), halts
 
     def move_stop(self, command: MoveStop) -> None:
@@ -233,16 +242,18 @@ class ExecutionEngine:
         exchange: the periodic one would only ever confirm); then every position whose protection is not known to
         be whole is settled; what cannot be made safe pauses the gate."""
         halts: list[HaltGate] = []
-        periodic = not self.exchange.reports_every_change()
-        due = self.fills.account_changed or (periodic and now - self.last_reconcile >= self.timing.reconcile_every_ms)
+        due = self.fills.account_changed or (
+            self.periodic_reconcile and now - self.last_reconcile >= self.timing.reconcile_every_ms
+        )
         if due and not self.exchange.blocked():
             try:
                 halts = self.reconciler.light_reconcile()
                 self.last_reconcile, self.fills.account_changed = now, False
             except (OutcomeUnknown, RateLimited) as error:
                 log.warning("reconcile with the exchange not done (%s); tried again at the next step", error)
-        for reason in self.protection.ensure(now):
-            self.holds[reason] = now + HOLD_AFTER_UNSAFE_MS
+        if self.protection.unsure:
+            for reason in self.protection.ensure(now):
+                self.holds[reason] = now + HOLD_AFTER_UNSAFE_MS
         return halts
 
     def _hold(self, now: int) -> str:

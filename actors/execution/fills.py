@@ -10,7 +10,7 @@ from actors.execution.book import ZERO, Book, LivePosition
 from actors.execution.closing import Closing
 from actors.execution.entries import Entries
 from actors.execution.ids import Purpose, parse_client_order_id
-from actors.execution.journal import Journal, order_state_row
+from actors.execution.journal import Journal
 from actors.execution.slippage import SlippageRecords, measured_fill
 from actors.messages import PositionEvent
 from exchange.port import ExchangeEvent, Fill, OrderState, OrderStatus
@@ -110,7 +110,7 @@ class Fills:
         if known is None and parsed is None:
             return []  # not ours
         # Recorded for a finished position too: its resting orders expire or are cancelled after it closed.
-        self.journal.defer(order_state_row(state))
+        self.journal.record_order_state(state)
         purpose = known[1] if known is not None else parsed.purpose if parsed is not None else ""
         self._measure(state, purpose, known)
         if known is None:

@@ -6,7 +6,7 @@ and at the step after an order was refused for them (the port only answers from 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from exchange.market import SymbolFilters
 from exchange.port import FILTER_REJECTIONS, ExchangeError, ExchangePort, OrderRejected, UnknownSymbol
@@ -28,10 +28,10 @@ class Filters:
         if error.code in FILTER_REJECTIONS:
             self.stale = True
 
-    def keep_fresh(self, now: int, symbols: Iterable[str] = ()) -> None:
+    def keep_fresh(self, now: int, symbols: Sequence[str] = ()) -> None:
         """At every step: the rules read again from the exchange when they are stale or due, and taken for a symbol
         that has none yet (`symbols`: the step's; a paper symbol has rules only once it has a price)."""
-        wanted = tuple(symbols)
+        wanted = symbols
         due = self.stale or now - self.last_refresh >= self.refresh_every_ms
         if due and not self.exchange.blocked():
             try:

@@ -5,6 +5,10 @@ step (fills, order states, positions' figures, equity), for the next commit (gro
 - before an order is sent (write ahead: its row, and all the step has learned so far, are durable first);
 - when the step's entries are created (`create_all`: one transaction with the step's intents, then they are sent);
 - at the end of the step, and at stop: the sends' outcomes and the decisions join it.
+What nothing reads while the process runs (an order's state, an equity snapshot) is `record`ed: it joins the next
+commit too, but in a replay (`durable_steps` off) it makes none of its own at the end of the step, and waits for
+the next one (or stop). The others (transitions, decisions, new orders) commit by the end of the step either way:
+the signals actor reads positions and decisions at the next step.
 An order whose outcome is unknown is looked up by client order id, never sent again. A commit that fails puts
 every model it carried back where it was, and raises.
 Every commit also carries the paper account's save when it changed since the last one (`checkpoint.py`).
@@ -36,20 +40,48 @@ class Journal:
     """The engine's one path to the database: owns the position machine, the store, what waits for the next commit
     and when the paper account is saved."""
 
-    def __init__(self, store: Store, machine: StateMachine, clock: Clock, checkpoint: ExchangeCheckpoint) -> None:
+    def __init__(
+        self, store: Store, machine: StateMachine, clock: Clock, checkpoint: ExchangeCheckpoint, *, durable_steps: bool
+    ) -> None:
+        """`durable_steps`: every step's records durable at its end (the service); off, a replay's `record`s wait."""
         self.store, self.machine, self.clock, self.checkpoint = store, machine, clock, checkpoint
+        self.durable_steps = durable_steps
         self._deferred: list[Write] = []
         self._moves: list[Move] = []  # transitions made since the last commit, undone if it fails
         self._said: list[tuple[Any, ...]] = []  # their log lines, said once they are durable
+        self._due = False  # something waiting must be committed by the end of the step, in a replay too
+        self._order_rows: dict[str, int] = {}  # client id -> where its order's last state waits in `_deferred`
 
     def defer(self, *writes: Write) -> None:
+        """Writes for the next commit, the step's last at the latest."""
         self._deferred.extend(writes)
+        self._due = True
+
+    def record(self, *writes: Write) -> None:
+        """Rows nothing reads while the process runs, for the next commit; a replay makes none for them alone."""
+        self._deferred.extend(writes)
+
+    def record_sent(self, state: OrderState) -> None:
+        """The exchange accepted the order: its row says so with the next commit (`record`)."""
+        self._order_rows[state.client_order_id] = len(self._deferred)
+        self._deferred.append(sent(state))
+
+    def record_order_state(self, state: OrderState) -> None:
+        """The exchange's word on one of our orders, for its row (`record`). It sets every column its send, or an
+        earlier state of it, waiting for the same commit sets: that one is not written (a replay's sends mostly
+        wait for the commit that carries the order's end)."""
+        earlier = self._order_rows.get(state.client_order_id)
+        if earlier is not None:
+            self._deferred[earlier] = _nothing
+        self._order_rows[state.client_order_id] = len(self._deferred)
+        self._deferred.append(order_state_row(state))
 
     def flush(self, *, at_stop: bool = False) -> None:
         """Commit what waits, and the account when it changed, in one transaction. `at_stop`: the account is saved
         if it changed, also where it is not saved with every commit (a replay)."""
         save = self.checkpoint.due(at_stop=at_stop)
-        if not self._deferred and save is None:
+        now = self._due or (bool(self._deferred) and (self.durable_steps or at_stop))
+        if not now and save is None:
             return
         self._commit(lambda c: None, save)
 
@@ -101,6 +133,7 @@ class Journal:
             self.machine, position.model, trigger, reason=reason, at=self.clock.now_ms(), changes=changes, **payload
         )
         self._moves.append(move)
+        self._due = True
         self._deferred.append(move.write)
         if also is not None:
             self._deferred.append(also)
@@ -109,6 +142,7 @@ class Journal:
     def _commit(self, last: Write, save: tuple[Write, int] | None) -> None:
         pending, moves, said = self._deferred, self._moves, self._said
         self._deferred, self._moves, self._said = [], [], []
+        self._due, self._order_rows = False, {}
         try:
             self.store.write(in_order(*pending, last, *_writes(save)))
         except BaseException:
@@ -194,6 +228,10 @@ def position_numbers(position: LivePosition) -> Write:
     return lambda c: records.update_position_numbers(
         c, position.id, filled_quantity=filled, realized_pnl=pnl, fees=fees, stop_price=stop, details=details
     )
+
+
+def _nothing(connection: Connection) -> None:
+    """A write whose row a later one in the same transaction writes whole."""
 
 
 def _writes(save: tuple[Write, int] | None) -> tuple[Write, ...]:

@@ -11,7 +11,7 @@ from actors.execution.book import Book, LivePosition
 from actors.execution.closing import LIVE_EXIT_STATES, Closing
 from actors.execution.filters import Filters
 from actors.execution.ids import Purpose
-from actors.execution.journal import Journal, Write, position_numbers, sent
+from actors.execution.journal import Journal, Write, position_numbers
 from actors.messages import StopMoved
 from exchange.port import (
     ExchangeError,
@@ -114,7 +114,7 @@ class Protection:
         placed = []
         for purpose, request in requests:
             try:
-                self.journal.defer(sent(self.exchange.place_order(request)))
+                self.journal.record_sent(self.exchange.place_order(request))
                 placed.append(purpose)
                 log.info(
                     "%s %s %s placed: %s %s at %s",
@@ -252,7 +252,7 @@ class Protection:
             self.journal.defer(position_numbers(position))
 
         try:
-            self.journal.defer(sent(self.exchange.place_order(request)))
+            self.journal.record_sent(self.exchange.place_order(request))
         except RateLimited as error:  # nothing was sent: the old order still rests, the next move tries again
             self.journal.defer(self.journal.not_sent(request.client_order_id, str(error)))
             keep_old()
@@ -290,7 +290,7 @@ class Protection:
         self.journal.flush()  # write ahead
         log.info("%s partial take-profit already crossed: %s taken at market", position.id, quantity)
         try:
-            self.journal.defer(sent(self.exchange.place_order(request)))
+            self.journal.record_sent(self.exchange.place_order(request))
         except OrderRejected as error:
             self.journal.defer(self.journal.refused(request.client_order_id, error))
             self.filters.refused(error)

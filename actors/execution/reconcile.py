@@ -16,7 +16,7 @@ from actors.execution.closing import Closing
 from actors.execution.fills import Fills
 from actors.execution.foreign import ForeignPositions
 from actors.execution.ids import Purpose, entry_client_id
-from actors.execution.journal import Journal, in_order, order_state_row
+from actors.execution.journal import Journal, in_order
 from actors.execution.protection import Protection
 from actors.exits.strategies import plan_exits
 from actors.messages import STATIC_EXIT_MODE, HaltGate, Side, position_id_for
@@ -192,7 +192,7 @@ class Reconciler:
         for position in facts:
             for order in (position.entry, *position.orders.values()):
                 if order is not None:
-                    self.journal.defer(order_state_row(order))
+                    self.journal.record_order_state(order)
 
     def _apply(self, action: recovery.Action, facts: recovery.ExchangeFacts) -> list[HaltGate]:
         if action.kind == "adopt":

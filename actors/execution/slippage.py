@@ -73,6 +73,7 @@ class SlippageRecords:
         self.window, self.max_age_ms = window, max_age_ms
         self._samples: dict[str, deque[SlippageSample]] = {}
         self._measured: dict[str, tuple[int, float | None, int]] = {}  # symbol -> (valid until, mean, fills)
+        self._all: tuple[tuple[str, ...], int, tuple[tuple[float | None, int], ...]] | None = None  # measure_all's
 
     def add(self, sample: SlippageSample) -> bool:
         """Count the sample; False (and nothing counted) when its order is among the symbol's recent ones already."""
@@ -81,7 +82,19 @@ class SlippageRecords:
             return False
         recent.append(sample)
         self._measured.pop(sample.symbol, None)
+        self._all = None
         return True
+
+    def measure_all(self, symbols: tuple[str, ...], now: int) -> tuple[tuple[float | None, int], ...]:
+        """`measure` of each of `symbols`, as the same tuple as the last call's while none of them can have changed
+        (no fill added, none left the day): a caller asking every step tells "unchanged" by identity."""
+        cached = self._all
+        if cached is not None and cached[0] == symbols and now < cached[1]:
+            return cached[2]
+        figures = tuple(self.measure(symbol, now) for symbol in symbols)
+        valid_until = min((self._measured[symbol][0] for symbol in symbols), default=2**62)
+        self._all = (symbols, valid_until, figures)
+        return figures
 
     def measure(self, symbol: str, now: int) -> tuple[float | None, int]:
         """(mean slippage in bps, fills it is over) of the symbol's fills within the window; (None, 0) for none.

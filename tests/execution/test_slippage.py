@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from actors.execution.ids import Purpose
 from actors.execution.slippage import (
@@ -104,3 +106,42 @@ def test_slippage_records_fills_older_than_a_day_leave_the_measure() -> None:
 def test_slippage_records_need_a_window_of_one_fill_at_least() -> None:
     with pytest.raises(ValueError):
         SlippageRecords(window=0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=3 * SLIPPAGE_MAX_AGE_MS // 2),  # how far the clock moves first
+            st.sampled_from(("BTCUSDT", "ETHUSDT", "SOLUSDT", None)),  # a fill of this symbol then, or none
+            st.floats(min_value=-50, max_value=50),
+        ),
+        max_size=40,
+    )
+)
+def test_slippage_records_measure_all_is_each_symbols_measure_asked_afresh(
+    moves: list[tuple[int, str | None, float]],
+) -> None:
+    records, added = SlippageRecords(window=3), []
+    symbols = ("BTCUSDT", "ETHUSDT")
+    now = 0
+    for index, (step, symbol, bps) in enumerate(moves):
+        now += step
+        if symbol is not None:
+            added.append(sample(now, bps, f"k{index}", symbol=symbol))
+            records.add(added[-1])
+        fresh = SlippageRecords(window=3)  # nothing cached: the plain computation
+        for known in added:
+            fresh.add(known)
+        assert records.measure_all(symbols, now) == tuple(fresh.measure(symbol, now) for symbol in symbols)
+
+
+def test_slippage_records_measure_all_hands_on_the_same_figures_until_one_can_change() -> None:
+    records = SlippageRecords(window=3)
+    records.add(sample(0, 4.0, "a"))
+    first = records.measure_all(("BTCUSDT",), 10)
+    assert records.measure_all(("BTCUSDT",), SLIPPAGE_MAX_AGE_MS - 1) is first
+    assert records.measure_all(("BTCUSDT",), SLIPPAGE_MAX_AGE_MS) == ((None, 0),)  # the fill left the day
+    later = records.measure_all(("BTCUSDT",), SLIPPAGE_MAX_AGE_MS + 1)
+    records.add(sample(SLIPPAGE_MAX_AGE_MS + 1, 2.0, "b"))
+    assert records.measure_all(("BTCUSDT",), SLIPPAGE_MAX_AGE_MS + 1) == ((2.0, 1),) != later
