@@ -10,7 +10,6 @@ from actors.decisions import log_decisions
 from actors.messages import (
     DecisionReason,
     HaltGate,
-    MarketSnapshot,
     OperatorCommand,
     PolicyUpdated,
     PositionClosed,
@@ -23,7 +22,7 @@ from actors.messages import (
     VolatilityLevel,
 )
 from actors.orchestrator.account_figures import AccountFigures
-from actors.orchestrator.conditions import market_conditions
+from actors.orchestrator.conditions import conditions_of
 from actors.orchestrator.cost_record import CostRecord
 from actors.orchestrator.gate_rules import gate_action
 from actors.orchestrator.lookback import load_equity_peak, load_stop_outs
@@ -66,9 +65,9 @@ class OrchestratorActor(SupervisedActor):
         self.profile = settings.profile
         self.policy: TradingPolicy | None = None
         self.static = static_policy(settings)  # the policy without the orchestrator: the settings', for good
-        self.snapshots: dict[str, MarketSnapshot] = {}
+        self.levels: dict[str, tuple[Regime, VolatilityLevel]] = {}  # each symbol's latest regime and volatility
         # Worked out again only when what they are made of changed (most steps change neither):
-        self.conditions: tuple[Regime, VolatilityLevel] | None = None  # from the snapshots' regimes and volatilities
+        self.conditions: tuple[Regime, VolatilityLevel] | None = None  # the market's, from `levels`
         self.records: tuple[SymbolRecord, ...] | None = None  # the portfolio's records `performance` is made of
         self.performance: tuple[SymbolPerformance, ...] = ()
         self.inputs: tuple[tuple[Any, ...], PolicyInputs] | None = None  # the last step's inputs, and their fields
@@ -106,11 +105,12 @@ class OrchestratorActor(SupervisedActor):
 
     def _cycle(self, step: Step) -> None:
         now = self.ctx.clock.now_ms()
+        levels = self.levels
         for snapshot in step.snapshots:
-            seen = self.snapshots.get(snapshot.symbol)
-            if seen is None or seen.regime != snapshot.regime or seen.volatility != snapshot.volatility:
+            level = snapshot.regime, snapshot.volatility
+            if levels.get(snapshot.symbol) != level:
+                levels[snapshot.symbol] = level
                 self.conditions = None
-            self.snapshots[snapshot.symbol] = snapshot
         self._track(step, now)
         policy, inputs = self._policy(step, now)
         portfolio = step.portfolio
@@ -159,7 +159,7 @@ class OrchestratorActor(SupervisedActor):
         portfolio = step.portfolio
         assert portfolio is not None
         if self.conditions is None:
-            self.conditions = market_conditions(tuple(self.snapshots.values()), self.ctx.settings.symbols[0])
+            self.conditions = conditions_of(self.levels, self.ctx.settings.symbols[0])
         regime, volatility = self.conditions
         if portfolio.records is not self.records:
             self.records, self.performance = portfolio.records, _performance(portfolio.records)
