@@ -102,17 +102,18 @@ def _policy_text(policy: Any) -> str:
     return kept[1]
 
 
-# A policy's inputs hand most of their parts on from one snapshot to the next as the very same tuples (the costs, the
-# performance, the symbols, the cool-downs, until they change): the text of each tuple field is kept with the tuple
-# it was made from, and used again while the field holds that same object. Kept here, the tuple's id cannot be taken
-# by another; a snapshot's values are frozen (dataclasses, numbers, text), so the same tuple is the same text.
+# A policy's inputs hand most of their parts on from one snapshot to the next as the very same objects (the costs, the
+# performance, the symbols, the cool-downs, the risk state, until they change): the text of each tuple or dataclass
+# field is kept with the part it was made from, and used again while the field holds that same object. Kept here, the
+# part's id cannot be taken by another; a snapshot's values are frozen (dataclasses, numbers, text), so the same part
+# is the same text.
 _PART_TEXT: dict[tuple[type, str], tuple[object, str]] = {}
 _SORTED_KEYS: dict[type, tuple[tuple[str, str], ...]] = {}  # each dataclass's fields, by name, with their JSON key
 
 
 def _snapshot_text(value: Any) -> str:
-    """`SNAPSHOT_JSON.encode(value)`, to the byte, at a third of its cost for a dataclass whose tuple fields repeat
-    those of the last one encoded: each field encoded on its own, in the name order `sort_keys` gives."""
+    """`SNAPSHOT_JSON.encode(value)`, to the byte, at a third of its cost for a dataclass whose tuple and dataclass
+    fields repeat those of the last one encoded: each field encoded on its own, in the name order `sort_keys` gives."""
     if not is_dataclass(value) or isinstance(value, type):
         return _encoded(value)
     kind = type(value)
@@ -123,7 +124,7 @@ def _snapshot_text(value: Any) -> str:
     parts = []
     for name, key in keys:
         part = getattr(value, name)
-        if type(part) is tuple:
+        if type(part) is tuple or is_dataclass(part):
             kept = _PART_TEXT.get((kind, name))
             if kept is None or kept[0] is not part:
                 kept = _PART_TEXT[kind, name] = part, _encoded(part)

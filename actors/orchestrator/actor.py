@@ -29,7 +29,6 @@ from actors.orchestrator.lookback import load_equity_peak, load_stop_outs
 from actors.orchestrator.policy import (
     GateTarget,
     PolicyInputs,
-    RiskState,
     SymbolPerformance,
     exchange_pause,
     execution_pause,
@@ -170,21 +169,10 @@ class OrchestratorActor(SupervisedActor):
         key = (regime, volatility, account, step.signals_hold, self.performance, portfolio.costs, hold, cooldowns)
         if self.inputs is not None and self.inputs[0] == key:
             return self.inputs[1]
-        daily, open_positions, exposure, streak, blocked, execution_hold, peak, floor = account
         inputs = PolicyInputs(
             regime=regime,
             volatility=volatility,
-            risk_state=RiskState(
-                daily_drawdown_pct=daily,
-                open_positions=open_positions,
-                total_exposure_pct=exposure,
-                losing_streak=streak,
-                exchange_blocked=blocked,
-                execution_hold=execution_hold,
-                peak_drawdown_pct=peak,
-                equity_floor_breach=floor,
-                strategy_hold=step.signals_hold,
-            ),
+            risk_state=self.account.risk_state(account, step.signals_hold),
             performance=self.performance,
             costs=portfolio.costs,
             symbols=self.ctx.settings.symbols,
