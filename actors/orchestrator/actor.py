@@ -112,15 +112,10 @@ class OrchestratorActor(SupervisedActor):
                 self.conditions = None
         self._track(step, now)
         policy, inputs = self._policy(step, now)
+        self._drive_gate(step, inputs, now)
+        if policy is not self.policy:  # most steps hand on the last step's policy
+            self._publish(policy, inputs, now)
         portfolio = step.portfolio
-        self._drive_gate(
-            inputs,
-            now,
-            portfolio.exchange_blocked if portfolio is not None else "",
-            portfolio.execution_hold if portfolio is not None else "",
-            step.signals_hold,
-        )
-        self._publish(policy, inputs, now)
         if portfolio is not None:
             self.cost_record.update(portfolio.costs, now)
         observed: list[str] = []
@@ -182,20 +177,19 @@ class OrchestratorActor(SupervisedActor):
         self.inputs = key, inputs
         return inputs
 
-    def _drive_gate(
-        self, inputs: PolicyInputs | None, now: int, exchange_blocked: str, execution_hold: str, signals_hold: str
-    ) -> None:
+    def _drive_gate(self, step: Step, inputs: PolicyInputs | None, now: int) -> None:
         target: GateTarget | None = None
         why = ""
+        portfolio = step.portfolio
         if self.drives_gate and inputs is not None:
             target, why = self.memo.gate(inputs)
-        elif exchange_blocked:
+        elif portfolio is not None and portfolio.exchange_blocked:
             # Not a policy choice: whatever the flags (or a static policy), nothing can be sent, and the gate says why.
-            target, why = exchange_pause(exchange_blocked)
-        elif execution_hold:
-            target, why = execution_pause(execution_hold)
-        elif signals_hold:
-            target, why = strategy_pause(signals_hold)
+            target, why = exchange_pause(portfolio.exchange_blocked)
+        elif portfolio is not None and portfolio.execution_hold:
+            target, why = execution_pause(portfolio.execution_hold)
+        elif step.signals_hold:
+            target, why = strategy_pause(step.signals_hold)
         action = gate_action(self.gate.state, self.gate.reason, self.gate.locked_until, target, why, now)
         if action is None:
             return
