@@ -78,6 +78,8 @@ _SNAPSHOT_CHUNKS = (
 
 def _encoded(value: Any) -> str:
     """`SNAPSHOT_JSON.encode(value)`, to the byte."""
+    if isinstance(value, str):  # a snapshot's regime, volatility and reasons: what `encode` does with text
+        return encode_basestring_ascii(value)
     if _SNAPSHOT_CHUNKS is None:
         return SNAPSHOT_JSON.encode(value)
     return "".join(_SNAPSHOT_CHUNKS(value, 0))

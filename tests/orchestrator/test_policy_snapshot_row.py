@@ -98,3 +98,15 @@ def test_snapshot_rows_policies_met_again_or_anew_each_hold_their_own(engine: En
             sequence.append(json.dumps(policy if policy is mapping else dataclasses.asdict(policy), sort_keys=True))
         rows = connection.execute(select(POLICY_SNAPSHOTS.c.policy).order_by(POLICY_SNAPSHOTS.c.id)).scalars().all()
     assert rows == sequence
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(), st.text())
+def test_snapshot_row_any_reason_text_as_json_dumps_gave(engine: Engine, hold: str, blocked: str):
+    # Reasons are free text (an exchange's message, an operator's words): escaped as `json.dumps` escapes them.
+    inputs = dataclasses.replace(INPUTS, gate_hold_reason=hold, risk_state=RiskState(exchange_blocked=blocked))
+    with engine.begin() as connection:
+        connection.execute(delete(POLICY_SNAPSHOTS))
+        records.insert_policy_snapshot(connection, at=T0, enforced=True, policy={}, inputs=inputs, note=hold)
+        row = connection.execute(select(POLICY_SNAPSHOTS.c.inputs)).scalar_one()
+    assert row == json.dumps(dataclasses.asdict(inputs), sort_keys=True, default=str)
