@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from actors.messages import Portfolio
+from actors.orchestrator.policy import RiskState
 from actors.protections import EquityPeak, floor_breach
 
 
@@ -19,6 +20,7 @@ class AccountFigures:
     def __init__(self, peak: EquityPeak, equity_floor: Decimal) -> None:
         self.peak, self.equity_floor = peak, equity_floor
         self._last: tuple[Portfolio, Decimal | None, tuple[Any, ...]] | None = None
+        self._state: tuple[tuple[Any, ...], RiskState] | None = None  # the last risk state made, with its figures
 
     def of(self, portfolio: Portfolio, now: int) -> tuple[Any, ...]:
         peak = self.peak.peak(now)
@@ -37,3 +39,23 @@ class AccountFigures:
         )
         self._last = portfolio, peak, figures
         return figures
+
+    def risk_state(self, figures: tuple[Any, ...], strategy_hold: str) -> RiskState:
+        """The `RiskState` of figures from `of` and of the strategies' hold: the last one again for the very same
+        figures (and hold), so that a policy snapshot finds the part whose text it kept rather than encode it anew."""
+        if self._state is not None and self._state[0] is figures and self._state[1].strategy_hold == strategy_hold:
+            return self._state[1]
+        daily, open_positions, exposure, streak, blocked, execution_hold, peak, floor = figures
+        state = RiskState(
+            daily_drawdown_pct=daily,
+            open_positions=open_positions,
+            total_exposure_pct=exposure,
+            losing_streak=streak,
+            exchange_blocked=blocked,
+            execution_hold=execution_hold,
+            peak_drawdown_pct=peak,
+            equity_floor_breach=floor,
+            strategy_hold=strategy_hold,
+        )
+        self._state = figures, state
+        return state

@@ -10,7 +10,6 @@ from actors.decisions import log_decisions
 from actors.messages import (
     DecisionReason,
     HaltGate,
-    MarketSnapshot,
     OperatorCommand,
     PolicyUpdated,
     PositionClosed,
@@ -23,14 +22,13 @@ from actors.messages import (
     VolatilityLevel,
 )
 from actors.orchestrator.account_figures import AccountFigures
-from actors.orchestrator.conditions import market_conditions
+from actors.orchestrator.conditions import conditions_of
 from actors.orchestrator.cost_record import CostRecord
 from actors.orchestrator.gate_rules import gate_action
 from actors.orchestrator.lookback import load_equity_peak, load_stop_outs
 from actors.orchestrator.policy import (
     GateTarget,
     PolicyInputs,
-    RiskState,
     SymbolPerformance,
     exchange_pause,
     execution_pause,
@@ -66,9 +64,9 @@ class OrchestratorActor(SupervisedActor):
         self.profile = settings.profile
         self.policy: TradingPolicy | None = None
         self.static = static_policy(settings)  # the policy without the orchestrator: the settings', for good
-        self.snapshots: dict[str, MarketSnapshot] = {}
+        self.levels: dict[str, tuple[Regime, VolatilityLevel]] = {}  # each symbol's latest regime and volatility
         # Worked out again only when what they are made of changed (most steps change neither):
-        self.conditions: tuple[Regime, VolatilityLevel] | None = None  # from the snapshots' regimes and volatilities
+        self.conditions: tuple[Regime, VolatilityLevel] | None = None  # the market's, from `levels`
         self.records: tuple[SymbolRecord, ...] | None = None  # the portfolio's records `performance` is made of
         self.performance: tuple[SymbolPerformance, ...] = ()
         self.inputs: tuple[tuple[Any, ...], PolicyInputs] | None = None  # the last step's inputs, and their fields
@@ -106,22 +104,18 @@ class OrchestratorActor(SupervisedActor):
 
     def _cycle(self, step: Step) -> None:
         now = self.ctx.clock.now_ms()
+        levels = self.levels
         for snapshot in step.snapshots:
-            seen = self.snapshots.get(snapshot.symbol)
-            if seen is None or seen.regime != snapshot.regime or seen.volatility != snapshot.volatility:
+            level = snapshot.regime, snapshot.volatility
+            if levels.get(snapshot.symbol) != level:
+                levels[snapshot.symbol] = level
                 self.conditions = None
-            self.snapshots[snapshot.symbol] = snapshot
         self._track(step, now)
         policy, inputs = self._policy(step, now)
+        self._drive_gate(step, inputs, now)
+        if policy is not self.policy:  # most steps hand on the last step's policy
+            self._publish(policy, inputs, now)
         portfolio = step.portfolio
-        self._drive_gate(
-            inputs,
-            now,
-            portfolio.exchange_blocked if portfolio is not None else "",
-            portfolio.execution_hold if portfolio is not None else "",
-            step.signals_hold,
-        )
-        self._publish(policy, inputs, now)
         if portfolio is not None:
             self.cost_record.update(portfolio.costs, now)
         observed: list[str] = []
@@ -159,7 +153,7 @@ class OrchestratorActor(SupervisedActor):
         portfolio = step.portfolio
         assert portfolio is not None
         if self.conditions is None:
-            self.conditions = market_conditions(tuple(self.snapshots.values()), self.ctx.settings.symbols[0])
+            self.conditions = conditions_of(self.levels, self.ctx.settings.symbols[0])
         regime, volatility = self.conditions
         if portfolio.records is not self.records:
             self.records, self.performance = portfolio.records, _performance(portfolio.records)
@@ -170,21 +164,10 @@ class OrchestratorActor(SupervisedActor):
         key = (regime, volatility, account, step.signals_hold, self.performance, portfolio.costs, hold, cooldowns)
         if self.inputs is not None and self.inputs[0] == key:
             return self.inputs[1]
-        daily, open_positions, exposure, streak, blocked, execution_hold, peak, floor = account
         inputs = PolicyInputs(
             regime=regime,
             volatility=volatility,
-            risk_state=RiskState(
-                daily_drawdown_pct=daily,
-                open_positions=open_positions,
-                total_exposure_pct=exposure,
-                losing_streak=streak,
-                exchange_blocked=blocked,
-                execution_hold=execution_hold,
-                peak_drawdown_pct=peak,
-                equity_floor_breach=floor,
-                strategy_hold=step.signals_hold,
-            ),
+            risk_state=self.account.risk_state(account, step.signals_hold),
             performance=self.performance,
             costs=portfolio.costs,
             symbols=self.ctx.settings.symbols,
@@ -194,20 +177,19 @@ class OrchestratorActor(SupervisedActor):
         self.inputs = key, inputs
         return inputs
 
-    def _drive_gate(
-        self, inputs: PolicyInputs | None, now: int, exchange_blocked: str, execution_hold: str, signals_hold: str
-    ) -> None:
+    def _drive_gate(self, step: Step, inputs: PolicyInputs | None, now: int) -> None:
         target: GateTarget | None = None
         why = ""
+        portfolio = step.portfolio
         if self.drives_gate and inputs is not None:
             target, why = self.memo.gate(inputs)
-        elif exchange_blocked:
+        elif portfolio is not None and portfolio.exchange_blocked:
             # Not a policy choice: whatever the flags (or a static policy), nothing can be sent, and the gate says why.
-            target, why = exchange_pause(exchange_blocked)
-        elif execution_hold:
-            target, why = execution_pause(execution_hold)
-        elif signals_hold:
-            target, why = strategy_pause(signals_hold)
+            target, why = exchange_pause(portfolio.exchange_blocked)
+        elif portfolio is not None and portfolio.execution_hold:
+            target, why = execution_pause(portfolio.execution_hold)
+        elif step.signals_hold:
+            target, why = strategy_pause(step.signals_hold)
         action = gate_action(self.gate.state, self.gate.reason, self.gate.locked_until, target, why, now)
         if action is None:
             return

@@ -13,6 +13,7 @@ Rule, documented once here:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from functools import lru_cache
 
 from actors.messages import MarketSnapshot, Regime, VolatilityLevel
@@ -27,14 +28,19 @@ def market_conditions(
 ) -> tuple[Regime, VolatilityLevel]:
     """(regime, volatility) of the market as a whole; raises ValueError with no snapshots,
     so the orchestrator falls back instead of inventing calm conditions."""
-    if not snapshots:
-        raise ValueError("no market snapshots: market conditions are unknown")
     latest = {snapshot.symbol: snapshot for snapshot in sorted(snapshots, key=lambda s: s.at)}
-    reference = latest.get(reference_symbol)
-    return _conditions(
-        tuple((s.regime, s.volatility) for s in latest.values()),
-        None if reference is None else (reference.regime, reference.volatility),
-    )
+    return conditions_of({symbol: (s.regime, s.volatility) for symbol, s in latest.items()}, reference_symbol)
+
+
+def conditions_of(
+    levels: Mapping[str, tuple[Regime, VolatilityLevel]],
+    reference_symbol: str,
+) -> tuple[Regime, VolatilityLevel]:
+    """`market_conditions` from each symbol's latest (regime, volatility): what the orchestrator keeps as the
+    snapshots come, so a step that changed one of them sorts and copies no snapshots. Raises ValueError with none."""
+    if not levels:
+        raise ValueError("no market snapshots: market conditions are unknown")
+    return _conditions(tuple(levels.values()), levels.get(reference_symbol))
 
 
 # A pure function of a few enums: the orchestrator asks again whenever a symbol's regime or volatility changed, and

@@ -8,7 +8,7 @@ error and the gate machine; this module only says what the policy and the gate
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
@@ -177,6 +177,10 @@ class PolicyFacts:
     The running figures of the risk state (the day's drawdown, the exposure, the drawdown from the peak) move with
     every price while a position is open; they enter only through `closures`, the limits that hold with the text
     that names them, so the facts stay put until a limit is reached or its reported figure changes.
+
+    The tuples of records (performance, costs, symbols, cool-downs) are compared but not hashed: they are handed on
+    as the very same objects for long runs of steps (equal at a glance), while hashing them goes into every record's
+    fields on each look-up; the few facts remembered (`PolicyMemo`) that differ only in them share a hash, harmlessly.
     """
 
     regime: Regime
@@ -185,10 +189,10 @@ class PolicyFacts:
     daily_limit_hit: bool
     losing_streak: int
     gate_hold_reason: str
-    performance: tuple[SymbolPerformance, ...]
-    costs: tuple[SymbolCosts, ...]
-    symbols: tuple[str, ...]
-    cooldowns: tuple[Cooldown, ...]
+    performance: tuple[SymbolPerformance, ...] = field(hash=False)
+    costs: tuple[SymbolCosts, ...] = field(hash=False)
+    symbols: tuple[str, ...] = field(hash=False)
+    cooldowns: tuple[Cooldown, ...] = field(hash=False)
 
 
 def policy_facts(inputs: PolicyInputs, profile: RiskProfile) -> PolicyFacts:

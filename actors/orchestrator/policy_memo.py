@@ -8,14 +8,12 @@ back again and again.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from actors.messages import TradingPolicy
 from actors.orchestrator.policy import GateTarget, PolicyFacts, PolicyInputs, gate_for, policy_facts, policy_from_facts
 from config.profiles import RiskProfile
 from config.sections import RiskSettings
 
-MEMO_SIZE = 16  # the facts remembered, least recently used dropped first (a replay's year needs fewer than 8)
+MEMO_SIZE = 16  # the facts remembered, the first remembered dropped first (on a replay, no more misses than with LRU)
 
 
 class PolicyMemo:
@@ -24,7 +22,7 @@ class PolicyMemo:
 
     def __init__(self, profile: RiskProfile, profile_name: str, risk: RiskSettings) -> None:
         self.profile, self.profile_name, self.risk = profile, profile_name, risk
-        self._policies: OrderedDict[PolicyFacts, TradingPolicy] = OrderedDict()
+        self._policies: dict[PolicyFacts, TradingPolicy] = {}
         # The last inputs seen (most often handed on again as they are), their facts, policy and gate (None: not
         # asked for yet): all four replaced together.
         self._inputs: PolicyInputs | None = None
@@ -40,25 +38,23 @@ class PolicyMemo:
 
     def policy(self, inputs: PolicyInputs) -> TradingPolicy:
         """`compute_policy(inputs, ...)`."""
-        facts = self.facts(inputs)
-        if self._policy is None:
-            self._policy = self._remembered(facts)
-        return self._policy
+        if inputs is self._inputs and self._policy is not None:  # most steps: the last step's inputs again
+            return self._policy
+        policy = self._policy = self._remembered(self.facts(inputs))
+        return policy
 
     def gate(self, inputs: PolicyInputs) -> tuple[GateTarget, str]:
         """`desired_gate(inputs, ...)`."""
-        facts = self.facts(inputs)
-        if self._gate is None:
-            self._gate = gate_for(facts.closures)
-        return self._gate
+        if inputs is self._inputs and self._gate is not None:
+            return self._gate
+        gate = self._gate = gate_for(self.facts(inputs).closures)
+        return gate
 
     def _remembered(self, facts: PolicyFacts) -> TradingPolicy:
         policy = self._policies.get(facts)
-        if policy is not None:
-            self._policies.move_to_end(facts)
-            return policy
-        policy = policy_from_facts(facts, self.profile, self.profile_name, self.risk)
-        self._policies[facts] = policy
-        if len(self._policies) > MEMO_SIZE:
-            self._policies.popitem(last=False)
+        if policy is None:
+            policy = policy_from_facts(facts, self.profile, self.profile_name, self.risk)
+            if len(self._policies) >= MEMO_SIZE:
+                del self._policies[next(iter(self._policies))]
+            self._policies[facts] = policy
         return policy

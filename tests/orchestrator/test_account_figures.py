@@ -43,3 +43,19 @@ def test_account_figures_nothing_changed_same_figures_object():
     peak.add(0, flat.equity)
 
     assert figures.of(flat, 1) is figures.of(flat, 2)
+
+
+def test_account_figures_risk_state_same_figures_same_object_else_new():
+    peak = EquityPeak(window_ms=HOUR)
+    figures = AccountFigures(peak, Decimal(0))
+    peak.add(0, Decimal(10_000))
+    account = figures.of(Portfolio(equity=Decimal(9_000), day_start_equity=Decimal(10_000), losing_streak=2), 1)
+    state = figures.risk_state(account, "")
+
+    assert (state.daily_drawdown_pct, state.peak_drawdown_pct, state.losing_streak) == (-0.1, -0.1, 2)
+    assert figures.risk_state(account, "") is state
+    held = figures.risk_state(account, "a strategy failed")
+    assert held.strategy_hold == "a strategy failed" and held.daily_drawdown_pct == -0.1
+    # Equal figures in another tuple make another (equal) risk state: only the very same figures are the same.
+    other = figures.risk_state((*account,), "a strategy failed")
+    assert other == held and other is not held

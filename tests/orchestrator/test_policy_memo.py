@@ -147,3 +147,15 @@ def test_policy_memo_figures_within_limits_same_policy_object():
     memo = PolicyMemo(PROFILE, NAME, RISK)
 
     assert memo.policy(moved) is memo.policy(calm)
+
+
+def test_facts_differing_only_in_records_share_a_hash_but_are_not_equal():
+    # The records' tuples are left out of the hash (compared only), so a look-up never hashes every record.
+    inputs = PolicyInputs(regime=Regime.SIDEWAYS, volatility=VolatilityLevel.LOW, symbols=SYMBOLS)
+    facts = policy_facts(inputs, PROFILE)
+    other = policy_facts(
+        replace(inputs, costs=(SymbolCosts(symbol="BTCUSDT", spread_bps=40.0, slippage_bps=None),)), PROFILE
+    )
+    assert hash(facts) == hash(other)
+    assert facts != other
+    assert {facts: 1, other: 2}[other] == 2

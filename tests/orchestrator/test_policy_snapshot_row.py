@@ -6,7 +6,9 @@ import dataclasses
 import json
 from decimal import Decimal
 
-from sqlalchemy import Engine, select
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, delete, select
 
 from actors.messages import Regime, SymbolCosts, VolatilityLevel
 from actors.orchestrator.policy import PolicyInputs, RiskState, SymbolPerformance, compute_policy
@@ -68,3 +70,43 @@ def test_snapshot_rows_whose_inputs_share_or_change_parts_each_hold_their_own(en
         )
         rows = connection.execute(select(POLICY_SNAPSHOTS.c.inputs).order_by(POLICY_SNAPSHOTS.c.id)).scalars().all()
     assert rows == [json.dumps(dataclasses.asdict(v), sort_keys=True, default=str) for v in sequence]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(0, records.KEPT_POLICIES + 3), min_size=1, max_size=3 * records.KEPT_POLICIES))
+def test_snapshot_rows_policies_met_again_or_anew_each_hold_their_own(engine: Engine, picks: list[int]):
+    # The text of a policy met lately is used again only for that same policy; more policies than are kept, and a
+    # mapping changed between two rows, are each encoded as they stand.
+    name = RiskProfileName.SAFE
+    policies = [
+        compute_policy(
+            dataclasses.replace(INPUTS, risk_state=RiskState(losing_streak=i)),
+            DEFAULT_PROFILES[name],
+            name,
+            RiskSettings(performance_min_trades=5),
+        )
+        for i in range(records.KEPT_POLICIES + 4)
+    ]
+    mapping: dict[str, int] = {}
+    sequence: list[object] = []
+    with engine.begin() as connection:
+        connection.execute(delete(POLICY_SNAPSHOTS))  # the engine is the test's, met by every example
+        for at, pick in enumerate(picks):
+            policy: object = policies[pick] if pick <= records.KEPT_POLICIES + 2 else mapping
+            mapping["at"] = at
+            records.insert_policy_snapshots(connection, [dict(at=at, enforced=True, policy=policy, inputs={}, note="")])
+            sequence.append(json.dumps(policy if policy is mapping else dataclasses.asdict(policy), sort_keys=True))
+        rows = connection.execute(select(POLICY_SNAPSHOTS.c.policy).order_by(POLICY_SNAPSHOTS.c.id)).scalars().all()
+    assert rows == sequence
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(), st.text())
+def test_snapshot_row_any_reason_text_as_json_dumps_gave(engine: Engine, hold: str, blocked: str):
+    # Reasons are free text (an exchange's message, an operator's words): escaped as `json.dumps` escapes them.
+    inputs = dataclasses.replace(INPUTS, gate_hold_reason=hold, risk_state=RiskState(exchange_blocked=blocked))
+    with engine.begin() as connection:
+        connection.execute(delete(POLICY_SNAPSHOTS))
+        records.insert_policy_snapshot(connection, at=T0, enforced=True, policy={}, inputs=inputs, note=hold)
+        row = connection.execute(select(POLICY_SNAPSHOTS.c.inputs)).scalar_one()
+    assert row == json.dumps(dataclasses.asdict(inputs), sort_keys=True, default=str)
