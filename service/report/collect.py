@@ -10,7 +10,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -30,7 +30,7 @@ from persistence.tables import EQUITY_SNAPSHOTS, POLICY_SNAPSHOTS, POSITIONS, SI
 from service.report.costs import POLICY_FILTER, FilterBlock
 from service.report.limits import limits_over_time
 from service.report.metrics import EquityCurve, TradeOutcome
-from service.report.protections import ProtectionCount, count_protections
+from service.report.protections import Cooldowns, ProtectionCount, count_protections
 from state_machines.gate import GATE_TABLE
 from state_machines.position import POSITION_TABLE, PositionState, PositionTrigger
 
@@ -165,8 +165,9 @@ def collect(engine: Engine) -> RunData:
             GateEvent(at=row.at, source=row.source, dest=row.dest, trigger=row.trigger, reason=row.reason)
             for row in gate_rows
         )
-        protections = count_protections(connection, (event.reason for event in gate_events))
-        limits = _limits(connection, [int(row.at) for row in equity_rows[-1:]])
+        cooldowns = Cooldowns()
+        limits = _limits(connection, [int(row.at) for row in equity_rows[-1:]], cooldowns)
+        protections = count_protections(connection, (event.reason for event in gate_events), cooldowns)
     return RunData(
         trades=tuple(
             sorted(
@@ -199,19 +200,27 @@ def collect(engine: Engine) -> RunData:
     )
 
 
-def _limits(connection: Connection, equity_end: list[int]) -> dict[str, Any]:
-    """The limits in force over the run, from the enforced policy snapshots read as a stream: a year's run holds
-    100k of them, too many to hold at once. The run ends at its last equity point or policy, whichever is later."""
+def _limits(connection: Connection, equity_end: list[int], cooldowns: Cooldowns) -> dict[str, Any]:
+    """The limits in force over the run, from the enforced policy snapshots, read as a stream: a year's run holds
+    100k of them, too many to hold at once. Every snapshot read is shown to `cooldowns` too, so that each is read
+    and decoded once. The run ends at its last equity point or enforced policy, whichever is later."""
     enforced = POLICY_SNAPSHOTS.c.enforced.is_(True)
     last_policy = connection.execute(select(func.max(POLICY_SNAPSHOTS.c.at)).where(enforced)).scalar_one()
     end_at = max(equity_end + ([int(last_policy)] if last_policy is not None else []), default=0)
-    policies = connection.execute(
-        select(POLICY_SNAPSHOTS.c.at, POLICY_SNAPSHOTS.c.policy)
-        .where(enforced)
+    rows = connection.execute(
+        select(POLICY_SNAPSHOTS.c.at, POLICY_SNAPSHOTS.c.enforced, POLICY_SNAPSHOTS.c.policy)
         .order_by(POLICY_SNAPSHOTS.c.at, POLICY_SNAPSHOTS.c.id)
         .execution_options(yield_per=_ROWS_AT_ONCE)
     )
-    return limits_over_time(((int(row.at), json.loads(row.policy)) for row in policies), end_at)
+
+    def in_force() -> Iterator[tuple[int, Mapping[str, Any]]]:
+        for at, is_enforced, text in rows:
+            policy = json.loads(text)
+            cooldowns.see(policy)
+            if is_enforced:
+                yield int(at), policy
+
+    return limits_over_time(in_force(), end_at)
 
 
 def _costs_seen(value: Any) -> cost_metrics.CostMetrics | None:

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from actors.protections import COOLING_DOWN, EQUITY_FLOOR_REASON, MAX_DRAWDOWN_REASON
-from persistence.tables import POLICY_SNAPSHOTS, SIGNAL_DECISIONS
+from persistence.tables import SIGNAL_DECISIONS
 
 # What each protection writes into gate reasons and decision details.
 MARKERS: dict[str, str] = {
@@ -40,8 +39,11 @@ class ProtectionCount:
     by_symbol: Mapping[str, int] = field(default_factory=dict)  # cool-downs started, per symbol
 
 
-def count_protections(connection: Connection, gate_reasons: Iterable[str]) -> dict[str, ProtectionCount]:
-    """`gate_reasons`: the reasons of the run's gate events, in order."""
+def count_protections(
+    connection: Connection, gate_reasons: Iterable[str], cooldowns: Cooldowns
+) -> dict[str, ProtectionCount]:
+    """`gate_reasons`: the reasons of the run's gate events, in order; `cooldowns`: having seen every policy
+    snapshot (the report reads them once, for this and for the limits in force)."""
     reasons = list(gate_reasons)
     blocked = {
         name: connection.execute(
@@ -49,7 +51,7 @@ def count_protections(connection: Connection, gate_reasons: Iterable[str]) -> di
         ).scalar_one()
         for name, marker in MARKERS.items()
     }
-    started = _cooldowns_started(json.loads(text) for (text,) in connection.execute(_POLICIES))
+    started = cooldowns.started
     return {
         "max_drawdown": ProtectionCount(
             engaged=_brought_in(reasons, MARKERS["max_drawdown"]), signals_blocked=blocked["max_drawdown"]
@@ -63,20 +65,21 @@ def count_protections(connection: Connection, gate_reasons: Iterable[str]) -> di
     }
 
 
-_POLICIES = select(POLICY_SNAPSHOTS.c.policy).order_by(POLICY_SNAPSHOTS.c.at, POLICY_SNAPSHOTS.c.id)
-
-
 def _brought_in(reasons: list[str], marker: str) -> int:
     return sum(
         marker in reason and (index == 0 or marker not in reasons[index - 1]) for index, reason in enumerate(reasons)
     )
 
 
-def _cooldowns_started(policies: Iterable[Mapping[str, Any]]) -> Counter[str]:
-    started: Counter[str] = Counter()
-    cooling: set[str] = set()
-    for policy in policies:
+class Cooldowns:
+    """The symbols that started cooling down, from the policy snapshots seen in order (each change of the policy
+    is one): a symbol starts each time it is cooling down where the policy before had it not."""
+
+    def __init__(self) -> None:
+        self.started: Counter[str] = Counter()
+        self._cooling: set[str] = set()
+
+    def see(self, policy: Mapping[str, Any]) -> None:
         now = {str(symbol) for symbol, _ in policy.get("cooling_down") or ()}
-        started.update(now - cooling)
-        cooling = now
-    return started
+        self.started.update(now - self._cooling)
+        self._cooling = now
