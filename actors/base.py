@@ -151,7 +151,7 @@ class SupervisedActor(pykka.ThreadingActor):
     def start_step(self, step: Step) -> None:
         """Hand a new time step to the first stage of the pipeline (actors/pipeline.py)."""
         stage, name = FIRST
-        self.ctx.registry.tell(name, step.at_stage(stage))
+        self.ctx.registry.tell(name, step if step.stage is stage else step.at_stage(stage))
 
     def pass_on(self, step: Step, **changes: Any) -> None:
         """Hand the step, with this actor's part, to the next stage; after the last one the step is done."""
