@@ -113,8 +113,7 @@ class OrchestratorActor(SupervisedActor):
         self._track(step, now)
         policy, inputs = self._policy(step, now)
         self._drive_gate(step, inputs, now)
-        if policy is not self.policy:  # most steps hand on the last step's policy
-            self._publish(policy, inputs, now)
+        self._publish(policy, inputs, now)
         portfolio = step.portfolio
         if portfolio is not None:
             self.cost_record.update(portfolio.costs, now)
