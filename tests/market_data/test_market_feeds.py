@@ -15,7 +15,8 @@ import pytest
 
 from actors.market_data.feeds import CandleFeed, CandleFileError, FileFeed, SyntheticFeed, merge_by_time
 from actors.market_data.files import load_candle_file, symbol_from_filename
-from actors.market_data.indicators import SymbolIndicators, return_correlation
+from actors.market_data.indicators import SymbolIndicators
+from actors.market_data.vectorised import return_correlation
 from actors.messages import Candle, Regime, VolatilityLevel
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"

@@ -14,14 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.market_data.indicators import (
-    IndicatorParams,
-    PercentileWindow,
-    SymbolIndicators,
+from actors.market_data.indicators import IndicatorParams, PercentileWindow, SymbolIndicators, classify_regime
+from actors.market_data.vectorised import (
     atr,
     atr_percent,
     choppiness_index,
-    classify_regime,
     regimes,
     return_correlation,
     true_range,
