@@ -15,7 +15,7 @@ from actors.orchestrator.policy import PolicyInputs, RiskState, SymbolPerformanc
 from actors.protections import Cooldown
 from config.profiles import DEFAULT_PROFILES, RiskProfileName
 from config.sections import RiskSettings
-from persistence import records
+from persistence import records, snapshot_text
 from persistence.tables import POLICY_SNAPSHOTS
 
 H = 3_600_000
@@ -73,7 +73,7 @@ def test_snapshot_rows_whose_inputs_share_or_change_parts_each_hold_their_own(en
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.integers(0, records.KEPT_POLICIES + 3), min_size=1, max_size=3 * records.KEPT_POLICIES))
+@given(st.lists(st.integers(0, snapshot_text.KEPT_POLICIES + 3), min_size=1, max_size=3 * snapshot_text.KEPT_POLICIES))
 def test_snapshot_rows_policies_met_again_or_anew_each_hold_their_own(engine: Engine, picks: list[int]):
     # The text of a policy met lately is used again only for that same policy; more policies than are kept, and a
     # mapping changed between two rows, are each encoded as they stand.
@@ -85,14 +85,14 @@ def test_snapshot_rows_policies_met_again_or_anew_each_hold_their_own(engine: En
             name,
             RiskSettings(performance_min_trades=5),
         )
-        for i in range(records.KEPT_POLICIES + 4)
+        for i in range(snapshot_text.KEPT_POLICIES + 4)
     ]
     mapping: dict[str, int] = {}
     sequence: list[object] = []
     with engine.begin() as connection:
         connection.execute(delete(POLICY_SNAPSHOTS))  # the engine is the test's, met by every example
         for at, pick in enumerate(picks):
-            policy: object = policies[pick] if pick <= records.KEPT_POLICIES + 2 else mapping
+            policy: object = policies[pick] if pick <= snapshot_text.KEPT_POLICIES + 2 else mapping
             mapping["at"] = at
             records.insert_policy_snapshots(connection, [dict(at=at, enforced=True, policy=policy, inputs={}, note="")])
             sequence.append(json.dumps(policy if policy is mapping else dataclasses.asdict(policy), sort_keys=True))
