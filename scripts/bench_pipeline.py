@@ -11,6 +11,8 @@ trades again and the account keeps its 10 symbols busy.
 The last line printed is one JSON object: {"tick_to_order_p50_ms", "tick_to_order_p99_ms", "commit_p50_ms",
 "tick_to_order_over_commit", "p99_over_commit", "peak_rss_mb", ...}. `commit_p50_ms` is one bare durable commit of
 a transition row on the same disk in the same run, the least a step that commits once before its order can take.
+`hops_p50_ms` is the other floor: a message passed along the step's seven hops (actors/pipeline.py, the market-data
+actor first) through pykka actors that do nothing else, and back to the driver.
 With --with-http, the runs without and with the HTTP server polled take turns (--rounds of each) and the line adds
 "with_http_p50_ms", "with_http_p99_ms" and their ratios to the runs without.
 """
@@ -21,6 +23,7 @@ import argparse
 import concurrent.futures
 import json
 import multiprocessing
+import queue
 import resource
 import socket
 import sys
@@ -32,12 +35,14 @@ from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 import numpy as np
+import pykka
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from actors.clock import VirtualClock  # noqa: E402
 from actors.messages import Candle  # noqa: E402
+from actors.pipeline import ROUTES  # noqa: E402
 from actors.system import TradingSystem  # noqa: E402
 from config import ExitMode, Settings  # noqa: E402
 from exchange.paper.exchange import PaperExchange  # noqa: E402
@@ -194,6 +199,7 @@ def main() -> None:
     latencies, step = measure(args, with_http=False)
     orders = len(latencies)
     commit = bare_commit_p50_ms(args.synchronous)
+    hops = hops_p50_ms()
     http = compare_with_http(args, latencies) if args.with_http else {}
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     p50, p99 = float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99))
@@ -201,6 +207,7 @@ def main() -> None:
     print(f"tick-to-order: p50 {p50:.3f} ms, p99 {p99:.3f} ms (synchronous={args.synchronous})")
     print(f"one bare durable commit of a transition row, same disk: p50 {commit:.3f} ms")
     print(f"tick-to-order over it: p50 {p50 / commit:.2f}x (target at most 2), p99 {p99 / commit:.2f}x (at most 4)")
+    print(f"the step's {HOPS} hops through pykka actors that do nothing else: p50 {hops:.3f} ms")
     print(f"peak RSS: {rss_mb:.0f} MB")
     print(
         json.dumps(
@@ -210,6 +217,7 @@ def main() -> None:
                 "commit_p50_ms": round(commit, 3),
                 "tick_to_order_over_commit": round(p50 / commit, 2),
                 "p99_over_commit": round(p99 / commit, 2),
+                "hops_p50_ms": round(hops, 3),
                 **http,
                 "peak_rss_mb": round(rss_mb, 1),
                 "orders": orders,
@@ -238,6 +246,44 @@ def bare_commit_p50_ms(synchronous: str, commits: int = 1_000) -> float:
                     connection.execute(INSERT_TRANSITION, row)
                 took.append((time.perf_counter() - started) * 1000)
         engine.dispose()
+    return float(np.percentile(took, 50))
+
+
+# The driver's hand-in to the market-data actor, then one hop per route of actors/pipeline.py.
+HOPS = 1 + len(ROUTES)
+
+
+class Hop(pykka.ThreadingActor):
+    """Passes what it is told to the next actor; the last one of the line notes when the message reached it."""
+
+    def __init__(self, after: pykka.ActorRef[Hop] | None, reached: queue.SimpleQueue[float]) -> None:
+        super().__init__()
+        self.after, self.reached = after, reached
+
+    def on_receive(self, message: object) -> None:
+        if self.after is None:
+            self.reached.put(time.perf_counter())
+        else:
+            self.after.tell(message)
+
+
+def hops_p50_ms(passes: int = 3_000) -> float:
+    """The median time from the driver's tell to the last of `HOPS` pykka actors in a line receiving the message,
+    each doing nothing but pass it on: what a step's hand-offs cost before any actor does its part (the entry
+    order leaves from the last one's handler)."""
+    reached: queue.SimpleQueue[float] = queue.SimpleQueue()
+    line: list[pykka.ActorRef[Hop]] = []
+    for _ in range(HOPS):
+        line.append(Hop.start(line[-1] if line else None, reached))
+    took = []
+    try:
+        for _ in range(passes):
+            started = time.perf_counter()
+            line[-1].tell(None)
+            took.append((reached.get(timeout=10) - started) * 1000)
+    finally:
+        for ref in line:
+            ref.stop()
     return float(np.percentile(took, 50))
 
 
