@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -22,7 +23,7 @@ from config.redaction import redact_url
 from exchange.binance.endpoints import binance_endpoints
 from exchange.binance.market_stream import BinanceKlineFeed, FeedError
 from exchange.factory import block_store, make_exchange
-from exchange.port import ExchangeError
+from exchange.port import ExchangeError, ExchangeEvent
 from persistence import records
 from persistence.db import DatabaseUnavailable, check_sqlite_directory, make_engine
 from persistence.migrate import current_revision, head_revision, upgrade
@@ -74,6 +75,7 @@ class Runner:
         self.notifications = Notifications(settings.notify, self.clock)
         self.summary: SummaryLine | None = None
         self.probe = Probe()  # step and tick-to-order timings and the streams' health, for /metrics
+        self.untaken: tuple[ExchangeEvent, ...] = ()  # the exchange's events the last step left waiting (`_told`)
 
     def request_stop(self, *_: object) -> None:
         self.stopping.set()
@@ -227,26 +229,21 @@ class Runner:
     def _drive_batches(
         self, system: TradingSystem, batches: Iterator[tuple[Candle, ...]], cycle_ms: int, last_cycle: int
     ) -> None:
-        engine = system.ctx.engine
         for batch in batches:
             if not batch:  # a live feed with nothing closed yet: the policy timer and a stop request still run
                 if self.stopping.is_set() or system.stop_requested.is_set():
                     return
-                if self.clock.now_ms() - last_cycle >= cycle_ms:
-                    system.tick(self.clock.now_ms())
-                    last_cycle = self.clock.now_ms()
-                    self._after_cycle(system, engine)
+                if self._told(system) or self.clock.now_ms() - last_cycle >= cycle_ms:
+                    last_cycle = self._tick(system)
                 continue
             at = batch[0].close_time
             while not self.stopping.is_set() and (wait_ms := at - self.clock.now_ms()) > 0:
                 self.stopping.wait(min(wait_ms, cycle_ms) / 1000)
                 if self.clock.now_ms() - last_cycle >= cycle_ms and at - self.clock.now_ms() > 0:
-                    system.tick(self.clock.now_ms())  # the policy re-runs at least every cycle
-                    last_cycle = self.clock.now_ms()
-                    self._after_cycle(system, engine)
+                    last_cycle = self._tick(system)  # the policy re-runs at least every cycle
             if self.stopping.is_set() or system.stop_requested.is_set():
                 return
-            with self.probe.step():
+            with self.probe.step(), self._taking(system):
                 system.step(at, batch)
             if not self.first_step_done:
                 self.first_step_done = True
@@ -256,11 +253,33 @@ class Runner:
                 self.prices[candle.symbol] = repr(candle.close)
             if self.summary is not None:
                 self.summary.count(len(batch))
-            self._after_cycle(system, engine)
+            self._after_cycle(system)
             if system.stop_requested.is_set():
                 return
 
-    def _after_cycle(self, system: TradingSystem, engine: object) -> None:
+    def _told(self, system: TradingSystem) -> bool:
+        """The exchange told of something a step has not seen (a fill, an order's end): a step takes it now, so that
+        a filled entry gets its stop at once (the protection invariant), not at the next cycle. Events a step left
+        waiting (execution takes none until it has reconciled) do not ask for another until more come."""
+        return any(all(event is not old for old in self.untaken) for event in system.ctx.exchange.pending_events())
+
+    @contextmanager
+    def _taking(self, system: TradingSystem) -> Iterator[None]:
+        """Around a step: note which of the events waiting at its start it left waiting."""
+        exchange = system.ctx.exchange
+        before = exchange.pending_events()
+        yield
+        self.untaken = tuple(event for event in exchange.pending_events() if any(event is old for old in before))
+
+    def _tick(self, system: TradingSystem) -> int:
+        """A step without candles; when it ended."""
+        with self._taking(system):
+            system.tick(self.clock.now_ms())
+        ended = self.clock.now_ms()
+        self._after_cycle(system)
+        return ended
+
+    def _after_cycle(self, system: TradingSystem) -> None:
         self.doing = "handing the operator's commands to the orchestrator"
         system.operator_commands()
         self.doing = "writing the heartbeat"

@@ -194,6 +194,38 @@ def test_make_exchange_wrong_secret_error_names_no_key(tmp_path: Path, fake_bina
     assert TEST_KEY not in text and wrong not in text
 
 
+# --- a filled entry's stop does not wait for the policy cycle ------------------------------------
+
+
+def test_run_live_places_the_stop_of_a_filled_entry_at_once_not_at_the_next_cycle(
+    tmp_path: Path, fake_binance: FakeBinance
+) -> None:
+    """The fill reaches the service on the user-data stream between steps; a step takes it then, so the stop rests
+    within seconds while the next policy cycle is a minute away (no candle closes meanwhile)."""
+    next_open = push_history(fake_binance, 300)
+    env = live_env(tmp_path, fake_binance) | {
+        "QT_ORCHESTRATOR__CYCLE_SECONDS": "60",
+        "QT_SIGNALS__MAX_STEP_LAG_S": "7200",  # the pushed kline's step (half an hour old) reads the inbox
+    }
+    service = Service(tmp_path, env)
+    try:
+        service.wait_for("live klines from the market stream")
+        (tmp_path / "inbox.jsonl").write_text(json.dumps({"symbol": SYMBOL, "side": "LONG", "confidence": 0.8}) + "\n")
+        fake_binance.push_candle(SYMBOL, open_time=next_open, open="40010", high="40030", low="40000", close="40020.5")
+        sent = service.wait_for("(entry order sent")
+        opened = service.wait_for(": open (entry filled", within_s=15)
+        placed = service.wait_for("stop-loss placed", within_s=5)
+    finally:
+        code = service.stop()
+    log = "".join(service.log)
+    assert code == 0, log
+    position = sent.split()[sent.split().index("BTCUSDT") - 1]
+    assert position in opened and position in placed
+    qty, _ = fake_binance.engine.positions[SYMBOL]
+    stops = [a for a in fake_binance.engine.algos.values() if a.status == "NEW" and a.order_type == "STOP_MARKET"]
+    assert len(stops) == 1 and stops[0].quantity == qty > 0, stops
+
+
 # --- a live run as a process, then the secrets scan --------------------------------------------
 
 
