@@ -44,7 +44,7 @@ class Checks:
         more cycles before it counts (an entry's fill applied at the next cycle, a protective order then placed)."""
         tally = self.tally
         wait_cycles(service, self.db, 2)
-        snapshot = (dict(tally.lost), dict(tally.mismatches))
+        snapshot = (dict(tally.lost), dict(tally.mismatches), set(tally.quarantined))
         for attempt in range(3):
             failed = self.check(kill)
             if not failed or attempt == 2:
@@ -52,7 +52,9 @@ class Checks:
                 if tally.halted_at is not None and gate is not None and gate["state"] == "halted":
                     tally.halt_kept += 1
                 return failed
+            # A transient picture counts for nothing, and quarantines no symbol (the set is the signal inbox's too).
             tally.lost, tally.mismatches = dict(snapshot[0]), dict(snapshot[1])
+            tally.quarantined.intersection_update(snapshot[2])
             wait_cycles(service, self.db, 2)
         return failed
 
