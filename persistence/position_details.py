@@ -28,6 +28,9 @@ class PositionDetails:
     stop_distance: Decimal = ZERO  # the sized stop distance the entry was planned with
     partial_price: Decimal | None = None  # the partial take-profit's price; None: the plan has none
     partial_quantity: Decimal = ZERO  # what the partial take-profit closes, so a restart can place it again
+    # The partial's price was passed before it rested, and that part was taken at market: it is never placed nor
+    # taken again. Written only when set, so other rows keep their text.
+    partial_taken: bool = False
     risk_per_unit: Decimal = ZERO  # R: the entry-to-stop distance when the position opened (the stop may trail)
     trailing_pct: float = 0.0
     trailing_start: Decimal = ZERO  # distance in favour from the entry where trailing starts; 0: 1R (older rows)
@@ -58,6 +61,7 @@ class PositionDetails:
             stop_distance=_decimal(data, "stop_distance"),
             partial_price=_optional_decimal(data, "partial_price"),
             partial_quantity=_decimal(data, "partial_quantity"),
+            partial_taken=_flag(data, "partial_taken"),
             risk_per_unit=_decimal(data, "risk_per_unit"),
             trailing_pct=_float(data, "trailing_pct"),
             trailing_start=_decimal(data, "trailing_start"),
@@ -87,6 +91,8 @@ class PositionDetails:
         }
         if self.trailing_start:  # written only when set: a row from before the modes had their own reads back alike
             data["trailing_start"] = str(self.trailing_start)
+        if self.partial_taken:
+            data["partial_taken"] = True
         if self.risk_at_stop is not None:
             data["risk_at_stop"] = str(self.risk_at_stop)
         if self.decision_price is not None:
@@ -143,6 +149,15 @@ def _decimal(data: Mapping[str, Any], key: str) -> Decimal:
 
 def _float(data: Mapping[str, Any], key: str) -> float:
     return float(_decimal(data, key))
+
+
+def _flag(data: Mapping[str, Any], key: str) -> bool:
+    value = data.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValueError(f"positions.details {key!r} is not true or false: {value!r}")
+    return value
 
 
 def _int(data: Mapping[str, Any], key: str) -> int:

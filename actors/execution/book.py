@@ -45,6 +45,7 @@ class LivePosition:
     take_profit_price: Decimal | None = None
     partial_price: Decimal | None = None
     partial_quantity: Decimal = ZERO  # what the partial take-profit closes, kept so a restart can re-place it
+    partial_taken: bool = False  # that part was taken at market (its price passed before it rested): never again
     risk_per_unit: Decimal = ZERO
     trailing_pct: float = 0.0
     trailing_start: Decimal = ZERO  # distance in favour from the entry where trailing starts
@@ -136,6 +137,7 @@ class LivePosition:
             stop_distance=self.stop_distance,
             partial_price=self.partial_price,
             partial_quantity=self.partial_quantity,
+            partial_taken=self.partial_taken,
             risk_per_unit=self.risk_per_unit,
             trailing_pct=self.trailing_pct,
             trailing_start=self.trailing_start,
@@ -155,6 +157,7 @@ class LivePosition:
         self.stop_distance = details.stop_distance
         self.partial_price = details.partial_price
         self.partial_quantity = details.partial_quantity
+        self.partial_taken = details.partial_taken
         self.risk_per_unit = details.risk_per_unit
         self.trailing_pct = details.trailing_pct
         self.trailing_start = details.trailing_start

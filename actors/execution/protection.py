@@ -147,7 +147,7 @@ class Protection:
         """Place again the protective orders for `purposes` (missing, or not covering the whole position); the
         ones they replace are cancelled once the new ones rest, so the position is never less protected."""
         old = {purpose: position.orders.pop(purpose) for purpose in purposes if purpose in position.orders}
-        partial = position.partial_quantity if position.state == PositionState.OPEN else Decimal(0)
+        partial = position.partial_quantity if _partial_due(position) else Decimal(0)
         requests = self.requests(position, partial, purposes)
         if not requests:
             return
@@ -196,7 +196,7 @@ class Protection:
         wanted = [Purpose.STOP]
         if position.take_profit_price is not None:
             wanted.append(Purpose.TAKE_PROFIT)
-        if Purpose.PARTIAL in position.orders and position.state == PositionState.OPEN:
+        if Purpose.PARTIAL in position.orders and _partial_due(position):
             wanted.append(Purpose.PARTIAL)
         needs = []
         for purpose in wanted:
@@ -284,23 +284,42 @@ class Protection:
         return True
 
     def _take_partial_now(self, position: LivePosition, quantity: Decimal) -> None:
-        """The partial take-profit's price is already passed: take that part at market (its fill is the partial's)."""
+        """The partial take-profit's price is already passed: take that part at market (its fill is the partial's).
+        Once sent, or perhaps sent, the partial is taken: nothing places it again (a further trade of the entry, a
+        look at the protection), so it is never taken twice."""
         request = position.order_request(self.book.prefix, Purpose.PARTIAL, OrderType.MARKET, quantity)
+        position.partial_taken = True
         self.journal.defer(*self.register(position, [(Purpose.PARTIAL, request)]), position_numbers(position))
         self.journal.flush()  # write ahead
         log.info("%s partial take-profit already crossed: %s taken at market", position.id, quantity)
         try:
             self.journal.record_sent(self.exchange.place_order(request))
         except OrderRejected as error:
+            self._partial_not_taken(position)
             self.journal.defer(self.journal.refused(request.client_order_id, error))
             self.filters.refused(error)
             log.warning("%s partial take-profit at market refused: %s", position.id, error)
-        except (OutcomeUnknown, RateLimited) as error:
+        except RateLimited as error:
+            self._partial_not_taken(position)
+            self.journal.defer(self.journal.not_sent(request.client_order_id, str(error)))
+            log.warning("%s partial take-profit at market not sent: %s", position.id, error)
+        except OutcomeUnknown as error:
             log.warning(
                 "%s partial take-profit at market: outcome unknown (%s); reconciled at the next start",
                 position.id,
                 error,
             )
+
+    def _partial_not_taken(self, position: LivePosition) -> None:
+        """The partial's order at market was not sent, or refused: the partial may be placed again."""
+        position.partial_taken = False
+        self.journal.defer(position_numbers(position))
+
+
+def _partial_due(position: LivePosition) -> bool:
+    """The partial take-profit is still to rest: the position is whole (open) and that part was not taken at
+    market already."""
+    return position.state == PositionState.OPEN and not position.partial_taken
 
 
 def _resting_price(position: LivePosition, purpose: str) -> Decimal | None:

@@ -7,6 +7,10 @@ from decimal import Decimal
 
 import pytest
 
+from actors.exits.strategies import plan_exits
+from actors.messages import Side
+from config import ExitMode
+from persistence.position_details import PositionDetails
 from scripts.fake_binance.server import FakeBinance
 from tests.actors.harness import Harness
 
@@ -119,3 +123,39 @@ def test_user_stream_away_pauses_the_gate_and_it_reopens_when_the_stream_is_back
     fake_binance.faults.unblock_user_streams()
     trading.until(lambda: trading.gate()[0] == "open", limit=50)
     assert trading.gate_triggers()[-2:] == ["pause", "clear"]
+
+
+def test_entry_in_two_trades_past_its_partial_target_takes_the_partial_at_market_once(
+    trading: Harness, fake_binance: FakeBinance
+) -> None:
+    """The first trade opens the position; the price is past its partial target, so that part is taken at market.
+    The second trade resizes the stop and the target to the whole, but the partial was taken: not a second time."""
+    fake_binance.faults.fill_in_trades(("0.3", "0.7"))
+    trading.signal(SYMBOL, "LONG", 0.9)
+    trading.until(lambda: [p[1] for p in trading.positions()] == ["entry_submitted"], limit=10)
+    # Both trades executed at once; the service hears of them at its next step. Meanwhile the price rises between
+    # the partial's target and the take-profit's, as the first trade's exits are planned.
+    ((mode, raw),) = trading.rows("SELECT exit_mode, details FROM positions")
+    settings, port = trading.system.ctx.settings, trading.system.ctx.exchange
+    plan = plan_exits(
+        settings.exit_modes[ExitMode(mode)],
+        Side.LONG,
+        Decimal("20000"),
+        _held(fake_binance),
+        port.symbol_filters(SYMBOL),
+        PositionDetails.from_json(raw).stop_distance,
+    )
+    assert plan.partial_price is not None, plan
+    fake_binance.set_price(SYMBOL, (plan.partial_price + plan.take_profit_price) / 2)
+
+    trading.until(lambda: [p[1] for p in trading.positions()] == ["partially_closed"], limit=5)
+    trading.calm(3)  # light reconciles compare the book with the exchange
+    partials = trading.rows("SELECT type, quantity, status FROM orders WHERE purpose = 'pt'")
+    taken = [Decimal(str(quantity)) for kind, quantity, _ in partials if kind == "MARKET"]
+    assert len(taken) == 1, partials  # the first trade's partial target refused (-2021), then taken at market
+    assert [status for kind, _, status in partials if kind != "MARKET"] == ["REJECTED"], partials
+    ((filled,),) = trading.rows("SELECT filled_quantity FROM positions")
+    assert _held(fake_binance) == Decimal(filled) - taken[0] > 0
+    assert _resting_stops(fake_binance) == [_held(fake_binance)]
+    assert trading.gate()[0] == "open", trading.gate()
+    assert [p[1] for p in trading.positions()] == ["partially_closed"]

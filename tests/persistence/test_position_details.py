@@ -104,6 +104,8 @@ def test_from_json_numbers_as_text_become_ints():
         '{"orders": ["sl"]}',
         '{"orders": {"sl": 3}}',
         '{"numbers": {"sl": "x"}}',
+        '{"partial_taken": "yes"}',
+        '{"partial_taken": 1}',
     ],
 )
 def test_from_json_malformed_raises_value_error(raw: str):
@@ -174,3 +176,11 @@ def test_r_multiple_from_recorded_money_risk():
 
 def test_r_multiple_unknown_risk_is_zero():
     assert PositionDetails().r_multiple(Decimal("40"), Decimal("0.01")) == 0.0
+
+
+def test_to_json_partial_taken_written_only_when_set_and_round_trips():
+    taken = PositionDetails(partial_quantity=Decimal("0.004"), partial_taken=True)
+    assert '"partial_taken": true' in taken.to_json()
+    assert "partial_taken" not in PositionDetails(partial_quantity=Decimal("0.004")).to_json()
+    assert PositionDetails.from_json(taken.to_json()) == taken
+    assert PositionDetails.from_json('{"partial_taken": null}').partial_taken is False
