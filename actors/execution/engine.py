@@ -242,8 +242,10 @@ class ExecutionEngine:
         exchange: the periodic one would only ever confirm); then every position whose protection is not known to
         be whole is settled; what cannot be made safe pauses the gate."""
         halts: list[HaltGate] = []
-        due = self.fills.account_changed or (
-            self.periodic_reconcile and now - self.last_reconcile >= self.timing.reconcile_every_ms
+        due = (
+            self.fills.account_changed
+            or bool(self.reconciler.first_look)
+            or (self.periodic_reconcile and now - self.last_reconcile >= self.timing.reconcile_every_ms)
         )
         if due and not self.exchange.blocked():
             try:

@@ -27,6 +27,10 @@ from state_machines import PositionState
 log = logging.getLogger("quantum_trader.execution")
 WAITING_FOR_LOOKUP = (PositionState.UNKNOWN, PositionState.PENDING_ENTRY)
 RECOVERY_HALT = "recovery: "  # how the reason of a gate halted by recovery begins
+# While running, what the exchange holds may be ahead of what it has told: a fill of one of our orders can be
+# on its way on the stream. These conclusions about someone else's doing count only when a second look, at the
+# next step (the events on their way come first), finds the same.
+SECOND_LOOK = ("reduce", "close")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,7 @@ class Reconciler:
         self.misses: dict[str, tuple[int, int]] = {}  # position id -> (first lookup that missed, lookups)
         self.reported: set[str] = set()  # what the last light reconcile said of positions that are not ours
         self.exit_mode: ExitMode = STATIC_EXIT_MODE  # the mode in force, which an adopted position follows
+        self.first_look: set[tuple[str, str, str]] = set()  # (kind, position, detail) seen once, to be seen again
 
     def resolve_unknown(self, now: int) -> list[HaltGate]:
         """Look up, by client order id, every entry whose outcome is not known, and every sent entry whose fill was
@@ -135,8 +140,14 @@ class Reconciler:
         facts += [recovery.resting_facts(p, resting, self.book.prefix) for p in self.book if p.id not in examined]
         exchange_facts = recovery.ExchangeFacts(held=held, open_orders=open_orders)
         actions = recovery.plan(facts, exchange_facts, self.book.prefix, running=True, symbols=self.settings.symbols)
+        seen, self.first_look = self.first_look, set()
         halts: list[HaltGate] = []
         for action in actions:
+            look = (action.kind, action.target, action.detail)
+            if action.kind in SECOND_LOOK and look not in seen:
+                self.first_look.add(look)
+                log.info("reconcile: %s %s seen once: %s; looked at again at the next step", *look)
+                continue
             if action.kind in ("foreign", "unowned"):
                 self._report_once(action)
             elif action.kind != "confirm":

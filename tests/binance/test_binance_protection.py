@@ -113,6 +113,24 @@ def test_part_closed_on_the_exchange_while_running_shrinks_the_position_and_keep
     assert trading.gate()[0] == "open"  # nothing for a person to look at
 
 
+def test_part_closed_on_the_exchange_counts_only_when_a_second_look_finds_it_still_so(
+    trading: Harness, fake_binance: FakeBinance
+) -> None:
+    """What the exchange holds can be ahead of what it has told (a fill of ours still on the stream): the first
+    reconcile that finds less held records nothing; the next step's, finding the same, records the reduction."""
+    _open(trading)
+    before = _held(fake_binance)
+    part = (before / 2).quantize(Decimal("0.001"))
+    fake_binance.faults.close_by_hand(SYMBOL, quantity=str(part))
+    trading.step()  # a reconcile every step (one virtual minute): this one looks first
+    assert trading.rows("SELECT reason FROM transitions WHERE trigger = 'reduce'") == []
+    trading.step()
+    ((reason,),) = trading.rows("SELECT reason FROM transitions WHERE trigger = 'reduce'")
+    assert f"{part} of {before} {SYMBOL} closed on the exchange" in reason
+    ((filled, raw),) = trading.rows("SELECT filled_quantity, details FROM positions")
+    assert PositionDetails.from_json(raw).open_quantity(Decimal(filled)) == _held(fake_binance) == before - part
+
+
 def test_user_stream_away_pauses_the_gate_and_it_reopens_when_the_stream_is_back(
     trading: Harness, fake_binance: FakeBinance
 ) -> None:
