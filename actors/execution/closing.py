@@ -4,6 +4,7 @@ take-profit, partial take-profit, exit)."""
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
 from actors.clock import Clock
@@ -12,7 +13,7 @@ from actors.execution.book import Book, LivePosition
 from actors.execution.ids import Purpose
 from actors.execution.journal import Journal, fill_row, position_numbers
 from actors.messages import PartialTakeProfitFilled, PositionClosed, PositionEvent
-from exchange.port import ExchangePort, OrderRejected, OrderType, OutcomeUnknown, RateLimited
+from exchange.port import ExchangePort, OrderRejected, OrderRequest, OrderType, OutcomeUnknown, RateLimited
 from state_machines import PositionState
 
 log = logging.getLogger("quantum_trader.execution")
@@ -53,6 +54,20 @@ class Closing:
             also=self.journal.order_row(position.id, Purpose.EXIT, request),
         )
         self.journal.flush()  # write ahead: the exit's row, and all the step has learned, before it leaves
+        self._send_exit(position, request)
+
+    def close_more(self, position: LivePosition, quantity: Decimal) -> None:
+        """A further trade of the entry of a position being closed at market: that part is closed too, by an exit
+        of its own (the one on its way was sized before it came)."""
+        request = position.order_request(self.book.prefix, Purpose.EXIT, OrderType.MARKET, quantity)
+        self.book.index(position, Purpose.EXIT, request.client_order_id)
+        self.journal.defer(self.journal.order_row(position.id, Purpose.EXIT, request), position_numbers(position))
+        self.journal.flush()  # write ahead
+        log.info("%s entry's further %s closed too: exit at market", position.id, quantity)
+        self._send_exit(position, request)
+
+    def _send_exit(self, position: LivePosition, request: OrderRequest) -> None:
+        """Send a written-ahead exit; one refused or not sent leaves the position open under its stop."""
         try:
             self.journal.record_sent(self.exchange.place_order(request))
         except OrderRejected as error:

@@ -156,6 +156,9 @@ class Entries:
             self.journal.defer(fill_row(fill), position_numbers(position))
             if position.state in LIVE_EXIT_STATES:
                 self._cover_whole(position)
+            elif position.state == PositionState.CLOSING:  # its exit at market left with the trades before this
+                self.protection.reprotect(position, (Purpose.STOP,))
+                self.closing.close_more(position, fill["quantity"])
             return []
         filters = self.exchange.symbol_filters(position.symbol)
         params = self.settings.exit_modes[position.exit_mode]

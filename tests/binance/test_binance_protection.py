@@ -177,3 +177,28 @@ def test_entry_in_two_trades_past_its_partial_target_takes_the_partial_at_market
     assert _resting_stops(fake_binance) == [_held(fake_binance)]
     assert trading.gate()[0] == "open", trading.gate()
     assert [p[1] for p in trading.positions()] == ["partially_closed"]
+
+
+def test_entry_in_two_trades_past_its_target_is_closed_whole(trading: Harness, fake_binance: FakeBinance) -> None:
+    """The first trade opens the position with the price already past its take-profit: it is closed at market.
+    The second trade of the entry is part of the position too: it is closed with it, nothing is left held."""
+    fake_binance.faults.fill_in_trades(("0.3", "0.7"))
+    trading.signal(SYMBOL, "LONG", 0.9)
+    trading.until(lambda: [p[1] for p in trading.positions()] == ["entry_submitted"], limit=10)
+    ((mode, raw),) = trading.rows("SELECT exit_mode, details FROM positions")
+    settings, port = trading.system.ctx.settings, trading.system.ctx.exchange
+    plan = plan_exits(
+        settings.exit_modes[ExitMode(mode)],
+        Side.LONG,
+        Decimal("20000"),
+        _held(fake_binance),
+        port.symbol_filters(SYMBOL),
+        PositionDetails.from_json(raw).stop_distance,
+    )
+    fake_binance.set_price(SYMBOL, plan.take_profit_price + 50)
+
+    trading.until(lambda: [p[1] for p in trading.positions()] == ["closed"], limit=5)
+    trading.calm(3)
+    assert _held(fake_binance) == 0
+    assert _resting_stops(fake_binance) == []
+    assert trading.gate()[0] == "open", trading.gate()
