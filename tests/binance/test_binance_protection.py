@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from actors.exits.strategies import plan_exits
+from actors.exits.strategies import ExitPlan, plan_exits
 from actors.messages import Side
 from config import ExitMode
 from persistence.position_details import PositionDetails
@@ -34,6 +34,24 @@ def _resting_stops(fake: FakeBinance) -> list[Decimal]:
 def _open(h: Harness) -> None:
     h.signal(SYMBOL, "LONG", 0.9)
     h.until(lambda: any(p[1] == "open" for p in h.positions()), limit=10)
+
+
+def _entry_sent_in_two_trades(h: Harness, fake: FakeBinance) -> ExitPlan:
+    """A long entry sent, which the fake has executed in two trades at 20000 that the service has not heard of yet;
+    the exits the first trade will be planned with."""
+    fake.faults.fill_in_trades(("0.3", "0.7"))
+    h.signal(SYMBOL, "LONG", 0.9)
+    h.until(lambda: [p[1] for p in h.positions()] == ["entry_submitted"], limit=10)
+    ((mode, raw),) = h.rows("SELECT exit_mode, details FROM positions")
+    settings, port = h.system.ctx.settings, h.system.ctx.exchange
+    return plan_exits(
+        settings.exit_modes[ExitMode(mode)],
+        Side.LONG,
+        Decimal("20000"),
+        _held(fake),
+        port.symbol_filters(SYMBOL),
+        PositionDetails.from_json(raw).stop_distance,
+    )
 
 
 def test_entry_filled_in_two_trades_gets_one_stop_covering_the_whole_position(
@@ -148,21 +166,9 @@ def test_entry_in_two_trades_past_its_partial_target_takes_the_partial_at_market
 ) -> None:
     """The first trade opens the position; the price is past its partial target, so that part is taken at market.
     The second trade resizes the stop and the target to the whole, but the partial was taken: not a second time."""
-    fake_binance.faults.fill_in_trades(("0.3", "0.7"))
-    trading.signal(SYMBOL, "LONG", 0.9)
-    trading.until(lambda: [p[1] for p in trading.positions()] == ["entry_submitted"], limit=10)
-    # Both trades executed at once; the service hears of them at its next step. Meanwhile the price rises between
-    # the partial's target and the take-profit's, as the first trade's exits are planned.
-    ((mode, raw),) = trading.rows("SELECT exit_mode, details FROM positions")
-    settings, port = trading.system.ctx.settings, trading.system.ctx.exchange
-    plan = plan_exits(
-        settings.exit_modes[ExitMode(mode)],
-        Side.LONG,
-        Decimal("20000"),
-        _held(fake_binance),
-        port.symbol_filters(SYMBOL),
-        PositionDetails.from_json(raw).stop_distance,
-    )
+    plan = _entry_sent_in_two_trades(trading, fake_binance)
+    # The service hears of the trades at its next step. Meanwhile the price rises between the partial's target and
+    # the take-profit's.
     assert plan.partial_price is not None, plan
     fake_binance.set_price(SYMBOL, (plan.partial_price + plan.take_profit_price) / 2)
 
@@ -182,19 +188,7 @@ def test_entry_in_two_trades_past_its_partial_target_takes_the_partial_at_market
 def test_entry_in_two_trades_past_its_target_is_closed_whole(trading: Harness, fake_binance: FakeBinance) -> None:
     """The first trade opens the position with the price already past its take-profit: it is closed at market.
     The second trade of the entry is part of the position too: it is closed with it, nothing is left held."""
-    fake_binance.faults.fill_in_trades(("0.3", "0.7"))
-    trading.signal(SYMBOL, "LONG", 0.9)
-    trading.until(lambda: [p[1] for p in trading.positions()] == ["entry_submitted"], limit=10)
-    ((mode, raw),) = trading.rows("SELECT exit_mode, details FROM positions")
-    settings, port = trading.system.ctx.settings, trading.system.ctx.exchange
-    plan = plan_exits(
-        settings.exit_modes[ExitMode(mode)],
-        Side.LONG,
-        Decimal("20000"),
-        _held(fake_binance),
-        port.symbol_filters(SYMBOL),
-        PositionDetails.from_json(raw).stop_distance,
-    )
+    plan = _entry_sent_in_two_trades(trading, fake_binance)
     fake_binance.set_price(SYMBOL, plan.take_profit_price + 50)
 
     trading.until(lambda: [p[1] for p in trading.positions()] == ["closed"], limit=5)
