@@ -12,7 +12,7 @@ The last line printed is one JSON object: {"tick_to_order_p50_ms", "tick_to_orde
 "tick_to_order_over_commit", "p99_over_commit", "peak_rss_mb", ...}. `commit_p50_ms` is one bare durable commit of
 a transition row on the same disk in the same run, the least a step that commits once before its order can take.
 `hops_p50_ms` is the other floor: a message passed along the step's seven hops (actors/pipeline.py, the market-data
-actor first) through pykka actors that do nothing else, and back to the driver.
+actor first) through pykka actors that do nothing else, until the last one has it (where the entry order leaves).
 With --with-http, the runs without and with the HTTP server polled take turns (--rounds of each) and the line adds
 "with_http_p50_ms", "with_http_p99_ms" and their ratios to the runs without.
 """

@@ -13,7 +13,7 @@ from actors.messages import PositionView, Side, SymbolRecord
 from config.profiles import ExitMode
 from exchange.port import OrderRequest, OrderSide, OrderType
 from persistence.position_details import PositionDetails
-from state_machines import PositionModel
+from state_machines import PositionModel, PositionState
 
 ZERO = Decimal(0)
 
@@ -72,6 +72,12 @@ class LivePosition:
     @property
     def open_quantity(self) -> Decimal:
         return self.filled - self.closed
+
+    @property
+    def partial_due(self) -> bool:
+        """The partial take-profit is still to rest: the position is whole (open) and that part was not taken at
+        market already."""
+        return self.state == PositionState.OPEN and not self.partial_taken
 
     def add_entry_fill(self, quantity: Decimal, price: Decimal, fee: Decimal) -> None:
         self.filled += quantity

@@ -210,7 +210,7 @@ class Entries:
     def _cover_whole(self, position: LivePosition) -> None:
         """The stop and the targets were sized on the trades filled so far: replace them to cover the whole."""
         purposes: tuple[str, ...] = (Purpose.STOP, Purpose.TAKE_PROFIT)
-        if position.partial_price is not None and position.state == PositionState.OPEN and not position.partial_taken:
+        if position.partial_price is not None and position.partial_due:
             fraction = to_decimal(self.settings.exit_modes[position.exit_mode].partial_tp_fraction)
             step = self.exchange.symbol_filters(position.symbol).step_size
             position.partial_quantity = round_down_to_step(position.filled * fraction, step)

@@ -24,7 +24,6 @@ from exchange.port import (
     RateLimited,
     RejectCode,
 )
-from state_machines import PositionState
 
 log = logging.getLogger("quantum_trader.execution")
 PROTECTIVE = (Purpose.STOP, Purpose.TAKE_PROFIT, Purpose.PARTIAL)
@@ -147,7 +146,7 @@ class Protection:
         """Place again the protective orders for `purposes` (missing, or not covering the whole position); the
         ones they replace are cancelled once the new ones rest, so the position is never less protected."""
         old = {purpose: position.orders.pop(purpose) for purpose in purposes if purpose in position.orders}
-        partial = position.partial_quantity if _partial_due(position) else Decimal(0)
+        partial = position.partial_quantity if position.partial_due else Decimal(0)
         requests = self.requests(position, partial, purposes)
         if not requests:
             return
@@ -196,7 +195,7 @@ class Protection:
         wanted = [Purpose.STOP]
         if position.take_profit_price is not None:
             wanted.append(Purpose.TAKE_PROFIT)
-        if Purpose.PARTIAL in position.orders and _partial_due(position):
+        if Purpose.PARTIAL in position.orders and position.partial_due:
             wanted.append(Purpose.PARTIAL)
         needs = []
         for purpose in wanted:
@@ -314,12 +313,6 @@ class Protection:
         """The partial's order at market was not sent, or refused: the partial may be placed again."""
         position.partial_taken = False
         self.journal.defer(position_numbers(position))
-
-
-def _partial_due(position: LivePosition) -> bool:
-    """The partial take-profit is still to rest: the position is whole (open) and that part was not taken at
-    market already."""
-    return position.state == PositionState.OPEN and not position.partial_taken
 
 
 def _resting_price(position: LivePosition, purpose: str) -> Decimal | None:
